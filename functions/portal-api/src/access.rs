@@ -1,0 +1,78 @@
+//! Who may touch an account: the caller's membership, read strongly consistently on every request.
+//!
+//! A caller who is not a member gets 404 for the account and everything under it, exactly as if it
+//! did not exist. A member whose role does not allow an action gets 403.
+
+use billing_domain::{AccountId, AuditAction, AuditEntry, Error, Member, MemberStatus, Role};
+use chrono::Utc;
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::Caller;
+use crate::state::AppState;
+
+/// The caller's active membership of `account`.
+///
+/// A caller with no membership but an open invitation to their verified e-mail address accepts
+/// it here: the invitee becomes active on their first call.
+pub async fn membership(state: &AppState, caller: &Caller, account: &AccountId) -> ApiResult<Member> {
+    if let Some(m) = state.store.membership(account, &caller.user_id).await? {
+        return Ok(m);
+    }
+    let Some(email) = caller.verified_email() else {
+        return Err(ApiError::NotFound);
+    };
+    match state.store.member_by_email(account, email).await? {
+        Some(invite) if invite.status == MemberStatus::Invited => match accept(state, caller, &invite).await {
+            Ok(m) => Ok(m),
+            // Accepted concurrently by this same user (two first calls at once): read it back.
+            Err(Error::Conflict) => state.store.membership(account, &caller.user_id).await?.ok_or(ApiError::NotFound),
+            Err(Error::AlreadyMember) => Err(ApiError::NotFound),
+            Err(e) => Err(e.into()),
+        },
+        _ => Err(ApiError::NotFound),
+    }
+}
+
+/// Accepts an invitation on behalf of the caller, whose verified e-mail matches it.
+pub async fn accept(state: &AppState, caller: &Caller, invite: &Member) -> Result<Member, Error> {
+    let now = Utc::now();
+    let active = invite.activated(caller.user_id.clone(), now)?;
+    let audit = AuditEntry::record(
+        &invite.account_id,
+        &caller.actor(),
+        AuditAction::MemberActivated,
+        Some(invite.id.to_string()),
+        Some(&invite.status),
+        Some(&active.status),
+        now,
+    );
+    state.store.update_member(invite, &active, &audit).await?;
+    tracing::info!(account_id = %invite.account_id, member_id = %invite.id, "invitation accepted");
+    Ok(active)
+}
+
+/// What a role must allow.
+#[derive(Debug, Clone, Copy)]
+pub enum Need {
+    Read,
+    ManageBilling,
+    ManageMembers,
+    ReadAudit,
+}
+
+impl Need {
+    fn allows(self, role: Role) -> bool {
+        match self {
+            Need::Read => true,
+            Need::ManageBilling => role.can_manage_billing(),
+            Need::ManageMembers => role.can_manage_members(),
+            Need::ReadAudit => role.can_read_audit(),
+        }
+    }
+}
+
+/// The caller's membership, if its role allows `need`.
+pub async fn require(state: &AppState, caller: &Caller, account: &AccountId, need: Need) -> ApiResult<Member> {
+    let m = membership(state, caller, account).await?;
+    if need.allows(m.role) { Ok(m) } else { Err(ApiError::Forbidden) }
+}

@@ -1,0 +1,100 @@
+//! The portal API's one error type and the one place that maps errors to HTTP.
+//!
+//! Every error body is `{"error": {"code": "...", "message": "..."}}`, with `details` for field
+//! errors. `code` is stable; clients branch on it. Internal details (SDK errors, stored data) are
+//! logged, never returned.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use billing_domain::{Error as DomainError, FieldError};
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("authentication is required")]
+    Unauthenticated,
+    #[error("verify your e-mail address before creating an account")]
+    EmailNotVerified,
+    #[error("your role on this account does not allow this")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    #[error("the request body is not valid JSON: {0}")]
+    InvalidJson(String),
+    #[error("{0}")]
+    InvalidBody(String),
+    #[error("send the body as application/json")]
+    UnsupportedMediaType,
+    #[error("{0}")]
+    InvalidParameter(String),
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: ErrorBody<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    details: &'a [FieldError],
+}
+
+impl ApiError {
+    /// Status, stable code, and whether the client should retry later.
+    fn classify(&self) -> (StatusCode, &'static str) {
+        use DomainError as D;
+        match self {
+            ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            ApiError::EmailNotVerified => (StatusCode::FORBIDDEN, "email_not_verified"),
+            ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::NotFound | ApiError::Domain(D::NotFound) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::InvalidJson(_) => (StatusCode::BAD_REQUEST, "invalid_json"),
+            ApiError::InvalidParameter(_) => (StatusCode::BAD_REQUEST, "invalid_parameter"),
+            ApiError::InvalidBody(_) | ApiError::Domain(D::Invalid(_)) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
+            }
+            ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            ApiError::Domain(D::LastAdmin) => (StatusCode::CONFLICT, "last_admin"),
+            ApiError::Domain(D::MemberExists) => (StatusCode::CONFLICT, "member_exists"),
+            ApiError::Domain(D::AlreadyMember) => (StatusCode::CONFLICT, "already_member"),
+            ApiError::Domain(D::Conflict) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Domain(D::IdempotencyKeyReused) => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
+            ApiError::Domain(D::Unavailable(_)) => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable"),
+            ApiError::Domain(D::Corrupt(_)) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.classify();
+        let details: &[FieldError] = match &self {
+            ApiError::Domain(DomainError::Invalid(fields)) => fields,
+            _ => &[],
+        };
+        let message = if status.is_server_error() {
+            tracing::error!(error = %self, source = ?std::error::Error::source(&self), code, "request failed");
+            match status {
+                StatusCode::SERVICE_UNAVAILABLE => {
+                    "a service this API depends on is unavailable; retry shortly".to_owned()
+                }
+                _ => "internal error".to_owned(),
+            }
+        } else {
+            self.to_string()
+        };
+        let mut response = (status, Json(Body { error: ErrorBody { code, message, details } })).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

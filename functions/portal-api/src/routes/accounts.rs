@@ -1,0 +1,388 @@
+//! Accounts: create one (and become its first admin), read its profile, and change its billing
+//! contact, billing address and bill recipients.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use billing_domain::account::AddressInput;
+use billing_domain::error::Errors;
+use billing_domain::ports::{Creation, IdempotencyRecord};
+use billing_domain::{
+    Account, AccountId, Address, AuditAction, AuditEntry, BillRecipients, BillingContact, Currency, Error, Member,
+    NewAccount,
+};
+use chrono::Utc;
+use serde::{Deserialize, Deserializer, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::access::{self, Need};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Caller, JsonBody, account_id};
+use crate::routes::views::{AccountView, RecipientsView};
+use crate::state::AppState;
+
+/// How often a change is retried when a concurrent write moved the account on.
+const SAVE_ATTEMPTS: usize = 3;
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAccountRequest {
+    name: String,
+    /// ISO 4217; defaults to USD.
+    #[serde(default)]
+    currency: Option<String>,
+    billing_contact: ContactBody,
+    billing_address: AddressBody,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct ContactBody {
+    name: String,
+    email: String,
+    #[serde(default)]
+    phone: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct AddressBody {
+    line1: String,
+    #[serde(default)]
+    line2: Option<String>,
+    city: String,
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    postal_code: Option<String>,
+    country: String,
+}
+
+impl CreateAccountRequest {
+    fn parse(&self) -> Result<NewAccount, Error> {
+        let mut errs = Errors::default();
+        let name = errs.take("name", NewAccount::parse_name(&self.name));
+        let currency = errs.take("currency", self.currency.as_deref().unwrap_or("USD").parse::<Currency>());
+        let c = &self.billing_contact;
+        let contact = errs.take_all("billing_contact", BillingContact::parse(&c.name, &c.email, c.phone.as_deref()));
+        let a = &self.billing_address;
+        let address = errs.take_all(
+            "billing_address",
+            Address::parse(AddressInput {
+                line1: &a.line1,
+                line2: a.line2.as_deref(),
+                city: &a.city,
+                region: a.region.as_deref(),
+                postal_code: a.postal_code.as_deref(),
+                country: &a.country,
+            }),
+        );
+        errs.finish()?;
+        match (name, currency, contact, address) {
+            (Some(name), Some(currency), Some(billing_contact), Some(billing_address)) => {
+                Ok(NewAccount { name, currency, billing_contact, billing_address })
+            }
+            _ => Err(Error::Corrupt("account parse lost an error".into())),
+        }
+    }
+
+    fn fingerprint(&self) -> String {
+        let canonical = serde_json::to_vec(self).unwrap_or_default();
+        format!("{:x}", Sha256::digest(canonical))
+    }
+}
+
+/// `Idempotency-Key`: 1 to 255 printable ASCII characters, scoped to the caller.
+fn idempotency_scope(headers: &HeaderMap, caller: &Caller) -> ApiResult<Option<String>> {
+    let Some(raw) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = raw
+        .to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()))
+        .ok_or_else(|| {
+            ApiError::InvalidParameter("Idempotency-Key must be 1 to 255 printable ASCII characters".into())
+        })?;
+    let mut h = Sha256::new();
+    h.update(caller.user_id.as_str().as_bytes());
+    h.update([0]);
+    h.update(key.as_bytes());
+    Ok(Some(format!("{:x}", h.finalize())))
+}
+
+fn created(view: AccountView) -> Response {
+    let location = HeaderValue::from_str(&format!("/v1/accounts/{}", view.id)).ok();
+    let mut response = (StatusCode::CREATED, Json(view)).into_response();
+    if let Some(l) = location {
+        response.headers_mut().insert(header::LOCATION, l);
+    }
+    response
+}
+
+/// `POST /v1/accounts`: a signed-in user with a verified e-mail opens a card-billed account and
+/// becomes its first admin. Retrying with the same `Idempotency-Key` returns the first result.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<CreateAccountRequest>,
+) -> ApiResult<Response> {
+    let email = caller.verified_email().cloned().ok_or(ApiError::EmailNotVerified)?;
+    let scope = idempotency_scope(&headers, &caller)?;
+    let new = req.parse()?;
+    let fingerprint = req.fingerprint();
+
+    if let Some(scope) = &scope
+        && let Some(rec) = state.store.idempotency_record(scope).await?
+    {
+        return replay(&state, rec, &fingerprint).await;
+    }
+
+    let now = Utc::now();
+    let account = Account::open(AccountId::generate(), new, now);
+    let founder = Member::founder(account.id.clone(), caller.user_id.clone(), email, now);
+    let audit = AuditEntry::record(
+        &account.id,
+        &caller.actor(),
+        AuditAction::AccountCreated,
+        None,
+        None::<&Account>,
+        Some(&account),
+        now,
+    );
+    let claim = scope.map(|scope| IdempotencyRecord {
+        scope,
+        fingerprint: fingerprint.clone(),
+        account_id: account.id.clone(),
+        created_at: now,
+    });
+    match state.store.create_account(&account, &founder, &audit, claim.as_ref()).await? {
+        Creation::Created => {
+            tracing::info!(account_id = %account.id, "account created");
+            Ok(created(AccountView::new(account, state.settings.remit_to.clone())))
+        }
+        Creation::AlreadyClaimed(rec) => replay(&state, rec, &fingerprint).await,
+    }
+}
+
+async fn replay(state: &AppState, rec: IdempotencyRecord, fingerprint: &str) -> ApiResult<Response> {
+    if rec.fingerprint != fingerprint {
+        return Err(Error::IdempotencyKeyReused.into());
+    }
+    let account = state
+        .store
+        .account(&rec.account_id)
+        .await?
+        .ok_or_else(|| Error::Corrupt("idempotency record names a missing account".into()))?;
+    let mut response = created(AccountView::new(account, state.settings.remit_to.clone()));
+    response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    Ok(response)
+}
+
+/// `GET /v1/accounts/{account_id}`
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AccountView>> {
+    let id = account_id(&id)?;
+    access::require(&state, &caller, &id, Need::Read).await?;
+    let account = state.store.account(&id).await?.ok_or(ApiError::NotFound)?;
+    Ok(Json(AccountView::new(account, state.settings.remit_to.clone())))
+}
+
+/// Applies `change` to the current account and saves it with its audit entry, re-reading and
+/// re-applying when a concurrent write got there first. The audit entry records `part` of the
+/// account before and after; nothing is written when `part` did not change.
+async fn revise<P, C>(
+    state: &AppState,
+    caller: &Caller,
+    id: &AccountId,
+    action: AuditAction,
+    part: impl Fn(&Account) -> P,
+    change: C,
+) -> ApiResult<Account>
+where
+    P: Serialize + PartialEq,
+    C: Fn(&Account) -> Result<Account, Error>,
+{
+    for _ in 0..SAVE_ATTEMPTS {
+        let current = state.store.account(id).await?.ok_or(ApiError::NotFound)?;
+        let next = change(&current)?;
+        let (before, after) = (part(&current), part(&next));
+        if before == after {
+            return Ok(current);
+        }
+        let now = next.updated_at;
+        let audit = AuditEntry::record(id, &caller.actor(), action, None, Some(&before), Some(&after), now);
+        match state.store.save_account(&next, &audit).await {
+            Ok(()) => return Ok(next),
+            Err(Error::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::Conflict.into())
+}
+
+/// `null` and absent differ: `Some(None)` clears a value, `None` keeps it.
+fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactPatch {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    phone: Option<Option<String>>,
+}
+
+/// `PATCH /v1/accounts/{account_id}/billing-contact`: the fields sent replace the stored ones;
+/// `"phone": null` removes the phone number.
+pub async fn patch_contact(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(patch): JsonBody<ContactPatch>,
+) -> ApiResult<Json<AccountView>> {
+    let id = account_id(&id)?;
+    access::require(&state, &caller, &id, Need::ManageBilling).await?;
+    let account = revise(
+        &state,
+        &caller,
+        &id,
+        AuditAction::BillingContactUpdated,
+        |a| a.billing_contact.clone(),
+        |current| {
+            let c = &current.billing_contact;
+            let phone = match &patch.phone {
+                None => c.phone.as_ref().map(|p| p.as_str()),
+                Some(p) => p.as_deref(),
+            };
+            let contact = BillingContact::parse(
+                patch.name.as_deref().unwrap_or(&c.name),
+                patch.email.as_deref().unwrap_or(c.email.as_str()),
+                phone,
+            )
+            .map_err(|e| prefix(e, "billing_contact"))?;
+            Ok(current.revised(Utc::now(), |a| a.billing_contact = contact))
+        },
+    )
+    .await?;
+    Ok(Json(AccountView::new(account, state.settings.remit_to.clone())))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddressPatch {
+    #[serde(default)]
+    line1: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    line2: Option<Option<String>>,
+    #[serde(default)]
+    city: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    region: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    postal_code: Option<Option<String>>,
+    #[serde(default)]
+    country: Option<String>,
+}
+
+/// `PATCH /v1/accounts/{account_id}/billing-address`: the fields sent replace the stored ones;
+/// `null` removes an optional line.
+pub async fn patch_address(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(patch): JsonBody<AddressPatch>,
+) -> ApiResult<Json<AccountView>> {
+    let id = account_id(&id)?;
+    access::require(&state, &caller, &id, Need::ManageBilling).await?;
+    let account = revise(
+        &state,
+        &caller,
+        &id,
+        AuditAction::BillingAddressUpdated,
+        |a| a.billing_address.clone(),
+        |current| {
+            let cur = current.billing_address.as_input();
+            let pick = |new: &Option<Option<String>>, old: Option<&'_ str>| -> Option<String> {
+                match new {
+                    None => old.map(str::to_owned),
+                    Some(v) => v.clone(),
+                }
+            };
+            let (line2, region, postal_code) = (
+                pick(&patch.line2, cur.line2),
+                pick(&patch.region, cur.region),
+                pick(&patch.postal_code, cur.postal_code),
+            );
+            let address = Address::parse(AddressInput {
+                line1: patch.line1.as_deref().unwrap_or(cur.line1),
+                line2: line2.as_deref(),
+                city: patch.city.as_deref().unwrap_or(cur.city),
+                region: region.as_deref(),
+                postal_code: postal_code.as_deref(),
+                country: patch.country.as_deref().unwrap_or(cur.country),
+            })
+            .map_err(|e| prefix(e, "billing_address"))?;
+            Ok(current.revised(Utc::now(), |a| a.billing_address = address))
+        },
+    )
+    .await?;
+    Ok(Json(AccountView::new(account, state.settings.remit_to.clone())))
+}
+
+fn prefix(e: Error, parent: &str) -> Error {
+    match e {
+        Error::Invalid(fields) => Error::Invalid(fields.into_iter().map(|f| f.under(parent)).collect()),
+        other => other,
+    }
+}
+
+/// `GET /v1/accounts/{account_id}/bill-recipients`
+pub async fn get_recipients(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RecipientsView>> {
+    let id = account_id(&id)?;
+    access::require(&state, &caller, &id, Need::Read).await?;
+    let account = state.store.account(&id).await?.ok_or(ApiError::NotFound)?;
+    Ok(Json(RecipientsView { recipients: account.bill_recipients.into() }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecipientsBody {
+    recipients: Vec<String>,
+}
+
+/// `PUT /v1/accounts/{account_id}/bill-recipients`: replaces the list; duplicates (in any case)
+/// collapse to one; at most 20.
+pub async fn put_recipients(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<RecipientsBody>,
+) -> ApiResult<Json<RecipientsView>> {
+    let id = account_id(&id)?;
+    access::require(&state, &caller, &id, Need::ManageBilling).await?;
+    let recipients = BillRecipients::parse(&body.recipients)?;
+    let account = revise(
+        &state,
+        &caller,
+        &id,
+        AuditAction::BillRecipientsUpdated,
+        |a| a.bill_recipients.clone(),
+        |current| Ok(current.revised(Utc::now(), |a| a.bill_recipients = recipients.clone())),
+    )
+    .await?;
+    Ok(Json(RecipientsView { recipients: account.bill_recipients.into() }))
+}

@@ -1,0 +1,54 @@
+//! `GET /v1/accounts/{account_id}/audit`: the account's audit trail, newest first, for admins.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use billing_domain::{AuditEntry, AuditId};
+use serde::{Deserialize, Serialize};
+
+use crate::access::{self, Need};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Caller, account_id};
+use crate::state::AppState;
+
+const DEFAULT_LIMIT: u16 = 50;
+const MAX_LIMIT: u16 = 100;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct AuditView {
+    entries: Vec<AuditEntry>,
+    /// Pass as `cursor` for the next (older) page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<AuditId>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<AuditView>> {
+    let id = account_id(&id)?;
+    access::require(&state, &caller, &id, Need::ReadAudit).await?;
+    let Query(q) = query.map_err(|e| ApiError::InvalidParameter(e.body_text()))?;
+    let limit =
+        match q.limit.as_deref() {
+            None => DEFAULT_LIMIT,
+            Some(raw) => raw.parse::<u16>().ok().filter(|l| (1..=MAX_LIMIT).contains(l)).ok_or_else(|| {
+                ApiError::InvalidParameter(format!("limit must be a whole number from 1 to {MAX_LIMIT}"))
+            })?,
+        };
+    let cursor = q
+        .cursor
+        .map(|c| c.parse::<AuditId>())
+        .transpose()
+        .map_err(|_| ApiError::InvalidParameter("cursor is not one this API returned".into()))?;
+    let page = state.store.audit(&id, limit, cursor.as_ref()).await?;
+    Ok(Json(AuditView { entries: page.entries, next_cursor: page.next }))
+}

@@ -1,0 +1,61 @@
+//! `GET /v1/me`: who the caller is and which accounts they belong to.
+
+use axum::Json;
+use axum::extract::State;
+use billing_domain::{Email, Error, MemberStatus, Role};
+use serde::Serialize;
+
+use crate::access;
+use crate::error::ApiResult;
+use crate::extract::Caller;
+use crate::state::AppState;
+
+#[derive(Serialize)]
+pub struct MeView {
+    user: UserView,
+    memberships: Vec<MembershipView>,
+}
+
+#[derive(Serialize)]
+struct UserView {
+    id: String,
+    email: Option<Email>,
+    email_verified: bool,
+}
+
+#[derive(Serialize)]
+struct MembershipView {
+    account_id: String,
+    member_id: String,
+    role: Role,
+}
+
+pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<MeView>> {
+    // First call with a verified e-mail: accept every invitation waiting for it.
+    if let Some(email) = caller.verified_email() {
+        for invite in state.store.invitations_for(email).await? {
+            match access::accept(&state, &caller, &invite).await {
+                // Accepted meanwhile, or the user is already a member under another address.
+                Ok(_) | Err(Error::Conflict | Error::AlreadyMember) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    let mut memberships: Vec<MembershipView> = state
+        .store
+        .memberships_of(&caller.user_id)
+        .await?
+        .into_iter()
+        .filter(|m| m.status == MemberStatus::Active)
+        .map(|m| MembershipView { account_id: m.account_id.to_string(), member_id: m.id.to_string(), role: m.role })
+        .collect();
+    memberships.sort_by(|a, b| a.account_id.cmp(&b.account_id));
+    Ok(Json(MeView {
+        user: UserView {
+            id: caller.user_id.to_string(),
+            email: caller.email.clone(),
+            email_verified: caller.email_verified,
+        },
+        memberships,
+    }))
+}

@@ -1,0 +1,130 @@
+//! Members of an account. Everyone on the account can list them; only admins invite, change roles
+//! or remove, and never the last active admin.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use billing_domain::error::Errors;
+use billing_domain::{AuditAction, AuditEntry, Email, Member, Role};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+
+use crate::access::{self, Need};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Caller, JsonBody, account_id, member_id};
+use crate::routes::views::MemberView;
+use crate::state::AppState;
+
+#[derive(Serialize)]
+pub struct MembersView {
+    members: Vec<MemberView>,
+}
+
+/// `GET /v1/accounts/{account_id}/members`
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<MembersView>> {
+    let id = account_id(&id)?;
+    access::require(&state, &caller, &id, Need::Read).await?;
+    let members = state.store.members(&id).await?.into_iter().map(MemberView::from).collect();
+    Ok(Json(MembersView { members }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InviteBody {
+    email: String,
+    role: Role,
+}
+
+/// `POST /v1/accounts/{account_id}/members`: invites `email` with `role`. The invitee becomes
+/// active on their first call with that verified e-mail address.
+pub async fn invite(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<InviteBody>,
+) -> ApiResult<impl IntoResponse> {
+    let id = account_id(&id)?;
+    access::require(&state, &caller, &id, Need::ManageMembers).await?;
+    let mut errs = Errors::default();
+    let email = errs.take("email", body.email.parse::<Email>());
+    errs.finish()?;
+    let email = email.ok_or(ApiError::InvalidBody("email is required".into()))?;
+    let now = Utc::now();
+    let member = Member::invite(id.clone(), email, body.role, caller.user_id.clone(), now);
+    let audit = AuditEntry::record(
+        &id,
+        &caller.actor(),
+        AuditAction::MemberInvited,
+        Some(member.id.to_string()),
+        None::<&Member>,
+        Some(&member),
+        now,
+    );
+    state.store.add_member(&member, &audit).await?;
+    tracing::info!(account_id = %id, member_id = %member.id, "member invited");
+    Ok((StatusCode::CREATED, Json(MemberView::from(member))))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleBody {
+    role: Role,
+}
+
+/// `PATCH /v1/accounts/{account_id}/members/{member_id}`: changes the member's role.
+pub async fn change_role(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, member)): Path<(String, String)>,
+    JsonBody(body): JsonBody<RoleBody>,
+) -> ApiResult<Json<MemberView>> {
+    let id = account_id(&id)?;
+    let member = member_id(&member)?;
+    access::require(&state, &caller, &id, Need::ManageMembers).await?;
+    let before = state.store.member(&id, &member).await?.ok_or(ApiError::NotFound)?;
+    if before.role == body.role {
+        return Ok(Json(before.into()));
+    }
+    let after = before.with_role(body.role);
+    let audit = AuditEntry::record(
+        &id,
+        &caller.actor(),
+        AuditAction::MemberRoleChanged,
+        Some(member.to_string()),
+        Some(&before.role),
+        Some(&after.role),
+        Utc::now(),
+    );
+    state.store.update_member(&before, &after, &audit).await?;
+    Ok(Json(after.into()))
+}
+
+/// `DELETE /v1/accounts/{account_id}/members/{member_id}`: removes a member or withdraws an
+/// invitation.
+pub async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, member)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let id = account_id(&id)?;
+    let member = member_id(&member)?;
+    access::require(&state, &caller, &id, Need::ManageMembers).await?;
+    let before = state.store.member(&id, &member).await?.ok_or(ApiError::NotFound)?;
+    let audit = AuditEntry::record(
+        &id,
+        &caller.actor(),
+        AuditAction::MemberRemoved,
+        Some(member.to_string()),
+        Some(&before),
+        None::<&Member>,
+        Utc::now(),
+    );
+    state.store.remove_member(&before, &audit).await?;
+    tracing::info!(account_id = %id, member_id = %member, "member removed");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,51 @@
+//! The single table's key layout. `docs/data-model.md` lists every access pattern and the key that
+//! serves it; this module is the only place that spells keys.
+
+use billing_domain::{AccountId, AuditId, Email, MemberId, UserId};
+
+pub const PK: &str = "pk";
+pub const SK: &str = "sk";
+pub const GSI1: &str = "gsi1";
+pub const GSI1_PK: &str = "gsi1pk";
+pub const GSI1_SK: &str = "gsi1sk";
+/// Epoch seconds after which DynamoDB's TTL deletes the item.
+pub const EXPIRES_AT: &str = "expires_at";
+
+pub const ACCOUNT_SK: &str = "ACCOUNT";
+pub const MEMBER_PREFIX: &str = "MEMBER#";
+pub const AUDIT_PREFIX: &str = "AUDIT#";
+pub const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";
+
+pub fn account_pk(id: &AccountId) -> String {
+    format!("ACCOUNT#{id}")
+}
+
+pub fn member_sk(id: &MemberId) -> String {
+    format!("{MEMBER_PREFIX}{id}")
+}
+
+/// The caller's membership ("grant"), keyed by their user id so authorization is one read.
+pub fn grant_sk(user: &UserId) -> String {
+    format!("GRANT#{user}")
+}
+
+/// Guards one membership per e-mail address per account.
+pub fn email_sk(email: &Email) -> String {
+    format!("EMAIL#{email}")
+}
+
+pub fn audit_sk(id: &AuditId) -> String {
+    format!("{AUDIT_PREFIX}{id}")
+}
+
+pub fn user_gsi1pk(user: &UserId) -> String {
+    format!("USER#{user}")
+}
+
+pub fn invite_gsi1pk(email: &Email) -> String {
+    format!("INVITE#{email}")
+}
+
+pub fn idempotency_pk(scope: &str) -> String {
+    format!("IDEMPOTENCY#{scope}")
+}

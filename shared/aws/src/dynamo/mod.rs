@@ -1,0 +1,550 @@
+//! The DynamoDB store: one table, keys in [`keys`], items written with serde_dynamo from the
+//! domain types, every multi-item change in one `TransactWriteItems`.
+
+pub mod keys;
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{BuildError, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update};
+use billing_domain::ports::{
+    AccountReader, AccountWriter, AuditPage, AuditReader, Creation, IdempotencyReader, IdempotencyRecord, MemberReader,
+    MemberWriter,
+};
+use billing_domain::{
+    Account, AccountId, AuditEntry, AuditId, Email, Error, Member, MemberId, MemberStatus, Result, UserId,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use keys::*;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// How long an idempotency key is remembered.
+const IDEMPOTENCY_TTL_SECS: i64 = 24 * 60 * 60;
+
+/// Holds the SDK client and the table name; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn unavailable<E, R>(e: SdkError<E, R>) -> Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&e), "dynamodb call failed");
+    Error::unavailable(e)
+}
+
+fn built<T>(r: std::result::Result<T, BuildError>) -> Result<T> {
+    r.map_err(Error::unavailable)
+}
+
+fn to_item<T: Serialize>(value: &T) -> Result<Item> {
+    serde_dynamo::to_item(value).map_err(|e| Error::Corrupt(format!("cannot serialize item: {e}")))
+}
+
+fn from_item<T: DeserializeOwned>(item: Item) -> Result<T> {
+    serde_dynamo::from_item(item).map_err(|e| Error::Corrupt(format!("cannot read item: {e}")))
+}
+
+/// A domain value as an item under the given keys.
+fn keyed<T: Serialize>(value: &T, pk: String, sk: String, entity: &str) -> Result<Item> {
+    let mut item = to_item(value)?;
+    item.insert(PK.into(), s(pk));
+    item.insert(SK.into(), s(sk));
+    item.insert("entity".into(), s(entity));
+    Ok(item)
+}
+
+fn member_item(m: &Member) -> Result<Item> {
+    let mut item = keyed(m, account_pk(&m.account_id), member_sk(&m.id), "member")?;
+    let gsi1pk = match (&m.status, &m.user_id) {
+        (MemberStatus::Active, Some(user)) => user_gsi1pk(user),
+        _ => invite_gsi1pk(&m.email),
+    };
+    item.insert(GSI1_PK.into(), s(gsi1pk));
+    item.insert(GSI1_SK.into(), s(account_pk(&m.account_id)));
+    Ok(item)
+}
+
+/// The grant: a copy of an active member keyed by its user, written in the same transaction as
+/// the member, so that authorization is a single strongly consistent read.
+fn grant_item(m: &Member) -> Result<Item> {
+    let user = m.user_id.as_ref().ok_or_else(|| Error::Corrupt("an active member has no user".into()))?;
+    keyed(m, account_pk(&m.account_id), grant_sk(user), "grant")
+}
+
+fn email_guard_item(m: &Member) -> Item {
+    HashMap::from([
+        (PK.into(), s(account_pk(&m.account_id))),
+        (SK.into(), s(email_sk(&m.email))),
+        ("entity".into(), s("member_email")),
+        ("member_id".into(), s(m.id.as_str())),
+    ])
+}
+
+fn audit_put(table: &str, audit: &AuditEntry) -> Result<TransactWriteItem> {
+    let item = keyed(audit, account_pk(&audit.account_id), audit_sk(&audit.id), "audit")?;
+    Ok(TransactWriteItem::builder()
+        .put(built(
+            Put::builder()
+                .table_name(table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build(),
+        )?)
+        .build())
+}
+
+/// Why a transaction was cancelled: the reason code of each item, in order.
+struct Cancelled(Vec<Option<String>>);
+
+impl Cancelled {
+    fn failed_condition(&self, index: usize) -> bool {
+        self.0.get(index).and_then(|c| c.as_deref()) == Some("ConditionalCheckFailed")
+    }
+
+    /// What to report when no condition the caller knows about failed.
+    fn otherwise(self) -> Error {
+        if self.0.iter().any(|c| c.as_deref() == Some("TransactionConflict")) {
+            Error::Conflict
+        } else {
+            Error::Unavailable(format!("transaction cancelled: {:?}", self.0).into())
+        }
+    }
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    /// A store over `table` with a client from the process's shared AWS configuration.
+    pub fn from_config(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self::new(Client::new(config), table)
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    async fn get(&self, pk: String, sk: String) -> Result<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.item)
+    }
+
+    async fn get_as<T: DeserializeOwned>(&self, pk: String, sk: String) -> Result<Option<T>> {
+        self.get(pk, sk).await?.map(from_item).transpose()
+    }
+
+    /// Every item under `pk` whose sort key starts with `prefix`.
+    async fn query_prefix<T: DeserializeOwned>(&self, pk: String, prefix: &str) -> Result<Vec<T>> {
+        let items: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<std::result::Result<_, _>>()
+            .await
+            .map_err(unavailable)?;
+        items.into_iter().map(from_item).collect()
+    }
+
+    async fn query_gsi1<T: DeserializeOwned>(&self, gsi1pk: String) -> Result<Vec<T>> {
+        let items: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression("gsi1pk = :pk")
+            .expression_attribute_values(":pk", s(gsi1pk))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<std::result::Result<_, _>>()
+            .await
+            .map_err(unavailable)?;
+        items.into_iter().map(from_item).collect()
+    }
+
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<std::result::Result<(), Cancelled>> {
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => Ok(Ok(())),
+            Err(SdkError::ServiceError(ctx)) => match ctx.into_err() {
+                TransactWriteItemsError::TransactionCanceledException(ex) => Ok(Err(Cancelled(
+                    ex.cancellation_reasons()
+                        .iter()
+                        .map(|r| r.code().filter(|c| *c != "None").map(str::to_owned))
+                        .collect(),
+                ))),
+                other => {
+                    tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&other), "transaction failed");
+                    Err(Error::unavailable(other))
+                }
+            },
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    fn put(&self, item: Item, condition: Option<&str>) -> Result<TransactWriteItem> {
+        Ok(TransactWriteItem::builder()
+            .put(built(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .set_condition_expression(condition.map(str::to_owned))
+                    .build(),
+            )?)
+            .build())
+    }
+
+    /// Put `after` over the member, if the stored member still has `before`'s role and status.
+    fn put_member_if_unchanged(&self, before: &Member, after: &Member) -> Result<TransactWriteItem> {
+        Ok(TransactWriteItem::builder()
+            .put(built(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(member_item(after)?))
+                    .condition_expression("#role = :role AND #status = :status")
+                    .expression_attribute_names("#role", "role")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":role", s(before.role.as_str()))
+                    .expression_attribute_values(":status", s(status_str(before.status)))
+                    .build(),
+            )?)
+            .build())
+    }
+
+    /// Moves the account's active-admin count by `delta`, refusing to take it below one.
+    fn admin_count_update(&self, account: &AccountId, delta: i64) -> Result<TransactWriteItem> {
+        let condition = if delta < 0 { "attribute_exists(pk) AND admin_count >= :min" } else { "attribute_exists(pk)" };
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .key(PK, s(account_pk(account)))
+            .key(SK, s(ACCOUNT_SK))
+            .update_expression("ADD admin_count :delta")
+            .condition_expression(condition)
+            .expression_attribute_values(":delta", n(delta));
+        if delta < 0 {
+            update = update.expression_attribute_values(":min", n(1 - delta));
+        }
+        Ok(TransactWriteItem::builder().update(built(update.build())?).build())
+    }
+
+    fn delete(
+        &self,
+        pk: String,
+        sk: String,
+        condition: Option<(&str, Vec<(&str, AttributeValue)>)>,
+    ) -> Result<TransactWriteItem> {
+        let mut d = Delete::builder().table_name(&self.table).key(PK, s(pk)).key(SK, s(sk));
+        if let Some((expr, values)) = condition {
+            d = d.condition_expression(expr);
+            for (k, v) in values {
+                if k.starts_with('#') {
+                    if let AttributeValue::S(name) = v {
+                        d = d.expression_attribute_names(k, name);
+                    }
+                } else {
+                    d = d.expression_attribute_values(k, v);
+                }
+            }
+        }
+        Ok(TransactWriteItem::builder().delete(built(d.build())?).build())
+    }
+}
+
+fn status_str(s: MemberStatus) -> &'static str {
+    match s {
+        MemberStatus::Invited => "invited",
+        MemberStatus::Active => "active",
+    }
+}
+
+#[async_trait]
+impl AccountReader for DynamoStore {
+    async fn account(&self, id: &AccountId) -> Result<Option<Account>> {
+        self.get_as(account_pk(id), ACCOUNT_SK.into()).await
+    }
+}
+
+#[async_trait]
+impl AccountWriter for DynamoStore {
+    async fn create_account(
+        &self,
+        account: &Account,
+        founder: &Member,
+        audit: &AuditEntry,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<Creation> {
+        let mut account_item = keyed(account, account_pk(&account.id), ACCOUNT_SK.into(), "account")?;
+        account_item.insert("admin_count".into(), n(Member::active_admin_delta(None, Some(founder))));
+        // The idempotency claim, when there is one, is item 0.
+        let mut items = Vec::with_capacity(6);
+        if let Some(rec) = idempotency {
+            items.push(self.put(idempotency_item(rec)?, Some("attribute_not_exists(pk)"))?);
+        }
+        items.extend([
+            self.put(account_item, Some("attribute_not_exists(pk)"))?,
+            self.put(member_item(founder)?, Some("attribute_not_exists(pk)"))?,
+            self.put(grant_item(founder)?, Some("attribute_not_exists(pk)"))?,
+            self.put(email_guard_item(founder), Some("attribute_not_exists(pk)"))?,
+            audit_put(&self.table, audit)?,
+        ]);
+        match self.transact(items).await? {
+            Ok(()) => Ok(Creation::Created),
+            Err(c)
+                if let Some(rec) = idempotency
+                    && c.failed_condition(0) =>
+            {
+                match self.idempotency_record(&rec.scope).await? {
+                    Some(rec) => Ok(Creation::AlreadyClaimed(rec)),
+                    // Claimed and expired between the two calls: let the client retry.
+                    None => Err(Error::Conflict),
+                }
+            }
+            Err(c) => Err(c.otherwise()),
+        }
+    }
+
+    async fn save_account(&self, after: &Account, audit: &AuditEntry) -> Result<()> {
+        // SET every profile attribute, leaving attributes the profile does not own (the admin
+        // count kept by member writes) untouched.
+        let item = to_item(after)?;
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .key(PK, s(account_pk(&after.id)))
+            .key(SK, s(ACCOUNT_SK))
+            .condition_expression("#version = :expected")
+            .expression_attribute_values(":expected", n(after.version as i64 - 1));
+        let mut sets = Vec::with_capacity(item.len());
+        for (i, (name, value)) in item.into_iter().enumerate() {
+            if name == "version" {
+                update = update.expression_attribute_names("#version", "version");
+                sets.push("#version = :new_version".to_owned());
+                update = update.expression_attribute_values(":new_version", value);
+                continue;
+            }
+            sets.push(format!("#a{i} = :v{i}"));
+            update = update
+                .expression_attribute_names(format!("#a{i}"), name)
+                .expression_attribute_values(format!(":v{i}"), value);
+        }
+        let update = update.update_expression(format!("SET {}", sets.join(", ")));
+        let items =
+            vec![TransactWriteItem::builder().update(built(update.build())?).build(), audit_put(&self.table, audit)?];
+        match self.transact(items).await? {
+            Ok(()) => Ok(()),
+            Err(c) if c.failed_condition(0) => Err(Error::Conflict),
+            Err(c) => Err(c.otherwise()),
+        }
+    }
+}
+
+fn idempotency_item(rec: &IdempotencyRecord) -> Result<Item> {
+    let mut item = keyed(rec, idempotency_pk(&rec.scope), IDEMPOTENCY_SK.into(), "idempotency")?;
+    item.insert(EXPIRES_AT.into(), n(rec.created_at.timestamp() + IDEMPOTENCY_TTL_SECS));
+    Ok(item)
+}
+
+#[async_trait]
+impl IdempotencyReader for DynamoStore {
+    async fn idempotency_record(&self, scope: &str) -> Result<Option<IdempotencyRecord>> {
+        let Some(item) = self.get(idempotency_pk(scope), IDEMPOTENCY_SK.into()).await? else {
+            return Ok(None);
+        };
+        // TTL deletion lags expiry by up to days: an expired record is treated as gone.
+        let expired = item
+            .get(EXPIRES_AT)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse::<i64>().ok())
+            .is_some_and(|t| t <= chrono::Utc::now().timestamp());
+        if expired { Ok(None) } else { from_item(item).map(Some) }
+    }
+}
+
+#[async_trait]
+impl MemberReader for DynamoStore {
+    async fn membership(&self, account: &AccountId, user: &UserId) -> Result<Option<Member>> {
+        self.get_as(account_pk(account), grant_sk(user)).await
+    }
+
+    async fn member(&self, account: &AccountId, id: &MemberId) -> Result<Option<Member>> {
+        self.get_as(account_pk(account), member_sk(id)).await
+    }
+
+    async fn member_by_email(&self, account: &AccountId, email: &Email) -> Result<Option<Member>> {
+        let Some(guard) = self.get(account_pk(account), email_sk(email)).await? else {
+            return Ok(None);
+        };
+        let id: MemberId = guard
+            .get("member_id")
+            .and_then(|v| v.as_s().ok())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| Error::Corrupt("e-mail guard without member id".into()))?;
+        self.member(account, &id).await
+    }
+
+    async fn members(&self, account: &AccountId) -> Result<Vec<Member>> {
+        let mut all: Vec<Member> = self.query_prefix(account_pk(account), MEMBER_PREFIX).await?;
+        all.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
+        Ok(all)
+    }
+
+    async fn memberships_of(&self, user: &UserId) -> Result<Vec<Member>> {
+        self.query_gsi1(user_gsi1pk(user)).await
+    }
+
+    async fn invitations_for(&self, email: &Email) -> Result<Vec<Member>> {
+        let all: Vec<Member> = self.query_gsi1(invite_gsi1pk(email)).await?;
+        Ok(all.into_iter().filter(|m| m.status == MemberStatus::Invited).collect())
+    }
+}
+
+#[async_trait]
+impl MemberWriter for DynamoStore {
+    async fn add_member(&self, member: &Member, audit: &AuditEntry) -> Result<()> {
+        let mut items = vec![
+            self.put(email_guard_item(member), Some("attribute_not_exists(pk)"))?,
+            self.put(member_item(member)?, Some("attribute_not_exists(pk)"))?,
+            audit_put(&self.table, audit)?,
+        ];
+        let delta = Member::active_admin_delta(None, Some(member));
+        if delta != 0 {
+            items.push(self.admin_count_update(&member.account_id, delta)?);
+            items.push(self.put(grant_item(member)?, Some("attribute_not_exists(pk)"))?);
+        } else {
+            items.push(
+                TransactWriteItem::builder()
+                    .condition_check(built(
+                        ConditionCheck::builder()
+                            .table_name(&self.table)
+                            .key(PK, s(account_pk(&member.account_id)))
+                            .key(SK, s(ACCOUNT_SK))
+                            .condition_expression("attribute_exists(pk)")
+                            .build(),
+                    )?)
+                    .build(),
+            );
+        }
+        match self.transact(items).await? {
+            Ok(()) => Ok(()),
+            Err(c) if c.failed_condition(0) => Err(Error::MemberExists),
+            Err(c) if c.failed_condition(3) => Err(Error::NotFound),
+            Err(c) => Err(c.otherwise()),
+        }
+    }
+
+    async fn update_member(&self, before: &Member, after: &Member, audit: &AuditEntry) -> Result<()> {
+        let activating = before.status == MemberStatus::Invited && after.status == MemberStatus::Active;
+        let mut items = vec![self.put_member_if_unchanged(before, after)?, audit_put(&self.table, audit)?];
+        let grant_index = items.len();
+        if after.status == MemberStatus::Active {
+            let condition = if activating { "attribute_not_exists(pk)" } else { "attribute_exists(pk)" };
+            items.push(self.put(grant_item(after)?, Some(condition))?);
+        }
+        let delta = Member::active_admin_delta(Some(before), Some(after));
+        let count_index = items.len();
+        if delta != 0 {
+            items.push(self.admin_count_update(&after.account_id, delta)?);
+        }
+        match self.transact(items).await? {
+            Ok(()) => Ok(()),
+            Err(c) if c.failed_condition(0) => Err(Error::Conflict),
+            Err(c) if c.failed_condition(grant_index) && activating => Err(Error::AlreadyMember),
+            Err(c) if c.failed_condition(grant_index) => Err(Error::Conflict),
+            Err(c) if delta != 0 && c.failed_condition(count_index) => Err(Error::LastAdmin),
+            Err(c) => Err(c.otherwise()),
+        }
+    }
+
+    async fn remove_member(&self, member: &Member, audit: &AuditEntry) -> Result<()> {
+        let pk = account_pk(&member.account_id);
+        let unchanged = (
+            "#role = :role AND #status = :status",
+            vec![
+                ("#role", s("role")),
+                ("#status", s("status")),
+                (":role", s(member.role.as_str())),
+                (":status", s(status_str(member.status))),
+            ],
+        );
+        let mut items = vec![
+            self.delete(pk.clone(), member_sk(&member.id), Some(unchanged))?,
+            self.delete(pk.clone(), email_sk(&member.email), None)?,
+            audit_put(&self.table, audit)?,
+        ];
+        if let (MemberStatus::Active, Some(user)) = (member.status, &member.user_id) {
+            items.push(self.delete(pk, grant_sk(user), None)?);
+        }
+        let delta = Member::active_admin_delta(Some(member), None);
+        let count_index = items.len();
+        if delta != 0 {
+            items.push(self.admin_count_update(&member.account_id, delta)?);
+        }
+        match self.transact(items).await? {
+            Ok(()) => Ok(()),
+            Err(c) if c.failed_condition(0) => Err(Error::Conflict),
+            Err(c) if delta != 0 && c.failed_condition(count_index) => Err(Error::LastAdmin),
+            Err(c) => Err(c.otherwise()),
+        }
+    }
+}
+
+#[async_trait]
+impl AuditReader for DynamoStore {
+    async fn audit(&self, account: &AccountId, limit: u16, before: Option<&AuditId>) -> Result<AuditPage> {
+        let pk = account_pk(account);
+        let mut q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(pk.clone()))
+            .expression_attribute_values(":prefix", s(AUDIT_PREFIX))
+            .scan_index_forward(false)
+            .limit(i32::from(limit.max(1)));
+        if let Some(cursor) = before {
+            q = q.exclusive_start_key(PK, s(pk)).exclusive_start_key(SK, s(audit_sk(cursor)));
+        }
+        let out = q.send().await.map_err(unavailable)?;
+        let entries: Vec<AuditEntry> =
+            out.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<_>>()?;
+        let next = match out.last_evaluated_key {
+            Some(_) => entries.last().map(|e| e.id.clone()),
+            None => None,
+        };
+        Ok(AuditPage { entries, next })
+    }
+}

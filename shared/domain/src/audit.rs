@@ -1,0 +1,77 @@
+//! The append-only audit trail: who changed what on an account, with the values before and after.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{AccountId, AuditId, Email, UserId};
+
+/// Who made a change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub user_id: UserId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<Email>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuditAction {
+    #[serde(rename = "account.created")]
+    AccountCreated,
+    #[serde(rename = "account.billing_contact_updated")]
+    BillingContactUpdated,
+    #[serde(rename = "account.billing_address_updated")]
+    BillingAddressUpdated,
+    #[serde(rename = "account.bill_recipients_updated")]
+    BillRecipientsUpdated,
+    #[serde(rename = "member.invited")]
+    MemberInvited,
+    #[serde(rename = "member.activated")]
+    MemberActivated,
+    #[serde(rename = "member.role_changed")]
+    MemberRoleChanged,
+    #[serde(rename = "member.removed")]
+    MemberRemoved,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: AuditId,
+    pub account_id: AccountId,
+    pub at: DateTime<Utc>,
+    pub actor: Actor,
+    pub action: AuditAction,
+    /// The id of what changed (a member id), when it is not the account itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<serde_json::Value>,
+}
+
+impl AuditEntry {
+    pub fn record<B: Serialize, A: Serialize>(
+        account_id: &AccountId,
+        actor: &Actor,
+        action: AuditAction,
+        target: Option<String>,
+        before: Option<&B>,
+        after: Option<&A>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        // Domain values always serialize; a failure here would be a bug, recorded as null.
+        fn snapshot<T: Serialize>(v: &T) -> serde_json::Value {
+            serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+        }
+        Self {
+            id: AuditId::generate(),
+            account_id: account_id.clone(),
+            at: now,
+            actor: actor.clone(),
+            action,
+            target,
+            before: before.map(|b| snapshot(b)),
+            after: after.map(|a| snapshot(a)),
+        }
+    }
+}

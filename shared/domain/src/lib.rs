@@ -1,0 +1,22 @@
+//! The billing domain: what an account, a member, a role, an address and an amount of money are,
+//! and the rules between them. Pure Rust: no AWS, Lambda or Stripe imports. Adapters implement the
+//! [`ports`] declared here.
+//!
+//! Every type that comes from outside is a newtype that *parses*: once you hold an [`Email`] or an
+//! [`AccountId`], it is valid, so nothing downstream validates again.
+
+pub mod account;
+pub mod audit;
+pub mod error;
+pub mod ids;
+pub mod member;
+pub mod money;
+pub mod ports;
+pub mod text;
+
+pub use account::{Account, Address, AddressInput, BillRecipients, BillingContact, BillingMode, NewAccount, Phone};
+pub use audit::{Actor, AuditAction, AuditEntry};
+pub use error::{Error, FieldError, Result};
+pub use ids::{AccountId, AuditId, Email, MemberId, UserId};
+pub use member::{Member, MemberStatus, Role};
+pub use money::{Currency, Money};

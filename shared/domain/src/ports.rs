@@ -1,0 +1,99 @@
+//! Ports: what the domain needs from storage, as narrow traits. A function is given only the
+//! traits (and the IAM actions behind them) it uses. Adapters live in other crates.
+//!
+//! Every write that changes an account also appends its audit entry in the same atomic write.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::account::Account;
+use crate::audit::AuditEntry;
+use crate::error::Result;
+use crate::ids::{AccountId, AuditId, Email, MemberId, UserId};
+use crate::member::Member;
+
+/// A claimed idempotency key for account creation: the key's scope (caller and key, hashed), the
+/// fingerprint of the request it was first used with, and what that request created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    pub scope: String,
+    pub fingerprint: String,
+    pub account_id: AccountId,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The result of creating an account under an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Creation {
+    Created,
+    /// The key was already claimed (possibly by a concurrent request): here is its record.
+    AlreadyClaimed(IdempotencyRecord),
+}
+
+#[async_trait]
+pub trait AccountReader: Send + Sync {
+    async fn account(&self, id: &AccountId) -> Result<Option<Account>>;
+}
+
+#[async_trait]
+pub trait AccountWriter: Send + Sync {
+    /// Writes the account, its founding admin and the audit entry together, and claims
+    /// `idempotency` if given. Nothing is written when the key is already claimed.
+    async fn create_account(
+        &self,
+        account: &Account,
+        founder: &Member,
+        audit: &AuditEntry,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<Creation>;
+
+    /// Replaces the account's profile with `after` if it is still at `after.version - 1`,
+    /// otherwise `Error::Conflict`.
+    async fn save_account(&self, after: &Account, audit: &AuditEntry) -> Result<()>;
+}
+
+#[async_trait]
+pub trait IdempotencyReader: Send + Sync {
+    async fn idempotency_record(&self, scope: &str) -> Result<Option<IdempotencyRecord>>;
+}
+
+#[async_trait]
+pub trait MemberReader: Send + Sync {
+    /// The caller's membership of an account, read strongly consistently: this is what every
+    /// authorization decision uses.
+    async fn membership(&self, account: &AccountId, user: &UserId) -> Result<Option<Member>>;
+    async fn member(&self, account: &AccountId, id: &MemberId) -> Result<Option<Member>>;
+    async fn member_by_email(&self, account: &AccountId, email: &Email) -> Result<Option<Member>>;
+    async fn members(&self, account: &AccountId) -> Result<Vec<Member>>;
+    /// Every account the user is an active member of.
+    async fn memberships_of(&self, user: &UserId) -> Result<Vec<Member>>;
+    /// Every open invitation for this e-mail address, across accounts.
+    async fn invitations_for(&self, email: &Email) -> Result<Vec<Member>>;
+}
+
+#[async_trait]
+pub trait MemberWriter: Send + Sync {
+    /// `Error::MemberExists` when the e-mail already belongs to the account.
+    async fn add_member(&self, member: &Member, audit: &AuditEntry) -> Result<()>;
+    /// Role change or activation. `Error::Conflict` when the stored member is no longer `before`,
+    /// `Error::LastAdmin` when it would leave no active admin, `Error::AlreadyMember` when an
+    /// activating user already has another membership of the account.
+    async fn update_member(&self, before: &Member, after: &Member, audit: &AuditEntry) -> Result<()>;
+    /// `Error::LastAdmin` when it would leave no active admin; `Error::Conflict` when the stored
+    /// member changed meanwhile.
+    async fn remove_member(&self, member: &Member, audit: &AuditEntry) -> Result<()>;
+}
+
+/// One page of audit entries, newest first, and where the next page starts.
+#[derive(Debug, Clone)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    pub next: Option<AuditId>,
+}
+
+#[async_trait]
+pub trait AuditReader: Send + Sync {
+    /// Newest first; `before` continues a previous page.
+    async fn audit(&self, account: &AccountId, limit: u16, before: Option<&AuditId>) -> Result<AuditPage>;
+}

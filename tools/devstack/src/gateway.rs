@@ -1,0 +1,88 @@
+//! The local API Gateway: an HTTP listener on loopback that does what the HTTP API with its JWT
+//! authorizer does in AWS — reject requests without a valid bearer token with 401, put the
+//! verified claims into the event's request context — and then hands the function the same event
+//! Lambda would.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::apigw::{self, HttpCall};
+use crate::token;
+
+/// API Gateway's limit on a request payload.
+const MAX_BODY: usize = 10 * 1024 * 1024;
+
+pub struct Gateway {
+    /// The function behind the `ANY /v1/{proxy+}` route.
+    pub portal: Router,
+    pub jwt_secret: Vec<u8>,
+    pub template: Value,
+}
+
+/// The listener's router: every path goes through the gateway.
+pub fn app(gateway: Gateway) -> Router {
+    Router::new().fallback(handle).with_state(Arc::new(gateway))
+}
+
+fn unauthorized() -> Response {
+    // API Gateway's own answer when its JWT authorizer rejects a request.
+    let mut r = (StatusCode::UNAUTHORIZED, axum::Json(json!({ "message": "Unauthorized" }))).into_response();
+    r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    r
+}
+
+async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    if !parts.uri.path().starts_with("/v1/") {
+        return (StatusCode::NOT_FOUND, axum::Json(json!({ "message": "Not Found" }))).into_response();
+    }
+    let Some(token) = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim())
+    else {
+        return unauthorized();
+    };
+    let claims = match token::verify(&gw.jwt_secret, token) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::info!(error = %e, "token rejected");
+            return unauthorized();
+        }
+    };
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            return (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(json!({ "message": "Request Entity Too Large" })))
+                .into_response();
+        }
+    };
+    let call = HttpCall {
+        method: parts.method.to_string(),
+        path_and_query: parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default(),
+        headers: parts
+            .headers
+            .iter()
+            .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.to_string(), v.to_owned())))
+            .collect(),
+        body: body.to_vec(),
+    };
+    let event = apigw::event(&gw.template, &call, Some(&claims));
+    match apigw::invoke(gw.portal.clone(), &event).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "invocation failed");
+            // API Gateway's answer when the integration fails.
+            (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({ "message": "Internal Server Error" })))
+                .into_response()
+        }
+    }
+    .map(Body::new)
+}

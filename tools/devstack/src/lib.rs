@@ -1,0 +1,30 @@
+//! The local stack: everything `make dev` and the integration tests need to run the functions on
+//! this machine exactly as AWS would, with no cloud account and no Docker.
+//!
+//! - [`moto`] starts the AWS stand-in (moto server) on a loopback port.
+//! - [`tables`] creates the DynamoDB tables by reading `infra/template.yaml`.
+//! - [`apigw`] turns an HTTP request into the API Gateway (HTTP API, payload 2.0) event Lambda
+//!   would receive and runs it through `lambda_http` into the function's router.
+//! - [`token`] mints and verifies local JWTs; [`gateway`] plays API Gateway with its JWT
+//!   authorizer in front of the portal API.
+//! - [`seed`] writes the documented demo account.
+
+pub mod apigw;
+pub mod aws;
+pub mod gateway;
+pub mod moto;
+pub mod seed;
+pub mod tables;
+pub mod token;
+
+use std::path::PathBuf;
+
+/// The repository root (this crate lives in `tools/devstack`).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `infra/template.yaml`, the one definition of the tables.
+pub fn template_path() -> PathBuf {
+    repo_root().join("infra/template.yaml")
+}

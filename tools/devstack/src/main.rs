@@ -1,0 +1,164 @@
+//! `dev`: the local stack's command line (`make dev` runs `dev up`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use billing_aws::DynamoStore;
+use billing_domain::{Address, AddressInput};
+use clap::{Parser, Subcommand};
+use devstack::{gateway, moto::Moto, seed, tables, token};
+use portal_api::{AppState, RemitTo, Settings};
+
+#[derive(Parser)]
+#[command(name = "dev", about = "The billing backend's local stack")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the AWS stand-in, create the tables from infra/template.yaml, seed the demo account
+    /// and serve the portal API on loopback until Ctrl-C.
+    Up {
+        /// Port of the portal API (the local API Gateway).
+        #[arg(long, env = "DEV_API_PORT", default_value_t = 3000)]
+        api_port: u16,
+        /// Port of the AWS stand-in (moto).
+        #[arg(long, env = "DEV_AWS_PORT", default_value_t = 4566)]
+        aws_port: u16,
+        /// Where the stand-in's log (and later the mail outbox) go.
+        #[arg(long, env = "DEV_DATA_DIR", default_value = ".dev")]
+        data_dir: PathBuf,
+        /// Use an AWS stand-in that is already running at this URL instead of starting one.
+        #[arg(long, env = "DEV_AWS_ENDPOINT")]
+        aws_endpoint: Option<String>,
+        /// Name of the billing table (BillingTable in the template).
+        #[arg(long, env = "DEV_TABLE_NAME", default_value = "billing-local")]
+        table: String,
+    },
+    /// Print a signed local ID token (the local gateway accepts it as API Gateway accepts Cognito's).
+    Token {
+        #[arg(long, default_value = "demo-admin")]
+        sub: String,
+        #[arg(long, default_value = "admin@demo.example")]
+        email: String,
+        /// Issue the token with email_verified=false.
+        #[arg(long)]
+        unverified: bool,
+        #[arg(long, default_value_t = 12 * 3600)]
+        ttl_secs: u64,
+    },
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Token { sub, email, unverified, ttl_secs } => {
+            println!(
+                "{}",
+                token::mint(&token::secret_from_env(), &sub, &email, !unverified, Duration::from_secs(ttl_secs))?
+            );
+            Ok(())
+        }
+        Command::Up { api_port, aws_port, data_dir, aws_endpoint, table } => {
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+                )
+                .init();
+            up(api_port, aws_port, data_dir, aws_endpoint, table).await
+        }
+    }
+}
+
+/// The seller's REMIT-TO: from `REMIT_TO_*` if set, else a demo address so bills show one.
+fn remit_to() -> Result<RemitTo> {
+    if let Some(r) = Settings::remit_to_from_env()? {
+        return Ok(r);
+    }
+    Ok(RemitTo {
+        name: "Demo Hosting Inc. - Accounts Receivable".into(),
+        address: Address::parse(AddressInput {
+            line1: "PO Box 1234",
+            line2: Some("Lockbox 5678"),
+            city: "Chicago",
+            region: Some("IL"),
+            postal_code: Some("60601"),
+            country: "US",
+        })?,
+    })
+}
+
+async fn up(
+    api_port: u16,
+    aws_port: u16,
+    data_dir: PathBuf,
+    aws_endpoint: Option<String>,
+    table: String,
+) -> Result<()> {
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    let log = data_dir.join("moto.log");
+    let (mut moto, endpoint) = match aws_endpoint {
+        Some(url) => (None, url),
+        None => {
+            tracing::info!(port = aws_port, log = %log.display(), "starting the AWS stand-in (moto)");
+            let m = tokio::task::spawn_blocking(move || Moto::start(aws_port, Some(&log))).await??;
+            let url = m.endpoint.clone();
+            (Some(m), url)
+        }
+    };
+    let result = serve(api_port, &endpoint, &table).await;
+    if let Some(m) = moto.as_mut() {
+        tracing::info!("stopping the AWS stand-in");
+        m.stop();
+    }
+    result
+}
+
+async fn serve(api_port: u16, endpoint: &str, table: &str) -> Result<()> {
+    let aws = devstack::aws::local_config(endpoint).await;
+    let client = aws_sdk_dynamodb::Client::new(&aws);
+    if tables::exists(&client, table).await? {
+        tracing::info!(table, "table exists; keeping its data");
+    } else {
+        tables::create_from_template(&client, |_| table.to_owned()).await?;
+        tracing::info!(table, "created from infra/template.yaml");
+    }
+    let store = DynamoStore::new(client, table);
+    if seed::seed(&store).await? {
+        tracing::info!(account = seed::DEMO_ACCOUNT, "seeded the demo account");
+    }
+    let settings = Settings { table_name: table.to_owned(), remit_to: Some(remit_to()?) };
+    let portal = portal_api::router(AppState::new(store, settings));
+    let secret = token::secret_from_env();
+    let app =
+        gateway::app(gateway::Gateway { portal, jwt_secret: secret.clone(), template: devstack::apigw::template() });
+
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", api_port))
+        .await
+        .with_context(|| format!("binding 127.0.0.1:{api_port} (set DEV_API_PORT to use another port)"))?;
+    let admin_token = token::mint(&secret, "demo-admin", "admin@demo.example", true, Duration::from_secs(12 * 3600))?;
+    println!(
+        "\nPortal API on http://127.0.0.1:{api_port}  (AWS stand-in: {endpoint}, table: {table})\n\
+         Demo account {acct}; a 12-hour token for its admin:\n\n  \
+         TOKEN={admin_token}\n  \
+         curl -s -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:{api_port}/v1/accounts/{acct}\n\n\
+         Other users: cargo run -q -p devstack --bin dev -- token --sub demo-viewer --email viewer@demo.example\n\
+         Ctrl-C stops everything.\n",
+        acct = seed::DEMO_ACCOUNT
+    );
+    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term.recv() => {},
+    }
+}

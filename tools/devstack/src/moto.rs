@@ -1,0 +1,126 @@
+//! The AWS stand-in: moto's server (DynamoDB, DynamoDB Streams, SES, SQS), always on 127.0.0.1.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+/// Where `make` installs moto: `.venv/stack/bin/moto_server`, or `MOTO_SERVER` if set.
+pub fn moto_server_path() -> PathBuf {
+    std::env::var_os("MOTO_SERVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::repo_root().join(".venv/stack/bin/moto_server"))
+}
+
+/// A free TCP port on the loopback interface.
+pub fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// A running moto server. Dropping it stops the server.
+pub struct Moto {
+    child: Child,
+    // Held open for the server's lifetime: the wrapper shell stops moto when it closes, which the
+    // OS does when this process ends by any means, so no stand-in outlives its owner.
+    lifeline: Option<ChildStdin>,
+    pub endpoint: String,
+}
+
+impl Moto {
+    /// Starts moto on `port` (0: a free one), logging to `log` (or discarding), and waits until it
+    /// answers.
+    pub fn start(port: u16, log: Option<&std::path::Path>) -> Result<Self> {
+        let server = moto_server_path();
+        if !server.exists() {
+            bail!("{} not found: run `make dev` or `make test`, which install it", server.display());
+        }
+        let port = if port == 0 { free_port()? } else { port };
+        let stdout = match log {
+            Some(path) => {
+                Stdio::from(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?)
+            }
+            None => Stdio::null(),
+        };
+        let stderr = match log {
+            Some(path) => Stdio::from(std::fs::OpenOptions::new().append(true).open(path)?),
+            None => Stdio::null(),
+        };
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(r#""$0" -H 127.0.0.1 -p "$1" & pid=$!; read -r _; kill "$pid" 2>/dev/null; wait "$pid""#)
+            .arg(&server)
+            .arg(port.to_string())
+            .stdin(Stdio::piped())
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .context("starting moto_server")?;
+        let lifeline = child.stdin.take().context("moto's stdin")?;
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let mut moto = Moto { child, lifeline: Some(lifeline), endpoint };
+        moto.wait_ready(Duration::from_secs(60))?;
+        Ok(moto)
+    }
+
+    fn wait_ready(&mut self, within: Duration) -> Result<()> {
+        let deadline = Instant::now() + within;
+        let addr = self.endpoint.trim_start_matches("http://").to_owned();
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("moto_server exited during start ({status})");
+            }
+            if answers(&addr) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("moto_server did not answer on {addr} within {within:?}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// One moto for the whole test process, started on first use on a free port. Each test makes
+    /// its own fresh tables on it (see `tables::create_from_template`).
+    pub fn shared() -> &'static str {
+        static SHARED: OnceLock<Moto> = OnceLock::new();
+        &SHARED.get_or_init(|| Moto::start(0, None).expect("start the AWS stand-in (moto)")).endpoint
+    }
+
+    /// Closes the lifeline, so the wrapper stops moto and exits; kills the wrapper only if it
+    /// does not exit within five seconds.
+    pub fn stop(&mut self) {
+        drop(self.lifeline.take());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Whether moto's own API answers 200 at `addr`.
+fn answers(addr: &str) -> bool {
+    let Ok(mut s) = TcpStream::connect(addr) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    if s.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: localhost\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).is_ok() && head.ends_with(b"200")
+}
