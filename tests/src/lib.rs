@@ -1,1 +1,307 @@
+//! The integration-test harness: a fresh copy of the tables (created from `infra/template.yaml`)
+//! on a moto server this process starts, and the portal API driven exactly as API Gateway drives
+//! it — an HTTP API event, built from `events/apigw/portal-request.json`, through `lambda_http`.
 
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use aws_sdk_dynamodb::Client;
+use billing_aws::DynamoStore;
+use devstack::apigw::{self, HttpCall};
+use devstack::moto::Moto;
+use http::StatusCode;
+use http_body_util::BodyExt;
+use portal_api::{AppState, PortalStore, Settings};
+use serde_json::Value;
+
+/// A signed-in user as the JWT authorizer describes them.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub sub: String,
+    pub email: String,
+    pub email_verified: bool,
+}
+
+impl User {
+    /// A user with a verified `<sub>@example.com`.
+    pub fn new(sub: &str) -> Self {
+        Self { sub: sub.into(), email: format!("{sub}@example.com"), email_verified: true }
+    }
+
+    pub fn unverified(mut self) -> Self {
+        self.email_verified = false;
+        self
+    }
+
+    pub fn with_email(mut self, email: &str) -> Self {
+        self.email = email.into();
+        self
+    }
+
+    /// The sample event's Cognito claims with this user's identity.
+    fn claims(&self, template: &Value) -> BTreeMap<String, String> {
+        let mut claims: BTreeMap<String, String> =
+            serde_json::from_value(template["requestContext"]["authorizer"]["jwt"]["claims"].clone())
+                .expect("sample claims are strings");
+        claims.insert("sub".into(), self.sub.clone());
+        claims.insert("cognito:username".into(), self.sub.clone());
+        claims.insert("email".into(), self.email.clone());
+        claims.insert("email_verified".into(), self.email_verified.to_string());
+        claims
+    }
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: http::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The stable error code of an error reply.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+pub struct Stack {
+    pub client: Client,
+    pub table: String,
+    pub router: axum::Router,
+    template: Value,
+}
+
+static TABLES: AtomicU32 = AtomicU32::new(0);
+
+impl Stack {
+    /// A fresh, empty billing table on the shared stand-in, and the portal API over it.
+    pub async fn new() -> Self {
+        let endpoint = tokio::task::spawn_blocking(Moto::shared).await.expect("moto");
+        let aws = devstack::aws::local_config(endpoint).await;
+        let client = Client::new(&aws);
+        let table = format!("t{}-{}", std::process::id(), TABLES.fetch_add(1, Ordering::SeqCst));
+        devstack::tables::create_from_template(&client, |_| table.clone()).await.expect("tables from the template");
+        let store = DynamoStore::new(client.clone(), &table);
+        Self::over(client, table, store)
+    }
+
+    /// The portal API over another store (e.g. one that fails), keeping this stack's table.
+    pub fn over(client: Client, table: String, store: impl PortalStore + 'static) -> Self {
+        let settings = Settings { table_name: table.clone(), remit_to: None };
+        let router = portal_api::router(AppState::new(store, settings));
+        Self { client, table, router, template: apigw::template() }
+    }
+
+    pub fn store(&self) -> DynamoStore {
+        DynamoStore::new(self.client.clone(), &self.table)
+    }
+
+    /// Calls the API as `user` (None: a request with no authorizer context).
+    pub async fn call_with(
+        &self,
+        user: Option<&User>,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Reply {
+        let mut all_headers: Vec<(String, String)> =
+            headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        if body.is_some() && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+            all_headers.push(("content-type".into(), "application/json".into()));
+        }
+        let call = HttpCall {
+            method: method.into(),
+            path_and_query: path.into(),
+            headers: all_headers,
+            body: body.map(<[u8]>::to_vec).unwrap_or_default(),
+        };
+        let claims = user.map(|u| u.claims(&self.template));
+        let event = apigw::event(&self.template, &call, claims.as_ref());
+        let response = apigw::invoke(self.router.clone(), &event).await.expect("invoke");
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.expect("body").to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Reply { status: parts.status, headers: parts.headers, body }
+    }
+
+    pub async fn call(&self, user: &User, method: &str, path: &str, body: Option<Value>) -> Reply {
+        let bytes = body.map(|b| serde_json::to_vec(&b).unwrap());
+        self.call_with(Some(user), method, path, &[], bytes.as_deref()).await
+    }
+
+    pub async fn get(&self, user: &User, path: &str) -> Reply {
+        self.call(user, "GET", path, None).await
+    }
+
+    /// Creates an account as `admin` and returns its id.
+    pub async fn account_of(&self, admin: &User, name: &str) -> String {
+        let r = self.call(admin, "POST", "/v1/accounts", Some(new_account(name))).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        r.body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Invites `who` with `role` as `admin`, and lets `who` accept by calling `/v1/me`.
+    pub async fn add_member(&self, admin: &User, account: &str, who: &User, role: &str) -> String {
+        let r = self
+            .call(
+                admin,
+                "POST",
+                &format!("/v1/accounts/{account}/members"),
+                Some(serde_json::json!({"email": who.email, "role": role})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        let me = self.get(who, "/v1/me").await;
+        assert_eq!(me.status, StatusCode::OK);
+        r.body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Every item in the table: what a request wrote, whatever it answered.
+    pub async fn item_count(&self) -> usize {
+        let mut n = 0;
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .set_exclusive_start_key(start)
+                .consistent_read(true)
+                .send()
+                .await
+                .expect("scan");
+            n += out.items().len();
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return n;
+            }
+        }
+    }
+
+    /// The account's audit entries, newest first, as its admin sees them.
+    pub async fn audit(&self, admin: &User, account: &str) -> Vec<Value> {
+        let r = self.get(admin, &format!("/v1/accounts/{account}/audit?limit=100")).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        r.body["entries"].as_array().unwrap().clone()
+    }
+}
+
+/// A valid account-creation body.
+pub fn new_account(name: &str) -> Value {
+    serde_json::json!({
+        "name": name,
+        "billing_contact": {"name": "Ann Lee", "email": "ap@example.com", "phone": "+1 555 123 4567"},
+        "billing_address": {"line1": "1 Main St", "city": "Springfield", "postal_code": "62701", "country": "US"}
+    })
+}
+
+pub mod faults {
+    //! A store whose writes fail on demand, as when DynamoDB is unavailable or throttling.
+
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use async_trait::async_trait;
+    use billing_aws::DynamoStore;
+    use billing_domain::ports::*;
+    use billing_domain::*;
+
+    #[derive(Clone)]
+    pub struct FailingWrites {
+        pub inner: DynamoStore,
+        pub failing: Arc<AtomicBool>,
+    }
+
+    impl FailingWrites {
+        fn check(&self) -> Result<()> {
+            if self.failing.load(Ordering::SeqCst) {
+                Err(Error::unavailable(std::io::Error::other("injected: the store is unavailable")))
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    #[async_trait]
+    impl AccountReader for FailingWrites {
+        async fn account(&self, id: &AccountId) -> Result<Option<Account>> {
+            self.inner.account(id).await
+        }
+    }
+
+    #[async_trait]
+    impl AccountWriter for FailingWrites {
+        async fn create_account(
+            &self,
+            a: &Account,
+            f: &Member,
+            au: &AuditEntry,
+            i: Option<&IdempotencyRecord>,
+        ) -> Result<Creation> {
+            self.check()?;
+            self.inner.create_account(a, f, au, i).await
+        }
+        async fn save_account(&self, a: &Account, au: &AuditEntry) -> Result<()> {
+            self.check()?;
+            self.inner.save_account(a, au).await
+        }
+    }
+
+    #[async_trait]
+    impl IdempotencyReader for FailingWrites {
+        async fn idempotency_record(&self, scope: &str) -> Result<Option<IdempotencyRecord>> {
+            self.inner.idempotency_record(scope).await
+        }
+    }
+
+    #[async_trait]
+    impl MemberReader for FailingWrites {
+        async fn membership(&self, a: &AccountId, u: &UserId) -> Result<Option<Member>> {
+            self.inner.membership(a, u).await
+        }
+        async fn member(&self, a: &AccountId, id: &MemberId) -> Result<Option<Member>> {
+            self.inner.member(a, id).await
+        }
+        async fn member_by_email(&self, a: &AccountId, e: &Email) -> Result<Option<Member>> {
+            self.inner.member_by_email(a, e).await
+        }
+        async fn members(&self, a: &AccountId) -> Result<Vec<Member>> {
+            self.inner.members(a).await
+        }
+        async fn memberships_of(&self, u: &UserId) -> Result<Vec<Member>> {
+            self.inner.memberships_of(u).await
+        }
+        async fn invitations_for(&self, e: &Email) -> Result<Vec<Member>> {
+            self.inner.invitations_for(e).await
+        }
+    }
+
+    #[async_trait]
+    impl MemberWriter for FailingWrites {
+        async fn add_member(&self, m: &Member, au: &AuditEntry) -> Result<()> {
+            self.check()?;
+            self.inner.add_member(m, au).await
+        }
+        async fn update_member(&self, b: &Member, a: &Member, au: &AuditEntry) -> Result<()> {
+            self.check()?;
+            self.inner.update_member(b, a, au).await
+        }
+        async fn remove_member(&self, m: &Member, au: &AuditEntry) -> Result<()> {
+            self.check()?;
+            self.inner.remove_member(m, au).await
+        }
+    }
+
+    #[async_trait]
+    impl AuditReader for FailingWrites {
+        async fn audit(&self, a: &AccountId, l: u16, b: Option<&AuditId>) -> Result<AuditPage> {
+            self.inner.audit(a, l, b).await
+        }
+    }
+}

@@ -20,6 +20,8 @@ pub enum ApiError {
     Forbidden,
     #[error("not found")]
     NotFound,
+    #[error("this method is not allowed on this resource")]
+    MethodNotAllowed,
     #[error("the request body is not valid JSON: {0}")]
     InvalidJson(String),
     #[error("{0}")]
@@ -54,6 +56,7 @@ impl ApiError {
             ApiError::EmailNotVerified => (StatusCode::FORBIDDEN, "email_not_verified"),
             ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound | ApiError::Domain(D::NotFound) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::InvalidJson(_) => (StatusCode::BAD_REQUEST, "invalid_json"),
             ApiError::InvalidParameter(_) => (StatusCode::BAD_REQUEST, "invalid_parameter"),
             ApiError::InvalidBody(_) | ApiError::Domain(D::Invalid(_)) => {
@@ -65,6 +68,7 @@ impl ApiError {
             ApiError::Domain(D::AlreadyMember) => (StatusCode::CONFLICT, "already_member"),
             ApiError::Domain(D::Conflict) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Domain(D::IdempotencyKeyReused) => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
+            ApiError::Domain(D::RequestInProgress) => (StatusCode::CONFLICT, "request_in_progress"),
             ApiError::Domain(D::Unavailable(_)) => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable"),
             ApiError::Domain(D::Corrupt(_)) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

@@ -28,8 +28,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/accounts/{account_id}/billing-address", patch(accounts::patch_address))
         .route("/v1/accounts/{account_id}/bill-recipients", get(accounts::get_recipients).put(accounts::put_recipients))
         .route("/v1/accounts/{account_id}/members", get(members::list).post(members::invite))
-        .route("/v1/accounts/{account_id}/members/{member_id}", patch(members::change_role).delete(members::remove))
+        .route(
+            "/v1/accounts/{account_id}/members/{member_id}",
+            get(members::get).patch(members::change_role).delete(members::remove),
+        )
         .route("/v1/accounts/{account_id}/audit", get(audit::list))
         .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)
 }

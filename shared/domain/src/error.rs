@@ -47,6 +47,8 @@ pub enum Error {
     Conflict,
     #[error("the idempotency key was already used with a different request")]
     IdempotencyKeyReused,
+    #[error("a request with this idempotency key is still being processed; retry shortly")]
+    RequestInProgress,
     #[error("a dependency is unavailable: {0}")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("stored data is corrupt: {0}")]

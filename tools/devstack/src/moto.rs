@@ -9,11 +9,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-/// Where `make` installs moto: `.venv/stack/bin/moto_server`, or `MOTO_SERVER` if set.
-pub fn moto_server_path() -> PathBuf {
-    std::env::var_os("MOTO_SERVER")
+/// The Python of the venv `make` installs moto into (`.venv/stack`), or `MOTO_PYTHON` if set.
+pub fn moto_python() -> PathBuf {
+    std::env::var_os("MOTO_PYTHON")
         .map(PathBuf::from)
-        .unwrap_or_else(|| crate::repo_root().join(".venv/stack/bin/moto_server"))
+        .unwrap_or_else(|| crate::repo_root().join(".venv/stack/bin/python"))
+}
+
+/// `dev/moto_serve.py`: moto's server, one request at a time (why: the script's docstring).
+fn launcher() -> PathBuf {
+    crate::repo_root().join("dev/moto_serve.py")
 }
 
 /// A free TCP port on the loopback interface.
@@ -34,9 +39,9 @@ impl Moto {
     /// Starts moto on `port` (0: a free one), logging to `log` (or discarding), and waits until it
     /// answers.
     pub fn start(port: u16, log: Option<&std::path::Path>) -> Result<Self> {
-        let server = moto_server_path();
-        if !server.exists() {
-            bail!("{} not found: run `make dev` or `make test`, which install it", server.display());
+        let python = moto_python();
+        if !python.exists() {
+            bail!("{} not found: run `make dev` or `make test`, which install the stand-in", python.display());
         }
         let port = if port == 0 { free_port()? } else { port };
         let stdout = match log {
@@ -51,14 +56,15 @@ impl Moto {
         };
         let mut child = Command::new("sh")
             .arg("-c")
-            .arg(r#""$0" -H 127.0.0.1 -p "$1" & pid=$!; read -r _; kill "$pid" 2>/dev/null; wait "$pid""#)
-            .arg(&server)
+            .arg(r#""$0" "$1" 127.0.0.1 "$2" & pid=$!; read -r _; kill "$pid" 2>/dev/null; wait "$pid""#)
+            .arg(&python)
+            .arg(launcher())
             .arg(port.to_string())
             .stdin(Stdio::piped())
             .stdout(stdout)
             .stderr(stderr)
             .spawn()
-            .context("starting moto_server")?;
+            .context("starting the AWS stand-in")?;
         let lifeline = child.stdin.take().context("moto's stdin")?;
         let endpoint = format!("http://127.0.0.1:{port}");
         let mut moto = Moto { child, lifeline: Some(lifeline), endpoint };
@@ -71,13 +77,13 @@ impl Moto {
         let addr = self.endpoint.trim_start_matches("http://").to_owned();
         loop {
             if let Some(status) = self.child.try_wait()? {
-                bail!("moto_server exited during start ({status})");
+                bail!("the AWS stand-in exited during start ({status})");
             }
             if answers(&addr) {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                bail!("moto_server did not answer on {addr} within {within:?}");
+                bail!("the AWS stand-in did not answer on {addr} within {within:?}");
             }
             std::thread::sleep(Duration::from_millis(100));
         }

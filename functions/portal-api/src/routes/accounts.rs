@@ -171,11 +171,9 @@ async fn replay(state: &AppState, rec: IdempotencyRecord, fingerprint: &str) -> 
     if rec.fingerprint != fingerprint {
         return Err(Error::IdempotencyKeyReused.into());
     }
-    let account = state
-        .store
-        .account(&rec.account_id)
-        .await?
-        .ok_or_else(|| Error::Corrupt("idempotency record names a missing account".into()))?;
+    // The claim and the account are written in one transaction; a claim seen without its account
+    // belongs to a request still in flight (or a store without serializable reads).
+    let account = state.store.account(&rec.account_id).await?.ok_or(Error::RequestInProgress)?;
     let mut response = created(AccountView::new(account, state.settings.remit_to.clone()));
     response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
     Ok(response)

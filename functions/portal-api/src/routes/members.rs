@@ -33,6 +33,19 @@ pub async fn list(
     Ok(Json(MembersView { members }))
 }
 
+/// `GET /v1/accounts/{account_id}/members/{member_id}`
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, member)): Path<(String, String)>,
+) -> ApiResult<Json<MemberView>> {
+    let id = account_id(&id)?;
+    let member = member_id(&member)?;
+    access::require(&state, &caller, &id, Need::Read).await?;
+    let m = state.store.member(&id, &member).await?.ok_or(ApiError::NotFound)?;
+    Ok(Json(m.into()))
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InviteBody {
