@@ -32,19 +32,26 @@ struct MembershipView {
 
 pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<MeView>> {
     // First call with a verified e-mail: accept every invitation waiting for it.
+    let mut accepted = Vec::new();
     if let Some(email) = caller.verified_email() {
         for invite in state.store.invitations_for(email).await? {
             match access::accept(&state, &caller, &invite).await {
+                Ok(member) => accepted.push(member),
                 // Accepted meanwhile, or the user is already a member under another address.
-                Ok(_) | Err(Error::Conflict | Error::AlreadyMember) => {}
+                Err(Error::Conflict | Error::AlreadyMember) => {}
                 Err(e) => return Err(e.into()),
             }
         }
     }
-    let mut memberships: Vec<MembershipView> = state
-        .store
-        .memberships_of(&caller.user_id)
-        .await?
+    // The index behind `memberships_of` is eventually consistent: memberships accepted just now
+    // may not be in it yet, so they are added from what this request wrote.
+    let mut members = state.store.memberships_of(&caller.user_id).await?;
+    for m in accepted {
+        if !members.iter().any(|known| known.id == m.id) {
+            members.push(m);
+        }
+    }
+    let mut memberships: Vec<MembershipView> = members
         .into_iter()
         .filter(|m| m.status == MemberStatus::Active)
         .map(|m| MembershipView { account_id: m.account_id.to_string(), member_id: m.id.to_string(), role: m.role })

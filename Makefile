@@ -1,0 +1,45 @@
+# Two commands do all set-up on a fresh machine (Rust toolchain, Python 3.11, gcc):
+#   make dev    start the whole system locally (AWS stand-in, tables, demo data, portal API)
+#   make test   run every check: format, clippy, unit and integration tests, template lint
+# Python tools live in per-tool virtualenvs under .venv/ (checkov and aws-sam-cli pin conflicting
+# boto3 versions); each is rebuilt when its pinned requirements file changes.
+
+PYTHON ?= python3
+VENV   := .venv
+PIP    := --disable-pip-version-check --quiet
+
+.PHONY: dev test check unit lint-infra token build-lambda clean
+
+$(VENV)/%/.installed: dev/requirements-%.txt
+	rm -rf $(VENV)/$*
+	$(PYTHON) -m venv $(VENV)/$*
+	$(VENV)/$*/bin/pip install $(PIP) -r $<
+	touch $@
+
+# moto's stand-in is only needed by the dev stack and the integration tests.
+STACK := $(VENV)/stack/.installed
+
+dev: $(STACK)
+	cargo run --locked -p devstack --bin dev -- up
+
+test: $(STACK) $(VENV)/lint/.installed $(VENV)/checkov/.installed
+	cargo fmt --all -- --check
+	cargo clippy --locked --workspace --all-targets -- -D warnings
+	cargo test --locked --workspace
+	$(MAKE) --no-print-directory lint-infra
+
+lint-infra: $(VENV)/lint/.installed $(VENV)/checkov/.installed
+	$(VENV)/lint/bin/cfn-lint infra/template.yaml
+	SAM_CLI_TELEMETRY=0 $(VENV)/lint/bin/sam validate --lint --template infra/template.yaml --region us-east-1
+	$(VENV)/checkov/bin/checkov --file infra/template.yaml --framework cloudformation --skip-download --compact --quiet
+
+# A signed local token: make token ARGS="--sub demo-viewer --email viewer@demo.example"
+token:
+	@cargo run --locked -q -p devstack --bin dev -- token $(ARGS)
+
+# The deployable arm64 zips (needs cargo-lambda: pip install cargo-lambda); `sam build` does the same.
+build-lambda:
+	cargo lambda build --release --arm64 --output-format zip --bin portal-api
+
+clean:
+	rm -rf $(VENV) .dev target

@@ -1,0 +1,10 @@
+//! The portal API driven as API Gateway drives it, against the local AWS stand-in. One test binary
+//! (one link, one stand-in process) with a fresh table per test.
+
+mod accounts;
+mod billing_profile;
+mod failures;
+mod local_gateway;
+mod members;
+mod sample_events;
+mod tenancy;
