@@ -146,16 +146,15 @@ impl Stack {
         r.body["id"].as_str().unwrap().to_owned()
     }
 
+    /// `POST /v1/accounts/{account}/members` as `admin`.
+    pub async fn invite(&self, admin: &User, account: &str, email: &str, role: &str) -> Reply {
+        let body = serde_json::json!({"email": email, "role": role});
+        self.call(admin, "POST", &format!("/v1/accounts/{account}/members"), Some(body)).await
+    }
+
     /// Invites `who` with `role` as `admin`, and lets `who` accept by calling `/v1/me`.
     pub async fn add_member(&self, admin: &User, account: &str, who: &User, role: &str) -> String {
-        let r = self
-            .call(
-                admin,
-                "POST",
-                &format!("/v1/accounts/{account}/members"),
-                Some(serde_json::json!({"email": who.email, "role": role})),
-            )
-            .await;
+        let r = self.invite(admin, account, &who.email, role).await;
         assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
         let me = self.get(who, "/v1/me").await;
         assert_eq!(me.status, StatusCode::OK);

@@ -4,8 +4,10 @@ use std::sync::Arc;
 
 use billing_aws::config::{self, ConfigError};
 use billing_domain::ports::{AccountReader, AccountWriter, AuditReader, IdempotencyReader, MemberReader, MemberWriter};
-use billing_domain::{Address, AddressInput};
+use billing_domain::{Account, Address, AddressInput};
 use serde::Serialize;
+
+use crate::routes::views::AccountView;
 
 /// Every port the portal API uses; the DynamoDB store implements them all.
 pub trait PortalStore:
@@ -71,6 +73,11 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// How the API shows an account: its profile with the seller's REMIT-TO address.
+    pub fn account_view(&self, account: Account) -> AccountView {
+        AccountView::new(account, self.settings.remit_to.clone())
+    }
+
     pub fn new(store: impl PortalStore + 'static, settings: Settings) -> Self {
         Self { store: Arc::new(store), settings: Arc::new(settings) }
     }

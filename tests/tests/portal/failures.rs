@@ -50,14 +50,7 @@ async fn failed_writes_leave_nothing_behind_and_the_retry_succeeds() {
     let body = serde_json::to_vec(&new_account("Second")).unwrap();
     let attempts = [
         flaky.call_with(Some(&admin), "POST", "/v1/accounts", &key, Some(&body)).await,
-        flaky
-            .call(
-                &admin,
-                "POST",
-                &format!("/v1/accounts/{acct}/members"),
-                Some(json!({"email": "b@example.com", "role": "viewer"})),
-            )
-            .await,
+        flaky.invite(&admin, &acct, "b@example.com", "viewer").await,
         flaky
             .call(&admin, "PATCH", &format!("/v1/accounts/{acct}/billing-contact"), Some(json!({"name": "Changed"})))
             .await,

@@ -9,14 +9,7 @@ async fn an_invitee_becomes_active_on_their_first_call_with_a_verified_email() {
     let s = Stack::new().await;
     let admin = User::new("admin");
     let acct = s.account_of(&admin, "Acme").await;
-    let r = s
-        .call(
-            &admin,
-            "POST",
-            &format!("/v1/accounts/{acct}/members"),
-            Some(json!({"email": "Bo@Example.com", "role": "billing"})),
-        )
-        .await;
+    let r = s.invite(&admin, &acct, "Bo@Example.com", "billing").await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
     assert_eq!((r.body["status"].as_str(), r.body["email"].as_str()), (Some("invited"), Some("bo@example.com")));
 
@@ -58,14 +51,7 @@ async fn only_admins_invite_change_roles_or_remove() {
     let before = s.item_count().await;
 
     for who in [&bill, &viewer] {
-        let r = s
-            .call(
-                who,
-                "POST",
-                &format!("/v1/accounts/{acct}/members"),
-                Some(json!({"email": "x@example.com", "role": "admin"})),
-            )
-            .await;
+        let r = s.invite(who, &acct, "x@example.com", "admin").await;
         assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "forbidden"));
         let r = s
             .call(who, "PATCH", &format!("/v1/accounts/{acct}/members/{viewer_id}"), Some(json!({"role": "admin"})))
@@ -136,14 +122,7 @@ async fn the_last_active_admin_cannot_leave_or_be_demoted() {
     assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "last_admin"));
 
     // An invited admin who has not signed in yet does not count.
-    let r = s
-        .call(
-            &admin,
-            "POST",
-            &format!("/v1/accounts/{acct}/members"),
-            Some(json!({"email": second.email, "role": "admin"})),
-        )
-        .await;
+    let r = s.invite(&admin, &acct, &second.email, "admin").await;
     assert_eq!(r.status, StatusCode::CREATED);
     let r = s.call(&admin, "DELETE", &me_path, None).await;
     assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "last_admin"));

@@ -51,14 +51,7 @@ async fn an_invitation_to_another_address_grants_nothing() {
     let s = Stack::new().await;
     let admin = User::new("admin");
     let acct = s.account_of(&admin, "Acme").await;
-    let r = s
-        .call(
-            &admin,
-            "POST",
-            &format!("/v1/accounts/{acct}/members"),
-            Some(json!({"email": "bo@example.com", "role": "admin"})),
-        )
-        .await;
+    let r = s.invite(&admin, &acct, "bo@example.com", "admin").await;
     assert_eq!(r.status, StatusCode::CREATED);
     let mallory = User::new("mallory").with_email("mallory@example.com");
     assert_eq!(s.get(&mallory, &format!("/v1/accounts/{acct}")).await.status, StatusCode::NOT_FOUND);

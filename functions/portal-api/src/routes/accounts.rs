@@ -161,7 +161,7 @@ pub async fn create(
     match state.store.create_account(&account, &founder, &audit, claim.as_ref()).await? {
         Creation::Created => {
             tracing::info!(account_id = %account.id, "account created");
-            Ok(created(AccountView::new(account, state.settings.remit_to.clone())))
+            Ok(created(state.account_view(account)))
         }
         Creation::AlreadyClaimed(rec) => replay(&state, rec, &fingerprint).await,
     }
@@ -174,7 +174,7 @@ async fn replay(state: &AppState, rec: IdempotencyRecord, fingerprint: &str) -> 
     // The claim and the account are written in one transaction; a claim seen without its account
     // belongs to a request still in flight (or a store without serializable reads).
     let account = state.store.account(&rec.account_id).await?.ok_or(Error::RequestInProgress)?;
-    let mut response = created(AccountView::new(account, state.settings.remit_to.clone()));
+    let mut response = created(state.account_view(account));
     response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
     Ok(response)
 }
@@ -188,7 +188,7 @@ pub async fn get(
     let id = account_id(&id)?;
     access::require(&state, &caller, &id, Need::Read).await?;
     let account = state.store.account(&id).await?.ok_or(ApiError::NotFound)?;
-    Ok(Json(AccountView::new(account, state.settings.remit_to.clone())))
+    Ok(Json(state.account_view(account)))
 }
 
 /// Applies `change` to the current account and saves it with its audit entry, re-reading and
@@ -272,7 +272,7 @@ pub async fn patch_contact(
         },
     )
     .await?;
-    Ok(Json(AccountView::new(account, state.settings.remit_to.clone())))
+    Ok(Json(state.account_view(account)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -334,7 +334,7 @@ pub async fn patch_address(
         },
     )
     .await?;
-    Ok(Json(AccountView::new(account, state.settings.remit_to.clone())))
+    Ok(Json(state.account_view(account)))
 }
 
 fn prefix(e: Error, parent: &str) -> Error {

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{BuildError, SdkError};
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update};
 use billing_domain::ports::{
@@ -164,37 +165,32 @@ impl DynamoStore {
 
     /// Every item under `pk` whose sort key starts with `prefix`.
     async fn query_prefix<T: DeserializeOwned>(&self, pk: String, prefix: &str) -> Result<Vec<T>> {
-        let items: Vec<Item> = self
+        let q = self
             .client
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
             .expression_attribute_values(":pk", s(pk))
             .expression_attribute_values(":prefix", s(prefix))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<std::result::Result<_, _>>()
-            .await
-            .map_err(unavailable)?;
-        items.into_iter().map(from_item).collect()
+            .consistent_read(true);
+        Self::all_pages(q).await
     }
 
     async fn query_gsi1<T: DeserializeOwned>(&self, gsi1pk: String) -> Result<Vec<T>> {
-        let items: Vec<Item> = self
+        let q = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(GSI1)
             .key_condition_expression("gsi1pk = :pk")
-            .expression_attribute_values(":pk", s(gsi1pk))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<std::result::Result<_, _>>()
-            .await
-            .map_err(unavailable)?;
+            .expression_attribute_values(":pk", s(gsi1pk));
+        Self::all_pages(q).await
+    }
+
+    /// Every item of every page of a query.
+    async fn all_pages<T: DeserializeOwned>(q: QueryFluentBuilder) -> Result<Vec<T>> {
+        let items: Vec<Item> =
+            q.into_paginator().items().send().collect::<std::result::Result<_, _>>().await.map_err(unavailable)?;
         items.into_iter().map(from_item).collect()
     }
 
