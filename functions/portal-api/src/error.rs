@@ -102,3 +102,62 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    async fn render(e: ApiError) -> (StatusCode, serde_json::Value, Option<String>) {
+        let r = e.into_response();
+        let status = r.status();
+        let retry = r.headers().get(header::RETRY_AFTER).map(|v| v.to_str().unwrap().to_owned());
+        let bytes = r.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap(), retry)
+    }
+
+    #[tokio::test]
+    async fn server_errors_hide_their_cause() {
+        let (status, body, retry) = render(DomainError::Corrupt("item ACCOUNT#acct_1 has no name".into()).into()).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body, serde_json::json!({"error": {"code": "internal", "message": "internal error"}}));
+        assert_eq!(retry, None);
+
+        let io = std::io::Error::other("dispatch failure: connection refused 10.0.0.1:443");
+        let (status, body, retry) = render(DomainError::unavailable(io).into()).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["error"]["code"], "service_unavailable");
+        assert!(!body.to_string().contains("10.0.0.1"));
+        assert_eq!(retry.as_deref(), Some("1"));
+    }
+
+    #[tokio::test]
+    async fn field_errors_come_with_details() {
+        let e = DomainError::Invalid(vec![FieldError::new("billing_contact.email", "is not a valid e-mail address")]);
+        let (status, body, _) = render(e.into()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(body["error"]["code"], "validation_failed");
+        assert_eq!(
+            body["error"]["details"],
+            serde_json::json!([{"field": "billing_contact.email", "message": "is not a valid e-mail address"}])
+        );
+    }
+
+    #[test]
+    fn every_domain_error_has_a_client_or_server_status() {
+        use DomainError as D;
+        for (e, code) in [
+            (D::NotFound, "not_found"),
+            (D::LastAdmin, "last_admin"),
+            (D::MemberExists, "member_exists"),
+            (D::AlreadyMember, "already_member"),
+            (D::Conflict, "conflict"),
+            (D::IdempotencyKeyReused, "idempotency_key_reused"),
+            (D::RequestInProgress, "request_in_progress"),
+        ] {
+            let (status, got) = ApiError::from(e).classify();
+            assert_eq!(got, code);
+            assert!(status.is_client_error());
+        }
+    }
+}

@@ -100,19 +100,6 @@ fn email_guard_item(m: &Member) -> Item {
     ])
 }
 
-fn audit_put(table: &str, audit: &AuditEntry) -> Result<TransactWriteItem> {
-    let item = keyed(audit, account_pk(&audit.account_id), audit_sk(&audit.id), "audit")?;
-    Ok(TransactWriteItem::builder()
-        .put(built(
-            Put::builder()
-                .table_name(table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .build(),
-        )?)
-        .build())
-}
-
 /// Why a transaction was cancelled: the reason code of each item, in order.
 struct Cancelled(Vec<Option<String>>);
 
@@ -258,26 +245,29 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().update(built(update.build())?).build())
     }
 
-    fn delete(
-        &self,
-        pk: String,
-        sk: String,
-        condition: Option<(&str, Vec<(&str, AttributeValue)>)>,
-    ) -> Result<TransactWriteItem> {
-        let mut d = Delete::builder().table_name(&self.table).key(PK, s(pk)).key(SK, s(sk));
-        if let Some((expr, values)) = condition {
-            d = d.condition_expression(expr);
-            for (k, v) in values {
-                if k.starts_with('#') {
-                    if let AttributeValue::S(name) = v {
-                        d = d.expression_attribute_names(k, name);
-                    }
-                } else {
-                    d = d.expression_attribute_values(k, v);
-                }
-            }
-        }
+    fn delete(&self, pk: String, sk: String) -> Result<TransactWriteItem> {
+        let d = Delete::builder().table_name(&self.table).key(PK, s(pk)).key(SK, s(sk));
         Ok(TransactWriteItem::builder().delete(built(d.build())?).build())
+    }
+
+    /// Delete the member, if the stored member still has the role and status read.
+    fn delete_member_if_unchanged(&self, m: &Member) -> Result<TransactWriteItem> {
+        let d = Delete::builder()
+            .table_name(&self.table)
+            .key(PK, s(account_pk(&m.account_id)))
+            .key(SK, s(member_sk(&m.id)))
+            .condition_expression("#role = :role AND #status = :status")
+            .expression_attribute_names("#role", "role")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":role", s(m.role.as_str()))
+            .expression_attribute_values(":status", s(status_str(m.status)));
+        Ok(TransactWriteItem::builder().delete(built(d.build())?).build())
+    }
+
+    /// The audit entry, never overwriting one.
+    fn audit_put(&self, audit: &AuditEntry) -> Result<TransactWriteItem> {
+        let item = keyed(audit, account_pk(&audit.account_id), audit_sk(&audit.id), "audit")?;
+        self.put(item, Some("attribute_not_exists(pk)"))
     }
 }
 
@@ -316,7 +306,7 @@ impl AccountWriter for DynamoStore {
             self.put(member_item(founder)?, Some("attribute_not_exists(pk)"))?,
             self.put(grant_item(founder)?, Some("attribute_not_exists(pk)"))?,
             self.put(email_guard_item(founder), Some("attribute_not_exists(pk)"))?,
-            audit_put(&self.table, audit)?,
+            self.audit_put(audit)?,
         ]);
         match self.transact(items).await? {
             Ok(()) => Ok(Creation::Created),
@@ -358,8 +348,7 @@ impl AccountWriter for DynamoStore {
                 .expression_attribute_values(format!(":v{i}"), value);
         }
         let update = update.update_expression(format!("SET {}", sets.join(", ")));
-        let items =
-            vec![TransactWriteItem::builder().update(built(update.build())?).build(), audit_put(&self.table, audit)?];
+        let items = vec![TransactWriteItem::builder().update(built(update.build())?).build(), self.audit_put(audit)?];
         match self.transact(items).await? {
             Ok(()) => Ok(()),
             Err(c) if c.failed_condition(0) => Err(Error::Conflict),
@@ -434,7 +423,7 @@ impl MemberWriter for DynamoStore {
         let mut items = vec![
             self.put(email_guard_item(member), Some("attribute_not_exists(pk)"))?,
             self.put(member_item(member)?, Some("attribute_not_exists(pk)"))?,
-            audit_put(&self.table, audit)?,
+            self.audit_put(audit)?,
         ];
         let delta = Member::active_admin_delta(None, Some(member));
         if delta != 0 {
@@ -464,7 +453,7 @@ impl MemberWriter for DynamoStore {
 
     async fn update_member(&self, before: &Member, after: &Member, audit: &AuditEntry) -> Result<()> {
         let activating = before.status == MemberStatus::Invited && after.status == MemberStatus::Active;
-        let mut items = vec![self.put_member_if_unchanged(before, after)?, audit_put(&self.table, audit)?];
+        let mut items = vec![self.put_member_if_unchanged(before, after)?, self.audit_put(audit)?];
         let grant_index = items.len();
         if after.status == MemberStatus::Active {
             let condition = if activating { "attribute_not_exists(pk)" } else { "attribute_exists(pk)" };
@@ -487,22 +476,13 @@ impl MemberWriter for DynamoStore {
 
     async fn remove_member(&self, member: &Member, audit: &AuditEntry) -> Result<()> {
         let pk = account_pk(&member.account_id);
-        let unchanged = (
-            "#role = :role AND #status = :status",
-            vec![
-                ("#role", s("role")),
-                ("#status", s("status")),
-                (":role", s(member.role.as_str())),
-                (":status", s(status_str(member.status))),
-            ],
-        );
         let mut items = vec![
-            self.delete(pk.clone(), member_sk(&member.id), Some(unchanged))?,
-            self.delete(pk.clone(), email_sk(&member.email), None)?,
-            audit_put(&self.table, audit)?,
+            self.delete_member_if_unchanged(member)?,
+            self.delete(pk.clone(), email_sk(&member.email))?,
+            self.audit_put(audit)?,
         ];
         if let (MemberStatus::Active, Some(user)) = (member.status, &member.user_id) {
-            items.push(self.delete(pk, grant_sk(user), None)?);
+            items.push(self.delete(pk, grant_sk(user))?);
         }
         let delta = Member::active_admin_delta(Some(member), None);
         let count_index = items.len();
