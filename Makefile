@@ -37,9 +37,9 @@ lint-infra: $(VENV)/lint/.installed $(VENV)/checkov/.installed
 token:
 	@cargo run --locked -q -p devstack --bin dev -- token $(ARGS)
 
-# The deployable arm64 zips (needs cargo-lambda: pip install cargo-lambda); `sam build` does the same.
-build-lambda:
-	cargo lambda build --release --arm64 --output-format zip --bin portal-api
+# The deployable arm64 zip in target/lambda/portal-api/bootstrap.zip (what `sam build` makes too).
+build-lambda: $(VENV)/lambda/.installed
+	PATH="$(CURDIR)/$(VENV)/lambda/bin:$$PATH" cargo lambda build --locked --release --arm64 --output-format zip --bin portal-api
 
 clean:
 	rm -rf $(VENV) .dev target
