@@ -29,3 +29,16 @@ pub fn optional(name: &'static str) -> Option<String> {
 pub async fn load_aws() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).load().await
 }
+
+/// A secret's string value from Secrets Manager, read once at cold start (never passed through a
+/// template parameter or a plain environment value).
+pub async fn secret_string(config: &SdkConfig, secret_id: &str) -> Result<String, ConfigError> {
+    let out =
+        aws_sdk_secretsmanager::Client::new(config).get_secret_value().secret_id(secret_id).send().await.map_err(
+            |e| ConfigError::Invalid {
+                name: "secret",
+                reason: aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
+            },
+        )?;
+    out.secret_string.ok_or(ConfigError::Invalid { name: "secret", reason: "the secret has no string value".into() })
+}

@@ -97,3 +97,38 @@ pub trait AuditReader: Send + Sync {
     /// Newest first; `before` continues a previous page.
     async fn audit(&self, account: &AccountId, limit: u16, before: Option<&AuditId>) -> Result<AuditPage>;
 }
+
+/// Whether a ledgered write happened now or had happened before (a redelivered event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    Now,
+    AlreadyRecorded,
+}
+
+/// The processor-event side of the store: the exactly-once ledger and the projections it guards.
+/// Every write claims the event id in the same transaction as its change.
+#[async_trait]
+pub trait ProcessorEvents: Send + Sync {
+    async fn event_record(&self, event_id: &str) -> Result<Option<crate::billing::EventRecord>>;
+    async fn customer_account(&self, customer_id: &str) -> Result<Option<AccountId>>;
+    async fn subscription(&self, account: &AccountId, id: &str) -> Result<Option<crate::billing::Subscription>>;
+    /// Claims the event with nothing else to change (ignored, stale, unattributed events).
+    async fn record_event(&self, record: &crate::billing::EventRecord) -> Result<Recorded>;
+    /// Claims the event and links the customer to its account (first link wins; a later,
+    /// different link is refused with `Error::Conflict`).
+    async fn link_customer(
+        &self,
+        record: &crate::billing::EventRecord,
+        link: &crate::billing::CustomerLink,
+    ) -> Result<Recorded>;
+    /// Claims the event and replaces the subscription `before` (None: absent) with `after`, with
+    /// the follow-up work item if any. `Error::Conflict` when the stored subscription is no longer
+    /// `before` (a concurrent event got there first: re-read and decide again).
+    async fn save_subscription(
+        &self,
+        record: &crate::billing::EventRecord,
+        before: Option<&crate::billing::Subscription>,
+        after: &crate::billing::Subscription,
+        work: Option<&crate::billing::WorkItem>,
+    ) -> Result<Recorded>;
+}

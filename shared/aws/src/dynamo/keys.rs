@@ -49,3 +49,25 @@ pub fn invite_gsi1pk(email: &Email) -> String {
 pub fn idempotency_pk(scope: &str) -> String {
     format!("IDEMPOTENCY#{scope}")
 }
+
+pub const EVENT_SK: &str = "EVENT";
+pub const LINK_SK: &str = "LINK";
+
+/// The exactly-once ledger entry of one processor event.
+pub fn stripe_event_pk(event_id: &str) -> String {
+    format!("STRIPE_EVENT#{event_id}")
+}
+
+/// Which account a processor customer bills.
+pub fn stripe_customer_pk(customer_id: &str) -> String {
+    format!("STRIPE_CUSTOMER#{customer_id}")
+}
+
+pub fn subscription_sk(subscription_id: &str) -> String {
+    format!("SUBSCRIPTION#{subscription_id}")
+}
+
+/// A follow-up work item, unique per causing event and kind.
+pub fn work_sk(event_id: &str, kind: &str) -> String {
+    format!("WORK#{event_id}#{kind}")
+}

@@ -2,6 +2,7 @@
 //! domain types, every multi-item change in one `TransactWriteItems`.
 
 pub mod keys;
+mod processor;
 
 use std::collections::HashMap;
 

@@ -1,0 +1,86 @@
+//! Stripe webhook intake: `POST /webhooks/stripe`.
+//!
+//! 1. [`verify`]: the signature on the raw body, against every configured signing secret.
+//! 2. [`decide`]: what the event asks for, as a domain change (pure).
+//! 3. [`apply`]: the change and the event's ledger entry in one transaction, so a redelivered
+//!    event changes nothing, and a change older than the stored state is recorded as stale.
+//!
+//! Answers: 200 once the event is recorded (applied, duplicate, stale or ignored), 400 when the
+//! delivery is not a genuine Stripe event (nothing written), 503 when the store failed (Stripe
+//! retries, and the retry completes the work).
+
+pub mod apply;
+pub mod decide;
+pub mod verify;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use billing_domain::ports::ProcessorEvents;
+use serde_json::json;
+
+pub use apply::Applied;
+
+/// What the function needs: the store and the signing secrets.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn ProcessorEvents>,
+    pub secrets: Arc<Vec<String>>,
+}
+
+impl AppState {
+    pub fn new(store: impl ProcessorEvents + 'static, secrets: Vec<String>) -> Self {
+        Self { store: Arc::new(store), secrets: Arc::new(secrets) }
+    }
+}
+
+/// Signing secrets from `STRIPE_WEBHOOK_SECRETS`: comma-separated `whsec_…` values (two while a
+/// secret is being rotated).
+pub fn secrets_from(raw: &str) -> Vec<String> {
+    raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+/// The crate's one error type, and the one place it becomes HTTP.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error(transparent)]
+    Rejected(#[from] verify::Rejection),
+    #[error(transparent)]
+    Store(#[from] billing_domain::Error),
+}
+
+impl IntoResponse for WebhookError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = match &self {
+            WebhookError::Rejected(r) => (StatusCode::BAD_REQUEST, r.code(), r.to_string()),
+            WebhookError::Store(billing_domain::Error::Unavailable(_) | billing_domain::Error::Conflict) => {
+                tracing::warn!(error = %self, "event not applied; Stripe will retry");
+                (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", "retry later".to_owned())
+            }
+            WebhookError::Store(_) => {
+                tracing::error!(error = %self, "event not applied");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error".to_owned())
+            }
+        };
+        (status, axum::Json(json!({"error": {"code": code, "message": message}}))).into_response()
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new().route("/webhooks/stripe", post(receive)).with_state(state)
+}
+
+async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, WebhookError> {
+    let signature = headers.get("stripe-signature").and_then(|v| v.to_str().ok());
+    let now = chrono::Utc::now();
+    let verified = verify::verify(&state.secrets, &body, signature, now.timestamp()).inspect_err(|r| {
+        tracing::warn!(reason = r.code(), "webhook delivery rejected");
+    })?;
+    let applied = apply::apply(state.store.as_ref(), verified, now).await?;
+    Ok((StatusCode::OK, axum::Json(json!({"received": true, "result": applied}))).into_response())
+}

@@ -1,0 +1,221 @@
+//! What the payment processor tells us about an account's billing: its subscription (the seats it
+//! pays for) and the link between the account and its processor customer. Projected from
+//! processor events; this module has no processor types, only what the portal and the seat
+//! provisioner need.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::FieldError;
+use crate::ids::AccountId;
+
+/// How many seats: a subscription's quantity. Zero is a valid quantity (a paused team).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "i64", into = "i64")]
+pub struct SeatCount(u32);
+
+impl SeatCount {
+    /// Far above any real team; rejects garbage quantities before they reach the provisioner.
+    pub const MAX: u32 = 100_000;
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl TryFrom<i64> for SeatCount {
+    type Error = FieldError;
+    fn try_from(n: i64) -> Result<Self, FieldError> {
+        u32::try_from(n)
+            .ok()
+            .filter(|n| *n <= Self::MAX)
+            .map(SeatCount)
+            .ok_or_else(|| FieldError::new("quantity", format!("must be a whole number from 0 to {}", Self::MAX)))
+    }
+}
+
+impl From<SeatCount> for i64 {
+    fn from(s: SeatCount) -> i64 {
+        i64::from(s.0)
+    }
+}
+
+impl fmt::Display for SeatCount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Which processor event last wrote a projected object. Events arrive out of order; a change is
+/// applied only if its event is newer than the stamp already stored (see [`Stamp::supersedes`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
+    /// When the processor created the event (its clock, one-second resolution).
+    pub at: DateTime<Utc>,
+    pub event_id: String,
+}
+
+impl Stamp {
+    /// Whether a change stamped `self` should replace state stamped `stored`. Only a strictly
+    /// later event does: two events of the same second cannot be ordered from their payloads, so
+    /// the later arrival does not overwrite (the caller re-reads the object from the processor
+    /// to settle such ties).
+    pub fn supersedes(&self, stored: &Stamp) -> bool {
+        self.at > stored.at
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanInterval {
+    Monthly,
+    Annual,
+}
+
+/// The processor's subscription states (Stripe's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriptionStatus {
+    Incomplete,
+    IncompleteExpired,
+    Trialing,
+    Active,
+    PastDue,
+    Canceled,
+    Unpaid,
+    Paused,
+}
+
+impl SubscriptionStatus {
+    /// Whether the paid seats are usable: the provisioner keeps seats for these states.
+    pub fn entitles(self) -> bool {
+        matches!(self, Self::Trialing | Self::Active | Self::PastDue)
+    }
+}
+
+/// An account's subscription to seats, as the processor last reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscription {
+    /// The processor's id (`sub_…`).
+    pub id: String,
+    pub account_id: AccountId,
+    /// The processor's customer (`cus_…`).
+    pub customer_id: String,
+    pub status: SubscriptionStatus,
+    pub interval: PlanInterval,
+    pub seats: SeatCount,
+    pub price_id: String,
+    pub current_period_start: DateTime<Utc>,
+    pub current_period_end: DateTime<Utc>,
+    pub cancel_at_period_end: bool,
+    pub stamp: Stamp,
+}
+
+/// The account a processor customer bills, learnt when the account's checkout completes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerLink {
+    pub customer_id: String,
+    pub account_id: AccountId,
+    pub stamp: Stamp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn stamp(secs: i64, id: &str) -> Stamp {
+        Stamp { at: Utc.timestamp_opt(secs, 0).unwrap(), event_id: id.into() }
+    }
+
+    #[test]
+    fn only_a_strictly_later_event_supersedes() {
+        assert!(stamp(11, "evt_b").supersedes(&stamp(10, "evt_a")));
+        assert!(!stamp(10, "evt_a").supersedes(&stamp(11, "evt_b")));
+        assert!(!stamp(10, "evt_b").supersedes(&stamp(10, "evt_a")), "same second: cannot order");
+    }
+
+    #[test]
+    fn seat_counts_are_bounded() {
+        assert_eq!(SeatCount::try_from(0).unwrap().get(), 0);
+        assert_eq!(SeatCount::try_from(8).unwrap().get(), 8);
+        assert!(SeatCount::try_from(-1).is_err());
+        assert!(SeatCount::try_from(i64::from(SeatCount::MAX) + 1).is_err());
+    }
+
+    #[test]
+    fn only_live_states_entitle_seats() {
+        use SubscriptionStatus::*;
+        let entitled: Vec<_> = [Incomplete, IncompleteExpired, Trialing, Active, PastDue, Canceled, Unpaid, Paused]
+            .into_iter()
+            .filter(|s| s.entitles())
+            .collect();
+        assert_eq!(entitled, [Trialing, Active, PastDue]);
+    }
+}
+
+/// What became of one processor event, recorded once per event id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventOutcome {
+    /// Its change was projected.
+    Applied,
+    /// Older than the state already stored: nothing changed.
+    Stale,
+    /// A type this system does not act on.
+    Ignored,
+    /// About a customer no account is linked to: nothing changed.
+    Unattributed,
+    /// Signed, but its object could not be read: nothing changed (logged as an error).
+    Unparseable,
+}
+
+/// The ledger entry of one processor event: the exactly-once claim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub event_id: String,
+    pub kind: String,
+    pub created: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+    pub outcome: EventOutcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<AccountId>,
+}
+
+/// Follow-up work a projected change leaves for the stream consumers (mailer, seat provisioner),
+/// written in the same transaction as the change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum WorkItem {
+    SeatsChanged {
+        account_id: AccountId,
+        subscription_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<SeatCount>,
+        to: SeatCount,
+        status: SubscriptionStatus,
+        /// The event that caused it: the work item's id.
+        event_id: String,
+    },
+}
+
+impl WorkItem {
+    /// The follow-up a subscription change calls for: seats changed when the quantity or
+    /// whether it entitles seats changed.
+    pub fn for_subscription(before: Option<&Subscription>, after: &Subscription) -> Option<WorkItem> {
+        let changed = match before {
+            None => true,
+            Some(b) => b.seats != after.seats || b.status.entitles() != after.status.entitles(),
+        };
+        changed.then(|| WorkItem::SeatsChanged {
+            account_id: after.account_id.clone(),
+            subscription_id: after.id.clone(),
+            from: before.map(|b| b.seats),
+            to: after.seats,
+            status: after.status,
+            event_id: after.stamp.event_id.clone(),
+        })
+    }
+}
