@@ -93,6 +93,58 @@ impl Stack {
         Self { client, table, router, template: apigw::template() }
     }
 
+    /// The Stripe webhook function over this stack's table, accepting `secrets`.
+    pub fn webhook(&self, secrets: &[&str]) -> axum::Router {
+        self.webhook_over(self.store(), secrets)
+    }
+
+    pub fn webhook_over(
+        &self,
+        store: impl billing_domain::ports::ProcessorEvents + 'static,
+        secrets: &[&str],
+    ) -> axum::Router {
+        let secrets = secrets.iter().map(|s| (*s).to_owned()).collect();
+        stripe_intake::router(stripe_intake::AppState::new(store, secrets))
+    }
+
+    /// Delivers `body` to the webhook route as API Gateway does (no authorizer on that route).
+    pub async fn deliver(&self, webhook: &axum::Router, body: &str, signature: Option<&str>) -> Reply {
+        let mut headers = vec![("content-type".to_owned(), "application/json; charset=utf-8".to_owned())];
+        if let Some(sig) = signature {
+            headers.push(("stripe-signature".into(), sig.into()));
+        }
+        let call = HttpCall {
+            method: "POST".into(),
+            path_and_query: "/webhooks/stripe".into(),
+            headers,
+            body: body.as_bytes().to_vec(),
+        };
+        let event = apigw::event(&self.template, &call, None);
+        let response = apigw::invoke(webhook.clone(), &event).await.expect("invoke");
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.expect("body").to_bytes();
+        Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
+    /// Every item of one entity kind (`work_item`, `stripe_event`, …), as JSON.
+    pub async fn items_of(&self, entity: &str) -> Vec<Value> {
+        let out = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("entity = :e")
+            .expression_attribute_values(":e", aws_sdk_dynamodb::types::AttributeValue::S(entity.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("scan");
+        out.items.unwrap_or_default().into_iter().map(|i| serde_dynamo::from_item(i).expect("item")).collect()
+    }
+
     pub fn store(&self) -> DynamoStore {
         DynamoStore::new(self.client.clone(), &self.table)
     }
@@ -298,9 +350,74 @@ pub mod faults {
     }
 
     #[async_trait]
+    impl ProcessorEvents for FailingWrites {
+        async fn event_record(&self, id: &str) -> Result<Option<billing::EventRecord>> {
+            self.inner.event_record(id).await
+        }
+        async fn customer_account(&self, c: &str) -> Result<Option<AccountId>> {
+            self.inner.customer_account(c).await
+        }
+        async fn subscription(&self, a: &AccountId, id: &str) -> Result<Option<billing::Subscription>> {
+            self.inner.subscription(a, id).await
+        }
+        async fn record_event(&self, r: &billing::EventRecord) -> Result<Recorded> {
+            self.check()?;
+            self.inner.record_event(r).await
+        }
+        async fn link_customer(&self, r: &billing::EventRecord, l: &billing::CustomerLink) -> Result<Recorded> {
+            self.check()?;
+            self.inner.link_customer(r, l).await
+        }
+        async fn save_subscription(
+            &self,
+            r: &billing::EventRecord,
+            b: Option<&billing::Subscription>,
+            a: &billing::Subscription,
+            w: Option<&billing::WorkItem>,
+        ) -> Result<Recorded> {
+            self.check()?;
+            self.inner.save_subscription(r, b, a, w).await
+        }
+    }
+
+    #[async_trait]
     impl AuditReader for FailingWrites {
         async fn audit(&self, a: &AccountId, l: u16, b: Option<&AuditId>) -> Result<AuditPage> {
             self.inner.audit(a, l, b).await
         }
+    }
+}
+
+pub mod stripe {
+    //! Stripe webhook deliveries as Stripe makes them: the sample events in `events/stripe/`,
+    //! signed by Stripe's own Python library.
+
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    use serde_json::Value;
+
+    /// A sample event from `events/stripe/`.
+    pub fn sample(name: &str) -> Value {
+        let path = devstack::repo_root().join("events/stripe").join(name);
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("sample event")).expect("JSON")
+    }
+
+    /// The `Stripe-Signature` header stripe-python computes for `payload` (`timestamp`: now if None).
+    pub fn sign(payload: &str, secret: &str, timestamp: Option<i64>) -> String {
+        let ts = timestamp.map(|t| t.to_string()).unwrap_or_else(|| "None".into());
+        let script = format!(
+            "import stripe, sys; sys.stdout.write(stripe.WebhookSignature.generate_signature_header(sys.stdin.read(), sys.argv[1], {ts}))"
+        );
+        let mut child = Command::new(devstack::moto::moto_python())
+            .args(["-c", &script, secret])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python with stripe (make test installs it)");
+        child.stdin.take().unwrap().write_all(payload.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "stripe-python failed to sign");
+        String::from_utf8(out.stdout).unwrap()
     }
 }

@@ -1,4 +1,4 @@
-//! The portal API driven as API Gateway drives it, against the local AWS stand-in. One test binary
+//! The functions driven as AWS drives them, against the local AWS stand-in. One test binary
 //! (one link, one stand-in process) with a fresh table per test.
 
 mod accounts;
@@ -8,3 +8,4 @@ mod local_gateway;
 mod members;
 mod sample_events;
 mod tenancy;
+mod webhook;

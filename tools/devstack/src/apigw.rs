@@ -88,9 +88,23 @@ pub fn event(template: &Value, call: &HttpCall, claims: Option<&BTreeMap<String,
     } else {
         ev["queryStringParameters"] = json!(qs);
     }
-    ev["pathParameters"] = json!({ "proxy": path.strip_prefix("/v1/").unwrap_or(path.trim_start_matches('/')) });
+    // The portal API is the `ANY /v1/{proxy+}` route; any other path is an explicit route such as
+    // `POST /webhooks/stripe`, which has no path parameters.
+    let method = call.method.to_ascii_uppercase();
+    let route_key = match path.strip_prefix("/v1/") {
+        Some(proxy) => {
+            ev["pathParameters"] = json!({ "proxy": proxy });
+            "ANY /v1/{proxy+}".to_owned()
+        }
+        None => {
+            ev.as_object_mut().map(|o| o.remove("pathParameters"));
+            format!("{method} {path}")
+        }
+    };
+    ev["routeKey"] = json!(route_key);
     let ctx = &mut ev["requestContext"];
-    ctx["http"]["method"] = json!(call.method.to_ascii_uppercase());
+    ctx["routeKey"] = json!(route_key);
+    ctx["http"]["method"] = json!(method);
     ctx["http"]["path"] = json!(path);
     ctx["requestId"] = json!(uuid::Uuid::new_v4().simple().to_string());
     ctx["time"] = json!(now.format("%d/%b/%Y:%H:%M:%S %z").to_string());

@@ -18,9 +18,14 @@ use crate::token;
 /// API Gateway's limit on a request payload.
 const MAX_BODY: usize = 10 * 1024 * 1024;
 
+/// The route of the Stripe webhook: no authorizer (Stripe signs its deliveries instead).
+pub const WEBHOOK_PATH: &str = "/webhooks/stripe";
+
 pub struct Gateway {
     /// The function behind the `ANY /v1/{proxy+}` route.
     pub portal: Router,
+    /// The function behind `POST /webhooks/stripe`.
+    pub webhook: Option<Router>,
     pub jwt_secret: Vec<u8>,
     pub template: Value,
 }
@@ -39,23 +44,30 @@ fn unauthorized() -> Response {
 
 async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    if !parts.uri.path().starts_with("/v1/") {
-        return (StatusCode::NOT_FOUND, axum::Json(json!({ "message": "Not Found" }))).into_response();
-    }
-    let Some(token) = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim())
-    else {
-        return unauthorized();
-    };
-    let claims = match token::verify(&gw.jwt_secret, token) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::info!(error = %e, "token rejected");
-            return unauthorized();
+    let path = parts.uri.path().to_owned();
+    let (function, claims) = if path == WEBHOOK_PATH && parts.method == http::Method::POST {
+        match &gw.webhook {
+            Some(webhook) => (webhook.clone(), None),
+            None => return not_found(),
         }
+    } else if path.starts_with("/v1/") {
+        let Some(token) = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim())
+        else {
+            return unauthorized();
+        };
+        match token::verify(&gw.jwt_secret, token) {
+            Ok(c) => (gw.portal.clone(), Some(c)),
+            Err(e) => {
+                tracing::info!(error = %e, "token rejected");
+                return unauthorized();
+            }
+        }
+    } else {
+        return not_found();
     };
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
@@ -74,8 +86,8 @@ async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
             .collect(),
         body: body.to_vec(),
     };
-    let event = apigw::event(&gw.template, &call, Some(&claims));
-    match apigw::invoke(gw.portal.clone(), &event).await {
+    let event = apigw::event(&gw.template, &call, claims.as_ref());
+    match apigw::invoke(function, &event).await {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "invocation failed");
@@ -85,4 +97,8 @@ async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
         }
     }
     .map(Body::new)
+}
+
+fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, axum::Json(json!({ "message": "Not Found" }))).into_response()
 }

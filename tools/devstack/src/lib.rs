@@ -12,12 +12,17 @@
 pub mod apigw;
 pub mod aws;
 pub mod gateway;
+pub mod inspect;
 pub mod moto;
 pub mod seed;
 pub mod tables;
 pub mod token;
 
 use std::path::PathBuf;
+
+/// The local Stripe webhook signing secret (override with `STRIPE_WEBHOOK_SECRETS`). Real secrets
+/// come from the Stripe dashboard or `stripe listen`, never from here.
+pub const LOCAL_WEBHOOK_SECRET: &str = "whsec_local_dev_secret_not_for_production";
 
 /// The repository root (this crate lives in `tools/devstack`).
 pub fn repo_root() -> PathBuf {

@@ -38,6 +38,25 @@ enum Command {
         #[arg(long, env = "DEV_TABLE_NAME", default_value = "billing-local")]
         table: String,
     },
+    /// Print the Stripe-Signature header for a file's exact bytes, signed now with the local
+    /// webhook secret (what `make stripe-event` sends).
+    SignEvent {
+        file: PathBuf,
+        #[arg(long, env = "STRIPE_WEBHOOK_SECRETS", default_value = devstack::LOCAL_WEBHOOK_SECRET)]
+        secret: String,
+    },
+    /// Print an account's billing state as the webhook projected it: subscriptions, follow-up
+    /// work items, and the ledger of Stripe events about it.
+    Billing {
+        #[arg(long, default_value = "acct_demo")]
+        account: String,
+        #[arg(long, env = "DEV_AWS_PORT", default_value_t = 4566)]
+        aws_port: u16,
+        #[arg(long, env = "DEV_AWS_ENDPOINT")]
+        aws_endpoint: Option<String>,
+        #[arg(long, env = "DEV_TABLE_NAME", default_value = "billing-local")]
+        table: String,
+    },
     /// Print a signed local ID token (the local gateway accepts it as API Gateway accepts Cognito's).
     Token {
         #[arg(long, default_value = "demo-admin")]
@@ -61,6 +80,21 @@ async fn main() -> Result<()> {
                 "{}",
                 token::mint(&token::secret_from_env(), &sub, &email, !unverified, Duration::from_secs(ttl_secs))?
             );
+            Ok(())
+        }
+        Command::SignEvent { file, secret } => {
+            let body = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            // The first secret signs, as Stripe signs with the newest one.
+            let secret = stripe_intake::secrets_from(&secret).into_iter().next().context("no secret")?;
+            println!("{}", stripe_webhook::Webhook::generate_test_header(&body, &secret, None));
+            Ok(())
+        }
+        Command::Billing { account, aws_port, aws_endpoint, table } => {
+            let endpoint = aws_endpoint.unwrap_or_else(|| format!("http://127.0.0.1:{aws_port}"));
+            let aws = devstack::aws::local_config(&endpoint).await;
+            let client = aws_sdk_dynamodb::Client::new(&aws);
+            let report = devstack::inspect::billing(&client, &table, &account).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
         Command::Up { api_port, aws_port, data_dir, aws_endpoint, table } => {
@@ -132,10 +166,18 @@ async fn serve(api_port: u16, endpoint: &str, table: &str) -> Result<()> {
         tracing::info!(account = seed::DEMO_ACCOUNT, "seeded the demo account");
     }
     let settings = Settings { table_name: table.to_owned(), remit_to: Some(remit_to()?) };
-    let portal = portal_api::router(AppState::new(store, settings));
+    let portal = portal_api::router(AppState::new(store.clone(), settings));
+    let webhook_secrets = stripe_intake::secrets_from(
+        &std::env::var("STRIPE_WEBHOOK_SECRETS").unwrap_or_else(|_| devstack::LOCAL_WEBHOOK_SECRET.to_owned()),
+    );
+    let webhook = stripe_intake::router(stripe_intake::AppState::new(store, webhook_secrets));
     let secret = token::secret_from_env();
-    let app =
-        gateway::app(gateway::Gateway { portal, jwt_secret: secret.clone(), template: devstack::apigw::template() });
+    let app = gateway::app(gateway::Gateway {
+        portal,
+        webhook: Some(webhook),
+        jwt_secret: secret.clone(),
+        template: devstack::apigw::template(),
+    });
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", api_port))
         .await
@@ -146,7 +188,8 @@ async fn serve(api_port: u16, endpoint: &str, table: &str) -> Result<()> {
          Demo account {acct}; a 12-hour token for its admin:\n\n  \
          TOKEN={admin_token}\n  \
          curl -s -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:{api_port}/v1/accounts/{acct}\n\n\
-         Other users: cargo run -q -p devstack --bin dev -- token --sub demo-viewer --email viewer@demo.example\n\
+         Other users: make token ARGS=\"--sub demo-viewer --email viewer@demo.example\"\n\
+         Stripe webhook: POST http://127.0.0.1:{api_port}/webhooks/stripe (make stripe-event EVENT=events/stripe/…)\n\
          Ctrl-C stops everything.\n",
         acct = seed::DEMO_ACCOUNT
     );
