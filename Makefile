@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV   := .venv
 PIP    := --disable-pip-version-check --quiet
 
-.PHONY: dev test check unit lint-infra token build-lambda clean
+.PHONY: dev test lint-infra token stripe-event billing build-lambda clean
 
 $(VENV)/%/.installed: dev/requirements-%.txt
 	rm -rf $(VENV)/$*
@@ -36,6 +36,19 @@ lint-infra: $(VENV)/lint/.installed $(VENV)/checkov/.installed
 # A signed local token: make token ARGS="--sub demo-viewer --email viewer@demo.example"
 token:
 	@cargo run --locked -q -p devstack --bin dev -- token $(ARGS)
+
+# Sends a sample Stripe event, signed now with the local webhook secret, to the running `make dev`:
+#   make stripe-event EVENT=events/stripe/customer.subscription.created.json
+stripe-event:
+	@test -n "$(EVENT)" || { echo 'usage: make stripe-event EVENT=events/stripe/<file>.json'; exit 2; }
+	@curl -sS -X POST "http://127.0.0.1:$${DEV_API_PORT:-3000}/webhooks/stripe" \
+	  -H 'content-type: application/json' \
+	  -H "Stripe-Signature: $$(cargo run --locked -q -p devstack --bin dev -- sign-event $(EVENT))" \
+	  --data-binary @$(EVENT); echo
+
+# What the webhook projected for an account of the running `make dev` (default acct_demo).
+billing:
+	@cargo run --locked -q -p devstack --bin dev -- billing $(ARGS)
 
 # The deployable arm64 zip in target/lambda/portal-api/bootstrap.zip (what `sam build` makes too).
 build-lambda: $(VENV)/lambda/.installed
