@@ -3,8 +3,9 @@
 Source: fixtures3.json from Stripe's OpenAPI repository (one example object per resource, ids and
 times are placeholders), provided beside the checkout as ../shared/stripe/fixtures3.json. This
 script wraps those objects in event envelopes and makes ids, customers, prices, quantities and
-periods consistent for one scenario: the demo account (acct_demo) buys 5 monthly seats, changes to
-8, and later cancels. Run it again only to regenerate; the outputs are committed.
+periods consistent for one scenario: the demo account (acct_demo) buys 5 monthly seats and pays
+the first bill, changes to 8 seats ten days in (a prorated bill whose card payment fails), and
+later cancels. Run it again only to regenerate; the outputs are committed.
 
 Usage: python dev/make_stripe_events.py [path/to/fixtures3.json]
 """
@@ -55,6 +56,43 @@ def subscription(fixtures, quantity, status, created, period_start):
     return sub
 
 
+PRODUCT = "prod_DemoSeats0001"
+
+
+def invoice_line(fixtures, line_id, invoice_id, description, amount, quantity, unit_minor, start, end, proration):
+    line = copy.deepcopy(fixtures["invoice"]["lines"]["data"][0])
+    line.update(id=line_id, invoice=invoice_id, description=description, amount=amount, subtotal=amount,
+                quantity=quantity, currency="usd", metadata={"account_id": ACCOUNT}, discount_amounts=[], discounts=[],
+                period={"start": start, "end": end}, taxes=[], pretax_credit_amounts=[])
+    line["parent"] = {
+        "type": "subscription_item_details",
+        "invoice_item_details": None,
+        "subscription_item_details": {"invoice_item": None, "proration": proration, "proration_details": {"credited_items": None},
+                                      "subscription": SUBSCRIPTION, "subscription_item": "si_DemoSeats000001"},
+    }
+    line["pricing"] = {"type": "price_details", "price_details": {"price": PRICE, "product": PRODUCT},
+                       "unit_amount_decimal": str(unit_minor)}
+    return line
+
+
+def invoice(fixtures, invoice_id, number, status, lines, created, paid=False):
+    inv = copy.deepcopy(fixtures["invoice"])
+    total = sum(l["amount"] for l in lines)
+    paid_amount = total if paid else 0
+    inv.update(id=invoice_id, number=number, status=status, customer=CUSTOMER, currency="usd", created=created,
+               subtotal=total, subtotal_excluding_tax=total, total=total, total_excluding_tax=total, total_taxes=[],
+               amount_due=total, amount_paid=paid_amount, amount_remaining=total - paid_amount,
+               due_date=created + 30 * 86400, period_start=created, period_end=created,
+               hosted_invoice_url=f"https://invoice.stripe.com/i/acct_test/{invoice_id}",
+               invoice_pdf=f"https://pay.stripe.com/invoice/acct_test/{invoice_id}/pdf",
+               metadata={}, collection_method="charge_automatically", auto_advance=True)
+    inv["parent"] = {"type": "subscription_details", "quote_details": None,
+                     "subscription_details": {"metadata": {"account_id": ACCOUNT}, "subscription": SUBSCRIPTION,
+                                              "subscription_proration_date": None}}
+    inv["lines"] = {"object": "list", "data": lines, "has_more": False, "url": f"/v1/invoices/{invoice_id}/lines"}
+    return inv
+
+
 def main():
     src = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else ROOT.parent / "shared" / "stripe" / "fixtures3.json")
     fixtures = json.loads(src.read_text())["resources"]
@@ -77,12 +115,39 @@ def main():
         "customer.subscription.deleted.json": envelope(fixtures, "evt_DemoSubDeleted001",
                                                        "customer.subscription.deleted", T0 + 40 * 86400,
                                                        subscription(fixtures, 8, "canceled", T0, T0 + 30 * 86400)),
+        **invoice_events(fixtures),
         "unknown.event.json": envelope(fixtures, "evt_DemoUnknownType01", "billing.future_feature.created",
                                        T0 + 5, {"id": "bff_123", "object": "billing.future_feature"}),
     }
     for name, ev in events.items():
         (OUT / name).write_text(json.dumps(ev, indent=2, sort_keys=True) + "\n")
         print("wrote", OUT / name)
+
+
+def invoice_events(fixtures):
+    """The first bill (5 seats for the first month, paid) and the bill for the change to 8 seats
+    ten days in (prorated: credit for unused time on 5, charge for the remaining time on 8),
+    whose card payment fails."""
+    month_end = T0 + 30 * 86400
+    change = T0 + 10 * 86400
+    first = [invoice_line(fixtures, "il_DemoFirst000001", "in_DemoFirst0000001", "5 × Seat (at $12.00 / month)",
+                          6000, 5, 1200, T0, month_end, False)]
+    prorated = [
+        invoice_line(fixtures, "il_DemoProration01", "in_DemoProration001", "Unused time on 5 × Seat after 28 Nov 2026",
+                     -4000, 5, 1200, change, month_end, True),
+        invoice_line(fixtures, "il_DemoProration02", "in_DemoProration001", "Remaining time on 8 × Seat after 28 Nov 2026",
+                     6400, 8, 1200, change, month_end, True),
+    ]
+    return {
+        "invoice.finalized.json": envelope(fixtures, "evt_DemoInvFinalized1", "invoice.finalized", T0 + 3,
+                                           invoice(fixtures, "in_DemoFirst0000001", "DEMO-0001", "open", first, T0)),
+        "invoice.paid.json": envelope(fixtures, "evt_DemoInvPaid000001", "invoice.paid", T0 + 4,
+                                      invoice(fixtures, "in_DemoFirst0000001", "DEMO-0001", "paid", first, T0, paid=True)),
+        "invoice.proration.finalized.json": envelope(fixtures, "evt_DemoInvFinalized2", "invoice.finalized", change + 5,
+                                                     invoice(fixtures, "in_DemoProration001", "DEMO-0002", "open", prorated, change)),
+        "invoice.payment_failed.json": envelope(fixtures, "evt_DemoInvPayFailed1", "invoice.payment_failed", change + 60,
+                                                invoice(fixtures, "in_DemoProration001", "DEMO-0002", "open", prorated, change)),
+    }
 
 
 if __name__ == "__main__":

@@ -378,6 +378,19 @@ pub mod faults {
             self.check()?;
             self.inner.save_subscription(r, b, a, w).await
         }
+        async fn invoice(&self, a: &AccountId, id: &str) -> Result<Option<invoice::Invoice>> {
+            self.inner.invoice(a, id).await
+        }
+        async fn save_invoice(
+            &self,
+            r: &billing::EventRecord,
+            b: Option<&invoice::Invoice>,
+            a: Option<&invoice::Invoice>,
+            w: Option<&billing::WorkItem>,
+        ) -> Result<Recorded> {
+            self.check()?;
+            self.inner.save_invoice(r, b, a, w).await
+        }
     }
 
     #[async_trait]

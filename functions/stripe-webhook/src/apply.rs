@@ -1,12 +1,13 @@
 //! Applying a verified event exactly once, and never letting an older event overwrite newer state.
 
 use billing_domain::billing::{EventOutcome, EventRecord, WorkItem};
+use billing_domain::invoice::Invoice;
 use billing_domain::ports::{ProcessorEvents, Recorded};
-use billing_domain::{Error, Result};
+use billing_domain::{AccountId, Error, Result};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::decide::{self, Decision};
+use crate::decide::{self, Decision, FollowUp};
 use crate::verify::{EventHead, Verified};
 
 /// How often a subscription change is re-decided when a concurrent event changed it first.
@@ -76,17 +77,11 @@ pub async fn apply(store: &dyn ProcessorEvents, verified: Verified, now: DateTim
             }
         }
         Decision::Subscription(draft) => {
-            let account = match draft.account_hint.clone() {
-                Some(a) => Some(a),
-                None => store.customer_account(&draft.subscription.customer_id).await?,
-            };
-            let Some(account) = account else {
-                tracing::warn!(event_id = %head.id, customer = %draft.subscription.customer_id,
-                    "subscription of a customer linked to no account");
+            let mut after = draft.subscription;
+            let Some(account) = resolve(store, draft.account_hint, &after.customer_id, &head).await? else {
                 let r = store.record_event(&record(&head, now, EventOutcome::Unattributed)).await?;
                 return Ok(result(r, EventOutcome::Unattributed));
             };
-            let mut after = draft.subscription;
             after.account_id = account.clone();
             let mut rec = record(&head, now, EventOutcome::Applied);
             rec.account_id = Some(account.clone());
@@ -107,6 +102,69 @@ pub async fn apply(store: &dyn ProcessorEvents, verified: Verified, now: DateTim
                 }
             }
             Err(Error::Conflict)
+        }
+        Decision::Invoice(draft) => {
+            let mut after = draft.invoice;
+            let Some(account) = resolve(store, draft.account_hint, &after.customer_id, &head).await? else {
+                let r = store.record_event(&record(&head, now, EventOutcome::Unattributed)).await?;
+                return Ok(result(r, EventOutcome::Unattributed));
+            };
+            after.account_id = account.clone();
+            // The follow-up belongs to the event (one per finalize, payment, failure), so a stale
+            // event still leaves it; the consumer reads the invoice's current state.
+            let work = draft.follow_up.map(|f| follow_up(f, &after));
+            let mut rec = record(&head, now, EventOutcome::Applied);
+            rec.account_id = Some(account.clone());
+            for _ in 0..ATTEMPTS {
+                let before = store.invoice(&account, &after.id).await?;
+                let stale = before.as_ref().is_some_and(|b| !after.stamp.supersedes(&b.stamp));
+                rec.outcome = if stale { EventOutcome::Stale } else { EventOutcome::Applied };
+                let projected = (!stale).then_some(&after);
+                match store.save_invoice(&rec, before.as_ref(), projected, work.as_ref()).await {
+                    Ok(r) => return Ok(result(r, rec.outcome)),
+                    Err(Error::Conflict) => continue,
+                    Err(Error::Invalid(reason)) => {
+                        tracing::error!(event_id = %head.id, invoice = %after.id, account_id = %account, ?reason,
+                            "invoice not projected");
+                        let r = store.record_event(&record(&head, now, EventOutcome::Ignored)).await?;
+                        return Ok(result(r, EventOutcome::Ignored));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(Error::Conflict)
+        }
+    }
+}
+
+/// The account a processor object belongs to: the `account_id` the portal put in its metadata,
+/// else the account its customer is linked to.
+async fn resolve(
+    store: &dyn ProcessorEvents,
+    hint: Option<AccountId>,
+    customer_id: &str,
+    head: &EventHead,
+) -> Result<Option<AccountId>> {
+    if hint.is_some() {
+        return Ok(hint);
+    }
+    let linked = store.customer_account(customer_id).await?;
+    if linked.is_none() {
+        tracing::warn!(event_id = %head.id, kind = %head.kind, customer = customer_id, "customer linked to no account");
+    }
+    Ok(linked)
+}
+
+fn follow_up(f: FollowUp, invoice: &Invoice) -> WorkItem {
+    let (account_id, invoice_id, event_id) =
+        (invoice.account_id.clone(), invoice.id.clone(), invoice.stamp.event_id.clone());
+    match f {
+        FollowUp::BillReady => WorkItem::BillReady { account_id, invoice_id, event_id },
+        FollowUp::PaymentReceived => {
+            WorkItem::PaymentReceived { account_id, invoice_id, amount_paid: invoice.amount_paid, event_id }
+        }
+        FollowUp::PaymentFailed => {
+            WorkItem::PaymentFailed { account_id, invoice_id, amount_due: invoice.amount_remaining, event_id }
         }
     }
 }

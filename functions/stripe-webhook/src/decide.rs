@@ -1,9 +1,11 @@
 //! From a verified Stripe event to the domain change it asks for. Pure: no I/O, so every rule
 //! here is unit-tested and benchmarkable.
 
-use billing_domain::AccountId;
 use billing_domain::billing::{CustomerLink, PlanInterval, SeatCount, Stamp, Subscription, SubscriptionStatus};
+use billing_domain::invoice::{ChargeKind, Invoice, InvoiceLine, InvoiceStatus, ServicePeriod};
+use billing_domain::{AccountId, Currency, Money};
 use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
 use stripe_shared::{RecurringInterval, SubscriptionStatus as StripeStatus};
 use stripe_webhook::{Event, EventObject};
 
@@ -24,8 +26,26 @@ pub enum Decision {
     LinkCustomer(CustomerLink),
     /// Subscription created, updated (seats, status, period) or deleted (status canceled).
     Subscription(Box<SubscriptionDraft>),
+    /// An invoice's new state, and the follow-up its event calls for.
+    Invoice(Box<InvoiceDraft>),
     /// Nothing to do for this event; the reason is recorded.
     Ignore(&'static str),
+}
+
+/// What an invoice event asks the stream consumers to do, whatever the invoice's state by then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FollowUp {
+    BillReady,
+    PaymentReceived,
+    PaymentFailed,
+}
+
+/// An invoice as Stripe reports it, before its account is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceDraft {
+    pub account_hint: Option<AccountId>,
+    pub invoice: Invoice,
+    pub follow_up: Option<FollowUp>,
 }
 
 pub fn stamp(event: &Event) -> Stamp {
@@ -56,6 +76,14 @@ pub fn decide(event: &Event) -> Decision {
         | EventObject::CustomerSubscriptionDeleted(sub)
         | EventObject::CustomerSubscriptionPaused(sub)
         | EventObject::CustomerSubscriptionResumed(sub) => subscription(event, sub),
+        EventObject::InvoiceCreated(i)
+        | EventObject::InvoiceUpdated(i)
+        | EventObject::InvoiceVoided(i)
+        | EventObject::InvoiceMarkedUncollectible(i)
+        | EventObject::InvoicePaymentActionRequired(i) => invoice(event, i, None),
+        EventObject::InvoiceFinalized(i) => invoice(event, i, Some(FollowUp::BillReady)),
+        EventObject::InvoicePaid(i) => invoice(event, i, Some(FollowUp::PaymentReceived)),
+        EventObject::InvoicePaymentFailed(i) => invoice(event, i, Some(FollowUp::PaymentFailed)),
         EventObject::Unknown(_) => Decision::Ignore("event type unknown to the pinned Stripe API version"),
         _ => Decision::Ignore("event type not handled"),
     }
@@ -106,6 +134,92 @@ fn subscription(event: &Event, sub: &stripe_shared::Subscription) -> Decision {
     }))
 }
 
+fn invoice(event: &Event, inv: &stripe_shared::Invoice, follow_up: Option<FollowUp>) -> Decision {
+    use stripe_shared::InvoiceStatus as S;
+    let Some(id) = &inv.id else { return Decision::Ignore("invoice without an id") };
+    let Some(customer) = &inv.customer else { return Decision::Ignore("invoice without a customer") };
+    let Ok(currency) = inv.currency.to_string().parse::<Currency>() else {
+        return Decision::Ignore("invoice in a currency this system does not know");
+    };
+    let status = match &inv.status {
+        Some(S::Draft) => InvoiceStatus::Draft,
+        Some(S::Open) => InvoiceStatus::Open,
+        Some(S::Paid) => InvoiceStatus::Paid,
+        Some(S::Uncollectible) => InvoiceStatus::Uncollectible,
+        Some(S::Void) => InvoiceStatus::Void,
+        _ => return Decision::Ignore("invoice status unknown to this system"),
+    };
+    let money = |minor: i64| Money::from_minor(minor, currency);
+    let tax: i64 = inv.total_taxes.iter().flatten().map(|t| t.amount).sum();
+    let account_hint = inv
+        .metadata
+        .as_ref()
+        .and_then(|m| m.get(ACCOUNT_METADATA_KEY))
+        .or_else(|| inv.parent.as_ref()?.subscription_details.as_ref()?.metadata.as_ref()?.get(ACCOUNT_METADATA_KEY))
+        .and_then(|a| a.parse().ok());
+    Decision::Invoice(Box::new(InvoiceDraft {
+        account_hint,
+        follow_up,
+        invoice: Invoice {
+            id: id.as_str().to_owned(),
+            // Replaced by the resolved account before anything is stored.
+            account_id: AccountId::generate(),
+            customer_id: customer.id().as_str().to_owned(),
+            number: inv.number.clone(),
+            status,
+            currency,
+            subtotal: money(inv.subtotal),
+            tax: money(tax),
+            total: money(inv.total),
+            amount_due: money(inv.amount_due),
+            amount_paid: money(inv.amount_paid),
+            amount_remaining: money(inv.amount_remaining),
+            created: time(inv.created),
+            due_date: inv.due_date.map(time),
+            period_start: time(inv.period_start),
+            period_end: time(inv.period_end),
+            hosted_invoice_url: inv.hosted_invoice_url.clone(),
+            pdf_url: inv.invoice_pdf.clone(),
+            lines: inv.lines.data.iter().map(|l| line(l, currency)).collect(),
+            lines_complete: !inv.lines.has_more,
+            stamp: stamp(event),
+        },
+    }))
+}
+
+fn line(l: &stripe_shared::InvoiceLineItem, currency: Currency) -> InvoiceLine {
+    let parent = l.parent.as_ref();
+    let sub_item = parent.and_then(|p| p.subscription_item_details.as_ref());
+    let inv_item = parent.and_then(|p| p.invoice_item_details.as_ref());
+    let proration = sub_item.is_some_and(|s| s.proration) || inv_item.is_some_and(|i| i.proration);
+    let kind = match (proration, sub_item) {
+        (true, _) => ChargeKind::Proration,
+        (false, Some(_)) => ChargeKind::Recurring,
+        (false, None) => ChargeKind::OneTime,
+    };
+    let product = l.pricing.as_ref().and_then(|p| p.price_details.as_ref()).map(|d| d.product.clone());
+    let group = product
+        .or_else(|| sub_item.and_then(|s| s.subscription.clone()))
+        .unwrap_or_else(|| "one-time charges".to_owned());
+    // Stripe gives the unit price in minor units, possibly fractional ("1250.5").
+    let unit_amount = l
+        .pricing
+        .as_ref()
+        .and_then(|p| p.unit_amount_decimal.as_deref())
+        .and_then(|d| d.parse::<Decimal>().ok())
+        .map(|minor| Money::new(minor / Decimal::from(10_i64.pow(currency.exponent())), currency));
+    InvoiceLine {
+        id: l.id.as_str().to_owned(),
+        description: l.description.clone().unwrap_or_default(),
+        kind,
+        group,
+        quantity: l.quantity,
+        unit_amount,
+        amount: Money::from_minor(l.amount, currency),
+        period: ServicePeriod { start: time(l.period.start), end: time(l.period.end), partial: proration },
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -148,6 +262,46 @@ pub(crate) mod tests {
 
         let Decision::Subscription(del) = decide(&parsed("customer.subscription.deleted.json")) else { panic!() };
         assert_eq!(del.subscription.status, SubscriptionStatus::Canceled);
+    }
+
+    fn invoice_of(name: &str) -> InvoiceDraft {
+        match decide(&parsed(name)) {
+            Decision::Invoice(d) => *d,
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_finalized_invoice_is_itemized_in_money_not_minor_units() {
+        let d = invoice_of("invoice.finalized.json");
+        assert_eq!(d.follow_up, Some(FollowUp::BillReady));
+        assert_eq!(d.account_hint.as_ref().map(AccountId::as_str), Some("acct_demo"));
+        let i = &d.invoice;
+        assert_eq!((i.status, i.number.as_deref()), (InvoiceStatus::Open, Some("DEMO-0001")));
+        assert_eq!(i.total.to_string(), "60.00 USD");
+        assert_eq!(i.outstanding().to_string(), "60.00 USD");
+        assert!(i.lines_complete);
+        let line = &i.lines[0];
+        assert_eq!(
+            (line.kind, line.quantity, line.group.as_str()),
+            (ChargeKind::Recurring, Some(5), "prod_DemoSeats0001")
+        );
+        assert_eq!(line.unit_amount.unwrap().to_string(), "12.00 USD");
+        assert!(!line.period.partial);
+        assert!(i.hosted_invoice_url.is_some() && i.pdf_url.is_some());
+    }
+
+    #[test]
+    fn prorations_are_marked_partial_and_credits_stay_negative() {
+        let d = invoice_of("invoice.proration.finalized.json");
+        let amounts: Vec<String> = d.invoice.lines.iter().map(|l| l.amount.to_string()).collect();
+        assert_eq!(amounts, ["-40.00 USD", "64.00 USD"]);
+        assert!(d.invoice.lines.iter().all(|l| l.kind == ChargeKind::Proration && l.period.partial));
+        assert_eq!(d.invoice.total.to_string(), "24.00 USD");
+        assert_eq!(invoice_of("invoice.payment_failed.json").follow_up, Some(FollowUp::PaymentFailed));
+        let paid = invoice_of("invoice.paid.json");
+        assert_eq!((paid.follow_up, paid.invoice.status), (Some(FollowUp::PaymentReceived), InvoiceStatus::Paid));
+        assert!(paid.invoice.outstanding().is_zero());
     }
 
     #[test]

@@ -199,9 +199,43 @@ pub enum WorkItem {
         /// The event that caused it: the work item's id.
         event_id: String,
     },
+    /// A finalized invoice to send to the account's bill recipients.
+    BillReady { account_id: AccountId, invoice_id: String, event_id: String },
+    /// A paid invoice: the receipt.
+    PaymentReceived { account_id: AccountId, invoice_id: String, amount_paid: crate::money::Money, event_id: String },
+    /// A failed payment attempt: a notice with a link to pay in the portal.
+    PaymentFailed { account_id: AccountId, invoice_id: String, amount_due: crate::money::Money, event_id: String },
 }
 
 impl WorkItem {
+    pub fn account_id(&self) -> &AccountId {
+        match self {
+            WorkItem::SeatsChanged { account_id, .. }
+            | WorkItem::BillReady { account_id, .. }
+            | WorkItem::PaymentReceived { account_id, .. }
+            | WorkItem::PaymentFailed { account_id, .. } => account_id,
+        }
+    }
+
+    pub fn event_id(&self) -> &str {
+        match self {
+            WorkItem::SeatsChanged { event_id, .. }
+            | WorkItem::BillReady { event_id, .. }
+            | WorkItem::PaymentReceived { event_id, .. }
+            | WorkItem::PaymentFailed { event_id, .. } => event_id,
+        }
+    }
+
+    /// The stable name of the kind (also its `kind` attribute).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            WorkItem::SeatsChanged { .. } => "seats_changed",
+            WorkItem::BillReady { .. } => "bill_ready",
+            WorkItem::PaymentReceived { .. } => "payment_received",
+            WorkItem::PaymentFailed { .. } => "payment_failed",
+        }
+    }
+
     /// The follow-up a subscription change calls for: seats changed when the quantity or
     /// whether it entitles seats changed.
     pub fn for_subscription(before: Option<&Subscription>, after: &Subscription) -> Option<WorkItem> {

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod billing;
 pub mod error;
 pub mod ids;
+pub mod invoice;
 pub mod member;
 pub mod money;
 pub mod ports;

@@ -131,4 +131,17 @@ pub trait ProcessorEvents: Send + Sync {
         after: &crate::billing::Subscription,
         work: Option<&crate::billing::WorkItem>,
     ) -> Result<Recorded>;
+    async fn invoice(&self, account: &AccountId, id: &str) -> Result<Option<crate::invoice::Invoice>>;
+    /// Claims the event, replaces the invoice `before` (None: absent) with `after` (None: the
+    /// event is stale, only the claim and the work item are written), moves the account's
+    /// balance due by the change in what the invoice leaves outstanding, and writes the work item.
+    /// `Error::Conflict` when the stored invoice is no longer `before`; `Error::Invalid` when the
+    /// invoice's currency is not the account's.
+    async fn save_invoice(
+        &self,
+        record: &crate::billing::EventRecord,
+        before: Option<&crate::invoice::Invoice>,
+        after: Option<&crate::invoice::Invoice>,
+        work: Option<&crate::billing::WorkItem>,
+    ) -> Result<Recorded>;
 }

@@ -4,6 +4,7 @@
 mod accounts;
 mod billing_profile;
 mod failures;
+mod invoices;
 mod local_gateway;
 mod members;
 mod sample_events;

@@ -17,7 +17,7 @@ async fn under(client: &Client, table: &str, pk: &str, prefix: &str) -> Result<V
     Ok(out.items.unwrap_or_default().into_iter().map(serde_dynamo::from_item).collect::<Result<_, _>>()?)
 }
 
-/// The account's subscriptions, work items and the Stripe events recorded about it.
+/// The account's subscriptions, invoices, work items and the Stripe events recorded about it.
 pub async fn billing(client: &Client, table: &str, account: &str) -> Result<Value> {
     let pk = format!("ACCOUNT#{account}");
     let events: Vec<Value> = client
@@ -36,6 +36,7 @@ pub async fn billing(client: &Client, table: &str, account: &str) -> Result<Valu
     Ok(json!({
         "account_id": account,
         "subscriptions": under(client, table, &pk, "SUBSCRIPTION#").await?,
+        "invoices": under(client, table, &pk, "INVOICE#").await?,
         "work_items": under(client, table, &pk, "WORK#").await?,
         "stripe_events": events,
     }))

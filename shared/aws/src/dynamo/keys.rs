@@ -71,3 +71,7 @@ pub fn subscription_sk(subscription_id: &str) -> String {
 pub fn work_sk(event_id: &str, kind: &str) -> String {
     format!("WORK#{event_id}#{kind}")
 }
+
+pub fn invoice_sk(invoice_id: &str) -> String {
+    format!("INVOICE#{invoice_id}")
+}

@@ -17,7 +17,8 @@ use billing_domain::ports::{
     MemberWriter,
 };
 use billing_domain::{
-    Account, AccountId, AuditEntry, AuditId, Email, Error, Member, MemberId, MemberStatus, Result, UserId,
+    Account, AccountId, AuditEntry, AuditId, Currency, Email, Error, Member, MemberId, MemberStatus, Money, Result,
+    UserId,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -72,6 +73,39 @@ fn keyed<T: Serialize>(value: &T, pk: String, sk: String, entity: &str) -> Resul
     item.insert(SK.into(), s(sk));
     item.insert("entity".into(), s(entity));
     Ok(item)
+}
+
+/// The account's balance due is kept as integer minor units (`balance_due_minor`), moved by
+/// invoice projections with an atomic `ADD`; the profile's `balance_due` is built from it on read.
+const BALANCE_DUE: &str = "balance_due";
+const BALANCE_DUE_MINOR: &str = "balance_due_minor";
+
+fn account_item(account: &Account) -> Result<Item> {
+    let mut item = keyed(account, account_pk(&account.id), ACCOUNT_SK.into(), "account")?;
+    item.remove(BALANCE_DUE);
+    let minor = account.balance_due.to_minor().map_err(|e| Error::Corrupt(format!("balance due: {e}")))?;
+    item.insert(BALANCE_DUE_MINOR.into(), n(minor));
+    Ok(item)
+}
+
+fn account_from_item(mut item: Item) -> Result<Account> {
+    let currency: Currency = item
+        .get("currency")
+        .and_then(|v| v.as_s().ok())
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| Error::Corrupt("account without a currency".into()))?;
+    let minor = item
+        .get(BALANCE_DUE_MINOR)
+        .and_then(|v| v.as_n().ok())
+        .map(|v| v.parse::<i64>().map_err(|_| Error::Corrupt("balance due is not whole minor units".into())))
+        .transpose()?
+        .unwrap_or(0);
+    item.insert(BALANCE_DUE.into(), to_attribute(&Money::from_minor(minor, currency))?);
+    from_item(item)
+}
+
+fn to_attribute<T: Serialize>(value: &T) -> Result<AttributeValue> {
+    serde_dynamo::to_attribute_value(value).map_err(|e| Error::Corrupt(format!("cannot serialize: {e}")))
 }
 
 fn member_item(m: &Member) -> Result<Item> {
@@ -282,7 +316,7 @@ fn status_str(s: MemberStatus) -> &'static str {
 #[async_trait]
 impl AccountReader for DynamoStore {
     async fn account(&self, id: &AccountId) -> Result<Option<Account>> {
-        self.get_as(account_pk(id), ACCOUNT_SK.into()).await
+        self.get(account_pk(id), ACCOUNT_SK.into()).await?.map(account_from_item).transpose()
     }
 }
 
@@ -295,7 +329,7 @@ impl AccountWriter for DynamoStore {
         audit: &AuditEntry,
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<Creation> {
-        let mut account_item = keyed(account, account_pk(&account.id), ACCOUNT_SK.into(), "account")?;
+        let mut account_item = account_item(account)?;
         account_item.insert("admin_count".into(), n(Member::active_admin_delta(None, Some(founder))));
         // The idempotency claim, when there is one, is item 0.
         let mut items = Vec::with_capacity(6);
@@ -327,8 +361,9 @@ impl AccountWriter for DynamoStore {
 
     async fn save_account(&self, after: &Account, audit: &AuditEntry) -> Result<()> {
         // SET every profile attribute, leaving attributes the profile does not own (the admin
-        // count kept by member writes) untouched.
-        let item = to_item(after)?;
+        // count kept by member writes, the balance kept by invoice writes) untouched.
+        let mut item = to_item(after)?;
+        item.remove(BALANCE_DUE);
         let mut update = Update::builder()
             .table_name(&self.table)
             .key(PK, s(account_pk(&after.id)))

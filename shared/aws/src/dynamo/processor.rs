@@ -3,12 +3,14 @@
 //! fails that condition and changes nothing.
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use billing_domain::billing::{CustomerLink, EventRecord, Subscription, WorkItem};
+use billing_domain::invoice::Invoice;
 use billing_domain::ports::{ProcessorEvents, Recorded};
 use billing_domain::{AccountId, Error, Result};
 
 use super::keys::*;
-use super::{DynamoStore, keyed, n, s};
+use super::{BALANCE_DUE_MINOR, DynamoStore, built, keyed, n, s};
 
 /// Stripe retries for 3 days and keeps events 30; the ledger outlives both.
 const LEDGER_TTL_SECS: i64 = 35 * 24 * 60 * 60;
@@ -16,21 +18,14 @@ const LEDGER_TTL_SECS: i64 = 35 * 24 * 60 * 60;
 const WORK_TTL_SECS: i64 = 7 * 24 * 60 * 60;
 
 impl DynamoStore {
-    fn ledger_put(&self, record: &EventRecord) -> Result<aws_sdk_dynamodb::types::TransactWriteItem> {
+    fn ledger_put(&self, record: &EventRecord) -> Result<TransactWriteItem> {
         let mut item = keyed(record, stripe_event_pk(&record.event_id), EVENT_SK.into(), "stripe_event")?;
         item.insert(EXPIRES_AT.into(), n(record.received_at.timestamp() + LEDGER_TTL_SECS));
         self.put(item, Some("attribute_not_exists(pk)"))
     }
 
-    fn work_put(
-        &self,
-        work: &WorkItem,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem> {
-        let (account, event_id, kind) = match work {
-            WorkItem::SeatsChanged { account_id, event_id, .. } => (account_id, event_id, "seats_changed"),
-        };
-        let mut item = keyed(work, account_pk(account), work_sk(event_id, kind), "work_item")?;
+    fn work_put(&self, work: &WorkItem, now: chrono::DateTime<chrono::Utc>) -> Result<TransactWriteItem> {
+        let mut item = keyed(work, account_pk(work.account_id()), work_sk(work.event_id(), work.kind()), "work_item")?;
         item.insert(EXPIRES_AT.into(), n(now.timestamp() + WORK_TTL_SECS));
         self.put(item, Some("attribute_not_exists(pk)"))
     }
@@ -61,12 +56,12 @@ impl ProcessorEvents for DynamoStore {
 
     async fn link_customer(&self, record: &EventRecord, link: &CustomerLink) -> Result<Recorded> {
         let item = keyed(link, stripe_customer_pk(&link.customer_id), LINK_SK.into(), "customer_link")?;
-        let put = aws_sdk_dynamodb::types::Put::builder()
+        let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk) OR account_id = :account")
             .expression_attribute_values(":account", s(link.account_id.as_str()));
-        let link_put = aws_sdk_dynamodb::types::TransactWriteItem::builder().put(super::built(put.build())?).build();
+        let link_put = TransactWriteItem::builder().put(built(put.build())?).build();
         match self.transact(vec![self.ledger_put(record)?, link_put]).await? {
             Ok(()) => Ok(Recorded::Now),
             Err(c) if c.failed_condition(0) => Ok(Recorded::AlreadyRecorded),
@@ -83,7 +78,7 @@ impl ProcessorEvents for DynamoStore {
         work: Option<&WorkItem>,
     ) -> Result<Recorded> {
         let item = keyed(after, account_pk(&after.account_id), subscription_sk(&after.id), "subscription")?;
-        let mut put = aws_sdk_dynamodb::types::Put::builder().table_name(&self.table).set_item(Some(item));
+        let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
         put = match before {
             None => put.condition_expression("attribute_not_exists(pk)"),
             // Still the state this decision was made on: no newer event was applied meanwhile.
@@ -93,10 +88,7 @@ impl ProcessorEvents for DynamoStore {
                 .expression_attribute_names("#event", "event_id")
                 .expression_attribute_values(":previous", s(b.stamp.event_id.as_str())),
         };
-        let mut items = vec![
-            self.ledger_put(record)?,
-            aws_sdk_dynamodb::types::TransactWriteItem::builder().put(super::built(put.build())?).build(),
-        ];
+        let mut items = vec![self.ledger_put(record)?, TransactWriteItem::builder().put(built(put.build())?).build()];
         if let Some(w) = work {
             items.push(self.work_put(w, record.received_at)?);
         }
@@ -104,6 +96,67 @@ impl ProcessorEvents for DynamoStore {
             Ok(()) => Ok(Recorded::Now),
             Err(c) if c.failed_condition(0) => Ok(Recorded::AlreadyRecorded),
             Err(c) if c.failed_condition(1) => Err(Error::Conflict),
+            Err(c) => Err(c.otherwise()),
+        }
+    }
+
+    async fn invoice(&self, account: &AccountId, id: &str) -> Result<Option<Invoice>> {
+        self.get_as(account_pk(account), invoice_sk(id)).await
+    }
+
+    async fn save_invoice(
+        &self,
+        record: &EventRecord,
+        before: Option<&Invoice>,
+        after: Option<&Invoice>,
+        work: Option<&WorkItem>,
+    ) -> Result<Recorded> {
+        let mut items = vec![self.ledger_put(record)?];
+        let (mut invoice_index, mut balance_index) = (None, None);
+        if let Some(after) = after {
+            let item = keyed(after, account_pk(&after.account_id), invoice_sk(&after.id), "invoice")?;
+            let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
+            put = match before {
+                None => put.condition_expression("attribute_not_exists(pk)"),
+                Some(b) => put
+                    .condition_expression("#stamp.#event = :previous")
+                    .expression_attribute_names("#stamp", "stamp")
+                    .expression_attribute_names("#event", "event_id")
+                    .expression_attribute_values(":previous", s(b.stamp.event_id.as_str())),
+            };
+            invoice_index = Some(items.len());
+            items.push(TransactWriteItem::builder().put(built(put.build())?).build());
+
+            let outstanding_before = before.map(|b| b.outstanding().to_minor()).transpose();
+            let delta = after.outstanding().to_minor().and_then(|a| outstanding_before.map(|b| a - b.unwrap_or(0)));
+            let delta = delta.map_err(|e| Error::Corrupt(format!("invoice amount: {e}")))?;
+            if delta != 0 {
+                // In the account's own currency only: balances are never mixed across currencies.
+                let update = Update::builder()
+                    .table_name(&self.table)
+                    .key(PK, s(account_pk(&after.account_id)))
+                    .key(SK, s(ACCOUNT_SK))
+                    .update_expression("ADD #balance :delta")
+                    .condition_expression("attribute_exists(pk) AND #currency = :currency")
+                    .expression_attribute_names("#balance", BALANCE_DUE_MINOR)
+                    .expression_attribute_names("#currency", "currency")
+                    .expression_attribute_values(":delta", n(delta))
+                    .expression_attribute_values(":currency", s(after.currency.code()));
+                balance_index = Some(items.len());
+                items.push(TransactWriteItem::builder().update(built(update.build())?).build());
+            }
+        }
+        if let Some(w) = work {
+            items.push(self.work_put(w, record.received_at)?);
+        }
+        match self.transact(items).await? {
+            Ok(()) => Ok(Recorded::Now),
+            Err(c) if c.failed_condition(0) => Ok(Recorded::AlreadyRecorded),
+            Err(c) if invoice_index.is_some_and(|i| c.failed_condition(i)) => Err(Error::Conflict),
+            Err(c) if balance_index.is_some_and(|i| c.failed_condition(i)) => Err(Error::invalid(
+                "currency",
+                "the invoice's currency is not the account's, or the account does not exist",
+            )),
             Err(c) => Err(c.otherwise()),
         }
     }

@@ -1,0 +1,102 @@
+//! Invoice events: projected with their lines, the account's balance due following, and the
+//! follow-up work items the mailer needs; in any delivery order.
+
+use billing_domain::AccountId;
+use billing_domain::invoice::InvoiceStatus;
+use billing_domain::ports::ProcessorEvents;
+use devstack::seed;
+use http::StatusCode;
+use integration_tests::stripe::{sample, sign};
+use integration_tests::{Stack, User};
+use serde_json::{Value, json};
+
+const SECRET: &str = "whsec_test_invoices";
+
+async fn deliver(s: &Stack, webhook: &axum::Router, name: &str) -> Value {
+    let body = sample(name).to_string();
+    let r = s.deliver(webhook, &body, Some(&sign(&body, SECRET, None))).await;
+    assert_eq!(r.status, StatusCode::OK, "{name}: {:?}", r.body);
+    r.body["result"].clone()
+}
+
+async fn balance(s: &Stack) -> Value {
+    let admin = User::new("demo-admin").with_email("admin@demo.example");
+    s.get(&admin, "/v1/accounts/acct_demo").await.body["balance_due"].clone()
+}
+
+async fn work_kinds(s: &Stack) -> Vec<String> {
+    let mut kinds: Vec<String> =
+        s.items_of("work_item").await.iter().map(|w| w["kind"].as_str().unwrap().to_owned()).collect();
+    kinds.sort();
+    kinds
+}
+
+fn demo() -> AccountId {
+    "acct_demo".parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_finalized_then_paid_bill_moves_the_balance_and_leaves_mail_work() {
+    let s = Stack::new().await;
+    seed::seed(&s.store()).await.unwrap();
+    let webhook = s.webhook(&[SECRET]);
+
+    assert_eq!(deliver(&s, &webhook, "invoice.finalized.json").await, json!({"recorded": "applied"}));
+    assert_eq!(balance(&s).await, json!({"amount": "60.00", "currency": "USD"}));
+    let inv = s.store().invoice(&demo(), "in_DemoFirst0000001").await.unwrap().expect("invoice");
+    assert_eq!((inv.status, inv.lines.len()), (InvoiceStatus::Open, 1));
+    assert_eq!(work_kinds(&s).await, ["bill_ready"]);
+
+    assert_eq!(deliver(&s, &webhook, "invoice.paid.json").await, json!({"recorded": "applied"}));
+    assert_eq!(balance(&s).await, json!({"amount": "0.00", "currency": "USD"}));
+    assert_eq!(work_kinds(&s).await, ["bill_ready", "payment_received"]);
+    assert_eq!(deliver(&s, &webhook, "invoice.paid.json").await, json!("duplicate"));
+    assert_eq!(balance(&s).await, json!({"amount": "0.00", "currency": "USD"}));
+}
+
+#[tokio::test]
+async fn paid_arriving_before_finalized_ends_paid_and_still_sends_the_bill() {
+    let s = Stack::new().await;
+    seed::seed(&s.store()).await.unwrap();
+    let webhook = s.webhook(&[SECRET]);
+    assert_eq!(deliver(&s, &webhook, "invoice.paid.json").await, json!({"recorded": "applied"}));
+    assert_eq!(deliver(&s, &webhook, "invoice.finalized.json").await, json!({"recorded": "stale"}));
+    let inv = s.store().invoice(&demo(), "in_DemoFirst0000001").await.unwrap().unwrap();
+    assert_eq!(inv.status, InvoiceStatus::Paid);
+    assert_eq!(balance(&s).await, json!({"amount": "0.00", "currency": "USD"}));
+    assert_eq!(work_kinds(&s).await, ["bill_ready", "payment_received"], "the bill is still mailed, once");
+}
+
+#[tokio::test]
+async fn a_prorated_bill_whose_payment_fails_stays_due() {
+    let s = Stack::new().await;
+    seed::seed(&s.store()).await.unwrap();
+    let webhook = s.webhook(&[SECRET]);
+    deliver(&s, &webhook, "invoice.finalized.json").await;
+    deliver(&s, &webhook, "invoice.paid.json").await;
+    deliver(&s, &webhook, "invoice.proration.finalized.json").await;
+    assert_eq!(deliver(&s, &webhook, "invoice.payment_failed.json").await, json!({"recorded": "applied"}));
+    assert_eq!(balance(&s).await, json!({"amount": "24.00", "currency": "USD"}));
+    let inv = s.store().invoice(&demo(), "in_DemoProration001").await.unwrap().unwrap();
+    assert!(inv.lines.iter().all(|l| l.period.partial));
+    let failed: Vec<Value> =
+        s.items_of("work_item").await.into_iter().filter(|w| w["kind"] == "payment_failed").collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["amount_due"], json!({"amount": "24.00", "currency": "USD"}));
+}
+
+#[tokio::test]
+async fn an_invoice_in_another_currency_than_the_account_changes_nothing() {
+    let s = Stack::new().await;
+    seed::seed(&s.store()).await.unwrap();
+    let webhook = s.webhook(&[SECRET]);
+    let mut ev = sample("invoice.finalized.json");
+    ev["data"]["object"]["currency"] = json!("eur");
+    let body = ev.to_string();
+    let items = s.item_count().await;
+    let r = s.deliver(&webhook, &body, Some(&sign(&body, SECRET, None))).await;
+    assert_eq!(r.body["result"], json!({"recorded": "ignored"}));
+    assert!(s.store().invoice(&demo(), "in_DemoFirst0000001").await.unwrap().is_none());
+    assert_eq!(balance(&s).await, json!({"amount": "0.00", "currency": "USD"}));
+    assert_eq!(s.item_count().await, items + 1, "only the ledger entry");
+}
