@@ -97,10 +97,10 @@ impl Moto {
     }
 
     /// Closes the lifeline, so the wrapper stops moto and exits; kills the wrapper only if it
-    /// does not exit within five seconds.
+    /// does not exit within ten seconds.
     pub fn stop(&mut self) {
         drop(self.lifeline.take());
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return;
