@@ -79,8 +79,7 @@ pub async fn apply(store: &dyn ProcessorEvents, verified: Verified, now: DateTim
         Decision::Subscription(draft) => {
             let mut after = draft.subscription;
             let Some(account) = resolve(store, draft.account_hint, &after.customer_id, &head).await? else {
-                let r = store.record_event(&record(&head, now, EventOutcome::Unattributed)).await?;
-                return Ok(result(r, EventOutcome::Unattributed));
+                return unattributed(store, &head, now).await;
             };
             after.account_id = account.clone();
             let mut rec = record(&head, now, EventOutcome::Applied);
@@ -106,8 +105,7 @@ pub async fn apply(store: &dyn ProcessorEvents, verified: Verified, now: DateTim
         Decision::Invoice(draft) => {
             let mut after = draft.invoice;
             let Some(account) = resolve(store, draft.account_hint, &after.customer_id, &head).await? else {
-                let r = store.record_event(&record(&head, now, EventOutcome::Unattributed)).await?;
-                return Ok(result(r, EventOutcome::Unattributed));
+                return unattributed(store, &head, now).await;
             };
             after.account_id = account.clone();
             // The follow-up belongs to the event (one per finalize, payment, failure), so a stale
@@ -153,6 +151,12 @@ async fn resolve(
         tracing::warn!(event_id = %head.id, kind = %head.kind, customer = customer_id, "customer linked to no account");
     }
     Ok(linked)
+}
+
+/// Records an event about a customer no account is linked to; nothing else changes.
+async fn unattributed(store: &dyn ProcessorEvents, head: &EventHead, now: DateTime<Utc>) -> Result<Applied> {
+    let r = store.record_event(&record(head, now, EventOutcome::Unattributed)).await?;
+    Ok(result(r, EventOutcome::Unattributed))
 }
 
 fn follow_up(f: FollowUp, invoice: &Invoice) -> WorkItem {

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
-use billing_domain::billing::{CustomerLink, EventRecord, Subscription, WorkItem};
+use billing_domain::billing::{CustomerLink, EventRecord, Stamp, Subscription, WorkItem};
 use billing_domain::invoice::Invoice;
 use billing_domain::ports::{ProcessorEvents, Recorded};
 use billing_domain::{AccountId, Error, Result};
@@ -22,6 +22,22 @@ impl DynamoStore {
         let mut item = keyed(record, stripe_event_pk(&record.event_id), EVENT_SK.into(), "stripe_event")?;
         item.insert(EXPIRES_AT.into(), n(record.received_at.timestamp() + LEDGER_TTL_SECS));
         self.put(item, Some("attribute_not_exists(pk)"))
+    }
+
+    /// Puts a projected object (stamped by the event that wrote it) if the stored one is still
+    /// the state the decision was made on: absent (`None`), or stamped `previous`. A newer event
+    /// applied meanwhile fails the condition.
+    fn projection_put(&self, item: super::Item, previous: Option<&Stamp>) -> Result<TransactWriteItem> {
+        let put = Put::builder().table_name(&self.table).set_item(Some(item));
+        let put = match previous {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(stamp) => put
+                .condition_expression("#stamp.#event = :previous")
+                .expression_attribute_names("#stamp", "stamp")
+                .expression_attribute_names("#event", "event_id")
+                .expression_attribute_values(":previous", s(stamp.event_id.as_str())),
+        };
+        Ok(TransactWriteItem::builder().put(built(put.build())?).build())
     }
 
     fn work_put(&self, work: &WorkItem, now: chrono::DateTime<chrono::Utc>) -> Result<TransactWriteItem> {
@@ -78,17 +94,7 @@ impl ProcessorEvents for DynamoStore {
         work: Option<&WorkItem>,
     ) -> Result<Recorded> {
         let item = keyed(after, account_pk(&after.account_id), subscription_sk(&after.id), "subscription")?;
-        let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
-        put = match before {
-            None => put.condition_expression("attribute_not_exists(pk)"),
-            // Still the state this decision was made on: no newer event was applied meanwhile.
-            Some(b) => put
-                .condition_expression("#stamp.#event = :previous")
-                .expression_attribute_names("#stamp", "stamp")
-                .expression_attribute_names("#event", "event_id")
-                .expression_attribute_values(":previous", s(b.stamp.event_id.as_str())),
-        };
-        let mut items = vec![self.ledger_put(record)?, TransactWriteItem::builder().put(built(put.build())?).build()];
+        let mut items = vec![self.ledger_put(record)?, self.projection_put(item, before.map(|b| &b.stamp))?];
         if let Some(w) = work {
             items.push(self.work_put(w, record.received_at)?);
         }
@@ -115,17 +121,8 @@ impl ProcessorEvents for DynamoStore {
         let (mut invoice_index, mut balance_index) = (None, None);
         if let Some(after) = after {
             let item = keyed(after, account_pk(&after.account_id), invoice_sk(&after.id), "invoice")?;
-            let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
-            put = match before {
-                None => put.condition_expression("attribute_not_exists(pk)"),
-                Some(b) => put
-                    .condition_expression("#stamp.#event = :previous")
-                    .expression_attribute_names("#stamp", "stamp")
-                    .expression_attribute_names("#event", "event_id")
-                    .expression_attribute_values(":previous", s(b.stamp.event_id.as_str())),
-            };
             invoice_index = Some(items.len());
-            items.push(TransactWriteItem::builder().put(built(put.build())?).build());
+            items.push(self.projection_put(item, before.map(|b| &b.stamp))?);
 
             let outstanding_before = before.map(|b| b.outstanding().to_minor()).transpose();
             let delta = after.outstanding().to_minor().and_then(|a| outstanding_before.map(|b| a - b.unwrap_or(0)));
