@@ -116,12 +116,36 @@ def main():
                                                        "customer.subscription.deleted", T0 + 40 * 86400,
                                                        subscription(fixtures, 8, "canceled", T0, T0 + 30 * 86400)),
         **invoice_events(fixtures),
+        **payment_method_events(fixtures),
         "unknown.event.json": envelope(fixtures, "evt_DemoUnknownType01", "billing.future_feature.created",
                                        T0 + 5, {"id": "bff_123", "object": "billing.future_feature"}),
     }
     for name, ev in events.items():
         (OUT / name).write_text(json.dumps(ev, indent=2, sort_keys=True) + "\n")
         print("wrote", OUT / name)
+
+
+def payment_method_events(fixtures):
+    """The demo customer saves a Visa card, makes it the default, and later removes it (a
+    detached method no longer names its customer: only the event's previous attributes do)."""
+    pm = copy.deepcopy(fixtures["payment_method"])
+    pm.update(id="pm_DemoVisa00000001", customer=CUSTOMER, type="card", created=T0, metadata={})
+    pm["card"].update(brand="visa", display_brand="visa", last4="4242", exp_month=12, exp_year=2030, country="US",
+                      funding="credit")
+    detached = copy.deepcopy(pm)
+    detached["customer"] = None
+    customer = copy.deepcopy(fixtures["customer"])
+    customer.update(id=CUSTOMER, email="admin@demo.example", name="Demo Hosting Customer Ltd", created=T0,
+                    metadata={"account_id": ACCOUNT})
+    customer["invoice_settings"] = {"custom_fields": None, "default_payment_method": pm["id"], "footer": None,
+                                    "rendering_options": None}
+    return {
+        "payment_method.attached.json": envelope(fixtures, "evt_DemoPmAttached001", "payment_method.attached", T0 + 1, pm),
+        "customer.updated.json": envelope(fixtures, "evt_DemoCustUpdated01", "customer.updated", T0 + 2, customer,
+                                          previous={"invoice_settings": {"default_payment_method": None}}),
+        "payment_method.detached.json": envelope(fixtures, "evt_DemoPmDetached001", "payment_method.detached",
+                                                 T0 + 50 * 86400, detached, previous={"customer": CUSTOMER}),
+    }
 
 
 def invoice_events(fixtures):

@@ -378,6 +378,18 @@ pub mod faults {
             self.check()?;
             self.inner.save_subscription(r, b, a, w).await
         }
+        async fn projection(&self, k: &billing::ProjectionKey) -> Result<Option<billing::Projection>> {
+            self.inner.projection(k).await
+        }
+        async fn save_projection(
+            &self,
+            r: &billing::EventRecord,
+            p: Option<&billing::Stamp>,
+            a: &billing::Projection,
+        ) -> Result<Recorded> {
+            self.check()?;
+            self.inner.save_projection(r, p, a).await
+        }
         async fn invoice(&self, a: &AccountId, id: &str) -> Result<Option<invoice::Invoice>> {
             self.inner.invoice(a, id).await
         }

@@ -1,6 +1,6 @@
 //! Applying a verified event exactly once, and never letting an older event overwrite newer state.
 
-use billing_domain::billing::{EventOutcome, EventRecord, WorkItem};
+use billing_domain::billing::{EventOutcome, EventRecord, Projection, WorkItem};
 use billing_domain::invoice::Invoice;
 use billing_domain::ports::{ProcessorEvents, Recorded};
 use billing_domain::{AccountId, Error, Result};
@@ -95,6 +95,30 @@ pub async fn apply(store: &dyn ProcessorEvents, verified: Verified, now: DateTim
                 }
                 let work = WorkItem::for_subscription(before.as_ref(), &after);
                 match store.save_subscription(&rec, before.as_ref(), &after, work.as_ref()).await {
+                    Ok(r) => return Ok(result(r, EventOutcome::Applied)),
+                    Err(Error::Conflict) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(Error::Conflict)
+        }
+        Decision::Project(draft) => {
+            let Some(account) = resolve(store, draft.account_hint, &draft.customer_id, &head).await? else {
+                return unattributed(store, &head, now).await;
+            };
+            let after = draft.projection.for_account(account.clone());
+            let mut rec = record(&head, now, EventOutcome::Applied);
+            rec.account_id = Some(account);
+            for _ in 0..ATTEMPTS {
+                let before = store.projection(&after.key()).await?;
+                if let Some(b) = &before
+                    && !after.stamp().supersedes(b.stamp())
+                {
+                    rec.outcome = EventOutcome::Stale;
+                    let r = store.record_event(&rec).await?;
+                    return Ok(result(r, EventOutcome::Stale));
+                }
+                match store.save_projection(&rec, before.as_ref().map(Projection::stamp), &after).await {
                     Ok(r) => return Ok(result(r, EventOutcome::Applied)),
                     Err(Error::Conflict) => continue,
                     Err(e) => return Err(e),

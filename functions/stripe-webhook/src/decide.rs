@@ -1,7 +1,10 @@
 //! From a verified Stripe event to the domain change it asks for. Pure: no I/O, so every rule
 //! here is unit-tested and benchmarkable.
 
-use billing_domain::billing::{CustomerLink, PlanInterval, SeatCount, Stamp, Subscription, SubscriptionStatus};
+use billing_domain::billing::{
+    CustomerLink, DefaultPaymentMethod, PaymentMethodSummary, PlanInterval, Projection, SeatCount, Stamp, Subscription,
+    SubscriptionStatus,
+};
 use billing_domain::invoice::{ChargeKind, Invoice, InvoiceLine, InvoiceStatus, ServicePeriod};
 use billing_domain::{AccountId, Currency, Money};
 use chrono::{DateTime, Utc};
@@ -28,6 +31,8 @@ pub enum Decision {
     Subscription(Box<SubscriptionDraft>),
     /// An invoice's new state, and the follow-up its event calls for.
     Invoice(Box<InvoiceDraft>),
+    /// A payment method attached or detached, or the customer's default changed.
+    Project(Box<ProjectionDraft>),
     /// Nothing to do for this event; the reason is recorded.
     Ignore(&'static str),
 }
@@ -48,6 +53,14 @@ pub struct InvoiceDraft {
     pub follow_up: Option<FollowUp>,
 }
 
+/// A projection whose account is not known yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectionDraft {
+    pub account_hint: Option<AccountId>,
+    pub customer_id: String,
+    pub projection: Projection,
+}
+
 pub fn stamp(event: &Event) -> Stamp {
     Stamp { at: time(event.created), event_id: event.id.as_str().to_owned() }
 }
@@ -58,7 +71,10 @@ fn time(epoch_secs: i64) -> DateTime<Utc> {
 
 pub fn decide(event: &Event) -> Decision {
     match &event.data.object {
-        EventObject::CheckoutSessionCompleted(session) => {
+        EventObject::CheckoutSessionAsyncPaymentFailed(_) => {
+            Decision::Ignore("checkout's delayed payment failed: no customer to link")
+        }
+        EventObject::CheckoutSessionCompleted(session) | EventObject::CheckoutSessionAsyncPaymentSucceeded(session) => {
             let Some(account_id) = session.client_reference_id.as_deref().and_then(|r| r.parse().ok()) else {
                 return Decision::Ignore("checkout session without an account reference");
             };
@@ -84,9 +100,60 @@ pub fn decide(event: &Event) -> Decision {
         EventObject::InvoiceFinalized(i) => invoice(event, i, Some(FollowUp::BillReady)),
         EventObject::InvoicePaid(i) => invoice(event, i, Some(FollowUp::PaymentReceived)),
         EventObject::InvoicePaymentFailed(i) => invoice(event, i, Some(FollowUp::PaymentFailed)),
+        EventObject::PaymentMethodAttached(pm) => payment_method(event, pm, true),
+        EventObject::PaymentMethodDetached(pm) => payment_method(event, pm, false),
+        EventObject::CustomerUpdated(c) => Decision::Project(Box::new(ProjectionDraft {
+            account_hint: hint(c.metadata.as_ref()),
+            customer_id: c.id.as_str().to_owned(),
+            projection: Projection::DefaultPaymentMethod(DefaultPaymentMethod {
+                account_id: AccountId::generate(),
+                customer_id: c.id.as_str().to_owned(),
+                payment_method_id: c
+                    .invoice_settings
+                    .as_ref()
+                    .and_then(|s| s.default_payment_method.as_ref())
+                    .map(|pm| pm.id().as_str().to_owned()),
+                stamp: stamp(event),
+            }),
+        })),
         EventObject::Unknown(_) => Decision::Ignore("event type unknown to the pinned Stripe API version"),
         _ => Decision::Ignore("event type not handled"),
     }
+}
+
+fn hint(metadata: Option<&std::collections::HashMap<String, String>>) -> Option<AccountId> {
+    metadata?.get(ACCOUNT_METADATA_KEY)?.parse().ok()
+}
+
+fn payment_method(event: &Event, pm: &stripe_shared::PaymentMethod, attached: bool) -> Decision {
+    // A detached method no longer names its customer; the event's previous attributes do.
+    let previous_customer = || match &event.data.previous_attributes {
+        Some(miniserde::json::Value::Object(o)) => match o.get("customer") {
+            Some(miniserde::json::Value::String(c)) => Some(c.clone()),
+            _ => None,
+        },
+        _ => None,
+    };
+    let Some(customer_id) = pm.customer.as_ref().map(|c| c.id().as_str().to_owned()).or_else(previous_customer) else {
+        return Decision::Ignore("payment method of no customer");
+    };
+    let card = pm.card.as_ref();
+    Decision::Project(Box::new(ProjectionDraft {
+        account_hint: hint(pm.metadata.as_ref()),
+        customer_id: customer_id.clone(),
+        projection: Projection::PaymentMethod(PaymentMethodSummary {
+            id: pm.id.as_str().to_owned(),
+            account_id: AccountId::generate(),
+            customer_id,
+            kind: pm.type_.as_str().to_owned(),
+            brand: card.map(|c| c.display_brand.clone().unwrap_or_else(|| c.brand.clone())),
+            last4: card.map(|c| c.last4.clone()),
+            exp_month: card.and_then(|c| u8::try_from(c.exp_month).ok()),
+            exp_year: card.and_then(|c| u16::try_from(c.exp_year).ok()),
+            attached,
+            stamp: stamp(event),
+        }),
+    }))
 }
 
 fn subscription(event: &Event, sub: &stripe_shared::Subscription) -> Decision {
@@ -302,6 +369,31 @@ pub(crate) mod tests {
         let paid = invoice_of("invoice.paid.json");
         assert_eq!((paid.follow_up, paid.invoice.status), (Some(FollowUp::PaymentReceived), InvoiceStatus::Paid));
         assert!(paid.invoice.outstanding().is_zero());
+    }
+
+    fn projection_of(name: &str) -> ProjectionDraft {
+        match decide(&parsed(name)) {
+            Decision::Project(d) => *d,
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn payment_methods_are_summarised_without_card_numbers() {
+        let d = projection_of("payment_method.attached.json");
+        let Projection::PaymentMethod(pm) = &d.projection else { panic!() };
+        assert_eq!(
+            (pm.kind.as_str(), pm.brand.as_deref(), pm.last4.as_deref(), pm.exp_month, pm.exp_year, pm.attached),
+            ("card", Some("visa"), Some("4242"), Some(12), Some(2030), true)
+        );
+        // Detached: the object has no customer any more; the previous attributes name it.
+        let d = projection_of("payment_method.detached.json");
+        assert_eq!(d.customer_id, "cus_DemoCustomer0001");
+        assert!(matches!(&d.projection, Projection::PaymentMethod(pm) if !pm.attached));
+        let d = projection_of("customer.updated.json");
+        assert_eq!(d.account_hint.as_ref().map(AccountId::as_str), Some("acct_demo"));
+        let Projection::DefaultPaymentMethod(def) = &d.projection else { panic!() };
+        assert_eq!(def.payment_method_id.as_deref(), Some("pm_DemoVisa00000001"));
     }
 
     #[test]

@@ -253,3 +253,90 @@ impl WorkItem {
         })
     }
 }
+
+/// A saved payment method as the portal shows it: never a card number, only what identifies it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentMethodSummary {
+    /// The processor's id (`pm_…`).
+    pub id: String,
+    pub account_id: AccountId,
+    pub customer_id: String,
+    /// The processor's method type (`card`, `us_bank_account`, `sepa_debit`, …).
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brand: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last4: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp_month: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp_year: Option<u16>,
+    /// False once detached from the customer (kept, so an older `attached` cannot revive it).
+    pub attached: bool,
+    pub stamp: Stamp,
+}
+
+/// Which payment method the account's customer pays invoices with by default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefaultPaymentMethod {
+    pub account_id: AccountId,
+    pub customer_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_method_id: Option<String>,
+    pub stamp: Stamp,
+}
+
+/// A processor object projected under an account and replaced only by a newer event: the shape
+/// every such projection shares (subscriptions and invoices have richer writes of their own).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "projection", rename_all = "snake_case")]
+pub enum Projection {
+    PaymentMethod(PaymentMethodSummary),
+    DefaultPaymentMethod(DefaultPaymentMethod),
+}
+
+/// Which projection: the key a [`Projection`] is stored under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProjectionKey {
+    PaymentMethod { account_id: AccountId, payment_method_id: String },
+    DefaultPaymentMethod { account_id: AccountId },
+}
+
+impl Projection {
+    pub fn key(&self) -> ProjectionKey {
+        match self {
+            Projection::PaymentMethod(pm) => {
+                ProjectionKey::PaymentMethod { account_id: pm.account_id.clone(), payment_method_id: pm.id.clone() }
+            }
+            Projection::DefaultPaymentMethod(d) => {
+                ProjectionKey::DefaultPaymentMethod { account_id: d.account_id.clone() }
+            }
+        }
+    }
+
+    pub fn stamp(&self) -> &Stamp {
+        match self {
+            Projection::PaymentMethod(pm) => &pm.stamp,
+            Projection::DefaultPaymentMethod(d) => &d.stamp,
+        }
+    }
+
+    /// The same projection for another account (the account is resolved after deciding).
+    pub fn for_account(mut self, account: AccountId) -> Self {
+        match &mut self {
+            Projection::PaymentMethod(pm) => pm.account_id = account,
+            Projection::DefaultPaymentMethod(d) => d.account_id = account,
+        }
+        self
+    }
+}
+
+impl ProjectionKey {
+    pub fn account_id(&self) -> &AccountId {
+        match self {
+            ProjectionKey::PaymentMethod { account_id, .. } | ProjectionKey::DefaultPaymentMethod { account_id } => {
+                account_id
+            }
+        }
+    }
+}

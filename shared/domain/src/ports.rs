@@ -144,4 +144,13 @@ pub trait ProcessorEvents: Send + Sync {
         after: Option<&crate::invoice::Invoice>,
         work: Option<&crate::billing::WorkItem>,
     ) -> Result<Recorded>;
+    async fn projection(&self, key: &crate::billing::ProjectionKey) -> Result<Option<crate::billing::Projection>>;
+    /// Claims the event and replaces the projection stored under `after`'s key, if it is still
+    /// stamped `previous` (None: absent); otherwise `Error::Conflict`.
+    async fn save_projection(
+        &self,
+        record: &crate::billing::EventRecord,
+        previous: Option<&crate::billing::Stamp>,
+        after: &crate::billing::Projection,
+    ) -> Result<Recorded>;
 }

@@ -7,6 +7,7 @@ mod failures;
 mod invoices;
 mod local_gateway;
 mod members;
+mod payment_methods;
 mod sample_events;
 mod tenancy;
 mod webhook;

@@ -37,6 +37,8 @@ pub async fn billing(client: &Client, table: &str, account: &str) -> Result<Valu
         "account_id": account,
         "subscriptions": under(client, table, &pk, "SUBSCRIPTION#").await?,
         "invoices": under(client, table, &pk, "INVOICE#").await?,
+        "payment_methods": under(client, table, &pk, "PAYMENT_METHOD#").await?,
+        "default_payment_method": under(client, table, &pk, "DEFAULT_PAYMENT_METHOD").await?,
         "work_items": under(client, table, &pk, "WORK#").await?,
         "stripe_events": events,
     }))

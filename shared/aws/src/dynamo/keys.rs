@@ -75,3 +75,9 @@ pub fn work_sk(event_id: &str, kind: &str) -> String {
 pub fn invoice_sk(invoice_id: &str) -> String {
     format!("INVOICE#{invoice_id}")
 }
+
+pub fn payment_method_sk(payment_method_id: &str) -> String {
+    format!("PAYMENT_METHOD#{payment_method_id}")
+}
+
+pub const DEFAULT_PAYMENT_METHOD_SK: &str = "DEFAULT_PAYMENT_METHOD";

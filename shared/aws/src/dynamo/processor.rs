@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
-use billing_domain::billing::{CustomerLink, EventRecord, Stamp, Subscription, WorkItem};
+use billing_domain::billing::{CustomerLink, EventRecord, Projection, ProjectionKey, Stamp, Subscription, WorkItem};
 use billing_domain::invoice::Invoice;
 use billing_domain::ports::{ProcessorEvents, Recorded};
 use billing_domain::{AccountId, Error, Result};
@@ -157,4 +157,34 @@ impl ProcessorEvents for DynamoStore {
             Err(c) => Err(c.otherwise()),
         }
     }
+
+    async fn projection(&self, key: &ProjectionKey) -> Result<Option<Projection>> {
+        let (pk, sk) = projection_keys(key);
+        self.get_as(pk, sk).await
+    }
+
+    async fn save_projection(
+        &self,
+        record: &EventRecord,
+        previous: Option<&Stamp>,
+        after: &Projection,
+    ) -> Result<Recorded> {
+        let (pk, sk) = projection_keys(&after.key());
+        let item = keyed(after, pk, sk, "projection")?;
+        match self.transact(vec![self.ledger_put(record)?, self.projection_put(item, previous)?]).await? {
+            Ok(()) => Ok(Recorded::Now),
+            Err(c) if c.failed_condition(0) => Ok(Recorded::AlreadyRecorded),
+            Err(c) if c.failed_condition(1) => Err(Error::Conflict),
+            Err(c) => Err(c.otherwise()),
+        }
+    }
+}
+
+fn projection_keys(key: &ProjectionKey) -> (String, String) {
+    let pk = account_pk(key.account_id());
+    let sk = match key {
+        ProjectionKey::PaymentMethod { payment_method_id, .. } => payment_method_sk(payment_method_id),
+        ProjectionKey::DefaultPaymentMethod { .. } => DEFAULT_PAYMENT_METHOD_SK.to_owned(),
+    };
+    (pk, sk)
 }
