@@ -300,7 +300,15 @@ pub(crate) mod tests {
     pub(crate) fn parsed(name: &str) -> Event {
         let body = sample(name);
         let header = stripe_webhook::Webhook::generate_test_header(&body, "whsec_test", Some(1_000));
-        match verify(&["whsec_test".into()], body.as_bytes(), Some(&header), 1_000).unwrap() {
+        match verify(
+            &["whsec_test".into()],
+            body.as_bytes(),
+            Some(&header),
+            1_000,
+            crate::verify::DEFAULT_TOLERANCE_SECS,
+        )
+        .unwrap()
+        {
             Verified::Event(e) => *e,
             Verified::Unparseable(head) => panic!("{name} does not parse: {head:?}"),
         }

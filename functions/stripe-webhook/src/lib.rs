@@ -26,16 +26,35 @@ use serde_json::json;
 
 pub use apply::Applied;
 
-/// What the function needs: the store and the signing secrets.
+/// What the function needs: the store, the signing secrets and the timestamp tolerance.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn ProcessorEvents>,
     pub secrets: Arc<Vec<String>>,
+    pub tolerance_secs: i64,
 }
 
 impl AppState {
     pub fn new(store: impl ProcessorEvents + 'static, secrets: Vec<String>) -> Self {
-        Self { store: Arc::new(store), secrets: Arc::new(secrets) }
+        Self { store: Arc::new(store), secrets: Arc::new(secrets), tolerance_secs: verify::DEFAULT_TOLERANCE_SECS }
+    }
+
+    pub fn with_tolerance(mut self, secs: i64) -> Self {
+        self.tolerance_secs = secs;
+        self
+    }
+}
+
+/// `STRIPE_WEBHOOK_TOLERANCE_SECS`: how far a signature's time may be from now (default 300).
+pub fn tolerance_from_env() -> Result<i64, billing_aws::config::ConfigError> {
+    match billing_aws::config::optional("STRIPE_WEBHOOK_TOLERANCE_SECS") {
+        None => Ok(verify::DEFAULT_TOLERANCE_SECS),
+        Some(raw) => raw.trim().parse::<i64>().ok().filter(|s| (1..=3600).contains(s)).ok_or(
+            billing_aws::config::ConfigError::Invalid {
+                name: "STRIPE_WEBHOOK_TOLERANCE_SECS",
+                reason: "a whole number of seconds from 1 to 3600".into(),
+            },
+        ),
     }
 }
 
@@ -78,9 +97,10 @@ pub fn router(state: AppState) -> Router {
 async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, WebhookError> {
     let signature = headers.get("stripe-signature").and_then(|v| v.to_str().ok());
     let now = chrono::Utc::now();
-    let verified = verify::verify(&state.secrets, &body, signature, now.timestamp()).inspect_err(|r| {
-        tracing::warn!(reason = r.code(), "webhook delivery rejected");
-    })?;
+    let verified = verify::verify(&state.secrets, &body, signature, now.timestamp(), state.tolerance_secs)
+        .inspect_err(|r| {
+            tracing::warn!(reason = r.code(), "webhook delivery rejected");
+        })?;
     let applied = apply::apply(state.store.as_ref(), verified, now).await?;
     Ok((StatusCode::OK, axum::Json(json!({"received": true, "result": applied}))).into_response())
 }

@@ -170,7 +170,9 @@ async fn serve(api_port: u16, endpoint: &str, table: &str) -> Result<()> {
     let webhook_secrets = stripe_intake::secrets_from(
         &std::env::var("STRIPE_WEBHOOK_SECRETS").unwrap_or_else(|_| devstack::LOCAL_WEBHOOK_SECRET.to_owned()),
     );
-    let webhook = stripe_intake::router(stripe_intake::AppState::new(store, webhook_secrets));
+    let webhook = stripe_intake::router(
+        stripe_intake::AppState::new(store, webhook_secrets).with_tolerance(stripe_intake::tolerance_from_env()?),
+    );
     let secret = token::secret_from_env();
     let app = gateway::app(gateway::Gateway {
         portal,
