@@ -98,6 +98,16 @@ impl Stack {
         self.webhook_over(self.store(), secrets)
     }
 
+    /// The webhook with a Stripe API client (re-reads objects when events cannot be ordered).
+    pub fn webhook_with(&self, secrets: &[&str], stripe: Option<stripe_intake::stripe_api::StripeApi>) -> axum::Router {
+        let secrets = secrets.iter().map(|s| (*s).to_owned()).collect();
+        let mut state = stripe_intake::AppState::new(self.store(), secrets);
+        if let Some(api) = stripe {
+            state = state.with_stripe(api);
+        }
+        stripe_intake::router(state)
+    }
+
     pub fn webhook_over(
         &self,
         store: impl billing_domain::ports::ProcessorEvents + 'static,

@@ -1,6 +1,6 @@
 //! Applying a verified event exactly once, and never letting an older event overwrite newer state.
 
-use billing_domain::billing::{EventOutcome, EventRecord, Projection, WorkItem};
+use billing_domain::billing::{EventOutcome, EventRecord, Projection, Subscription, WorkItem};
 use billing_domain::invoice::Invoice;
 use billing_domain::ports::{ProcessorEvents, Recorded};
 use billing_domain::{AccountId, Error, Result};
@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::decide::{self, Decision, FollowUp};
+use crate::stripe_api::StripeObjects;
 use crate::verify::{EventHead, Verified};
 
 /// How often a subscription change is re-decided when a concurrent event changed it first.
@@ -41,7 +42,14 @@ fn result(r: Recorded, outcome: EventOutcome) -> Applied {
     }
 }
 
-pub async fn apply(store: &dyn ProcessorEvents, verified: Verified, now: DateTime<Utc>) -> Result<Applied> {
+/// Applies `verified`. `stripe` re-reads an object whose event cannot be ordered from its payload
+/// (two events of the same second); without it such an event is recorded as stale.
+pub async fn apply(
+    store: &dyn ProcessorEvents,
+    stripe: Option<&dyn StripeObjects>,
+    verified: Verified,
+    now: DateTime<Utc>,
+) -> Result<Applied> {
     let event = match verified {
         Verified::Unparseable(head) => {
             tracing::error!(event_id = %head.id, kind = %head.kind, "signed event does not parse with the pinned Stripe types");
@@ -57,11 +65,7 @@ pub async fn apply(store: &dyn ProcessorEvents, verified: Verified, now: DateTim
         return Ok(Applied::Duplicate);
     }
     match decide::decide(&event) {
-        Decision::Ignore(reason) => {
-            tracing::info!(event_id = %head.id, kind = %head.kind, reason, "event ignored");
-            let r = store.record_event(&record(&head, now, EventOutcome::Ignored)).await?;
-            Ok(result(r, EventOutcome::Ignored))
-        }
+        Decision::Ignore(reason) => ignored(store, &head, now, reason).await,
         Decision::LinkCustomer(link) => {
             let mut rec = record(&head, now, EventOutcome::Applied);
             rec.account_id = Some(link.account_id.clone());
@@ -89,9 +93,19 @@ pub async fn apply(store: &dyn ProcessorEvents, verified: Verified, now: DateTim
                 if let Some(b) = &before
                     && !after.stamp.supersedes(&b.stamp)
                 {
-                    rec.outcome = EventOutcome::Stale;
-                    let r = store.record_event(&rec).await?;
-                    return Ok(result(r, EventOutcome::Stale));
+                    let tie = after.stamp.at == b.stamp.at && after.stamp.event_id != b.stamp.event_id;
+                    match (tie, stripe) {
+                        // Same second: the payloads cannot be ordered; Stripe's object now can.
+                        (true, Some(api)) => match refetch(api, &after, &account).await? {
+                            Some(current) => after = current,
+                            None => return ignored(store, &head, now, "re-read subscription not applicable").await,
+                        },
+                        _ => {
+                            rec.outcome = EventOutcome::Stale;
+                            let r = store.record_event(&rec).await?;
+                            return Ok(result(r, EventOutcome::Stale));
+                        }
+                    }
                 }
                 let work = WorkItem::for_subscription(before.as_ref(), &after);
                 match store.save_subscription(&rec, before.as_ref(), &after, work.as_ref()).await {
@@ -175,6 +189,32 @@ async fn resolve(
         tracing::warn!(event_id = %head.id, kind = %head.kind, customer = customer_id, "customer linked to no account");
     }
     Ok(linked)
+}
+
+/// The subscription as Stripe holds it now, stamped with this event (which it is at least as new
+/// as), for `account`. `None` when the current object is not a seat subscription any more.
+async fn refetch(
+    api: &dyn StripeObjects,
+    event_view: &Subscription,
+    account: &AccountId,
+) -> Result<Option<Subscription>> {
+    let current = match api.subscription(&event_view.id).await {
+        Ok(c) => c,
+        Err(Error::NotFound) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    tracing::info!(subscription = %event_view.id, event_id = %event_view.stamp.event_id,
+        "events of the same second: re-read the subscription from Stripe");
+    Ok(match decide::subscription_at(event_view.stamp.clone(), &current) {
+        Decision::Subscription(d) => Some(Subscription { account_id: account.clone(), ..d.subscription }),
+        _ => None,
+    })
+}
+
+async fn ignored(store: &dyn ProcessorEvents, head: &EventHead, now: DateTime<Utc>, reason: &str) -> Result<Applied> {
+    tracing::info!(event_id = %head.id, kind = %head.kind, reason, "event ignored");
+    let r = store.record_event(&record(head, now, EventOutcome::Ignored)).await?;
+    Ok(result(r, EventOutcome::Ignored))
 }
 
 /// Records an event about a customer no account is linked to; nothing else changes.

@@ -157,6 +157,12 @@ fn payment_method(event: &Event, pm: &stripe_shared::PaymentMethod, attached: bo
 }
 
 fn subscription(event: &Event, sub: &stripe_shared::Subscription) -> Decision {
+    subscription_at(stamp(event), sub)
+}
+
+/// The decision for a subscription object stamped `stamp`: the event's own object, or the one
+/// re-read from Stripe when the event's payload could not be ordered.
+pub fn subscription_at(stamp: Stamp, sub: &stripe_shared::Subscription) -> Decision {
     // The seat subscription has one recurring, per-seat price.
     let Some(item) = sub.items.data.iter().find(|i| i.price.recurring.is_some()) else {
         return Decision::Ignore("subscription without a recurring item");
@@ -196,7 +202,7 @@ fn subscription(event: &Event, sub: &stripe_shared::Subscription) -> Decision {
             current_period_start: time(item.current_period_start),
             current_period_end: time(item.current_period_end),
             cancel_at_period_end: sub.cancel_at_period_end,
-            stamp: stamp(event),
+            stamp,
         },
     }))
 }

@@ -11,6 +11,7 @@
 
 pub mod apply;
 pub mod decide;
+pub mod stripe_api;
 pub mod verify;
 
 use std::sync::Arc;
@@ -32,11 +33,23 @@ pub struct AppState {
     pub store: Arc<dyn ProcessorEvents>,
     pub secrets: Arc<Vec<String>>,
     pub tolerance_secs: i64,
+    /// Re-reads objects whose events cannot be ordered; `None` records such events as stale.
+    pub stripe: Option<Arc<dyn stripe_api::StripeObjects>>,
 }
 
 impl AppState {
     pub fn new(store: impl ProcessorEvents + 'static, secrets: Vec<String>) -> Self {
-        Self { store: Arc::new(store), secrets: Arc::new(secrets), tolerance_secs: verify::DEFAULT_TOLERANCE_SECS }
+        Self {
+            store: Arc::new(store),
+            secrets: Arc::new(secrets),
+            tolerance_secs: verify::DEFAULT_TOLERANCE_SECS,
+            stripe: None,
+        }
+    }
+
+    pub fn with_stripe(mut self, api: impl stripe_api::StripeObjects + 'static) -> Self {
+        self.stripe = Some(Arc::new(api));
+        self
     }
 
     pub fn with_tolerance(mut self, secs: i64) -> Self {
@@ -101,6 +114,6 @@ async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         .inspect_err(|r| {
             tracing::warn!(reason = r.code(), "webhook delivery rejected");
         })?;
-    let applied = apply::apply(state.store.as_ref(), verified, now).await?;
+    let applied = apply::apply(state.store.as_ref(), state.stripe.as_deref(), verified, now).await?;
     Ok((StatusCode::OK, axum::Json(json!({"received": true, "result": applied}))).into_response())
 }

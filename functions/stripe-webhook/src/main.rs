@@ -1,6 +1,7 @@
 //! Lambda entry point: wiring only. Clients are built once per cold start.
 
 use billing_aws::{DynamoStore, config, telemetry};
+use stripe_intake::stripe_api::StripeApi;
 use stripe_intake::{AppState, secrets_from, tolerance_from_env};
 
 #[tokio::main]
@@ -17,6 +18,10 @@ async fn main() -> Result<(), lambda_http::Error> {
     if secrets.is_empty() {
         return Err("the webhook signing secret holds no whsec_ value".into());
     }
+    // The restricted API key the function re-reads objects with, also from Secrets Manager.
+    let api_key = config::secret_string(&aws, &config::required("STRIPE_API_KEY_ARN")?).await?;
+    let stripe = StripeApi::new(api_key.trim(), None)?;
     let store = DynamoStore::from_config(&aws, table);
-    lambda_http::run(stripe_intake::router(AppState::new(store, secrets).with_tolerance(tolerance))).await
+    let state = AppState::new(store, secrets).with_tolerance(tolerance).with_stripe(stripe);
+    lambda_http::run(stripe_intake::router(state)).await
 }

@@ -8,6 +8,7 @@ mod invoices;
 mod local_gateway;
 mod members;
 mod payment_methods;
+mod refetch;
 mod sample_events;
 mod tenancy;
 mod webhook;

@@ -11,6 +11,7 @@
 
 pub mod apigw;
 pub mod aws;
+pub mod fake_stripe;
 pub mod gateway;
 pub mod inspect;
 pub mod moto;

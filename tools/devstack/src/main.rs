@@ -9,6 +9,7 @@ use billing_domain::{Address, AddressInput};
 use clap::{Parser, Subcommand};
 use devstack::{gateway, moto::Moto, seed, tables, token};
 use portal_api::{AppState, RemitTo, Settings};
+use stripe_intake::stripe_api::StripeApi;
 
 #[derive(Parser)]
 #[command(name = "dev", about = "The billing backend's local stack")]
@@ -37,6 +38,9 @@ enum Command {
         /// Name of the billing table (BillingTable in the template).
         #[arg(long, env = "DEV_TABLE_NAME", default_value = "billing-local")]
         table: String,
+        /// Port of the fake Stripe API (not started when STRIPE_SECRET_KEY is set).
+        #[arg(long, env = "DEV_STRIPE_PORT", default_value_t = 12111)]
+        stripe_port: u16,
     },
     /// Print the Stripe-Signature header for a file's exact bytes, signed now with the local
     /// webhook secret (what `make stripe-event` sends).
@@ -97,13 +101,13 @@ async fn main() -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
-        Command::Up { api_port, aws_port, data_dir, aws_endpoint, table } => {
+        Command::Up { api_port, aws_port, data_dir, aws_endpoint, table, stripe_port } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
                     tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
                 )
                 .init();
-            up(api_port, aws_port, data_dir, aws_endpoint, table).await
+            up(api_port, aws_port, data_dir, aws_endpoint, table, stripe_port).await
         }
     }
 }
@@ -132,6 +136,7 @@ async fn up(
     data_dir: PathBuf,
     aws_endpoint: Option<String>,
     table: String,
+    stripe_port: u16,
 ) -> Result<()> {
     std::fs::create_dir_all(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
     let log = data_dir.join("moto.log");
@@ -144,7 +149,7 @@ async fn up(
             (Some(m), url)
         }
     };
-    let result = serve(api_port, &endpoint, &table).await;
+    let result = serve(api_port, &endpoint, &table, stripe_port).await;
     if let Some(m) = moto.as_mut() {
         tracing::info!("stopping the AWS stand-in");
         m.stop();
@@ -152,7 +157,21 @@ async fn up(
     result
 }
 
-async fn serve(api_port: u16, endpoint: &str, table: &str) -> Result<()> {
+/// Stripe's API for the webhook's re-reads: real test mode when `STRIPE_SECRET_KEY` is set, else
+/// the fake, holding the newest object of each sample event.
+async fn stripe_api(port: u16) -> Result<(StripeApi, String)> {
+    if let Ok(key) = std::env::var("STRIPE_SECRET_KEY")
+        && !key.trim().is_empty()
+    {
+        return Ok((StripeApi::new(key.trim(), None)?, "api.stripe.com (STRIPE_SECRET_KEY)".into()));
+    }
+    let fake = devstack::fake_stripe::FakeStripe::default();
+    fake.load_events(&devstack::repo_root().join("events/stripe"))?;
+    let url = fake.serve(port).await.with_context(|| format!("binding 127.0.0.1:{port} (set DEV_STRIPE_PORT)"))?;
+    Ok((StripeApi::new("sk_test_local_fake", Some(&url))?, format!("fake at {url}")))
+}
+
+async fn serve(api_port: u16, endpoint: &str, table: &str, stripe_port: u16) -> Result<()> {
     let aws = devstack::aws::local_config(endpoint).await;
     let client = aws_sdk_dynamodb::Client::new(&aws);
     if tables::exists(&client, table).await? {
@@ -170,8 +189,12 @@ async fn serve(api_port: u16, endpoint: &str, table: &str) -> Result<()> {
     let webhook_secrets = stripe_intake::secrets_from(
         &std::env::var("STRIPE_WEBHOOK_SECRETS").unwrap_or_else(|_| devstack::LOCAL_WEBHOOK_SECRET.to_owned()),
     );
+    let (stripe, stripe_where) = stripe_api(stripe_port).await?;
+    tracing::info!(stripe = %stripe_where, "Stripe API for the webhook's re-reads");
     let webhook = stripe_intake::router(
-        stripe_intake::AppState::new(store, webhook_secrets).with_tolerance(stripe_intake::tolerance_from_env()?),
+        stripe_intake::AppState::new(store, webhook_secrets)
+            .with_tolerance(stripe_intake::tolerance_from_env()?)
+            .with_stripe(stripe),
     );
     let secret = token::secret_from_env();
     let app = gateway::app(gateway::Gateway {
