@@ -11,6 +11,7 @@
 
 pub mod apply;
 pub mod decide;
+pub mod recover;
 pub mod stripe_api;
 pub mod verify;
 

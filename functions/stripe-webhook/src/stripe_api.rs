@@ -5,11 +5,21 @@
 use async_trait::async_trait;
 use billing_domain::{Error, Result};
 
+/// One page of Stripe's event list (newest first) and whether more follow.
+pub struct EventPage {
+    pub events: Vec<stripe_shared::Event>,
+    pub has_more: bool,
+}
+
 #[async_trait]
 pub trait StripeObjects: Send + Sync {
     /// The subscription as Stripe holds it now. `Error::NotFound` if Stripe has no such object;
     /// `Error::Unavailable` for anything a retry can fix.
     async fn subscription(&self, id: &str) -> Result<stripe_shared::Subscription>;
+
+    /// Events created at or after `since` (epoch seconds), newest first, 100 a page, continuing
+    /// after `starting_after`.
+    async fn events(&self, since: i64, starting_after: Option<&str>) -> Result<EventPage>;
 }
 
 /// async-stripe's client (API version 2026-09-30.endive), built once per process.
@@ -45,5 +55,14 @@ fn classify(e: stripe::StripeError) -> Error {
 impl StripeObjects for StripeApi {
     async fn subscription(&self, id: &str) -> Result<stripe_shared::Subscription> {
         stripe_billing::subscription::RetrieveSubscription::new(id).send(&self.client).await.map_err(classify)
+    }
+
+    async fn events(&self, since: i64, starting_after: Option<&str>) -> Result<EventPage> {
+        let mut req = stripe_core::event::ListEvent::new().created(stripe_types::RangeQueryTs::gte(since)).limit(100);
+        if let Some(after) = starting_after {
+            req = req.starting_after(after);
+        }
+        let list = req.send(&self.client).await.map_err(classify)?;
+        Ok(EventPage { events: list.data, has_more: list.has_more })
     }
 }

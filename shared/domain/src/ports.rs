@@ -154,3 +154,12 @@ pub trait ProcessorEvents: Send + Sync {
         after: &crate::billing::Projection,
     ) -> Result<Recorded>;
 }
+
+/// How far missed-event recovery has read the processor's event list.
+#[async_trait]
+pub trait RecoveryWatermark: Send + Sync {
+    /// The `created` time (epoch seconds) up to which every event has been applied.
+    async fn watermark(&self) -> Result<Option<i64>>;
+    /// Moves the watermark forward to `created`; never backwards.
+    async fn advance_watermark(&self, created: i64) -> Result<()>;
+}

@@ -8,6 +8,7 @@ mod invoices;
 mod local_gateway;
 mod members;
 mod payment_methods;
+mod recovery;
 mod refetch;
 mod sample_events;
 mod tenancy;

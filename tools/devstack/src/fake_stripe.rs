@@ -17,6 +17,46 @@ use serde_json::{Value, json};
 #[derive(Clone, Default)]
 pub struct FakeStripe {
     objects: Arc<Mutex<HashMap<String, Value>>>,
+    events: Arc<Mutex<Vec<Value>>>,
+}
+
+fn authorized(headers: &HeaderMap) -> bool {
+    headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("Bearer sk_"))
+}
+
+/// `GET /v1/events`: newest first, `created[gte]`, `limit` (default 10, at most 100),
+/// `starting_after` — as Stripe pages its event list.
+async fn events(
+    State(fake): State<FakeStripe>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
+    if !authorized(&headers) {
+        return error(StatusCode::UNAUTHORIZED, None, "You did not provide an API key.".into());
+    }
+    let gte = q.get("created[gte]").and_then(|v| v.parse::<i64>().ok()).unwrap_or(i64::MIN);
+    let limit = q.get("limit").and_then(|v| v.parse::<usize>().ok()).unwrap_or(10).clamp(1, 100);
+    let mut all: Vec<Value> = fake
+        .events
+        .lock()
+        .expect("fake Stripe state")
+        .iter()
+        .filter(|e| e["created"].as_i64() >= Some(gte))
+        .cloned()
+        .collect();
+    all.sort_by(|a, b| (b["created"].as_i64(), b["id"].as_str()).cmp(&(a["created"].as_i64(), a["id"].as_str())));
+    let start = match q.get("starting_after") {
+        Some(after) => match all.iter().position(|e| e["id"].as_str() == Some(after.as_str())) {
+            Some(i) => i + 1,
+            None => {
+                return error(StatusCode::BAD_REQUEST, Some("resource_missing"), format!("No such event: '{after}'"));
+            }
+        },
+        None => 0,
+    };
+    let page: Vec<Value> = all.iter().skip(start).take(limit).cloned().collect();
+    let has_more = start + page.len() < all.len();
+    axum::Json(json!({"object": "list", "url": "/v1/events", "has_more": has_more, "data": page})).into_response()
 }
 
 fn error(status: StatusCode, code: Option<&str>, message: String) -> Response {
@@ -44,6 +84,11 @@ impl FakeStripe {
         }
     }
 
+    /// Adds an event to the list `GET /v1/events` serves (Stripe keeps them 30 days).
+    pub fn add_event(&self, event: Value) {
+        self.events.lock().expect("fake Stripe state").push(event);
+    }
+
     /// Holds the newest object of each sample event in `dir` (what Stripe would return now).
     pub fn load_events(&self, dir: &std::path::Path) -> Result<()> {
         let mut newest: HashMap<String, (i64, Value)> = HashMap::new();
@@ -60,7 +105,10 @@ impl FakeStripe {
     }
 
     pub fn router(&self) -> Router {
-        Router::new().route("/v1/subscriptions/{id}", get(subscription)).with_state(self.clone())
+        Router::new()
+            .route("/v1/subscriptions/{id}", get(subscription))
+            .route("/v1/events", get(events))
+            .with_state(self.clone())
     }
 
     /// Serves on `127.0.0.1:port` (0: a free one) in the background; returns the base URL.

@@ -81,3 +81,7 @@ pub fn payment_method_sk(payment_method_id: &str) -> String {
 }
 
 pub const DEFAULT_PAYMENT_METHOD_SK: &str = "DEFAULT_PAYMENT_METHOD";
+
+/// Missed-event recovery's progress through Stripe's event list.
+pub const RECOVERY_PK: &str = "STRIPE_RECOVERY";
+pub const RECOVERY_SK: &str = "WATERMARK";

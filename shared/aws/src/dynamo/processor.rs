@@ -188,3 +188,32 @@ fn projection_keys(key: &ProjectionKey) -> (String, String) {
     };
     (pk, sk)
 }
+
+#[async_trait]
+impl billing_domain::ports::RecoveryWatermark for DynamoStore {
+    async fn watermark(&self) -> Result<Option<i64>> {
+        let item = self.get(RECOVERY_PK.into(), RECOVERY_SK.into()).await?;
+        Ok(item.and_then(|i| i.get("created").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok())))
+    }
+
+    async fn advance_watermark(&self, created: i64) -> Result<()> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(RECOVERY_PK))
+            .key(SK, s(RECOVERY_SK))
+            .update_expression("SET created = :c, entity = :e")
+            .condition_expression("attribute_not_exists(created) OR created < :c")
+            .expression_attribute_values(":c", n(created))
+            .expression_attribute_values(":e", s("recovery_watermark"))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            // Already at or past it (a concurrent run): nothing to do.
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(super::unavailable(e)),
+        }
+    }
+}
