@@ -117,12 +117,40 @@ def main():
                                                        subscription(fixtures, 8, "canceled", T0, T0 + 30 * 86400)),
         **invoice_events(fixtures),
         **payment_method_events(fixtures),
+        **charge_events(fixtures),
         "unknown.event.json": envelope(fixtures, "evt_DemoUnknownType01", "billing.future_feature.created",
                                        T0 + 5, {"id": "bff_123", "object": "billing.future_feature"}),
     }
     for name, ev in events.items():
         (OUT / name).write_text(json.dumps(ev, indent=2, sort_keys=True) + "\n")
         print("wrote", OUT / name)
+
+
+def charge_events(fixtures):
+    """The first bill's $60.00 payment: $12.00 of it refunded (one seat), then disputed in full."""
+    charge = copy.deepcopy(fixtures["charge"])
+    charge.update(id="ch_DemoFirstPayment1", customer=CUSTOMER, amount=6000, amount_captured=6000, amount_refunded=1200,
+                  refunded=False, disputed=False, currency="usd", created=T0 + 4, paid=True, status="succeeded",
+                  payment_intent="pi_DemoFirstPayment1", payment_method="pm_DemoVisa00000001", metadata={},
+                  receipt_url="https://pay.stripe.com/receipts/acct_test/ch_DemoFirstPayment1",
+                  description="Invoice DEMO-0001")
+    dispute = copy.deepcopy(fixtures["dispute"])
+    dispute.update(id="dp_DemoFirstPayment1", charge=charge["id"], payment_intent=charge["payment_intent"], amount=6000,
+                   currency="usd", reason="fraudulent", status="needs_response", created=T0 + 20 * 86400,
+                   livemode=False, metadata={}, is_charge_refundable=False, network_reason_code=None)
+    # The fixture predates this API version's dispute shape: a Visa chargeback as it is sent now.
+    card = dict(dispute["payment_method_details"].get("card") or {}, brand="visa", network="visa",
+                case_type="chargeback", network_reason_code="10.4")
+    dispute["payment_method_details"] = {"type": "card", "card": card, "amazon_pay": None, "klarna": None,
+                                         "paypal": None}
+    dispute["evidence"]["enhanced_evidence"] = dict(dispute["evidence"].get("enhanced_evidence") or {},
+                                                    mastercard_compliance=None)
+    return {
+        "charge.refunded.json": envelope(fixtures, "evt_DemoChargeRefund1", "charge.refunded", T0 + 5 * 86400, charge,
+                                         previous={"amount_refunded": 0}),
+        "charge.dispute.created.json": envelope(fixtures, "evt_DemoDisputeOpen01", "charge.dispute.created",
+                                                T0 + 20 * 86400, dispute),
+    }
 
 
 def payment_method_events(fixtures):

@@ -396,9 +396,10 @@ pub mod faults {
             r: &billing::EventRecord,
             p: Option<&billing::Stamp>,
             a: &billing::Projection,
+            au: Option<&AuditEntry>,
         ) -> Result<Recorded> {
             self.check()?;
-            self.inner.save_projection(r, p, a).await
+            self.inner.save_projection(r, p, a, au).await
         }
         async fn invoice(&self, a: &AccountId, id: &str) -> Result<Option<invoice::Invoice>> {
             self.inner.invoice(a, id).await

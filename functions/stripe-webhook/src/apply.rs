@@ -3,11 +3,11 @@
 use billing_domain::billing::{EventOutcome, EventRecord, Projection, Subscription, WorkItem};
 use billing_domain::invoice::Invoice;
 use billing_domain::ports::{ProcessorEvents, Recorded};
-use billing_domain::{AccountId, Error, Result};
+use billing_domain::{AccountId, Actor, AuditAction, AuditEntry, Error, Result};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::decide::{self, Decision, FollowUp};
+use crate::decide::{self, Decision, FollowUp, ProjectionDraft};
 use crate::stripe_api::StripeObjects;
 use crate::verify::{EventHead, Verified};
 
@@ -116,29 +116,26 @@ pub async fn apply(
             }
             Err(Error::Conflict)
         }
-        Decision::Project(draft) => {
-            let Some(account) = resolve(store, draft.account_hint, &draft.customer_id, &head).await? else {
+        Decision::Project(draft) => project(store, *draft, &head, now).await,
+        Decision::Dispute(draft) => {
+            // The dispute names only its charge: the charge (customer, amounts) comes from Stripe.
+            let Some(api) = stripe else {
+                tracing::warn!(event_id = %head.id, "dispute without a Stripe client to read its charge");
                 return unattributed(store, &head, now).await;
             };
-            let after = draft.projection.for_account(account.clone());
-            let mut rec = record(&head, now, EventOutcome::Applied);
-            rec.account_id = Some(account);
-            for _ in 0..ATTEMPTS {
-                let before = store.projection(&after.key()).await?;
-                if let Some(b) = &before
-                    && !after.stamp().supersedes(b.stamp())
-                {
-                    rec.outcome = EventOutcome::Stale;
-                    let r = store.record_event(&rec).await?;
-                    return Ok(result(r, EventOutcome::Stale));
-                }
-                match store.save_projection(&rec, before.as_ref().map(Projection::stamp), &after).await {
-                    Ok(r) => return Ok(result(r, EventOutcome::Applied)),
-                    Err(Error::Conflict) => continue,
-                    Err(e) => return Err(e),
-                }
+            let charge = match api.charge(&draft.charge_id).await {
+                Ok(c) => c,
+                Err(Error::NotFound) => return ignored(store, &head, now, "disputed charge unknown to Stripe").await,
+                Err(e) => return Err(e),
+            };
+            let Some(mut payment) = decide::payment_draft(draft.stamp.clone(), &charge, AuditAction::PaymentDisputed)
+            else {
+                return ignored(store, &head, now, "disputed charge without a customer").await;
+            };
+            if let Projection::Payment(p) = &mut payment.projection {
+                p.dispute = Some(draft.dispute.clone());
             }
-            Err(Error::Conflict)
+            project(store, payment, &head, now).await
         }
         Decision::Invoice(draft) => {
             let mut after = draft.invoice;
@@ -189,6 +186,51 @@ async fn resolve(
         tracing::warn!(event_id = %head.id, kind = %head.kind, customer = customer_id, "customer linked to no account");
     }
     Ok(linked)
+}
+
+/// Applies a projection (payment method, default method, payment) for its account: stale events
+/// change nothing, concurrent ones are re-decided, payments are audited in the same transaction.
+async fn project(
+    store: &dyn ProcessorEvents,
+    draft: ProjectionDraft,
+    head: &EventHead,
+    now: DateTime<Utc>,
+) -> Result<Applied> {
+    let Some(account) = resolve(store, draft.account_hint, &draft.customer_id, head).await? else {
+        return unattributed(store, head, now).await;
+    };
+    let proposed = draft.projection.for_account(account.clone());
+    let mut rec = record(head, now, EventOutcome::Applied);
+    rec.account_id = Some(account.clone());
+    for _ in 0..ATTEMPTS {
+        let before = store.projection(&proposed.key()).await?;
+        if let Some(b) = &before
+            && !proposed.stamp().supersedes(b.stamp())
+        {
+            rec.outcome = EventOutcome::Stale;
+            let r = store.record_event(&rec).await?;
+            return Ok(result(r, EventOutcome::Stale));
+        }
+        let after = proposed.clone().carried_over(before.as_ref());
+        let audit = draft.audit.map(|action| {
+            let target = match &after {
+                Projection::Payment(p) => Some(p.charge_id.clone()),
+                _ => None,
+            };
+            AuditEntry::record(&account, &processor_actor(), action, target, before.as_ref(), Some(&after), now)
+        });
+        match store.save_projection(&rec, before.as_ref().map(Projection::stamp), &after, audit.as_ref()).await {
+            Ok(r) => return Ok(result(r, EventOutcome::Applied)),
+            Err(Error::Conflict) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::Conflict)
+}
+
+/// Changes Stripe reports are recorded in the audit trail as made by `stripe`.
+fn processor_actor() -> Actor {
+    Actor { user_id: "stripe".parse().expect("a valid user id"), email: None }
 }
 
 /// The subscription as Stripe holds it now, stamped with this event (which it is at least as new

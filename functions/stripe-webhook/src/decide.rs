@@ -1,9 +1,10 @@
 //! From a verified Stripe event to the domain change it asks for. Pure: no I/O, so every rule
 //! here is unit-tested and benchmarkable.
 
+use billing_domain::AuditAction;
 use billing_domain::billing::{
-    CustomerLink, DefaultPaymentMethod, PaymentMethodSummary, PlanInterval, Projection, SeatCount, Stamp, Subscription,
-    SubscriptionStatus,
+    CustomerLink, DefaultPaymentMethod, DisputeSummary, PaymentMethodSummary, PaymentRecord, PlanInterval, Projection,
+    SeatCount, Stamp, Subscription, SubscriptionStatus,
 };
 use billing_domain::invoice::{ChargeKind, Invoice, InvoiceLine, InvoiceStatus, ServicePeriod};
 use billing_domain::{AccountId, Currency, Money};
@@ -31,8 +32,11 @@ pub enum Decision {
     Subscription(Box<SubscriptionDraft>),
     /// An invoice's new state, and the follow-up its event calls for.
     Invoice(Box<InvoiceDraft>),
-    /// A payment method attached or detached, or the customer's default changed.
+    /// A payment method attached or detached, the customer's default changed, or a payment
+    /// refunded.
     Project(Box<ProjectionDraft>),
+    /// A dispute on a charge: the event names only the charge, which is re-read from Stripe.
+    Dispute(Box<DisputeDraft>),
     /// Nothing to do for this event; the reason is recorded.
     Ignore(&'static str),
 }
@@ -59,6 +63,15 @@ pub struct ProjectionDraft {
     pub account_hint: Option<AccountId>,
     pub customer_id: String,
     pub projection: Projection,
+    /// Recorded in the account's audit trail with the change (payments).
+    pub audit: Option<AuditAction>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisputeDraft {
+    pub charge_id: String,
+    pub dispute: DisputeSummary,
+    pub stamp: Stamp,
 }
 
 pub fn stamp(event: &Event) -> Stamp {
@@ -115,10 +128,55 @@ pub fn decide(event: &Event) -> Decision {
                     .map(|pm| pm.id().as_str().to_owned()),
                 stamp: stamp(event),
             }),
+            audit: None,
         })),
+        EventObject::ChargeRefunded(charge) => {
+            match payment_draft(stamp(event), charge, AuditAction::PaymentRefunded) {
+                Some(d) => Decision::Project(Box::new(d)),
+                None => Decision::Ignore("charge without a customer or in an unknown currency"),
+            }
+        }
+        EventObject::ChargeDisputeCreated(dispute) => {
+            let Ok(currency) = dispute.currency.to_string().parse::<Currency>() else {
+                return Decision::Ignore("dispute in a currency this system does not know");
+            };
+            Decision::Dispute(Box::new(DisputeDraft {
+                charge_id: dispute.charge.id().as_str().to_owned(),
+                dispute: DisputeSummary {
+                    id: dispute.id.as_str().to_owned(),
+                    amount: Money::from_minor(dispute.amount, currency),
+                    reason: dispute.reason.clone(),
+                    status: dispute.status.as_str().to_owned(),
+                },
+                stamp: stamp(event),
+            }))
+        }
         EventObject::Unknown(_) => Decision::Ignore("event type unknown to the pinned Stripe API version"),
         _ => Decision::Ignore("event type not handled"),
     }
+}
+
+/// A payment's record from its charge object, stamped `stamp`.
+pub fn payment_draft(stamp: Stamp, charge: &stripe_shared::Charge, action: AuditAction) -> Option<ProjectionDraft> {
+    let customer_id = charge.customer.as_ref()?.id().as_str().to_owned();
+    let currency: Currency = charge.currency.to_string().parse().ok()?;
+    Some(ProjectionDraft {
+        account_hint: hint(Some(&charge.metadata)),
+        customer_id: customer_id.clone(),
+        audit: Some(action),
+        projection: Projection::Payment(PaymentRecord {
+            charge_id: charge.id.as_str().to_owned(),
+            account_id: AccountId::generate(),
+            customer_id,
+            payment_intent_id: charge.payment_intent.as_ref().map(|p| p.id().as_str().to_owned()),
+            amount: Money::from_minor(charge.amount, currency),
+            amount_refunded: Money::from_minor(charge.amount_refunded, currency),
+            refunded: charge.refunded,
+            dispute: None,
+            receipt_url: charge.receipt_url.clone(),
+            stamp,
+        }),
+    })
 }
 
 fn hint(metadata: Option<&std::collections::HashMap<String, String>>) -> Option<AccountId> {
@@ -153,6 +211,7 @@ fn payment_method(event: &Event, pm: &stripe_shared::PaymentMethod, attached: bo
             attached,
             stamp: stamp(event),
         }),
+        audit: None,
     }))
 }
 
@@ -408,6 +467,21 @@ pub(crate) mod tests {
         assert_eq!(d.account_hint.as_ref().map(AccountId::as_str), Some("acct_demo"));
         let Projection::DefaultPaymentMethod(def) = &d.projection else { panic!() };
         assert_eq!(def.payment_method_id.as_deref(), Some("pm_DemoVisa00000001"));
+    }
+
+    #[test]
+    fn a_refund_is_a_payment_record_to_audit_and_a_dispute_names_its_charge() {
+        let d = projection_of("charge.refunded.json");
+        assert_eq!(d.audit, Some(AuditAction::PaymentRefunded));
+        let Projection::Payment(p) = &d.projection else { panic!() };
+        assert_eq!((p.amount.to_string().as_str(), p.amount_refunded.to_string().as_str()), ("60.00 USD", "12.00 USD"));
+        assert_eq!((p.refunded, p.payment_intent_id.as_deref()), (false, Some("pi_DemoFirstPayment1")));
+        let Decision::Dispute(dispute) = decide(&parsed("charge.dispute.created.json")) else { panic!() };
+        assert_eq!(dispute.charge_id, "ch_DemoFirstPayment1");
+        assert_eq!(
+            (dispute.dispute.reason.as_str(), dispute.dispute.status.as_str()),
+            ("fraudulent", "needs_response")
+        );
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub trait StripeObjects: Send + Sync {
     /// Events created at or after `since` (epoch seconds), newest first, 100 a page, continuing
     /// after `starting_after`.
     async fn events(&self, since: i64, starting_after: Option<&str>) -> Result<EventPage>;
+
+    /// The charge (payment) as Stripe holds it now.
+    async fn charge(&self, id: &str) -> Result<stripe_shared::Charge>;
 }
 
 /// async-stripe's client (API version 2026-09-30.endive), built once per process.
@@ -64,5 +67,9 @@ impl StripeObjects for StripeApi {
         }
         let list = req.send(&self.client).await.map_err(classify)?;
         Ok(EventPage { events: list.data, has_more: list.has_more })
+    }
+
+    async fn charge(&self, id: &str) -> Result<stripe_shared::Charge> {
+        stripe_core::charge::RetrieveCharge::new(id).send(&self.client).await.map_err(classify)
     }
 }

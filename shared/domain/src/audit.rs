@@ -31,6 +31,10 @@ pub enum AuditAction {
     MemberRoleChanged,
     #[serde(rename = "member.removed")]
     MemberRemoved,
+    #[serde(rename = "payment.refunded")]
+    PaymentRefunded,
+    #[serde(rename = "payment.disputed")]
+    PaymentDisputed,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

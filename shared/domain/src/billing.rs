@@ -286,6 +286,35 @@ pub struct DefaultPaymentMethod {
     pub stamp: Stamp,
 }
 
+/// A dispute (chargeback) opened on a payment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisputeSummary {
+    pub id: String,
+    pub amount: crate::money::Money,
+    pub reason: String,
+    pub status: String,
+}
+
+/// A card payment (the processor's charge) and what happened to it after: refunds, a dispute.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentRecord {
+    /// The processor's charge id (`ch_…`).
+    pub charge_id: String,
+    pub account_id: AccountId,
+    pub customer_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_intent_id: Option<String>,
+    pub amount: crate::money::Money,
+    pub amount_refunded: crate::money::Money,
+    /// Refunded in full.
+    pub refunded: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispute: Option<DisputeSummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt_url: Option<String>,
+    pub stamp: Stamp,
+}
+
 /// A processor object projected under an account and replaced only by a newer event: the shape
 /// every such projection shares (subscriptions and invoices have richer writes of their own).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -293,6 +322,7 @@ pub struct DefaultPaymentMethod {
 pub enum Projection {
     PaymentMethod(PaymentMethodSummary),
     DefaultPaymentMethod(DefaultPaymentMethod),
+    Payment(PaymentRecord),
 }
 
 /// Which projection: the key a [`Projection`] is stored under.
@@ -300,6 +330,7 @@ pub enum Projection {
 pub enum ProjectionKey {
     PaymentMethod { account_id: AccountId, payment_method_id: String },
     DefaultPaymentMethod { account_id: AccountId },
+    Payment { account_id: AccountId, charge_id: String },
 }
 
 impl Projection {
@@ -311,6 +342,9 @@ impl Projection {
             Projection::DefaultPaymentMethod(d) => {
                 ProjectionKey::DefaultPaymentMethod { account_id: d.account_id.clone() }
             }
+            Projection::Payment(p) => {
+                ProjectionKey::Payment { account_id: p.account_id.clone(), charge_id: p.charge_id.clone() }
+            }
         }
     }
 
@@ -318,6 +352,19 @@ impl Projection {
         match self {
             Projection::PaymentMethod(pm) => &pm.stamp,
             Projection::DefaultPaymentMethod(d) => &d.stamp,
+            Projection::Payment(p) => &p.stamp,
+        }
+    }
+
+    /// What to store over `before`: a payment keeps the dispute it has on record when the new
+    /// state (a charge event, which carries no dispute details) has none.
+    pub fn carried_over(self, before: Option<&Projection>) -> Projection {
+        match (self, before) {
+            (Projection::Payment(mut after), Some(Projection::Payment(b))) if after.dispute.is_none() => {
+                after.dispute = b.dispute.clone();
+                Projection::Payment(after)
+            }
+            (after, _) => after,
         }
     }
 
@@ -326,6 +373,7 @@ impl Projection {
         match &mut self {
             Projection::PaymentMethod(pm) => pm.account_id = account,
             Projection::DefaultPaymentMethod(d) => d.account_id = account,
+            Projection::Payment(p) => p.account_id = account,
         }
         self
     }
@@ -334,9 +382,9 @@ impl Projection {
 impl ProjectionKey {
     pub fn account_id(&self) -> &AccountId {
         match self {
-            ProjectionKey::PaymentMethod { account_id, .. } | ProjectionKey::DefaultPaymentMethod { account_id } => {
-                account_id
-            }
+            ProjectionKey::PaymentMethod { account_id, .. }
+            | ProjectionKey::DefaultPaymentMethod { account_id }
+            | ProjectionKey::Payment { account_id, .. } => account_id,
         }
     }
 }

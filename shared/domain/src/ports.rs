@@ -146,12 +146,14 @@ pub trait ProcessorEvents: Send + Sync {
     ) -> Result<Recorded>;
     async fn projection(&self, key: &crate::billing::ProjectionKey) -> Result<Option<crate::billing::Projection>>;
     /// Claims the event and replaces the projection stored under `after`'s key, if it is still
-    /// stamped `previous` (None: absent); otherwise `Error::Conflict`.
+    /// stamped `previous` (None: absent); otherwise `Error::Conflict`. `audit`, if given, is
+    /// appended in the same transaction.
     async fn save_projection(
         &self,
         record: &crate::billing::EventRecord,
         previous: Option<&crate::billing::Stamp>,
         after: &crate::billing::Projection,
+        audit: Option<&AuditEntry>,
     ) -> Result<Recorded>;
 }
 

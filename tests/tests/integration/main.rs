@@ -3,6 +3,7 @@
 
 mod accounts;
 mod billing_profile;
+mod charges;
 mod failures;
 mod invoices;
 mod local_gateway;

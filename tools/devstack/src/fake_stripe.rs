@@ -64,16 +64,23 @@ fn error(status: StatusCode, code: Option<&str>, message: String) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-async fn subscription(State(fake): State<FakeStripe>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    let authorized =
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("Bearer sk_"));
-    if !authorized {
+/// `GET /v1/{kind}s/{id}` for the objects this project re-reads.
+async fn object(kind: &'static str, fake: FakeStripe, headers: HeaderMap, id: String) -> Response {
+    if !authorized(&headers) {
         return error(StatusCode::UNAUTHORIZED, None, "You did not provide an API key.".into());
     }
     match fake.objects.lock().expect("fake Stripe state").get(&id) {
-        Some(obj) if obj["object"] == "subscription" => axum::Json(obj.clone()).into_response(),
-        _ => error(StatusCode::NOT_FOUND, Some("resource_missing"), format!("No such subscription: '{id}'")),
+        Some(obj) if obj["object"] == kind => axum::Json(obj.clone()).into_response(),
+        _ => error(StatusCode::NOT_FOUND, Some("resource_missing"), format!("No such {kind}: '{id}'")),
     }
+}
+
+async fn subscription(State(fake): State<FakeStripe>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    object("subscription", fake, headers, id).await
+}
+
+async fn charge(State(fake): State<FakeStripe>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    object("charge", fake, headers, id).await
 }
 
 impl FakeStripe {
@@ -107,6 +114,7 @@ impl FakeStripe {
     pub fn router(&self) -> Router {
         Router::new()
             .route("/v1/subscriptions/{id}", get(subscription))
+            .route("/v1/charges/{id}", get(charge))
             .route("/v1/events", get(events))
             .with_state(self.clone())
     }

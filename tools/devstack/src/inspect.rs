@@ -38,6 +38,7 @@ pub async fn billing(client: &Client, table: &str, account: &str) -> Result<Valu
         "subscriptions": under(client, table, &pk, "SUBSCRIPTION#").await?,
         "invoices": under(client, table, &pk, "INVOICE#").await?,
         "payment_methods": under(client, table, &pk, "PAYMENT_METHOD#").await?,
+        "payments": under(client, table, &pk, "PAYMENT#").await?,
         "default_payment_method": under(client, table, &pk, "DEFAULT_PAYMENT_METHOD").await?,
         "work_items": under(client, table, &pk, "WORK#").await?,
         "stripe_events": events,

@@ -85,3 +85,8 @@ pub const DEFAULT_PAYMENT_METHOD_SK: &str = "DEFAULT_PAYMENT_METHOD";
 /// Missed-event recovery's progress through Stripe's event list.
 pub const RECOVERY_PK: &str = "STRIPE_RECOVERY";
 pub const RECOVERY_SK: &str = "WATERMARK";
+
+/// A card payment (charge) and its refunds and dispute.
+pub fn payment_sk(charge_id: &str) -> String {
+    format!("PAYMENT#{charge_id}")
+}

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use billing_domain::billing::{CustomerLink, EventRecord, Projection, ProjectionKey, Stamp, Subscription, WorkItem};
 use billing_domain::invoice::Invoice;
 use billing_domain::ports::{ProcessorEvents, Recorded};
-use billing_domain::{AccountId, Error, Result};
+use billing_domain::{AccountId, AuditEntry, Error, Result};
 
 use super::keys::*;
 use super::{BALANCE_DUE_MINOR, DynamoStore, built, keyed, n, s};
@@ -168,10 +168,15 @@ impl ProcessorEvents for DynamoStore {
         record: &EventRecord,
         previous: Option<&Stamp>,
         after: &Projection,
+        audit: Option<&AuditEntry>,
     ) -> Result<Recorded> {
         let (pk, sk) = projection_keys(&after.key());
         let item = keyed(after, pk, sk, "projection")?;
-        match self.transact(vec![self.ledger_put(record)?, self.projection_put(item, previous)?]).await? {
+        let mut items = vec![self.ledger_put(record)?, self.projection_put(item, previous)?];
+        if let Some(a) = audit {
+            items.push(self.audit_put(a)?);
+        }
+        match self.transact(items).await? {
             Ok(()) => Ok(Recorded::Now),
             Err(c) if c.failed_condition(0) => Ok(Recorded::AlreadyRecorded),
             Err(c) if c.failed_condition(1) => Err(Error::Conflict),
@@ -185,6 +190,7 @@ fn projection_keys(key: &ProjectionKey) -> (String, String) {
     let sk = match key {
         ProjectionKey::PaymentMethod { payment_method_id, .. } => payment_method_sk(payment_method_id),
         ProjectionKey::DefaultPaymentMethod { .. } => DEFAULT_PAYMENT_METHOD_SK.to_owned(),
+        ProjectionKey::Payment { charge_id, .. } => payment_sk(charge_id),
     };
     (pk, sk)
 }
