@@ -102,9 +102,20 @@ def main():
     session.update(id="cs_test_DemoSeats01", client_reference_id=ACCOUNT, customer=CUSTOMER, mode="subscription",
                    subscription=SUBSCRIPTION, status="complete", payment_status="paid", created=T0,
                    metadata={"account_id": ACCOUNT})
+    pending = dict(session, payment_status="unpaid")
     events = {
         "checkout.session.completed.json": envelope(fixtures, "evt_DemoCheckoutDone01", "checkout.session.completed",
                                                     T0 + 2, session),
+        "checkout.session.async_payment_succeeded.json": envelope(
+            fixtures, "evt_DemoCheckoutAsyncOk", "checkout.session.async_payment_succeeded", T0 + 2, session),
+        "checkout.session.async_payment_failed.json": envelope(
+            fixtures, "evt_DemoCheckoutAsyncNo", "checkout.session.async_payment_failed", T0 + 2, pending),
+        "customer.subscription.paused.json": envelope(fixtures, "evt_DemoSubPaused0001", "customer.subscription.paused",
+                                                      T0 + 35 * 86400,
+                                                      subscription(fixtures, 8, "paused", T0, T0 + 30 * 86400)),
+        "customer.subscription.resumed.json": envelope(fixtures, "evt_DemoSubResumed001", "customer.subscription.resumed",
+                                                       T0 + 36 * 86400,
+                                                       subscription(fixtures, 8, "active", T0, T0 + 30 * 86400)),
         "customer.subscription.created.json": envelope(fixtures, "evt_DemoSubCreated001",
                                                        "customer.subscription.created", T0 + 1,
                                                        subscription(fixtures, 5, "active", T0, T0)),
@@ -190,7 +201,22 @@ def invoice_events(fixtures):
         invoice_line(fixtures, "il_DemoProration02", "in_DemoProration001", "Remaining time on 8 × Seat after 28 Nov 2026",
                      6400, 8, 1200, change, month_end, True),
     ]
+    draft = invoice(fixtures, "in_DemoFirst0000001", None, "draft", first, T0)
+    draft.update(hosted_invoice_url=None, invoice_pdf=None)
+    voided_lines = [invoice_line(fixtures, "il_DemoVoided00001", "in_DemoVoided000001", "1 × Seat (issued in error)",
+                                 1200, 1, 1200, T0, month_end, False)]
     return {
+        "invoice.created.json": envelope(fixtures, "evt_DemoInvCreated001", "invoice.created", T0 + 2, draft),
+        "invoice.updated.json": envelope(fixtures, "evt_DemoInvUpdated001", "invoice.updated", T0 + 2,
+                                         dict(draft, description="Seats for November"), previous={"description": None}),
+        "invoice.payment_action_required.json": envelope(
+            fixtures, "evt_DemoInvActionReq1", "invoice.payment_action_required", change + 30,
+            invoice(fixtures, "in_DemoProration001", "DEMO-0002", "open", prorated, change)),
+        "invoice.voided.json": envelope(fixtures, "evt_DemoInvVoided0001", "invoice.voided", T0 + 7200,
+                                        invoice(fixtures, "in_DemoVoided000001", "DEMO-0003", "void", voided_lines, T0)),
+        "invoice.marked_uncollectible.json": envelope(
+            fixtures, "evt_DemoInvUncollect1", "invoice.marked_uncollectible", change + 40 * 86400,
+            invoice(fixtures, "in_DemoProration001", "DEMO-0002", "uncollectible", prorated, change)),
         "invoice.finalized.json": envelope(fixtures, "evt_DemoInvFinalized1", "invoice.finalized", T0 + 3,
                                            invoice(fixtures, "in_DemoFirst0000001", "DEMO-0001", "open", first, T0)),
         "invoice.paid.json": envelope(fixtures, "evt_DemoInvPaid000001", "invoice.paid", T0 + 4,

@@ -484,6 +484,22 @@ pub(crate) mod tests {
         );
     }
 
+    /// Every sample in `events/stripe/` parses with the pinned types, and each type this function
+    /// handles leads to a change (only the unknown type and a failed async payment are ignored).
+    #[test]
+    fn every_sample_parses_and_every_handled_type_is_acted_on() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/stripe");
+        let mut names: Vec<String> =
+            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        names.sort();
+        assert!(names.len() >= 20, "{names:?}");
+        for name in names {
+            let decision = decide(&parsed(&name));
+            let expect_ignored = name == "unknown.event.json" || name == "checkout.session.async_payment_failed.json";
+            assert_eq!(matches!(decision, Decision::Ignore(_)), expect_ignored, "{name}: {decision:?}");
+        }
+    }
+
     #[test]
     fn unknown_event_types_are_ignored_not_failed() {
         assert!(matches!(decide(&parsed("unknown.event.json")), Decision::Ignore(_)));

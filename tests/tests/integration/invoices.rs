@@ -100,3 +100,21 @@ async fn an_invoice_in_another_currency_than_the_account_changes_nothing() {
     assert_eq!(balance(&s).await, json!({"amount": "0.00", "currency": "USD"}));
     assert_eq!(s.item_count().await, items + 1, "only the ledger entry");
 }
+
+#[tokio::test]
+async fn voided_and_uncollectible_invoices_leave_the_balance() {
+    let s = Stack::new().await;
+    seed::seed(&s.store()).await.unwrap();
+    let webhook = s.webhook(&[SECRET]);
+    deliver(&s, &webhook, "invoice.proration.finalized.json").await;
+    assert_eq!(balance(&s).await, json!({"amount": "24.00", "currency": "USD"}));
+    assert_eq!(deliver(&s, &webhook, "invoice.payment_action_required.json").await, json!({"recorded": "applied"}));
+    assert_eq!(balance(&s).await, json!({"amount": "24.00", "currency": "USD"}), "still due while the customer acts");
+    assert_eq!(deliver(&s, &webhook, "invoice.marked_uncollectible.json").await, json!({"recorded": "applied"}));
+    assert_eq!(balance(&s).await, json!({"amount": "0.00", "currency": "USD"}), "written off, no longer due");
+    // An invoice voided straight away never owed anything.
+    assert_eq!(deliver(&s, &webhook, "invoice.voided.json").await, json!({"recorded": "applied"}));
+    let voided = s.store().invoice(&demo(), "in_DemoVoided000001").await.unwrap().unwrap();
+    assert_eq!(voided.status, InvoiceStatus::Void);
+    assert_eq!(balance(&s).await, json!({"amount": "0.00", "currency": "USD"}));
+}
