@@ -143,6 +143,11 @@ pub async fn apply(
                 return unattributed(store, &head, now).await;
             };
             after.account_id = account.clone();
+            if !after.lines_complete
+                && let Some(api) = stripe
+            {
+                complete_lines(api, &mut after).await?;
+            }
             // The follow-up belongs to the event (one per finalize, payment, failure), so a stale
             // event still leaves it; the consumer reads the invoice's current state.
             let work = draft.follow_up.map(|f| follow_up(f, &after));
@@ -231,6 +236,28 @@ async fn project(
 /// Changes Stripe reports are recorded in the audit trail as made by `stripe`.
 fn processor_actor() -> Actor {
     Actor { user_id: "stripe".parse().expect("a valid user id"), email: None }
+}
+
+/// An event carries the first page of an invoice's lines; the rest come from Stripe, so the
+/// stored invoice is itemized in full. Left partial (and marked so) if Stripe no longer has it.
+async fn complete_lines(api: &dyn StripeObjects, invoice: &mut Invoice) -> Result<()> {
+    let mut lines = Vec::with_capacity(invoice.lines.len());
+    let mut after: Option<String> = None;
+    loop {
+        let (page, more) = match api.invoice_lines(&invoice.id, after.as_deref()).await {
+            Ok(p) => p,
+            Err(Error::NotFound) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        after = page.last().map(|l| l.id.as_str().to_owned());
+        lines.extend(page.iter().map(|l| decide::line(l, invoice.currency)));
+        if !more || after.is_none() {
+            break;
+        }
+    }
+    invoice.lines = lines;
+    invoice.lines_complete = true;
+    Ok(())
 }
 
 /// The subscription as Stripe holds it now, stamped with this event (which it is at least as new

@@ -319,7 +319,8 @@ fn invoice(event: &Event, inv: &stripe_shared::Invoice, follow_up: Option<Follow
     }))
 }
 
-fn line(l: &stripe_shared::InvoiceLineItem, currency: Currency) -> InvoiceLine {
+/// One invoice line in the domain's terms.
+pub fn line(l: &stripe_shared::InvoiceLineItem, currency: Currency) -> InvoiceLine {
     let parent = l.parent.as_ref();
     let sub_item = parent.and_then(|p| p.subscription_item_details.as_ref());
     let inv_item = parent.and_then(|p| p.invoice_item_details.as_ref());

@@ -23,6 +23,13 @@ pub trait StripeObjects: Send + Sync {
 
     /// The charge (payment) as Stripe holds it now.
     async fn charge(&self, id: &str) -> Result<stripe_shared::Charge>;
+
+    /// One page (100) of an invoice's lines after `starting_after`, and whether more follow.
+    async fn invoice_lines(
+        &self,
+        invoice_id: &str,
+        starting_after: Option<&str>,
+    ) -> Result<(Vec<stripe_shared::InvoiceLineItem>, bool)>;
 }
 
 /// async-stripe's client (API version 2026-09-30.endive), built once per process.
@@ -71,5 +78,18 @@ impl StripeObjects for StripeApi {
 
     async fn charge(&self, id: &str) -> Result<stripe_shared::Charge> {
         stripe_core::charge::RetrieveCharge::new(id).send(&self.client).await.map_err(classify)
+    }
+
+    async fn invoice_lines(
+        &self,
+        invoice_id: &str,
+        starting_after: Option<&str>,
+    ) -> Result<(Vec<stripe_shared::InvoiceLineItem>, bool)> {
+        let mut req = stripe_billing::invoice_line_item::ListInvoiceInvoiceLineItem::new(invoice_id).limit(100);
+        if let Some(after) = starting_after {
+            req = req.starting_after(after);
+        }
+        let page = req.send(&self.client).await.map_err(classify)?;
+        Ok((page.data, page.has_more))
     }
 }

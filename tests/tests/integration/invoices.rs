@@ -118,3 +118,47 @@ async fn voided_and_uncollectible_invoices_leave_the_balance() {
     assert_eq!(voided.status, InvoiceStatus::Void);
     assert_eq!(balance(&s).await, json!({"amount": "0.00", "currency": "USD"}));
 }
+
+#[tokio::test]
+async fn an_invoice_with_more_lines_than_the_event_carries_is_itemized_in_full() {
+    use devstack::fake_stripe::FakeStripe;
+    use stripe_intake::stripe_api::StripeApi;
+
+    let s = Stack::new().await;
+    seed::seed(&s.store()).await.unwrap();
+    // 150 one-seat lines: two pages of Stripe's line list. The event carries only the first.
+    let mut ev = sample("invoice.finalized.json");
+    let template = ev["data"]["object"]["lines"]["data"][0].clone();
+    let lines: Vec<Value> = (0..150)
+        .map(|i| {
+            let mut l = template.clone();
+            l["id"] = json!(format!("il_Site{i:04}"));
+            l["description"] = json!(format!("Seat for site {i}"));
+            l["amount"] = json!(40);
+            l["quantity"] = json!(1);
+            l
+        })
+        .collect();
+    ev["data"]["object"]["lines"]["data"] = json!([lines[0].clone()]);
+    ev["data"]["object"]["lines"]["has_more"] = json!(true);
+    let fake = FakeStripe::default();
+    fake.put_invoice_lines("in_DemoFirst0000001", lines);
+    let url = fake.serve(0).await.unwrap();
+    let webhook = s.webhook_with(&[SECRET], Some(StripeApi::new("sk_test_fake", Some(&url)).unwrap()));
+
+    let body = ev.to_string();
+    let r = s.deliver(&webhook, &body, Some(&sign(&body, SECRET, None))).await;
+    assert_eq!(r.body["result"], json!({"recorded": "applied"}));
+    let inv = s.store().invoice(&demo(), "in_DemoFirst0000001").await.unwrap().unwrap();
+    assert_eq!((inv.lines.len(), inv.lines_complete), (150, true));
+    assert_eq!(inv.lines[149].id, "il_Site0149");
+
+    // Without a Stripe client the invoice is stored as it came, marked incomplete.
+    let s2 = Stack::new().await;
+    seed::seed(&s2.store()).await.unwrap();
+    let plain = s2.webhook(&[SECRET]);
+    let r = s2.deliver(&plain, &body, Some(&sign(&body, SECRET, None))).await;
+    assert_eq!(r.body["result"], json!({"recorded": "applied"}));
+    let inv = s2.store().invoice(&demo(), "in_DemoFirst0000001").await.unwrap().unwrap();
+    assert_eq!((inv.lines.len(), inv.lines_complete), (1, false));
+}

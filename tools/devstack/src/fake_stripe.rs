@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 pub struct FakeStripe {
     objects: Arc<Mutex<HashMap<String, Value>>>,
     events: Arc<Mutex<Vec<Value>>>,
+    invoice_lines: Arc<Mutex<HashMap<String, Vec<Value>>>>,
 }
 
 fn authorized(headers: &HeaderMap) -> bool {
@@ -75,6 +76,30 @@ async fn object(kind: &'static str, fake: FakeStripe, headers: HeaderMap, id: St
     }
 }
 
+/// `GET /v1/invoices/{id}/lines`: `limit` (default 10, at most 100) and `starting_after`.
+async fn invoice_lines(
+    State(fake): State<FakeStripe>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
+    if !authorized(&headers) {
+        return error(StatusCode::UNAUTHORIZED, None, "You did not provide an API key.".into());
+    }
+    let Some(all) = fake.invoice_lines.lock().expect("fake Stripe state").get(&id).cloned() else {
+        return error(StatusCode::NOT_FOUND, Some("resource_missing"), format!("No such invoice: '{id}'"));
+    };
+    let limit = q.get("limit").and_then(|v| v.parse::<usize>().ok()).unwrap_or(10).clamp(1, 100);
+    let start = match q.get("starting_after") {
+        Some(after) => all.iter().position(|l| l["id"].as_str() == Some(after.as_str())).map_or(all.len(), |i| i + 1),
+        None => 0,
+    };
+    let page: Vec<Value> = all.iter().skip(start).take(limit).cloned().collect();
+    let has_more = start + page.len() < all.len();
+    let url = format!("/v1/invoices/{id}/lines");
+    axum::Json(json!({"object": "list", "url": url, "has_more": has_more, "data": page})).into_response()
+}
+
 async fn subscription(State(fake): State<FakeStripe>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     object("subscription", fake, headers, id).await
 }
@@ -89,6 +114,11 @@ impl FakeStripe {
         if let Some(id) = object["id"].as_str() {
             self.objects.lock().expect("fake Stripe state").insert(id.to_owned(), object);
         }
+    }
+
+    /// All the lines of an invoice, as `GET /v1/invoices/{id}/lines` pages them.
+    pub fn put_invoice_lines(&self, invoice_id: &str, lines: Vec<Value>) {
+        self.invoice_lines.lock().expect("fake Stripe state").insert(invoice_id.to_owned(), lines);
     }
 
     /// Adds an event to the list `GET /v1/events` serves (Stripe keeps them 30 days).
@@ -115,6 +145,7 @@ impl FakeStripe {
         Router::new()
             .route("/v1/subscriptions/{id}", get(subscription))
             .route("/v1/charges/{id}", get(charge))
+            .route("/v1/invoices/{id}/lines", get(invoice_lines))
             .route("/v1/events", get(events))
             .with_state(self.clone())
     }
