@@ -119,6 +119,18 @@ impl Stack {
 
     /// Delivers `body` to the webhook route as API Gateway does (no authorizer on that route).
     pub async fn deliver(&self, webhook: &axum::Router, body: &str, signature: Option<&str>) -> Reply {
+        self.deliver_encoded(webhook, body, signature, false).await
+    }
+
+    /// Like [`deliver`](Self::deliver); with `base64`, API Gateway hands the body base64-encoded
+    /// (`isBase64Encoded: true`), as it does for payloads it treats as binary.
+    pub async fn deliver_encoded(
+        &self,
+        webhook: &axum::Router,
+        body: &str,
+        signature: Option<&str>,
+        base64: bool,
+    ) -> Reply {
         let mut headers = vec![("content-type".to_owned(), "application/json; charset=utf-8".to_owned())];
         if let Some(sig) = signature {
             headers.push(("stripe-signature".into(), sig.into()));
@@ -129,7 +141,12 @@ impl Stack {
             headers,
             body: body.as_bytes().to_vec(),
         };
-        let event = apigw::event(&self.template, &call, None);
+        let mut event = apigw::event(&self.template, &call, None);
+        if base64 {
+            use base64::Engine;
+            event["body"] = Value::String(base64::engine::general_purpose::STANDARD.encode(body.as_bytes()));
+            event["isBase64Encoded"] = Value::Bool(true);
+        }
         let response = apigw::invoke(webhook.clone(), &event).await.expect("invoke");
         let (parts, body) = response.into_parts();
         let bytes = body.collect().await.expect("body").to_bytes();

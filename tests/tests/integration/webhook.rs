@@ -204,3 +204,23 @@ async fn a_subscription_of_an_unlinked_customer_waits_for_its_checkout() {
     assert_eq!(r.body["result"], json!({"recorded": "applied"}));
     assert_eq!(s.store().subscription(&demo(), "sub_DemoSeats00000001").await.unwrap().unwrap().seats.get(), 6);
 }
+
+#[tokio::test]
+async fn a_base64_encoded_delivery_is_verified_on_its_decoded_bytes() {
+    let s = Stack::new().await;
+    let webhook = s.webhook(&[SECRET]);
+    let body = sample("checkout.session.completed.json").to_string();
+    let sig = sign(&body, SECRET, None);
+    let r = s.deliver_encoded(&webhook, &body, Some(&sig), true).await;
+    assert_eq!((r.status, &r.body["result"]), (StatusCode::OK, &json!({"recorded": "applied"})));
+    // The signature covers the raw bytes: verifying the base64 text instead would fail.
+    let other = sample("customer.subscription.created.json").to_string();
+    let wrong = sign(&base64_of(&other), SECRET, None);
+    let r = s.deliver_encoded(&webhook, &other, Some(&wrong), true).await;
+    assert_eq!((r.status, r.body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_signature")));
+}
+
+fn base64_of(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text.as_bytes())
+}
