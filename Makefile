@@ -50,9 +50,10 @@ stripe-event:
 billing:
 	@cargo run --locked -q -p devstack --bin dev -- billing $(ARGS)
 
-# The deployable arm64 zip in target/lambda/portal-api/bootstrap.zip (what `sam build` makes too).
+# The deployable arm64 zips in target/lambda/<function>/bootstrap.zip (what `sam build` makes too).
 build-lambda: $(VENV)/lambda/.installed
-	PATH="$(CURDIR)/$(VENV)/lambda/bin:$$PATH" cargo lambda build --locked --release --arm64 --output-format zip --bin portal-api
+	PATH="$(CURDIR)/$(VENV)/lambda/bin:$$PATH" cargo lambda build --locked --release --arm64 --output-format zip \
+	  --package portal-api --package stripe-webhook --package stripe-recovery
 
 clean:
 	rm -rf $(VENV) .dev target
