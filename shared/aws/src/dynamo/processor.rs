@@ -18,6 +18,17 @@ const LEDGER_TTL_SECS: i64 = 35 * 24 * 60 * 60;
 const WORK_TTL_SECS: i64 = 7 * 24 * 60 * 60;
 
 impl DynamoStore {
+    /// Commits a ledgered write: the event's ledger entry at index 0, the change it guards (if
+    /// any) at index 1. A claimed ledger entry is a redelivery; a failed guard is a conflict.
+    async fn transact_ledgered(&self, items: Vec<TransactWriteItem>) -> Result<Recorded> {
+        match self.transact(items).await? {
+            Ok(()) => Ok(Recorded::Now),
+            Err(c) if c.failed_condition(0) => Ok(Recorded::AlreadyRecorded),
+            Err(c) if c.failed_condition(1) => Err(Error::Conflict),
+            Err(c) => Err(c.otherwise()),
+        }
+    }
+
     fn ledger_put(&self, record: &EventRecord) -> Result<TransactWriteItem> {
         let mut item = keyed(record, stripe_event_pk(&record.event_id), EVENT_SK.into(), "stripe_event")?;
         item.insert(EXPIRES_AT.into(), n(record.received_at.timestamp() + LEDGER_TTL_SECS));
@@ -63,11 +74,7 @@ impl ProcessorEvents for DynamoStore {
     }
 
     async fn record_event(&self, record: &EventRecord) -> Result<Recorded> {
-        match self.transact(vec![self.ledger_put(record)?]).await? {
-            Ok(()) => Ok(Recorded::Now),
-            Err(c) if c.failed_condition(0) => Ok(Recorded::AlreadyRecorded),
-            Err(c) => Err(c.otherwise()),
-        }
+        self.transact_ledgered(vec![self.ledger_put(record)?]).await
     }
 
     async fn link_customer(&self, record: &EventRecord, link: &CustomerLink) -> Result<Recorded> {
@@ -78,12 +85,7 @@ impl ProcessorEvents for DynamoStore {
             .condition_expression("attribute_not_exists(pk) OR account_id = :account")
             .expression_attribute_values(":account", s(link.account_id.as_str()));
         let link_put = TransactWriteItem::builder().put(built(put.build())?).build();
-        match self.transact(vec![self.ledger_put(record)?, link_put]).await? {
-            Ok(()) => Ok(Recorded::Now),
-            Err(c) if c.failed_condition(0) => Ok(Recorded::AlreadyRecorded),
-            Err(c) if c.failed_condition(1) => Err(Error::Conflict),
-            Err(c) => Err(c.otherwise()),
-        }
+        self.transact_ledgered(vec![self.ledger_put(record)?, link_put]).await
     }
 
     async fn save_subscription(
@@ -98,12 +100,7 @@ impl ProcessorEvents for DynamoStore {
         if let Some(w) = work {
             items.push(self.work_put(w, record.received_at)?);
         }
-        match self.transact(items).await? {
-            Ok(()) => Ok(Recorded::Now),
-            Err(c) if c.failed_condition(0) => Ok(Recorded::AlreadyRecorded),
-            Err(c) if c.failed_condition(1) => Err(Error::Conflict),
-            Err(c) => Err(c.otherwise()),
-        }
+        self.transact_ledgered(items).await
     }
 
     async fn invoice(&self, account: &AccountId, id: &str) -> Result<Option<Invoice>> {
@@ -176,12 +173,7 @@ impl ProcessorEvents for DynamoStore {
         if let Some(a) = audit {
             items.push(self.audit_put(a)?);
         }
-        match self.transact(items).await? {
-            Ok(()) => Ok(Recorded::Now),
-            Err(c) if c.failed_condition(0) => Ok(Recorded::AlreadyRecorded),
-            Err(c) if c.failed_condition(1) => Err(Error::Conflict),
-            Err(c) => Err(c.otherwise()),
-        }
+        self.transact_ledgered(items).await
     }
 }
 
