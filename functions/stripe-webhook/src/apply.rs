@@ -53,8 +53,7 @@ pub async fn apply(
     let event = match verified {
         Verified::Unparseable(head) => {
             tracing::error!(event_id = %head.id, kind = %head.kind, "signed event does not parse with the pinned Stripe types");
-            let r = store.record_event(&record(&head, now, EventOutcome::Unparseable)).await?;
-            return Ok(result(r, EventOutcome::Unparseable));
+            return record_only(store, &record(&head, now, EventOutcome::Unparseable)).await;
         }
         Verified::Event(e) => e,
     };
@@ -74,8 +73,7 @@ pub async fn apply(
                 Err(Error::Conflict) => {
                     tracing::error!(event_id = %head.id, customer = %link.customer_id, account_id = %link.account_id,
                         "customer is already linked to another account; not relinked");
-                    let r = store.record_event(&record(&head, now, EventOutcome::Ignored)).await?;
-                    Ok(result(r, EventOutcome::Ignored))
+                    record_only(store, &record(&head, now, EventOutcome::Ignored)).await
                 }
                 Err(e) => Err(e),
             }
@@ -102,8 +100,7 @@ pub async fn apply(
                         },
                         _ => {
                             rec.outcome = EventOutcome::Stale;
-                            let r = store.record_event(&rec).await?;
-                            return Ok(result(r, EventOutcome::Stale));
+                            return record_only(store, &rec).await;
                         }
                     }
                 }
@@ -164,8 +161,7 @@ pub async fn apply(
                     Err(Error::Invalid(reason)) => {
                         tracing::error!(event_id = %head.id, invoice = %after.id, account_id = %account, ?reason,
                             "invoice not projected");
-                        let r = store.record_event(&record(&head, now, EventOutcome::Ignored)).await?;
-                        return Ok(result(r, EventOutcome::Ignored));
+                        return record_only(store, &record(&head, now, EventOutcome::Ignored)).await;
                     }
                     Err(e) => return Err(e),
                 }
@@ -213,8 +209,7 @@ async fn project(
             && !proposed.stamp().supersedes(b.stamp())
         {
             rec.outcome = EventOutcome::Stale;
-            let r = store.record_event(&rec).await?;
-            return Ok(result(r, EventOutcome::Stale));
+            return record_only(store, &rec).await;
         }
         let after = proposed.clone().carried_over(before.as_ref());
         let audit = draft.audit.map(|action| {
@@ -282,14 +277,17 @@ async fn refetch(
 
 async fn ignored(store: &dyn ProcessorEvents, head: &EventHead, now: DateTime<Utc>, reason: &str) -> Result<Applied> {
     tracing::info!(event_id = %head.id, kind = %head.kind, reason, "event ignored");
-    let r = store.record_event(&record(head, now, EventOutcome::Ignored)).await?;
-    Ok(result(r, EventOutcome::Ignored))
+    record_only(store, &record(head, now, EventOutcome::Ignored)).await
 }
 
 /// Records an event about a customer no account is linked to; nothing else changes.
 async fn unattributed(store: &dyn ProcessorEvents, head: &EventHead, now: DateTime<Utc>) -> Result<Applied> {
-    let r = store.record_event(&record(head, now, EventOutcome::Unattributed)).await?;
-    Ok(result(r, EventOutcome::Unattributed))
+    record_only(store, &record(head, now, EventOutcome::Unattributed)).await
+}
+
+/// Claims the event with its outcome and nothing else.
+async fn record_only(store: &dyn ProcessorEvents, rec: &EventRecord) -> Result<Applied> {
+    Ok(result(store.record_event(rec).await?, rec.outcome))
 }
 
 fn follow_up(f: FollowUp, invoice: &Invoice) -> WorkItem {
