@@ -51,6 +51,20 @@ impl User {
     }
 }
 
+/// Runs an API Gateway event through `lambda_http` into `router`, as Lambda does, and reads the
+/// answer (a body that is not JSON is kept as text, so a failing assertion shows it).
+async fn invoke(router: &axum::Router, event: &Value) -> Reply {
+    let response = apigw::invoke(router.clone(), event).await.expect("invoke");
+    let (parts, body) = response.into_parts();
+    let bytes = body.collect().await.expect("body").to_bytes();
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+    };
+    Reply { status: parts.status, headers: parts.headers, body }
+}
+
 #[derive(Debug)]
 pub struct Reply {
     pub status: StatusCode,
@@ -147,14 +161,7 @@ impl Stack {
             event["body"] = Value::String(base64::engine::general_purpose::STANDARD.encode(body.as_bytes()));
             event["isBase64Encoded"] = Value::Bool(true);
         }
-        let response = apigw::invoke(webhook.clone(), &event).await.expect("invoke");
-        let (parts, body) = response.into_parts();
-        let bytes = body.collect().await.expect("body").to_bytes();
-        Reply {
-            status: parts.status,
-            headers: parts.headers,
-            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        }
+        invoke(webhook, &event).await
     }
 
     /// Every item of one entity kind (`work_item`, `stripe_event`, …), as JSON.
@@ -198,15 +205,7 @@ impl Stack {
         };
         let claims = user.map(|u| u.claims(&self.template));
         let event = apigw::event(&self.template, &call, claims.as_ref());
-        let response = apigw::invoke(self.router.clone(), &event).await.expect("invoke");
-        let (parts, body) = response.into_parts();
-        let bytes = body.collect().await.expect("body").to_bytes();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
-        };
-        Reply { status: parts.status, headers: parts.headers, body }
+        invoke(&self.router, &event).await
     }
 
     pub async fn call(&self, user: &User, method: &str, path: &str, body: Option<Value>) -> Reply {
