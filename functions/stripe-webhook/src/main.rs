@@ -13,13 +13,16 @@ async fn main() -> Result<(), lambda_http::Error> {
     let table = config::required("TABLE_NAME")?;
     let tolerance = tolerance_from_env()?;
     let aws = config::load_aws().await;
-    // The signing secrets (comma-separated, two during a rotation) live in Secrets Manager.
-    let secrets = secrets_from(&config::secret_string(&aws, &config::required("STRIPE_WEBHOOK_SECRETS_ARN")?).await?);
+    // From Secrets Manager, read together: the signing secrets (comma-separated, two during a
+    // rotation) and the restricted API key the function re-reads objects with.
+    let (signing_arn, api_key_arn) =
+        (config::required("STRIPE_WEBHOOK_SECRETS_ARN")?, config::required("STRIPE_API_KEY_ARN")?);
+    let (signing, api_key) =
+        tokio::try_join!(config::secret_string(&aws, &signing_arn), config::secret_string(&aws, &api_key_arn))?;
+    let secrets = secrets_from(&signing);
     if secrets.is_empty() {
         return Err("the webhook signing secret holds no whsec_ value".into());
     }
-    // The restricted API key the function re-reads objects with, also from Secrets Manager.
-    let api_key = config::secret_string(&aws, &config::required("STRIPE_API_KEY_ARN")?).await?;
     let stripe = StripeApi::new(api_key.trim(), None)?;
     let store = DynamoStore::from_config(&aws, table);
     let state = AppState::new(store, secrets).with_tolerance(tolerance).with_stripe(stripe);
