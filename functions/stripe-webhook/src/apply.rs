@@ -65,7 +65,19 @@ pub async fn apply(
     }
     match decide::decide(&event) {
         Decision::Ignore(reason) => ignored(store, &head, now, reason).await,
-        Decision::LinkCustomer(link) => {
+        Decision::LinkCustomer(link, settlement) => {
+            // Settle before recording: a failure leaves the event unclaimed, so Stripe's retry
+            // (or recovery) settles again; Stripe's idempotency makes the repeat harmless.
+            if !settlement.invoice_ids.is_empty() {
+                let Some(api) = stripe else {
+                    tracing::error!(event_id = %head.id, "a paid checkout to settle, but no Stripe client");
+                    return Err(Error::Unavailable("no Stripe client to settle invoices with".into()));
+                };
+                for invoice in &settlement.invoice_ids {
+                    api.settle_invoice(invoice, &format!("settle-{}-{invoice}", settlement.session_id)).await?;
+                    tracing::info!(event_id = %head.id, invoice, session = %settlement.session_id, "invoice settled");
+                }
+            }
             let mut rec = record(&head, now, EventOutcome::Applied);
             rec.account_id = Some(link.account_id.clone());
             match store.link_customer(&rec, &link).await {
@@ -281,7 +293,18 @@ async fn ignored(store: &dyn ProcessorEvents, head: &EventHead, now: DateTime<Ut
 }
 
 /// Records an event about a customer no account is linked to; nothing else changes.
+/// How long an event about a customer no account is linked to yet is handed back to Stripe to
+/// retry: the checkout that links it may simply not have arrived yet (Stripe does not order its
+/// deliveries; a card attached during Checkout is often announced before the session completes).
+pub const UNATTRIBUTED_RETRY_SECS: i64 = 60 * 60;
+
+/// An event about a customer no account is linked to: retried while young (503, nothing
+/// written), recorded as `unattributed` once older than [`UNATTRIBUTED_RETRY_SECS`].
 async fn unattributed(store: &dyn ProcessorEvents, head: &EventHead, now: DateTime<Utc>) -> Result<Applied> {
+    if now.timestamp() - head.created < UNATTRIBUTED_RETRY_SECS {
+        tracing::warn!(event_id = %head.id, kind = %head.kind, "customer not linked yet; Stripe will retry");
+        return Err(Error::Unavailable("the event's customer is not linked to an account yet".into()));
+    }
     record_only(store, &record(head, now, EventOutcome::Unattributed)).await
 }
 

@@ -24,10 +24,22 @@ pub struct SubscriptionDraft {
     pub subscription: Subscription,
 }
 
+/// The portal's invoices a paid payment-mode Checkout Session paid for (`metadata.invoice_ids`):
+/// marked paid at Stripe (out of band: the money came through the session's payment).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settlement {
+    pub session_id: String,
+    pub invoice_ids: Vec<String>,
+}
+
+/// The metadata key the portal lists a payment-mode session's invoices under (comma-separated).
+pub const INVOICES_METADATA_KEY: &str = "invoice_ids";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    /// A completed checkout: its customer bills the account that started it.
-    LinkCustomer(CustomerLink),
+    /// A completed checkout: its customer bills the account that started it; a paid
+    /// payment-mode checkout also settles the invoices it was for.
+    LinkCustomer(CustomerLink, Settlement),
     /// Subscription created, updated (seats, status, period) or deleted (status canceled).
     Subscription(Box<SubscriptionDraft>),
     /// An invoice's new state, and the follow-up its event calls for.
@@ -94,11 +106,18 @@ pub fn decide(event: &Event) -> Decision {
             let Some(customer) = &session.customer else {
                 return Decision::Ignore("checkout session without a customer");
             };
-            Decision::LinkCustomer(CustomerLink {
-                customer_id: customer.id().as_str().to_owned(),
-                account_id,
-                stamp: stamp(event),
-            })
+            let paid = session.mode == stripe_shared::CheckoutSessionMode::Payment
+                && session.payment_status == stripe_shared::CheckoutSessionPaymentStatus::Paid;
+            let invoice_ids = match (paid, session.metadata.as_ref().and_then(|m| m.get(INVOICES_METADATA_KEY))) {
+                (true, Some(ids)) => {
+                    ids.split(',').map(str::trim).filter(|i| !i.is_empty()).map(str::to_owned).collect()
+                }
+                _ => Vec::new(),
+            };
+            Decision::LinkCustomer(
+                CustomerLink { customer_id: customer.id().as_str().to_owned(), account_id, stamp: stamp(event) },
+                Settlement { session_id: session.id.as_str().to_owned(), invoice_ids },
+            )
         }
         EventObject::CustomerSubscriptionCreated(sub)
         | EventObject::CustomerSubscriptionUpdated(sub)
@@ -258,12 +277,20 @@ pub fn subscription_at(stamp: Stamp, sub: &stripe_shared::Subscription) -> Decis
             interval,
             seats,
             price_id: item.price.id.as_str().to_owned(),
+            item_id: Some(item.id.as_str().to_owned()),
+            unit_amount: unit_amount(&item.price),
             current_period_start: time(item.current_period_start),
             current_period_end: time(item.current_period_end),
             cancel_at_period_end: sub.cancel_at_period_end,
             stamp,
         },
     }))
+}
+
+/// A flat per-seat price in the price's currency (tiered prices have no single unit amount).
+fn unit_amount(price: &stripe_shared::Price) -> Option<Money> {
+    let currency = price.currency.to_string().parse::<Currency>().ok()?;
+    price.unit_amount.map(|minor| Money::from_minor(minor, currency))
 }
 
 fn invoice(event: &Event, inv: &stripe_shared::Invoice, follow_up: Option<FollowUp>) -> Decision {
@@ -382,7 +409,8 @@ pub(crate) mod tests {
 
     #[test]
     fn checkout_completion_links_the_customer_to_the_account() {
-        let Decision::LinkCustomer(link) = decide(&parsed("checkout.session.completed.json")) else { panic!() };
+        let Decision::LinkCustomer(link, settle) = decide(&parsed("checkout.session.completed.json")) else { panic!() };
+        assert!(settle.invoice_ids.is_empty(), "a subscription checkout settles no invoices");
         assert_eq!(link.account_id.as_str(), "acct_demo");
         assert_eq!(link.customer_id, "cus_DemoCustomer0001");
         assert_eq!(link.stamp.event_id, "evt_DemoCheckoutDone01");

@@ -24,6 +24,10 @@ pub trait StripeObjects: Send + Sync {
     /// The charge (payment) as Stripe holds it now.
     async fn charge(&self, id: &str) -> Result<stripe_shared::Charge>;
 
+    /// Marks the invoice paid out of band (its money came through a Checkout payment); an
+    /// invoice already paid is fine. `idempotency_key` makes a repeat harmless.
+    async fn settle_invoice(&self, invoice_id: &str, idempotency_key: &str) -> Result<()>;
+
     /// One page (100) of an invoice's lines after `starting_after`, and whether more follow.
     async fn invoice_lines(
         &self,
@@ -78,6 +82,35 @@ impl StripeObjects for StripeApi {
 
     async fn charge(&self, id: &str) -> Result<stripe_shared::Charge> {
         stripe_core::charge::RetrieveCharge::new(id).send(&self.client).await.map_err(classify)
+    }
+
+    async fn settle_invoice(&self, invoice_id: &str, idempotency_key: &str) -> Result<()> {
+        use stripe::StripeRequest;
+        let key = stripe::IdempotencyKey::new(idempotency_key)
+            .map_err(|e| Error::Corrupt(format!("idempotency key {idempotency_key:?}: {e}")))?;
+        let paid = stripe_billing::invoice::PayInvoice::new(invoice_id)
+            .paid_out_of_band(true)
+            .customize()
+            .request_strategy(stripe::RequestStrategy::Idempotent(key))
+            .send(&self.client)
+            .await;
+        match paid {
+            Ok(_) => Ok(()),
+            // Refused because it is no longer open: fine if it is paid (by this or another way).
+            Err(stripe::StripeError::Stripe(api, 400)) => {
+                let now = stripe_billing::invoice::RetrieveInvoice::new(invoice_id)
+                    .send(&self.client)
+                    .await
+                    .map_err(classify)?;
+                if now.status == Some(stripe_shared::InvoiceStatus::Paid) {
+                    Ok(())
+                } else {
+                    tracing::error!(invoice_id, error = ?api, status = ?now.status, "invoice could not be settled");
+                    Err(Error::Unavailable(format!("invoice {invoice_id} could not be settled").into()))
+                }
+            }
+            Err(e) => Err(classify(e)),
+        }
     }
 
     async fn invoice_lines(

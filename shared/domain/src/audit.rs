@@ -35,6 +35,16 @@ pub enum AuditAction {
     PaymentRefunded,
     #[serde(rename = "payment.disputed")]
     PaymentDisputed,
+    #[serde(rename = "payment.requested")]
+    PaymentRequested,
+    #[serde(rename = "payment_method.default_set")]
+    DefaultPaymentMethodSet,
+    #[serde(rename = "payment_method.removed")]
+    PaymentMethodRemoved,
+    #[serde(rename = "subscription.checkout_started")]
+    SeatCheckoutStarted,
+    #[serde(rename = "subscription.seats_changed")]
+    SeatsChanged,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

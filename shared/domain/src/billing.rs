@@ -89,6 +89,11 @@ pub enum SubscriptionStatus {
 }
 
 impl SubscriptionStatus {
+    /// Whether the subscription still runs (a new checkout would create a second one).
+    pub fn is_live(self) -> bool {
+        !matches!(self, Self::Canceled | Self::IncompleteExpired)
+    }
+
     /// Whether the paid seats are usable: the provisioner keeps seats for these states.
     pub fn entitles(self) -> bool {
         matches!(self, Self::Trialing | Self::Active | Self::PastDue)
@@ -107,6 +112,12 @@ pub struct Subscription {
     pub interval: PlanInterval,
     pub seats: SeatCount,
     pub price_id: String,
+    /// The subscription item that carries the seats (`si_…`): what a seat change updates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_id: Option<String>,
+    /// The price of one seat for one period, when the price is a flat per-seat amount.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_amount: Option<crate::money::Money>,
     pub current_period_start: DateTime<Utc>,
     pub current_period_end: DateTime<Utc>,
     pub cancel_at_period_end: bool,

@@ -14,6 +14,7 @@ pub mod invoice;
 pub mod member;
 pub mod money;
 pub mod ports;
+pub mod proration;
 pub mod text;
 
 pub use account::{Account, Address, AddressInput, BillRecipients, BillingContact, BillingMode, NewAccount, Phone};

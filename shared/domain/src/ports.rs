@@ -165,3 +165,40 @@ pub trait RecoveryWatermark: Send + Sync {
     /// Moves the watermark forward to `created`; never backwards.
     async fn advance_watermark(&self, created: i64) -> Result<()>;
 }
+
+/// One page of an account's invoices, newest first, and where the next page starts.
+#[derive(Debug, Clone)]
+pub struct InvoicePage {
+    pub invoices: Vec<crate::invoice::Invoice>,
+    /// Opaque: pass back to continue after the last invoice of this page.
+    pub next: Option<String>,
+}
+
+/// What the portal reads of an account's billing, as the processor's events projected it.
+#[async_trait]
+pub trait BillingReader: Send + Sync {
+    /// The processor customer that pays for the account, once its first checkout completed.
+    async fn customer_of(&self, account: &AccountId) -> Result<Option<String>>;
+    /// The account's running seat subscription (not canceled or expired), if any; the newest
+    /// when there is more than one.
+    async fn live_subscription(&self, account: &AccountId) -> Result<Option<crate::billing::Subscription>>;
+    /// Invoices newest first, `limit` at most, optionally of one status, after the cursor `after`.
+    async fn invoices(
+        &self,
+        account: &AccountId,
+        status: Option<crate::invoice::InvoiceStatus>,
+        limit: u16,
+        after: Option<&str>,
+    ) -> Result<InvoicePage>;
+    async fn account_invoice(&self, account: &AccountId, id: &str) -> Result<Option<crate::invoice::Invoice>>;
+    /// Methods still attached to the account's customer.
+    async fn payment_methods(&self, account: &AccountId) -> Result<Vec<crate::billing::PaymentMethodSummary>>;
+    async fn default_payment_method(&self, account: &AccountId) -> Result<Option<String>>;
+}
+
+/// Appends an audit entry on its own, for changes made at the processor (the processor's event
+/// later changes our state; the entry records who asked for it).
+#[async_trait]
+pub trait AuditWriter: Send + Sync {
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<()>;
+}

@@ -90,3 +90,16 @@ pub const RECOVERY_SK: &str = "WATERMARK";
 pub fn payment_sk(charge_id: &str) -> String {
     format!("PAYMENT#{charge_id}")
 }
+
+/// The account's side of its customer link: which processor customer pays for it.
+pub const CUSTOMER_SK: &str = "STRIPE_CUSTOMER";
+
+/// The account's invoices on the index, newest first by `invoice_gsi1sk`.
+pub fn invoices_gsi1pk(account: &AccountId) -> String {
+    format!("INVOICES#{account}")
+}
+
+/// Orders invoices by creation time (zero-padded epoch seconds), then id.
+pub fn invoice_gsi1sk(created: chrono::DateTime<chrono::Utc>, invoice_id: &str) -> String {
+    format!("{:012}#{invoice_id}", created.timestamp().max(0))
+}

@@ -1,6 +1,7 @@
 //! The DynamoDB store: one table, keys in [`keys`], items written with serde_dynamo from the
 //! domain types, every multi-item change in one `TransactWriteItems`.
 
+mod billing;
 pub mod keys;
 mod processor;
 

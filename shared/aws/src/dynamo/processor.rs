@@ -18,13 +18,14 @@ const LEDGER_TTL_SECS: i64 = 35 * 24 * 60 * 60;
 const WORK_TTL_SECS: i64 = 7 * 24 * 60 * 60;
 
 impl DynamoStore {
-    /// Commits a ledgered write: the event's ledger entry at index 0, the change it guards (if
-    /// any) at index 1. A claimed ledger entry is a redelivery; a failed guard is a conflict.
+    /// Commits a ledgered write: the event's ledger entry at index 0, the changes it guards
+    /// after it. A claimed ledger entry is a redelivery; any failed guard is a conflict.
     async fn transact_ledgered(&self, items: Vec<TransactWriteItem>) -> Result<Recorded> {
+        let guarded = 1..items.len();
         match self.transact(items).await? {
             Ok(()) => Ok(Recorded::Now),
             Err(c) if c.failed_condition(0) => Ok(Recorded::AlreadyRecorded),
-            Err(c) if c.failed_condition(1) => Err(Error::Conflict),
+            Err(c) if guarded.clone().any(|i| c.failed_condition(i)) => Err(Error::Conflict),
             Err(c) => Err(c.otherwise()),
         }
     }
@@ -85,7 +86,15 @@ impl ProcessorEvents for DynamoStore {
             .condition_expression("attribute_not_exists(pk) OR account_id = :account")
             .expression_attribute_values(":account", s(link.account_id.as_str()));
         let link_put = TransactWriteItem::builder().put(built(put.build())?).build();
-        self.transact_ledgered(vec![self.ledger_put(record)?, link_put]).await
+        // The account's side, so the portal finds its customer in one read.
+        let account_side = keyed(link, account_pk(&link.account_id), CUSTOMER_SK.into(), "account_customer")?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(account_side))
+            .condition_expression("attribute_not_exists(pk) OR customer_id = :customer")
+            .expression_attribute_values(":customer", s(link.customer_id.as_str()));
+        let account_put = TransactWriteItem::builder().put(built(put.build())?).build();
+        self.transact_ledgered(vec![self.ledger_put(record)?, link_put, account_put]).await
     }
 
     async fn save_subscription(
@@ -117,7 +126,9 @@ impl ProcessorEvents for DynamoStore {
         let mut items = vec![self.ledger_put(record)?];
         let (mut invoice_index, mut balance_index) = (None, None);
         if let Some(after) = after {
-            let item = keyed(after, account_pk(&after.account_id), invoice_sk(&after.id), "invoice")?;
+            let mut item = keyed(after, account_pk(&after.account_id), invoice_sk(&after.id), "invoice")?;
+            item.insert(GSI1_PK.into(), s(invoices_gsi1pk(&after.account_id)));
+            item.insert(GSI1_SK.into(), s(invoice_gsi1sk(after.created, &after.id)));
             invoice_index = Some(items.len());
             items.push(self.projection_put(item, before.map(|b| &b.stamp))?);
 
