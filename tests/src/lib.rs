@@ -8,9 +8,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use aws_sdk_dynamodb::Client;
 use billing_aws::DynamoStore;
 use devstack::apigw::{self, HttpCall};
+use devstack::fake_billing::FakePrice;
+use devstack::fake_stripe::FakeStripe;
 use devstack::moto::Moto;
 use http::StatusCode;
 use http_body_util::BodyExt;
+use portal_api::state::SeatSettings;
+use portal_api::stripe_client::StripeClient;
 use portal_api::{AppState, PortalStore, Settings};
 use serde_json::Value;
 
@@ -83,8 +87,20 @@ pub struct Stack {
     pub client: Client,
     pub table: String,
     pub router: axum::Router,
+    /// This stack's own fake Stripe (the portal's processor, and what the webhook re-reads).
+    pub fake: FakeStripe,
+    pub stripe_url: String,
     template: Value,
 }
+
+/// The seat prices the test portal sells (12.00 and 120.00 USD a seat) and its limits.
+pub const MONTHLY_PRICE: &str = "price_seat_monthly";
+pub const ANNUAL_PRICE: &str = "price_seat_annual";
+pub const MAX_SEATS: u32 = 50;
+pub const PORTAL_URL: &str = "https://portal.example";
+pub const SALES: &str = "sales@seller.example";
+/// The signing secret of the webhook [`Stack::flush`] delivers to.
+pub const FLUSH_SECRET: &str = "whsec_test_fake_stripe_flow";
 
 static TABLES: AtomicU32 = AtomicU32::new(0);
 
@@ -97,14 +113,78 @@ impl Stack {
         let table = format!("t{}-{}", std::process::id(), TABLES.fetch_add(1, Ordering::SeqCst));
         devstack::tables::create_from_template(&client, |_| table.clone()).await.expect("tables from the template");
         let store = DynamoStore::new(client.clone(), &table);
-        Self::over(client, table, store)
+        let fake = FakeStripe::default();
+        for (id, interval, unit_amount) in [(MONTHLY_PRICE, "month", 1200), (ANNUAL_PRICE, "year", 12000)] {
+            fake.add_price(FakePrice { id: id.into(), interval: interval.into(), unit_amount, currency: "usd".into() });
+        }
+        let stripe_url = fake.serve(0).await.expect("fake Stripe");
+        Self::assemble(client, table, store, fake, stripe_url)
     }
 
-    /// The portal API over another store (e.g. one that fails), keeping this stack's table.
-    pub fn over(client: Client, table: String, store: impl PortalStore + 'static) -> Self {
-        let settings = Settings { table_name: table.clone(), remit_to: None };
-        let router = portal_api::router(AppState::new(store, settings));
-        Self { client, table, router, template: apigw::template() }
+    fn assemble(
+        client: Client,
+        table: String,
+        store: impl PortalStore + 'static,
+        fake: FakeStripe,
+        stripe_url: String,
+    ) -> Self {
+        let settings = Settings {
+            table_name: table.clone(),
+            remit_to: None,
+            seats: SeatSettings {
+                monthly_price: MONTHLY_PRICE.into(),
+                annual_price: ANNUAL_PRICE.into(),
+                max_quantity: MAX_SEATS,
+            },
+            portal_url: PORTAL_URL.into(),
+            sales_contact: Some(SALES.parse().expect("e-mail")),
+        };
+        let stripe = StripeClient::new("sk_test_portal", Some(&stripe_url)).expect("Stripe client");
+        let router = portal_api::router(AppState::new(store, stripe, settings));
+        Self { client, table, router, fake, stripe_url, template: apigw::template() }
+    }
+
+    /// The portal API over another store (e.g. one that fails), keeping this stack's table and
+    /// fake Stripe.
+    pub fn with_store(&self, store: impl PortalStore + 'static) -> Self {
+        Self::assemble(self.client.clone(), self.table.clone(), store, self.fake.clone(), self.stripe_url.clone())
+    }
+
+    /// The webhook as deployed: accepting [`FLUSH_SECRET`], re-reading from this stack's fake.
+    pub fn live_webhook(&self) -> axum::Router {
+        let api = stripe_intake::stripe_api::StripeApi::new("sk_test_webhook", Some(&self.stripe_url)).expect("client");
+        self.webhook_with(&[FLUSH_SECRET], Some(api))
+    }
+
+    /// Delivers every event the fake Stripe emitted since the last flush, in order, as Stripe
+    /// would; returns each event's type and the webhook's result.
+    pub async fn flush(&self, webhook: &axum::Router) -> Vec<(String, Value)> {
+        let mut results = Vec::new();
+        let mut retry: Vec<Value> = Vec::new();
+        // Applying one event may make Stripe emit more (settling an invoice), and a 503 (an
+        // event that arrived before the checkout that links its customer) is retried after the
+        // others, as Stripe retries: until quiet.
+        loop {
+            let mut batch = std::mem::take(&mut retry);
+            batch.extend(self.fake.take_emitted());
+            if batch.is_empty() {
+                return results;
+            }
+            let mut progressed = false;
+            for event in batch {
+                let body = event.to_string();
+                let sig = devstack::sign_event(&body, FLUSH_SECRET);
+                let r = self.deliver(webhook, &body, Some(&sig)).await;
+                if r.status == StatusCode::SERVICE_UNAVAILABLE {
+                    retry.push(event);
+                    continue;
+                }
+                assert_eq!(r.status, StatusCode::OK, "{}: {:?}", event["type"], r.body);
+                progressed = true;
+                results.push((event["type"].as_str().unwrap_or_default().to_owned(), r.body["result"].clone()));
+            }
+            assert!(progressed, "events the webhook keeps refusing: {retry:?}");
+        }
     }
 
     /// The Stripe webhook function over this stack's table, accepting `secrets`.
@@ -436,6 +516,42 @@ pub mod faults {
     impl AuditReader for FailingWrites {
         async fn audit(&self, a: &AccountId, l: u16, b: Option<&AuditId>) -> Result<AuditPage> {
             self.inner.audit(a, l, b).await
+        }
+    }
+
+    #[async_trait]
+    impl AuditWriter for FailingWrites {
+        async fn append_audit(&self, e: &AuditEntry) -> Result<()> {
+            self.check()?;
+            self.inner.append_audit(e).await
+        }
+    }
+
+    #[async_trait]
+    impl BillingReader for FailingWrites {
+        async fn customer_of(&self, a: &AccountId) -> Result<Option<String>> {
+            self.inner.customer_of(a).await
+        }
+        async fn live_subscription(&self, a: &AccountId) -> Result<Option<billing::Subscription>> {
+            self.inner.live_subscription(a).await
+        }
+        async fn invoices(
+            &self,
+            a: &AccountId,
+            s: Option<invoice::InvoiceStatus>,
+            l: u16,
+            c: Option<&str>,
+        ) -> Result<InvoicePage> {
+            self.inner.invoices(a, s, l, c).await
+        }
+        async fn account_invoice(&self, a: &AccountId, id: &str) -> Result<Option<invoice::Invoice>> {
+            self.inner.account_invoice(a, id).await
+        }
+        async fn payment_methods(&self, a: &AccountId) -> Result<Vec<billing::PaymentMethodSummary>> {
+            self.inner.payment_methods(a).await
+        }
+        async fn default_payment_method(&self, a: &AccountId) -> Result<Option<String>> {
+            self.inner.default_payment_method(a).await
         }
     }
 }

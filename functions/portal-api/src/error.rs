@@ -30,8 +30,33 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("{0}")]
     InvalidParameter(String),
+    #[error("{}", contact_sales_message(.0.as_ref()))]
+    ContactSales(Option<billing_domain::Email>),
+    #[error("this account already has a running subscription; change its seats instead")]
+    SubscriptionExists,
+    #[error("this account has no seat subscription")]
+    SubscriptionNotFound,
+    #[error("this account has no running seat subscription; buy seats first")]
+    NoSubscription,
+    #[error("this account has no billing customer yet; it gets one with its first purchase")]
+    NoBillingCustomer,
+    #[error("there is nothing to pay")]
+    NothingToPay,
+    #[error("invoice {0} changed at the payment processor; reload and try again")]
+    InvoiceChanged(String),
+    #[error("{0} seats are taken by members; remove members before going below that")]
+    SeatsInUse(u32),
+    #[error("this is the account's only payment method and its subscription is billed to it; add another first")]
+    PaymentMethodRequired,
     #[error(transparent)]
     Domain(#[from] DomainError),
+}
+
+fn contact_sales_message(contact: Option<&billing_domain::Email>) -> String {
+    match contact {
+        Some(c) => format!("this account is billed by invoice contract; contact sales at {c} to change seats"),
+        None => "this account is billed by invoice contract; contact sales to change seats".to_owned(),
+    }
 }
 
 #[derive(Serialize)]
@@ -45,6 +70,9 @@ struct ErrorBody<'a> {
     message: String,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     details: &'a [FieldError],
+    /// Whom to contact instead (`contact_sales`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    contact: Option<&'a str>,
 }
 
 impl ApiError {
@@ -63,6 +91,15 @@ impl ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
             }
             ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            ApiError::ContactSales(_) => (StatusCode::CONFLICT, "contact_sales"),
+            ApiError::SubscriptionExists => (StatusCode::CONFLICT, "subscription_exists"),
+            ApiError::SubscriptionNotFound => (StatusCode::NOT_FOUND, "no_subscription"),
+            ApiError::NoSubscription => (StatusCode::CONFLICT, "no_subscription"),
+            ApiError::NoBillingCustomer => (StatusCode::CONFLICT, "no_billing_customer"),
+            ApiError::NothingToPay => (StatusCode::CONFLICT, "nothing_to_pay"),
+            ApiError::InvoiceChanged(_) => (StatusCode::CONFLICT, "invoice_changed"),
+            ApiError::SeatsInUse(_) => (StatusCode::CONFLICT, "seats_in_use"),
+            ApiError::PaymentMethodRequired => (StatusCode::CONFLICT, "payment_method_required"),
             ApiError::Domain(D::LastAdmin) => (StatusCode::CONFLICT, "last_admin"),
             ApiError::Domain(D::MemberExists) => (StatusCode::CONFLICT, "member_exists"),
             ApiError::Domain(D::AlreadyMember) => (StatusCode::CONFLICT, "already_member"),
@@ -93,7 +130,12 @@ impl IntoResponse for ApiError {
         } else {
             self.to_string()
         };
-        let mut response = (status, Json(Body { error: ErrorBody { code, message, details } })).into_response();
+        let contact = match &self {
+            ApiError::ContactSales(c) => c.as_ref().map(|c| c.as_str()),
+            _ => None,
+        };
+        let body = Body { error: ErrorBody { code, message, details, contact } };
+        let mut response = (status, Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }

@@ -71,6 +71,24 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// A JSON body that may be left out: an empty body is `T::default()`; one that is sent is read
+/// like [`JsonBody`].
+pub struct OptionalJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::to_bytes(body, 1 << 20).await.map_err(|e| ApiError::InvalidJson(e.to_string()))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(T::default()));
+        }
+        let req = Request::from_parts(parts, axum::body::Body::from(bytes));
+        JsonBody::<T>::from_request(req, state).await.map(|JsonBody(v)| Self(v))
+    }
+}
+
 /// serde's own sentence (with the field path), without axum's prefix.
 fn serde_message(text: &str) -> String {
     ["Failed to deserialize the JSON body into the target type: ", "Failed to parse the request body as JSON: "]

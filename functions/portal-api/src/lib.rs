@@ -8,21 +8,23 @@
 pub mod access;
 pub mod error;
 pub mod extract;
+pub mod processor;
 pub mod routes;
 pub mod state;
+pub mod stripe_client;
 
 use axum::Router;
-use axum::routing::{get, patch};
+use axum::routing::{delete, get, patch, post, put};
 
 pub use error::{ApiError, ApiResult};
 pub use state::{AppState, PortalStore, RemitTo, Settings};
 
-use routes::{accounts, audit, me, members};
+use routes::{accounts, audit, me, members, payments, seats, statements};
 
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/me", get(me::me))
-        .route("/v1/accounts", axum::routing::post(accounts::create))
+        .route("/v1/accounts", post(accounts::create))
         .route("/v1/accounts/{account_id}", get(accounts::get))
         .route("/v1/accounts/{account_id}/billing-contact", patch(accounts::patch_contact))
         .route("/v1/accounts/{account_id}/billing-address", patch(accounts::patch_address))
@@ -33,6 +35,19 @@ pub fn router(state: AppState) -> Router {
             get(members::get).patch(members::change_role).delete(members::remove),
         )
         .route("/v1/accounts/{account_id}/audit", get(audit::list))
+        .route("/v1/accounts/{account_id}/statement", get(statements::statement))
+        .route("/v1/accounts/{account_id}/invoices", get(statements::list))
+        .route("/v1/accounts/{account_id}/invoices/{invoice_id}", get(statements::get))
+        .route("/v1/accounts/{account_id}/billing-portal-session", post(statements::billing_portal))
+        .route("/v1/accounts/{account_id}/payments", post(payments::pay))
+        .route("/v1/accounts/{account_id}/payment-methods", get(payments::list_methods))
+        .route("/v1/accounts/{account_id}/payment-methods/setup", post(payments::setup_method))
+        .route("/v1/accounts/{account_id}/payment-methods/{payment_method_id}", delete(payments::remove_method))
+        .route("/v1/accounts/{account_id}/payment-methods/{payment_method_id}/default", post(payments::set_default))
+        .route("/v1/accounts/{account_id}/subscription", get(seats::get))
+        .route("/v1/accounts/{account_id}/checkout/seats", post(seats::checkout))
+        .route("/v1/accounts/{account_id}/subscription/seats/preview", post(seats::preview))
+        .route("/v1/accounts/{account_id}/subscription/seats", put(seats::apply))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)

@@ -3,20 +3,38 @@
 use std::sync::Arc;
 
 use billing_aws::config::{self, ConfigError};
-use billing_domain::ports::{AccountReader, AccountWriter, AuditReader, IdempotencyReader, MemberReader, MemberWriter};
-use billing_domain::{Account, Address, AddressInput};
+use billing_domain::ports::{
+    AccountReader, AccountWriter, AuditReader, AuditWriter, BillingReader, IdempotencyReader, MemberReader,
+    MemberWriter,
+};
+use billing_domain::{Account, Address, AddressInput, Email};
 use serde::Serialize;
 
+use crate::processor::PaymentProcessor;
 use crate::routes::views::AccountView;
 
 /// Every port the portal API uses; the DynamoDB store implements them all.
 pub trait PortalStore:
-    AccountReader + AccountWriter + IdempotencyReader + MemberReader + MemberWriter + AuditReader
+    AccountReader
+    + AccountWriter
+    + IdempotencyReader
+    + MemberReader
+    + MemberWriter
+    + AuditReader
+    + AuditWriter
+    + BillingReader
 {
 }
 
 impl<T> PortalStore for T where
-    T: AccountReader + AccountWriter + IdempotencyReader + MemberReader + MemberWriter + AuditReader
+    T: AccountReader
+        + AccountWriter
+        + IdempotencyReader
+        + MemberReader
+        + MemberWriter
+        + AuditReader
+        + AuditWriter
+        + BillingReader
 {
 }
 
@@ -27,16 +45,62 @@ pub struct RemitTo {
     pub address: Address,
 }
 
+/// Self-serve seats: the prices customers buy, the limits, and where they go back to.
+#[derive(Debug, Clone)]
+pub struct SeatSettings {
+    /// The processor's per-seat price for monthly billing (`price_…`).
+    pub monthly_price: String,
+    /// The processor's per-seat price for annual billing.
+    pub annual_price: String,
+    /// The most seats one account may buy by itself (more: sales).
+    pub max_quantity: u32,
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub table_name: String,
     pub remit_to: Option<RemitTo>,
+    pub seats: SeatSettings,
+    /// The portal's web address: Checkout and the customer portal send users back under it, and
+    /// a client-supplied return URL must start with it.
+    pub portal_url: String,
+    /// Whom accounts billed by invoice contact about seats (shown in `contact_sales` errors).
+    pub sales_contact: Option<Email>,
 }
 
+/// Default for `SEAT_MAX_QUANTITY`.
+pub const DEFAULT_MAX_SEATS: u32 = 500;
+
 impl Settings {
-    /// Reads `TABLE_NAME` and the optional `REMIT_TO_*` variables.
+    /// Reads `TABLE_NAME`, `PORTAL_URL`, `SEAT_PRICE_MONTHLY`, `SEAT_PRICE_ANNUAL`, the optional
+    /// `SEAT_MAX_QUANTITY`, `SALES_CONTACT_EMAIL` and `REMIT_TO_*` variables.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Ok(Self { table_name: config::required("TABLE_NAME")?, remit_to: Self::remit_to_from_env()? })
+        let max_quantity = match config::optional("SEAT_MAX_QUANTITY") {
+            None => DEFAULT_MAX_SEATS,
+            Some(v) => {
+                v.parse().ok().filter(|n| (1..=billing_domain::billing::SeatCount::MAX).contains(n)).ok_or_else(
+                    || ConfigError::Invalid { name: "SEAT_MAX_QUANTITY", reason: format!("{v:?} is not 1..=100000") },
+                )?
+            }
+        };
+        let sales_contact = match config::optional("SALES_CONTACT_EMAIL") {
+            None => None,
+            Some(v) => Some(v.parse().map_err(|_| ConfigError::Invalid {
+                name: "SALES_CONTACT_EMAIL",
+                reason: format!("{v:?} is not an e-mail address"),
+            })?),
+        };
+        Ok(Self {
+            table_name: config::required("TABLE_NAME")?,
+            remit_to: Self::remit_to_from_env()?,
+            seats: SeatSettings {
+                monthly_price: config::required("SEAT_PRICE_MONTHLY")?,
+                annual_price: config::required("SEAT_PRICE_ANNUAL")?,
+                max_quantity,
+            },
+            portal_url: config::required("PORTAL_URL")?.trim_end_matches('/').to_owned(),
+            sales_contact,
+        })
     }
 
     /// The REMIT-TO address from `REMIT_TO_NAME`, `REMIT_TO_LINE1`, `REMIT_TO_LINE2`,
@@ -69,6 +133,7 @@ impl Settings {
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn PortalStore>,
+    pub processor: Arc<dyn PaymentProcessor>,
     pub settings: Arc<Settings>,
 }
 
@@ -78,7 +143,11 @@ impl AppState {
         AccountView::new(account, self.settings.remit_to.clone())
     }
 
-    pub fn new(store: impl PortalStore + 'static, settings: Settings) -> Self {
-        Self { store: Arc::new(store), settings: Arc::new(settings) }
+    pub fn new(
+        store: impl PortalStore + 'static,
+        processor: impl PaymentProcessor + 'static,
+        settings: Settings,
+    ) -> Self {
+        Self { store: Arc::new(store), processor: Arc::new(processor), settings: Arc::new(settings) }
     }
 }

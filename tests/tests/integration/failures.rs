@@ -18,7 +18,7 @@ async fn an_unreachable_table_is_a_retryable_503_without_details() {
     let aws = devstack::aws::local_config(&dead).await;
     let conf = aws_sdk_dynamodb::config::Builder::from(&aws).retry_config(RetryConfig::disabled()).build();
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(conf), &s.table);
-    let broken = Stack::over(s.client.clone(), s.table.clone(), store);
+    let broken = s.with_store(store);
 
     for (method, path, body) in [
         ("GET", "/v1/me", None),
@@ -39,8 +39,7 @@ async fn an_unreachable_table_is_a_retryable_503_without_details() {
 async fn failed_writes_leave_nothing_behind_and_the_retry_succeeds() {
     let s = Stack::new().await;
     let failing = Arc::new(AtomicBool::new(false));
-    let flaky =
-        Stack::over(s.client.clone(), s.table.clone(), FailingWrites { inner: s.store(), failing: failing.clone() });
+    let flaky = s.with_store(FailingWrites { inner: s.store(), failing: failing.clone() });
     let admin = User::new("admin");
     let acct = flaky.account_of(&admin, "Acme").await;
     let items = s.item_count().await;

@@ -13,15 +13,20 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
-/// The objects the fake holds, by id (`sub_…`).
+/// Where emitted events go besides the event list: the local webhook endpoint in `make dev`.
+pub type EventSink = Arc<dyn Fn(Value) + Send + Sync>;
+
+/// The objects the fake holds, by id (`sub_…`), and what it has emitted.
 #[derive(Clone, Default)]
 pub struct FakeStripe {
     objects: Arc<Mutex<HashMap<String, Value>>>,
     events: Arc<Mutex<Vec<Value>>>,
     invoice_lines: Arc<Mutex<HashMap<String, Vec<Value>>>>,
+    pub(crate) billing: Arc<Mutex<crate::fake_billing::Billing>>,
+    pub(crate) sink: Arc<Mutex<Option<EventSink>>>,
 }
 
-fn authorized(headers: &HeaderMap) -> bool {
+pub(crate) fn authorized(headers: &HeaderMap) -> bool {
     headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("Bearer sk_"))
 }
 
@@ -60,7 +65,7 @@ async fn events(
     axum::Json(json!({"object": "list", "url": "/v1/events", "has_more": has_more, "data": page})).into_response()
 }
 
-fn error(status: StatusCode, code: Option<&str>, message: String) -> Response {
+pub(crate) fn error(status: StatusCode, code: Option<&str>, message: String) -> Response {
     let body = json!({"error": {"type": "invalid_request_error", "code": code, "message": message}});
     (status, axum::Json(body)).into_response()
 }
@@ -141,12 +146,19 @@ impl FakeStripe {
         Ok(())
     }
 
+    /// The object stored under `id`, if any.
+    pub fn get(&self, id: &str) -> Option<Value> {
+        self.objects.lock().expect("fake Stripe state").get(id).cloned()
+    }
+
     pub fn router(&self) -> Router {
+        let billing = crate::fake_billing::routes();
         Router::new()
-            .route("/v1/subscriptions/{id}", get(subscription))
+            .route("/v1/subscriptions/{id}", get(subscription).post(crate::fake_billing::update_subscription))
             .route("/v1/charges/{id}", get(charge))
             .route("/v1/invoices/{id}/lines", get(invoice_lines))
             .route("/v1/events", get(events))
+            .merge(billing)
             .with_state(self.clone())
     }
 
@@ -154,6 +166,7 @@ impl FakeStripe {
     pub async fn serve(&self, port: u16) -> Result<String> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let url = format!("http://{}", listener.local_addr()?);
+        self.billing.lock().expect("fake Stripe state").base_url = url.clone();
         let app = self.router();
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;

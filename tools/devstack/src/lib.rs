@@ -11,6 +11,7 @@
 
 pub mod apigw;
 pub mod aws;
+pub mod fake_billing;
 pub mod fake_stripe;
 pub mod gateway;
 pub mod inspect;
@@ -33,4 +34,9 @@ pub fn repo_root() -> PathBuf {
 /// `infra/template.yaml`, the one definition of the tables.
 pub fn template_path() -> PathBuf {
     repo_root().join("infra/template.yaml")
+}
+
+/// The `Stripe-Signature` header Stripe would send with `body`, signed now with `secret`.
+pub fn sign_event(body: &str, secret: &str) -> String {
+    stripe_webhook::Webhook::generate_test_header(body, secret, None)
 }

@@ -7,7 +7,11 @@ use anyhow::{Context, Result};
 use billing_aws::DynamoStore;
 use billing_domain::{Address, AddressInput};
 use clap::{Parser, Subcommand};
+use devstack::fake_billing::FakePrice;
+use devstack::fake_stripe::FakeStripe;
 use devstack::{gateway, moto::Moto, seed, tables, token};
+use portal_api::state::SeatSettings;
+use portal_api::stripe_client::StripeClient;
 use portal_api::{AppState, RemitTo, Settings};
 use stripe_intake::stripe_api::StripeApi;
 
@@ -157,18 +161,70 @@ async fn up(
     result
 }
 
-/// Stripe's API for the webhook's re-reads: real test mode when `STRIPE_SECRET_KEY` is set, else
-/// the fake, holding the newest object of each sample event.
-async fn stripe_api(port: u16) -> Result<(StripeApi, String)> {
+/// The seat prices the fake Stripe sells locally (and the portal offers), per seat.
+pub const LOCAL_MONTHLY_PRICE: &str = "price_seat_monthly";
+pub const LOCAL_ANNUAL_PRICE: &str = "price_seat_annual";
+
+/// Stripe for the local stack: real test mode when `STRIPE_SECRET_KEY` is set, else the fake
+/// (holding the newest object of each sample event, selling the local seat prices). Returns the
+/// webhook's client, the portal's client, the fake if any, and where Stripe is.
+async fn stripe_clients(port: u16) -> Result<(StripeApi, StripeClient, Option<FakeStripe>, String)> {
     if let Ok(key) = std::env::var("STRIPE_SECRET_KEY")
         && !key.trim().is_empty()
     {
-        return Ok((StripeApi::new(key.trim(), None)?, "api.stripe.com (STRIPE_SECRET_KEY)".into()));
+        let key = key.trim();
+        let place = "api.stripe.com (STRIPE_SECRET_KEY)".to_owned();
+        return Ok((StripeApi::new(key, None)?, StripeClient::new(key, None)?, None, place));
     }
-    let fake = devstack::fake_stripe::FakeStripe::default();
+    let fake = FakeStripe::default();
     fake.load_events(&devstack::repo_root().join("events/stripe"))?;
+    for (id, interval, unit_amount) in [(LOCAL_MONTHLY_PRICE, "month", 1200), (LOCAL_ANNUAL_PRICE, "year", 12000)] {
+        fake.add_price(FakePrice { id: id.into(), interval: interval.into(), unit_amount, currency: "usd".into() });
+    }
     let url = fake.serve(port).await.with_context(|| format!("binding 127.0.0.1:{port} (set DEV_STRIPE_PORT)"))?;
-    Ok((StripeApi::new("sk_test_local_fake", Some(&url))?, format!("fake at {url}")))
+    let key = "sk_test_local_fake";
+    Ok((StripeApi::new(key, Some(&url))?, StripeClient::new(key, Some(&url))?, Some(fake), format!("fake at {url}")))
+}
+
+/// Delivers the fake's events to the local webhook, one at a time and in order, signed with the
+/// first local secret, through the same API Gateway event path as any other request.
+fn deliver_fake_events(fake: &FakeStripe, webhook: axum::Router, secret: String) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<serde_json::Value>();
+    let requeue = tx.clone();
+    fake.set_sink(std::sync::Arc::new(move |event| {
+        let _ = tx.send(event);
+    }));
+    tokio::spawn(async move {
+        let template = devstack::apigw::template();
+        while let Some(event) = rx.recv().await {
+            let body = event.to_string();
+            let signature = devstack::sign_event(&body, &secret);
+            let call = devstack::apigw::HttpCall {
+                method: "POST".into(),
+                path_and_query: "/webhooks/stripe".into(),
+                headers: vec![
+                    ("content-type".into(), "application/json".into()),
+                    ("stripe-signature".into(), signature),
+                ],
+                body: body.into_bytes(),
+            };
+            let kind = event["type"].as_str().unwrap_or_default().to_owned();
+            match devstack::apigw::invoke(webhook.clone(), &devstack::apigw::event(&template, &call, None)).await {
+                Ok(r) if r.status().is_server_error() => {
+                    // As Stripe does: try again later (e.g. the checkout linking its customer
+                    // had not arrived yet).
+                    tracing::info!(event = %kind, status = r.status().as_u16(), "webhook asked for a retry; retrying in 2 s");
+                    let requeue = requeue.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                        let _ = requeue.send(event);
+                    });
+                }
+                Ok(r) => tracing::info!(event = %kind, status = r.status().as_u16(), "fake Stripe event delivered"),
+                Err(e) => tracing::error!(event = %kind, error = %e, "fake Stripe event not delivered"),
+            }
+        }
+    });
 }
 
 async fn serve(api_port: u16, endpoint: &str, table: &str, stripe_port: u16) -> Result<()> {
@@ -184,18 +240,34 @@ async fn serve(api_port: u16, endpoint: &str, table: &str, stripe_port: u16) -> 
     if seed::seed(&store).await? {
         tracing::info!(account = seed::DEMO_ACCOUNT, "seeded the demo account");
     }
-    let settings = Settings { table_name: table.to_owned(), remit_to: Some(remit_to()?) };
-    let portal = portal_api::router(AppState::new(store.clone(), settings));
+    let (stripe, portal_stripe, fake, stripe_where) = stripe_clients(stripe_port).await?;
+    tracing::info!(stripe = %stripe_where, "Stripe API");
+    let env_or =
+        |name: &str, default: &str| std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or(default.into());
+    let settings = Settings {
+        table_name: table.to_owned(),
+        remit_to: Some(remit_to()?),
+        seats: SeatSettings {
+            monthly_price: env_or("SEAT_PRICE_MONTHLY", LOCAL_MONTHLY_PRICE),
+            annual_price: env_or("SEAT_PRICE_ANNUAL", LOCAL_ANNUAL_PRICE),
+            max_quantity: env_or("SEAT_MAX_QUANTITY", "500").parse().context("SEAT_MAX_QUANTITY")?,
+        },
+        portal_url: env_or("PORTAL_URL", &format!("http://127.0.0.1:{api_port}")),
+        sales_contact: Some(env_or("SALES_CONTACT_EMAIL", "sales@demo-hosting.example").parse()?),
+    };
+    let portal = portal_api::router(AppState::new(store.clone(), portal_stripe, settings));
     let webhook_secrets = stripe_intake::secrets_from(
         &std::env::var("STRIPE_WEBHOOK_SECRETS").unwrap_or_else(|_| devstack::LOCAL_WEBHOOK_SECRET.to_owned()),
     );
-    let (stripe, stripe_where) = stripe_api(stripe_port).await?;
-    tracing::info!(stripe = %stripe_where, "Stripe API for the webhook's re-reads");
+    let first_secret = webhook_secrets.first().cloned().unwrap_or_default();
     let webhook = stripe_intake::router(
         stripe_intake::AppState::new(store, webhook_secrets)
             .with_tolerance(stripe_intake::tolerance_from_env()?)
             .with_stripe(stripe),
     );
+    if let Some(fake) = &fake {
+        deliver_fake_events(fake, webhook.clone(), first_secret);
+    }
     let secret = token::secret_from_env();
     let app = gateway::app(gateway::Gateway {
         portal,

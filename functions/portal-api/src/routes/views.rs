@@ -1,7 +1,9 @@
 //! Response bodies: what the API shows of domain values.
 
+use billing_domain::billing::{PlanInterval, SeatCount, Subscription, SubscriptionStatus};
+use billing_domain::invoice::{ChargeKind, Invoice, InvoiceStatus, ServicePeriod};
 use billing_domain::{
-    Account, Address, BillingContact, BillingMode, Currency, Email, Member, MemberStatus, Money, Role,
+    Account, Address, BillingContact, BillingMode, Currency, Email, Member, MemberStatus, Money, Role, proration,
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -69,4 +71,258 @@ impl From<Member> for MemberView {
 #[derive(Debug, Serialize)]
 pub struct RecipientsView {
     pub recipients: Vec<Email>,
+}
+
+/// An invoice in a list: its numbers without its lines.
+#[derive(Debug, Serialize)]
+pub struct InvoiceSummaryView {
+    pub id: String,
+    pub number: Option<String>,
+    pub status: InvoiceStatus,
+    pub currency: Currency,
+    pub total: Money,
+    pub amount_due: Money,
+    pub amount_paid: Money,
+    pub amount_remaining: Money,
+    pub created: DateTime<Utc>,
+    pub due_date: Option<DateTime<Utc>>,
+    pub period_start: DateTime<Utc>,
+    pub period_end: DateTime<Utc>,
+    pub hosted_invoice_url: Option<String>,
+    pub pdf_url: Option<String>,
+}
+
+impl From<&Invoice> for InvoiceSummaryView {
+    fn from(i: &Invoice) -> Self {
+        Self {
+            id: i.id.clone(),
+            number: i.number.clone(),
+            status: i.status,
+            currency: i.currency,
+            total: i.total,
+            amount_due: i.amount_due,
+            amount_paid: i.amount_paid,
+            amount_remaining: i.amount_remaining,
+            created: i.created,
+            due_date: i.due_date,
+            period_start: i.period_start,
+            period_end: i.period_end,
+            hosted_invoice_url: i.hosted_invoice_url.clone(),
+            pdf_url: i.pdf_url.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct InvoiceListView {
+    pub invoices: Vec<InvoiceSummaryView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LineView {
+    pub id: String,
+    pub description: String,
+    pub kind: ChargeKind,
+    pub quantity: Option<u64>,
+    pub unit_amount: Option<Money>,
+    pub amount: Money,
+    pub service_period: ServicePeriod,
+}
+
+/// The lines of one logical element (product, site, subscription) and their subtotal.
+#[derive(Debug, Serialize)]
+pub struct LineGroupView {
+    pub name: String,
+    pub subtotal: Money,
+    pub lines: Vec<LineView>,
+}
+
+/// An invoice with its lines grouped by logical element, in the order they first appear.
+#[derive(Debug, Serialize)]
+pub struct InvoiceView {
+    #[serde(flatten)]
+    pub summary: InvoiceSummaryView,
+    pub subtotal: Money,
+    pub tax: Money,
+    pub groups: Vec<LineGroupView>,
+    /// False while lines beyond the processor's first page are still being fetched.
+    pub lines_complete: bool,
+}
+
+impl InvoiceView {
+    pub fn new(i: &Invoice) -> Result<Self, billing_domain::Error> {
+        let mut groups: Vec<LineGroupView> = Vec::new();
+        for l in &i.lines {
+            let line = LineView {
+                id: l.id.clone(),
+                description: l.description.clone(),
+                kind: l.kind,
+                quantity: l.quantity,
+                unit_amount: l.unit_amount,
+                amount: l.amount,
+                service_period: l.period,
+            };
+            let group = match groups.iter_mut().find(|g| g.name == l.group) {
+                Some(g) => g,
+                None => {
+                    groups.push(LineGroupView {
+                        name: l.group.clone(),
+                        subtotal: Money::zero(i.currency),
+                        lines: vec![],
+                    });
+                    groups.last_mut().expect("just pushed")
+                }
+            };
+            group.subtotal = group
+                .subtotal
+                .checked_add(&l.amount)
+                .map_err(|e| billing_domain::Error::Corrupt(format!("invoice {}: {e}", i.id)))?;
+            group.lines.push(line);
+        }
+        Ok(Self {
+            summary: InvoiceSummaryView::from(i),
+            subtotal: i.subtotal,
+            tax: i.tax,
+            groups,
+            lines_complete: i.lines_complete,
+        })
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct StatementView {
+    pub balance_due: Money,
+    /// The newest issued (not draft) invoice, itemized; null before the first bill.
+    pub latest_invoice: Option<InvoiceView>,
+    /// Open invoices with something left to pay, newest first.
+    pub open_invoices: Vec<InvoiceSummaryView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PaymentMethodView {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub brand: Option<String>,
+    pub last4: Option<String>,
+    pub exp_month: Option<u8>,
+    pub exp_year: Option<u16>,
+    pub default: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PaymentMethodsView {
+    pub payment_methods: Vec<PaymentMethodView>,
+}
+
+/// A page at the processor to send the user to.
+#[derive(Debug, Serialize)]
+pub struct RedirectView {
+    pub id: String,
+    pub url: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PeriodView {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SubscriptionView {
+    pub id: String,
+    /// The processor's price id of the seat plan.
+    pub plan: String,
+    pub interval: PlanInterval,
+    pub seats: SeatCount,
+    pub status: SubscriptionStatus,
+    pub current_period: PeriodView,
+    pub cancel_at_period_end: bool,
+    pub unit_amount: Option<Money>,
+    /// What the next period will cost at today's seats; null when it will not renew or the price
+    /// is not a flat per-seat amount.
+    pub next_renewal_amount: Option<Money>,
+    pub next_renewal_at: Option<DateTime<Utc>>,
+}
+
+impl From<&Subscription> for SubscriptionView {
+    fn from(s: &Subscription) -> Self {
+        let renews = !s.cancel_at_period_end && s.status.entitles();
+        Self {
+            id: s.id.clone(),
+            plan: s.price_id.clone(),
+            interval: s.interval,
+            seats: s.seats,
+            status: s.status,
+            current_period: PeriodView { start: s.current_period_start, end: s.current_period_end },
+            cancel_at_period_end: s.cancel_at_period_end,
+            unit_amount: s.unit_amount,
+            next_renewal_amount: s.unit_amount.filter(|_| renews).map(|u| proration::renewal(u, s.seats)),
+            next_renewal_at: renews.then_some(s.current_period_end),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct PreviewLineView {
+    pub description: String,
+    pub amount: Money,
+    pub service_period: PeriodView,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SeatPreviewView {
+    pub subscription_id: String,
+    pub interval: PlanInterval,
+    pub current_quantity: SeatCount,
+    pub quantity: SeatCount,
+    /// Pass this back unchanged to `PUT .../subscription/seats` to be charged exactly `amount_now`.
+    pub proration_date: DateTime<Utc>,
+    /// Invoiced (and charged to the default payment method) when the change is applied; negative
+    /// amounts become account credit.
+    pub amount_now: Money,
+    pub lines: Vec<PreviewLineView>,
+    pub new_renewal_amount: Option<Money>,
+    pub next_renewal_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SeatChangeView {
+    pub subscription_id: String,
+    pub quantity: SeatCount,
+    pub proration_date: DateTime<Utc>,
+    /// `pending` until the processor's events update the subscription here.
+    pub status: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum PaymentResultView {
+    Paid {
+        invoice_id: String,
+        amount_paid: Money,
+    },
+    Declined {
+        invoice_id: String,
+        message: String,
+    },
+    ActionRequired {
+        invoice_id: String,
+        url: Option<String>,
+    },
+    /// Paid already (by an earlier attempt of this request, or elsewhere): not charged again.
+    AlreadyPaid {
+        invoice_id: String,
+    },
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum PaymentView {
+    /// Charged to the default payment method: one result per invoice.
+    SavedMethod { payment_method_id: String, total: Money, results: Vec<PaymentResultView> },
+    /// Send the user to this Checkout page; invoices are settled when it completes.
+    Checkout { session_id: String, url: String, total: Money, invoice_ids: Vec<String> },
 }

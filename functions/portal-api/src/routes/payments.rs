@@ -1,0 +1,305 @@
+//! Paying the balance and managing payment methods. Amounts always come from the stored
+//! invoices, re-checked against the processor; a client never sets one. Card details never pass
+//! through here: Checkout collects them, the processor keeps them.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use billing_domain::invoice::{Invoice, InvoiceStatus};
+use billing_domain::{AccountId, AuditAction, AuditEntry, Error, FieldError, Money};
+use chrono::Utc;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::access::{self, Need};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Caller, OptionalJson, account_id};
+use crate::processor::{InvoiceCharge, PayOutcome};
+use crate::routes::statements::return_url;
+use crate::routes::views::{PaymentMethodView, PaymentMethodsView, PaymentResultView, PaymentView, RedirectView};
+use crate::state::AppState;
+
+/// How many invoices one payment may settle.
+const MAX_INVOICES: usize = 50;
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PayWith {
+    /// The default payment method if the account has one, else Checkout.
+    #[default]
+    Auto,
+    /// The account's default payment method.
+    DefaultMethod,
+    /// A Checkout page (a new card, or another method).
+    Checkout,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayBody {
+    /// The invoices to pay; default: every open invoice with something left to pay.
+    invoice_ids: Option<Vec<String>>,
+    #[serde(default)]
+    pay_with: PayWith,
+}
+
+/// The client's `Idempotency-Key`, hashed (it becomes part of the processor's key).
+fn client_key(headers: &HeaderMap) -> ApiResult<String> {
+    match headers.get("idempotency-key") {
+        None => Ok(String::new()),
+        Some(v) => {
+            let v = v.to_str().ok().filter(|v| !v.is_empty() && v.len() <= 255).ok_or_else(|| {
+                ApiError::InvalidParameter("Idempotency-Key must be 1 to 255 visible characters".into())
+            })?;
+            Ok(format!("{:x}", Sha256::digest(v.as_bytes()))[..16].to_owned())
+        }
+    }
+}
+
+/// The invoices to pay: the ones named (each open, with something left), or every open one.
+async fn payable(state: &AppState, account: &AccountId, ids: Option<Vec<String>>) -> ApiResult<Vec<Invoice>> {
+    let Some(ids) = ids else {
+        let open = state.store.invoices(account, Some(InvoiceStatus::Open), MAX_INVOICES as u16, None).await?;
+        let due: Vec<Invoice> = open.invoices.into_iter().filter(|i| !i.amount_remaining.is_zero()).collect();
+        return if due.is_empty() { Err(ApiError::NothingToPay) } else { Ok(due) };
+    };
+    if ids.is_empty() || ids.len() > MAX_INVOICES {
+        return Err(Error::invalid("invoice_ids", format!("name 1 to {MAX_INVOICES} invoices")).into());
+    }
+    let mut invoices: Vec<Invoice> = Vec::with_capacity(ids.len());
+    let mut problems = Vec::new();
+    for (n, id) in ids.iter().enumerate() {
+        let field = format!("invoice_ids[{n}]");
+        if invoices.iter().any(|i| &i.id == id) {
+            problems.push(FieldError::new(field, "is named twice"));
+            continue;
+        }
+        match state.store.account_invoice(account, id).await? {
+            None => problems.push(FieldError::new(field, format!("no invoice {id} on this account"))),
+            Some(i) if i.status != InvoiceStatus::Open => {
+                problems.push(FieldError::new(field, format!("invoice {id} is not open")))
+            }
+            Some(i) if i.amount_remaining.is_zero() => {
+                problems.push(FieldError::new(field, format!("nothing is left to pay on invoice {id}")))
+            }
+            Some(i) => invoices.push(i),
+        }
+    }
+    if problems.is_empty() { Ok(invoices) } else { Err(Error::Invalid(problems).into()) }
+}
+
+fn total(invoices: &[Invoice]) -> ApiResult<Money> {
+    let currency = invoices.first().map(|i| i.currency).ok_or(ApiError::NothingToPay)?;
+    invoices.iter().try_fold(Money::zero(currency), |sum, i| {
+        sum.checked_add(&i.amount_remaining).map_err(|e| Error::Corrupt(format!("invoice {}: {e}", i.id)).into())
+    })
+}
+
+/// `POST /v1/accounts/{account_id}/payments`: pays open invoices with the default payment method,
+/// or returns a Checkout page for them.
+pub async fn pay(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    OptionalJson(body): OptionalJson<PayBody>,
+) -> ApiResult<(StatusCode, Json<PaymentView>)> {
+    let id = account_id(&id)?;
+    access::require(&state, &caller, &id, Need::ManageBilling).await?;
+    let key = client_key(&headers)?;
+    let customer = state.store.customer_of(&id).await?.ok_or(ApiError::NoBillingCustomer)?;
+    let invoices = payable(&state, &id, body.invoice_ids).await?;
+    // Our copy may lag the processor (a payment in flight, or this very request retried): charge
+    // only what the processor itself says is left, and only when it agrees with what the
+    // customer was shown. Invoices it already has as paid are reported, not charged.
+    let mut already_paid = Vec::new();
+    let mut due = Vec::with_capacity(invoices.len());
+    for inv in invoices {
+        let remote = state.processor.invoice(&inv.id).await?;
+        match remote.status {
+            InvoiceStatus::Paid => already_paid.push(PaymentResultView::AlreadyPaid { invoice_id: inv.id.clone() }),
+            InvoiceStatus::Open if remote.amount_remaining == inv.amount_remaining => due.push(inv),
+            _ => {
+                tracing::warn!(invoice = %inv.id, ?remote, "invoice differs at the processor");
+                return Err(ApiError::InvoiceChanged(inv.id.clone()));
+            }
+        }
+    }
+    let invoices = due;
+    if invoices.is_empty() && (body.pay_with == PayWith::Checkout || already_paid.is_empty()) {
+        return Err(ApiError::NothingToPay);
+    }
+    let default = match body.pay_with {
+        PayWith::Checkout => None,
+        PayWith::Auto => state.store.default_payment_method(&id).await?,
+        PayWith::DefaultMethod => Some(
+            state
+                .store
+                .default_payment_method(&id)
+                .await?
+                .ok_or_else(|| Error::invalid("pay_with", "this account has no default payment method"))?,
+        ),
+    };
+    let total = if invoices.is_empty() { Money::zero(account_currency(&state, &id).await?) } else { total(&invoices)? };
+    let ids: Vec<String> = invoices.iter().map(|i| i.id.clone()).collect();
+    let audit = AuditEntry::record(
+        &id,
+        &caller.actor(),
+        AuditAction::PaymentRequested,
+        Some(ids.join(",")),
+        None::<&()>,
+        Some(&serde_json::json!({"total": total, "pay_with": default.as_deref().unwrap_or("checkout")})),
+        Utc::now(),
+    );
+    state.store.append_audit(&audit).await?;
+    let view = match default {
+        Some(pm) => {
+            let mut results = already_paid;
+            for inv in &invoices {
+                // Same invoice, method, amount and client key: the processor answers a retry
+                // with the first attempt's result instead of charging again.
+                let minor = inv.amount_remaining.to_minor().map_err(|e| Error::Corrupt(e.to_string()))?;
+                let idem = format!("pay-{}-{pm}-{minor}-{key}", inv.id);
+                results.push(match state.processor.pay_invoice(&inv.id, &pm, &idem).await? {
+                    PayOutcome::Paid { amount_paid } => {
+                        PaymentResultView::Paid { invoice_id: inv.id.clone(), amount_paid }
+                    }
+                    PayOutcome::Declined { message } => {
+                        PaymentResultView::Declined { invoice_id: inv.id.clone(), message }
+                    }
+                    PayOutcome::ActionRequired { url } => {
+                        PaymentResultView::ActionRequired { invoice_id: inv.id.clone(), url }
+                    }
+                });
+            }
+            PaymentView::SavedMethod { payment_method_id: pm, total, results }
+        }
+        None => {
+            let charges: Vec<InvoiceCharge> = invoices
+                .iter()
+                .map(|i| InvoiceCharge {
+                    invoice_id: i.id.clone(),
+                    description: format!("Invoice {}", i.number.as_deref().unwrap_or(&i.id)),
+                    amount: i.amount_remaining,
+                })
+                .collect();
+            let amounts: Vec<String> = charges.iter().map(|c| format!("{}={}", c.invoice_id, c.amount)).collect();
+            let idem = format!("checkout-{:x}-{key}", Sha256::digest(amounts.join(",").as_bytes()));
+            let back = return_url(&state, None, &id)?;
+            let r = state.processor.invoice_checkout(&id, &customer, &charges, &back, &back, &idem).await?;
+            PaymentView::Checkout { session_id: r.id, url: r.url, total, invoice_ids: ids }
+        }
+    };
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+async fn account_currency(state: &AppState, id: &AccountId) -> ApiResult<billing_domain::Currency> {
+    Ok(state.store.account(id).await?.ok_or(ApiError::NotFound)?.currency)
+}
+
+/// `GET /v1/accounts/{account_id}/payment-methods`
+pub async fn list_methods(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<PaymentMethodsView>> {
+    let id = account_id(&id)?;
+    access::require(&state, &caller, &id, Need::Read).await?;
+    let default = state.store.default_payment_method(&id).await?;
+    let mut methods = state.store.payment_methods(&id).await?;
+    methods.sort_by(|a, b| b.stamp.at.cmp(&a.stamp.at).then_with(|| a.id.cmp(&b.id)));
+    Ok(Json(PaymentMethodsView {
+        payment_methods: methods
+            .into_iter()
+            .map(|m| PaymentMethodView {
+                default: default.as_deref() == Some(m.id.as_str()),
+                id: m.id,
+                kind: m.kind,
+                brand: m.brand,
+                last4: m.last4,
+                exp_month: m.exp_month,
+                exp_year: m.exp_year,
+            })
+            .collect(),
+    }))
+}
+
+/// `POST /v1/accounts/{account_id}/payment-methods/setup`: a Checkout page (setup mode) where the
+/// user saves a card; it appears here when the processor's event arrives.
+pub async fn setup_method(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<RedirectView>)> {
+    let id = account_id(&id)?;
+    access::require(&state, &caller, &id, Need::ManageBilling).await?;
+    let customer = state.store.customer_of(&id).await?.ok_or(ApiError::NoBillingCustomer)?;
+    let back = return_url(&state, None, &id)?;
+    let r = state.processor.setup_checkout(&id, &customer, &back, &back).await?;
+    Ok((StatusCode::CREATED, Json(RedirectView { id: r.id, url: r.url })))
+}
+
+/// The account's attached method `pm`, or 404.
+async fn attached(
+    state: &AppState,
+    account: &AccountId,
+    pm: &str,
+) -> ApiResult<billing_domain::billing::PaymentMethodSummary> {
+    state.store.payment_methods(account).await?.into_iter().find(|m| m.id == pm).ok_or(ApiError::NotFound)
+}
+
+/// `POST /v1/accounts/{account_id}/payment-methods/{payment_method_id}/default`
+pub async fn set_default(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, pm)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let id = account_id(&id)?;
+    access::require(&state, &caller, &id, Need::ManageBilling).await?;
+    let method = attached(&state, &id, &pm).await?;
+    let before = state.store.default_payment_method(&id).await?;
+    state.processor.set_default_payment_method(&method.customer_id, &method.id).await?;
+    let audit = AuditEntry::record(
+        &id,
+        &caller.actor(),
+        AuditAction::DefaultPaymentMethodSet,
+        Some(method.id.clone()),
+        before.as_ref(),
+        Some(&method.id),
+        Utc::now(),
+    );
+    state.store.append_audit(&audit).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// `DELETE /v1/accounts/{account_id}/payment-methods/{payment_method_id}`: not the only method of
+/// a card-billed account whose subscription is running.
+pub async fn remove_method(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, pm)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let id = account_id(&id)?;
+    access::require(&state, &caller, &id, Need::ManageBilling).await?;
+    let method = attached(&state, &id, &pm).await?;
+    let others = state.store.payment_methods(&id).await?.into_iter().filter(|m| m.id != method.id).count();
+    if others == 0 {
+        let account = state.store.account(&id).await?.ok_or(ApiError::NotFound)?;
+        let billed = state.store.live_subscription(&id).await?.is_some_and(|s| s.status.entitles());
+        if account.billing_mode == billing_domain::BillingMode::Card && billed {
+            return Err(ApiError::PaymentMethodRequired);
+        }
+    }
+    state.processor.detach_payment_method(&method.id).await?;
+    let audit = AuditEntry::record(
+        &id,
+        &caller.actor(),
+        AuditAction::PaymentMethodRemoved,
+        Some(method.id.clone()),
+        Some(&serde_json::json!({"brand": method.brand, "last4": method.last4})),
+        None::<&()>,
+        Utc::now(),
+    );
+    state.store.append_audit(&audit).await?;
+    Ok(StatusCode::ACCEPTED)
+}

@@ -1,0 +1,130 @@
+//! Statements: the account's invoices (itemized, grouped, with each line's service period), the
+//! latest statement with the balance due, and the processor's customer portal for receipts.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use billing_domain::invoice::InvoiceStatus;
+use serde::Deserialize;
+
+use crate::access::{self, Need};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Caller, OptionalJson, account_id};
+use crate::routes::views::{InvoiceListView, InvoiceSummaryView, InvoiceView, RedirectView, StatementView};
+use crate::state::AppState;
+
+const DEFAULT_LIMIT: u16 = 20;
+const MAX_LIMIT: u16 = 100;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvoiceQuery {
+    status: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+fn parse_status(raw: &str) -> ApiResult<InvoiceStatus> {
+    serde_json::from_value(serde_json::Value::String(raw.to_owned())).map_err(|_| {
+        ApiError::InvalidParameter(format!("status must be one of draft, open, paid, uncollectible, void; got {raw:?}"))
+    })
+}
+
+/// `GET /v1/accounts/{account_id}/invoices?status=&limit=&cursor=`: newest first.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    query: Result<Query<InvoiceQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<InvoiceListView>> {
+    let id = account_id(&id)?;
+    access::require(&state, &caller, &id, Need::Read).await?;
+    let Query(q) = query.map_err(|e| ApiError::InvalidParameter(e.body_text()))?;
+    let status = q.status.as_deref().map(parse_status).transpose()?;
+    let limit = match q.limit.as_deref() {
+        None => DEFAULT_LIMIT,
+        Some(raw) => raw
+            .parse::<u16>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| ApiError::InvalidParameter(format!("limit must be 1 to {MAX_LIMIT}")))?,
+    };
+    let page = state.store.invoices(&id, status, limit, q.cursor.as_deref()).await.map_err(|e| match e {
+        billing_domain::Error::Invalid(_) => ApiError::InvalidParameter("cursor is not one this API issued".into()),
+        other => other.into(),
+    })?;
+    Ok(Json(InvoiceListView {
+        invoices: page.invoices.iter().map(InvoiceSummaryView::from).collect(),
+        next_cursor: page.next,
+    }))
+}
+
+/// `GET /v1/accounts/{account_id}/invoices/{invoice_id}`: one invoice, itemized and grouped.
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, invoice)): Path<(String, String)>,
+) -> ApiResult<Json<InvoiceView>> {
+    let id = account_id(&id)?;
+    access::require(&state, &caller, &id, Need::Read).await?;
+    let invoice = state.store.account_invoice(&id, &invoice).await?.ok_or(ApiError::NotFound)?;
+    Ok(Json(InvoiceView::new(&invoice)?))
+}
+
+/// `GET /v1/accounts/{account_id}/statement`: the balance due, the latest bill, the open ones.
+pub async fn statement(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<StatementView>> {
+    let id = account_id(&id)?;
+    access::require(&state, &caller, &id, Need::Read).await?;
+    let account = state.store.account(&id).await?.ok_or(ApiError::NotFound)?;
+    let recent = state.store.invoices(&id, None, 10, None).await?;
+    let latest = recent.invoices.iter().find(|i| i.status != InvoiceStatus::Draft);
+    let open = state.store.invoices(&id, Some(InvoiceStatus::Open), MAX_LIMIT, None).await?;
+    Ok(Json(StatementView {
+        balance_due: account.balance_due,
+        latest_invoice: latest.map(InvoiceView::new).transpose()?,
+        open_invoices: open
+            .invoices
+            .iter()
+            .filter(|i| !i.amount_remaining.is_zero())
+            .map(InvoiceSummaryView::from)
+            .collect(),
+    }))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalBody {
+    /// Where the processor's portal sends the user back; must be under the portal's own URL.
+    return_url: Option<String>,
+}
+
+/// `POST /v1/accounts/{account_id}/billing-portal-session`: the processor's customer portal, for
+/// receipts, invoice PDFs and history.
+pub async fn billing_portal(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    OptionalJson(body): OptionalJson<PortalBody>,
+) -> ApiResult<(StatusCode, Json<RedirectView>)> {
+    let id = account_id(&id)?;
+    access::require(&state, &caller, &id, Need::ManageBilling).await?;
+    let return_url = return_url(&state, body.return_url.as_deref(), &id)?;
+    let customer = state.store.customer_of(&id).await?.ok_or(ApiError::NoBillingCustomer)?;
+    let r = state.processor.billing_portal(&customer, &return_url).await?;
+    Ok((StatusCode::CREATED, Json(RedirectView { id: r.id, url: r.url })))
+}
+
+/// A return URL under the portal's own address (never an open redirect), or the account's
+/// billing page.
+pub fn return_url(state: &AppState, given: Option<&str>, account: &billing_domain::AccountId) -> ApiResult<String> {
+    let base = &state.settings.portal_url;
+    match given {
+        None => Ok(format!("{base}/accounts/{account}/billing")),
+        Some(url) if url == base || url.starts_with(&format!("{base}/")) => Ok(url.to_owned()),
+        Some(_) => Err(billing_domain::Error::invalid("return_url", format!("must start with {base}/")).into()),
+    }
+}

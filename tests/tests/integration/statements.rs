@@ -1,0 +1,74 @@
+//! Statements from the sample invoice events: newest first, paginated, filtered by status, each
+//! invoice itemized with lines grouped by logical element and their service periods.
+
+use devstack::seed;
+use http::StatusCode;
+use integration_tests::stripe::{sample, sign};
+use integration_tests::{Stack, User};
+use serde_json::json;
+
+const SECRET: &str = "whsec_test_statements";
+
+async fn with_invoices() -> (Stack, User) {
+    let s = Stack::new().await;
+    seed::seed(&s.store()).await.unwrap();
+    let webhook = s.webhook(&[SECRET]);
+    for name in ["invoice.finalized.json", "invoice.paid.json", "invoice.proration.finalized.json"] {
+        let body = sample(name).to_string();
+        assert_eq!(s.deliver(&webhook, &body, Some(&sign(&body, SECRET, None))).await.status, StatusCode::OK);
+    }
+    (s, User::new("demo-viewer").with_email("viewer@demo.example"))
+}
+
+#[tokio::test]
+async fn invoices_newest_first_paginated_and_filtered() {
+    let (s, viewer) = with_invoices().await;
+    let page = s.get(&viewer, "/v1/accounts/acct_demo/invoices?limit=1").await;
+    assert_eq!(page.status, StatusCode::OK, "{:?}", page.body);
+    assert_eq!(page.body["invoices"][0]["id"], "in_DemoProration001", "newest first");
+    let cursor = page.body["next_cursor"].as_str().expect("a second page").to_owned();
+    let next = s.get(&viewer, &format!("/v1/accounts/acct_demo/invoices?limit=1&cursor={cursor}")).await;
+    assert_eq!(next.body["invoices"][0]["id"], "in_DemoFirst0000001");
+    assert_eq!(next.body["next_cursor"], json!(null));
+
+    let paid = s.get(&viewer, "/v1/accounts/acct_demo/invoices?status=paid").await;
+    let ids: Vec<&str> = paid.body["invoices"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["in_DemoFirst0000001"]);
+    let open = s.get(&viewer, "/v1/accounts/acct_demo/invoices?status=open&limit=1").await;
+    assert_eq!(open.body["invoices"][0]["id"], "in_DemoProration001");
+
+    for bad in ["status=late", "limit=0", "limit=101", "cursor=garbage", "colour=red"] {
+        let r = s.get(&viewer, &format!("/v1/accounts/acct_demo/invoices?{bad}")).await;
+        assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "invalid_parameter"), "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn an_invoice_is_itemized_and_grouped_with_service_periods() {
+    let (s, viewer) = with_invoices().await;
+    let inv = s.get(&viewer, "/v1/accounts/acct_demo/invoices/in_DemoProration001").await;
+    assert_eq!(inv.status, StatusCode::OK, "{:?}", inv.body);
+    assert_eq!((&inv.body["number"], &inv.body["status"]), (&json!("DEMO-0002"), &json!("open")));
+    assert_eq!(inv.body["amount_due"], json!({"amount": "24.00", "currency": "USD"}));
+    let groups = inv.body["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0]["subtotal"], json!({"amount": "24.00", "currency": "USD"}));
+    let lines = groups[0]["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 2);
+    for line in lines {
+        assert_eq!(line["kind"], "proration");
+        assert_eq!(line["service_period"]["partial"], true);
+        assert!(line["service_period"]["start"].is_string() && line["service_period"]["end"].is_string());
+    }
+    assert!(inv.body["pdf_url"].as_str().unwrap().ends_with("/pdf"));
+
+    let statement = s.get(&viewer, "/v1/accounts/acct_demo/statement").await;
+    assert_eq!(statement.body["balance_due"], json!({"amount": "24.00", "currency": "USD"}));
+    assert_eq!(statement.body["latest_invoice"]["id"], "in_DemoProration001");
+    assert_eq!(statement.body["open_invoices"].as_array().unwrap().len(), 1);
+
+    assert_eq!(s.get(&viewer, "/v1/accounts/acct_demo/invoices/in_nope").await.code(), "not_found");
+    let stranger = User::new("stranger");
+    assert_eq!(s.get(&stranger, "/v1/accounts/acct_demo/invoices/in_DemoProration001").await.code(), "not_found");
+    assert_eq!(s.get(&stranger, "/v1/accounts/acct_demo/statement").await.code(), "not_found");
+}
