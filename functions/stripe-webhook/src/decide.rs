@@ -362,12 +362,10 @@ pub fn line(l: &stripe_shared::InvoiceLineItem, currency: Currency) -> InvoiceLi
         .or_else(|| sub_item.and_then(|s| s.subscription.clone()))
         .unwrap_or_else(|| "one-time charges".to_owned());
     // Stripe gives the unit price in minor units, possibly fractional ("1250.5").
-    let unit_amount = l
-        .pricing
-        .as_ref()
-        .and_then(|p| p.unit_amount_decimal.as_deref())
-        .and_then(|d| d.parse::<Decimal>().ok())
-        .map(|minor| Money::new(minor / Decimal::from(10_i64.pow(currency.exponent())), currency));
+    let unit_amount =
+        l.pricing.as_ref().and_then(|p| p.unit_amount_decimal.as_deref()).and_then(|d| d.parse::<Decimal>().ok()).map(
+            |minor| Money::new(minor / Decimal::from(10_i64.pow(currency.exponent())), currency).at_currency_scale(),
+        );
     InvoiceLine {
         id: l.id.as_str().to_owned(),
         description: l.description.clone().unwrap_or_default(),
@@ -456,6 +454,7 @@ pub(crate) mod tests {
             (ChargeKind::Recurring, Some(5), "prod_DemoSeats0001")
         );
         assert_eq!(line.unit_amount.unwrap().to_string(), "12.00 USD");
+        assert_eq!(serde_json::to_value(line.unit_amount.unwrap()).unwrap()["amount"], "12.00");
         assert!(!line.period.partial);
         assert!(i.hosted_invoice_url.is_some() && i.pdf_url.is_some());
     }

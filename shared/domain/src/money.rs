@@ -281,7 +281,13 @@ impl Money {
         .at_scale()
     }
 
-    /// Same value written with exactly the currency's number of decimals (`5` USD -> `5.00`).
+    /// Same value written with at least the currency's number of decimals (`5` USD -> `5.00`;
+    /// a finer unit price such as `12.505` keeps its precision).
+    pub fn at_currency_scale(self) -> Self {
+        self.at_scale()
+    }
+
+    /// Same value written with at least the currency's number of decimals (`5` USD -> `5.00`).
     fn at_scale(mut self) -> Self {
         if self.amount.scale() < self.currency.exponent() {
             self.amount.rescale(self.currency.exponent());

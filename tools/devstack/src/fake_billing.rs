@@ -293,7 +293,9 @@ async fn checkout_page(State(fake): State<FakeStripe>, Path(id): Path<String>) -
     Html(format!(
         "<!doctype html><title>Fake Stripe Checkout</title><h1>Fake Stripe Checkout</h1>\
          <p>Session <code>{id}</code> ({mode}), status <b>{status}</b>.</p>\
-         <form method=post action=/checkout/{id}/complete><button>{what} with test card 4242 4242 4242 4242</button></form>",
+         <form method=post action=/checkout/{id}/complete><button>{what} with test card 4242 4242 4242 4242</button></form>\
+         <form method=post action=/checkout/{id}/complete?card=0341><button>{what} with test card 4000 0000 0000 0341 \
+         (saved, but later charges are declined)</button></form>",
         mode = s["mode"].as_str().unwrap_or(""),
         status = s["status"].as_str().unwrap_or(""),
     ))
@@ -302,16 +304,39 @@ async fn checkout_page(State(fake): State<FakeStripe>, Path(id): Path<String>) -
 
 /// Completes a Checkout Session as if the customer paid with the test card 4242, emitting the
 /// events Stripe would. Returns the completed session (the local page's form posts here).
-async fn complete_checkout(State(fake): State<FakeStripe>, Path(id): Path<String>) -> Response {
-    match fake.complete_checkout(&id) {
+async fn complete_checkout(
+    State(fake): State<FakeStripe>,
+    Path(id): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
+    let card = match q.get("card").map(String::as_str) {
+        None | Some("4242") => TestCard::Visa4242,
+        Some("0341") => TestCard::DeclinesLater0341,
+        Some(other) => return respond(bad_param("card", format!("no test card {other}; use 4242 or 0341"))),
+    };
+    match fake.complete_checkout_with(&id, card) {
         Ok(session) => axum::Json(session).into_response(),
         Err(f) => respond(f),
     }
 }
 
+/// The test cards the local Checkout page offers (Stripe's own test numbers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestCard {
+    /// 4242 4242 4242 4242: every charge succeeds.
+    Visa4242,
+    /// 4000 0000 0000 0341: saves fine, later charges are declined.
+    DeclinesLater0341,
+}
+
 impl FakeStripe {
     /// Completes the session `id` with the test card 4242 (what the local Checkout page does).
     pub fn complete_checkout(&self, id: &str) -> Result<Value, Fail> {
+        self.complete_checkout_with(id, TestCard::Visa4242)
+    }
+
+    /// Completes the session `id` with `card`.
+    pub fn complete_checkout_with(&self, id: &str, card: TestCard) -> Result<Value, Fail> {
         let Some(mut session) = self.get(id).filter(|s| s["object"] == "checkout.session") else {
             return Err(missing("checkout session", id));
         };
@@ -329,7 +354,10 @@ impl FakeStripe {
         session["customer"] = json!(customer);
         let mode = session["mode"].as_str().unwrap_or_default().to_owned();
         if mode != "payment" {
-            self.attach_new_card(&customer, "4242", "visa");
+            let pm = self.attach_new_card(&customer, if card == TestCard::Visa4242 { "4242" } else { "0341" }, "visa");
+            if card == TestCard::DeclinesLater0341 {
+                self.decline(&pm);
+            }
         }
         let mut subscription = None;
         if mode == "subscription" {
@@ -493,6 +521,7 @@ impl FakeStripe {
             ("amount_due", json!(total.max(0))),
             ("amount_paid", json!(0)),
             ("amount_remaining", json!(total.max(0))),
+            ("due_date", Value::Null),
             ("hosted_invoice_url", json!(format!("{}/invoice/{id}", self.base_url()))),
             ("invoice_pdf", json!(format!("{}/invoice/{id}/pdf", self.base_url()))),
             ("metadata", sub["metadata"].clone()),
