@@ -75,6 +75,28 @@ struct ErrorBody<'a> {
     contact: Option<&'a str>,
 }
 
+/// Every error response's body, as documented: what [`Body`] serializes to.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorResponse {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorDetail {
+    /// Stable; clients branch on it (`not_found`, `validation_failed`, `contact_sales`, …).
+    pub code: String,
+    /// For people; may change.
+    pub message: String,
+    /// The fields that failed validation.
+    #[serde(default)]
+    pub details: Option<Vec<FieldError>>,
+    /// Whom to contact instead (`contact_sales`).
+    #[serde(default)]
+    pub contact: Option<String>,
+}
+
 impl ApiError {
     /// Status, stable code, and whether the client should retry later.
     fn classify(&self) -> (StatusCode, &'static str) {
@@ -171,6 +193,20 @@ mod tests {
         assert_eq!(body["error"]["code"], "service_unavailable");
         assert!(!body.to_string().contains("10.0.0.1"));
         assert_eq!(retry.as_deref(), Some("1"));
+    }
+
+    #[tokio::test]
+    async fn the_documented_error_shape_is_the_one_sent() {
+        let sales: billing_domain::Email = "sales@seller.example".parse().unwrap();
+        for e in [
+            ApiError::ContactSales(Some(sales)),
+            DomainError::Invalid(vec![FieldError::new("quantity", "must be 1 to 500")]).into(),
+            ApiError::NotFound,
+        ] {
+            let (_, body, _) = render(e).await;
+            let parsed: ErrorResponse = serde_json::from_value(body.clone()).unwrap_or_else(|e| panic!("{body}: {e}"));
+            assert!(!parsed.error.code.is_empty());
+        }
     }
 
     #[tokio::test]

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod error;
 pub mod extract;
+pub mod openapi;
 pub mod processor;
 pub mod routes;
 pub mod state;
@@ -23,6 +24,7 @@ use routes::{accounts, audit, me, members, payments, seats, statements};
 
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/v1/openapi.json", get(openapi::serve))
         .route("/v1/me", get(me::me))
         .route("/v1/accounts", post(accounts::create))
         .route("/v1/accounts/{account_id}", get(accounts::get))

@@ -39,7 +39,7 @@ impl<T> PortalStore for T where
 }
 
 /// Where customers mail checks: the seller's REMIT-TO address, printed on every bill.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RemitTo {
     pub name: String,
     pub address: Address,

@@ -12,6 +12,7 @@ use crate::text;
 /// `invoice` (contract billing, paid by transfer or check).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum BillingMode {
     Card,
     Invoice,
@@ -21,6 +22,8 @@ pub enum BillingMode {
 /// person are dropped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(value_type = String))]
 pub struct Phone(String);
 
 impl Phone {
@@ -60,6 +63,7 @@ impl From<Phone> for String {
 
 /// The person the seller talks to about bills.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BillingContact {
     pub name: String,
     pub email: Email,
@@ -89,6 +93,7 @@ impl BillingContact {
 
 /// A postal address. `country` is an ISO 3166-1 alpha-2 code, upper case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Address {
     pub line1: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -159,6 +164,8 @@ fn parse_country(raw: &str) -> Result<String, FieldError> {
 /// de-duplicated in the order given, at most [`BillRecipients::MAX`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "Vec<Email>", into = "Vec<Email>")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
 pub struct BillRecipients(Vec<Email>);
 
 impl BillRecipients {

@@ -14,6 +14,8 @@ use crate::ids::AccountId;
 /// How many seats: a subscription's quantity. Zero is a valid quantity (a paused team).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "i64", into = "i64")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(value_type = u32))]
 pub struct SeatCount(u32);
 
 impl SeatCount {
@@ -69,6 +71,7 @@ impl Stamp {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum PlanInterval {
     Monthly,
     Annual,
@@ -77,6 +80,7 @@ pub enum PlanInterval {
 /// The processor's subscription states (Stripe's names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum SubscriptionStatus {
     Incomplete,
     IncompleteExpired,

@@ -11,6 +11,7 @@ use crate::money::{Currency, Money};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum InvoiceStatus {
     Draft,
     Open,
@@ -21,6 +22,7 @@ pub enum InvoiceStatus {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ChargeKind {
     Recurring,
     OneTime,
@@ -33,6 +35,7 @@ pub enum ChargeKind {
 /// The time a line's charge covers. `partial` marks a line that covers only part of its billing
 /// period (prorations), so a statement can say so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServicePeriod {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,

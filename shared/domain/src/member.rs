@@ -15,6 +15,7 @@ use crate::ids::{AccountId, Email, MemberId, UserId};
 /// | `admin` | yes | yes | yes |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Role {
     Admin,
     Billing,
@@ -45,6 +46,7 @@ impl Role {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum MemberStatus {
     /// Invited by e-mail; becomes active when a user with that verified e-mail first calls the API.
     Invited,

@@ -72,3 +72,12 @@ async fn an_invoice_is_itemized_and_grouped_with_service_periods() {
     assert_eq!(s.get(&stranger, "/v1/accounts/acct_demo/invoices/in_DemoProration001").await.code(), "not_found");
     assert_eq!(s.get(&stranger, "/v1/accounts/acct_demo/statement").await.code(), "not_found");
 }
+
+#[tokio::test]
+async fn the_openapi_document_is_served() {
+    let s = Stack::new().await;
+    let r = s.get(&User::new("anyone"), "/v1/openapi.json").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["openapi"], "3.1.0");
+    assert!(r.body["paths"]["/v1/accounts/{account_id}/subscription/seats/preview"]["post"].is_object());
+}

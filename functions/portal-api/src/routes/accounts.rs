@@ -17,6 +17,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::access::{self, Need};
+use crate::error::ErrorResponse;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Caller, JsonBody, account_id};
 use crate::routes::views::{AccountView, RecipientsView};
@@ -25,7 +26,7 @@ use crate::state::AppState;
 /// How often a change is retried when a concurrent write moved the account on.
 const SAVE_ATTEMPTS: usize = 3;
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAccountRequest {
     name: String,
@@ -36,7 +37,7 @@ pub struct CreateAccountRequest {
     billing_address: AddressBody,
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ContactBody {
     name: String,
@@ -45,7 +46,7 @@ struct ContactBody {
     phone: Option<String>,
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AddressBody {
     line1: String,
@@ -123,6 +124,16 @@ fn created(view: AccountView) -> Response {
 
 /// `POST /v1/accounts`: a signed-in user with a verified e-mail opens a card-billed account and
 /// becomes its first admin. Retrying with the same `Idempotency-Key` returns the first result.
+#[utoipa::path(
+    post,
+    path = "/v1/accounts",
+    operation_id = "accounts_create",
+    tag = "accounts",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key returns the first result")),
+    request_body = CreateAccountRequest,
+    responses((status = 201, body = AccountView, description = "Created (or replayed for a repeated Idempotency-Key)"), (status = 400, description = "malformed JSON or query parameter", body = ErrorResponse), (status = 401, description = "no valid token", body = ErrorResponse), (status = 403, description = "the role does not allow this (or e-mail not verified)", body = ErrorResponse), (status = 409, description = "conflicts with the current state (see `code`)", body = ErrorResponse), (status = 415, description = "not application/json", body = ErrorResponse), (status = 422, description = "validation failed (see `details`)", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    security(("bearer" = []))
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -180,6 +191,15 @@ async fn replay(state: &AppState, rec: IdempotencyRecord, fingerprint: &str) -> 
 }
 
 /// `GET /v1/accounts/{account_id}`
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}",
+    operation_id = "accounts_get",
+    tag = "accounts",
+    params(("account_id" = String, Path, description = "The account (`acct_…`)")),
+    responses((status = 200, body = AccountView), (status = 401, description = "no valid token", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    security(("bearer" = []))
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -229,7 +249,7 @@ fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Opti
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactPatch {
     #[serde(default)]
@@ -242,6 +262,16 @@ pub struct ContactPatch {
 
 /// `PATCH /v1/accounts/{account_id}/billing-contact`: the fields sent replace the stored ones;
 /// `"phone": null` removes the phone number.
+#[utoipa::path(
+    patch,
+    path = "/v1/accounts/{account_id}/billing-contact",
+    operation_id = "accounts_patch_contact",
+    tag = "accounts",
+    params(("account_id" = String, Path, description = "The account (`acct_…`)")),
+    request_body = ContactPatch,
+    responses((status = 200, body = AccountView), (status = 400, description = "malformed JSON or query parameter", body = ErrorResponse), (status = 401, description = "no valid token", body = ErrorResponse), (status = 403, description = "the role does not allow this (or e-mail not verified)", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 409, description = "conflicts with the current state (see `code`)", body = ErrorResponse), (status = 415, description = "not application/json", body = ErrorResponse), (status = 422, description = "validation failed (see `details`)", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    security(("bearer" = []))
+)]
 pub async fn patch_contact(
     State(state): State<AppState>,
     caller: Caller,
@@ -275,7 +305,7 @@ pub async fn patch_contact(
     Ok(Json(state.account_view(account)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddressPatch {
     #[serde(default)]
@@ -294,6 +324,16 @@ pub struct AddressPatch {
 
 /// `PATCH /v1/accounts/{account_id}/billing-address`: the fields sent replace the stored ones;
 /// `null` removes an optional line.
+#[utoipa::path(
+    patch,
+    path = "/v1/accounts/{account_id}/billing-address",
+    operation_id = "accounts_patch_address",
+    tag = "accounts",
+    params(("account_id" = String, Path, description = "The account (`acct_…`)")),
+    request_body = AddressPatch,
+    responses((status = 200, body = AccountView), (status = 400, description = "malformed JSON or query parameter", body = ErrorResponse), (status = 401, description = "no valid token", body = ErrorResponse), (status = 403, description = "the role does not allow this (or e-mail not verified)", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 409, description = "conflicts with the current state (see `code`)", body = ErrorResponse), (status = 415, description = "not application/json", body = ErrorResponse), (status = 422, description = "validation failed (see `details`)", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    security(("bearer" = []))
+)]
 pub async fn patch_address(
     State(state): State<AppState>,
     caller: Caller,
@@ -345,6 +385,15 @@ fn prefix(e: Error, parent: &str) -> Error {
 }
 
 /// `GET /v1/accounts/{account_id}/bill-recipients`
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/bill-recipients",
+    operation_id = "accounts_get_recipients",
+    tag = "accounts",
+    params(("account_id" = String, Path, description = "The account (`acct_…`)")),
+    responses((status = 200, body = RecipientsView), (status = 401, description = "no valid token", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    security(("bearer" = []))
+)]
 pub async fn get_recipients(
     State(state): State<AppState>,
     caller: Caller,
@@ -356,7 +405,7 @@ pub async fn get_recipients(
     Ok(Json(RecipientsView { recipients: account.bill_recipients.into() }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecipientsBody {
     recipients: Vec<String>,
@@ -364,6 +413,16 @@ pub struct RecipientsBody {
 
 /// `PUT /v1/accounts/{account_id}/bill-recipients`: replaces the list; duplicates (in any case)
 /// collapse to one; at most 20.
+#[utoipa::path(
+    put,
+    path = "/v1/accounts/{account_id}/bill-recipients",
+    operation_id = "accounts_put_recipients",
+    tag = "accounts",
+    params(("account_id" = String, Path, description = "The account (`acct_…`)")),
+    request_body = RecipientsBody,
+    responses((status = 200, body = RecipientsView), (status = 400, description = "malformed JSON or query parameter", body = ErrorResponse), (status = 401, description = "no valid token", body = ErrorResponse), (status = 403, description = "the role does not allow this (or e-mail not verified)", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 409, description = "conflicts with the current state (see `code`)", body = ErrorResponse), (status = 415, description = "not application/json", body = ErrorResponse), (status = 422, description = "validation failed (see `details`)", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    security(("bearer" = []))
+)]
 pub async fn put_recipients(
     State(state): State<AppState>,
     caller: Caller,

@@ -6,6 +6,7 @@ use billing_domain::{AuditEntry, AuditId};
 use serde::{Deserialize, Serialize};
 
 use crate::access::{self, Need};
+use crate::error::ErrorResponse;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Caller, account_id};
 use crate::state::AppState;
@@ -13,14 +14,15 @@ use crate::state::AppState;
 const DEFAULT_LIMIT: u16 = 50;
 const MAX_LIMIT: u16 = 100;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     limit: Option<String>,
     cursor: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct AuditView {
     entries: Vec<AuditEntry>,
     /// Pass as `cursor` for the next (older) page; absent on the last page.
@@ -28,6 +30,15 @@ pub struct AuditView {
     next_cursor: Option<AuditId>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/audit",
+    operation_id = "audit_list",
+    tag = "accounts",
+    params(("account_id" = String, Path, description = "The account (`acct_…`)"), AuditQuery),
+    responses((status = 200, body = AuditView), (status = 400, description = "malformed JSON or query parameter", body = ErrorResponse), (status = 401, description = "no valid token", body = ErrorResponse), (status = 403, description = "the role does not allow this (or e-mail not verified)", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    security(("bearer" = []))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,

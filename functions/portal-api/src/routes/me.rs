@@ -7,29 +7,38 @@ use serde::Serialize;
 
 use crate::access;
 use crate::error::ApiResult;
+use crate::error::ErrorResponse;
 use crate::extract::Caller;
 use crate::state::AppState;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct MeView {
     user: UserView,
     memberships: Vec<MembershipView>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct UserView {
     id: String,
     email: Option<Email>,
     email_verified: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct MembershipView {
     account_id: String,
     member_id: String,
     role: Role,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/me",
+    operation_id = "me",
+    tag = "members",
+    responses((status = 200, body = MeView, description = "The caller and their memberships"), (status = 401, description = "no valid token", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    security(("bearer" = []))
+)]
 pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<MeView>> {
     // First call with a verified e-mail: accept every invitation waiting for it.
     let mut accepted = Vec::new();

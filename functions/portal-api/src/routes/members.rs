@@ -11,17 +11,27 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use crate::access::{self, Need};
+use crate::error::ErrorResponse;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Caller, JsonBody, account_id, member_id};
 use crate::routes::views::MemberView;
 use crate::state::AppState;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct MembersView {
     members: Vec<MemberView>,
 }
 
 /// `GET /v1/accounts/{account_id}/members`
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/members",
+    operation_id = "members_list",
+    tag = "members",
+    params(("account_id" = String, Path, description = "The account (`acct_…`)")),
+    responses((status = 200, body = MembersView), (status = 401, description = "no valid token", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    security(("bearer" = []))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -34,6 +44,15 @@ pub async fn list(
 }
 
 /// `GET /v1/accounts/{account_id}/members/{member_id}`
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/members/{member_id}",
+    operation_id = "members_get",
+    tag = "members",
+    params(("account_id" = String, Path, description = "The account (`acct_…`)"), ("member_id" = String, Path, description = "The member (`mem_…`)")),
+    responses((status = 200, body = MemberView), (status = 401, description = "no valid token", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    security(("bearer" = []))
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -46,7 +65,7 @@ pub async fn get(
     Ok(Json(m.into()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InviteBody {
     email: String,
@@ -55,6 +74,16 @@ pub struct InviteBody {
 
 /// `POST /v1/accounts/{account_id}/members`: invites `email` with `role`. The invitee becomes
 /// active on their first call with that verified e-mail address.
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{account_id}/members",
+    operation_id = "members_invite",
+    tag = "members",
+    params(("account_id" = String, Path, description = "The account (`acct_…`)")),
+    request_body = InviteBody,
+    responses((status = 201, body = MemberView), (status = 400, description = "malformed JSON or query parameter", body = ErrorResponse), (status = 401, description = "no valid token", body = ErrorResponse), (status = 403, description = "the role does not allow this (or e-mail not verified)", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 409, description = "conflicts with the current state (see `code`)", body = ErrorResponse), (status = 415, description = "not application/json", body = ErrorResponse), (status = 422, description = "validation failed (see `details`)", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    security(("bearer" = []))
+)]
 pub async fn invite(
     State(state): State<AppState>,
     caller: Caller,
@@ -83,13 +112,23 @@ pub async fn invite(
     Ok((StatusCode::CREATED, Json(MemberView::from(member))))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleBody {
     role: Role,
 }
 
 /// `PATCH /v1/accounts/{account_id}/members/{member_id}`: changes the member's role.
+#[utoipa::path(
+    patch,
+    path = "/v1/accounts/{account_id}/members/{member_id}",
+    operation_id = "members_change_role",
+    tag = "members",
+    params(("account_id" = String, Path, description = "The account (`acct_…`)"), ("member_id" = String, Path, description = "The member (`mem_…`)")),
+    request_body = RoleBody,
+    responses((status = 200, body = MemberView), (status = 400, description = "malformed JSON or query parameter", body = ErrorResponse), (status = 401, description = "no valid token", body = ErrorResponse), (status = 403, description = "the role does not allow this (or e-mail not verified)", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 409, description = "conflicts with the current state (see `code`)", body = ErrorResponse), (status = 415, description = "not application/json", body = ErrorResponse), (status = 422, description = "validation failed (see `details`)", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    security(("bearer" = []))
+)]
 pub async fn change_role(
     State(state): State<AppState>,
     caller: Caller,
@@ -119,6 +158,15 @@ pub async fn change_role(
 
 /// `DELETE /v1/accounts/{account_id}/members/{member_id}`: removes a member or withdraws an
 /// invitation.
+#[utoipa::path(
+    delete,
+    path = "/v1/accounts/{account_id}/members/{member_id}",
+    operation_id = "members_remove",
+    tag = "members",
+    params(("account_id" = String, Path, description = "The account (`acct_…`)"), ("member_id" = String, Path, description = "The member (`mem_…`)")),
+    responses((status = 204, description = "Removed"), (status = 401, description = "no valid token", body = ErrorResponse), (status = 403, description = "the role does not allow this (or e-mail not verified)", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 409, description = "conflicts with the current state (see `code`)", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    security(("bearer" = []))
+)]
 pub async fn remove(
     State(state): State<AppState>,
     caller: Caller,

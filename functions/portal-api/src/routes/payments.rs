@@ -12,6 +12,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::access::{self, Need};
+use crate::error::ErrorResponse;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Caller, OptionalJson, account_id};
 use crate::processor::{InvoiceCharge, PayOutcome};
@@ -22,7 +23,7 @@ use crate::state::AppState;
 /// How many invoices one payment may settle.
 const MAX_INVOICES: usize = 50;
 
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PayWith {
     /// The default payment method if the account has one, else Checkout.
@@ -34,7 +35,7 @@ pub enum PayWith {
     Checkout,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PayBody {
     /// The invoices to pay; default: every open invoice with something left to pay.
@@ -97,6 +98,16 @@ fn total(invoices: &[Invoice]) -> ApiResult<Money> {
 
 /// `POST /v1/accounts/{account_id}/payments`: pays open invoices with the default payment method,
 /// or returns a Checkout page for them.
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{account_id}/payments",
+    operation_id = "payments_pay",
+    tag = "payments",
+    params(("account_id" = String, Path, description = "The account (`acct_…`)"), ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key returns the first result")),
+    request_body = Option<PayBody>,
+    responses((status = 201, body = PaymentView, description = "Charged to the default method (one result per invoice), or a Checkout page to pay on"), (status = 400, description = "malformed JSON or query parameter", body = ErrorResponse), (status = 401, description = "no valid token", body = ErrorResponse), (status = 403, description = "the role does not allow this (or e-mail not verified)", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 409, description = "conflicts with the current state (see `code`)", body = ErrorResponse), (status = 415, description = "not application/json", body = ErrorResponse), (status = 422, description = "validation failed (see `details`)", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    security(("bearer" = []))
+)]
 pub async fn pay(
     State(state): State<AppState>,
     caller: Caller,
@@ -198,6 +209,15 @@ async fn account_currency(state: &AppState, id: &AccountId) -> ApiResult<billing
 }
 
 /// `GET /v1/accounts/{account_id}/payment-methods`
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/payment-methods",
+    operation_id = "payments_list_methods",
+    tag = "payments",
+    params(("account_id" = String, Path, description = "The account (`acct_…`)")),
+    responses((status = 200, body = PaymentMethodsView), (status = 401, description = "no valid token", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    security(("bearer" = []))
+)]
 pub async fn list_methods(
     State(state): State<AppState>,
     caller: Caller,
@@ -226,6 +246,15 @@ pub async fn list_methods(
 
 /// `POST /v1/accounts/{account_id}/payment-methods/setup`: a Checkout page (setup mode) where the
 /// user saves a card; it appears here when the processor's event arrives.
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{account_id}/payment-methods/setup",
+    operation_id = "payments_setup_method",
+    tag = "payments",
+    params(("account_id" = String, Path, description = "The account (`acct_…`)")),
+    responses((status = 201, body = RedirectView, description = "A Checkout page (setup mode) to save a card"), (status = 400, description = "malformed JSON or query parameter", body = ErrorResponse), (status = 401, description = "no valid token", body = ErrorResponse), (status = 403, description = "the role does not allow this (or e-mail not verified)", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 409, description = "conflicts with the current state (see `code`)", body = ErrorResponse), (status = 415, description = "not application/json", body = ErrorResponse), (status = 422, description = "validation failed (see `details`)", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    security(("bearer" = []))
+)]
 pub async fn setup_method(
     State(state): State<AppState>,
     caller: Caller,
@@ -249,6 +278,15 @@ async fn attached(
 }
 
 /// `POST /v1/accounts/{account_id}/payment-methods/{payment_method_id}/default`
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{account_id}/payment-methods/{payment_method_id}/default",
+    operation_id = "payments_set_default",
+    tag = "payments",
+    params(("account_id" = String, Path, description = "The account (`acct_…`)"), ("payment_method_id" = String, Path, description = "The payment method (`pm_…`)")),
+    responses((status = 202, description = "Asked of the processor; shown once its event arrives"), (status = 400, description = "malformed JSON or query parameter", body = ErrorResponse), (status = 401, description = "no valid token", body = ErrorResponse), (status = 403, description = "the role does not allow this (or e-mail not verified)", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 409, description = "conflicts with the current state (see `code`)", body = ErrorResponse), (status = 415, description = "not application/json", body = ErrorResponse), (status = 422, description = "validation failed (see `details`)", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    security(("bearer" = []))
+)]
 pub async fn set_default(
     State(state): State<AppState>,
     caller: Caller,
@@ -274,6 +312,15 @@ pub async fn set_default(
 
 /// `DELETE /v1/accounts/{account_id}/payment-methods/{payment_method_id}`: not the only method of
 /// a card-billed account whose subscription is running.
+#[utoipa::path(
+    delete,
+    path = "/v1/accounts/{account_id}/payment-methods/{payment_method_id}",
+    operation_id = "payments_remove_method",
+    tag = "payments",
+    params(("account_id" = String, Path, description = "The account (`acct_…`)"), ("payment_method_id" = String, Path, description = "The payment method (`pm_…`)")),
+    responses((status = 202, description = "Detached at the processor; gone once its event arrives"), (status = 400, description = "malformed JSON or query parameter", body = ErrorResponse), (status = 401, description = "no valid token", body = ErrorResponse), (status = 403, description = "the role does not allow this (or e-mail not verified)", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 409, description = "conflicts with the current state (see `code`)", body = ErrorResponse), (status = 415, description = "not application/json", body = ErrorResponse), (status = 422, description = "validation failed (see `details`)", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    security(("bearer" = []))
+)]
 pub async fn remove_method(
     State(state): State<AppState>,
     caller: Caller,

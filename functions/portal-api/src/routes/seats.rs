@@ -13,6 +13,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::access::{self, Need};
+use crate::error::ErrorResponse;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Caller, JsonBody, account_id};
 use crate::processor::{SeatChange, SeatCheckout, SeatItem};
@@ -26,6 +27,15 @@ use crate::state::AppState;
 const CLOCK_SKEW_SECS: i64 = 60;
 
 /// `GET /v1/accounts/{account_id}/subscription`
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/subscription",
+    operation_id = "seats_get",
+    tag = "seats",
+    params(("account_id" = String, Path, description = "The account (`acct_…`)")),
+    responses((status = 200, body = SubscriptionView), (status = 401, description = "no valid token", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    security(("bearer" = []))
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -56,7 +66,7 @@ fn quantity(state: &AppState, raw: i64) -> ApiResult<SeatCount> {
     SeatCount::try_from(raw).map_err(|e| Error::Invalid(vec![e]).into())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckoutBody {
     interval: PlanInterval,
@@ -64,6 +74,16 @@ pub struct CheckoutBody {
 }
 
 /// `POST /v1/accounts/{account_id}/checkout/seats`: a Checkout page to start a seat subscription.
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{account_id}/checkout/seats",
+    operation_id = "seats_checkout",
+    tag = "seats",
+    params(("account_id" = String, Path, description = "The account (`acct_…`)"), ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key returns the first result")),
+    request_body = CheckoutBody,
+    responses((status = 201, body = RedirectView, description = "A Checkout page (subscription mode)"), (status = 400, description = "malformed JSON or query parameter", body = ErrorResponse), (status = 401, description = "no valid token", body = ErrorResponse), (status = 403, description = "the role does not allow this (or e-mail not verified)", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 409, description = "conflicts with the current state (see `code`)", body = ErrorResponse), (status = 415, description = "not application/json", body = ErrorResponse), (status = 422, description = "validation failed (see `details`)", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    security(("bearer" = []))
+)]
 pub async fn checkout(
     State(state): State<AppState>,
     caller: Caller,
@@ -161,7 +181,7 @@ fn change(item: &SeatItem, quantity: SeatCount, at: DateTime<Utc>) -> SeatChange
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreviewBody {
     /// The new TOTAL number of seats.
@@ -169,6 +189,16 @@ pub struct PreviewBody {
 }
 
 /// `POST /v1/accounts/{account_id}/subscription/seats/preview`
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{account_id}/subscription/seats/preview",
+    operation_id = "seats_preview",
+    tag = "seats",
+    params(("account_id" = String, Path, description = "The account (`acct_…`)")),
+    request_body = PreviewBody,
+    responses((status = 200, body = SeatPreviewView), (status = 400, description = "malformed JSON or query parameter", body = ErrorResponse), (status = 401, description = "no valid token", body = ErrorResponse), (status = 403, description = "the role does not allow this (or e-mail not verified)", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 409, description = "conflicts with the current state (see `code`)", body = ErrorResponse), (status = 415, description = "not application/json", body = ErrorResponse), (status = 422, description = "validation failed (see `details`)", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    security(("bearer" = []))
+)]
 pub async fn preview(
     State(state): State<AppState>,
     caller: Caller,
@@ -201,7 +231,7 @@ pub async fn preview(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeBody {
     /// The new TOTAL number of seats.
@@ -213,6 +243,16 @@ pub struct ChangeBody {
 /// `PUT /v1/accounts/{account_id}/subscription/seats`: applies a previewed change. The proration
 /// is invoiced at once (annual plans would otherwise defer it a year) and charged to the default
 /// payment method; the subscription here follows when the processor's events arrive.
+#[utoipa::path(
+    put,
+    path = "/v1/accounts/{account_id}/subscription/seats",
+    operation_id = "seats_apply",
+    tag = "seats",
+    params(("account_id" = String, Path, description = "The account (`acct_…`)")),
+    request_body = ChangeBody,
+    responses((status = 202, body = SeatChangeView, description = "Applied at the processor; the subscription here follows its events"), (status = 400, description = "malformed JSON or query parameter", body = ErrorResponse), (status = 401, description = "no valid token", body = ErrorResponse), (status = 403, description = "the role does not allow this (or e-mail not verified)", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 409, description = "conflicts with the current state (see `code`)", body = ErrorResponse), (status = 415, description = "not application/json", body = ErrorResponse), (status = 422, description = "validation failed (see `details`)", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    security(("bearer" = []))
+)]
 pub async fn apply(
     State(state): State<AppState>,
     caller: Caller,

@@ -8,6 +8,7 @@ use billing_domain::invoice::InvoiceStatus;
 use serde::Deserialize;
 
 use crate::access::{self, Need};
+use crate::error::ErrorResponse;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Caller, OptionalJson, account_id};
 use crate::routes::views::{InvoiceListView, InvoiceSummaryView, InvoiceView, RedirectView, StatementView};
@@ -16,7 +17,8 @@ use crate::state::AppState;
 const DEFAULT_LIMIT: u16 = 20;
 const MAX_LIMIT: u16 = 100;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct InvoiceQuery {
     status: Option<String>,
@@ -31,6 +33,15 @@ fn parse_status(raw: &str) -> ApiResult<InvoiceStatus> {
 }
 
 /// `GET /v1/accounts/{account_id}/invoices?status=&limit=&cursor=`: newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/invoices",
+    operation_id = "statements_list",
+    tag = "statements",
+    params(("account_id" = String, Path, description = "The account (`acct_…`)"), InvoiceQuery),
+    responses((status = 200, body = InvoiceListView), (status = 400, description = "malformed JSON or query parameter", body = ErrorResponse), (status = 401, description = "no valid token", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    security(("bearer" = []))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -60,6 +71,15 @@ pub async fn list(
 }
 
 /// `GET /v1/accounts/{account_id}/invoices/{invoice_id}`: one invoice, itemized and grouped.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/invoices/{invoice_id}",
+    operation_id = "statements_get",
+    tag = "statements",
+    params(("account_id" = String, Path, description = "The account (`acct_…`)"), ("invoice_id" = String, Path, description = "The invoice (`in_…`)")),
+    responses((status = 200, body = InvoiceView), (status = 401, description = "no valid token", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    security(("bearer" = []))
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -72,6 +92,15 @@ pub async fn get(
 }
 
 /// `GET /v1/accounts/{account_id}/statement`: the balance due, the latest bill, the open ones.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/statement",
+    operation_id = "statements_statement",
+    tag = "statements",
+    params(("account_id" = String, Path, description = "The account (`acct_…`)")),
+    responses((status = 200, body = StatementView), (status = 401, description = "no valid token", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    security(("bearer" = []))
+)]
 pub async fn statement(
     State(state): State<AppState>,
     caller: Caller,
@@ -95,7 +124,7 @@ pub async fn statement(
     }))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PortalBody {
     /// Where the processor's portal sends the user back; must be under the portal's own URL.
@@ -104,6 +133,16 @@ pub struct PortalBody {
 
 /// `POST /v1/accounts/{account_id}/billing-portal-session`: the processor's customer portal, for
 /// receipts, invoice PDFs and history.
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{account_id}/billing-portal-session",
+    operation_id = "statements_billing_portal",
+    tag = "statements",
+    params(("account_id" = String, Path, description = "The account (`acct_…`)")),
+    request_body = Option<PortalBody>,
+    responses((status = 201, body = RedirectView, description = "The processor's customer portal: receipts, invoice PDFs, history"), (status = 400, description = "malformed JSON or query parameter", body = ErrorResponse), (status = 401, description = "no valid token", body = ErrorResponse), (status = 403, description = "the role does not allow this (or e-mail not verified)", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 409, description = "conflicts with the current state (see `code`)", body = ErrorResponse), (status = 415, description = "not application/json", body = ErrorResponse), (status = 422, description = "validation failed (see `details`)", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    security(("bearer" = []))
+)]
 pub async fn billing_portal(
     State(state): State<AppState>,
     caller: Caller,

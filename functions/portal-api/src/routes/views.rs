@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::state::RemitTo;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AccountView {
     pub id: String,
     pub name: String,
@@ -44,7 +44,7 @@ impl AccountView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MemberView {
     pub id: String,
     pub email: Email,
@@ -68,13 +68,13 @@ impl From<Member> for MemberView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RecipientsView {
     pub recipients: Vec<Email>,
 }
 
 /// An invoice in a list: its numbers without its lines.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct InvoiceSummaryView {
     pub id: String,
     pub number: Option<String>,
@@ -113,14 +113,14 @@ impl From<&Invoice> for InvoiceSummaryView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct InvoiceListView {
     pub invoices: Vec<InvoiceSummaryView>,
     /// Pass as `cursor` for the next page; null on the last page.
     pub next_cursor: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LineView {
     pub id: String,
     pub description: String,
@@ -132,7 +132,7 @@ pub struct LineView {
 }
 
 /// The lines of one logical element (product, site, subscription) and their subtotal.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LineGroupView {
     pub name: String,
     pub subtotal: Money,
@@ -140,7 +140,7 @@ pub struct LineGroupView {
 }
 
 /// An invoice with its lines grouped by logical element, in the order they first appear.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct InvoiceView {
     #[serde(flatten)]
     pub summary: InvoiceSummaryView,
@@ -191,7 +191,7 @@ impl InvoiceView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StatementView {
     pub balance_due: Money,
     /// The newest issued (not draft) invoice, itemized; null before the first bill.
@@ -200,7 +200,7 @@ pub struct StatementView {
     pub open_invoices: Vec<InvoiceSummaryView>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PaymentMethodView {
     pub id: String,
     #[serde(rename = "type")]
@@ -212,25 +212,25 @@ pub struct PaymentMethodView {
     pub default: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PaymentMethodsView {
     pub payment_methods: Vec<PaymentMethodView>,
 }
 
 /// A page at the processor to send the user to.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RedirectView {
     pub id: String,
     pub url: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PeriodView {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SubscriptionView {
     pub id: String,
     /// The processor's price id of the seat plan.
@@ -265,14 +265,14 @@ impl From<&Subscription> for SubscriptionView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PreviewLineView {
     pub description: String,
     pub amount: Money,
     pub service_period: PeriodView,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SeatPreviewView {
     pub subscription_id: String,
     pub interval: PlanInterval,
@@ -288,7 +288,7 @@ pub struct SeatPreviewView {
     pub next_renewal_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SeatChangeView {
     pub subscription_id: String,
     pub quantity: SeatCount,
@@ -297,7 +297,7 @@ pub struct SeatChangeView {
     pub status: &'static str,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum PaymentResultView {
     Paid {
@@ -318,7 +318,7 @@ pub enum PaymentResultView {
     },
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(tag = "mode", rename_all = "snake_case")]
 pub enum PaymentView {
     /// Charged to the default payment method: one result per invoice.
