@@ -183,3 +183,20 @@ async fn the_customer_portal_returns_only_to_the_portal() {
     let r = s.call(&admin, "POST", &path, Some(json!({"return_url": "https://evil.example/phish"}))).await;
     assert_eq!((r.code(), &r.body["error"]["details"][0]["field"]), ("validation_failed", &json!("return_url")));
 }
+
+#[tokio::test]
+async fn an_event_about_a_customer_not_linked_yet_is_retried_not_dropped() {
+    let s = Stack::new().await;
+    let webhook = s.live_webhook();
+    // A card attached to a customer whose checkout has not been delivered yet.
+    let pm = s.fake.attach_new_card("cus_NotLinkedYet", "4242", "visa");
+    let event = s.fake.take_emitted().pop().expect("payment_method.attached");
+    let body = event.to_string();
+    let r = s.deliver(&webhook, &body, Some(&devstack::sign_event(&body, integration_tests::FLUSH_SECRET))).await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("service_unavailable"))
+    );
+    assert!(s.items_of("stripe_event").await.is_empty(), "not claimed: Stripe's retry will apply it");
+    assert!(s.items_of("projection").await.iter().all(|p| p["id"] != json!(pm)));
+}

@@ -64,7 +64,7 @@ async fn buy_five_seats_then_change_to_eight_charging_exactly_the_preview() {
             "invoice.paid",
             "payment_method.attached",
         ],
-        "the card's events, sent before the checkout that links the customer, applied on retry"
+        "every event of the purchase applied"
     );
 
     let sub = s.get(&admin, &format!("/v1/accounts/{acct}/subscription")).await;

@@ -353,12 +353,6 @@ impl FakeStripe {
         };
         session["customer"] = json!(customer);
         let mode = session["mode"].as_str().unwrap_or_default().to_owned();
-        if mode != "payment" {
-            let pm = self.attach_new_card(&customer, if card == TestCard::Visa4242 { "4242" } else { "0341" }, "visa");
-            if card == TestCard::DeclinesLater0341 {
-                self.decline(&pm);
-            }
-        }
         let mut subscription = None;
         if mode == "subscription" {
             let price =
@@ -371,6 +365,12 @@ impl FakeStripe {
         session["payment_status"] = json!(if mode == "setup" { "no_payment_required" } else { "paid" });
         self.put(session.clone());
         self.emit("checkout.session.completed", &session, None);
+        if mode != "payment" {
+            let pm = self.attach_new_card(&customer, if card == TestCard::Visa4242 { "4242" } else { "0341" }, "visa");
+            if card == TestCard::DeclinesLater0341 {
+                self.decline(&pm);
+            }
+        }
         if let Some(sub) = subscription {
             self.emit("customer.subscription.created", &sub, None);
             let item = &sub["items"]["data"][0];
