@@ -97,6 +97,55 @@ pub struct ErrorDetail {
     pub contact: Option<String>,
 }
 
+/// The errors a read can answer with (documentation).
+#[derive(utoipa::IntoResponses)]
+pub enum ReadErrors {
+    #[response(status = 400, description = "a malformed query parameter (`invalid_parameter`)")]
+    BadRequest(ErrorResponse),
+    #[response(status = 401, description = "no valid token (`unauthenticated`)")]
+    Unauthenticated(ErrorResponse),
+    #[response(status = 404, description = "no such account for this caller, or no such object (`not_found`)")]
+    NotFound(ErrorResponse),
+    #[response(status = 503, description = "a dependency failed; retry after `Retry-After` (`service_unavailable`)")]
+    Unavailable(ErrorResponse),
+}
+
+/// The errors a read restricted by role can answer with (documentation).
+#[derive(utoipa::IntoResponses)]
+pub enum AdminReadErrors {
+    #[response(status = 400, description = "a malformed query parameter (`invalid_parameter`)")]
+    BadRequest(ErrorResponse),
+    #[response(status = 401, description = "no valid token (`unauthenticated`)")]
+    Unauthenticated(ErrorResponse),
+    #[response(status = 403, description = "the caller's role does not allow this (`forbidden`)")]
+    Forbidden(ErrorResponse),
+    #[response(status = 404, description = "no such account for this caller (`not_found`)")]
+    NotFound(ErrorResponse),
+    #[response(status = 503, description = "a dependency failed; retry after `Retry-After` (`service_unavailable`)")]
+    Unavailable(ErrorResponse),
+}
+
+/// The errors a change can answer with (documentation).
+#[derive(utoipa::IntoResponses)]
+pub enum WriteErrors {
+    #[response(status = 400, description = "malformed JSON or header (`invalid_json`, `invalid_parameter`)")]
+    BadRequest(ErrorResponse),
+    #[response(status = 401, description = "no valid token (`unauthenticated`)")]
+    Unauthenticated(ErrorResponse),
+    #[response(status = 403, description = "the role does not allow this, or the e-mail is not verified")]
+    Forbidden(ErrorResponse),
+    #[response(status = 404, description = "no such account for this caller, or no such object (`not_found`)")]
+    NotFound(ErrorResponse),
+    #[response(status = 409, description = "conflicts with the current state; `code` says which")]
+    Conflict(ErrorResponse),
+    #[response(status = 415, description = "the body is not application/json (`unsupported_media_type`)")]
+    UnsupportedMediaType(ErrorResponse),
+    #[response(status = 422, description = "validation failed; `details` names the fields (`validation_failed`)")]
+    Invalid(ErrorResponse),
+    #[response(status = 503, description = "a dependency failed; retry after `Retry-After` (`service_unavailable`)")]
+    Unavailable(ErrorResponse),
+}
+
 impl ApiError {
     /// Status, stable code, and whether the client should retry later.
     fn classify(&self) -> (StatusCode, &'static str) {

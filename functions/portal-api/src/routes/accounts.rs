@@ -17,8 +17,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::access::{self, Need};
-use crate::error::ErrorResponse;
 use crate::error::{ApiError, ApiResult};
+use crate::error::{ReadErrors, WriteErrors};
 use crate::extract::{Caller, JsonBody, account_id};
 use crate::routes::views::{AccountView, RecipientsView};
 use crate::state::AppState;
@@ -129,9 +129,14 @@ fn created(view: AccountView) -> Response {
     path = "/v1/accounts",
     operation_id = "accounts_create",
     tag = "accounts",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key returns the first result")),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key returns the first result"),
+    ),
     request_body = CreateAccountRequest,
-    responses((status = 201, body = AccountView, description = "Created (or replayed for a repeated Idempotency-Key)"), (status = 400, description = "malformed JSON or query parameter", body = ErrorResponse), (status = 401, description = "no valid token", body = ErrorResponse), (status = 403, description = "the role does not allow this (or e-mail not verified)", body = ErrorResponse), (status = 409, description = "conflicts with the current state (see `code`)", body = ErrorResponse), (status = 415, description = "not application/json", body = ErrorResponse), (status = 422, description = "validation failed (see `details`)", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    responses(
+        (status = 201, body = AccountView, description = "Created (or replayed for a repeated Idempotency-Key)"),
+        WriteErrors
+    ),
     security(("bearer" = []))
 )]
 pub async fn create(
@@ -196,8 +201,13 @@ async fn replay(state: &AppState, rec: IdempotencyRecord, fingerprint: &str) -> 
     path = "/v1/accounts/{account_id}",
     operation_id = "accounts_get",
     tag = "accounts",
-    params(("account_id" = String, Path, description = "The account (`acct_…`)")),
-    responses((status = 200, body = AccountView), (status = 401, description = "no valid token", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    params(
+        ("account_id" = String, Path, description = "The account (`acct_…`)"),
+    ),
+    responses(
+        (status = 200, body = AccountView),
+        ReadErrors
+    ),
     security(("bearer" = []))
 )]
 pub async fn get(
@@ -267,9 +277,14 @@ pub struct ContactPatch {
     path = "/v1/accounts/{account_id}/billing-contact",
     operation_id = "accounts_patch_contact",
     tag = "accounts",
-    params(("account_id" = String, Path, description = "The account (`acct_…`)")),
+    params(
+        ("account_id" = String, Path, description = "The account (`acct_…`)"),
+    ),
     request_body = ContactPatch,
-    responses((status = 200, body = AccountView), (status = 400, description = "malformed JSON or query parameter", body = ErrorResponse), (status = 401, description = "no valid token", body = ErrorResponse), (status = 403, description = "the role does not allow this (or e-mail not verified)", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 409, description = "conflicts with the current state (see `code`)", body = ErrorResponse), (status = 415, description = "not application/json", body = ErrorResponse), (status = 422, description = "validation failed (see `details`)", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    responses(
+        (status = 200, body = AccountView),
+        WriteErrors
+    ),
     security(("bearer" = []))
 )]
 pub async fn patch_contact(
@@ -329,9 +344,14 @@ pub struct AddressPatch {
     path = "/v1/accounts/{account_id}/billing-address",
     operation_id = "accounts_patch_address",
     tag = "accounts",
-    params(("account_id" = String, Path, description = "The account (`acct_…`)")),
+    params(
+        ("account_id" = String, Path, description = "The account (`acct_…`)"),
+    ),
     request_body = AddressPatch,
-    responses((status = 200, body = AccountView), (status = 400, description = "malformed JSON or query parameter", body = ErrorResponse), (status = 401, description = "no valid token", body = ErrorResponse), (status = 403, description = "the role does not allow this (or e-mail not verified)", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 409, description = "conflicts with the current state (see `code`)", body = ErrorResponse), (status = 415, description = "not application/json", body = ErrorResponse), (status = 422, description = "validation failed (see `details`)", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    responses(
+        (status = 200, body = AccountView),
+        WriteErrors
+    ),
     security(("bearer" = []))
 )]
 pub async fn patch_address(
@@ -390,8 +410,13 @@ fn prefix(e: Error, parent: &str) -> Error {
     path = "/v1/accounts/{account_id}/bill-recipients",
     operation_id = "accounts_get_recipients",
     tag = "accounts",
-    params(("account_id" = String, Path, description = "The account (`acct_…`)")),
-    responses((status = 200, body = RecipientsView), (status = 401, description = "no valid token", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    params(
+        ("account_id" = String, Path, description = "The account (`acct_…`)"),
+    ),
+    responses(
+        (status = 200, body = RecipientsView),
+        ReadErrors
+    ),
     security(("bearer" = []))
 )]
 pub async fn get_recipients(
@@ -418,9 +443,14 @@ pub struct RecipientsBody {
     path = "/v1/accounts/{account_id}/bill-recipients",
     operation_id = "accounts_put_recipients",
     tag = "accounts",
-    params(("account_id" = String, Path, description = "The account (`acct_…`)")),
+    params(
+        ("account_id" = String, Path, description = "The account (`acct_…`)"),
+    ),
     request_body = RecipientsBody,
-    responses((status = 200, body = RecipientsView), (status = 400, description = "malformed JSON or query parameter", body = ErrorResponse), (status = 401, description = "no valid token", body = ErrorResponse), (status = 403, description = "the role does not allow this (or e-mail not verified)", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 409, description = "conflicts with the current state (see `code`)", body = ErrorResponse), (status = 415, description = "not application/json", body = ErrorResponse), (status = 422, description = "validation failed (see `details`)", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    responses(
+        (status = 200, body = RecipientsView),
+        WriteErrors
+    ),
     security(("bearer" = []))
 )]
 pub async fn put_recipients(

@@ -6,7 +6,7 @@ use billing_domain::{AuditEntry, AuditId};
 use serde::{Deserialize, Serialize};
 
 use crate::access::{self, Need};
-use crate::error::ErrorResponse;
+use crate::error::AdminReadErrors;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Caller, account_id};
 use crate::state::AppState;
@@ -35,8 +35,14 @@ pub struct AuditView {
     path = "/v1/accounts/{account_id}/audit",
     operation_id = "audit_list",
     tag = "accounts",
-    params(("account_id" = String, Path, description = "The account (`acct_…`)"), AuditQuery),
-    responses((status = 200, body = AuditView), (status = 400, description = "malformed JSON or query parameter", body = ErrorResponse), (status = 401, description = "no valid token", body = ErrorResponse), (status = 403, description = "the role does not allow this (or e-mail not verified)", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    params(
+        ("account_id" = String, Path, description = "The account (`acct_…`)"),
+        AuditQuery,
+    ),
+    responses(
+        (status = 200, body = AuditView),
+        AdminReadErrors
+    ),
     security(("bearer" = []))
 )]
 pub async fn list(

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::access;
 use crate::error::ApiResult;
-use crate::error::ErrorResponse;
+use crate::error::ReadErrors;
 use crate::extract::Caller;
 use crate::state::AppState;
 
@@ -36,7 +36,10 @@ struct MembershipView {
     path = "/v1/me",
     operation_id = "me",
     tag = "members",
-    responses((status = 200, body = MeView, description = "The caller and their memberships"), (status = 401, description = "no valid token", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    responses(
+        (status = 200, body = MeView, description = "The caller and their memberships"),
+        ReadErrors
+    ),
     security(("bearer" = []))
 )]
 pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<MeView>> {

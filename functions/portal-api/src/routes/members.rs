@@ -11,8 +11,8 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use crate::access::{self, Need};
-use crate::error::ErrorResponse;
 use crate::error::{ApiError, ApiResult};
+use crate::error::{ReadErrors, WriteErrors};
 use crate::extract::{Caller, JsonBody, account_id, member_id};
 use crate::routes::views::MemberView;
 use crate::state::AppState;
@@ -28,8 +28,13 @@ pub struct MembersView {
     path = "/v1/accounts/{account_id}/members",
     operation_id = "members_list",
     tag = "members",
-    params(("account_id" = String, Path, description = "The account (`acct_…`)")),
-    responses((status = 200, body = MembersView), (status = 401, description = "no valid token", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    params(
+        ("account_id" = String, Path, description = "The account (`acct_…`)"),
+    ),
+    responses(
+        (status = 200, body = MembersView),
+        ReadErrors
+    ),
     security(("bearer" = []))
 )]
 pub async fn list(
@@ -49,8 +54,14 @@ pub async fn list(
     path = "/v1/accounts/{account_id}/members/{member_id}",
     operation_id = "members_get",
     tag = "members",
-    params(("account_id" = String, Path, description = "The account (`acct_…`)"), ("member_id" = String, Path, description = "The member (`mem_…`)")),
-    responses((status = 200, body = MemberView), (status = 401, description = "no valid token", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    params(
+        ("account_id" = String, Path, description = "The account (`acct_…`)"),
+        ("member_id" = String, Path, description = "The member (`mem_…`)"),
+    ),
+    responses(
+        (status = 200, body = MemberView),
+        ReadErrors
+    ),
     security(("bearer" = []))
 )]
 pub async fn get(
@@ -79,9 +90,14 @@ pub struct InviteBody {
     path = "/v1/accounts/{account_id}/members",
     operation_id = "members_invite",
     tag = "members",
-    params(("account_id" = String, Path, description = "The account (`acct_…`)")),
+    params(
+        ("account_id" = String, Path, description = "The account (`acct_…`)"),
+    ),
     request_body = InviteBody,
-    responses((status = 201, body = MemberView), (status = 400, description = "malformed JSON or query parameter", body = ErrorResponse), (status = 401, description = "no valid token", body = ErrorResponse), (status = 403, description = "the role does not allow this (or e-mail not verified)", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 409, description = "conflicts with the current state (see `code`)", body = ErrorResponse), (status = 415, description = "not application/json", body = ErrorResponse), (status = 422, description = "validation failed (see `details`)", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    responses(
+        (status = 201, body = MemberView),
+        WriteErrors
+    ),
     security(("bearer" = []))
 )]
 pub async fn invite(
@@ -124,9 +140,15 @@ pub struct RoleBody {
     path = "/v1/accounts/{account_id}/members/{member_id}",
     operation_id = "members_change_role",
     tag = "members",
-    params(("account_id" = String, Path, description = "The account (`acct_…`)"), ("member_id" = String, Path, description = "The member (`mem_…`)")),
+    params(
+        ("account_id" = String, Path, description = "The account (`acct_…`)"),
+        ("member_id" = String, Path, description = "The member (`mem_…`)"),
+    ),
     request_body = RoleBody,
-    responses((status = 200, body = MemberView), (status = 400, description = "malformed JSON or query parameter", body = ErrorResponse), (status = 401, description = "no valid token", body = ErrorResponse), (status = 403, description = "the role does not allow this (or e-mail not verified)", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 409, description = "conflicts with the current state (see `code`)", body = ErrorResponse), (status = 415, description = "not application/json", body = ErrorResponse), (status = 422, description = "validation failed (see `details`)", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    responses(
+        (status = 200, body = MemberView),
+        WriteErrors
+    ),
     security(("bearer" = []))
 )]
 pub async fn change_role(
@@ -163,8 +185,14 @@ pub async fn change_role(
     path = "/v1/accounts/{account_id}/members/{member_id}",
     operation_id = "members_remove",
     tag = "members",
-    params(("account_id" = String, Path, description = "The account (`acct_…`)"), ("member_id" = String, Path, description = "The member (`mem_…`)")),
-    responses((status = 204, description = "Removed"), (status = 401, description = "no valid token", body = ErrorResponse), (status = 403, description = "the role does not allow this (or e-mail not verified)", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 409, description = "conflicts with the current state (see `code`)", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    params(
+        ("account_id" = String, Path, description = "The account (`acct_…`)"),
+        ("member_id" = String, Path, description = "The member (`mem_…`)"),
+    ),
+    responses(
+        (status = 204, description = "Removed"),
+        WriteErrors
+    ),
     security(("bearer" = []))
 )]
 pub async fn remove(

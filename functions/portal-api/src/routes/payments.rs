@@ -12,8 +12,8 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::access::{self, Need};
-use crate::error::ErrorResponse;
 use crate::error::{ApiError, ApiResult};
+use crate::error::{ReadErrors, WriteErrors};
 use crate::extract::{Caller, OptionalJson, account_id};
 use crate::processor::{InvoiceCharge, PayOutcome};
 use crate::routes::statements::return_url;
@@ -103,9 +103,15 @@ fn total(invoices: &[Invoice]) -> ApiResult<Money> {
     path = "/v1/accounts/{account_id}/payments",
     operation_id = "payments_pay",
     tag = "payments",
-    params(("account_id" = String, Path, description = "The account (`acct_…`)"), ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key returns the first result")),
+    params(
+        ("account_id" = String, Path, description = "The account (`acct_…`)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key returns the first result"),
+    ),
     request_body = Option<PayBody>,
-    responses((status = 201, body = PaymentView, description = "Charged to the default method (one result per invoice), or a Checkout page to pay on"), (status = 400, description = "malformed JSON or query parameter", body = ErrorResponse), (status = 401, description = "no valid token", body = ErrorResponse), (status = 403, description = "the role does not allow this (or e-mail not verified)", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 409, description = "conflicts with the current state (see `code`)", body = ErrorResponse), (status = 415, description = "not application/json", body = ErrorResponse), (status = 422, description = "validation failed (see `details`)", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    responses(
+        (status = 201, body = PaymentView, description = "Charged to the default method (one result per invoice), or a Checkout page to pay on"),
+        WriteErrors
+    ),
     security(("bearer" = []))
 )]
 pub async fn pay(
@@ -214,8 +220,13 @@ async fn account_currency(state: &AppState, id: &AccountId) -> ApiResult<billing
     path = "/v1/accounts/{account_id}/payment-methods",
     operation_id = "payments_list_methods",
     tag = "payments",
-    params(("account_id" = String, Path, description = "The account (`acct_…`)")),
-    responses((status = 200, body = PaymentMethodsView), (status = 401, description = "no valid token", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    params(
+        ("account_id" = String, Path, description = "The account (`acct_…`)"),
+    ),
+    responses(
+        (status = 200, body = PaymentMethodsView),
+        ReadErrors
+    ),
     security(("bearer" = []))
 )]
 pub async fn list_methods(
@@ -251,8 +262,13 @@ pub async fn list_methods(
     path = "/v1/accounts/{account_id}/payment-methods/setup",
     operation_id = "payments_setup_method",
     tag = "payments",
-    params(("account_id" = String, Path, description = "The account (`acct_…`)")),
-    responses((status = 201, body = RedirectView, description = "A Checkout page (setup mode) to save a card"), (status = 400, description = "malformed JSON or query parameter", body = ErrorResponse), (status = 401, description = "no valid token", body = ErrorResponse), (status = 403, description = "the role does not allow this (or e-mail not verified)", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 409, description = "conflicts with the current state (see `code`)", body = ErrorResponse), (status = 415, description = "not application/json", body = ErrorResponse), (status = 422, description = "validation failed (see `details`)", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    params(
+        ("account_id" = String, Path, description = "The account (`acct_…`)"),
+    ),
+    responses(
+        (status = 201, body = RedirectView, description = "A Checkout page (setup mode) to save a card"),
+        WriteErrors
+    ),
     security(("bearer" = []))
 )]
 pub async fn setup_method(
@@ -283,8 +299,14 @@ async fn attached(
     path = "/v1/accounts/{account_id}/payment-methods/{payment_method_id}/default",
     operation_id = "payments_set_default",
     tag = "payments",
-    params(("account_id" = String, Path, description = "The account (`acct_…`)"), ("payment_method_id" = String, Path, description = "The payment method (`pm_…`)")),
-    responses((status = 202, description = "Asked of the processor; shown once its event arrives"), (status = 400, description = "malformed JSON or query parameter", body = ErrorResponse), (status = 401, description = "no valid token", body = ErrorResponse), (status = 403, description = "the role does not allow this (or e-mail not verified)", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 409, description = "conflicts with the current state (see `code`)", body = ErrorResponse), (status = 415, description = "not application/json", body = ErrorResponse), (status = 422, description = "validation failed (see `details`)", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    params(
+        ("account_id" = String, Path, description = "The account (`acct_…`)"),
+        ("payment_method_id" = String, Path, description = "The payment method (`pm_…`)"),
+    ),
+    responses(
+        (status = 202, description = "Asked of the processor; shown once its event arrives"),
+        WriteErrors
+    ),
     security(("bearer" = []))
 )]
 pub async fn set_default(
@@ -317,8 +339,14 @@ pub async fn set_default(
     path = "/v1/accounts/{account_id}/payment-methods/{payment_method_id}",
     operation_id = "payments_remove_method",
     tag = "payments",
-    params(("account_id" = String, Path, description = "The account (`acct_…`)"), ("payment_method_id" = String, Path, description = "The payment method (`pm_…`)")),
-    responses((status = 202, description = "Detached at the processor; gone once its event arrives"), (status = 400, description = "malformed JSON or query parameter", body = ErrorResponse), (status = 401, description = "no valid token", body = ErrorResponse), (status = 403, description = "the role does not allow this (or e-mail not verified)", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 409, description = "conflicts with the current state (see `code`)", body = ErrorResponse), (status = 415, description = "not application/json", body = ErrorResponse), (status = 422, description = "validation failed (see `details`)", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    params(
+        ("account_id" = String, Path, description = "The account (`acct_…`)"),
+        ("payment_method_id" = String, Path, description = "The payment method (`pm_…`)"),
+    ),
+    responses(
+        (status = 202, description = "Detached at the processor; gone once its event arrives"),
+        WriteErrors
+    ),
     security(("bearer" = []))
 )]
 pub async fn remove_method(

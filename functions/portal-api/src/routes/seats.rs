@@ -13,8 +13,8 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::access::{self, Need};
-use crate::error::ErrorResponse;
 use crate::error::{ApiError, ApiResult};
+use crate::error::{ReadErrors, WriteErrors};
 use crate::extract::{Caller, JsonBody, account_id};
 use crate::processor::{SeatChange, SeatCheckout, SeatItem};
 use crate::routes::statements::return_url;
@@ -32,8 +32,13 @@ const CLOCK_SKEW_SECS: i64 = 60;
     path = "/v1/accounts/{account_id}/subscription",
     operation_id = "seats_get",
     tag = "seats",
-    params(("account_id" = String, Path, description = "The account (`acct_…`)")),
-    responses((status = 200, body = SubscriptionView), (status = 401, description = "no valid token", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    params(
+        ("account_id" = String, Path, description = "The account (`acct_…`)"),
+    ),
+    responses(
+        (status = 200, body = SubscriptionView),
+        ReadErrors
+    ),
     security(("bearer" = []))
 )]
 pub async fn get(
@@ -79,9 +84,15 @@ pub struct CheckoutBody {
     path = "/v1/accounts/{account_id}/checkout/seats",
     operation_id = "seats_checkout",
     tag = "seats",
-    params(("account_id" = String, Path, description = "The account (`acct_…`)"), ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key returns the first result")),
+    params(
+        ("account_id" = String, Path, description = "The account (`acct_…`)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key returns the first result"),
+    ),
     request_body = CheckoutBody,
-    responses((status = 201, body = RedirectView, description = "A Checkout page (subscription mode)"), (status = 400, description = "malformed JSON or query parameter", body = ErrorResponse), (status = 401, description = "no valid token", body = ErrorResponse), (status = 403, description = "the role does not allow this (or e-mail not verified)", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 409, description = "conflicts with the current state (see `code`)", body = ErrorResponse), (status = 415, description = "not application/json", body = ErrorResponse), (status = 422, description = "validation failed (see `details`)", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    responses(
+        (status = 201, body = RedirectView, description = "A Checkout page (subscription mode)"),
+        WriteErrors
+    ),
     security(("bearer" = []))
 )]
 pub async fn checkout(
@@ -194,9 +205,14 @@ pub struct PreviewBody {
     path = "/v1/accounts/{account_id}/subscription/seats/preview",
     operation_id = "seats_preview",
     tag = "seats",
-    params(("account_id" = String, Path, description = "The account (`acct_…`)")),
+    params(
+        ("account_id" = String, Path, description = "The account (`acct_…`)"),
+    ),
     request_body = PreviewBody,
-    responses((status = 200, body = SeatPreviewView), (status = 400, description = "malformed JSON or query parameter", body = ErrorResponse), (status = 401, description = "no valid token", body = ErrorResponse), (status = 403, description = "the role does not allow this (or e-mail not verified)", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 409, description = "conflicts with the current state (see `code`)", body = ErrorResponse), (status = 415, description = "not application/json", body = ErrorResponse), (status = 422, description = "validation failed (see `details`)", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    responses(
+        (status = 200, body = SeatPreviewView),
+        WriteErrors
+    ),
     security(("bearer" = []))
 )]
 pub async fn preview(
@@ -248,9 +264,14 @@ pub struct ChangeBody {
     path = "/v1/accounts/{account_id}/subscription/seats",
     operation_id = "seats_apply",
     tag = "seats",
-    params(("account_id" = String, Path, description = "The account (`acct_…`)")),
+    params(
+        ("account_id" = String, Path, description = "The account (`acct_…`)"),
+    ),
     request_body = ChangeBody,
-    responses((status = 202, body = SeatChangeView, description = "Applied at the processor; the subscription here follows its events"), (status = 400, description = "malformed JSON or query parameter", body = ErrorResponse), (status = 401, description = "no valid token", body = ErrorResponse), (status = 403, description = "the role does not allow this (or e-mail not verified)", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 409, description = "conflicts with the current state (see `code`)", body = ErrorResponse), (status = 415, description = "not application/json", body = ErrorResponse), (status = 422, description = "validation failed (see `details`)", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    responses(
+        (status = 202, body = SeatChangeView, description = "Applied at the processor; the subscription here follows its events"),
+        WriteErrors
+    ),
     security(("bearer" = []))
 )]
 pub async fn apply(

@@ -8,8 +8,8 @@ use billing_domain::invoice::InvoiceStatus;
 use serde::Deserialize;
 
 use crate::access::{self, Need};
-use crate::error::ErrorResponse;
 use crate::error::{ApiError, ApiResult};
+use crate::error::{ReadErrors, WriteErrors};
 use crate::extract::{Caller, OptionalJson, account_id};
 use crate::routes::views::{InvoiceListView, InvoiceSummaryView, InvoiceView, RedirectView, StatementView};
 use crate::state::AppState;
@@ -38,8 +38,14 @@ fn parse_status(raw: &str) -> ApiResult<InvoiceStatus> {
     path = "/v1/accounts/{account_id}/invoices",
     operation_id = "statements_list",
     tag = "statements",
-    params(("account_id" = String, Path, description = "The account (`acct_…`)"), InvoiceQuery),
-    responses((status = 200, body = InvoiceListView), (status = 400, description = "malformed JSON or query parameter", body = ErrorResponse), (status = 401, description = "no valid token", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    params(
+        ("account_id" = String, Path, description = "The account (`acct_…`)"),
+        InvoiceQuery,
+    ),
+    responses(
+        (status = 200, body = InvoiceListView),
+        ReadErrors
+    ),
     security(("bearer" = []))
 )]
 pub async fn list(
@@ -76,8 +82,14 @@ pub async fn list(
     path = "/v1/accounts/{account_id}/invoices/{invoice_id}",
     operation_id = "statements_get",
     tag = "statements",
-    params(("account_id" = String, Path, description = "The account (`acct_…`)"), ("invoice_id" = String, Path, description = "The invoice (`in_…`)")),
-    responses((status = 200, body = InvoiceView), (status = 401, description = "no valid token", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    params(
+        ("account_id" = String, Path, description = "The account (`acct_…`)"),
+        ("invoice_id" = String, Path, description = "The invoice (`in_…`)"),
+    ),
+    responses(
+        (status = 200, body = InvoiceView),
+        ReadErrors
+    ),
     security(("bearer" = []))
 )]
 pub async fn get(
@@ -97,8 +109,13 @@ pub async fn get(
     path = "/v1/accounts/{account_id}/statement",
     operation_id = "statements_statement",
     tag = "statements",
-    params(("account_id" = String, Path, description = "The account (`acct_…`)")),
-    responses((status = 200, body = StatementView), (status = 401, description = "no valid token", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    params(
+        ("account_id" = String, Path, description = "The account (`acct_…`)"),
+    ),
+    responses(
+        (status = 200, body = StatementView),
+        ReadErrors
+    ),
     security(("bearer" = []))
 )]
 pub async fn statement(
@@ -138,9 +155,14 @@ pub struct PortalBody {
     path = "/v1/accounts/{account_id}/billing-portal-session",
     operation_id = "statements_billing_portal",
     tag = "statements",
-    params(("account_id" = String, Path, description = "The account (`acct_…`)")),
+    params(
+        ("account_id" = String, Path, description = "The account (`acct_…`)"),
+    ),
     request_body = Option<PortalBody>,
-    responses((status = 201, body = RedirectView, description = "The processor's customer portal: receipts, invoice PDFs, history"), (status = 400, description = "malformed JSON or query parameter", body = ErrorResponse), (status = 401, description = "no valid token", body = ErrorResponse), (status = 403, description = "the role does not allow this (or e-mail not verified)", body = ErrorResponse), (status = 404, description = "no such account for this caller, or no such object", body = ErrorResponse), (status = 409, description = "conflicts with the current state (see `code`)", body = ErrorResponse), (status = 415, description = "not application/json", body = ErrorResponse), (status = 422, description = "validation failed (see `details`)", body = ErrorResponse), (status = 503, description = "a dependency failed; retry (see `Retry-After`)", body = ErrorResponse)),
+    responses(
+        (status = 201, body = RedirectView, description = "The processor's customer portal: receipts, invoice PDFs, history"),
+        WriteErrors
+    ),
     security(("bearer" = []))
 )]
 pub async fn billing_portal(
