@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use billing_domain::billing::{PlanInterval, SeatCount, SubscriptionStatus};
 use billing_domain::invoice::InvoiceStatus;
 use billing_domain::{AccountId, Currency, Error, Money, Result};
+use billing_stripe::{StripeRequest, classify, idempotent};
 use chrono::{DateTime, Utc};
-use stripe::{IdempotencyKey, RequestStrategy, StripeRequest};
 use stripe_billing::billing_portal_session::CreateBillingPortalSession;
 use stripe_billing::invoice::{
     CreatePreviewInvoice, CreatePreviewInvoiceSubscriptionDetails, CreatePreviewInvoiceSubscriptionDetailsItems,
@@ -45,42 +45,8 @@ pub struct StripeClient {
 impl StripeClient {
     /// `base_url`: Stripe's own when `None`.
     pub fn new(secret_key: &str, base_url: Option<&str>) -> Result<Self> {
-        let mut builder = stripe::ClientBuilder::new(secret_key);
-        if let Some(url) = base_url {
-            builder = builder.url(url);
-        }
-        Ok(Self { client: builder.build().map_err(|e| Error::Corrupt(format!("Stripe client: {e}")))? })
+        Ok(Self { client: billing_stripe::client(secret_key, base_url)? })
     }
-}
-
-/// Stripe's errors in the domain's terms; the message of a refused parameter is Stripe's own.
-fn classify(e: stripe::StripeError) -> Error {
-    match &e {
-        stripe::StripeError::Stripe(api, 404) => {
-            tracing::warn!(error = ?api, "Stripe has no such object");
-            Error::NotFound
-        }
-        stripe::StripeError::Stripe(api, 400) if api.param.is_some() => {
-            tracing::warn!(error = ?api, "Stripe refused a parameter");
-            Error::invalid(api.param.clone().unwrap_or_default(), api.message.clone().unwrap_or_default())
-        }
-        stripe::StripeError::Stripe(api, 409) | stripe::StripeError::Stripe(api, 400)
-            if api.type_ == stripe::ApiErrorsType::IdempotencyError =>
-        {
-            tracing::warn!(error = ?api, "Stripe idempotency key reused");
-            Error::Conflict
-        }
-        _ => {
-            tracing::warn!(error = %e, "Stripe call failed");
-            Error::Unavailable(Box::new(e))
-        }
-    }
-}
-
-fn idempotent(key: &str) -> Result<RequestStrategy> {
-    IdempotencyKey::new(key)
-        .map(RequestStrategy::Idempotent)
-        .map_err(|e| Error::Corrupt(format!("idempotency key {key:?}: {e}")))
 }
 
 fn currency(c: &stripe_types::Currency) -> Result<Currency> {

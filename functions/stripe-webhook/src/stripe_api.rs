@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 use billing_domain::{Error, Result};
+use billing_stripe::classify;
 
 /// One page of Stripe's event list (newest first) and whether more follow.
 pub struct EventPage {
@@ -44,24 +45,7 @@ pub struct StripeApi {
 impl StripeApi {
     /// `base_url`: Stripe's own when `None`; the fake server's in tests and locally.
     pub fn new(secret_key: &str, base_url: Option<&str>) -> Result<Self> {
-        let mut builder = stripe::ClientBuilder::new(secret_key);
-        if let Some(url) = base_url {
-            builder = builder.url(url);
-        }
-        Ok(Self { client: builder.build().map_err(|e| Error::Corrupt(format!("Stripe client: {e}")))? })
-    }
-}
-
-fn classify(e: stripe::StripeError) -> Error {
-    match &e {
-        stripe::StripeError::Stripe(api, status) if *status == 404 => {
-            tracing::warn!(error = ?api, "Stripe has no such object");
-            Error::NotFound
-        }
-        _ => {
-            tracing::warn!(error = %e, "Stripe call failed");
-            Error::Unavailable(Box::new(e))
-        }
+        Ok(Self { client: billing_stripe::client(secret_key, base_url)? })
     }
 }
 
@@ -85,13 +69,11 @@ impl StripeObjects for StripeApi {
     }
 
     async fn settle_invoice(&self, invoice_id: &str, idempotency_key: &str) -> Result<()> {
-        use stripe::StripeRequest;
-        let key = stripe::IdempotencyKey::new(idempotency_key)
-            .map_err(|e| Error::Corrupt(format!("idempotency key {idempotency_key:?}: {e}")))?;
+        use billing_stripe::StripeRequest;
         let paid = stripe_billing::invoice::PayInvoice::new(invoice_id)
             .paid_out_of_band(true)
             .customize()
-            .request_strategy(stripe::RequestStrategy::Idempotent(key))
+            .request_strategy(billing_stripe::idempotent(idempotency_key)?)
             .send(&self.client)
             .await;
         match paid {

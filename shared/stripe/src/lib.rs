@@ -1,0 +1,47 @@
+//! What every function's Stripe adapter shares: building async-stripe's client (pinned to Stripe
+//! API version 2026-09-30.endive, rustls), Stripe's errors in the domain's terms, and idempotency
+//! keys. Each function keeps its own narrow trait of the calls it makes.
+
+use billing_domain::{Error, Result};
+
+pub use stripe::{Client, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
+
+/// A client for `secret_key`, against Stripe itself or `base_url` (the fake Stripe server).
+pub fn client(secret_key: &str, base_url: Option<&str>) -> Result<Client> {
+    let mut builder = stripe::ClientBuilder::new(secret_key);
+    if let Some(url) = base_url {
+        builder = builder.url(url);
+    }
+    builder.build().map_err(|e| Error::Corrupt(format!("Stripe client: {e}")))
+}
+
+/// Stripe's errors in the domain's terms: 404 is `NotFound`; a refused parameter is `Invalid`
+/// with Stripe's message; a reused idempotency key is `Conflict`; anything else (network, 429,
+/// 5xx, auth) is `Unavailable`, which callers turn into a retry.
+pub fn classify(e: StripeError) -> Error {
+    match &e {
+        StripeError::Stripe(api, 404) => {
+            tracing::warn!(error = ?api, "Stripe has no such object");
+            Error::NotFound
+        }
+        StripeError::Stripe(api, 400 | 409) if api.type_ == stripe::ApiErrorsType::IdempotencyError => {
+            tracing::warn!(error = ?api, "Stripe idempotency key reused with other parameters");
+            Error::Conflict
+        }
+        StripeError::Stripe(api, 400) if api.param.is_some() => {
+            tracing::warn!(error = ?api, "Stripe refused a parameter");
+            Error::invalid(api.param.clone().unwrap_or_default(), api.message.clone().unwrap_or_default())
+        }
+        _ => {
+            tracing::warn!(error = %e, "Stripe call failed");
+            Error::Unavailable(Box::new(e))
+        }
+    }
+}
+
+/// The request strategy that sends `key` as Stripe's `Idempotency-Key`.
+pub fn idempotent(key: &str) -> Result<RequestStrategy> {
+    IdempotencyKey::new(key)
+        .map(RequestStrategy::Idempotent)
+        .map_err(|e| Error::Corrupt(format!("idempotency key {key:?}: {e}")))
+}
