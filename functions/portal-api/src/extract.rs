@@ -106,3 +106,15 @@ pub fn account_id(raw: &str) -> Result<AccountId, ApiError> {
 pub fn member_id(raw: &str) -> Result<MemberId, ApiError> {
     raw.parse().map_err(|_| ApiError::NotFound)
 }
+
+/// A page size from the `limit` query parameter: `default` when absent, else 1 to `max`.
+pub fn limit(raw: Option<&str>, default: u16, max: u16) -> Result<u16, ApiError> {
+    match raw {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse::<u16>()
+            .ok()
+            .filter(|l| (1..=max).contains(l))
+            .ok_or_else(|| ApiError::InvalidParameter(format!("limit must be a whole number from 1 to {max}"))),
+    }
+}

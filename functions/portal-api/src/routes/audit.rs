@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::access::{self, Need};
 use crate::error::AdminReadErrors;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Caller, account_id};
+use crate::extract::{self, Caller, account_id};
 use crate::state::AppState;
 
 const DEFAULT_LIMIT: u16 = 50;
@@ -54,13 +54,7 @@ pub async fn list(
     let id = account_id(&id)?;
     access::require(&state, &caller, &id, Need::ReadAudit).await?;
     let Query(q) = query.map_err(|e| ApiError::InvalidParameter(e.body_text()))?;
-    let limit =
-        match q.limit.as_deref() {
-            None => DEFAULT_LIMIT,
-            Some(raw) => raw.parse::<u16>().ok().filter(|l| (1..=MAX_LIMIT).contains(l)).ok_or_else(|| {
-                ApiError::InvalidParameter(format!("limit must be a whole number from 1 to {MAX_LIMIT}"))
-            })?,
-        };
+    let limit = extract::limit(q.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
     let cursor = q
         .cursor
         .map(|c| c.parse::<AuditId>())

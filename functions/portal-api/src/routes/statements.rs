@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::access::{self, Need};
 use crate::error::{ApiError, ApiResult};
 use crate::error::{ReadErrors, WriteErrors};
-use crate::extract::{Caller, OptionalJson, account_id};
+use crate::extract::{self, Caller, OptionalJson, account_id};
 use crate::routes::views::{InvoiceListView, InvoiceSummaryView, InvoiceView, RedirectView, StatementView};
 use crate::state::AppState;
 
@@ -58,14 +58,7 @@ pub async fn list(
     access::require(&state, &caller, &id, Need::Read).await?;
     let Query(q) = query.map_err(|e| ApiError::InvalidParameter(e.body_text()))?;
     let status = q.status.as_deref().map(parse_status).transpose()?;
-    let limit = match q.limit.as_deref() {
-        None => DEFAULT_LIMIT,
-        Some(raw) => raw
-            .parse::<u16>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| ApiError::InvalidParameter(format!("limit must be 1 to {MAX_LIMIT}")))?,
-    };
+    let limit = extract::limit(q.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
     let page = state.store.invoices(&id, status, limit, q.cursor.as_deref()).await.map_err(|e| match e {
         billing_domain::Error::Invalid(_) => ApiError::InvalidParameter("cursor is not one this API issued".into()),
         other => other.into(),
