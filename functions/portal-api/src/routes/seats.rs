@@ -118,7 +118,7 @@ pub async fn checkout(
             format!("seat-checkout-{id}-{:x}", Sha256::digest(format!("{k}|{price_id}|{quantity}").as_bytes()))
         }
         Some(_) => return Err(ApiError::InvalidParameter("Idempotency-Key must be 1 to 255 characters".into())),
-        None => format!("seat-checkout-{id}-{}", uuid_like()),
+        None => format!("seat-checkout-{id}-{}", uuid::Uuid::new_v4().simple()),
     };
     let back = return_url(&state, None, &id)?;
     let r = state
@@ -146,13 +146,6 @@ pub async fn checkout(
     );
     state.store.append_audit(&audit).await?;
     Ok((StatusCode::CREATED, Json(RedirectView { id: r.id, url: r.url })))
-}
-
-/// A fresh, unguessable suffix for a request without a client key.
-fn uuid_like() -> String {
-    format!("{:x}", Sha256::digest(format!("{:?}{}", std::time::SystemTime::now(), std::process::id()).as_bytes()))
-        [..24]
-        .to_owned()
 }
 
 /// Seats the account's members take: a total below it would leave someone without a seat.
