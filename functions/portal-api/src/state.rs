@@ -7,8 +7,7 @@ use billing_domain::ports::{
     AccountReader, AccountWriter, AuditReader, AuditWriter, BillingReader, IdempotencyReader, MemberReader,
     MemberWriter,
 };
-use billing_domain::{Account, Address, AddressInput, Email};
-use serde::Serialize;
+use billing_domain::{Account, Email};
 
 use crate::processor::PaymentProcessor;
 use crate::routes::views::AccountView;
@@ -38,12 +37,7 @@ impl<T> PortalStore for T where
 {
 }
 
-/// Where customers mail checks: the seller's REMIT-TO address, printed on every bill.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct RemitTo {
-    pub name: String,
-    pub address: Address,
-}
+pub use billing_domain::RemitTo;
 
 /// Self-serve seats: the prices customers buy, the limits, and where they go back to.
 #[derive(Debug, Clone)]
@@ -103,30 +97,9 @@ impl Settings {
         })
     }
 
-    /// The REMIT-TO address from `REMIT_TO_NAME`, `REMIT_TO_LINE1`, `REMIT_TO_LINE2`,
-    /// `REMIT_TO_CITY`, `REMIT_TO_REGION`, `REMIT_TO_POSTAL_CODE` and `REMIT_TO_COUNTRY`; `None`
-    /// when `REMIT_TO_NAME` is unset. One that is set but does not parse stops the start: bills
-    /// must not go out with a wrong address.
+    /// The REMIT-TO address from the `REMIT_TO_*` variables (see [`config::remit_to_from_env`]).
     pub fn remit_to_from_env() -> Result<Option<RemitTo>, ConfigError> {
-        let Some(name) = config::optional("REMIT_TO_NAME") else {
-            return Ok(None);
-        };
-        let line1 = config::required("REMIT_TO_LINE1")?;
-        let city = config::required("REMIT_TO_CITY")?;
-        let country = config::required("REMIT_TO_COUNTRY")?;
-        let line2 = config::optional("REMIT_TO_LINE2");
-        let region = config::optional("REMIT_TO_REGION");
-        let postal_code = config::optional("REMIT_TO_POSTAL_CODE");
-        let address = Address::parse(AddressInput {
-            line1: &line1,
-            line2: line2.as_deref(),
-            city: &city,
-            region: region.as_deref(),
-            postal_code: postal_code.as_deref(),
-            country: &country,
-        })
-        .map_err(|e| ConfigError::Invalid { name: "REMIT_TO_*", reason: e.to_string() })?;
-        Ok(Some(RemitTo { name, address }))
+        config::remit_to_from_env()
     }
 }
 

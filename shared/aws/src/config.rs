@@ -42,3 +42,29 @@ pub async fn secret_string(config: &SdkConfig, secret_id: &str) -> Result<String
         )?;
     out.secret_string.ok_or(ConfigError::Invalid { name: "secret", reason: "the secret has no string value".into() })
 }
+
+/// The seller's REMIT-TO address from `REMIT_TO_NAME`, `REMIT_TO_LINE1`, `REMIT_TO_LINE2`,
+/// `REMIT_TO_CITY`, `REMIT_TO_REGION`, `REMIT_TO_POSTAL_CODE` and `REMIT_TO_COUNTRY`; `None` when
+/// `REMIT_TO_NAME` is unset. One that is set but does not parse stops the start: bills must not
+/// go out with a wrong address.
+pub fn remit_to_from_env() -> Result<Option<billing_domain::RemitTo>, ConfigError> {
+    let Some(name) = optional("REMIT_TO_NAME") else {
+        return Ok(None);
+    };
+    let line1 = required("REMIT_TO_LINE1")?;
+    let city = required("REMIT_TO_CITY")?;
+    let country = required("REMIT_TO_COUNTRY")?;
+    let line2 = optional("REMIT_TO_LINE2");
+    let region = optional("REMIT_TO_REGION");
+    let postal_code = optional("REMIT_TO_POSTAL_CODE");
+    let address = billing_domain::Address::parse(billing_domain::AddressInput {
+        line1: &line1,
+        line2: line2.as_deref(),
+        city: &city,
+        region: region.as_deref(),
+        postal_code: postal_code.as_deref(),
+        country: &country,
+    })
+    .map_err(|e| ConfigError::Invalid { name: "REMIT_TO_*", reason: e.to_string() })?;
+    Ok(Some(billing_domain::RemitTo { name, address }))
+}

@@ -363,3 +363,11 @@ mod tests {
         assert_eq!(next.version, 2);
     }
 }
+
+/// Where customers mail checks: the seller's REMIT-TO address, printed on every bill.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RemitTo {
+    pub name: String,
+    pub address: Address,
+}

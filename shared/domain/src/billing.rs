@@ -220,6 +220,17 @@ pub enum WorkItem {
     PaymentReceived { account_id: AccountId, invoice_id: String, amount_paid: crate::money::Money, event_id: String },
     /// A failed payment attempt: a notice with a link to pay in the portal.
     PaymentFailed { account_id: AccountId, invoice_id: String, amount_due: crate::money::Money, event_id: String },
+    /// The seat provisioner made the account's seats match what is paid: tell its admins.
+    SeatsReady {
+        account_id: AccountId,
+        /// Usable seats now.
+        seats: SeatCount,
+        /// Assigned seats beyond what is paid, waiting for an admin to unassign someone.
+        pending_removal: u32,
+        /// False when the subscription no longer entitles seats (they are suspended).
+        entitled: bool,
+        event_id: String,
+    },
 }
 
 impl WorkItem {
@@ -228,7 +239,8 @@ impl WorkItem {
             WorkItem::SeatsChanged { account_id, .. }
             | WorkItem::BillReady { account_id, .. }
             | WorkItem::PaymentReceived { account_id, .. }
-            | WorkItem::PaymentFailed { account_id, .. } => account_id,
+            | WorkItem::PaymentFailed { account_id, .. }
+            | WorkItem::SeatsReady { account_id, .. } => account_id,
         }
     }
 
@@ -237,7 +249,8 @@ impl WorkItem {
             WorkItem::SeatsChanged { event_id, .. }
             | WorkItem::BillReady { event_id, .. }
             | WorkItem::PaymentReceived { event_id, .. }
-            | WorkItem::PaymentFailed { event_id, .. } => event_id,
+            | WorkItem::PaymentFailed { event_id, .. }
+            | WorkItem::SeatsReady { event_id, .. } => event_id,
         }
     }
 
@@ -248,6 +261,7 @@ impl WorkItem {
             WorkItem::BillReady { .. } => "bill_ready",
             WorkItem::PaymentReceived { .. } => "payment_received",
             WorkItem::PaymentFailed { .. } => "payment_failed",
+            WorkItem::SeatsReady { .. } => "seats_ready",
         }
     }
 

@@ -80,6 +80,11 @@ prefixed_id!(
     "mem_"
 );
 prefixed_id!(
+    /// One seat (the entitlement for one user) of an account, e.g. `seat_0193…`.
+    SeatId,
+    "seat_"
+);
+prefixed_id!(
     /// One append-only audit entry; time-ordered, so sorting ids sorts by time.
     AuditId,
     "aud_"

@@ -11,15 +11,19 @@ pub mod billing;
 pub mod error;
 pub mod ids;
 pub mod invoice;
+pub mod mail;
 pub mod member;
 pub mod money;
 pub mod ports;
 pub mod proration;
+pub mod seats;
 pub mod text;
 
-pub use account::{Account, Address, AddressInput, BillRecipients, BillingContact, BillingMode, NewAccount, Phone};
+pub use account::{
+    Account, Address, AddressInput, BillRecipients, BillingContact, BillingMode, NewAccount, Phone, RemitTo,
+};
 pub use audit::{Actor, AuditAction, AuditEntry};
 pub use error::{Error, FieldError, Result};
-pub use ids::{AccountId, AuditId, Email, MemberId, UserId};
+pub use ids::{AccountId, AuditId, Email, MemberId, SeatId, UserId};
 pub use member::{Member, MemberStatus, Role};
 pub use money::{Currency, Money};

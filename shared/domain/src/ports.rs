@@ -202,3 +202,53 @@ pub trait BillingReader: Send + Sync {
 pub trait AuditWriter: Send + Sync {
     async fn append_audit(&self, entry: &AuditEntry) -> Result<()>;
 }
+
+/// An account's seats: read with their version, changed only at that version.
+#[async_trait]
+pub trait SeatStore: Send + Sync {
+    async fn seat_book(&self, account: &AccountId) -> Result<crate::seats::SeatBook>;
+    /// Applies `changes` (at most [`MAX_SEAT_CHANGES`]) if the seats are still at
+    /// `version`, moving them to `version + 1`, with the work item if any. `Error::Conflict`
+    /// when another change got there first (re-read and decide again).
+    async fn change_seats(
+        &self,
+        account: &AccountId,
+        version: u64,
+        changes: &[crate::seats::SeatChange],
+        work: Option<&crate::billing::WorkItem>,
+    ) -> Result<()>;
+}
+
+/// How many seat changes fit in one atomic write (DynamoDB: 100 items, less the version and the
+/// work item).
+pub const MAX_SEAT_CHANGES: usize = 98;
+
+/// Whether a send was claimed now, or had been.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendClaim {
+    /// Ours to send; record the result with [`MailLedger::sent`] or give it back with
+    /// [`MailLedger::release`].
+    Claimed,
+    /// Sent before (a redelivered record): the provider's message id.
+    AlreadySent(String),
+    /// Another delivery of the same record is sending it now; retry later.
+    InFlight,
+}
+
+/// Exactly-once sends: claim, send, record.
+#[async_trait]
+pub trait MailLedger: Send + Sync {
+    /// Claims the send; a claim older than `lease_secs` (a sender that died) may be taken over.
+    async fn claim_send(&self, key: &crate::mail::MailKey, now: DateTime<Utc>, lease_secs: i64) -> Result<SendClaim>;
+    async fn sent(&self, key: &crate::mail::MailKey, message_id: &str, now: DateTime<Utc>) -> Result<()>;
+    /// Gives a claim back after a failed send, so a retry can send.
+    async fn release(&self, key: &crate::mail::MailKey) -> Result<()>;
+}
+
+/// Addresses not to mail: hard bounces and complaints.
+#[async_trait]
+pub trait Suppressions: Send + Sync {
+    /// The ones of `emails` that are suppressed.
+    async fn suppressed(&self, emails: &[Email]) -> Result<Vec<Email>>;
+    async fn suppress(&self, email: &Email, reason: &str, now: DateTime<Utc>) -> Result<()>;
+}

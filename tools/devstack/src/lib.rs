@@ -16,7 +16,9 @@ pub mod fake_stripe;
 pub mod gateway;
 pub mod inspect;
 pub mod moto;
+pub mod outbox;
 pub mod seed;
+pub mod streams;
 pub mod tables;
 pub mod token;
 

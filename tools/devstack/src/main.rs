@@ -7,12 +7,19 @@ use anyhow::{Context, Result};
 use billing_aws::DynamoStore;
 use billing_domain::{Address, AddressInput};
 use clap::{Parser, Subcommand};
+use std::sync::Arc;
+
 use devstack::fake_billing::FakePrice;
 use devstack::fake_stripe::FakeStripe;
+use devstack::streams::Consumer;
 use devstack::{gateway, moto::Moto, seed, tables, token};
+use invoice_mailer::render::Brand;
+use invoice_mailer::send::Ses;
+use invoice_mailer::{MailSettings, Mailer};
 use portal_api::state::SeatSettings;
 use portal_api::stripe_client::StripeClient;
 use portal_api::{AppState, RemitTo, Settings};
+use seat_provisioner::Provisioner;
 use stripe_intake::stripe_api::StripeApi;
 
 #[derive(Parser)]
@@ -153,7 +160,7 @@ async fn up(
             (Some(m), url)
         }
     };
-    let result = serve(api_port, &endpoint, &table, stripe_port).await;
+    let result = serve(api_port, &endpoint, &table, stripe_port, &data_dir).await;
     if let Some(m) = moto.as_mut() {
         tracing::info!("stopping the AWS stand-in");
         m.stop();
@@ -227,7 +234,53 @@ fn deliver_fake_events(fake: &FakeStripe, webhook: axum::Router, secret: String)
     });
 }
 
-async fn serve(api_port: u16, endpoint: &str, table: &str, stripe_port: u16) -> Result<()> {
+/// The invoice mailer and the seat provisioner on the table's stream, as Lambda would run them;
+/// mails go to the stand-in's SES and, as `.eml`, to `outbox`.
+async fn stream_consumers(
+    aws: &aws_config::SdkConfig,
+    table: &str,
+    store: &DynamoStore,
+    brand: Brand,
+    outbox: PathBuf,
+) -> Result<()> {
+    let env_or =
+        |name: &str, default: &str| std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or(default.into());
+    let from = env_or("MAIL_FROM", "billing@demo-hosting.example");
+    devstack::outbox::verify_sender(aws, &from).await.context("verifying the sender with the stand-in's SES")?;
+    let sender = devstack::outbox::Outbox::new(Ses::new(aws, None), outbox.clone())
+        .with_context(|| format!("creating the outbox {}", outbox.display()))?;
+    let settings = MailSettings { from_name: brand.seller.clone(), from_address: from, brand };
+    let mailer = Mailer::new(store.clone(), sender, settings);
+    let provisioner = Provisioner::new(store.clone());
+    let consumers = vec![
+        Consumer {
+            name: "invoice-mailer",
+            kinds: &["bill_ready", "payment_received", "payment_failed", "seats_ready"],
+            handler: Arc::new(move |event| {
+                let mailer = mailer.clone();
+                Box::pin(async move { mailer.handle(event).await })
+            }),
+        },
+        Consumer {
+            name: "seat-provisioner",
+            kinds: &["seats_changed"],
+            handler: Arc::new(move |event| {
+                let provisioner = provisioner.clone();
+                Box::pin(async move { provisioner.handle(event).await })
+            }),
+        },
+    ];
+    let aws = aws.clone();
+    let table = table.to_owned();
+    tokio::spawn(async move {
+        if let Err(e) = devstack::streams::run(&aws, &table, consumers).await {
+            tracing::error!(error = %e, "the stream poller stopped");
+        }
+    });
+    Ok(())
+}
+
+async fn serve(api_port: u16, endpoint: &str, table: &str, stripe_port: u16, data_dir: &std::path::Path) -> Result<()> {
     let aws = devstack::aws::local_config(endpoint).await;
     let client = aws_sdk_dynamodb::Client::new(&aws);
     if tables::exists(&client, table).await? {
@@ -237,6 +290,7 @@ async fn serve(api_port: u16, endpoint: &str, table: &str, stripe_port: u16) -> 
         tracing::info!(table, "created from infra/template.yaml");
     }
     let store = DynamoStore::new(client, table);
+    let mailer_store = store.clone();
     if seed::seed(&store).await? {
         tracing::info!(account = seed::DEMO_ACCOUNT, "seeded the demo account");
     }
@@ -268,6 +322,16 @@ async fn serve(api_port: u16, endpoint: &str, table: &str, stripe_port: u16) -> 
     if let Some(fake) = &fake {
         deliver_fake_events(fake, webhook.clone(), first_secret);
     }
+    let outbox = data_dir.join("outbox");
+    let brand = Brand {
+        seller: std::env::var("SELLER_NAME").ok().filter(|v| !v.is_empty()).unwrap_or("Demo Hosting Inc.".into()),
+        portal_url: std::env::var("PORTAL_URL")
+            .ok()
+            .filter(|v| !v.is_empty())
+            .unwrap_or(format!("http://127.0.0.1:{api_port}")),
+        remit_to: Some(remit_to()?),
+    };
+    stream_consumers(&aws, table, &mailer_store, brand, outbox.clone()).await?;
     let secret = token::secret_from_env();
     let app = gateway::app(gateway::Gateway {
         portal,
@@ -287,8 +351,10 @@ async fn serve(api_port: u16, endpoint: &str, table: &str, stripe_port: u16) -> 
          curl -s -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:{api_port}/v1/accounts/{acct}\n\n\
          Other users: make token ARGS=\"--sub demo-viewer --email viewer@demo.example\"\n\
          Stripe webhook: POST http://127.0.0.1:{api_port}/webhooks/stripe (make stripe-event EVENT=events/stripe/…)\n\
+         Mail outbox (every mail sent, as .eml): {outbox}\n\
          Ctrl-C stops everything.\n",
-        acct = seed::DEMO_ACCOUNT
+        acct = seed::DEMO_ACCOUNT,
+        outbox = outbox.display(),
     );
     axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
     Ok(())

@@ -103,3 +103,23 @@ pub fn invoices_gsi1pk(account: &AccountId) -> String {
 pub fn invoice_gsi1sk(created: chrono::DateTime<chrono::Utc>, invoice_id: &str) -> String {
     format!("{:012}#{invoice_id}", created.timestamp().max(0))
 }
+
+pub const SEAT_PREFIX: &str = "SEAT#";
+/// The version of an account's seats: every seat change is conditional on it.
+pub const SEATS_SK: &str = "SEATS";
+
+pub fn seat_sk(id: &billing_domain::SeatId) -> String {
+    format!("{SEAT_PREFIX}{id}")
+}
+
+/// One send of one mail (kind, subject, recipient): claimed before sending.
+pub fn mail_pk(id: &str) -> String {
+    format!("MAIL#{id}")
+}
+pub const MAIL_SK: &str = "SEND";
+
+/// An address not to mail (bounced, complained).
+pub fn suppressed_pk(email: &Email) -> String {
+    format!("SUPPRESSED#{email}")
+}
+pub const SUPPRESSED_SK: &str = "EMAIL";

@@ -3,6 +3,7 @@
 
 mod billing;
 pub mod keys;
+mod mail_seats;
 mod processor;
 
 use std::collections::HashMap;

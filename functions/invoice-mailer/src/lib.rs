@@ -1,0 +1,281 @@
+//! The invoice mailer: reads the billing table's stream (the follow-up work items the webhook and
+//! the seat provisioner write) and mails each bill, receipt, failed-payment notice and seats
+//! notice to the account's people, exactly once per (kind, subject, recipient).
+//!
+//! A send is claimed in the table before SES is called and marked sent with SES's message id
+//! after; a redelivered record finds it sent and sends nothing. A failed SES call gives the claim
+//! back and reports the record failed, so Lambda retries it (and, after its retries, the
+//! on-failure destination keeps it): nothing is dropped silently.
+
+pub mod format;
+pub mod render;
+pub mod send;
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord};
+use aws_lambda_events::event::sns::SnsEvent;
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use billing_domain::billing::WorkItem;
+use billing_domain::mail::{MailKey, MailKind, bill_recipients};
+use billing_domain::ports::{AccountReader, BillingReader, MailLedger, MemberReader, SendClaim, Suppressions};
+use billing_domain::{AccountId, Email, Error, MemberStatus, Role};
+use chrono::Utc;
+
+use crate::render::{BillFacts, Brand, Rendered};
+use crate::send::{MailSender, Outgoing, mime};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailerError {
+    #[error(transparent)]
+    Store(#[from] Error),
+    #[error("rendering failed: {0}")]
+    Render(#[from] askama::Error),
+    #[error("building the message failed: {0}")]
+    Build(String),
+    #[error("sending failed: {0}")]
+    Send(String),
+    #[error("{0} is being sent by another delivery; retry")]
+    InFlight(String),
+    #[error("{0}")]
+    Missing(String),
+}
+
+/// Everything the mailer reads and writes in the table.
+pub trait MailerStore: AccountReader + BillingReader + MemberReader + MailLedger + Suppressions {}
+impl<T: AccountReader + BillingReader + MemberReader + MailLedger + Suppressions> MailerStore for T {}
+
+/// How long a claimed send may stay unfinished before another delivery may take it over (a
+/// sender that died between claiming and recording).
+pub const SEND_LEASE_SECS: i64 = 5 * 60;
+
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    pub brand: Brand,
+    pub from_name: String,
+    pub from_address: String,
+}
+
+#[derive(Clone)]
+pub struct Mailer {
+    store: Arc<dyn MailerStore>,
+    sender: Arc<dyn MailSender>,
+    settings: Arc<MailSettings>,
+}
+
+impl Mailer {
+    pub fn new(store: impl MailerStore + 'static, sender: impl MailSender + 'static, settings: MailSettings) -> Self {
+        Self { store: Arc::new(store), sender: Arc::new(sender), settings: Arc::new(settings) }
+    }
+
+    /// A stream batch: records in order; the first that fails is reported (with the ones after
+    /// it, which Lambda retries from there), as `ReportBatchItemFailures` expects.
+    pub async fn handle(&self, event: StreamEvent) -> DynamoDbEventResponse {
+        let mut response = DynamoDbEventResponse::default();
+        for record in &event.records {
+            if let Err(e) = self.record(record).await {
+                tracing::error!(error = %e, event_id = %record.event_id, "work item not mailed; reported for retry");
+                let mut failure = DynamoDbBatchItemFailure::default();
+                failure.item_identifier = record.change.sequence_number.clone();
+                response.batch_item_failures.push(failure);
+                break;
+            }
+        }
+        response
+    }
+
+    async fn record(&self, record: &EventRecord) -> Result<(), MailerError> {
+        if record.event_name != "INSERT" || record.change.new_image.is_empty() {
+            return Ok(());
+        }
+        let image = record.change.new_image.clone();
+        if !matches!(image.get("entity"), Some(serde_dynamo::AttributeValue::S(e)) if e == "work_item") {
+            return Ok(());
+        }
+        let work: WorkItem = match serde_dynamo::from_item(image) {
+            Ok(w) => w,
+            Err(e) => {
+                // A kind this build does not know (written by a newer one): not ours to send.
+                tracing::warn!(error = %e, "work item this mailer does not handle");
+                return Ok(());
+            }
+        };
+        let sent = self.work(&work).await?;
+        tracing::info!(kind = work.kind(), account_id = %work.account_id(), event_id = work.event_id(), sent, "work item mailed");
+        Ok(())
+    }
+
+    /// Mails what one work item calls for; returns how many mails went out now.
+    pub async fn work(&self, work: &WorkItem) -> Result<usize, MailerError> {
+        let account_id = work.account_id();
+        let account = self
+            .store
+            .account(account_id)
+            .await?
+            .ok_or_else(|| MailerError::Missing(format!("account {account_id}")))?;
+        let brand = &self.settings.brand;
+        let (kind, subject, rendered, recipients) = match work {
+            WorkItem::BillReady { invoice_id, .. } => {
+                let facts = self.facts(&account, invoice_id).await?;
+                (MailKind::BillReady, invoice_id.clone(), render::bill(&facts)?, self.bill_people(&account).await?)
+            }
+            WorkItem::PaymentReceived { invoice_id, amount_paid, event_id, .. } => {
+                let facts = self.facts(&account, invoice_id).await?;
+                // Per event: an invoice paid in two parts gets two receipts.
+                (
+                    MailKind::PaymentReceived,
+                    event_id.clone(),
+                    render::receipt(&facts, amount_paid)?,
+                    self.bill_people(&account).await?,
+                )
+            }
+            WorkItem::PaymentFailed { invoice_id, amount_due, event_id, .. } => {
+                let facts = self.facts(&account, invoice_id).await?;
+                (
+                    MailKind::PaymentFailed,
+                    event_id.clone(),
+                    render::payment_failed(&facts, amount_due)?,
+                    self.bill_people(&account).await?,
+                )
+            }
+            WorkItem::SeatsReady { seats, pending_removal, entitled, event_id, .. } => {
+                let rendered = render::seats_ready(brand, &account, seats.get(), *pending_removal, *entitled)?;
+                (MailKind::SeatsReady, event_id.clone(), rendered, self.admins(account_id).await?)
+            }
+            // The seat provisioner's; nothing to mail.
+            WorkItem::SeatsChanged { .. } => return Ok(0),
+        };
+        let mut sent = 0;
+        for to in recipients {
+            let key = MailKey { kind, subject: subject.clone(), recipient: to };
+            if self.deliver(&key, &rendered).await? {
+                sent += 1;
+            }
+        }
+        Ok(sent)
+    }
+
+    async fn facts(&self, account: &billing_domain::Account, invoice_id: &str) -> Result<BillFacts, MailerError> {
+        let invoice = self
+            .store
+            .account_invoice(&account.id, invoice_id)
+            .await?
+            .ok_or_else(|| MailerError::Missing(format!("invoice {invoice_id} of {}", account.id)))?;
+        Ok(BillFacts::new(&self.settings.brand, account, &invoice))
+    }
+
+    /// The billing contact and bill recipients, minus suppressed addresses.
+    async fn bill_people(&self, account: &billing_domain::Account) -> Result<Vec<Email>, MailerError> {
+        let all = bill_recipients(account, &[]);
+        let suppressed = self.store.suppressed(&all).await?;
+        Ok(bill_recipients(account, &suppressed))
+    }
+
+    async fn admins(&self, account: &AccountId) -> Result<Vec<Email>, MailerError> {
+        let admins: Vec<Email> = self
+            .store
+            .members(account)
+            .await?
+            .into_iter()
+            .filter(|m| m.role == Role::Admin && m.status == MemberStatus::Active)
+            .map(|m| m.email)
+            .collect();
+        let suppressed = self.store.suppressed(&admins).await?;
+        Ok(admins.into_iter().filter(|a| !suppressed.contains(a)).collect())
+    }
+
+    /// Claim, send, record. `Ok(false)`: sent before.
+    async fn deliver(&self, key: &MailKey, rendered: &Rendered) -> Result<bool, MailerError> {
+        match self.store.claim_send(key, Utc::now(), SEND_LEASE_SECS).await? {
+            SendClaim::AlreadySent(id) => {
+                tracing::info!(mail = %key.id(), message_id = %id, "already sent");
+                return Ok(false);
+            }
+            SendClaim::InFlight => return Err(MailerError::InFlight(key.id())),
+            SendClaim::Claimed => {}
+        }
+        let s = &self.settings;
+        let outgoing = Outgoing {
+            from_name: s.from_name.clone(),
+            from_address: s.from_address.clone(),
+            to: key.recipient.clone(),
+            rendered: rendered.clone(),
+            message_id: message_id(key, &s.from_address),
+        };
+        let result = match mime(&outgoing) {
+            Ok(raw) => self.sender.send(&s.from_address, &key.recipient, &raw).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(id) => {
+                self.store.sent(key, &id, Utc::now()).await?;
+                tracing::info!(mail = %key.id(), message_id = %id, "sent");
+                Ok(true)
+            }
+            Err(e) => {
+                // Give the claim back so the retry sends; if that fails too, the lease expires.
+                if let Err(release) = self.store.release(key).await {
+                    tracing::error!(error = %release, mail = %key.id(), "claim not released; it expires with its lease");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// SES bounce and complaint notifications (through SNS): permanent bounces and complaints put
+    /// the address on the suppression list.
+    pub async fn feedback(&self, event: SnsEvent) -> Result<usize, MailerError> {
+        let mut suppressed = 0;
+        for record in event.records {
+            let Ok(n) = serde_json::from_str::<serde_json::Value>(&record.sns.message) else {
+                tracing::warn!("SES notification that is not JSON");
+                continue;
+            };
+            let kind = n["notificationType"].as_str().or_else(|| n["eventType"].as_str()).unwrap_or_default();
+            let (reason, list) = match kind {
+                "Bounce" if n["bounce"]["bounceType"] == "Permanent" => ("bounce", &n["bounce"]["bouncedRecipients"]),
+                "Complaint" => ("complaint", &n["complaint"]["complainedRecipients"]),
+                _ => continue,
+            };
+            for r in list.as_array().into_iter().flatten() {
+                if let Some(Ok(email)) = r["emailAddress"].as_str().map(str::parse::<Email>) {
+                    self.store.suppress(&email, reason, Utc::now()).await?;
+                    tracing::warn!(reason, "address suppressed");
+                    suppressed += 1;
+                }
+            }
+        }
+        Ok(suppressed)
+    }
+}
+
+/// A stable Message-ID per send key.
+fn message_id(key: &MailKey, from: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(key.id().as_bytes());
+    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    let domain = from.rsplit_once('@').map_or("billing.invalid", |(_, d)| d);
+    format!("{}.{hex}@{domain}", key.kind.as_str())
+}
+
+/// What the function is invoked with: a DynamoDB stream batch (work items) or an SNS delivery
+/// (SES feedback). Anything else is an error, so a misrouted trigger shows in the alarms.
+pub async fn dispatch(mailer: &Mailer, payload: serde_json::Value) -> Result<serde_json::Value, lambda_runtime::Error> {
+    let source = payload["Records"][0]["eventSource"]
+        .as_str()
+        .or_else(|| payload["Records"][0]["EventSource"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    match source.as_str() {
+        "aws:dynamodb" => {
+            let event: StreamEvent = serde_json::from_value(payload)?;
+            Ok(serde_json::to_value(mailer.handle(event).await)?)
+        }
+        "aws:sns" => {
+            let event: SnsEvent = serde_json::from_value(payload)?;
+            mailer.feedback(event).await?;
+            Ok(serde_json::json!({}))
+        }
+        other => Err(format!("unexpected event source {other:?}").into()),
+    }
+}

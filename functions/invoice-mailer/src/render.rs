@@ -1,0 +1,261 @@
+//! Mail content, rendered with askama from the domain's invoice and account: an HTML part
+//! (escaped) and a plain-text part for every mail.
+
+use askama::Template;
+use billing_domain::invoice::{ChargeKind, Invoice};
+use billing_domain::{Account, RemitTo};
+
+use crate::format::{date, money};
+
+/// A rendered mail, ready to be built into MIME.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+}
+
+/// Who sends, and where people go from a mail.
+#[derive(Debug, Clone)]
+pub struct Brand {
+    pub seller: String,
+    pub portal_url: String,
+    pub remit_to: Option<RemitTo>,
+}
+
+pub struct LineRow {
+    pub description: String,
+    pub kind: &'static str,
+    pub period: String,
+    pub partial: bool,
+    pub quantity: String,
+    pub unit: String,
+    pub amount: String,
+}
+
+pub struct GroupRows {
+    pub name: String,
+    pub subtotal: String,
+    pub lines: Vec<LineRow>,
+}
+
+/// The parts of a bill every bill mail shows.
+pub struct BillFacts {
+    pub seller: String,
+    pub account_name: String,
+    pub account_number: String,
+    pub bill_to: Vec<String>,
+    pub number: String,
+    pub issued: String,
+    pub due: String,
+    pub period: String,
+    pub groups: Vec<GroupRows>,
+    pub subtotal: String,
+    pub tax: String,
+    pub total: String,
+    pub amount_paid: String,
+    pub amount_due: String,
+    pub remit_to: Vec<String>,
+    pub portal_url: String,
+    pub hosted_url: Option<String>,
+    pub pdf_url: Option<String>,
+}
+
+fn kind_label(k: ChargeKind) -> &'static str {
+    match k {
+        ChargeKind::Recurring => "Recurring",
+        ChargeKind::OneTime => "One-time",
+        ChargeKind::Usage => "Usage",
+        ChargeKind::Overage => "Overage",
+        ChargeKind::Proration => "Proration",
+    }
+}
+
+fn address_lines(a: &billing_domain::Address) -> Vec<String> {
+    let mut lines = vec![a.line1.clone()];
+    lines.extend(a.line2.clone());
+    let city =
+        [Some(a.city.clone()), a.region.clone(), a.postal_code.clone()].into_iter().flatten().collect::<Vec<_>>();
+    lines.push(city.join(" "));
+    lines.push(a.country.to_string());
+    lines
+}
+
+impl BillFacts {
+    pub fn new(brand: &Brand, account: &Account, invoice: &Invoice) -> Self {
+        let mut groups: Vec<(String, billing_domain::Money, Vec<LineRow>)> = Vec::new();
+        for l in &invoice.lines {
+            let row = LineRow {
+                description: l.description.clone(),
+                kind: kind_label(l.kind),
+                period: format!("{} – {}", date(&l.period.start), date(&l.period.end)),
+                partial: l.period.partial,
+                quantity: l.quantity.map(|q| q.to_string()).unwrap_or_default(),
+                unit: l.unit_amount.as_ref().map(money).unwrap_or_default(),
+                amount: money(&l.amount),
+            };
+            match groups.iter_mut().find(|g| g.0 == l.group) {
+                Some(g) => {
+                    g.1 = g.1.checked_add(&l.amount).unwrap_or(g.1);
+                    g.2.push(row);
+                }
+                None => groups.push((l.group.clone(), l.amount, vec![row])),
+            }
+        }
+        let mut bill_to = vec![account.name.clone(), format!("Attn: {}", account.billing_contact.name)];
+        bill_to.extend(address_lines(&account.billing_address));
+        let remit_to = brand
+            .remit_to
+            .as_ref()
+            .map(|r| std::iter::once(r.name.clone()).chain(address_lines(&r.address)).collect())
+            .unwrap_or_default();
+        Self {
+            seller: brand.seller.clone(),
+            account_name: account.name.clone(),
+            account_number: account.id.to_string(),
+            bill_to,
+            number: invoice.number.clone().unwrap_or_else(|| invoice.id.clone()),
+            issued: date(&invoice.created),
+            due: invoice.due_date.as_ref().map(date).unwrap_or_else(|| "on receipt".to_owned()),
+            period: format!("{} – {}", date(&invoice.period_start), date(&invoice.period_end)),
+            groups: groups
+                .into_iter()
+                .map(|(name, subtotal, lines)| GroupRows { name, subtotal: money(&subtotal), lines })
+                .collect(),
+            subtotal: money(&invoice.subtotal),
+            tax: money(&invoice.tax),
+            total: money(&invoice.total),
+            amount_paid: money(&invoice.amount_paid),
+            amount_due: money(&invoice.amount_remaining),
+            remit_to,
+            portal_url: format!("{}/accounts/{}/billing", brand.portal_url, account.id),
+            hosted_url: invoice.hosted_invoice_url.clone(),
+            pdf_url: invoice.pdf_url.clone(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "bill.html")]
+struct BillHtml<'a> {
+    b: &'a BillFacts,
+}
+
+#[derive(Template)]
+#[template(path = "bill.txt")]
+struct BillText<'a> {
+    b: &'a BillFacts,
+}
+
+#[derive(Template)]
+#[template(path = "notice.html")]
+struct NoticeHtml<'a> {
+    seller: &'a str,
+    heading: &'a str,
+    paragraphs: &'a [String],
+    link_text: &'a str,
+    link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "notice.txt")]
+struct NoticeText<'a> {
+    seller: &'a str,
+    heading: &'a str,
+    paragraphs: &'a [String],
+    link_text: &'a str,
+    link: &'a str,
+}
+
+fn notice(
+    seller: &str,
+    subject: String,
+    heading: &str,
+    paragraphs: &[String],
+    link_text: &str,
+    link: &str,
+) -> askama::Result<Rendered> {
+    Ok(Rendered {
+        subject,
+        html: NoticeHtml { seller, heading, paragraphs, link_text, link }.render()?,
+        text: NoticeText { seller, heading, paragraphs, link_text, link }.render()?,
+    })
+}
+
+/// The bill: itemized, grouped, with REMIT-TO and a payment stub.
+pub fn bill(b: &BillFacts) -> askama::Result<Rendered> {
+    Ok(Rendered {
+        subject: format!("{}: invoice {} — {} due", b.seller, b.number, b.amount_due),
+        html: BillHtml { b }.render()?,
+        text: BillText { b }.render()?,
+    })
+}
+
+/// The receipt for a paid bill.
+pub fn receipt(b: &BillFacts, paid: &billing_domain::Money) -> askama::Result<Rendered> {
+    let paras = vec![
+        format!("We received your payment of {} for invoice {} ({}).", money(paid), b.number, b.account_name),
+        format!("Invoice total {}; paid {}; still due {}.", b.total, b.amount_paid, b.amount_due),
+    ];
+    let link = b.hosted_url.clone().unwrap_or_else(|| b.portal_url.clone());
+    notice(
+        &b.seller,
+        format!("{}: receipt for invoice {} — {} paid", b.seller, b.number, money(paid)),
+        "Payment received",
+        &paras,
+        "View the invoice",
+        &link,
+    )
+}
+
+/// A failed payment attempt, with the way to pay.
+pub fn payment_failed(b: &BillFacts, due: &billing_domain::Money) -> askama::Result<Rendered> {
+    let paras = vec![
+        format!("We could not collect {} for invoice {} ({}).", money(due), b.number, b.account_name),
+        "Please pay it in the billing portal, or update your payment method there; \
+         you can also mail a check with the invoice's payment stub."
+            .to_owned(),
+    ];
+    notice(
+        &b.seller,
+        format!("{}: payment of {} for invoice {} failed", b.seller, money(due), b.number),
+        "Payment failed",
+        &paras,
+        "Pay in the billing portal",
+        &b.portal_url,
+    )
+}
+
+/// The account's seats match what it pays for.
+pub fn seats_ready(
+    brand: &Brand,
+    account: &Account,
+    seats: u32,
+    pending_removal: u32,
+    entitled: bool,
+) -> askama::Result<Rendered> {
+    let link = format!("{}/accounts/{}/seats", brand.portal_url, account.id);
+    let (subject, heading, mut paras) = if entitled {
+        (
+            format!("{}: your {seats} seats are ready", brand.seller),
+            "Your seats are ready",
+            vec![format!("{} now has {seats} seats to assign to its users.", account.name)],
+        )
+    } else {
+        (
+            format!("{}: your seats are suspended", brand.seller),
+            "Your seats are suspended",
+            vec![format!(
+                "The subscription of {} does not cover seats at the moment, so they are suspended. \
+                 Assignments are kept and come back when it is paid.",
+                account.name
+            )],
+        )
+    };
+    if pending_removal > 0 {
+        paras.push(format!(
+            "{pending_removal} assigned seats go beyond what is paid for; unassign users or buy more seats."
+        ));
+    }
+    notice(&brand.seller, subject, heading, &paras, "Manage seats", &link)
+}

@@ -1,0 +1,207 @@
+//! Seats (versioned, changed in one transaction per batch), the exactly-once mail ledger, and
+//! the suppression list.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
+use billing_domain::billing::WorkItem;
+use billing_domain::mail::MailKey;
+use billing_domain::ports::{MAX_SEAT_CHANGES, MailLedger, SeatStore, SendClaim, Suppressions};
+use billing_domain::seats::{Seat, SeatBook, SeatChange};
+use billing_domain::{AccountId, Email, Error, Result};
+use chrono::{DateTime, Utc};
+
+use super::keys::*;
+use super::{DynamoStore, built, keyed, n, s, unavailable};
+
+/// Sends are remembered long after any redelivery could come (stream records live 24 hours).
+const MAIL_TTL_SECS: i64 = 30 * 24 * 60 * 60;
+
+#[derive(serde::Deserialize)]
+struct SeatsVersion {
+    version: u64,
+}
+
+#[async_trait]
+impl SeatStore for DynamoStore {
+    async fn seat_book(&self, account: &AccountId) -> Result<SeatBook> {
+        // The version first: a change committed between the two reads then fails its condition.
+        let version: Option<SeatsVersion> = self.get_as(account_pk(account), SEATS_SK.into()).await?;
+        let seats: Vec<Seat> = self.query_prefix(account_pk(account), SEAT_PREFIX).await?;
+        Ok(SeatBook { version: version.map_or(0, |v| v.version), seats })
+    }
+
+    async fn change_seats(
+        &self,
+        account: &AccountId,
+        version: u64,
+        changes: &[SeatChange],
+        work: Option<&WorkItem>,
+    ) -> Result<()> {
+        if changes.len() > MAX_SEAT_CHANGES {
+            return Err(Error::Corrupt(format!("{} seat changes in one write", changes.len())));
+        }
+        let guard = Update::builder()
+            .table_name(&self.table)
+            .key(PK, s(account_pk(account)))
+            .key(SK, s(SEATS_SK))
+            .update_expression("SET #version = :next, entity = :entity")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":next", n(version as i64 + 1))
+            .expression_attribute_values(":entity", s("seat_version"));
+        let guard = if version == 0 {
+            guard.condition_expression("attribute_not_exists(pk)")
+        } else {
+            guard
+                .condition_expression("#version = :expected")
+                .expression_attribute_values(":expected", n(version as i64))
+        };
+        let mut items = vec![TransactWriteItem::builder().update(built(guard.build())?).build()];
+        for change in changes {
+            items.push(match change {
+                SeatChange::Create(seat) | SeatChange::Update(seat) => {
+                    let item = keyed(seat, account_pk(account), seat_sk(&seat.id), "seat")?;
+                    let put = Put::builder().table_name(&self.table).set_item(Some(item));
+                    TransactWriteItem::builder().put(built(put.build())?).build()
+                }
+                SeatChange::Delete(id) => {
+                    let del = Delete::builder()
+                        .table_name(&self.table)
+                        .key(PK, s(account_pk(account)))
+                        .key(SK, s(seat_sk(id)));
+                    TransactWriteItem::builder().delete(built(del.build())?).build()
+                }
+            });
+        }
+        let work_index = items.len();
+        if let Some(w) = work {
+            let mut item = keyed(w, account_pk(w.account_id()), work_sk(w.event_id(), w.kind()), "work_item")?;
+            item.insert(EXPIRES_AT.into(), n(Utc::now().timestamp() + 7 * 24 * 60 * 60));
+            items.push(self.put(item, Some("attribute_not_exists(pk)"))?);
+        }
+        match self.transact(items.clone()).await? {
+            Ok(()) => Ok(()),
+            Err(c) if c.failed_condition(0) => Err(Error::Conflict),
+            // The same cause already left its work item (a replay that found more to change):
+            // the change goes through, the notice is not repeated.
+            Err(c) if work.is_some() && c.failed_condition(work_index) => {
+                items.truncate(work_index);
+                match self.transact(items).await? {
+                    Ok(()) => Ok(()),
+                    Err(c) if c.failed_condition(0) => Err(Error::Conflict),
+                    Err(c) => Err(c.otherwise()),
+                }
+            }
+            Err(c) => Err(c.otherwise()),
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct SendRecord {
+    status: String,
+    #[serde(default)]
+    message_id: Option<String>,
+}
+
+#[async_trait]
+impl MailLedger for DynamoStore {
+    async fn claim_send(&self, key: &MailKey, now: DateTime<Utc>, lease_secs: i64) -> Result<SendClaim> {
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(PK, s(mail_pk(&key.id())))
+            .item(SK, s(MAIL_SK))
+            .item("entity", s("mail_send"))
+            .item("kind", s(key.kind.as_str()))
+            .item("subject", s(key.subject.as_str()))
+            .item("recipient", s(key.recipient.as_str()))
+            .item("status", s("claimed"))
+            .item("claimed_at", n(now.timestamp()))
+            .item(EXPIRES_AT, n(now.timestamp() + MAIL_TTL_SECS))
+            // New, or claimed by a sender that has not finished within the lease (it died).
+            .condition_expression("attribute_not_exists(pk) OR (#status = :claimed AND claimed_at < :stale)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":claimed", s("claimed"))
+            .expression_attribute_values(":stale", n(now.timestamp() - lease_secs))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(SendClaim::Claimed),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                let rec: Option<SendRecord> = self.get_as(mail_pk(&key.id()), MAIL_SK.into()).await?;
+                Ok(match rec {
+                    Some(SendRecord { status, message_id: Some(id) }) if status == "sent" => SendClaim::AlreadySent(id),
+                    _ => SendClaim::InFlight,
+                })
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn sent(&self, key: &MailKey, message_id: &str, now: DateTime<Utc>) -> Result<()> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(mail_pk(&key.id())))
+            .key(SK, s(MAIL_SK))
+            .update_expression("SET #status = :sent, message_id = :id, sent_at = :now")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":sent", s("sent"))
+            .expression_attribute_values(":id", s(message_id))
+            .expression_attribute_values(":now", n(now.timestamp()))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn release(&self, key: &MailKey) -> Result<()> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(mail_pk(&key.id())))
+            .key(SK, s(MAIL_SK))
+            .condition_expression("#status = :claimed")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":claimed", s("claimed"))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            // Sent after all, or already released: nothing to give back.
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}
+
+#[async_trait]
+impl Suppressions for DynamoStore {
+    async fn suppressed(&self, emails: &[Email]) -> Result<Vec<Email>> {
+        let mut out = Vec::new();
+        for e in emails {
+            if self.get(suppressed_pk(e), SUPPRESSED_SK.into()).await?.is_some() {
+                out.push(e.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    async fn suppress(&self, email: &Email, reason: &str, now: DateTime<Utc>) -> Result<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(PK, s(suppressed_pk(email)))
+            .item(SK, s(SUPPRESSED_SK))
+            .item("entity", s("suppressed_email"))
+            .item("email", s(email.as_str()))
+            .item("reason", s(reason))
+            .item("at", n(now.timestamp()))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
