@@ -84,6 +84,8 @@ impl Reply {
 }
 
 pub struct Stack {
+    pub aws: aws_config::SdkConfig,
+    pub endpoint: String,
     pub client: Client,
     pub table: String,
     pub router: axum::Router,
@@ -118,10 +120,12 @@ impl Stack {
             fake.add_price(FakePrice { id: id.into(), interval: interval.into(), unit_amount, currency: "usd".into() });
         }
         let stripe_url = fake.serve(0).await.expect("fake Stripe");
-        Self::assemble(client, table, store, fake, stripe_url)
+        Self::assemble(aws, endpoint.to_owned(), client, table, store, fake, stripe_url)
     }
 
     fn assemble(
+        aws: aws_config::SdkConfig,
+        endpoint: String,
         client: Client,
         table: String,
         store: impl PortalStore + 'static,
@@ -141,13 +145,21 @@ impl Stack {
         };
         let stripe = StripeClient::new("sk_test_portal", Some(&stripe_url)).expect("Stripe client");
         let router = portal_api::router(AppState::new(store, stripe, settings));
-        Self { client, table, router, fake, stripe_url, template: apigw::template() }
+        Self { aws, endpoint, client, table, router, fake, stripe_url, template: apigw::template() }
     }
 
     /// The portal API over another store (e.g. one that fails), keeping this stack's table and
     /// fake Stripe.
     pub fn with_store(&self, store: impl PortalStore + 'static) -> Self {
-        Self::assemble(self.client.clone(), self.table.clone(), store, self.fake.clone(), self.stripe_url.clone())
+        Self::assemble(
+            self.aws.clone(),
+            self.endpoint.clone(),
+            self.client.clone(),
+            self.table.clone(),
+            store,
+            self.fake.clone(),
+            self.stripe_url.clone(),
+        )
     }
 
     /// The webhook as deployed: accepting [`FLUSH_SECRET`], re-reading from this stack's fake.
@@ -242,6 +254,53 @@ impl Stack {
             event["isBase64Encoded"] = Value::Bool(true);
         }
         invoke(webhook, &event).await
+    }
+
+    /// Runs the seat provisioner for the account's running subscription (what its stream
+    /// consumer does when the webhook leaves a `seats_changed` work item).
+    pub async fn provision(&self, account: &str) -> seat_provisioner::Reconciled {
+        use billing_domain::ports::BillingReader;
+        let id: billing_domain::AccountId = account.parse().expect("account id");
+        let sub = self.store().live_subscription(&id).await.expect("store").expect("a subscription");
+        seat_provisioner::Provisioner::new(self.store())
+            .reconcile(&id, &sub.id, "evt_test_provision")
+            .await
+            .expect("provisioned")
+    }
+
+    /// The table's items of one entity kind as a DynamoDB stream batch of INSERTs, shaped
+    /// exactly as Lambda delivers it (through `aws_lambda_events`).
+    pub async fn stream_of(&self, entity: &str) -> aws_lambda_events::event::dynamodb::Event {
+        let out = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("entity = :e")
+            .expression_attribute_values(":e", aws_sdk_dynamodb::types::AttributeValue::S(entity.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("scan");
+        let records: Vec<Value> = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .map(|(n, item)| {
+                let image = serde_json::to_value(serde_dynamo::Item::from(item)).expect("item");
+                serde_json::json!({
+                    "eventID": format!("evt-{n}"), "eventName": "INSERT", "eventVersion": "1.1",
+                    "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+                    "eventSourceARN": format!("arn:aws:dynamodb:us-east-1:123456789012:table/{}/stream/x", self.table),
+                    "dynamodb": {
+                        "ApproximateCreationDateTime": 1_795_000_000, "Keys": {"pk": image["pk"], "sk": image["sk"]},
+                        "NewImage": image, "SequenceNumber": format!("{:021}", n + 1), "SizeBytes": 100,
+                        "StreamViewType": "NEW_AND_OLD_IMAGES"
+                    }
+                })
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({ "Records": records })).expect("Lambda's stream event")
     }
 
     /// Every item of one entity kind (`work_item`, `stripe_event`, …), as JSON.
@@ -524,6 +583,24 @@ pub mod faults {
         async fn append_audit(&self, e: &AuditEntry) -> Result<()> {
             self.check()?;
             self.inner.append_audit(e).await
+        }
+    }
+
+    #[async_trait]
+    impl SeatStore for FailingWrites {
+        async fn seat_book(&self, a: &AccountId) -> Result<seats::SeatBook> {
+            self.inner.seat_book(a).await
+        }
+        async fn change_seats(
+            &self,
+            a: &AccountId,
+            v: u64,
+            c: &[seats::SeatChange],
+            w: Option<&billing::WorkItem>,
+            au: Option<&AuditEntry>,
+        ) -> Result<()> {
+            self.check()?;
+            self.inner.change_seats(a, v, c, w, au).await
         }
     }
 

@@ -44,10 +44,16 @@ pub enum ApiError {
     NothingToPay,
     #[error("invoice {0} changed at the payment processor; reload and try again")]
     InvoiceChanged(String),
-    #[error("{0} seats are taken by members; remove members before going below that")]
+    #[error("{0} seats are assigned to people; unassign some before going below that")]
     SeatsInUse(u32),
     #[error("this is the account's only payment method and its subscription is billed to it; add another first")]
     PaymentMethodRequired,
+    #[error("{0} already holds a seat on this account")]
+    SeatAlreadyAssigned(String),
+    #[error("this seat is not free; pick an unassigned seat (or buy more seats)")]
+    SeatNotFree,
+    #[error("this seat is not assigned")]
+    SeatNotAssigned,
     #[error(transparent)]
     Domain(#[from] DomainError),
 }
@@ -171,6 +177,9 @@ impl ApiError {
             ApiError::InvoiceChanged(_) => (StatusCode::CONFLICT, "invoice_changed"),
             ApiError::SeatsInUse(_) => (StatusCode::CONFLICT, "seats_in_use"),
             ApiError::PaymentMethodRequired => (StatusCode::CONFLICT, "payment_method_required"),
+            ApiError::SeatAlreadyAssigned(_) => (StatusCode::CONFLICT, "already_assigned"),
+            ApiError::SeatNotFree => (StatusCode::CONFLICT, "seat_not_free"),
+            ApiError::SeatNotAssigned => (StatusCode::CONFLICT, "seat_not_assigned"),
             ApiError::Domain(D::LastAdmin) => (StatusCode::CONFLICT, "last_admin"),
             ApiError::Domain(D::MemberExists) => (StatusCode::CONFLICT, "member_exists"),
             ApiError::Domain(D::AlreadyMember) => (StatusCode::CONFLICT, "already_member"),

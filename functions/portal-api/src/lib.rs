@@ -20,7 +20,7 @@ use axum::routing::{delete, get, patch, post, put};
 pub use error::{ApiError, ApiResult};
 pub use state::{AppState, PortalStore, RemitTo, Settings};
 
-use routes::{accounts, audit, me, members, payments, seats, statements};
+use routes::{accounts, audit, me, members, payments, seat_assignments, seats, statements};
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -50,6 +50,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/accounts/{account_id}/checkout/seats", post(seats::checkout))
         .route("/v1/accounts/{account_id}/subscription/seats/preview", post(seats::preview))
         .route("/v1/accounts/{account_id}/subscription/seats", put(seats::apply))
+        .route("/v1/accounts/{account_id}/seats", get(seat_assignments::list))
+        .route("/v1/accounts/{account_id}/seats/{seat_id}/assign", post(seat_assignments::assign))
+        .route("/v1/accounts/{account_id}/seats/{seat_id}/unassign", post(seat_assignments::unassign))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)

@@ -5,7 +5,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{accounts, audit, me, members, payments, seats, statements};
+use crate::routes::{accounts, audit, me, members, payments, seat_assignments, seats, statements};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -45,6 +45,9 @@ with a stable `code`."
         seats::checkout,
         seats::preview,
         seats::apply,
+        seat_assignments::list,
+        seat_assignments::assign,
+        seat_assignments::unassign,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -111,6 +114,6 @@ mod tests {
                 [&item.get, &item.put, &item.post, &item.delete, &item.patch].iter().filter(|o| o.is_some()).count()
             })
             .sum();
-        assert_eq!(operations, 26, "one documented operation per route in lib.rs (bar /v1/openapi.json)");
+        assert_eq!(operations, 29, "one documented operation per route in lib.rs (bar /v1/openapi.json)");
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use billing_aws::config::{self, ConfigError};
 use billing_domain::ports::{
     AccountReader, AccountWriter, AuditReader, AuditWriter, BillingReader, IdempotencyReader, MemberReader,
-    MemberWriter,
+    MemberWriter, SeatStore,
 };
 use billing_domain::{Account, Email};
 
@@ -22,6 +22,7 @@ pub trait PortalStore:
     + AuditReader
     + AuditWriter
     + BillingReader
+    + SeatStore
 {
 }
 
@@ -34,6 +35,7 @@ impl<T> PortalStore for T where
         + AuditReader
         + AuditWriter
         + BillingReader
+        + SeatStore
 {
 }
 

@@ -118,7 +118,7 @@ impl Provisioner {
                     event_id: cause.to_owned(),
                 }
             });
-            match self.store.change_seats(account, book.version, batch, work.as_ref()).await {
+            match self.store.change_seats(account, book.version, batch, work.as_ref(), None).await {
                 Ok(()) => total += batch.len(),
                 // Another reconciliation (or an admin's assignment) moved the seats: re-read.
                 Err(Error::Conflict) => continue,

@@ -47,6 +47,10 @@ pub enum AuditAction {
     SeatCheckoutStarted,
     #[serde(rename = "subscription.seats_changed")]
     SeatsChanged,
+    #[serde(rename = "seat.assigned")]
+    SeatAssigned,
+    #[serde(rename = "seat.unassigned")]
+    SeatUnassigned,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

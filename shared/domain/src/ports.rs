@@ -208,7 +208,7 @@ pub trait AuditWriter: Send + Sync {
 pub trait SeatStore: Send + Sync {
     async fn seat_book(&self, account: &AccountId) -> Result<crate::seats::SeatBook>;
     /// Applies `changes` (at most [`MAX_SEAT_CHANGES`]) if the seats are still at
-    /// `version`, moving them to `version + 1`, with the work item if any. `Error::Conflict`
+    /// `version`, moving them to `version + 1`, with the work item and the audit entry if any. `Error::Conflict`
     /// when another change got there first (re-read and decide again).
     async fn change_seats(
         &self,
@@ -216,6 +216,7 @@ pub trait SeatStore: Send + Sync {
         version: u64,
         changes: &[crate::seats::SeatChange],
         work: Option<&crate::billing::WorkItem>,
+        audit: Option<&AuditEntry>,
     ) -> Result<()>;
 }
 

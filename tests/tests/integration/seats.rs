@@ -176,12 +176,18 @@ async fn seat_requests_are_validated() {
     let preview = format!("/v1/accounts/{acct}/subscription/seats/preview");
     assert_eq!(s.call(&admin, "POST", &preview, Some(json!({"quantity": 3}))).await.code(), "no_subscription");
 
-    // Three members hold seats: the team cannot shrink below them.
-    s.invite(&admin, &acct, "a@limits.example", "viewer").await;
-    s.invite(&admin, &acct, "b@limits.example", "billing").await;
+    // Three people hold seats: the team cannot shrink below them.
     let r = s.call(&admin, "POST", &checkout, Some(json!({"interval": "monthly", "quantity": 4}))).await;
     s.fake.complete_checkout(r.body["id"].as_str().unwrap()).unwrap();
     s.flush(&webhook).await;
+    s.provision(&acct).await;
+    let seats = s.get(&admin, &format!("/v1/accounts/{acct}/seats")).await;
+    for (seat, who) in
+        seats.body["seats"].as_array().unwrap().iter().zip(["a@limits.example", "b@limits.example", "c@limits.example"])
+    {
+        let path = format!("/v1/accounts/{acct}/seats/{}/assign", seat["id"].as_str().unwrap());
+        assert_eq!(s.call(&admin, "POST", &path, Some(json!({"email": who}))).await.status, StatusCode::OK);
+    }
     let r = s.call(&admin, "POST", &checkout, Some(json!({"interval": "monthly", "quantity": 4}))).await;
     assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "subscription_exists"));
     let r = s.call(&admin, "POST", &preview, Some(json!({"quantity": 2}))).await;

@@ -130,3 +130,17 @@ fn answers(addr: &str) -> bool {
     let mut head = [0u8; 12];
     s.read_exact(&mut head).is_ok() && head.ends_with(b"200")
 }
+
+/// The raw messages the stand-in's SES has accepted (`ses.RawMessage` of moto's state):
+/// each with `destinations` and `raw_data`.
+pub fn sent_raw_messages(endpoint: &str) -> Result<Vec<serde_json::Value>> {
+    let addr = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    s.write_all(b"GET /moto-api/data.json HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+    let mut body = Vec::new();
+    s.read_to_end(&mut body)?;
+    let start = body.windows(4).position(|w| w == b"\r\n\r\n").map_or(0, |i| i + 4);
+    let state: serde_json::Value = serde_json::from_slice(&body[start..])?;
+    Ok(state["ses"]["RawMessage"].as_array().cloned().unwrap_or_default())
+}

@@ -3,6 +3,7 @@ pub mod audit;
 pub mod me;
 pub mod members;
 pub mod payments;
+pub mod seat_assignments;
 pub mod seats;
 pub mod statements;
 pub mod views;

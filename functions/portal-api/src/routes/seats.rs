@@ -7,7 +7,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use billing_domain::billing::{PlanInterval, SeatCount, Subscription};
 use billing_domain::proration::{self, PeriodPoint};
-use billing_domain::{AccountId, AuditAction, AuditEntry, BillingMode, Error, MemberStatus, Money};
+use billing_domain::seats::SeatStatus;
+use billing_domain::{AccountId, AuditAction, AuditEntry, BillingMode, Error, Money};
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -148,10 +149,10 @@ pub async fn checkout(
     Ok((StatusCode::CREATED, Json(RedirectView { id: r.id, url: r.url })))
 }
 
-/// Seats the account's members take: a total below it would leave someone without a seat.
+/// Seats assigned to people: a total below it would take a seat from someone.
 async fn seats_taken(state: &AppState, id: &AccountId) -> ApiResult<u32> {
-    let members = state.store.members(id).await?;
-    let taken = members.iter().filter(|m| matches!(m.status, MemberStatus::Active | MemberStatus::Invited)).count();
+    let book = state.store.seat_book(id).await?;
+    let taken = book.seats.iter().filter(|s| s.assignee.is_some() && s.status != SeatStatus::Suspended).count();
     Ok(u32::try_from(taken).unwrap_or(u32::MAX))
 }
 

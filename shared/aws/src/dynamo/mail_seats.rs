@@ -36,6 +36,7 @@ impl SeatStore for DynamoStore {
         version: u64,
         changes: &[SeatChange],
         work: Option<&WorkItem>,
+        audit: Option<&billing_domain::AuditEntry>,
     ) -> Result<()> {
         if changes.len() > MAX_SEAT_CHANGES {
             return Err(Error::Corrupt(format!("{} seat changes in one write", changes.len())));
@@ -71,6 +72,9 @@ impl SeatStore for DynamoStore {
                     TransactWriteItem::builder().delete(built(del.build())?).build()
                 }
             });
+        }
+        if let Some(a) = audit {
+            items.push(self.audit_put(a)?);
         }
         let work_index = items.len();
         if let Some(w) = work {

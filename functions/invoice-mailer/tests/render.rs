@@ -1,0 +1,156 @@
+//! Snapshot tests of the bill e-mail: HTML and text, with grouped recurring, prorated and usage
+//! lines, in USD and JPY. The snapshots are checked in under `tests/snapshots/`; after changing a
+//! template, regenerate them with `UPDATE_SNAPSHOTS=1 cargo test -p invoice-mailer` and review
+//! the diff.
+
+use billing_domain::billing::Stamp;
+use billing_domain::invoice::{ChargeKind, Invoice, InvoiceLine, InvoiceStatus, ServicePeriod};
+use billing_domain::{Account, AccountId, Address, AddressInput, BillingContact, Currency, Money, NewAccount, RemitTo};
+use chrono::{DateTime, TimeZone, Utc};
+use invoice_mailer::render::{self, BillFacts, Brand};
+
+fn at(day: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, day, 0, 0, 0).unwrap()
+}
+
+fn address(line1: &str) -> Address {
+    Address::parse(AddressInput {
+        line1,
+        line2: None,
+        city: "Springfield",
+        region: Some("IL"),
+        postal_code: Some("62701"),
+        country: "US",
+    })
+    .unwrap()
+}
+
+fn brand() -> Brand {
+    Brand {
+        seller: "Seller Hosting".into(),
+        portal_url: "https://portal.example".into(),
+        remit_to: Some(RemitTo { name: "Seller Hosting AR".into(), address: address("PO Box 77") }),
+    }
+}
+
+fn account(name: &str, currency: &str) -> Account {
+    let new = NewAccount {
+        name: name.into(),
+        currency: currency.parse().unwrap(),
+        billing_contact: BillingContact::parse("Avery Admin", "ap@customer.example", None).unwrap(),
+        billing_address: address("100 Main St"),
+    };
+    Account::open("acct_snapshot".parse::<AccountId>().unwrap(), new, at(1))
+}
+
+/// One line: (id, group, kind, description), quantity, unit amount, amount, currency.
+fn line(
+    (id, group, kind, description): (&str, &str, ChargeKind, &str),
+    qty: Option<u64>,
+    unit: Option<&str>,
+    amount: &str,
+    c: Currency,
+) -> InvoiceLine {
+    let partial = kind == ChargeKind::Proration;
+    InvoiceLine {
+        id: id.into(),
+        description: description.into(),
+        kind,
+        group: group.into(),
+        quantity: qty,
+        unit_amount: unit.map(|u| Money::new(u.parse().unwrap(), c)),
+        amount: Money::new(amount.parse().unwrap(), c),
+        period: ServicePeriod { start: at(if partial { 12 } else { 1 }), end: at(30), partial },
+    }
+}
+
+fn invoice(currency: &str, amounts: [&str; 6]) -> Invoice {
+    let c: Currency = currency.parse().unwrap();
+    let m = |a: &str| Money::new(a.parse().unwrap(), c);
+    let lines = vec![
+        line(
+            ("il_1", "Site: shop.example (DC1)", ChargeKind::Recurring, "Managed server, monthly"),
+            Some(1),
+            Some(amounts[0]),
+            amounts[0],
+            c,
+        ),
+        line(
+            ("il_2", "Site: shop.example (DC1)", ChargeKind::Usage, "Bandwidth, 1,200 GB (1,000 GB included)"),
+            Some(200),
+            None,
+            amounts[1],
+            c,
+        ),
+        line(
+            ("il_3", "Seats", ChargeKind::Proration, "Unused time on 5 × Seat after Nov 12, 2026"),
+            Some(5),
+            None,
+            amounts[2],
+            c,
+        ),
+        line(
+            ("il_4", "Seats", ChargeKind::Proration, "Remaining time on 8 × Seat after Nov 12, 2026"),
+            Some(8),
+            None,
+            amounts[3],
+            c,
+        ),
+    ];
+    Invoice {
+        id: "in_snapshot".into(),
+        account_id: "acct_snapshot".parse().unwrap(),
+        customer_id: "cus_snapshot".into(),
+        number: Some("SELLER-0042".into()),
+        status: InvoiceStatus::Open,
+        currency: c,
+        subtotal: m(amounts[4]),
+        tax: Money::zero(c),
+        total: m(amounts[4]),
+        amount_due: m(amounts[4]),
+        amount_paid: Money::zero(c),
+        amount_remaining: m(amounts[5]),
+        created: at(30),
+        due_date: Some(Utc.with_ymd_and_hms(2026, 12, 30, 0, 0, 0).unwrap()),
+        period_start: at(1),
+        period_end: at(30),
+        hosted_invoice_url: Some("https://invoice.stripe.com/i/in_snapshot".into()),
+        pdf_url: Some("https://pay.stripe.com/invoice/in_snapshot/pdf".into()),
+        lines,
+        lines_complete: true,
+        stamp: Stamp { at: at(30), event_id: "evt_snapshot".into() },
+    }
+}
+
+fn check(name: &str, actual: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots").join(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        expected == actual,
+        "{name} differs from its snapshot; regenerate with UPDATE_SNAPSHOTS=1 and review:\n{actual}"
+    );
+}
+
+#[test]
+fn a_usd_bill_with_grouped_prorated_and_usage_lines() {
+    let inv = invoice("USD", ["1250", "24.5", "-24", "38.4", "1288.90", "1288.90"]);
+    let mail = render::bill(&BillFacts::new(&brand(), &account("Customer & Sons <Ltd>", "USD"), &inv)).unwrap();
+    assert_eq!(mail.subject, "Seller Hosting: invoice SELLER-0042 — 1,288.90 USD due");
+    check("bill-usd.html", &mail.html);
+    check("bill-usd.txt", &mail.text);
+    assert!(mail.html.contains("Customer &#38; Sons &#60;Ltd&#62;"), "the account name is escaped in HTML");
+    assert!(!mail.html.contains("<Ltd>"));
+}
+
+#[test]
+fn a_jpy_bill_has_no_decimals() {
+    let inv = invoice("JPY", ["150000", "3000", "-2400", "3840", "154440", "154440"]);
+    let mail = render::bill(&BillFacts::new(&brand(), &account("Kabushiki Kaisha", "JPY"), &inv)).unwrap();
+    check("bill-jpy.html", &mail.html);
+    check("bill-jpy.txt", &mail.text);
+    assert!(mail.text.contains("AMOUNT DUE (Dec 30, 2026): 154,440 JPY"));
+    assert!(mail.text.contains("Subtotal Seats: 1,440 JPY"), "group subtotal");
+}
