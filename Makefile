@@ -53,7 +53,8 @@ billing:
 # The deployable arm64 zips in target/lambda/<function>/bootstrap.zip (what `sam build` makes too).
 build-lambda: $(VENV)/lambda/.installed
 	PATH="$(CURDIR)/$(VENV)/lambda/bin:$$PATH" cargo lambda build --locked --release --arm64 --output-format zip \
-	  --package portal-api --package stripe-webhook --package stripe-recovery
+	  --package portal-api --package stripe-webhook --package stripe-recovery \
+	  --package invoice-mailer --package seat-provisioner
 
 clean:
 	rm -rf $(VENV) .dev target
