@@ -55,6 +55,8 @@ pub struct BillFacts {
     pub total: String,
     pub amount_paid: String,
     pub amount_due: String,
+    /// Nothing is left to pay (a card bill charged before its mail went out).
+    pub paid_in_full: bool,
     pub remit_to: Vec<String>,
     pub portal_url: String,
     pub hosted_url: Option<String>,
@@ -127,6 +129,7 @@ impl BillFacts {
             total: money(&invoice.total),
             amount_paid: money(&invoice.amount_paid),
             amount_due: money(&invoice.amount_remaining),
+            paid_in_full: invoice.amount_remaining.is_zero() && !invoice.total.is_zero(),
             remit_to,
             portal_url: format!("{}/accounts/{}/billing", brand.portal_url, account.id),
             hosted_url: invoice.hosted_invoice_url.clone(),
@@ -185,7 +188,11 @@ fn notice(
 /// The bill: itemized, grouped, with REMIT-TO and a payment stub.
 pub fn bill(b: &BillFacts) -> askama::Result<Rendered> {
     Ok(Rendered {
-        subject: format!("{}: invoice {} — {} due", b.seller, b.number, b.amount_due),
+        subject: if b.paid_in_full {
+            format!("{}: invoice {} — {} paid in full", b.seller, b.number, b.total)
+        } else {
+            format!("{}: invoice {} — {} due", b.seller, b.number, b.amount_due)
+        },
         html: BillHtml { b }.render()?,
         text: BillText { b }.render()?,
     })
