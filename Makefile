@@ -26,6 +26,7 @@ test: $(STACK) $(VENV)/lint/.installed $(VENV)/checkov/.installed
 	cargo fmt --all -- --check
 	cargo clippy --locked --workspace --all-targets -- -D warnings
 	cargo test --locked --workspace
+	dev/render-check.sh
 	$(MAKE) --no-print-directory lint-infra
 
 lint-infra: $(VENV)/lint/.installed $(VENV)/checkov/.installed

@@ -142,6 +142,12 @@ impl Mailer {
                 let rendered = render::seats_ready(brand, &account, seats.get(), *pending_removal, *entitled)?;
                 (MailKind::SeatsReady, event_id.clone(), rendered, self.admins(account_id).await?)
             }
+            WorkItem::MemberInvited { email, role, event_id, .. } => {
+                let rendered = render::invitation(brand, &account, *role)?;
+                let suppressed = self.store.suppressed(std::slice::from_ref(email)).await?;
+                let to = if suppressed.is_empty() { vec![email.clone()] } else { vec![] };
+                (MailKind::MemberInvitation, event_id.clone(), rendered, to)
+            }
             // The seat provisioner's; nothing to mail.
             WorkItem::SeatsChanged { .. } => return Ok(0),
         };

@@ -266,3 +266,25 @@ pub fn seats_ready(
     }
     notice(&brand.seller, subject, heading, &paras, "Manage seats", &link)
 }
+
+/// An invitation to join the account's billing portal.
+pub fn invitation(brand: &Brand, account: &Account, role: billing_domain::Role) -> askama::Result<Rendered> {
+    let what = match role {
+        billing_domain::Role::Admin => "manage its billing and its users",
+        billing_domain::Role::Billing => "see and pay its bills and manage its payment methods and seats",
+        billing_domain::Role::Viewer => "see its bills",
+    };
+    let paras = vec![
+        format!("You have been invited to {} in the {} billing portal, to {what}.", account.name, brand.seller),
+        "Sign in with this e-mail address (verify it if asked); the invitation is accepted on your first visit."
+            .to_owned(),
+    ];
+    notice(
+        &brand.seller,
+        format!("{}: you are invited to {}'s billing", brand.seller, account.name),
+        "You are invited",
+        &paras,
+        "Open the billing portal",
+        &brand.portal_url,
+    )
+}

@@ -220,6 +220,15 @@ pub enum WorkItem {
     PaymentReceived { account_id: AccountId, invoice_id: String, amount_paid: crate::money::Money, event_id: String },
     /// A failed payment attempt: a notice with a link to pay in the portal.
     PaymentFailed { account_id: AccountId, invoice_id: String, amount_due: crate::money::Money, event_id: String },
+    /// Someone was invited to an account: mail them the invitation.
+    MemberInvited {
+        account_id: AccountId,
+        member_id: crate::ids::MemberId,
+        email: crate::ids::Email,
+        role: crate::member::Role,
+        /// The invitation's own id (the member id): one mail per invitation.
+        event_id: String,
+    },
     /// The seat provisioner made the account's seats match what is paid: tell its admins.
     SeatsReady {
         account_id: AccountId,
@@ -240,7 +249,8 @@ impl WorkItem {
             | WorkItem::BillReady { account_id, .. }
             | WorkItem::PaymentReceived { account_id, .. }
             | WorkItem::PaymentFailed { account_id, .. }
-            | WorkItem::SeatsReady { account_id, .. } => account_id,
+            | WorkItem::SeatsReady { account_id, .. }
+            | WorkItem::MemberInvited { account_id, .. } => account_id,
         }
     }
 
@@ -250,7 +260,8 @@ impl WorkItem {
             | WorkItem::BillReady { event_id, .. }
             | WorkItem::PaymentReceived { event_id, .. }
             | WorkItem::PaymentFailed { event_id, .. }
-            | WorkItem::SeatsReady { event_id, .. } => event_id,
+            | WorkItem::SeatsReady { event_id, .. }
+            | WorkItem::MemberInvited { event_id, .. } => event_id,
         }
     }
 
@@ -262,6 +273,7 @@ impl WorkItem {
             WorkItem::PaymentReceived { .. } => "payment_received",
             WorkItem::PaymentFailed { .. } => "payment_failed",
             WorkItem::SeatsReady { .. } => "seats_ready",
+            WorkItem::MemberInvited { .. } => "member_invited",
         }
     }
 

@@ -17,6 +17,8 @@ pub enum MailKind {
     PaymentFailed,
     /// The account's seats were provisioned to the paid number.
     SeatsReady,
+    /// An invitation to join an account.
+    MemberInvitation,
 }
 
 impl MailKind {
@@ -26,6 +28,7 @@ impl MailKind {
             MailKind::PaymentReceived => "payment_received",
             MailKind::PaymentFailed => "payment_failed",
             MailKind::SeatsReady => "seats_ready",
+            MailKind::MemberInvitation => "member_invitation",
         }
     }
 }

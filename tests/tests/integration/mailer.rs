@@ -174,3 +174,23 @@ async fn ses_bounces_and_complaints_suppress_the_address() {
     let suppressed: Vec<String> = s.store().suppressed(&asked).await.unwrap().iter().map(|e| e.to_string()).collect();
     assert_eq!(suppressed, ["gone@bounce.example", "angry@bounce.example"], "a transient bounce is not suppressed");
 }
+
+#[tokio::test]
+async fn an_invitation_is_mailed_to_the_invitee_once() {
+    let s = Stack::new().await;
+    let tag = "mail-invite";
+    let admin = User::new("invite-admin").with_email(&format!("owner@{tag}.example"));
+    let acct = s.account_of(&admin, "Invite Co").await;
+    assert_eq!(
+        s.invite(&admin, &acct, &format!("new.person@{tag}.example"), "billing").await.status,
+        StatusCode::CREATED
+    );
+    devstack::outbox::verify_sender(&s.aws, FROM).await.unwrap();
+    let mailer = Mailer::new(s.store(), Ses::new(&s.aws, None), settings());
+    let batch = s.stream_of("work_item").await;
+    assert!(mailer.handle(batch.clone()).await.batch_item_failures.is_empty());
+    assert!(mailer.handle(batch).await.batch_item_failures.is_empty());
+    let sent = sent_to(&s, tag);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["destinations"][0], format!("new.person@{tag}.example"));
+}

@@ -255,7 +255,7 @@ async fn stream_consumers(
     let consumers = vec![
         Consumer {
             name: "invoice-mailer",
-            kinds: &["bill_ready", "payment_received", "payment_failed", "seats_ready"],
+            kinds: &["bill_ready", "payment_received", "payment_failed", "seats_ready", "member_invited"],
             handler: Arc::new(move |event| {
                 let mailer = mailer.clone();
                 Box::pin(async move { mailer.handle(event).await })

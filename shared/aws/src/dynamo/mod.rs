@@ -481,6 +481,17 @@ impl MemberWriter for DynamoStore {
                     .build(),
             );
         }
+        if member.status == MemberStatus::Invited {
+            // The invitation mail, sent by the mailer from the stream.
+            let work = billing_domain::billing::WorkItem::MemberInvited {
+                account_id: member.account_id.clone(),
+                member_id: member.id.clone(),
+                email: member.email.clone(),
+                role: member.role,
+                event_id: member.id.to_string(),
+            };
+            items.push(self.work_put(&work, member.created_at)?);
+        }
         match self.transact(items).await? {
             Ok(()) => Ok(()),
             Err(c) if c.failed_condition(0) => Err(Error::MemberExists),

@@ -52,7 +52,7 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().put(built(put.build())?).build())
     }
 
-    fn work_put(&self, work: &WorkItem, now: chrono::DateTime<chrono::Utc>) -> Result<TransactWriteItem> {
+    pub(super) fn work_put(&self, work: &WorkItem, now: chrono::DateTime<chrono::Utc>) -> Result<TransactWriteItem> {
         let mut item = keyed(work, account_pk(work.account_id()), work_sk(work.event_id(), work.kind()), "work_item")?;
         item.insert(EXPIRES_AT.into(), n(now.timestamp() + WORK_TTL_SECS));
         self.put(item, Some("attribute_not_exists(pk)"))
