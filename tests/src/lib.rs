@@ -271,19 +271,9 @@ impl Stack {
     /// The table's items of one entity kind as a DynamoDB stream batch of INSERTs, shaped
     /// exactly as Lambda delivers it (through `aws_lambda_events`).
     pub async fn stream_of(&self, entity: &str) -> aws_lambda_events::event::dynamodb::Event {
-        let out = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .filter_expression("entity = :e")
-            .expression_attribute_values(":e", aws_sdk_dynamodb::types::AttributeValue::S(entity.into()))
-            .consistent_read(true)
-            .send()
+        let records: Vec<Value> = self
+            .raw_items_of(entity)
             .await
-            .expect("scan");
-        let records: Vec<Value> = out
-            .items
-            .unwrap_or_default()
             .into_iter()
             .enumerate()
             .map(|(n, item)| {
@@ -305,6 +295,13 @@ impl Stack {
 
     /// Every item of one entity kind (`work_item`, `stripe_event`, …), as JSON.
     pub async fn items_of(&self, entity: &str) -> Vec<Value> {
+        self.raw_items_of(entity).await.into_iter().map(|i| serde_dynamo::from_item(i).expect("item")).collect()
+    }
+
+    async fn raw_items_of(
+        &self,
+        entity: &str,
+    ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
         let out = self
             .client
             .scan()
@@ -315,7 +312,7 @@ impl Stack {
             .send()
             .await
             .expect("scan");
-        out.items.unwrap_or_default().into_iter().map(|i| serde_dynamo::from_item(i).expect("item")).collect()
+        out.items.unwrap_or_default()
     }
 
     pub fn store(&self) -> DynamoStore {

@@ -13,9 +13,9 @@ pub mod send;
 
 use std::sync::Arc;
 
-use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord};
+use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_lambda_events::event::sns::SnsEvent;
-use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use billing_domain::billing::WorkItem;
 use billing_domain::mail::{MailKey, MailKind, bill_recipients};
 use billing_domain::ports::{AccountReader, BillingReader, MailLedger, MemberReader, SendClaim, Suppressions};
@@ -71,38 +71,12 @@ impl Mailer {
     /// A stream batch: records in order; the first that fails is reported (with the ones after
     /// it, which Lambda retries from there), as `ReportBatchItemFailures` expects.
     pub async fn handle(&self, event: StreamEvent) -> DynamoDbEventResponse {
-        let mut response = DynamoDbEventResponse::default();
-        for record in &event.records {
-            if let Err(e) = self.record(record).await {
-                tracing::error!(error = %e, event_id = %record.event_id, "work item not mailed; reported for retry");
-                let mut failure = DynamoDbBatchItemFailure::default();
-                failure.item_identifier = record.change.sequence_number.clone();
-                response.batch_item_failures.push(failure);
-                break;
-            }
-        }
-        response
-    }
-
-    async fn record(&self, record: &EventRecord) -> Result<(), MailerError> {
-        if record.event_name != "INSERT" || record.change.new_image.is_empty() {
-            return Ok(());
-        }
-        let image = record.change.new_image.clone();
-        if !matches!(image.get("entity"), Some(serde_dynamo::AttributeValue::S(e)) if e == "work_item") {
-            return Ok(());
-        }
-        let work: WorkItem = match serde_dynamo::from_item(image) {
-            Ok(w) => w,
-            Err(e) => {
-                // A kind this build does not know (written by a newer one): not ours to send.
-                tracing::warn!(error = %e, "work item this mailer does not handle");
-                return Ok(());
-            }
-        };
-        let sent = self.work(&work).await?;
-        tracing::info!(kind = work.kind(), account_id = %work.account_id(), event_id = work.event_id(), sent, "work item mailed");
-        Ok(())
+        billing_aws::stream::process(&event, |work| async move {
+            let sent = self.work(&work).await?;
+            tracing::info!(kind = work.kind(), account_id = %work.account_id(), event_id = work.event_id(), sent, "work item mailed");
+            Ok::<_, MailerError>(())
+        })
+        .await
     }
 
     /// Mails what one work item calls for; returns how many mails went out now.

@@ -8,8 +8,8 @@
 
 use std::sync::Arc;
 
-use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord};
-use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use aws_lambda_events::event::dynamodb::Event as StreamEvent;
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use billing_domain::billing::{SeatCount, WorkItem};
 use billing_domain::ports::{MAX_SEAT_CHANGES, ProcessorEvents, SeatStore};
 use billing_domain::seats::{self, SeatStatus};
@@ -52,34 +52,14 @@ impl Provisioner {
 
     /// A stream batch: records in order; the first failure is reported for retry.
     pub async fn handle(&self, event: StreamEvent) -> DynamoDbEventResponse {
-        let mut response = DynamoDbEventResponse::default();
-        for record in &event.records {
-            if let Err(e) = self.record(record).await {
-                tracing::error!(error = %e, event_id = %record.event_id, "seats not reconciled; reported for retry");
-                let mut failure = DynamoDbBatchItemFailure::default();
-                failure.item_identifier = record.change.sequence_number.clone();
-                response.batch_item_failures.push(failure);
-                break;
-            }
-        }
-        response
-    }
-
-    async fn record(&self, record: &EventRecord) -> Result<(), ProvisionError> {
-        let image = &record.change.new_image;
-        if record.event_name != "INSERT"
-            || !matches!(image.get("entity"), Some(serde_dynamo::AttributeValue::S(e)) if e == "work_item")
-        {
-            return Ok(());
-        }
-        match serde_dynamo::from_item::<_, WorkItem>(image.clone()) {
-            Ok(WorkItem::SeatsChanged { account_id, subscription_id, event_id, .. }) => {
+        billing_aws::stream::process(&event, |work| async move {
+            if let WorkItem::SeatsChanged { account_id, subscription_id, event_id, .. } = work {
                 let r = self.reconcile(&account_id, &subscription_id, &event_id).await?;
                 tracing::info!(account_id = %account_id, changes = r.changes, active = r.active, pending_removal = r.pending_removal, "seats reconciled");
-                Ok(())
             }
-            _ => Ok(()),
-        }
+            Ok::<_, ProvisionError>(())
+        })
+        .await
     }
 
     /// Makes `account`'s seats match its subscription as stored now; `cause` names the event
