@@ -102,6 +102,31 @@ async fn seats_follow_the_paid_quantity_and_never_revoke_an_assigned_seat() {
     let now = seats(&s).await;
     assert_eq!((now.len(), count(&now, SeatStatus::Assigned), count(&now, SeatStatus::PendingRemoval)), (3, 2, 1));
 
+    // An admin frees the seat beyond what is paid: it goes; a viewer may not touch seats.
+    let list = s.get(&admin, "/v1/accounts/acct_demo/seats").await;
+    assert_eq!((&list.body["pending_removal"], &list.body["active"]), (&json!(1), &json!(2)));
+    let pending =
+        list.body["seats"].as_array().unwrap().iter().find(|x| x["status"] == "pending_removal").unwrap().clone();
+    let viewer = User::new("demo-viewer").with_email("viewer@demo.example");
+    let path =
+        |seat: &Value, what: &str| format!("/v1/accounts/acct_demo/seats/{}/{what}", seat["id"].as_str().unwrap());
+    assert_eq!(s.call(&viewer, "POST", &path(&pending, "unassign"), None).await.body["error"]["code"], "forbidden");
+    assert_eq!(s.call(&admin, "POST", &path(&pending, "unassign"), None).await.status, http::StatusCode::NO_CONTENT);
+    let list = s.get(&admin, "/v1/accounts/acct_demo/seats").await;
+    assert_eq!((list.body["seats"].as_array().unwrap().len(), &list.body["pending_removal"]), (2, &json!(0)));
+    let taken = list.body["seats"][0].clone();
+    let freed = s.call(&admin, "POST", &path(&taken, "unassign"), None).await;
+    assert_eq!((freed.status, &freed.body["status"]), (http::StatusCode::OK, &json!("unassigned")));
+    assert_eq!(
+        s.call(&admin, "POST", &path(&taken, "unassign"), None).await.body["error"]["code"],
+        "seat_not_assigned"
+    );
+    let back = s.call(&admin, "POST", &path(&taken, "assign"), Some(json!({"email": pending["assignee"]}))).await;
+    assert_eq!(back.status, http::StatusCode::OK, "{:?}", back.body);
+    let audit: Vec<String> =
+        s.audit(&admin, "acct_demo").await.iter().map(|e| e["action"].as_str().unwrap().to_owned()).collect();
+    assert!(audit.contains(&"seat.assigned".to_owned()) && audit.contains(&"seat.unassigned".to_owned()));
+
     // Canceled: everything suspended, assignments kept; back to 4: restored, plus one free seat.
     subscription_event(&s, &webhook, "evt_p3", t0 + 20, 2, "canceled").await;
     provision(&s, seen).await;
@@ -109,7 +134,7 @@ async fn seats_follow_the_paid_quantity_and_never_revoke_an_assigned_seat() {
     subscription_event(&s, &webhook, "evt_p4", t0 + 30, 4, "active").await;
     provision(&s, seen).await;
     let back = seats(&s).await;
-    assert_eq!((count(&back, SeatStatus::Assigned), count(&back, SeatStatus::Unassigned)), (3, 1));
+    assert_eq!((count(&back, SeatStatus::Assigned), count(&back, SeatStatus::Unassigned)), (2, 2));
 
     // An older event arriving now changes nothing: the provisioner reads the stored subscription.
     subscription_event(&s, &webhook, "evt_p0_late", t0 - 10, 9, "active").await;
