@@ -118,3 +118,16 @@ pub fn limit(raw: Option<&str>, default: u16, max: u16) -> Result<u16, ApiError>
             .ok_or_else(|| ApiError::InvalidParameter(format!("limit must be a whole number from 1 to {max}"))),
     }
 }
+
+/// The `Idempotency-Key` request header: absent, or 1 to 255 printable ASCII characters; anything
+/// else is a 400, never silently ignored.
+pub fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<&str>, ApiError> {
+    let Some(raw) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    raw.to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()))
+        .map(Some)
+        .ok_or_else(|| ApiError::InvalidParameter("Idempotency-Key must be 1 to 255 printable ASCII characters".into()))
+}

@@ -96,16 +96,9 @@ impl CreateAccountRequest {
 
 /// `Idempotency-Key`: 1 to 255 printable ASCII characters, scoped to the caller.
 fn idempotency_scope(headers: &HeaderMap, caller: &Caller) -> ApiResult<Option<String>> {
-    let Some(raw) = headers.get("idempotency-key") else {
+    let Some(key) = crate::extract::idempotency_key(headers)? else {
         return Ok(None);
     };
-    let key = raw
-        .to_str()
-        .ok()
-        .filter(|k| !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()))
-        .ok_or_else(|| {
-            ApiError::InvalidParameter("Idempotency-Key must be 1 to 255 printable ASCII characters".into())
-        })?;
     let mut h = Sha256::new();
     h.update(caller.user_id.as_str().as_bytes());
     h.update([0]);

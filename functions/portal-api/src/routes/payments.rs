@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::access::{self, Need};
 use crate::error::{ApiError, ApiResult};
 use crate::error::{ReadErrors, WriteErrors};
-use crate::extract::{Caller, OptionalJson, account_id};
+use crate::extract::{self, Caller, OptionalJson, account_id};
 use crate::processor::{InvoiceCharge, PayOutcome};
 use crate::routes::statements::return_url;
 use crate::routes::views::{PaymentMethodView, PaymentMethodsView, PaymentResultView, PaymentView, RedirectView};
@@ -46,15 +46,9 @@ pub struct PayBody {
 
 /// The client's `Idempotency-Key`, hashed (it becomes part of the processor's key).
 fn client_key(headers: &HeaderMap) -> ApiResult<String> {
-    match headers.get("idempotency-key") {
-        None => Ok(String::new()),
-        Some(v) => {
-            let v = v.to_str().ok().filter(|v| !v.is_empty() && v.len() <= 255).ok_or_else(|| {
-                ApiError::InvalidParameter("Idempotency-Key must be 1 to 255 visible characters".into())
-            })?;
-            Ok(format!("{:x}", Sha256::digest(v.as_bytes()))[..16].to_owned())
-        }
-    }
+    Ok(extract::idempotency_key(headers)?
+        .map(|k| format!("{:x}", Sha256::digest(k.as_bytes()))[..16].to_owned())
+        .unwrap_or_default())
 }
 
 /// The invoices to pay: the ones named (each open, with something left), or every open one.

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::access::{self, Need};
 use crate::error::{ApiError, ApiResult};
 use crate::error::{ReadErrors, WriteErrors};
-use crate::extract::{Caller, JsonBody, account_id};
+use crate::extract::{self, Caller, JsonBody, account_id};
 use crate::processor::{SeatChange, SeatCheckout, SeatItem};
 use crate::routes::statements::return_url;
 use crate::routes::views::{
@@ -114,11 +114,8 @@ pub async fn checkout(
         PlanInterval::Annual => state.settings.seats.annual_price.clone(),
     };
     // A retried request (same client key) gets the same Checkout page back.
-    let idempotency_key = match headers.get("idempotency-key").and_then(|v| v.to_str().ok()) {
-        Some(k) if !k.is_empty() && k.len() <= 255 => {
-            format!("seat-checkout-{id}-{:x}", Sha256::digest(format!("{k}|{price_id}|{quantity}").as_bytes()))
-        }
-        Some(_) => return Err(ApiError::InvalidParameter("Idempotency-Key must be 1 to 255 characters".into())),
+    let idempotency_key = match extract::idempotency_key(&headers)? {
+        Some(k) => format!("seat-checkout-{id}-{:x}", Sha256::digest(format!("{k}|{price_id}|{quantity}").as_bytes())),
         None => format!("seat-checkout-{id}-{}", uuid::Uuid::new_v4().simple()),
     };
     let back = return_url(&state, None, &id)?;
