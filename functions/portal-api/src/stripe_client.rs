@@ -9,8 +9,7 @@ use async_trait::async_trait;
 use billing_domain::billing::{PlanInterval, SeatCount, SubscriptionStatus};
 use billing_domain::invoice::InvoiceStatus;
 use billing_domain::{AccountId, Currency, Error, Money, Result};
-use billing_stripe::{StripeRequest, classify, idempotent};
-use chrono::{DateTime, Utc};
+use billing_stripe::{StripeRequest, classify, idempotent, time};
 use stripe_billing::billing_portal_session::CreateBillingPortalSession;
 use stripe_billing::invoice::{
     CreatePreviewInvoice, CreatePreviewInvoiceSubscriptionDetails, CreatePreviewInvoiceSubscriptionDetailsItems,
@@ -50,7 +49,7 @@ impl StripeClient {
 }
 
 fn currency(c: &stripe_types::Currency) -> Result<Currency> {
-    c.to_string().parse().map_err(|_| Error::Corrupt(format!("Stripe currency {c} unknown to this system")))
+    billing_stripe::currency(c).ok_or_else(|| Error::Corrupt(format!("Stripe currency {c} unknown to this system")))
 }
 
 fn stripe_currency(c: Currency) -> Result<stripe_types::Currency> {
@@ -59,10 +58,6 @@ fn stripe_currency(c: Currency) -> Result<stripe_types::Currency> {
 
 fn minor(m: &Money) -> Result<i64> {
     m.to_minor().map_err(|e| Error::Corrupt(format!("amount {m}: {e}")))
-}
-
-fn time(t: stripe_types::Timestamp) -> DateTime<Utc> {
-    DateTime::from_timestamp(t, 0).unwrap_or_default()
 }
 
 fn redirect(id: impl ToString, url: Option<String>) -> Result<Redirect> {
@@ -245,26 +240,11 @@ impl PaymentProcessor for StripeClient {
             .iter()
             .find(|i| i.price.recurring.is_some())
             .ok_or_else(|| Error::Corrupt(format!("subscription {subscription_id} has no recurring item")))?;
-        let interval = match item.price.recurring.as_ref().map(|r| &r.interval) {
-            Some(stripe_shared::RecurringInterval::Year) => PlanInterval::Annual,
-            _ => PlanInterval::Monthly,
-        };
-        use stripe_shared::SubscriptionStatus as S;
-        let status = match &sub.status {
-            S::Active => SubscriptionStatus::Active,
-            S::Canceled => SubscriptionStatus::Canceled,
-            S::Incomplete => SubscriptionStatus::Incomplete,
-            S::IncompleteExpired => SubscriptionStatus::IncompleteExpired,
-            S::PastDue => SubscriptionStatus::PastDue,
-            S::Paused => SubscriptionStatus::Paused,
-            S::Trialing => SubscriptionStatus::Trialing,
-            _ => SubscriptionStatus::Unpaid,
-        };
+        let interval = billing_stripe::interval(&item.price).unwrap_or(PlanInterval::Monthly);
+        // A status this system does not know entitles nothing.
+        let status = billing_stripe::subscription_status(&sub.status).unwrap_or(SubscriptionStatus::Unpaid);
         let quantity = i64::try_from(item.quantity.unwrap_or(1)).unwrap_or(i64::MAX);
-        let unit_amount = match item.price.unit_amount {
-            Some(m) => Some(Money::from_minor(m, currency(&item.price.currency)?)),
-            None => None,
-        };
+        let unit_amount = billing_stripe::unit_amount(&item.price);
         Ok(SeatItem {
             subscription_id: subscription_id.to_owned(),
             item_id: item.id.as_str().to_owned(),

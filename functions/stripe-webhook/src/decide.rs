@@ -3,14 +3,13 @@
 
 use billing_domain::AuditAction;
 use billing_domain::billing::{
-    CustomerLink, DefaultPaymentMethod, DisputeSummary, PaymentMethodSummary, PaymentRecord, PlanInterval, Projection,
-    SeatCount, Stamp, Subscription, SubscriptionStatus,
+    CustomerLink, DefaultPaymentMethod, DisputeSummary, PaymentMethodSummary, PaymentRecord, Projection, SeatCount,
+    Stamp, Subscription,
 };
 use billing_domain::invoice::{ChargeKind, Invoice, InvoiceLine, InvoiceStatus, ServicePeriod};
 use billing_domain::{AccountId, Currency, Money};
-use chrono::{DateTime, Utc};
+use billing_stripe::time;
 use rust_decimal::Decimal;
-use stripe_shared::{RecurringInterval, SubscriptionStatus as StripeStatus};
 use stripe_webhook::{Event, EventObject};
 
 /// The metadata key the portal sets on the Checkout Session's subscription and customer.
@@ -88,10 +87,6 @@ pub struct DisputeDraft {
 
 pub fn stamp(event: &Event) -> Stamp {
     Stamp { at: time(event.created), event_id: event.id.as_str().to_owned() }
-}
-
-fn time(epoch_secs: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(epoch_secs, 0).unwrap_or(DateTime::UNIX_EPOCH)
 }
 
 pub fn decide(event: &Event) -> Decision {
@@ -245,21 +240,11 @@ pub fn subscription_at(stamp: Stamp, sub: &stripe_shared::Subscription) -> Decis
     let Some(item) = sub.items.data.iter().find(|i| i.price.recurring.is_some()) else {
         return Decision::Ignore("subscription without a recurring item");
     };
-    let interval = match item.price.recurring.as_ref().map(|r| &r.interval) {
-        Some(RecurringInterval::Month) => PlanInterval::Monthly,
-        Some(RecurringInterval::Year) => PlanInterval::Annual,
-        _ => return Decision::Ignore("subscription interval is neither monthly nor annual"),
+    let Some(interval) = billing_stripe::interval(&item.price) else {
+        return Decision::Ignore("subscription interval is neither monthly nor annual");
     };
-    let status = match &sub.status {
-        StripeStatus::Active => SubscriptionStatus::Active,
-        StripeStatus::Canceled => SubscriptionStatus::Canceled,
-        StripeStatus::Incomplete => SubscriptionStatus::Incomplete,
-        StripeStatus::IncompleteExpired => SubscriptionStatus::IncompleteExpired,
-        StripeStatus::PastDue => SubscriptionStatus::PastDue,
-        StripeStatus::Paused => SubscriptionStatus::Paused,
-        StripeStatus::Trialing => SubscriptionStatus::Trialing,
-        StripeStatus::Unpaid => SubscriptionStatus::Unpaid,
-        _ => return Decision::Ignore("subscription status unknown to this system"),
+    let Some(status) = billing_stripe::subscription_status(&sub.status) else {
+        return Decision::Ignore("subscription status unknown to this system");
     };
     // Stripe omits the quantity of a licensed item only when it is 1.
     let quantity = item.quantity.unwrap_or(1);
@@ -278,19 +263,13 @@ pub fn subscription_at(stamp: Stamp, sub: &stripe_shared::Subscription) -> Decis
             seats,
             price_id: item.price.id.as_str().to_owned(),
             item_id: Some(item.id.as_str().to_owned()),
-            unit_amount: unit_amount(&item.price),
+            unit_amount: billing_stripe::unit_amount(&item.price),
             current_period_start: time(item.current_period_start),
             current_period_end: time(item.current_period_end),
             cancel_at_period_end: sub.cancel_at_period_end,
             stamp,
         },
     }))
-}
-
-/// A flat per-seat price in the price's currency (tiered prices have no single unit amount).
-fn unit_amount(price: &stripe_shared::Price) -> Option<Money> {
-    let currency = price.currency.to_string().parse::<Currency>().ok()?;
-    price.unit_amount.map(|minor| Money::from_minor(minor, currency))
 }
 
 fn invoice(event: &Event, inv: &stripe_shared::Invoice, follow_up: Option<FollowUp>) -> Decision {
@@ -382,6 +361,7 @@ pub fn line(l: &stripe_shared::InvoiceLineItem, currency: Currency) -> InvoiceLi
 pub(crate) mod tests {
     use super::*;
     use crate::verify::{Verified, verify};
+    use billing_domain::billing::{PlanInterval, SubscriptionStatus};
 
     pub(crate) fn sample(name: &str) -> String {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/stripe").join(name);

@@ -1,6 +1,7 @@
 //! What every function's Stripe adapter shares: building async-stripe's client (pinned to Stripe
 //! API version 2026-09-30.endive, rustls), Stripe's errors in the domain's terms, and idempotency
-//! keys. Each function keeps its own narrow trait of the calls it makes.
+//! keys, and Stripe's values in the domain's terms. Each function keeps its own narrow trait of
+//! the calls it makes.
 
 use billing_domain::{Error, Result};
 
@@ -44,4 +45,49 @@ pub fn idempotent(key: &str) -> Result<RequestStrategy> {
     IdempotencyKey::new(key)
         .map(RequestStrategy::Idempotent)
         .map_err(|e| Error::Corrupt(format!("idempotency key {key:?}: {e}")))
+}
+
+/// A Stripe currency as the domain's (with its ISO 4217 exponent), if this system knows it.
+pub fn currency(c: &stripe_types::Currency) -> Option<billing_domain::Currency> {
+    c.to_string().parse().ok()
+}
+
+/// A Stripe timestamp (epoch seconds) as a time.
+pub fn time(epoch_secs: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(epoch_secs, 0).unwrap_or(chrono::DateTime::UNIX_EPOCH)
+}
+
+/// A recurring price's interval, if monthly or annual.
+pub fn interval(price: &stripe_shared::Price) -> Option<billing_domain::billing::PlanInterval> {
+    use billing_domain::billing::PlanInterval;
+    match price.recurring.as_ref().map(|r| &r.interval) {
+        Some(stripe_shared::RecurringInterval::Month) => Some(PlanInterval::Monthly),
+        Some(stripe_shared::RecurringInterval::Year) => Some(PlanInterval::Annual),
+        _ => None,
+    }
+}
+
+/// A subscription's status in the domain's terms, if this system knows it.
+pub fn subscription_status(
+    s: &stripe_shared::SubscriptionStatus,
+) -> Option<billing_domain::billing::SubscriptionStatus> {
+    use billing_domain::billing::SubscriptionStatus as D;
+    use stripe_shared::SubscriptionStatus as S;
+    Some(match s {
+        S::Active => D::Active,
+        S::Canceled => D::Canceled,
+        S::Incomplete => D::Incomplete,
+        S::IncompleteExpired => D::IncompleteExpired,
+        S::PastDue => D::PastDue,
+        S::Paused => D::Paused,
+        S::Trialing => D::Trialing,
+        S::Unpaid => D::Unpaid,
+        _ => return None,
+    })
+}
+
+/// A flat per-unit price in its currency (tiered prices have no single unit amount).
+pub fn unit_amount(price: &stripe_shared::Price) -> Option<billing_domain::Money> {
+    let currency = currency(&price.currency)?;
+    price.unit_amount.map(|minor| billing_domain::Money::from_minor(minor, currency))
 }
