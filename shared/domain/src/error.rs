@@ -105,6 +105,11 @@ impl Errors {
         }
     }
 
+    /// Records an error found by a check rather than a parse.
+    pub fn push(&mut self, e: FieldError) {
+        self.0.push(e);
+    }
+
     /// `Ok(())` when nothing was recorded.
     pub fn finish(self) -> Result<()> {
         if self.0.is_empty() { Ok(()) } else { Err(Error::Invalid(self.0)) }

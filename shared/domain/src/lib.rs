@@ -8,14 +8,17 @@
 pub mod account;
 pub mod audit;
 pub mod billing;
+pub mod catalog;
 pub mod error;
 pub mod ids;
 pub mod invoice;
+pub mod ledger;
 pub mod mail;
 pub mod member;
 pub mod money;
 pub mod ports;
 pub mod proration;
+pub mod rating;
 pub mod seats;
 pub mod text;
 

@@ -1,0 +1,386 @@
+//! Invoices this system issues to contract (invoice-mode) accounts, and what happens to them after:
+//! numbering, payment terms, mailed-check and card payments, credit notes, voiding, account credit.
+//!
+//! Lifecycle: `draft` → `open` (finalized: numbered, due, immutable) → `paid`; a draft may be
+//! voided. A finalized invoice is never edited: corrections are credit notes.
+//!
+//! Money that exceeds what an invoice still owes (an overpaid check, a credit note larger than the
+//! remainder) becomes account credit, which the next bill applies before asking for payment.
+
+use chrono::{DateTime, Days, NaiveDate, NaiveTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::billing::Stamp;
+use crate::error::{Error, FieldError, Result};
+use crate::ids::AccountId;
+use crate::invoice::{Invoice, InvoiceLine, InvoiceStatus};
+use crate::money::{Currency, Money};
+use crate::rating::{BillDay, DateRange};
+
+/// Net payment terms in days (`net 30` by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "u16", into = "u16")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(value_type = u16, minimum = 0, maximum = 365))]
+pub struct PaymentTerms(u16);
+
+impl PaymentTerms {
+    pub const NET_30: Self = Self(30);
+
+    pub fn days(self) -> u16 {
+        self.0
+    }
+
+    /// The due date of an invoice finalized on `finalized`.
+    pub fn due(self, finalized: NaiveDate) -> NaiveDate {
+        finalized.checked_add_days(Days::new(u64::from(self.0))).expect("in range")
+    }
+}
+
+impl Default for PaymentTerms {
+    fn default() -> Self {
+        Self::NET_30
+    }
+}
+
+impl TryFrom<u16> for PaymentTerms {
+    type Error = FieldError;
+    fn try_from(days: u16) -> std::result::Result<Self, FieldError> {
+        if days <= 365 { Ok(Self(days)) } else { Err(FieldError::new("", "must be 0 to 365 days")) }
+    }
+}
+
+impl From<PaymentTerms> for u16 {
+    fn from(t: PaymentTerms) -> u16 {
+        t.0
+    }
+}
+
+/// The seller's invoice number for sequence value `seq`: `INV-000042`. The sequence is gap-free:
+/// a number is taken in the same write that finalizes its invoice.
+pub fn invoice_number(prefix: &str, seq: u64) -> String {
+    format!("{prefix}-{seq:06}")
+}
+
+/// The id of the invoice for an account's bill date: one bill per account and date, so a run that
+/// is retried, or two runs at once, name the same invoice.
+pub fn bill_id(account: &AccountId, bill_date: NaiveDate) -> String {
+    format!("bill_{}_{}", account.as_str().trim_start_matches(AccountId::PREFIX), bill_date.format("%Y%m%d"))
+}
+
+fn midnight(date: NaiveDate) -> DateTime<Utc> {
+    date.and_time(NaiveTime::MIN).and_utc()
+}
+
+/// A draft invoice of rated lines. `period` is the bill's own period (the arrears period for usage;
+/// each line carries its own service period).
+pub fn draft(
+    id: String,
+    account: &AccountId,
+    currency: Currency,
+    lines: Vec<InvoiceLine>,
+    period: DateRange,
+    created: DateTime<Utc>,
+    run_id: &str,
+) -> Invoice {
+    let zero = Money::zero(currency);
+    let subtotal = sum(&lines, currency);
+    Invoice {
+        id,
+        account_id: account.clone(),
+        customer_id: account.as_str().to_owned(),
+        number: None,
+        status: InvoiceStatus::Draft,
+        currency,
+        subtotal,
+        tax: zero,
+        total: subtotal,
+        amount_due: subtotal,
+        amount_paid: zero,
+        amount_remaining: subtotal,
+        created,
+        due_date: None,
+        period_start: midnight(period.start),
+        period_end: midnight(period.end),
+        hosted_invoice_url: None,
+        pdf_url: None,
+        lines,
+        lines_complete: true,
+        stamp: Stamp { at: created, event_id: run_id.to_owned() },
+    }
+}
+
+fn sum(lines: &[InvoiceLine], currency: Currency) -> Money {
+    Money::new(lines.iter().map(|l| l.amount.amount()).sum::<Decimal>(), currency).rounded()
+}
+
+/// What finalizing did to the account's credit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Finalized {
+    pub credit_applied: Money,
+}
+
+/// Finalizes a draft: numbers it, sets the due date, applies account credit (never more than the
+/// total), and marks it paid when nothing is left to pay.
+pub fn finalize(
+    invoice: &mut Invoice,
+    number: String,
+    at: DateTime<Utc>,
+    terms: PaymentTerms,
+    credit: Money,
+) -> Result<Finalized> {
+    if invoice.status != InvoiceStatus::Draft {
+        return Err(Error::Conflict);
+    }
+    let currency = invoice.currency;
+    let applied = if invoice.total.amount() > Decimal::ZERO {
+        Money::new(credit.amount().max(Decimal::ZERO).min(invoice.total.amount()), currency)
+    } else {
+        Money::zero(currency)
+    };
+    invoice.number = Some(number);
+    invoice.status = InvoiceStatus::Open;
+    invoice.due_date = Some(midnight(terms.due(at.date_naive())));
+    invoice.amount_due = Money::new(invoice.total.amount() - applied.amount(), currency).rounded();
+    invoice.amount_remaining = Money::new(invoice.amount_due.amount().max(Decimal::ZERO), currency).rounded();
+    if invoice.amount_remaining.is_zero() {
+        invoice.status = InvoiceStatus::Paid;
+    }
+    invoice.stamp.at = at;
+    Ok(Finalized { credit_applied: applied.rounded() })
+}
+
+/// How a payment or credit note was applied to an invoice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    /// The part that settled the invoice.
+    pub to_invoice: Money,
+    /// The rest, which becomes account credit.
+    pub to_credit: Money,
+}
+
+fn positive(amount: Money, currency: Currency) -> Result<Money> {
+    if amount.currency() != currency {
+        return Err(Error::invalid("amount", format!("must be in the invoice's currency, {currency}")));
+    }
+    if amount.amount() <= Decimal::ZERO || amount.rounded() != amount {
+        return Err(Error::invalid(
+            "amount",
+            format!("must be positive, in whole minor units of {currency} ({} decimals)", currency.exponent()),
+        ));
+    }
+    Ok(amount.rounded())
+}
+
+fn settle(invoice: &mut Invoice, amount: Money, paid: bool) -> Result<Applied> {
+    if invoice.status != InvoiceStatus::Open {
+        return Err(Error::Conflict);
+    }
+    let currency = invoice.currency;
+    let amount = positive(amount, currency)?;
+    let to_invoice = Money::new(amount.amount().min(invoice.amount_remaining.amount()), currency).rounded();
+    let to_credit = Money::new(amount.amount() - to_invoice.amount(), currency).rounded();
+    invoice.amount_remaining = Money::new(invoice.amount_remaining.amount() - to_invoice.amount(), currency).rounded();
+    if paid {
+        invoice.amount_paid = Money::new(invoice.amount_paid.amount() + to_invoice.amount(), currency).rounded();
+    } else {
+        invoice.amount_due = Money::new(invoice.amount_due.amount() - to_invoice.amount(), currency).rounded();
+    }
+    if invoice.amount_remaining.is_zero() {
+        invoice.status = InvoiceStatus::Paid;
+    }
+    Ok(Applied { to_invoice, to_credit })
+}
+
+/// A payment received for a finalized invoice (a mailed check, a card payment): a partial payment
+/// leaves a balance; an overpayment settles the invoice and the rest becomes account credit.
+pub fn apply_payment(invoice: &mut Invoice, amount: Money) -> Result<Applied> {
+    settle(invoice, amount, true)
+}
+
+/// A credit note against a finalized invoice: lowers what is due; any excess becomes account credit.
+pub fn apply_credit_note(invoice: &mut Invoice, amount: Money) -> Result<Applied> {
+    settle(invoice, amount, false)
+}
+
+/// Voids a draft. Finalized invoices are corrected with credit notes instead.
+pub fn void_draft(invoice: &mut Invoice, at: DateTime<Utc>) -> Result<()> {
+    if invoice.status != InvoiceStatus::Draft {
+        return Err(Error::Conflict);
+    }
+    invoice.status = InvoiceStatus::Void;
+    invoice.amount_remaining = Money::zero(invoice.currency);
+    invoice.stamp.at = at;
+    Ok(())
+}
+
+/// A group of accounts moving to bills from this system together.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Cohort {
+    /// `dc1-colo`: lowercase letters, digits and `-`.
+    pub id: String,
+    pub name: String,
+    /// The first day accounts of the cohort are billed by this system.
+    pub go_live: NaiveDate,
+}
+
+impl Cohort {
+    /// How long before go-live the "new bill format" notice goes out.
+    pub const NOTICE_DAYS: u64 = 30;
+
+    /// The day the notice is due.
+    pub fn notice_date(&self) -> NaiveDate {
+        self.go_live.checked_sub_days(Days::new(Self::NOTICE_DAYS)).expect("in range")
+    }
+
+    /// Whether the notice should have gone out by `today` (and go-live is still ahead or today:
+    /// an account added after go-live gets no advance notice, its first bill is the notice).
+    pub fn notice_due(&self, today: NaiveDate) -> bool {
+        self.notice_date() <= today && today <= self.go_live
+    }
+
+    /// The first bill day on or after go-live: the account's first bill from this system.
+    pub fn first_bill_date(&self, bill_day: BillDay) -> NaiveDate {
+        bill_day.on_or_after(self.go_live)
+    }
+
+    pub fn parse(id: &str, name: &str, go_live: NaiveDate) -> Result<Self> {
+        let ok = !id.is_empty()
+            && id.len() <= 40
+            && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !ok {
+            return Err(Error::invalid("id", "must be 1 to 40 lowercase letters, digits or `-`"));
+        }
+        let name = crate::text::bounded(name, 1, 200).map_err(|e| Error::from(e.under("name")))?;
+        Ok(Self { id: id.to_owned(), name, go_live })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::invoice::{ChargeKind, ServicePeriod};
+
+    fn usd(s: &str) -> Money {
+        Money::new(s.parse().unwrap(), "USD".parse().unwrap())
+    }
+
+    fn invoice(total: &str) -> Invoice {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let line = InvoiceLine {
+            id: "l1".into(),
+            description: "Rack".into(),
+            kind: ChargeKind::Recurring,
+            group: "DC1".into(),
+            quantity: Some(1),
+            unit_amount: None,
+            amount: usd(total),
+            period: ServicePeriod { start: midnight(d("2026-11-01")), end: midnight(d("2026-12-01")), partial: false },
+        };
+        let account: AccountId = "acct_a1".parse().unwrap();
+        draft(
+            bill_id(&account, d("2026-11-01")),
+            &account,
+            "USD".parse().unwrap(),
+            vec![line],
+            DateRange::new(d("2026-10-01"), d("2026-11-01")),
+            midnight(d("2026-11-01")),
+            "run",
+        )
+    }
+
+    fn at() -> DateTime<Utc> {
+        midnight("2026-11-01".parse().unwrap())
+    }
+
+    fn finalized(total: &str) -> Invoice {
+        let mut inv = invoice(total);
+        finalize(&mut inv, invoice_number("INV", 7), at(), PaymentTerms::default(), usd("0")).unwrap();
+        inv
+    }
+
+    #[test]
+    fn finalizing_numbers_and_sets_net_30() {
+        let inv = finalized("100.00");
+        assert_eq!(inv.number.as_deref(), Some("INV-000007"));
+        assert_eq!(inv.status, InvoiceStatus::Open);
+        assert_eq!(inv.due_date.unwrap().date_naive(), "2026-12-01".parse::<NaiveDate>().unwrap());
+        let mut again = inv.clone();
+        assert!(matches!(
+            finalize(&mut again, "X".into(), inv.created, PaymentTerms::NET_30, usd("0")),
+            Err(Error::Conflict)
+        ));
+    }
+
+    #[test]
+    fn account_credit_is_applied_up_to_the_total() {
+        let mut inv = invoice("100.00");
+        let f = finalize(&mut inv, "INV-000001".into(), at(), PaymentTerms::default(), usd("30.00")).unwrap();
+        assert_eq!(
+            (f.credit_applied, inv.amount_due, inv.amount_remaining),
+            (usd("30.00"), usd("70.00"), usd("70.00"))
+        );
+        let mut inv = invoice("100.00");
+        let f = finalize(&mut inv, "INV-000002".into(), at(), PaymentTerms::default(), usd("250.00")).unwrap();
+        assert_eq!(f.credit_applied, usd("100.00"));
+        assert_eq!(inv.status, InvoiceStatus::Paid, "fully covered by credit");
+    }
+
+    #[test]
+    fn partial_then_over_payment() {
+        let mut inv = finalized("100.00");
+        let a = apply_payment(&mut inv, usd("40.00")).unwrap();
+        assert_eq!((a.to_invoice, a.to_credit, inv.amount_remaining), (usd("40.00"), usd("0.00"), usd("60.00")));
+        assert_eq!(inv.status, InvoiceStatus::Open);
+        let a = apply_payment(&mut inv, usd("75.00")).unwrap();
+        assert_eq!((a.to_invoice, a.to_credit), (usd("60.00"), usd("15.00")));
+        assert_eq!(
+            (inv.status, inv.amount_paid, inv.amount_remaining),
+            (InvoiceStatus::Paid, usd("100.00"), usd("0.00"))
+        );
+        assert!(matches!(apply_payment(&mut inv, usd("1.00")), Err(Error::Conflict)), "paid invoices take no more");
+    }
+
+    #[test]
+    fn payments_must_be_positive_whole_minor_units_in_the_currency() {
+        let mut inv = finalized("100.00");
+        for bad in [usd("0"), usd("-5"), usd("1.005")] {
+            assert!(matches!(apply_payment(&mut inv, bad), Err(Error::Invalid(_))), "{bad}");
+        }
+        let eur = Money::new("5".parse().unwrap(), "EUR".parse().unwrap());
+        assert!(matches!(apply_payment(&mut inv, eur), Err(Error::Invalid(_))));
+        assert_eq!(inv.amount_remaining, usd("100.00"), "nothing applied");
+    }
+
+    #[test]
+    fn credit_note_lowers_the_amount_due() {
+        let mut inv = finalized("100.00");
+        let a = apply_credit_note(&mut inv, usd("25.00")).unwrap();
+        assert_eq!((a.to_invoice, inv.amount_due, inv.amount_remaining), (usd("25.00"), usd("75.00"), usd("75.00")));
+        assert!(apply_credit_note(&mut invoice("1.00"), usd("1.00")).is_err(), "drafts are voided, not credited");
+    }
+
+    #[test]
+    fn only_drafts_are_voided() {
+        let mut inv = invoice("10.00");
+        void_draft(&mut inv, at()).unwrap();
+        assert_eq!(inv.status, InvoiceStatus::Void);
+        let mut open = finalized("10.00");
+        assert!(matches!(void_draft(&mut open, at()), Err(Error::Conflict)));
+    }
+
+    #[test]
+    fn cohort_notice_and_first_bill() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let cohort = Cohort::parse("dc1-colo", "DC1 colocation", d("2027-01-15")).unwrap();
+        assert_eq!(cohort.notice_date(), d("2026-12-16"));
+        assert!(!cohort.notice_due(d("2026-12-15")));
+        assert!(cohort.notice_due(d("2026-12-16")));
+        assert!(!cohort.notice_due(d("2027-01-16")));
+        assert_eq!(cohort.first_bill_date(BillDay::try_from(1).unwrap()), d("2027-02-01"));
+        assert_eq!(cohort.first_bill_date(BillDay::try_from(15).unwrap()), d("2027-01-15"));
+        assert!(Cohort::parse("DC 1", "x", d("2027-01-15")).is_err());
+    }
+}
