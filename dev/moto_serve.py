@@ -6,15 +6,120 @@ can therefore undo each other's committed writes, which DynamoDB never does (its
 serializable). Serving requests one at a time gives the stand-in that isolation, so concurrency
 tests exercise our conditional writes, not moto's races.
 
+It also replaces moto's TransactWriteItems with one of the same behaviour that does not deep-copy
+every table it touches on each call (see `_transact_write_items`): with that copy, each transaction
+cost time and memory in proportion to the whole table, so a bill run over thousands of accounts,
+or a long `make dev` session, slowed to a crawl and grew moto past 10 GB.
+
 Usage: python moto_serve.py HOST PORT
 """
 
+import copy
 import os
 import signal
 import sys
 
+from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb.exceptions import (
+    ConditionalCheckFailed,
+    MultipleTransactionsException,
+    TooManyTransactionsException,
+    TransactionCanceledException,
+    TransactWriteSingleOpException,
+)
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import run_simple
+
+
+def _transact_write_items(self, transact_items):
+    """DynamoDB's TransactWriteItems, all or nothing, as moto 5.2.5 answers it (same checks, same
+    cancellation reasons), without moto's deep copy of each touched table.
+
+    1. Check every operation's condition against the current items, writing nothing. Any failure
+       cancels the transaction with one reason per operation, as moto does.
+    2. Apply the writes. Requests are served one at a time, so nothing changes in between. Should a
+       write still fail (a malformed update expression), the touched items and their stream records
+       are put back as they were and the error is raised, as moto does after its restore.
+    """
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    ops, seen, reasons = [], set(), []
+    for item in transact_items:
+        if len(item) > 1:
+            raise TransactWriteSingleOpException
+        op_type, op = next(iter(item.items()))
+        if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+            raise ValueError("Unsupported transaction operation")
+        table_name = op["TableName"]
+        table = self.get_table(table_name)
+        if op_type == "Put":
+            attrs = op["Item"]
+            key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+            if table.range_key_attr is not None:
+                key[table.range_key_attr] = attrs[table.range_key_attr]
+        else:
+            key = op["Key"]
+        unique = (str(table_name), str(dict(sorted(key.items()))))
+        if unique in seen:
+            raise MultipleTransactionsException()
+        seen.add(unique)
+        current = self.get_item(table_name, key)
+        reason = (None, None, None)
+        condition = op.get("ConditionExpression")
+        if condition is not None:
+            check = get_filter_expression(
+                condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+            )
+            if not check.expr(current):
+                old = None
+                if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                    old = current.to_json()["Attributes"]
+                reason = ("ConditionalCheckFailed", str(ConditionalCheckFailed().message), old)
+        reasons.append(reason)
+        ops.append((op_type, op, table, key, current))
+    if any(code is not None for code, _, _ in reasons):
+        raise TransactionCanceledException(reasons)
+
+    saved = []  # (table, hash, range, item before) for a restore
+    streams = {}
+    try:
+        for op_type, op, table, key, current in ops:
+            if op_type == "ConditionCheck":
+                continue
+            if table.stream_shard is not None and id(table) not in streams:
+                streams[id(table)] = (table.stream_shard, len(table.stream_shard.items))
+            hash_value = DynamoType(key[table.hash_key_attr])
+            range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+            saved.append((table, hash_value, range_value, copy.deepcopy(current)))
+            names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+            if op_type == "Put":
+                self.put_item(op["TableName"], op["Item"], expression_attribute_names=names,
+                              expression_attribute_values=values)
+            elif op_type == "Delete":
+                self.delete_item(op["TableName"], key, expression_attribute_names=names,
+                                 expression_attribute_values=values)
+            else:
+                self.update_item(op["TableName"], key, update_expression=op["UpdateExpression"],
+                                 expression_attribute_names=names, expression_attribute_values=values)
+    except Exception:
+        for table, hash_value, range_value, before in reversed(saved):
+            if range_value is not None:
+                if before is None:
+                    table.items[hash_value].pop(range_value, None)
+                else:
+                    table.items[hash_value][range_value] = before
+            elif before is None:
+                table.items.pop(hash_value, None)
+            else:
+                table.items[hash_value] = before
+        for shard, length in streams.values():
+            del shard.items[length:]
+        raise
+
+
+DynamoDBBackend.transact_write_items = _transact_write_items
 
 
 def main() -> None:
