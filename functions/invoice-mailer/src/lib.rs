@@ -122,6 +122,10 @@ impl Mailer {
                 let to = if suppressed.is_empty() { vec![email.clone()] } else { vec![] };
                 (MailKind::MemberInvitation, event_id.clone(), rendered, to)
             }
+            WorkItem::BillFormatNotice { go_live, first_bill_date, event_id, .. } => {
+                let rendered = render::bill_format_notice(brand, &account, *go_live, *first_bill_date)?;
+                (MailKind::BillFormatNotice, event_id.clone(), rendered, self.bill_people(&account).await?)
+            }
             // The seat provisioner's; nothing to mail.
             WorkItem::SeatsChanged { .. } => return Ok(0),
         };

@@ -288,3 +288,40 @@ pub fn invitation(brand: &Brand, account: &Account, role: billing_domain::Role) 
         &brand.portal_url,
     )
 }
+
+/// The "new bill format" notice a cohort's accounts get a month before their bills move here.
+pub fn bill_format_notice(
+    brand: &Brand,
+    account: &Account,
+    go_live: chrono::NaiveDate,
+    first_bill: chrono::NaiveDate,
+) -> askama::Result<Rendered> {
+    let long = |d: chrono::NaiveDate| d.format("%B %-d, %Y").to_string();
+    let mut paras = vec![
+        format!(
+            "From {}, the bills of {} come in a new format. Your first bill in it is dated {}.",
+            long(go_live),
+            account.name,
+            long(first_bill)
+        ),
+        "Each bill lists your recurring, one-time and usage charges, including any overage, grouped by site \
+         or service with a subtotal for each, and shows the service period of every line; a partial month is \
+         marked as such."
+            .to_owned(),
+        "You can pay by card in the billing portal, or mail a check with the payment stub at the bottom of the bill."
+            .to_owned(),
+    ];
+    if let Some(remit) = &brand.remit_to {
+        let lines: Vec<String> = std::iter::once(remit.name.clone()).chain(address_lines(&remit.address)).collect();
+        paras.push(format!("Checks go to: {}.", lines.join(", ")));
+    }
+    paras.push("Your prices, contract and payment terms do not change.".to_owned());
+    notice(
+        &brand.seller,
+        format!("{}: your bills get a new format from {}", brand.seller, long(go_live)),
+        "Your bills are getting a new format",
+        &paras,
+        "Open the billing portal",
+        &brand.portal_url,
+    )
+}

@@ -51,6 +51,14 @@ pub enum AuditAction {
     SeatAssigned,
     #[serde(rename = "seat.unassigned")]
     SeatUnassigned,
+    #[serde(rename = "account.imported")]
+    AccountImported,
+    #[serde(rename = "invoice.payment_recorded")]
+    InvoicePaymentRecorded,
+    #[serde(rename = "invoice.credit_note_issued")]
+    CreditNoteIssued,
+    #[serde(rename = "invoice.voided")]
+    InvoiceVoided,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -229,6 +229,16 @@ pub enum WorkItem {
         /// The invitation's own id (the member id): one mail per invitation.
         event_id: String,
     },
+    /// The account's cohort moves to bills from this system: the "new bill format" notice, sent
+    /// once, a month before go-live.
+    BillFormatNotice {
+        account_id: AccountId,
+        cohort: String,
+        go_live: chrono::NaiveDate,
+        first_bill_date: chrono::NaiveDate,
+        /// `cohort:<id>`: one notice per account and cohort.
+        event_id: String,
+    },
     /// The seat provisioner made the account's seats match what is paid: tell its admins.
     SeatsReady {
         account_id: AccountId,
@@ -250,6 +260,7 @@ impl WorkItem {
             | WorkItem::PaymentReceived { account_id, .. }
             | WorkItem::PaymentFailed { account_id, .. }
             | WorkItem::SeatsReady { account_id, .. }
+            | WorkItem::BillFormatNotice { account_id, .. }
             | WorkItem::MemberInvited { account_id, .. } => account_id,
         }
     }
@@ -261,6 +272,7 @@ impl WorkItem {
             | WorkItem::PaymentReceived { event_id, .. }
             | WorkItem::PaymentFailed { event_id, .. }
             | WorkItem::SeatsReady { event_id, .. }
+            | WorkItem::BillFormatNotice { event_id, .. }
             | WorkItem::MemberInvited { event_id, .. } => event_id,
         }
     }
@@ -273,6 +285,7 @@ impl WorkItem {
             WorkItem::PaymentReceived { .. } => "payment_received",
             WorkItem::PaymentFailed { .. } => "payment_failed",
             WorkItem::SeatsReady { .. } => "seats_ready",
+            WorkItem::BillFormatNotice { .. } => "bill_format_notice",
             WorkItem::MemberInvited { .. } => "member_invited",
         }
     }

@@ -64,9 +64,12 @@ pub fn invoice_number(prefix: &str, seq: u64) -> String {
 }
 
 /// The id of the invoice for an account's bill date: one bill per account and date, so a run that
-/// is retried, or two runs at once, name the same invoice.
-pub fn bill_id(account: &AccountId, bill_date: NaiveDate) -> String {
-    format!("bill_{}_{}", account.as_str().trim_start_matches(AccountId::PREFIX), bill_date.format("%Y%m%d"))
+/// is retried, or two runs at once, name the same invoice. `revision` counts drafts of that date
+/// voided before: a new draft after a void gets a new id.
+pub fn bill_id(account: &AccountId, bill_date: NaiveDate, revision: u32) -> String {
+    let base =
+        format!("bill_{}_{}", account.as_str().trim_start_matches(AccountId::PREFIX), bill_date.format("%Y%m%d"));
+    if revision == 0 { base } else { format!("{base}_r{revision}") }
 }
 
 fn midnight(date: NaiveDate) -> DateTime<Utc> {
@@ -224,6 +227,10 @@ pub struct Cohort {
     pub name: String,
     /// The first day accounts of the cohort are billed by this system.
     pub go_live: NaiveDate,
+    /// When the bill run queued the notice for every account then in the cohort (accounts
+    /// imported later get theirs at import).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notices_queued_on: Option<NaiveDate>,
 }
 
 impl Cohort {
@@ -254,7 +261,7 @@ impl Cohort {
             return Err(Error::invalid("id", "must be 1 to 40 lowercase letters, digits or `-`"));
         }
         let name = crate::text::bounded(name, 1, 200).map_err(|e| Error::from(e.under("name")))?;
-        Ok(Self { id: id.to_owned(), name, go_live })
+        Ok(Self { id: id.to_owned(), name, go_live, notices_queued_on: None })
     }
 }
 
@@ -281,7 +288,7 @@ mod tests {
         };
         let account: AccountId = "acct_a1".parse().unwrap();
         draft(
-            bill_id(&account, d("2026-11-01")),
+            bill_id(&account, d("2026-11-01"), 0),
             &account,
             "USD".parse().unwrap(),
             vec![line],

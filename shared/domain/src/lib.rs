@@ -9,6 +9,7 @@ pub mod account;
 pub mod audit;
 pub mod billing;
 pub mod catalog;
+pub mod contract;
 pub mod error;
 pub mod ids;
 pub mod invoice;

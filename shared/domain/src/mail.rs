@@ -19,6 +19,8 @@ pub enum MailKind {
     SeatsReady,
     /// An invitation to join an account.
     MemberInvitation,
+    /// The account's bills move to a new format (cohort migration), a month ahead.
+    BillFormatNotice,
 }
 
 impl MailKind {
@@ -29,6 +31,7 @@ impl MailKind {
             MailKind::PaymentFailed => "payment_failed",
             MailKind::SeatsReady => "seats_ready",
             MailKind::MemberInvitation => "member_invitation",
+            MailKind::BillFormatNotice => "bill_format_notice",
         }
     }
 }

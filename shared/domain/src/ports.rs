@@ -253,3 +253,222 @@ pub trait Suppressions: Send + Sync {
     async fn suppressed(&self, emails: &[Email]) -> Result<Vec<Email>>;
     async fn suppress(&self, email: &Email, reason: &str, now: DateTime<Utc>) -> Result<()>;
 }
+
+// ---- contract (invoice-mode) billing ----
+
+/// A payment received for one of our invoices, outside a processor: a mailed check (or, later, a
+/// card payment of a contract bill). `reference` makes it idempotent: the same check recorded
+/// twice is one payment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceivedPayment {
+    pub account_id: AccountId,
+    pub invoice_id: String,
+    /// `check:1042`
+    pub reference: String,
+    pub method: String,
+    pub amount: crate::money::Money,
+    pub received_on: chrono::NaiveDate,
+    /// What settled the invoice and what became account credit.
+    pub to_invoice: crate::money::Money,
+    pub to_credit: crate::money::Money,
+    pub recorded_at: DateTime<Utc>,
+    pub recorded_by: String,
+}
+
+/// A credit note against a finalized invoice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreditNote {
+    pub id: String,
+    /// From the seller's gap-free credit-note sequence: `CN-000001`.
+    pub number: String,
+    pub account_id: AccountId,
+    pub invoice_id: String,
+    pub amount: crate::money::Money,
+    pub reason: String,
+    pub to_invoice: crate::money::Money,
+    pub to_credit: crate::money::Money,
+    pub created: DateTime<Utc>,
+    pub created_by: String,
+}
+
+/// The two gap-free sequences of the seller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sequence {
+    Invoice,
+    CreditNote,
+}
+
+impl Sequence {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Invoice => "invoice",
+            Self::CreditNote => "credit_note",
+        }
+    }
+}
+
+/// A number taken from a sequence: the write that uses it succeeds only if the sequence is still
+/// at `previous`, so numbers are never skipped or given twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Taken {
+    pub sequence: Sequence,
+    pub previous: u64,
+}
+
+impl Taken {
+    pub fn number(&self) -> u64 {
+        self.previous + 1
+    }
+}
+
+#[async_trait]
+pub trait ContractReader: Send + Sync {
+    async fn contract_account(&self, id: &AccountId) -> Result<Option<crate::contract::ContractAccount>>;
+}
+
+/// What storing a batch of usage did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UsageWrite {
+    /// Stored, except these (indexes into the batch), whose keys were seen before.
+    Stored { duplicates: Vec<usize> },
+    /// The account's open bucket moved (a bill run closed it): re-read and choose again.
+    BucketMoved,
+}
+
+/// Usage ingestion's writes: `PutItem` on usage records and keys, `ConditionCheck` on the contract.
+#[async_trait]
+pub trait UsageWriter: ContractReader {
+    /// Stores records (each with its bucket) if `account.usage_bucket` is still what it was read
+    /// as; at most [`MAX_USAGE_BATCH`] at once. Records whose idempotency key was stored before
+    /// are left out and reported.
+    async fn store_usage(
+        &self,
+        account: &crate::contract::ContractAccount,
+        records: &[(chrono::NaiveDate, crate::contract::UsageEvent)],
+        now: DateTime<Utc>,
+    ) -> Result<UsageWrite>;
+}
+
+/// Usage records and keys written in one transaction, with the contract check.
+pub const MAX_USAGE_BATCH: usize = 49;
+
+/// One page of a walk through many items.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+/// What the bill run reads and writes.
+#[async_trait]
+/// Where the seller's gap-free sequences stand.
+#[async_trait]
+pub trait SequenceReader: Send + Sync {
+    /// The last number given (0: none yet).
+    async fn sequence(&self, sequence: Sequence) -> Result<u64>;
+}
+
+#[async_trait]
+pub trait BillRunStore: ContractReader + AccountReader + SequenceReader {
+    /// Accounts whose next bill is due on or before `through`, in bill-date order.
+    async fn due_accounts(
+        &self,
+        through: chrono::NaiveDate,
+        limit: u16,
+        after: Option<&str>,
+    ) -> Result<Page<AccountId>>;
+    async fn bucket_usage(
+        &self,
+        account: &AccountId,
+        bucket: chrono::NaiveDate,
+    ) -> Result<Vec<crate::rating::UsageRecord>>;
+    /// Replaces the contract state if still at `before.version` (`after.version` must be one
+    /// more); otherwise `Error::Conflict`.
+    async fn save_contract(
+        &self,
+        before: &crate::contract::ContractAccount,
+        after: &crate::contract::ContractAccount,
+    ) -> Result<()>;
+    /// Writes a draft invoice (absent before) with the contract state.
+    async fn save_draft(
+        &self,
+        before: &crate::contract::ContractAccount,
+        after: &crate::contract::ContractAccount,
+        draft: &crate::invoice::Invoice,
+    ) -> Result<()>;
+    /// Finalizes a bill in one write: the invoice (new, or replacing its draft), its number taken
+    /// from the sequence, the contract state, the account's balance due, and the work item that
+    /// mails it. `Error::Conflict` when the contract, the sequence or the invoice moved.
+    #[allow(clippy::too_many_arguments)]
+    async fn finalize_bill(
+        &self,
+        before: &crate::contract::ContractAccount,
+        after: &crate::contract::ContractAccount,
+        invoice: &crate::invoice::Invoice,
+        replaces_draft: bool,
+        number: Taken,
+        work: &crate::billing::WorkItem,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    async fn bill(&self, account: &AccountId, id: &str) -> Result<Option<crate::invoice::Invoice>>;
+    async fn cohorts(&self) -> Result<Vec<crate::ledger::Cohort>>;
+    async fn cohort_accounts(&self, cohort: &str) -> Result<Vec<AccountId>>;
+    /// Records that every account of the cohort has its notice queued.
+    async fn mark_notices_queued(&self, cohort: &crate::ledger::Cohort) -> Result<()>;
+    /// Puts a work item unless one with its key exists; whether it was put.
+    async fn queue_work(&self, work: &crate::billing::WorkItem, now: DateTime<Utc>) -> Result<bool>;
+}
+
+/// Ops' writes to contract accounts: catalog, cohorts, import, payments, credit notes, voids.
+#[async_trait]
+pub trait ContractAdmin: ContractReader + AccountReader + SequenceReader {
+    async fn prices(&self) -> Result<std::collections::BTreeMap<crate::catalog::PriceId, crate::catalog::Price>>;
+    async fn put_price(&self, price: &crate::catalog::Price) -> Result<()>;
+    async fn cohort(&self, id: &str) -> Result<Option<crate::ledger::Cohort>>;
+    async fn put_cohort(&self, cohort: &crate::ledger::Cohort) -> Result<()>;
+    /// Creates the account with its contract state and cohort membership. `Error::Conflict` when
+    /// the account exists.
+    async fn import_account(
+        &self,
+        account: &crate::account::Account,
+        contract: &crate::contract::ContractAccount,
+        audit: &AuditEntry,
+    ) -> Result<()>;
+    async fn contract_invoice(&self, account: &AccountId, id: &str) -> Result<Option<crate::invoice::Invoice>>;
+    /// Records a payment: the invoice `before` → `after`, the contract's credit, the balance due,
+    /// the receipt's work item and the audit entry. `Recorded::AlreadyRecorded` when the payment's
+    /// reference was recorded before; `Error::Conflict` when the invoice or contract moved.
+    #[allow(clippy::too_many_arguments)]
+    async fn record_payment(
+        &self,
+        payment: &ReceivedPayment,
+        invoice_before: &crate::invoice::Invoice,
+        invoice_after: &crate::invoice::Invoice,
+        contract_before: &crate::contract::ContractAccount,
+        contract_after: &crate::contract::ContractAccount,
+        work: &crate::billing::WorkItem,
+        audit: &AuditEntry,
+    ) -> Result<Recorded>;
+    #[allow(clippy::too_many_arguments)]
+    async fn record_credit_note(
+        &self,
+        note: &CreditNote,
+        number: Taken,
+        invoice_before: &crate::invoice::Invoice,
+        invoice_after: &crate::invoice::Invoice,
+        contract_before: &crate::contract::ContractAccount,
+        contract_after: &crate::contract::ContractAccount,
+        audit: &AuditEntry,
+    ) -> Result<()>;
+    async fn credit_notes(&self, account: &AccountId) -> Result<Vec<CreditNote>>;
+    /// Voids a draft and restores the contract state it was rated from.
+    async fn void_draft(
+        &self,
+        invoice_before: &crate::invoice::Invoice,
+        invoice_after: &crate::invoice::Invoice,
+        contract_before: &crate::contract::ContractAccount,
+        contract_after: &crate::contract::ContractAccount,
+        audit: &AuditEntry,
+    ) -> Result<()>;
+}

@@ -31,6 +31,7 @@ async fn the_gateway_checks_tokens_and_serves_the_seeded_demo_account() {
     assert!(!seed::seed(&s.store()).await.unwrap(), "seeding twice is a no-op");
     let app = gateway::app(gateway::Gateway {
         portal: s.router.clone(),
+        ops: None,
         webhook: None,
         jwt_secret: SECRET.to_vec(),
         template: devstack::apigw::template(),

@@ -18,9 +18,9 @@ use invoice_mailer::{MailSettings, Mailer, MailerError};
 use serde_json::{Value, json};
 
 const SECRET: &str = "whsec_test_mailer";
-const FROM: &str = "billing@seller.example";
+pub const FROM: &str = "billing@seller.example";
 
-fn settings() -> MailSettings {
+pub fn settings() -> MailSettings {
     let address = Address::parse(AddressInput {
         line1: "PO Box 77",
         line2: Some("Lockbox 9"),
@@ -77,7 +77,7 @@ async fn account_with_a_bill(s: &Stack, tag: &str) -> String {
     acct
 }
 
-fn sent_to(s: &Stack, tag: &str) -> Vec<Value> {
+pub fn sent_to(s: &Stack, tag: &str) -> Vec<Value> {
     sent_raw_messages(&s.endpoint)
         .unwrap()
         .into_iter()

@@ -4,6 +4,7 @@
 mod accounts;
 mod billing_profile;
 mod charges;
+mod contract_billing;
 mod failures;
 mod invoices;
 mod local_gateway;

@@ -132,6 +132,37 @@ pub fn event(template: &Value, call: &HttpCall, claims: Option<&BTreeMap<String,
     ev
 }
 
+/// The event API Gateway sends for a route authorized with IAM (`POST /v1/usage`,
+/// `ANY /v1/ops/{proxy+}`): the caller's principal in `requestContext.authorizer.iam`.
+pub fn event_iam(template: &Value, call: &HttpCall, user_arn: &str, access_key: &str) -> Value {
+    let mut ev = event(template, call, None);
+    let path = ev["rawPath"].as_str().unwrap_or_default().to_owned();
+    let method = call.method.to_ascii_uppercase();
+    let route_key = match path.strip_prefix("/v1/ops/") {
+        Some(proxy) => {
+            ev["pathParameters"] = json!({ "proxy": proxy });
+            "ANY /v1/ops/{proxy+}".to_owned()
+        }
+        None => {
+            ev.as_object_mut().map(|o| o.remove("pathParameters"));
+            format!("{method} {path}")
+        }
+    };
+    ev["routeKey"] = json!(route_key);
+    let ctx = &mut ev["requestContext"];
+    ctx["routeKey"] = json!(route_key);
+    let account = user_arn.split(':').nth(4).unwrap_or_default();
+    ctx["authorizer"] = json!({ "iam": {
+        "accessKey": access_key,
+        "accountId": account,
+        "callerId": access_key,
+        "principalOrgId": null,
+        "userArn": user_arn,
+        "userId": access_key,
+    }});
+    ev
+}
+
 /// Runs `event` through `lambda_http`'s conversion and into `router`, as the Lambda runtime does.
 pub async fn invoke(router: Router, event: &Value) -> Result<http::Response<Body>> {
     let request = lambda_http::request::from_str(&event.to_string()).context("lambda_http rejected the event")?;

@@ -21,11 +21,28 @@ const MAX_BODY: usize = 10 * 1024 * 1024;
 /// The route of the Stripe webhook: no authorizer (Stripe signs its deliveries instead).
 pub const WEBHOOK_PATH: &str = "/webhooks/stripe";
 
+/// The seller's own routes, authorized with IAM: usage ingestion and ops.
+pub fn is_ops_path(path: &str) -> bool {
+    path == "/v1/usage" || path.starts_with("/v1/ops/")
+}
+
+/// The IAM principal of a SigV4-signed request (`Authorization: AWS4-HMAC-SHA256
+/// Credential=<access key>/<date>/<region>/execute-api/aws4_request, …`). The local gateway takes
+/// the access key as the caller and does not check the signature; API Gateway does.
+pub fn sigv4_access_key(authorization: &str) -> Option<&str> {
+    let rest = authorization.strip_prefix("AWS4-HMAC-SHA256 ")?;
+    let credential = rest.split(',').map(str::trim).find_map(|p| p.strip_prefix("Credential="))?;
+    let key = credential.split('/').next()?;
+    (!key.is_empty() && credential.contains("/execute-api/")).then_some(key)
+}
+
 pub struct Gateway {
     /// The function behind the `ANY /v1/{proxy+}` route.
     pub portal: Router,
     /// The function behind `POST /webhooks/stripe`.
     pub webhook: Option<Router>,
+    /// The function behind `POST /v1/usage` and `ANY /v1/ops/{proxy+}` (IAM authorization).
+    pub ops: Option<Router>,
     pub jwt_secret: Vec<u8>,
     pub template: Value,
 }
@@ -45,6 +62,23 @@ fn unauthorized() -> Response {
 async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_owned();
+    if is_ops_path(&path) {
+        let Some(ops) = &gw.ops else { return not_found() };
+        let key = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(sigv4_access_key)
+            .map(str::to_owned);
+        let Some(key) = key else {
+            // API Gateway's answer to an unsigned request on an IAM-authorized route.
+            return (StatusCode::FORBIDDEN, axum::Json(json!({ "message": "Forbidden" }))).into_response();
+        };
+        let Some(call) = http_call(&parts, body).await else { return too_large() };
+        let arn = format!("arn:aws:iam::123456789012:user/{key}");
+        let event = apigw::event_iam(&gw.template, &call, &arn, &key);
+        return respond(apigw::invoke(ops.clone(), &event).await);
+    }
     let (function, claims) = if path == WEBHOOK_PATH && parts.method == http::Method::POST {
         match &gw.webhook {
             Some(webhook) => (webhook.clone(), None),
@@ -69,14 +103,18 @@ async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
     } else {
         return not_found();
     };
-    let body = match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(b) => b,
-        Err(_) => {
-            return (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(json!({ "message": "Request Entity Too Large" })))
-                .into_response();
-        }
-    };
-    let call = HttpCall {
+    let Some(call) = http_call(&parts, body).await else { return too_large() };
+    let event = apigw::event(&gw.template, &call, claims.as_ref());
+    respond(apigw::invoke(function, &event).await)
+}
+
+fn too_large() -> Response {
+    (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(json!({ "message": "Request Entity Too Large" }))).into_response()
+}
+
+async fn http_call(parts: &http::request::Parts, body: Body) -> Option<HttpCall> {
+    let body = axum::body::to_bytes(body, MAX_BODY).await.ok()?;
+    Some(HttpCall {
         method: parts.method.to_string(),
         path_and_query: parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default(),
         headers: parts
@@ -85,9 +123,11 @@ async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
             .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.to_string(), v.to_owned())))
             .collect(),
         body: body.to_vec(),
-    };
-    let event = apigw::event(&gw.template, &call, claims.as_ref());
-    match apigw::invoke(function, &event).await {
+    })
+}
+
+fn respond(result: anyhow::Result<http::Response<Body>>) -> Response {
+    match result {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "invocation failed");

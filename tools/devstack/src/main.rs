@@ -255,7 +255,14 @@ async fn stream_consumers(
     let consumers = vec![
         Consumer {
             name: "invoice-mailer",
-            kinds: &["bill_ready", "payment_received", "payment_failed", "seats_ready", "member_invited"],
+            kinds: &[
+                "bill_ready",
+                "payment_received",
+                "payment_failed",
+                "seats_ready",
+                "member_invited",
+                "bill_format_notice",
+            ],
             handler: Arc::new(move |event| {
                 let mailer = mailer.clone();
                 Box::pin(async move { mailer.handle(event).await })
@@ -291,6 +298,7 @@ async fn serve(api_port: u16, endpoint: &str, table: &str, stripe_port: u16, dat
     }
     let store = DynamoStore::new(client, table);
     let mailer_store = store.clone();
+    let ops_store = store.clone();
     if seed::seed(&store).await? {
         tracing::info!(account = seed::DEMO_ACCOUNT, "seeded the demo account");
     }
@@ -333,9 +341,14 @@ async fn serve(api_port: u16, endpoint: &str, table: &str, stripe_port: u16, dat
     };
     stream_consumers(&aws, table, &mailer_store, brand, outbox.clone()).await?;
     let secret = token::secret_from_env();
+    let ops = ops_api::router(ops_api::OpsState::new(
+        ops_store,
+        bill_run::Settings { invoice_prefix: env_or("INVOICE_PREFIX", "INV"), ..bill_run::Settings::default() },
+    ));
     let app = gateway::app(gateway::Gateway {
         portal,
         webhook: Some(webhook),
+        ops: Some(ops),
         jwt_secret: secret.clone(),
         template: devstack::apigw::template(),
     });

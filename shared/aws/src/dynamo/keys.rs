@@ -123,3 +123,64 @@ pub fn suppressed_pk(email: &Email) -> String {
     format!("SUPPRESSED#{email}")
 }
 pub const SUPPRESSED_SK: &str = "EMAIL";
+
+// ---- contract (invoice-mode) billing ----
+
+/// An invoice-mode account's contract state, on the bill-due index by next bill date.
+pub const CONTRACT_SK: &str = "CONTRACT";
+pub const BILL_DUE_GSI1PK: &str = "BILL_DUE";
+
+pub fn bill_due_gsi1sk(next_bill_date: chrono::NaiveDate, account: &AccountId) -> String {
+    format!("{next_bill_date}#{account}")
+}
+
+/// The usage records of one account's bill (its bucket).
+pub fn usage_pk(account: &AccountId, bucket: chrono::NaiveDate) -> String {
+    format!("USAGE#{account}#{bucket}")
+}
+
+pub fn usage_sk(timestamp: chrono::DateTime<chrono::Utc>, key: &str) -> String {
+    format!("{:013}#{key}", timestamp.timestamp_millis().max(0))
+}
+
+/// One usage idempotency key of an account: its own partition, so millions spread out.
+pub fn usage_key_pk(account: &AccountId, key: &str) -> String {
+    format!("USAGE_KEY#{account}#{key}")
+}
+pub const USAGE_KEY_SK: &str = "KEY";
+
+/// A gap-free sequence of the seller (invoice and credit-note numbers).
+pub fn sequence_pk(name: &str) -> String {
+    format!("SEQUENCE#{name}")
+}
+pub const SEQUENCE_SK: &str = "SEQUENCE";
+
+pub const CATALOG_PK: &str = "CATALOG";
+pub const PRICE_PREFIX: &str = "PRICE#";
+
+pub fn price_sk(id: &billing_domain::catalog::PriceId) -> String {
+    format!("{PRICE_PREFIX}{id}")
+}
+
+pub const COHORTS_PK: &str = "COHORTS";
+pub const COHORT_PREFIX: &str = "COHORT#";
+
+pub fn cohort_sk(id: &str) -> String {
+    format!("{COHORT_PREFIX}{id}")
+}
+
+/// A cohort's members: one item per account under the cohort.
+pub fn cohort_pk(id: &str) -> String {
+    format!("{COHORT_PREFIX}{id}")
+}
+
+/// A payment received outside the processor (a check), by its reference.
+pub fn received_payment_sk(reference: &str) -> String {
+    format!("RECEIVED_PAYMENT#{reference}")
+}
+
+pub const CREDIT_NOTE_PREFIX: &str = "CREDIT_NOTE#";
+
+pub fn credit_note_sk(id: &str) -> String {
+    format!("{CREDIT_NOTE_PREFIX}{id}")
+}

@@ -2,6 +2,7 @@
 //! domain types, every multi-item change in one `TransactWriteItems`.
 
 mod billing;
+mod contract;
 pub mod keys;
 mod mail_seats;
 mod processor;

@@ -1,0 +1,470 @@
+//! The bill run of contract (invoice-mode) accounts.
+//!
+//! For each account whose next bill date has come, in bill-date order:
+//! 1. **Close** its usage bucket: the open bucket moves to the following bill, so usage arriving
+//!    from now on (late or not) goes there; a usage write that read the old bucket fails its check
+//!    and is retried into the new one.
+//! 2. **Rate** the contract for the bill date with the closed bucket's usage.
+//! 3. **Finalize** in one transaction: the invoice (id = account + bill date, so only one can
+//!    exist), its number from the seller's gap-free sequence, the contract with what it billed and
+//!    its next bill date, the balance due, and the `bill_ready` work item the mailer sends.
+//!
+//! Each step is conditional on the contract version it read. A run that crashes resumes where it
+//! stopped (a closed bucket is read again, a draft is finalized); a second run at the same time
+//! loses the condition, re-reads, finds the account billed and moves on. So every account gets
+//! exactly one invoice per bill date, however often the run is retried.
+//!
+//! Modes: `finalize` (the schedule), `draft` (leaves drafts for review; a later `finalize` run
+//! finalizes them), `dry_run` (rates and returns the invoices, writes nothing).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use billing_domain::billing::WorkItem;
+use billing_domain::contract::{ContractAccount, Draft};
+use billing_domain::invoice::Invoice;
+use billing_domain::ledger::{self, Cohort};
+use billing_domain::ports::{BillRunStore, Sequence, Taken};
+use billing_domain::rating::rate;
+use billing_domain::{AccountId, Error as DomainError, Money};
+use chrono::{DateTime, NaiveDate, Utc};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error("account {0} changed under {1} attempts in a row; left for the next run")]
+    Contended(AccountId, u32),
+    #[error("{0}")]
+    Missing(String),
+}
+
+impl RunError {
+    /// Whether the run should be retried (the schedule retries it anyway).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Domain(DomainError::Unavailable(_)) | Self::Contended(..))
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    #[default]
+    Finalize,
+    Draft,
+    DryRun,
+}
+
+/// What to run. Every field has a default: the schedule sends `{}`-like events.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RunRequest {
+    #[serde(default)]
+    pub mode: Mode,
+    /// Bill what is due on or before this date (default: today, UTC).
+    #[serde(default)]
+    pub date: Option<NaiveDate>,
+    /// Only these accounts (default: every due account).
+    #[serde(default)]
+    pub accounts: Option<Vec<AccountId>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Finalized now (more than one when the account was behind).
+    Finalized,
+    Drafted,
+    /// Dry run: what would be billed.
+    WouldBill,
+    /// The period had nothing to bill; the account moved on to its next bill date.
+    NothingToBill,
+    NotDue,
+    /// A draft for this date waits for review (draft mode).
+    DraftPending,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountResult {
+    pub account_id: AccountId,
+    pub bill_date: NaiveDate,
+    pub outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoice_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<Money>,
+    /// Dry run: the invoice it would make.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoice: Option<Invoice>,
+    /// Usage records no item priced (logged, left out of the bill).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unrated_usage: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountFailure {
+    pub account_id: AccountId,
+    pub error: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub date: NaiveDate,
+    pub mode: Mode,
+    pub results: Vec<AccountResult>,
+    pub failures: Vec<AccountFailure>,
+    pub notices_queued: usize,
+    /// Stopped at the deadline with due accounts left: the next run continues.
+    pub more: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `INV` → `INV-000042`.
+    pub invoice_prefix: String,
+    /// Accounts billed at once.
+    pub concurrency: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { invoice_prefix: "INV".into(), concurrency: 8 }
+    }
+}
+
+/// A lost condition is retried this many times (re-reading each time) before the account is
+/// left for the next run.
+const MAX_ATTEMPTS: u32 = 8;
+/// An account more than this many bills behind is caught up over several runs.
+const MAX_CATCH_UP: usize = 12;
+
+pub struct BillRun<S> {
+    store: Arc<S>,
+    settings: Settings,
+}
+
+impl<S> Clone for BillRun<S> {
+    fn clone(&self) -> Self {
+        Self { store: self.store.clone(), settings: self.settings.clone() }
+    }
+}
+
+impl<S: BillRunStore + 'static> BillRun<S> {
+    pub fn new(store: S, settings: Settings) -> Self {
+        Self { store: Arc::new(store), settings }
+    }
+
+    pub fn from_arc(store: Arc<S>, settings: Settings) -> Self {
+        Self { store, settings }
+    }
+
+    /// Runs the bill run for `request`, stopping (with `more`) once `deadline` is near.
+    pub async fn run(&self, request: &RunRequest, now: DateTime<Utc>, deadline: Option<Instant>) -> RunReport {
+        let date = request.date.unwrap_or_else(|| now.date_naive());
+        let mut report =
+            RunReport { date, mode: request.mode, results: vec![], failures: vec![], notices_queued: 0, more: false };
+        if request.mode != Mode::DryRun && request.accounts.is_none() {
+            // Notices go by the real date, not the date billed through (a re-run of a past date
+            // must not send notices that were not due then).
+            match self.queue_notices(now.date_naive(), now).await {
+                Ok(n) => report.notices_queued = n,
+                Err(e) => report
+                    .failures
+                    .push(AccountFailure { account_id: "acct_notices".parse().expect("valid"), error: e.to_string() }),
+            }
+        }
+        let near = |d: &Option<Instant>| d.is_some_and(|d| Instant::now() + Duration::from_secs(20) >= d);
+        let mut cursor: Option<String> = None;
+        loop {
+            let ids: Vec<AccountId> = match &request.accounts {
+                Some(ids) => ids.clone(),
+                None => match self.store.due_accounts(date, 100, cursor.as_deref()).await {
+                    Ok(page) => {
+                        cursor = page.next;
+                        page.items
+                    }
+                    Err(e) => {
+                        report.failures.push(AccountFailure {
+                            account_id: "acct_index".parse().expect("valid"),
+                            error: e.to_string(),
+                        });
+                        return report;
+                    }
+                },
+            };
+            let outcomes: Vec<(AccountId, Result<Vec<AccountResult>, RunError>)> = futures::stream::iter(ids)
+                .map(|id| async move {
+                    let r = self.bill_account(&id, date, request.mode, now).await;
+                    (id, r)
+                })
+                .buffer_unordered(self.settings.concurrency.max(1))
+                .collect()
+                .await;
+            for (id, outcome) in outcomes {
+                match outcome {
+                    Ok(results) => report.results.extend(results),
+                    Err(e) => {
+                        tracing::error!(account_id = %id, error = %e, "account not billed");
+                        report.failures.push(AccountFailure { account_id: id, error: e.to_string() });
+                    }
+                }
+            }
+            if request.accounts.is_some() || cursor.is_none() {
+                break;
+            }
+            if near(&deadline) {
+                report.more = true;
+                break;
+            }
+        }
+        report
+    }
+
+    /// Bills one account for every bill date due on or before `date` (up to [`MAX_CATCH_UP`]).
+    pub async fn bill_account(
+        &self,
+        id: &AccountId,
+        date: NaiveDate,
+        mode: Mode,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<AccountResult>, RunError> {
+        let mut results = Vec::new();
+        for _ in 0..MAX_CATCH_UP {
+            let result = self.bill_once(id, date, mode, now).await?;
+            let go_on = matches!(result.outcome, Outcome::Finalized | Outcome::NothingToBill) && mode == Mode::Finalize;
+            let not_due = result.outcome == Outcome::NotDue;
+            if !not_due || results.is_empty() {
+                results.push(result);
+            }
+            if !go_on || not_due {
+                break;
+            }
+        }
+        // A trailing "not due" after bills made says nothing new.
+        if results.len() > 1 {
+            results.retain(|r| r.outcome != Outcome::NotDue);
+        }
+        Ok(results)
+    }
+
+    /// One bill date of one account, retried on lost conditions.
+    async fn bill_once(
+        &self,
+        id: &AccountId,
+        date: NaiveDate,
+        mode: Mode,
+        now: DateTime<Utc>,
+    ) -> Result<AccountResult, RunError> {
+        for attempt in 1..=MAX_ATTEMPTS {
+            match self.try_bill(id, date, mode, now).await {
+                Err(RunError::Domain(DomainError::Conflict)) => {
+                    tracing::info!(account_id = %id, attempt, "state moved; reading again");
+                    tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt * attempt))).await;
+                }
+                other => return other,
+            }
+        }
+        Err(RunError::Contended(id.clone(), MAX_ATTEMPTS))
+    }
+
+    async fn try_bill(
+        &self,
+        id: &AccountId,
+        date: NaiveDate,
+        mode: Mode,
+        now: DateTime<Utc>,
+    ) -> Result<AccountResult, RunError> {
+        let mut state = self
+            .store
+            .contract_account(id)
+            .await?
+            .ok_or_else(|| RunError::Missing(format!("no contract for account {id}")))?;
+        let bill_date = state.next_bill_date;
+        let result = |outcome, invoice: Option<&Invoice>| AccountResult {
+            account_id: id.clone(),
+            bill_date,
+            outcome,
+            invoice_id: invoice.map(|i| i.id.clone()),
+            number: invoice.and_then(|i| i.number.clone()),
+            total: invoice.map(|i| i.total),
+            invoice: None,
+            unrated_usage: 0,
+        };
+        if bill_date > date {
+            return Ok(result(Outcome::NotDue, None));
+        }
+
+        // A draft for this date: finalize it (resume, or review done), or leave it.
+        if let Some(draft) = state.draft.clone().filter(|d| d.bill_date == bill_date) {
+            let invoice = self
+                .store
+                .bill(id, &draft.invoice_id)
+                .await?
+                .ok_or_else(|| RunError::Missing(format!("draft {} of {id}", draft.invoice_id)))?;
+            return match mode {
+                Mode::Draft => Ok(result(Outcome::DraftPending, Some(&invoice))),
+                Mode::DryRun => {
+                    Ok(AccountResult { invoice: Some(invoice.clone()), ..result(Outcome::WouldBill, Some(&invoice)) })
+                }
+                Mode::Finalize => {
+                    let mut after = state.clone();
+                    after.draft = None;
+                    self.finalize(&state, after, invoice, true, now)
+                        .await
+                        .map(|inv| result(Outcome::Finalized, Some(&inv)))
+                }
+            };
+        }
+
+        if mode == Mode::DryRun {
+            let usage = self.store.bucket_usage(id, bill_date).await?;
+            let rated = rate(&state.contract, &usage, bill_date);
+            let invoice = self.draft_invoice(&state, bill_date, rated.lines.clone(), now);
+            let mut r = result(if rated.lines.is_empty() { Outcome::NothingToBill } else { Outcome::WouldBill }, None);
+            r.total = Some(invoice.total);
+            r.unrated_usage = rated.unrated.len();
+            r.invoice = (!rated.lines.is_empty()).then_some(invoice);
+            return Ok(r);
+        }
+
+        // 1. Close the bucket.
+        let following = state.following_bill(bill_date);
+        if state.usage_bucket <= bill_date {
+            let mut closed = state.clone();
+            closed.usage_bucket = following;
+            closed.version += 1;
+            self.store.save_contract(&state, &closed).await?;
+            state = closed;
+        }
+
+        // 2. Rate.
+        let usage = self.store.bucket_usage(id, bill_date).await?;
+        let rated = rate(&state.contract, &usage, bill_date);
+        if !rated.unrated.is_empty() {
+            tracing::warn!(account_id = %id, records = rated.unrated.len(), "usage no item prices was left out");
+        }
+        let mut after = state.clone();
+        after.contract = rated.contract.clone();
+        after.version += 1;
+        if rated.lines.is_empty() {
+            after.next_bill_date = following;
+            self.store.save_contract(&state, &after).await?;
+            let mut r = result(Outcome::NothingToBill, None);
+            r.unrated_usage = rated.unrated.len();
+            return Ok(r);
+        }
+        let invoice = self.draft_invoice(&state, bill_date, rated.lines, now);
+
+        // 3. Draft, or finalize.
+        if mode == Mode::Draft {
+            after.draft =
+                Some(Draft { invoice_id: invoice.id.clone(), bill_date, contract_before: state.contract.clone() });
+            self.store.save_draft(&state, &after, &invoice).await?;
+            return Ok(AccountResult {
+                unrated_usage: rated.unrated.len(),
+                ..result(Outcome::Drafted, Some(&invoice))
+            });
+        }
+        // `after` carries one version step already; finalize adds none of its own.
+        after.version -= 1;
+        let invoice = self.finalize(&state, after, invoice, false, now).await?;
+        Ok(AccountResult { unrated_usage: rated.unrated.len(), ..result(Outcome::Finalized, Some(&invoice)) })
+    }
+
+    fn draft_invoice(
+        &self,
+        state: &ContractAccount,
+        bill_date: NaiveDate,
+        lines: Vec<billing_domain::invoice::InvoiceLine>,
+        now: DateTime<Utc>,
+    ) -> Invoice {
+        ledger::draft(
+            ledger::bill_id(&state.account_id, bill_date, state.bill_revision),
+            &state.account_id,
+            state.contract.currency,
+            lines,
+            state.usage_period(bill_date),
+            now,
+            &format!("billrun:{bill_date}"),
+        )
+    }
+
+    /// Numbers and finalizes `invoice` with the contract moved to its next bill date, in one
+    /// write. `after` is the state to write, minus the version step and the bill-date move.
+    async fn finalize(
+        &self,
+        before: &ContractAccount,
+        mut after: ContractAccount,
+        mut invoice: Invoice,
+        replaces_draft: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Invoice, RunError> {
+        let previous = self.store.sequence(Sequence::Invoice).await?;
+        let taken = Taken { sequence: Sequence::Invoice, previous };
+        let number = ledger::invoice_number(&self.settings.invoice_prefix, taken.number());
+        let finalized = ledger::finalize(&mut invoice, number, now, before.terms, before.credit)?;
+        invoice.stamp.event_id = format!("billrun:finalize:{}", invoice.id);
+        after.credit =
+            Money::new(after.credit.amount() - finalized.credit_applied.amount(), after.credit.currency()).rounded();
+        after.next_bill_date = before.following_bill(before.next_bill_date);
+        after.bill_revision = 0;
+        after.version = before.version + 1;
+        let work = WorkItem::BillReady {
+            account_id: invoice.account_id.clone(),
+            invoice_id: invoice.id.clone(),
+            event_id: invoice.id.clone(),
+        };
+        self.store.finalize_bill(before, &after, &invoice, replaces_draft, taken, &work, now).await?;
+        tracing::info!(
+            account_id = %invoice.account_id,
+            invoice_id = %invoice.id,
+            number = invoice.number.as_deref().unwrap_or_default(),
+            total = %invoice.total,
+            "bill finalized"
+        );
+        Ok(invoice)
+    }
+
+    /// Queues the "new bill format" notice for every account of each cohort whose notice is due
+    /// and not yet queued. Returns how many were queued now.
+    pub async fn queue_notices(&self, today: NaiveDate, now: DateTime<Utc>) -> Result<usize, RunError> {
+        let mut queued = 0;
+        for cohort in self.store.cohorts().await? {
+            if cohort.notices_queued_on.is_some() || !cohort.notice_due(today) {
+                continue;
+            }
+            for account in self.store.cohort_accounts(&cohort.id).await? {
+                if let Some(work) = self.notice_for(&cohort, &account).await?
+                    && self.store.queue_work(&work, now).await?
+                {
+                    queued += 1;
+                }
+            }
+            let done = Cohort { notices_queued_on: Some(today), ..cohort };
+            self.store.mark_notices_queued(&done).await?;
+        }
+        Ok(queued)
+    }
+
+    async fn notice_for(&self, cohort: &Cohort, account: &AccountId) -> Result<Option<WorkItem>, RunError> {
+        Ok(self.store.contract_account(account).await?.map(|state| notice(cohort, &state)))
+    }
+}
+
+/// The notice work item of an account in a cohort (one per account and cohort).
+pub fn notice(cohort: &Cohort, state: &ContractAccount) -> WorkItem {
+    WorkItem::BillFormatNotice {
+        account_id: state.account_id.clone(),
+        cohort: cohort.id.clone(),
+        go_live: cohort.go_live,
+        first_bill_date: cohort.first_bill_date(state.contract.bill_day),
+        event_id: format!("cohort:{}", cohort.id),
+    }
+}

@@ -1,0 +1,48 @@
+//! Lambda entry point: wiring only. Clients are built once per cold start.
+//!
+//! Invoked by the daily schedule (an EventBridge event: every due account, finalized), or directly
+//! by ops with a [`bill_run::RunRequest`] (`{"mode": "dry_run", "date": "2026-12-01"}`), which
+//! gets the run's report back.
+
+use std::time::{Instant, SystemTime};
+
+use bill_run::{BillRun, RunRequest, Settings};
+use billing_aws::{DynamoStore, config, telemetry};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let table = config::required("TABLE_NAME")?;
+    let settings = Settings {
+        invoice_prefix: config::optional("INVOICE_PREFIX").unwrap_or_else(|| "INV".into()),
+        ..Settings::default()
+    };
+    let aws = config::load_aws().await;
+    let run = BillRun::new(DynamoStore::from_config(&aws, table), settings);
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        let run = run.clone();
+        async move {
+            let scheduled = event.payload.get("source").and_then(Value::as_str) == Some("aws.events");
+            let request: RunRequest =
+                if scheduled { RunRequest::default() } else { serde_json::from_value(event.payload)? };
+            let left = event.context.deadline().duration_since(SystemTime::now()).unwrap_or_default();
+            let report = run.run(&request, chrono::Utc::now(), Some(Instant::now() + left)).await;
+            tracing::info!(
+                date = %report.date,
+                billed = report.results.len(),
+                failures = report.failures.len(),
+                notices = report.notices_queued,
+                more = report.more,
+                "bill run done"
+            );
+            if scheduled && !report.failures.is_empty() {
+                // Fails the invocation so the error alarm fires; the next run picks them up.
+                return Err(Error::from(format!("{} accounts not billed", report.failures.len())));
+            }
+            Ok::<_, Error>(serde_json::to_value(&report)?)
+        }
+    }))
+    .await
+}

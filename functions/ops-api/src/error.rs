@@ -1,0 +1,104 @@
+//! The ops API's one error type and the one place that maps errors to HTTP. Bodies are
+//! `{"error": {"code", "message", "details"?}}` like the portal's; internal details are logged,
+//! never returned.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use billing_domain::{Error as DomainError, FieldError};
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    #[error("these routes need IAM authorization (a SigV4-signed request)")]
+    Unauthenticated,
+    #[error("not found")]
+    NotFound,
+    #[error("this method is not allowed on this resource")]
+    MethodNotAllowed,
+    #[error("the request body is not valid JSON: {0}")]
+    InvalidJson(String),
+    #[error("{0}")]
+    InvalidBody(String),
+    #[error("{0}")]
+    InvalidParameter(String),
+    #[error("the batch has {0} records; send at most {1}")]
+    BatchTooLarge(usize, usize),
+    #[error("invoice {0} is {1}; {2}")]
+    InvoiceState(String, &'static str, &'static str),
+    #[error("account {0} already exists")]
+    AccountExists(String),
+    #[error("no cohort `{0}`; create it first")]
+    NoCohort(String),
+    #[error("the account is not billed by contract here")]
+    NotContractBilled,
+    #[error(transparent)]
+    Run(#[from] bill_run::RunError),
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: ErrorBody<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    details: &'a [FieldError],
+}
+
+impl OpsError {
+    fn classify(&self) -> (StatusCode, &'static str) {
+        use DomainError as D;
+        match self {
+            Self::Unauthenticated => (StatusCode::FORBIDDEN, "iam_required"),
+            Self::NotFound | Self::Domain(D::NotFound) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Self::InvalidJson(_) => (StatusCode::BAD_REQUEST, "invalid_json"),
+            Self::InvalidParameter(_) => (StatusCode::BAD_REQUEST, "invalid_parameter"),
+            Self::BatchTooLarge(..) => (StatusCode::PAYLOAD_TOO_LARGE, "batch_too_large"),
+            Self::InvalidBody(_) | Self::Domain(D::Invalid(_)) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
+            }
+            Self::InvoiceState(..) => (StatusCode::CONFLICT, "invoice_state"),
+            Self::AccountExists(_) => (StatusCode::CONFLICT, "account_exists"),
+            Self::NoCohort(_) => (StatusCode::NOT_FOUND, "no_cohort"),
+            Self::NotContractBilled => (StatusCode::CONFLICT, "not_contract_billed"),
+            Self::Domain(D::Conflict) => (StatusCode::CONFLICT, "conflict"),
+            Self::Domain(D::Unavailable(_)) => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable"),
+            Self::Run(e) if e.is_transient() => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable"),
+            Self::Run(_) | Self::Domain(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for OpsError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.classify();
+        let details: &[FieldError] = match &self {
+            Self::Domain(DomainError::Invalid(fields)) => fields,
+            _ => &[],
+        };
+        let message = if status.is_server_error() {
+            tracing::error!(error = %self, code, "request failed");
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                "a service this API depends on is unavailable; retry shortly".to_owned()
+            } else {
+                "internal error".to_owned()
+            }
+        } else {
+            self.to_string()
+        };
+        let mut response = (status, Json(Body { error: ErrorBody { code, message, details } })).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+pub type OpsResult<T> = Result<T, OpsError>;

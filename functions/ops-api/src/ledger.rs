@@ -1,0 +1,298 @@
+//! Ops' changes to contract invoices: a mailed check received, a credit note, a draft voided.
+//! Each is one conditional write with its audit entry; a write that loses a race re-reads and
+//! decides again.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use billing_domain::audit::{AuditAction, AuditEntry};
+use billing_domain::billing::{Stamp, WorkItem};
+use billing_domain::contract::ContractAccount;
+use billing_domain::invoice::{Invoice, InvoiceStatus};
+use billing_domain::ledger;
+use billing_domain::ports::{CreditNote, ReceivedPayment, Recorded, Sequence, Taken};
+use billing_domain::{AccountId, Error as DomainError, Money};
+use chrono::{NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::extract::{JsonBody, OpsCaller, account_id};
+use crate::ops::InvoiceSummary;
+use crate::{OpsError, OpsResult, OpsState, OpsStore};
+
+const ATTEMPTS: u32 = 4;
+
+fn status_name(s: InvoiceStatus) -> &'static str {
+    match s {
+        InvoiceStatus::Draft => "a draft",
+        InvoiceStatus::Open => "open",
+        InvoiceStatus::Paid => "paid",
+        InvoiceStatus::Uncollectible => "uncollectible",
+        InvoiceStatus::Void => "void",
+    }
+}
+
+/// The contract invoice and its account's contract state, or 404 / 409.
+async fn load<S: OpsStore>(store: &S, account: &AccountId, invoice_id: &str) -> OpsResult<(Invoice, ContractAccount)> {
+    let invoice = store.contract_invoice(account, invoice_id).await?.ok_or(OpsError::NotFound)?;
+    let contract = store.contract_account(account).await?.ok_or(OpsError::NotContractBilled)?;
+    if !invoice.id.starts_with("bill_") {
+        return Err(OpsError::InvoiceState(invoice.id, "billed by the card processor", "record it there"));
+    }
+    Ok((invoice, contract))
+}
+
+fn amount(raw: &str, currency: billing_domain::Currency) -> OpsResult<Money> {
+    let value: Decimal =
+        raw.trim().parse().map_err(|_| DomainError::invalid("amount", "must be a decimal amount like \"125.00\""))?;
+    Ok(Money::new(value, currency))
+}
+
+fn next_version(c: &ContractAccount, change: impl FnOnce(&mut ContractAccount)) -> ContractAccount {
+    let mut after = c.clone();
+    change(&mut after);
+    after.version = c.version + 1;
+    after
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentBody {
+    /// In the invoice's currency: `"125.00"`.
+    pub amount: String,
+    pub check_number: String,
+    pub received_on: NaiveDate,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PaymentResponse {
+    /// `recorded`, or `already_recorded` when this check was recorded before.
+    pub status: &'static str,
+    pub invoice: InvoiceSummary,
+    /// What the account holds as credit now (overpayments included).
+    pub account_credit: Money,
+    pub balance_due: Money,
+}
+
+/// `POST …/invoices/{invoice_id}/payments`: a mailed check received at the lockbox. A partial
+/// payment leaves a balance; an overpayment pays the invoice and the rest becomes account credit,
+/// applied to the next bill. The same check number recorded again is reported, not applied twice.
+pub async fn record_payment<S: OpsStore>(
+    State(state): State<OpsState<S>>,
+    caller: OpsCaller,
+    Path((account, invoice_id)): Path<(String, String)>,
+    JsonBody(body): JsonBody<PaymentBody>,
+) -> OpsResult<(StatusCode, Json<PaymentResponse>)> {
+    let account = account_id(&account)?;
+    let check = body.check_number.trim();
+    if check.is_empty() || check.len() > 40 || !check.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err(DomainError::invalid("check_number", "must be 1 to 40 letters, digits or `-`").into());
+    }
+    let reference = format!("check:{check}");
+    let now = Utc::now();
+    if body.received_on > now.date_naive() {
+        return Err(DomainError::invalid("received_on", "must not be in the future").into());
+    }
+    for _ in 0..ATTEMPTS {
+        let (before, contract) = load(&*state.store, &account, &invoice_id).await?;
+        let paid = amount(&body.amount, before.currency)?;
+        let mut after = before.clone();
+        let applied = match ledger::apply_payment(&mut after, paid) {
+            Ok(a) => a,
+            Err(DomainError::Conflict) => {
+                return Err(OpsError::InvoiceState(
+                    before.id,
+                    status_name(before.status),
+                    "only open invoices take payments",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let event_id = format!("{}:{reference}", before.id);
+        after.stamp = Stamp { at: now, event_id: event_id.clone() };
+        let contract_after = next_version(&contract, |c| {
+            c.credit = Money::new(c.credit.amount() + applied.to_credit.amount(), c.credit.currency()).rounded();
+        });
+        let payment = ReceivedPayment {
+            account_id: account.clone(),
+            invoice_id: before.id.clone(),
+            reference: reference.clone(),
+            method: "check".into(),
+            amount: paid.rounded(),
+            received_on: body.received_on,
+            to_invoice: applied.to_invoice,
+            to_credit: applied.to_credit,
+            recorded_at: now,
+            recorded_by: caller.name(),
+        };
+        let work = WorkItem::PaymentReceived {
+            account_id: account.clone(),
+            invoice_id: before.id.clone(),
+            amount_paid: paid.rounded(),
+            event_id,
+        };
+        let audit = AuditEntry::record(
+            &account,
+            &caller.actor(),
+            AuditAction::InvoicePaymentRecorded,
+            Some(before.id.clone()),
+            Some(&InvoiceSummary::from(&before)),
+            Some(&payment),
+            now,
+        );
+        let outcome =
+            state.store.record_payment(&payment, &before, &after, &contract, &contract_after, &work, &audit).await;
+        let (status, code, invoice, credit) = match outcome {
+            Ok(Recorded::Now) => ("recorded", StatusCode::CREATED, after, contract_after.credit),
+            Ok(Recorded::AlreadyRecorded) => ("already_recorded", StatusCode::OK, before, contract.credit),
+            Err(DomainError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let balance_due =
+            state.store.account(&account).await?.map(|a| a.balance_due).unwrap_or(invoice.amount_remaining);
+        tracing::info!(account_id = %account, invoice_id = %invoice.id, reference, status, "check payment");
+        return Ok((
+            code,
+            Json(PaymentResponse {
+                status,
+                invoice: InvoiceSummary::from(&invoice),
+                account_credit: credit,
+                balance_due,
+            }),
+        ));
+    }
+    Err(DomainError::Conflict.into())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreditNoteBody {
+    pub amount: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CreditNoteResponse {
+    pub credit_note: CreditNote,
+    pub invoice: InvoiceSummary,
+    pub account_credit: Money,
+}
+
+/// `POST …/invoices/{invoice_id}/credit-notes`: corrects a finalized invoice by lowering what is
+/// due; an amount beyond what is left becomes account credit. Numbered from the seller's gap-free
+/// credit-note sequence.
+pub async fn credit_note<S: OpsStore>(
+    State(state): State<OpsState<S>>,
+    caller: OpsCaller,
+    Path((account, invoice_id)): Path<(String, String)>,
+    JsonBody(body): JsonBody<CreditNoteBody>,
+) -> OpsResult<(StatusCode, Json<CreditNoteResponse>)> {
+    let account = account_id(&account)?;
+    let reason =
+        billing_domain::text::bounded(&body.reason, 1, 500).map_err(|e| DomainError::from(e.under("reason")))?;
+    let now = Utc::now();
+    for _ in 0..ATTEMPTS {
+        let (before, contract) = load(&*state.store, &account, &invoice_id).await?;
+        let credited = amount(&body.amount, before.currency)?;
+        let mut after = before.clone();
+        let applied = match ledger::apply_credit_note(&mut after, credited) {
+            Ok(a) => a,
+            Err(DomainError::Conflict) => {
+                return Err(OpsError::InvoiceState(
+                    before.id,
+                    status_name(before.status),
+                    "credit notes apply to open invoices (void a draft instead)",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let previous = state.store.sequence(Sequence::CreditNote).await?;
+        let taken = Taken { sequence: Sequence::CreditNote, previous };
+        let note = CreditNote {
+            id: format!("cn_{}", uuid::Uuid::now_v7().simple()),
+            number: ledger::invoice_number("CN", taken.number()),
+            account_id: account.clone(),
+            invoice_id: before.id.clone(),
+            amount: credited.rounded(),
+            reason: reason.clone(),
+            to_invoice: applied.to_invoice,
+            to_credit: applied.to_credit,
+            created: now,
+            created_by: caller.name(),
+        };
+        after.stamp = Stamp { at: now, event_id: format!("credit_note:{}", note.id) };
+        let contract_after = next_version(&contract, |c| {
+            c.credit = Money::new(c.credit.amount() + applied.to_credit.amount(), c.credit.currency()).rounded();
+        });
+        let audit = AuditEntry::record(
+            &account,
+            &caller.actor(),
+            AuditAction::CreditNoteIssued,
+            Some(before.id.clone()),
+            Some(&InvoiceSummary::from(&before)),
+            Some(&note),
+            now,
+        );
+        match state.store.record_credit_note(&note, taken, &before, &after, &contract, &contract_after, &audit).await {
+            Ok(()) => {
+                return Ok((
+                    StatusCode::CREATED,
+                    Json(CreditNoteResponse {
+                        credit_note: note,
+                        invoice: InvoiceSummary::from(&after),
+                        account_credit: contract_after.credit,
+                    }),
+                ));
+            }
+            Err(DomainError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(DomainError::Conflict.into())
+}
+
+/// `POST …/invoices/{invoice_id}/void`: voids a draft and restores the contract as it was before
+/// the draft was rated, so the next bill run makes a new draft (or bill) for that date.
+pub async fn void<S: OpsStore>(
+    State(state): State<OpsState<S>>,
+    caller: OpsCaller,
+    Path((account, invoice_id)): Path<(String, String)>,
+) -> OpsResult<Json<InvoiceSummary>> {
+    let account = account_id(&account)?;
+    let now = Utc::now();
+    for _ in 0..ATTEMPTS {
+        let (before, contract) = load(&*state.store, &account, &invoice_id).await?;
+        let mut after = before.clone();
+        if ledger::void_draft(&mut after, now).is_err() {
+            return Err(OpsError::InvoiceState(
+                before.id,
+                status_name(before.status),
+                "only drafts are voided; correct a finalized invoice with a credit note",
+            ));
+        }
+        let Some(draft) = contract.draft.clone().filter(|d| d.invoice_id == before.id) else {
+            return Err(OpsError::InvoiceState(before.id, "not the account's pending draft", "nothing to void"));
+        };
+        after.stamp = Stamp { at: now, event_id: format!("void:{}", before.id) };
+        let contract_after = next_version(&contract, |c| {
+            c.contract = draft.contract_before.clone();
+            c.draft = None;
+            c.bill_revision += 1;
+        });
+        let audit = AuditEntry::record(
+            &account,
+            &caller.actor(),
+            AuditAction::InvoiceVoided,
+            Some(before.id.clone()),
+            Some(&InvoiceSummary::from(&before)),
+            Some(&InvoiceSummary::from(&after)),
+            now,
+        );
+        match state.store.void_draft(&before, &after, &contract, &contract_after, &audit).await {
+            Ok(()) => return Ok(Json(InvoiceSummary::from(&after))),
+            Err(DomainError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(DomainError::Conflict.into())
+}

@@ -1,0 +1,61 @@
+//! The seller's own API: routes for the seller's services and staff, not for customers. In AWS,
+//! API Gateway authorizes every route here with IAM (SigV4); callers are IAM principals allowed
+//! `execute-api:Invoke` on them. Locally the dev stack plays that part.
+//!
+//! - `POST /v1/usage`: metered usage from the seller's services, in batches.
+//! - `/v1/ops/…`: the catalog, cohorts and their import, bill runs (dry run included), mailed-check
+//!   payments, credit notes and voiding drafts.
+
+pub mod error;
+pub mod extract;
+pub mod ledger;
+pub mod ops;
+pub mod usage;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post, put};
+use bill_run::BillRun;
+use billing_domain::ports::{BillRunStore, BillingReader, ContractAdmin, UsageWriter};
+
+pub use error::{OpsError, OpsResult};
+
+/// Everything the ops API reads and writes.
+pub trait OpsStore: UsageWriter + ContractAdmin + BillRunStore + BillingReader + 'static {}
+impl<T: UsageWriter + ContractAdmin + BillRunStore + BillingReader + 'static> OpsStore for T {}
+
+pub struct OpsState<S> {
+    pub store: Arc<S>,
+    pub bill_run: BillRun<S>,
+}
+
+impl<S> Clone for OpsState<S> {
+    fn clone(&self) -> Self {
+        Self { store: self.store.clone(), bill_run: self.bill_run.clone() }
+    }
+}
+
+impl<S: OpsStore> OpsState<S> {
+    pub fn new(store: S, settings: bill_run::Settings) -> Self {
+        let store = Arc::new(store);
+        Self { bill_run: BillRun::from_arc(store.clone(), settings), store }
+    }
+}
+
+pub fn router<S: OpsStore>(state: OpsState<S>) -> Router {
+    Router::new()
+        .route("/v1/usage", post(usage::ingest::<S>))
+        .route("/v1/ops/prices", get(ops::list_prices::<S>))
+        .route("/v1/ops/prices/{price_id}", put(ops::put_price::<S>))
+        .route("/v1/ops/cohorts/{cohort_id}", put(ops::put_cohort::<S>))
+        .route("/v1/ops/cohorts/{cohort_id}/accounts", post(ops::import::<S>))
+        .route("/v1/ops/bill-runs", post(ops::bill_run::<S>))
+        .route("/v1/ops/accounts/{account_id}", get(ops::account::<S>))
+        .route("/v1/ops/accounts/{account_id}/invoices/{invoice_id}/payments", post(ledger::record_payment::<S>))
+        .route("/v1/ops/accounts/{account_id}/invoices/{invoice_id}/credit-notes", post(ledger::credit_note::<S>))
+        .route("/v1/ops/accounts/{account_id}/invoices/{invoice_id}/void", post(ledger::void::<S>))
+        .fallback(|| async { OpsError::NotFound })
+        .method_not_allowed_fallback(|| async { OpsError::MethodNotAllowed })
+        .with_state(state)
+}

@@ -1,0 +1,282 @@
+//! Catalog, cohorts and their import, bill runs, and an account's contract billing at a glance.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use bill_run::{RunReport, RunRequest};
+use billing_domain::audit::{AuditAction, AuditEntry};
+use billing_domain::catalog::{Price, PriceId};
+use billing_domain::contract::{ContractAccount, parse_import};
+use billing_domain::invoice::Invoice;
+use billing_domain::ledger::Cohort;
+use billing_domain::ports::CreditNote;
+use billing_domain::{Account, BillingMode, Error as DomainError, FieldError, Money};
+use chrono::{NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::extract::{JsonBody, OpsCaller, account_id};
+use crate::{OpsError, OpsResult, OpsState, OpsStore};
+
+pub async fn list_prices<S: OpsStore>(State(state): State<OpsState<S>>, _c: OpsCaller) -> OpsResult<Json<Vec<Price>>> {
+    Ok(Json(state.store.prices().await?.into_values().collect()))
+}
+
+/// `PUT /v1/ops/prices/{price_id}`: creates or replaces a catalog price. Running contracts keep
+/// the price they were imported with.
+pub async fn put_price<S: OpsStore>(
+    State(state): State<OpsState<S>>,
+    _c: OpsCaller,
+    Path(id): Path<String>,
+    JsonBody(price): JsonBody<Price>,
+) -> OpsResult<Json<Price>> {
+    let id: PriceId =
+        id.parse().map_err(|e: FieldError| OpsError::InvalidParameter(format!("price id: {}", e.message)))?;
+    if price.id != id {
+        return Err(DomainError::invalid("id", "must be the id in the path").into());
+    }
+    let price = price.parse()?;
+    state.store.put_price(&price).await?;
+    Ok(Json(price))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CohortBody {
+    pub name: String,
+    pub go_live: NaiveDate,
+}
+
+/// `PUT /v1/ops/cohorts/{cohort_id}`: creates or renames a cohort or moves its go-live.
+pub async fn put_cohort<S: OpsStore>(
+    State(state): State<OpsState<S>>,
+    _c: OpsCaller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<CohortBody>,
+) -> OpsResult<Json<Cohort>> {
+    let mut cohort = Cohort::parse(&id, &body.name, body.go_live)?;
+    if let Some(existing) = state.store.cohort(&id).await?
+        && existing.go_live == cohort.go_live
+    {
+        cohort.notices_queued_on = existing.notices_queued_on;
+    }
+    state.store.put_cohort(&cohort).await?;
+    Ok(Json(cohort))
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportStatus {
+    Imported,
+    /// The account exists already; the line was not applied again.
+    Exists,
+    Rejected,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ImportResult {
+    pub line: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    pub status: ImportStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_bill_date: Option<NaiveDate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<FieldError>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ImportResponse {
+    pub cohort: Cohort,
+    pub imported: usize,
+    pub existing: usize,
+    pub rejected: usize,
+    pub results: Vec<ImportResult>,
+}
+
+/// Lines in one import request; larger cohorts are sent in several.
+pub const MAX_IMPORT_LINES: usize = 500;
+
+/// `POST /v1/ops/cohorts/{cohort_id}/accounts`: bulk import, JSON lines (one account a line).
+/// Each line is imported on its own (account, contract, cohort membership, audit entry in one
+/// write); a bad line is reported and the others go on. Sending the same file again imports
+/// nothing twice.
+pub async fn import<S: OpsStore>(
+    State(state): State<OpsState<S>>,
+    caller: OpsCaller,
+    Path(id): Path<String>,
+    body: String,
+) -> OpsResult<Json<ImportResponse>> {
+    let cohort = state.store.cohort(&id).await?.ok_or_else(|| OpsError::NoCohort(id.clone()))?;
+    let lines = parse_import(&body);
+    if lines.len() > MAX_IMPORT_LINES {
+        return Err(OpsError::BatchTooLarge(lines.len(), MAX_IMPORT_LINES));
+    }
+    let catalog = state.store.prices().await?;
+    let now = Utc::now();
+    let today = now.date_naive();
+    let mut results = Vec::new();
+    for (line, parsed) in lines {
+        let reject = |message: String, details: Vec<FieldError>, account: Option<String>| ImportResult {
+            line,
+            account_id: account,
+            status: ImportStatus::Rejected,
+            first_bill_date: None,
+            message: Some(message),
+            details,
+        };
+        let parsed = match parsed {
+            Ok(p) => p,
+            Err(e) => {
+                results.push(reject(format!("not an import line: {e}"), vec![], None));
+                continue;
+            }
+        };
+        let account_id = parsed.account_id.clone();
+        let imported = match parsed.parse(&cohort, &catalog) {
+            Ok(i) => i,
+            Err(DomainError::Invalid(details)) => {
+                results.push(reject("validation failed".into(), details, Some(account_id.to_string())));
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut account = Account::open(account_id.clone(), imported.account, now);
+        account.billing_mode = BillingMode::Invoice;
+        account.bill_recipients = imported.bill_recipients;
+        let audit = AuditEntry::record(
+            &account.id,
+            &caller.actor(),
+            AuditAction::AccountImported,
+            Some(cohort.id.clone()),
+            None::<&()>,
+            Some(&imported.contract),
+            now,
+        );
+        let first_bill_date = imported.contract.next_bill_date;
+        let status = match state.store.import_account(&account, &imported.contract, &audit).await {
+            Ok(()) => {
+                // Joined after the cohort's notices went out, but before go-live: its own notice.
+                if cohort.notice_due(today) {
+                    state.store.queue_work(&bill_run::notice(&cohort, &imported.contract), now).await?;
+                }
+                ImportStatus::Imported
+            }
+            Err(DomainError::Conflict) => ImportStatus::Exists,
+            Err(e) => return Err(e.into()),
+        };
+        results.push(ImportResult {
+            line,
+            account_id: Some(account_id.to_string()),
+            status,
+            first_bill_date: Some(first_bill_date),
+            message: None,
+            details: vec![],
+        });
+    }
+    let count = |f: fn(&ImportStatus) -> bool| results.iter().filter(|r| f(&r.status)).count();
+    Ok(Json(ImportResponse {
+        imported: count(|s| matches!(s, ImportStatus::Imported)),
+        existing: count(|s| matches!(s, ImportStatus::Exists)),
+        rejected: count(|s| matches!(s, ImportStatus::Rejected)),
+        cohort,
+        results,
+    }))
+}
+
+/// `POST /v1/ops/bill-runs`: runs the bill run now (`{"mode": "dry_run"}` writes nothing and
+/// returns the invoices it would make). The schedule runs it daily; this is for ops and for
+/// accounts named in `accounts`.
+pub async fn bill_run<S: OpsStore>(
+    State(state): State<OpsState<S>>,
+    _c: OpsCaller,
+    JsonBody(request): JsonBody<RunRequest>,
+) -> OpsResult<(StatusCode, Json<RunReport>)> {
+    // API Gateway gives an integration 30 seconds.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(28);
+    let report = state.bill_run.run(&request, Utc::now(), Some(deadline)).await;
+    Ok((StatusCode::OK, Json(report)))
+}
+
+#[derive(Debug, Serialize)]
+pub struct AccountView {
+    pub account_id: String,
+    pub name: String,
+    pub billing_mode: BillingMode,
+    pub balance_due: Money,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contract: Option<ContractView>,
+    pub invoices: Vec<InvoiceSummary>,
+    pub credit_notes: Vec<CreditNote>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ContractView {
+    pub cohort: String,
+    pub go_live: NaiveDate,
+    pub bill_day: u8,
+    pub terms_days: u16,
+    pub next_bill_date: NaiveDate,
+    pub credit: Money,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub draft_invoice_id: Option<String>,
+    pub items: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InvoiceSummary {
+    pub id: String,
+    pub number: Option<String>,
+    pub status: billing_domain::invoice::InvoiceStatus,
+    pub total: Money,
+    pub amount_remaining: Money,
+    pub due_date: Option<chrono::DateTime<Utc>>,
+}
+
+impl From<&Invoice> for InvoiceSummary {
+    fn from(i: &Invoice) -> Self {
+        Self {
+            id: i.id.clone(),
+            number: i.number.clone(),
+            status: i.status,
+            total: i.total,
+            amount_remaining: i.amount_remaining,
+            due_date: i.due_date,
+        }
+    }
+}
+
+fn contract_view(c: &ContractAccount) -> ContractView {
+    ContractView {
+        cohort: c.cohort.clone(),
+        go_live: c.go_live,
+        bill_day: c.contract.bill_day.into(),
+        terms_days: c.terms.days(),
+        next_bill_date: c.next_bill_date,
+        credit: c.credit,
+        draft_invoice_id: c.draft.as_ref().map(|d| d.invoice_id.clone()),
+        items: c.contract.items.iter().map(|i| format!("{} ({}, {})", i.id, i.price.id, i.group)).collect(),
+    }
+}
+
+/// `GET /v1/ops/accounts/{account_id}`: balance, contract state, latest invoices, credit notes.
+pub async fn account<S: OpsStore>(
+    State(state): State<OpsState<S>>,
+    _c: OpsCaller,
+    Path(id): Path<String>,
+) -> OpsResult<Json<AccountView>> {
+    let id = account_id(&id)?;
+    let account = state.store.account(&id).await?.ok_or(OpsError::NotFound)?;
+    let contract = state.store.contract_account(&id).await?;
+    let invoices = state.store.invoices(&id, None, 20, None).await?;
+    Ok(Json(AccountView {
+        account_id: account.id.to_string(),
+        name: account.name,
+        billing_mode: account.billing_mode,
+        balance_due: account.balance_due,
+        contract: contract.as_ref().map(contract_view),
+        invoices: invoices.invoices.iter().map(InvoiceSummary::from).collect(),
+        credit_notes: state.store.credit_notes(&id).await?,
+    }))
+}

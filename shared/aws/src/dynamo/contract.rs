@@ -1,0 +1,488 @@
+//! Contract (invoice-mode) billing in the table: contract state, usage buckets and keys, the
+//! seller's gap-free sequences, the catalog, cohorts, and the ledger writes of ops (payments,
+//! credit notes, voids). Every multi-item change is one transaction, conditional on the versions
+//! and stamps it was decided on.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
+use billing_domain::billing::{Stamp, WorkItem};
+use billing_domain::catalog::{Price, PriceId};
+use billing_domain::contract::{ContractAccount, UsageEvent};
+use billing_domain::invoice::Invoice;
+use billing_domain::ledger::Cohort;
+use billing_domain::ports::{
+    BillRunStore, ContractAdmin, ContractReader, CreditNote, Page, ReceivedPayment, Recorded, Sequence, SequenceReader,
+    Taken, UsageWrite, UsageWriter,
+};
+use billing_domain::rating::UsageRecord;
+use billing_domain::{Account, AccountId, AuditEntry, Error, Money, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::keys::*;
+use super::{BALANCE_DUE_MINOR, DynamoStore, Item, account_item, built, from_item, keyed, n, s};
+
+/// How long a usage idempotency key is remembered: longer than any record can be late.
+const USAGE_KEY_TTL_SECS: i64 = 400 * 24 * 60 * 60;
+
+/// A usage record as stored in its bucket.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredUsage {
+    account_id: AccountId,
+    metric: billing_domain::catalog::Metric,
+    quantity: u64,
+    timestamp: DateTime<Utc>,
+    idempotency_key: String,
+    bucket: NaiveDate,
+    received_at: DateTime<Utc>,
+}
+
+fn minor(m: &Money) -> Result<i64> {
+    m.to_minor().map_err(|e| Error::Corrupt(format!("amount: {e}")))
+}
+
+impl DynamoStore {
+    fn contract_item(&self, state: &ContractAccount) -> Result<Item> {
+        let mut item = keyed(state, account_pk(&state.account_id), CONTRACT_SK.into(), "contract")?;
+        item.insert(GSI1_PK.into(), s(BILL_DUE_GSI1PK));
+        item.insert(GSI1_SK.into(), s(bill_due_gsi1sk(state.next_bill_date, &state.account_id)));
+        Ok(item)
+    }
+
+    /// Puts the contract state if it is still at `before`'s version (or absent when `before` is None).
+    fn contract_put(&self, before: Option<&ContractAccount>, after: &ContractAccount) -> Result<TransactWriteItem> {
+        let put = Put::builder().table_name(&self.table).set_item(Some(self.contract_item(after)?));
+        let put = match before {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(b) => {
+                if after.version != b.version + 1 {
+                    return Err(Error::Corrupt("contract versions must move by one".into()));
+                }
+                put.condition_expression("#version = :version")
+                    .expression_attribute_names("#version", "version")
+                    .expression_attribute_values(":version", n(b.version as i64))
+            }
+        };
+        Ok(TransactWriteItem::builder().put(built(put.build())?).build())
+    }
+
+    /// Our invoice, under the same keys and index as the processor's, so the portal and the
+    /// mailer read both alike. `previous`: the stamp it must still have (None: must be absent).
+    fn invoice_put(&self, invoice: &Invoice, previous: Option<&Stamp>) -> Result<TransactWriteItem> {
+        let mut item = keyed(invoice, account_pk(&invoice.account_id), invoice_sk(&invoice.id), "invoice")?;
+        // Drafts stay off the account's invoice list: customers see a bill once it is finalized.
+        if invoice.status != billing_domain::invoice::InvoiceStatus::Draft {
+            item.insert(GSI1_PK.into(), s(invoices_gsi1pk(&invoice.account_id)));
+            item.insert(GSI1_SK.into(), s(invoice_gsi1sk(invoice.created, &invoice.id)));
+        }
+        item.insert("billed_by".into(), s("contract"));
+        let put = Put::builder().table_name(&self.table).set_item(Some(item));
+        let put = match previous {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(stamp) => put
+                .condition_expression("#stamp.#event = :previous")
+                .expression_attribute_names("#stamp", "stamp")
+                .expression_attribute_names("#event", "event_id")
+                .expression_attribute_values(":previous", s(stamp.event_id.as_str())),
+        };
+        Ok(TransactWriteItem::builder().put(built(put.build())?).build())
+    }
+
+    /// Moves the account's balance due by `delta` minor units.
+    fn balance_add(
+        &self,
+        account: &AccountId,
+        currency: billing_domain::Currency,
+        delta: i64,
+    ) -> Result<TransactWriteItem> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key(PK, s(account_pk(account)))
+            .key(SK, s(ACCOUNT_SK))
+            .update_expression("ADD #balance :delta")
+            .condition_expression("attribute_exists(pk) AND #currency = :currency")
+            .expression_attribute_names("#balance", BALANCE_DUE_MINOR)
+            .expression_attribute_names("#currency", "currency")
+            .expression_attribute_values(":delta", n(delta))
+            .expression_attribute_values(":currency", s(currency.code()));
+        Ok(TransactWriteItem::builder().update(built(update.build())?).build())
+    }
+
+    /// Takes the next number of a sequence: conditional on the value read.
+    fn sequence_take(&self, taken: Taken) -> Result<TransactWriteItem> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key(PK, s(sequence_pk(taken.sequence.name())))
+            .key(SK, s(SEQUENCE_SK))
+            .update_expression("SET #value = :next");
+        let update = if taken.previous == 0 {
+            update.condition_expression("attribute_not_exists(#value) OR #value = :previous")
+        } else {
+            update.condition_expression("#value = :previous")
+        }
+        .expression_attribute_names("#value", "value")
+        .expression_attribute_values(":next", n(taken.number() as i64))
+        .expression_attribute_values(":previous", n(taken.previous as i64));
+        Ok(TransactWriteItem::builder().update(built(update.build())?).build())
+    }
+
+    async fn read_sequence(&self, sequence: Sequence) -> Result<u64> {
+        let item = self.get(sequence_pk(sequence.name()), SEQUENCE_SK.into()).await?;
+        let value = item
+            .as_ref()
+            .and_then(|i| i.get("value"))
+            .map(|v| v.as_n().ok().and_then(|n| n.parse::<u64>().ok()))
+            .map(|v| v.ok_or_else(|| Error::Corrupt("sequence is not a number".into())))
+            .transpose()?;
+        Ok(value.unwrap_or(0))
+    }
+
+    /// A transaction whose every condition guards state the caller read: any failure is a conflict.
+    async fn transact_guarded(&self, items: Vec<TransactWriteItem>) -> Result<()> {
+        match self.transact(items).await? {
+            Ok(()) => Ok(()),
+            Err(c) if (0..c.0.len()).any(|i| c.failed_condition(i)) => Err(Error::Conflict),
+            Err(c) => Err(c.otherwise()),
+        }
+    }
+}
+
+#[async_trait]
+impl ContractReader for DynamoStore {
+    async fn contract_account(&self, id: &AccountId) -> Result<Option<ContractAccount>> {
+        self.get_as(account_pk(id), CONTRACT_SK.into()).await
+    }
+}
+
+#[async_trait]
+impl SequenceReader for DynamoStore {
+    async fn sequence(&self, sequence: Sequence) -> Result<u64> {
+        self.read_sequence(sequence).await
+    }
+}
+
+#[async_trait]
+impl UsageWriter for DynamoStore {
+    async fn store_usage(
+        &self,
+        account: &ContractAccount,
+        records: &[(NaiveDate, UsageEvent)],
+        now: DateTime<Utc>,
+    ) -> Result<UsageWrite> {
+        if records.len() > billing_domain::ports::MAX_USAGE_BATCH {
+            return Err(Error::invalid("records", "too many records for one write"));
+        }
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key(PK, s(account_pk(&account.account_id)))
+            .key(SK, s(CONTRACT_SK))
+            .condition_expression("#bucket = :bucket")
+            .expression_attribute_names("#bucket", "usage_bucket")
+            .expression_attribute_values(":bucket", s(account.usage_bucket.to_string()));
+        let check = TransactWriteItem::builder().condition_check(built(check.build())?).build();
+        let mut pending: Vec<usize> = (0..records.len()).collect();
+        let mut duplicates = Vec::new();
+        loop {
+            if pending.is_empty() {
+                return Ok(UsageWrite::Stored { duplicates });
+            }
+            let mut items = vec![check.clone()];
+            for &i in &pending {
+                let (bucket, e) = &records[i];
+                let mut key_item = Item::new();
+                key_item.insert(PK.into(), s(usage_key_pk(&e.account_id, &e.idempotency_key)));
+                key_item.insert(SK.into(), s(USAGE_KEY_SK));
+                key_item.insert("bucket".into(), s(bucket.to_string()));
+                key_item.insert(EXPIRES_AT.into(), n(now.timestamp() + USAGE_KEY_TTL_SECS));
+                items.push(self.put(key_item, Some("attribute_not_exists(pk)"))?);
+                let stored = StoredUsage {
+                    account_id: e.account_id.clone(),
+                    metric: e.metric.clone(),
+                    quantity: e.quantity,
+                    timestamp: e.timestamp,
+                    idempotency_key: e.idempotency_key.clone(),
+                    bucket: *bucket,
+                    received_at: now,
+                };
+                let record = keyed(
+                    &stored,
+                    usage_pk(&e.account_id, *bucket),
+                    usage_sk(e.timestamp, &e.idempotency_key),
+                    "usage",
+                )?;
+                items.push(self.put(record, None)?);
+            }
+            match self.transact(items).await? {
+                Ok(()) => return Ok(UsageWrite::Stored { duplicates }),
+                Err(c) if c.failed_condition(0) => return Ok(UsageWrite::BucketMoved),
+                Err(c) => {
+                    // Key puts are at 1, 3, 5, …: a failed one is a key seen before.
+                    let seen: Vec<usize> = pending
+                        .iter()
+                        .enumerate()
+                        .filter(|(j, _)| c.failed_condition(1 + 2 * j))
+                        .map(|(_, &i)| i)
+                        .collect();
+                    if seen.is_empty() {
+                        return Err(c.otherwise());
+                    }
+                    duplicates.extend(&seen);
+                    pending.retain(|i| !seen.contains(i));
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl BillRunStore for DynamoStore {
+    async fn due_accounts(&self, through: NaiveDate, limit: u16, after: Option<&str>) -> Result<Page<AccountId>> {
+        let mut q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression("gsi1pk = :pk AND gsi1sk < :through")
+            .expression_attribute_values(":pk", s(BILL_DUE_GSI1PK))
+            // Every date up to `through` inclusive sorts below the next day.
+            .expression_attribute_values(":through", s(through.succ_opt().unwrap_or(through).to_string()))
+            .limit(i32::from(limit.max(1)));
+        if let Some(cursor) = after {
+            let (date, account) = cursor.split_once('#').ok_or_else(|| Error::invalid("cursor", "is not a cursor"))?;
+            let account: AccountId = account.parse().map_err(|_| Error::invalid("cursor", "is not a cursor"))?;
+            let date: NaiveDate = date.parse().map_err(|_| Error::invalid("cursor", "is not a cursor"))?;
+            q = q
+                .exclusive_start_key(PK, s(account_pk(&account)))
+                .exclusive_start_key(SK, s(CONTRACT_SK))
+                .exclusive_start_key(GSI1_PK, s(BILL_DUE_GSI1PK))
+                .exclusive_start_key(GSI1_SK, s(bill_due_gsi1sk(date, &account)));
+        }
+        let out = q.send().await.map_err(super::unavailable)?;
+        let mut items = Vec::new();
+        let mut last = None;
+        for item in out.items.unwrap_or_default() {
+            let sk = item.get(GSI1_SK).and_then(|v| v.as_s().ok()).cloned();
+            let state: ContractAccount = from_item(item)?;
+            last = sk;
+            items.push(state.account_id);
+        }
+        let next = out.last_evaluated_key.is_some().then_some(last).flatten();
+        Ok(Page { items, next })
+    }
+
+    async fn bucket_usage(&self, account: &AccountId, bucket: NaiveDate) -> Result<Vec<UsageRecord>> {
+        let q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(usage_pk(account, bucket)))
+            .projection_expression("metric, quantity, #ts")
+            .expression_attribute_names("#ts", "timestamp")
+            .consistent_read(true);
+        let mut out = Vec::new();
+        let mut pages = q.into_paginator().items().send();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(super::unavailable)?;
+            #[derive(Deserialize)]
+            struct Row {
+                metric: billing_domain::catalog::Metric,
+                quantity: u64,
+                timestamp: DateTime<Utc>,
+            }
+            let row: Row = from_item(item)?;
+            out.push(UsageRecord { metric: row.metric, quantity: row.quantity, date: row.timestamp.date_naive() });
+        }
+        Ok(out)
+    }
+
+    async fn save_contract(&self, before: &ContractAccount, after: &ContractAccount) -> Result<()> {
+        self.transact_guarded(vec![self.contract_put(Some(before), after)?]).await
+    }
+
+    async fn save_draft(&self, before: &ContractAccount, after: &ContractAccount, draft: &Invoice) -> Result<()> {
+        self.transact_guarded(vec![self.contract_put(Some(before), after)?, self.invoice_put(draft, None)?]).await
+    }
+
+    async fn finalize_bill(
+        &self,
+        before: &ContractAccount,
+        after: &ContractAccount,
+        invoice: &Invoice,
+        replaces_draft: bool,
+        number: Taken,
+        work: &WorkItem,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let previous = if replaces_draft {
+            let stored: Option<Invoice> = self.get_as(account_pk(&invoice.account_id), invoice_sk(&invoice.id)).await?;
+            Some(stored.ok_or(Error::Conflict)?.stamp)
+        } else {
+            None
+        };
+        let mut items = vec![
+            self.contract_put(Some(before), after)?,
+            self.sequence_take(number)?,
+            self.invoice_put(invoice, previous.as_ref())?,
+            self.work_put(work, now)?,
+        ];
+        let delta = minor(&invoice.outstanding())?;
+        if delta != 0 {
+            items.push(self.balance_add(&invoice.account_id, invoice.currency, delta)?);
+        }
+        self.transact_guarded(items).await
+    }
+
+    async fn bill(&self, account: &AccountId, id: &str) -> Result<Option<Invoice>> {
+        self.get_as(account_pk(account), invoice_sk(id)).await
+    }
+
+    async fn mark_notices_queued(&self, cohort: &Cohort) -> Result<()> {
+        let item = keyed(cohort, COHORTS_PK.into(), cohort_sk(&cohort.id), "cohort")?;
+        self.transact_guarded(vec![self.put(item, None)?]).await
+    }
+
+    async fn cohorts(&self) -> Result<Vec<Cohort>> {
+        self.query_prefix(COHORTS_PK.into(), COHORT_PREFIX).await
+    }
+
+    async fn cohort_accounts(&self, cohort: &str) -> Result<Vec<AccountId>> {
+        #[derive(Deserialize)]
+        struct Membership {
+            account_id: AccountId,
+        }
+        let members: Vec<Membership> = self.query_prefix(cohort_pk(cohort), "ACCOUNT#").await?;
+        Ok(members.into_iter().map(|m| m.account_id).collect())
+    }
+
+    async fn queue_work(&self, work: &WorkItem, now: DateTime<Utc>) -> Result<bool> {
+        match self.transact(vec![self.work_put(work, now)?]).await? {
+            Ok(()) => Ok(true),
+            Err(c) if c.failed_condition(0) => Ok(false),
+            Err(c) => Err(c.otherwise()),
+        }
+    }
+}
+
+#[async_trait]
+impl ContractAdmin for DynamoStore {
+    async fn prices(&self) -> Result<BTreeMap<PriceId, Price>> {
+        let prices: Vec<Price> = self.query_prefix(CATALOG_PK.into(), PRICE_PREFIX).await?;
+        Ok(prices.into_iter().map(|p| (p.id.clone(), p)).collect())
+    }
+
+    async fn put_price(&self, price: &Price) -> Result<()> {
+        let item = keyed(price, CATALOG_PK.into(), price_sk(&price.id), "price")?;
+        self.transact_guarded(vec![self.put(item, None)?]).await
+    }
+
+    async fn cohort(&self, id: &str) -> Result<Option<Cohort>> {
+        self.get_as(COHORTS_PK.into(), cohort_sk(id)).await
+    }
+
+    async fn put_cohort(&self, cohort: &Cohort) -> Result<()> {
+        let item = keyed(cohort, COHORTS_PK.into(), cohort_sk(&cohort.id), "cohort")?;
+        self.transact_guarded(vec![self.put(item, None)?]).await
+    }
+
+    async fn import_account(&self, account: &Account, contract: &ContractAccount, audit: &AuditEntry) -> Result<()> {
+        let mut membership = Item::new();
+        membership.insert(PK.into(), s(cohort_pk(&contract.cohort)));
+        membership.insert(SK.into(), s(account_pk(&account.id)));
+        membership.insert("account_id".into(), s(account.id.as_str()));
+        membership.insert("entity".into(), s("cohort_member"));
+        let items = vec![
+            self.put(account_item(account)?, Some("attribute_not_exists(pk)"))?,
+            self.contract_put(None, contract)?,
+            self.put(membership, None)?,
+            self.audit_put(audit)?,
+        ];
+        self.transact_guarded(items).await
+    }
+
+    async fn contract_invoice(&self, account: &AccountId, id: &str) -> Result<Option<Invoice>> {
+        self.get_as(account_pk(account), invoice_sk(id)).await
+    }
+
+    async fn record_payment(
+        &self,
+        payment: &ReceivedPayment,
+        invoice_before: &Invoice,
+        invoice_after: &Invoice,
+        contract_before: &ContractAccount,
+        contract_after: &ContractAccount,
+        work: &WorkItem,
+        audit: &AuditEntry,
+    ) -> Result<Recorded> {
+        let record = keyed(
+            payment,
+            account_pk(&payment.account_id),
+            received_payment_sk(&payment.reference),
+            "received_payment",
+        )?;
+        let mut items = vec![
+            self.put(record, Some("attribute_not_exists(pk)"))?,
+            self.invoice_put(invoice_after, Some(&invoice_before.stamp))?,
+            self.contract_put(Some(contract_before), contract_after)?,
+            self.work_put(work, payment.recorded_at)?,
+            self.audit_put(audit)?,
+        ];
+        let delta = minor(&invoice_after.outstanding())? - minor(&invoice_before.outstanding())?;
+        if delta != 0 {
+            items.push(self.balance_add(&payment.account_id, invoice_after.currency, delta)?);
+        }
+        match self.transact(items).await? {
+            Ok(()) => Ok(Recorded::Now),
+            Err(c) if c.failed_condition(0) => Ok(Recorded::AlreadyRecorded),
+            Err(c) if (1..c.0.len()).any(|i| c.failed_condition(i)) => Err(Error::Conflict),
+            Err(c) => Err(c.otherwise()),
+        }
+    }
+
+    async fn record_credit_note(
+        &self,
+        note: &CreditNote,
+        number: Taken,
+        invoice_before: &Invoice,
+        invoice_after: &Invoice,
+        contract_before: &ContractAccount,
+        contract_after: &ContractAccount,
+        audit: &AuditEntry,
+    ) -> Result<()> {
+        let record = keyed(note, account_pk(&note.account_id), credit_note_sk(&note.id), "credit_note")?;
+        let mut items = vec![
+            self.put(record, Some("attribute_not_exists(pk)"))?,
+            self.sequence_take(number)?,
+            self.invoice_put(invoice_after, Some(&invoice_before.stamp))?,
+            self.contract_put(Some(contract_before), contract_after)?,
+            self.audit_put(audit)?,
+        ];
+        let delta = minor(&invoice_after.outstanding())? - minor(&invoice_before.outstanding())?;
+        if delta != 0 {
+            items.push(self.balance_add(&note.account_id, invoice_after.currency, delta)?);
+        }
+        self.transact_guarded(items).await
+    }
+
+    async fn credit_notes(&self, account: &AccountId) -> Result<Vec<CreditNote>> {
+        self.query_prefix(account_pk(account), CREDIT_NOTE_PREFIX).await
+    }
+
+    async fn void_draft(
+        &self,
+        invoice_before: &Invoice,
+        invoice_after: &Invoice,
+        contract_before: &ContractAccount,
+        contract_after: &ContractAccount,
+        audit: &AuditEntry,
+    ) -> Result<()> {
+        self.transact_guarded(vec![
+            self.invoice_put(invoice_after, Some(&invoice_before.stamp))?,
+            self.contract_put(Some(contract_before), contract_after)?,
+            self.audit_put(audit)?,
+        ])
+        .await
+    }
+}

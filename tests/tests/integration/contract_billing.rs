@@ -1,0 +1,435 @@
+//! Contract (invoice-mode) billing end to end: catalog and cohort import through the ops API,
+//! usage ingestion, the bill run, mails, check payments, credit notes, drafts and voids.
+
+use bill_run::{BillRun, Mode, RunRequest, Settings};
+use billing_domain::ports::{BillRunStore, ContractReader, Sequence, SequenceReader};
+use chrono::{Datelike, Days, Months, NaiveDate, Utc};
+use http::StatusCode;
+use integration_tests::Stack;
+use invoice_mailer::Mailer;
+use invoice_mailer::send::Ses;
+use serde_json::{Value, json};
+
+use crate::mailer::{FROM, settings};
+
+/// The first of this month and of the month before (bill day 1).
+fn months() -> (NaiveDate, NaiveDate) {
+    let today = Utc::now().date_naive();
+    let m0 = today.with_day(1).unwrap();
+    (m0.checked_sub_months(Months::new(1)).unwrap(), m0)
+}
+
+async fn catalog(s: &Stack) {
+    let prices = [
+        json!({"id": "rack", "name": "Rack space, 42U", "currency": "USD",
+               "charge": {"type": "recurring", "interval": "monthly"}, "model": "per_unit", "unit_amount": "500"}),
+        json!({"id": "bandwidth", "name": "Bandwidth", "currency": "USD", "unit": "GB",
+               "charge": {"type": "usage", "metric": "bandwidth_gb"}, "model": "overage", "included": 1000, "unit_amount": "0.05"}),
+        json!({"id": "cross-connect", "name": "Cross-connect install", "currency": "USD",
+               "charge": {"type": "one_time"}, "model": "flat", "amount": "250"}),
+    ];
+    for p in prices {
+        let id = p["id"].as_str().unwrap().to_owned();
+        let r = s.ops("PUT", &format!("/v1/ops/prices/{id}"), Some(p)).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    }
+}
+
+async fn cohort(s: &Stack, id: &str, go_live: NaiveDate) {
+    let r = s
+        .ops("PUT", &format!("/v1/ops/cohorts/{id}"), Some(json!({"name": "DC1 colocation", "go_live": go_live})))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+}
+
+fn line(account: &str, tag: &str, extra_items: &[Value]) -> String {
+    let mut items = vec![
+        json!({"id": "rack-a12", "price_id": "rack", "group": "DC1 / Cage 4", "start": "2025-01-01", "quantity": 2}),
+        json!({"id": "bw", "price_id": "bandwidth", "group": "DC1 / Cage 4", "start": "2025-01-01"}),
+    ];
+    items.extend(extra_items.iter().cloned());
+    json!({
+        "account_id": account, "name": format!("{account} Hosting"), "currency": "USD",
+        "contact": {"name": "Accounts Payable", "email": format!("ap@{tag}.example")},
+        "address": {"line1": "1 Main St", "city": "Springfield", "postal_code": "12345", "country": "US"},
+        "billing_mode": "invoice", "bill_day": 1, "subscriptions": items
+    })
+    .to_string()
+}
+
+async fn import(s: &Stack, cohort: &str, lines: &[String]) -> Value {
+    let body = lines.join("\n");
+    let r = s
+        .ops_call("POST", &format!("/v1/ops/cohorts/{cohort}/accounts"), Some(body.as_bytes()), "application/x-ndjson")
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body
+}
+
+async fn run(s: &Stack, mode: &str, date: NaiveDate) -> Value {
+    let r = s.ops("POST", "/v1/ops/bill-runs", Some(json!({"mode": mode, "date": date}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["failures"], json!([]), "{:?}", r.body);
+    r.body
+}
+
+fn outcomes(report: &Value) -> Vec<String> {
+    let mut o: Vec<String> =
+        report["results"].as_array().unwrap().iter().map(|r| r["outcome"].as_str().unwrap().to_owned()).collect();
+    o.sort();
+    o
+}
+
+async fn invoices(s: &Stack) -> Vec<Value> {
+    let mut all: Vec<Value> = s.items_of("invoice").await;
+    all.sort_by(|a, b| a["number"].as_str().cmp(&b["number"].as_str()));
+    all
+}
+
+async fn account(s: &Stack, id: &str) -> Value {
+    let r = s.ops("GET", &format!("/v1/ops/accounts/{id}"), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body
+}
+
+fn usage(account: &str, gb: u64, at: NaiveDate, key: &str) -> Value {
+    json!({"account_id": account, "metric": "bandwidth_gb", "quantity": gb,
+           "timestamp": format!("{at}T12:00:00Z"), "idempotency_key": key})
+}
+
+#[tokio::test]
+async fn a_month_of_usage_for_three_accounts_is_billed_once_and_mailed() {
+    let s = Stack::new().await;
+    let (m1, m0) = months();
+    catalog(&s).await;
+    cohort(&s, "dc1", m1).await;
+    let tags = ["cb-flow-a", "cb-flow-b", "cb-flow-c"];
+    let ids = ["acct_flowa", "acct_flowb", "acct_flowc"];
+    let lines: Vec<String> = ids.iter().zip(tags).map(|(id, tag)| line(id, tag, &[])).collect();
+    let imported = import(&s, "dc1", &lines).await;
+    assert_eq!(imported["imported"], 3, "{imported:?}");
+    // The same file again: nothing twice.
+    assert_eq!(import(&s, "dc1", &lines).await["existing"], 3);
+
+    // First bill on go-live: the month ahead, in advance (the previous system billed before).
+    let first = run(&s, "finalize", m1).await;
+    assert_eq!(outcomes(&first), ["finalized"; 3]);
+
+    // A month of usage, with a duplicate and bad records in the batch.
+    let mid = m1 + Days::new(9);
+    let records = json!({"records": [
+        usage("acct_flowa", 700, mid, "a-1"), usage("acct_flowa", 550, mid + Days::new(3), "a-2"),
+        usage("acct_flowb", 800, mid, "b-1"),
+        usage("acct_flowc", 3000, mid, "c-1"),
+        usage("acct_flowa", 700, mid, "a-1"),
+        usage("acct_flowa", 5, mid, "a-3") .as_object().map(|o| { let mut o = o.clone(); o.insert("metric".into(), json!("cpu_hours")); Value::Object(o) }).unwrap(),
+        json!({"account_id": "acct_flowa", "metric": "bandwidth_gb", "quantity": -3, "timestamp": "2026-01-01T00:00:00Z", "idempotency_key": "a-4"}),
+        usage("acct_nosuch", 5, mid, "x-1"),
+    ]});
+    let r = s.ops("POST", "/v1/usage", Some(records.clone())).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        (r.body["accepted"].as_u64(), r.body["duplicates"].as_u64(), r.body["rejected"].as_u64()),
+        (Some(4), Some(1), Some(3)),
+        "{:?}",
+        r.body
+    );
+    let codes: Vec<&str> = r.body["results"].as_array().unwrap().iter().filter_map(|x| x["code"].as_str()).collect();
+    assert_eq!(codes, ["unknown_metric", "invalid_quantity", "account_not_contract_billed"]);
+    assert_eq!(r.body["results"][0]["bill_date"], json!(m0));
+    // The whole batch sent again (a client retry): every stored record is a duplicate.
+    let again = s.ops("POST", "/v1/usage", Some(records)).await;
+    assert_eq!(
+        (again.body["accepted"].as_u64(), again.body["duplicates"].as_u64()),
+        (Some(0), Some(5)),
+        "{:?}",
+        again.body
+    );
+
+    let second = run(&s, "finalize", m0).await;
+    assert_eq!(outcomes(&second), ["finalized"; 3]);
+    let totals: Vec<(String, String)> = second["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["account_id"].as_str().unwrap().to_owned(), r["total"]["amount"].as_str().unwrap().to_owned()))
+        .collect();
+    let total_of = |id: &str| totals.iter().find(|(a, _)| a == id).unwrap().1.clone();
+    assert_eq!(total_of("acct_flowa"), "1012.50", "2 racks + 250 GB over 1,000 at 0.05");
+    assert_eq!(total_of("acct_flowb"), "1000.00", "800 GB is within the allowance");
+    assert_eq!(total_of("acct_flowc"), "1100.00");
+
+    // The run again: nothing new. Numbers are gap-free.
+    let third = run(&s, "finalize", m0).await;
+    assert_eq!(outcomes(&third), Vec::<String>::new(), "nothing is due: {third:?}");
+    let all = invoices(&s).await;
+    let numbers: Vec<&str> = all.iter().map(|i| i["number"].as_str().unwrap()).collect();
+    assert_eq!(numbers, ["INV-000001", "INV-000002", "INV-000003", "INV-000004", "INV-000005", "INV-000006"]);
+    assert_eq!(s.store().sequence(Sequence::Invoice).await.unwrap(), 6);
+
+    // The bill of flow A: grouped lines, usage with its service period, in the account's list.
+    let a_bill = all
+        .iter()
+        .find(|i| i["account_id"] == "acct_flowa" && i["period_end"].as_str().unwrap().starts_with(&m0.to_string()))
+        .unwrap();
+    let kinds: Vec<&str> = a_bill["lines"].as_array().unwrap().iter().map(|l| l["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["recurring", "usage", "overage"]);
+    assert_eq!(a_bill["lines"][2]["period"]["start"].as_str().unwrap()[..10], m1.to_string());
+    assert_eq!(a_bill["status"], "open");
+    assert_eq!(account(&s, "acct_flowa").await["balance_due"]["amount"], "2012.50");
+
+    // The mailer sends each bill once to each account's contact, with the stub and REMIT-TO.
+    devstack::outbox::verify_sender(&s.aws, FROM).await.unwrap();
+    let mailer = Mailer::new(s.store(), Ses::new(&s.aws, None), settings());
+    let batch = s.stream_of("work_item").await;
+    assert_eq!(batch.records.len(), 6);
+    assert!(mailer.handle(batch.clone()).await.batch_item_failures.is_empty());
+    assert!(mailer.handle(batch).await.batch_item_failures.is_empty(), "redelivered");
+    for tag in tags {
+        let sent = crate::mailer::sent_to(&s, tag);
+        assert_eq!(sent.len(), 2, "two bills to {tag}");
+        let raw = sent.iter().map(|m| m["raw_data"].as_str().unwrap_or_default().to_owned()).collect::<String>();
+        assert!(raw.contains("INV-0000"), "the invoice number is in the mail");
+    }
+}
+
+#[tokio::test]
+async fn two_bill_runs_at_once_make_one_invoice_per_account() {
+    let s = Stack::new().await;
+    let (m1, _) = months();
+    catalog(&s).await;
+    cohort(&s, "dc2", m1).await;
+    let lines: Vec<String> = (0..6).map(|i| line(&format!("acct_conc{i}"), &format!("cb-conc-{i}"), &[])).collect();
+    import(&s, "dc2", &lines).await;
+    let request = RunRequest { mode: Mode::Finalize, date: Some(m1), accounts: None };
+    let one = BillRun::new(s.store(), Settings { concurrency: 3, ..Settings::default() });
+    let two = BillRun::new(s.store(), Settings { concurrency: 3, ..Settings::default() });
+    let now = Utc::now();
+    let (a, b) = tokio::join!(one.run(&request, now, None), two.run(&request, now, None));
+    assert!(a.failures.is_empty() && b.failures.is_empty(), "{:?} {:?}", a.failures, b.failures);
+    let finalized = a.results.iter().chain(&b.results).filter(|r| r.outcome == bill_run::Outcome::Finalized).count();
+    assert_eq!(finalized, 6, "each account billed by exactly one of the runs");
+    let all = invoices(&s).await;
+    assert_eq!(all.len(), 6);
+    let mut numbers: Vec<&str> = all.iter().map(|i| i["number"].as_str().unwrap()).collect();
+    numbers.dedup();
+    assert_eq!(numbers, (1..=6).map(|n| format!("INV-{n:06}")).collect::<Vec<_>>());
+    assert_eq!(s.items_of("work_item").await.len(), 6, "one bill mail each");
+}
+
+#[tokio::test]
+async fn a_bill_run_resumes_after_a_crash_between_closing_and_finalizing() {
+    let s = Stack::new().await;
+    let (m1, _) = months();
+    catalog(&s).await;
+    cohort(&s, "dc3", m1).await;
+    import(&s, "dc3", &[line("acct_crash", "cb-crash", &[])]).await;
+    // The crash: the bucket was closed (step 1) and nothing else.
+    let store = s.store();
+    let id = "acct_crash".parse().unwrap();
+    let before = store.contract_account(&id).await.unwrap().unwrap();
+    let mut closed = before.clone();
+    closed.usage_bucket = before.following_bill(before.next_bill_date);
+    closed.version += 1;
+    store.save_contract(&before, &closed).await.unwrap();
+    let report = run(&s, "finalize", m1).await;
+    assert_eq!(outcomes(&report), ["finalized"]);
+    assert_eq!(invoices(&s).await.len(), 1);
+}
+
+#[tokio::test]
+async fn dry_run_writes_nothing() {
+    let s = Stack::new().await;
+    let (m1, _) = months();
+    catalog(&s).await;
+    cohort(&s, "dc4", m1).await;
+    import(&s, "dc4", &[line("acct_dry", "cb-dry", &[json!({"id": "xc", "price_id": "cross-connect", "group": "DC1 / Cage 4", "start": m1 + Days::new(3), "quantity": 1})])]).await;
+    let items = s.item_count().await;
+    let report = run(&s, "dry_run", m1).await;
+    assert_eq!(outcomes(&report), ["would_bill"]);
+    let invoice = &report["results"][0]["invoice"];
+    assert_eq!(invoice["total"]["amount"], "1250.00", "two racks and the install fee");
+    assert_eq!(invoice["status"], "draft");
+    assert_eq!(s.item_count().await, items, "a dry run writes nothing");
+}
+
+#[tokio::test]
+async fn check_payments_partial_over_and_repeated() {
+    let s = Stack::new().await;
+    let (m1, m0) = months();
+    catalog(&s).await;
+    cohort(&s, "dc5", m1).await;
+    import(&s, "dc5", &[line("acct_check", "cb-check", &[])]).await;
+    run(&s, "finalize", m1).await;
+    let bill = invoices(&s).await[0]["id"].as_str().unwrap().to_owned();
+    let pay = |amount: &str, check: &str| json!({"amount": amount, "check_number": check, "received_on": Utc::now().date_naive()});
+    let path = format!("/v1/ops/accounts/acct_check/invoices/{bill}/payments");
+
+    let r = s.ops("POST", &path, Some(pay("400.00", "1001"))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    assert_eq!(
+        (r.body["invoice"]["amount_remaining"]["amount"].as_str(), r.body["balance_due"]["amount"].as_str()),
+        (Some("600.00"), Some("600.00"))
+    );
+    let again = s.ops("POST", &path, Some(pay("400.00", "1001"))).await;
+    assert_eq!((again.status, again.body["status"].as_str()), (StatusCode::OK, Some("already_recorded")));
+    assert_eq!(again.body["balance_due"]["amount"], "600.00", "the same check is not applied twice");
+
+    for (amount, code) in [("12.345", "validation_failed"), ("-5", "validation_failed"), ("ten", "validation_failed")] {
+        let r = s.ops("POST", &path, Some(pay(amount, "1009"))).await;
+        assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, code), "{amount}: {:?}", r.body);
+    }
+
+    let r = s.ops("POST", &path, Some(pay("700.00", "1002"))).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(r.body["invoice"]["status"], "paid");
+    assert_eq!(
+        (r.body["account_credit"]["amount"].as_str(), r.body["balance_due"]["amount"].as_str()),
+        (Some("100.00"), Some("0.00"))
+    );
+    let late = s.ops("POST", &path, Some(pay("1.00", "1003"))).await;
+    assert_eq!((late.status, late.code()), (StatusCode::CONFLICT, "invoice_state"));
+
+    // The overpayment is applied to the next bill.
+    let next = run(&s, "finalize", m0).await;
+    assert_eq!(outcomes(&next), ["finalized"]);
+    let view = account(&s, "acct_check").await;
+    assert_eq!(view["contract"]["credit"]["amount"], "0.00");
+    assert_eq!(view["balance_due"]["amount"], "900.00");
+    assert_eq!(s.items_of("received_payment").await.len(), 2);
+    let receipts = s.items_of("work_item").await.into_iter().filter(|w| w["kind"] == "payment_received").count();
+    assert_eq!(receipts, 2, "a receipt per check");
+}
+
+#[tokio::test]
+async fn credit_notes_and_voided_drafts() {
+    let s = Stack::new().await;
+    let (m1, m0) = months();
+    catalog(&s).await;
+    cohort(&s, "dc6", m1).await;
+    import(&s, "dc6", &[line("acct_notes", "cb-notes", &[])]).await;
+
+    // A draft for review, kept off the customer's list; voided; drafted again under a new id.
+    let drafted = run(&s, "draft", m1).await;
+    assert_eq!(outcomes(&drafted), ["drafted"]);
+    let draft_id = drafted["results"][0]["invoice_id"].as_str().unwrap().to_owned();
+    assert_eq!(run(&s, "draft", m1).await["results"][0]["outcome"], "draft_pending");
+    let listed = account(&s, "acct_notes").await;
+    assert_eq!(listed["invoices"], json!([]), "drafts are not listed");
+    assert_eq!(listed["contract"]["draft_invoice_id"], json!(draft_id));
+    let r = s.ops("POST", &format!("/v1/ops/accounts/acct_notes/invoices/{draft_id}/void"), None).await;
+    assert_eq!((r.status, r.body["status"].as_str()), (StatusCode::OK, Some("void")), "{:?}", r.body);
+    let r = s.ops("POST", &format!("/v1/ops/accounts/acct_notes/invoices/{draft_id}/void"), None).await;
+    assert_eq!(r.code(), "invoice_state", "voided once");
+    let redrafted = run(&s, "draft", m1).await;
+    let new_id = redrafted["results"][0]["invoice_id"].as_str().unwrap().to_owned();
+    assert_eq!(new_id, format!("{draft_id}_r1"));
+    // Finalizing the reviewed draft takes the first number: voided drafts use none.
+    let fin = run(&s, "finalize", m1).await;
+    assert_eq!(
+        (fin["results"][0]["outcome"].as_str(), fin["results"][0]["number"].as_str()),
+        (Some("finalized"), Some("INV-000001"))
+    );
+    assert_eq!(fin["results"][0]["invoice_id"], json!(new_id));
+    let void_finalized = s.ops("POST", &format!("/v1/ops/accounts/acct_notes/invoices/{new_id}/void"), None).await;
+    assert_eq!((void_finalized.status, void_finalized.code()), (StatusCode::CONFLICT, "invoice_state"));
+
+    // A credit note corrects the finalized bill.
+    let path = format!("/v1/ops/accounts/acct_notes/invoices/{new_id}/credit-notes");
+    let r =
+        s.ops("POST", &path, Some(json!({"amount": "150.00", "reason": "Rack A12 down 3 days (SLA credit)"}))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    assert_eq!(r.body["credit_note"]["number"], "CN-000001");
+    assert_eq!(r.body["invoice"]["amount_remaining"]["amount"], "850.00");
+    let r = s.ops("POST", &path, Some(json!({"amount": "900.00", "reason": "Cancelled in error"}))).await;
+    assert_eq!(
+        (r.body["invoice"]["status"].as_str(), r.body["account_credit"]["amount"].as_str()),
+        (Some("paid"), Some("50.00"))
+    );
+    let view = account(&s, "acct_notes").await;
+    assert_eq!(view["balance_due"]["amount"], "0.00");
+    assert_eq!(view["credit_notes"].as_array().unwrap().len(), 2);
+    assert_eq!(run(&s, "finalize", m0).await["results"][0]["total"]["amount"], "1000.00");
+    assert_eq!(account(&s, "acct_notes").await["balance_due"]["amount"], "950.00", "credit applied");
+}
+
+#[tokio::test]
+async fn late_usage_is_billed_on_the_next_bill_with_its_own_period() {
+    let s = Stack::new().await;
+    let (m1, m0) = months();
+    let m2 = m1.checked_sub_months(Months::new(1)).unwrap();
+    catalog(&s).await;
+    cohort(&s, "dc7", m2).await;
+    import(&s, "dc7", &[line("acct_late", "cb-late", &[])]).await;
+    run(&s, "finalize", m1).await; // bills m2 and m1 (catching up)
+    assert_eq!(invoices(&s).await.len(), 2);
+    // Usage from two months ago arrives now: its bill (m1) is made; it goes to m0's.
+    let r = s
+        .ops("POST", "/v1/usage", Some(json!({"records": [usage("acct_late", 1200, m2 + Days::new(5), "late-1")]})))
+        .await;
+    assert_eq!(r.body["results"][0]["bill_date"], json!(m0), "{:?}", r.body);
+    let before_go_live = s
+        .ops("POST", "/v1/usage", Some(json!({"records": [usage("acct_late", 1, m2 - Days::new(1), "early-1")]})))
+        .await;
+    assert_eq!(before_go_live.body["results"][0]["code"], "before_go_live");
+    run(&s, "finalize", m0).await;
+    let bill = invoices(&s).await.pop().unwrap();
+    let late = bill["lines"].as_array().unwrap().iter().find(|l| l["kind"] == "overage").unwrap().clone();
+    assert_eq!(late["amount"]["amount"], "10.00");
+    assert_eq!(late["period"]["start"].as_str().unwrap()[..10], m2.to_string(), "its own service period");
+    assert!(late["description"].as_str().unwrap().contains("GB"));
+}
+
+#[tokio::test]
+async fn a_cohort_gets_the_new_bill_format_notice_once_a_month_ahead() {
+    let s = Stack::new().await;
+    catalog(&s).await;
+    let today = Utc::now().date_naive();
+    cohort(&s, "cloud", today + Days::new(45)).await;
+    import(&s, "cloud", &[line("acct_notice1", "cb-notice-1", &[]), line("acct_notice2", "cb-notice-2", &[])]).await;
+    assert_eq!(run(&s, "finalize", today).await["notices_queued"], 0, "not yet: 45 days ahead");
+    assert!(s.items_of("work_item").await.is_empty());
+    // Go-live moves closer: 20 days ahead, the notice is due.
+    cohort(&s, "cloud", today + Days::new(20)).await;
+    assert_eq!(run(&s, "finalize", today).await["notices_queued"], 2);
+    assert_eq!(run(&s, "finalize", today).await["notices_queued"], 0, "once");
+    // An account imported after the notices went out gets its own at import.
+    import(&s, "cloud", &[line("acct_notice3", "cb-notice-3", &[])]).await;
+    assert_eq!(s.items_of("work_item").await.len(), 3);
+
+    devstack::outbox::verify_sender(&s.aws, FROM).await.unwrap();
+    let mailer = Mailer::new(s.store(), Ses::new(&s.aws, None), settings());
+    let batch = s.stream_of("work_item").await;
+    assert!(mailer.handle(batch.clone()).await.batch_item_failures.is_empty());
+    assert!(mailer.handle(batch).await.batch_item_failures.is_empty());
+    for tag in ["cb-notice-1", "cb-notice-2", "cb-notice-3"] {
+        let sent = crate::mailer::sent_to(&s, tag);
+        assert_eq!(sent.len(), 1, "{tag}");
+    }
+}
+
+#[tokio::test]
+async fn bad_input_to_the_ops_api_is_refused_with_a_code() {
+    let s = Stack::new().await;
+    let r = s.ops("PUT", "/v1/ops/prices/tiers", Some(json!({"id": "tiers", "name": "T", "currency": "USD",
+        "charge": {"type": "recurring", "interval": "monthly"}, "model": "graduated", "tiers": [{"up_to": 10, "unit_amount": "1"}]}))).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "{:?}", r.body);
+    let r = s.ops_call("POST", "/v1/ops/cohorts/nope/accounts", Some(b"{}"), "application/x-ndjson").await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "no_cohort"));
+    let (m1, _) = months();
+    catalog(&s).await;
+    cohort(&s, "dc8", m1).await;
+    let bad = line("acct_bad", "cb-bad", &[]).replace("\"rack\"", "\"nope\"");
+    let r = import(&s, "dc8", &[bad, "{not json".into()]).await;
+    assert_eq!(r["rejected"], 2);
+    assert_eq!(r["results"][0]["details"][0]["field"], "subscriptions[0].price_id");
+    let r = s.ops("POST", "/v1/usage", Some(json!({"records": vec![json!({}); 1001]}))).await;
+    assert_eq!((r.status, r.code()), (StatusCode::PAYLOAD_TOO_LARGE, "batch_too_large"));
+    let r = s.ops_call("POST", "/v1/usage", Some(b"{\"records\": ["), "application/json").await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "invalid_json"));
+    // Without IAM authorization in the request context (never reached in AWS): refused.
+    let r = s.call_with(None, "GET", "/v1/ops/prices", &[], None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "the portal has no ops routes");
+    let due = s.store().due_accounts(m1, 10, None).await.unwrap();
+    assert!(due.items.is_empty());
+}
