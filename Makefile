@@ -55,7 +55,7 @@ billing:
 build-lambda: $(VENV)/lambda/.installed
 	PATH="$(CURDIR)/$(VENV)/lambda/bin:$$PATH" cargo lambda build --locked --release --arm64 --output-format zip \
 	  --package portal-api --package stripe-webhook --package stripe-recovery \
-	  --package invoice-mailer --package seat-provisioner
+	  --package invoice-mailer --package seat-provisioner --package bill-run --package ops-api
 
 clean:
 	rm -rf $(VENV) .dev target

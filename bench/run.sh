@@ -21,7 +21,7 @@ target/release/lambda-bench "$@" || status=$?
 
 # Criterion: medians (the middle of criterion's [low median high]) in µs.
 bench_log=$(mktemp)
-cargo bench --locked -p stripe-webhook -p invoice-mailer --bench intake --bench render -- --warm-up-time 1 --measurement-time 3 > "$bench_log" 2>&1
+cargo bench --locked -p stripe-webhook -p invoice-mailer -p billing-domain --bench intake --bench render --bench rating -- --warm-up-time 1 --measurement-time 3 > "$bench_log" 2>&1
 {
   echo
   echo "## Without I/O (criterion, median)"
@@ -41,4 +41,13 @@ if [ "$check" = 1 ]; then
   esac
 fi
 rm -f "$bench_log"
+
+# The bill run over many accounts against the stand-in (BILL_RUN_ACCOUNTS, default 10,000).
+cargo build --locked --release -p devstack --bin bench-bill-run
+{
+  echo
+  echo "## Bill run against the stand-in"
+  echo
+  target/release/bench-bill-run --accounts "${BILL_RUN_ACCOUNTS:-10000}"
+} | tee -a docs/performance.md || status=1
 exit "$status"

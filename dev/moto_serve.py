@@ -6,7 +6,8 @@ can therefore undo each other's committed writes, which DynamoDB never does (its
 serializable). Serving requests one at a time gives the stand-in that isolation, so concurrency
 tests exercise our conditional writes, not moto's races.
 
-It also replaces moto's TransactWriteItems with one of the same behaviour that does not deep-copy
+It also narrows moto's Query on the table's own key to the one partition asked for (moto lists and
+sorts every item of the table for each Query, see `_query`), and replaces moto's TransactWriteItems with one of the same behaviour that does not deep-copy
 every table it touches on each call (see `_transact_write_items`): with that copy, each transaction
 cost time and memory in proportion to the whole table, so a bill run over thousands of accounts,
 or a long `make dev` session, slowed to a crawl and grew moto past 10 GB.
@@ -29,6 +30,7 @@ from moto.dynamodb.exceptions import (
 )
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.table import Table
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import run_simple
 
@@ -120,6 +122,37 @@ def _transact_write_items(self, transact_items):
 
 
 DynamoDBBackend.transact_write_items = _transact_write_items
+
+_all_items = Table.all_items
+_table_query = Table.query
+
+
+def _partition_items(self):
+    """`Table.all_items` while a Query on the table's key runs: only the queried partition, in the
+    same (hash, range) order. moto's Query keeps just that partition's items of the full list."""
+    only = getattr(self, "_only_partition", None)
+    if only is None:
+        return _all_items(self)
+    part = self.items.get(only)
+    if part is None:
+        return []
+    items = list(part.values()) if self.range_key_attr else [part]
+    return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
+
+
+def _query(self, hash_key, *args, **kwargs):
+    index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+    if index_name or hash_key is None:
+        return _table_query(self, hash_key, *args, **kwargs)
+    self._only_partition = hash_key
+    try:
+        return _table_query(self, hash_key, *args, **kwargs)
+    finally:
+        self._only_partition = None
+
+
+Table.all_items = _partition_items
+Table.query = _query
 
 
 def main() -> None:

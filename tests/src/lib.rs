@@ -207,7 +207,7 @@ impl Stack {
     /// The webhook with a Stripe API client (re-reads objects when events cannot be ordered).
     pub fn webhook_with(&self, secrets: &[&str], stripe: Option<stripe_intake::stripe_api::StripeApi>) -> axum::Router {
         let secrets = secrets.iter().map(|s| (*s).to_owned()).collect();
-        let mut state = stripe_intake::AppState::new(self.store(), secrets);
+        let mut state = stripe_intake::AppState::new(self.store(), secrets).with_ledger(self.store());
         if let Some(api) = stripe {
             state = state.with_stripe(api);
         }

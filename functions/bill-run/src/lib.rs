@@ -148,21 +148,26 @@ const MAX_CATCH_UP: usize = 12;
 pub struct BillRun<S> {
     store: Arc<S>,
     settings: Settings,
+    /// Numbers are taken one at a time within a run (accounts are rated in parallel): the
+    /// sequence is one item, and parallel takers would only make each other retry. Holds the
+    /// last number this process took, so the next take needs no read unless another process
+    /// (a concurrent run, a retry) moved the sequence meanwhile.
+    numbering: Arc<tokio::sync::Mutex<Option<u64>>>,
 }
 
 impl<S> Clone for BillRun<S> {
     fn clone(&self) -> Self {
-        Self { store: self.store.clone(), settings: self.settings.clone() }
+        Self { store: self.store.clone(), settings: self.settings.clone(), numbering: self.numbering.clone() }
     }
 }
 
 impl<S: BillRunStore + 'static> BillRun<S> {
     pub fn new(store: S, settings: Settings) -> Self {
-        Self { store: Arc::new(store), settings }
+        Self::from_arc(Arc::new(store), settings)
     }
 
     pub fn from_arc(store: Arc<S>, settings: Settings) -> Self {
-        Self { store, settings }
+        Self { store, settings, numbering: Arc::default() }
     }
 
     /// Runs the bill run for `request`, stopping (with `more`) once `deadline` is near.
@@ -406,7 +411,11 @@ impl<S: BillRunStore + 'static> BillRun<S> {
         replaces_draft: bool,
         now: DateTime<Utc>,
     ) -> Result<Invoice, RunError> {
-        let previous = self.store.sequence(Sequence::Invoice).await?;
+        let mut last = self.numbering.lock().await;
+        let previous = match *last {
+            Some(n) => n,
+            None => self.store.sequence(Sequence::Invoice).await?,
+        };
         let taken = Taken { sequence: Sequence::Invoice, previous };
         let number = ledger::invoice_number(&self.settings.invoice_prefix, taken.number());
         let finalized = ledger::finalize(&mut invoice, number, now, before.terms, before.credit)?;
@@ -421,7 +430,15 @@ impl<S: BillRunStore + 'static> BillRun<S> {
             invoice_id: invoice.id.clone(),
             event_id: invoice.id.clone(),
         };
-        self.store.finalize_bill(before, &after, &invoice, replaces_draft, taken, &work, now).await?;
+        match self.store.finalize_bill(before, &after, &invoice, replaces_draft, taken, &work, now).await {
+            Ok(()) => *last = Some(taken.number()),
+            Err(e) => {
+                // Read the sequence afresh next time: another process may have moved it.
+                *last = None;
+                return Err(e.into());
+            }
+        }
+        drop(last);
         tracing::info!(
             account_id = %invoice.account_id,
             invoice_id = %invoice.id,

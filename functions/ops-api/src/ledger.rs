@@ -6,11 +6,12 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use billing_domain::audit::{AuditAction, AuditEntry};
-use billing_domain::billing::{Stamp, WorkItem};
+use billing_domain::billing::Stamp;
 use billing_domain::contract::ContractAccount;
 use billing_domain::invoice::{Invoice, InvoiceStatus};
 use billing_domain::ledger;
-use billing_domain::ports::{CreditNote, ReceivedPayment, Recorded, Sequence, Taken};
+use billing_domain::ports::{CreditNote, Recorded, Sequence, Taken};
+use billing_domain::receipts::{self, Incoming, Received, WhenClosed};
 use billing_domain::{AccountId, Error as DomainError, Money};
 use chrono::{NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -93,75 +94,40 @@ pub async fn record_payment<S: OpsStore>(
     if body.received_on > now.date_naive() {
         return Err(DomainError::invalid("received_on", "must not be in the future").into());
     }
-    for _ in 0..ATTEMPTS {
-        let (before, contract) = load(&*state.store, &account, &invoice_id).await?;
-        let paid = amount(&body.amount, before.currency)?;
-        let mut after = before.clone();
-        let applied = match ledger::apply_payment(&mut after, paid) {
-            Ok(a) => a,
-            Err(DomainError::Conflict) => {
-                return Err(OpsError::InvoiceState(
-                    before.id,
-                    status_name(before.status),
-                    "only open invoices take payments",
-                ));
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let event_id = format!("{}:{reference}", before.id);
-        after.stamp = Stamp { at: now, event_id: event_id.clone() };
-        let contract_after = next_version(&contract, |c| {
-            c.credit = Money::new(c.credit.amount() + applied.to_credit.amount(), c.credit.currency()).rounded();
-        });
-        let payment = ReceivedPayment {
-            account_id: account.clone(),
-            invoice_id: before.id.clone(),
-            reference: reference.clone(),
-            method: "check".into(),
-            amount: paid.rounded(),
-            received_on: body.received_on,
-            to_invoice: applied.to_invoice,
-            to_credit: applied.to_credit,
-            recorded_at: now,
-            recorded_by: caller.name(),
-        };
-        let work = WorkItem::PaymentReceived {
-            account_id: account.clone(),
-            invoice_id: before.id.clone(),
-            amount_paid: paid.rounded(),
-            event_id,
-        };
-        let audit = AuditEntry::record(
-            &account,
-            &caller.actor(),
-            AuditAction::InvoicePaymentRecorded,
-            Some(before.id.clone()),
-            Some(&InvoiceSummary::from(&before)),
-            Some(&payment),
-            now,
-        );
-        let outcome =
-            state.store.record_payment(&payment, &before, &after, &contract, &contract_after, &work, &audit).await;
-        let (status, code, invoice, credit) = match outcome {
-            Ok(Recorded::Now) => ("recorded", StatusCode::CREATED, after, contract_after.credit),
-            Ok(Recorded::AlreadyRecorded) => ("already_recorded", StatusCode::OK, before, contract.credit),
-            Err(DomainError::Conflict) => continue,
-            Err(e) => return Err(e.into()),
-        };
-        let balance_due =
-            state.store.account(&account).await?.map(|a| a.balance_due).unwrap_or(invoice.amount_remaining);
-        tracing::info!(account_id = %account, invoice_id = %invoice.id, reference, status, "check payment");
-        return Ok((
-            code,
-            Json(PaymentResponse {
-                status,
-                invoice: InvoiceSummary::from(&invoice),
-                account_credit: credit,
-                balance_due,
-            }),
-        ));
-    }
-    Err(DomainError::Conflict.into())
+    let (invoice, _) = load(&*state.store, &account, &invoice_id).await?;
+    let incoming = Incoming {
+        account_id: account.clone(),
+        invoice_id: invoice.id.clone(),
+        amount: amount(&body.amount, invoice.currency)?,
+        reference: reference.clone(),
+        method: "check",
+        received_on: body.received_on,
+        actor: caller.actor(),
+        recorded_by: caller.name(),
+        when_closed: WhenClosed::Refuse,
+    };
+    let (status, code, invoice, credit) = match receipts::receive(&*state.store, &incoming, now).await? {
+        Received::Refused(status) => {
+            return Err(OpsError::InvoiceState(invoice.id, status_name(status), "only open invoices take payments"));
+        }
+        Received::Done { recorded: Recorded::Now, invoice, credit } => {
+            ("recorded", StatusCode::CREATED, invoice, credit)
+        }
+        Received::Done { recorded: Recorded::AlreadyRecorded, invoice, credit } => {
+            ("already_recorded", StatusCode::OK, invoice, credit)
+        }
+    };
+    let balance_due = state.store.account(&account).await?.map(|a| a.balance_due).unwrap_or(invoice.amount_remaining);
+    tracing::info!(account_id = %account, invoice_id = %invoice.id, reference, status, "check payment");
+    Ok((
+        code,
+        Json(PaymentResponse {
+            status,
+            invoice: InvoiceSummary::from(invoice.as_ref()),
+            account_credit: credit,
+            balance_due,
+        }),
+    ))
 }
 
 #[derive(Debug, Deserialize)]

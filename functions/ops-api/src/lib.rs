@@ -17,13 +17,13 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::{get, post, put};
 use bill_run::BillRun;
-use billing_domain::ports::{BillRunStore, BillingReader, ContractAdmin, UsageWriter};
+use billing_domain::ports::{BillRunStore, BillingReader, ContractAdmin, MemberWriter, UsageWriter};
 
 pub use error::{OpsError, OpsResult};
 
 /// Everything the ops API reads and writes.
-pub trait OpsStore: UsageWriter + ContractAdmin + BillRunStore + BillingReader + 'static {}
-impl<T: UsageWriter + ContractAdmin + BillRunStore + BillingReader + 'static> OpsStore for T {}
+pub trait OpsStore: UsageWriter + ContractAdmin + BillRunStore + BillingReader + MemberWriter + 'static {}
+impl<T: UsageWriter + ContractAdmin + BillRunStore + BillingReader + MemberWriter + 'static> OpsStore for T {}
 
 pub struct OpsState<S> {
     pub store: Arc<S>,
@@ -52,6 +52,7 @@ pub fn router<S: OpsStore>(state: OpsState<S>) -> Router {
         .route("/v1/ops/cohorts/{cohort_id}/accounts", post(ops::import::<S>))
         .route("/v1/ops/bill-runs", post(ops::bill_run::<S>))
         .route("/v1/ops/accounts/{account_id}", get(ops::account::<S>))
+        .route("/v1/ops/accounts/{account_id}/members", post(ops::invite::<S>))
         .route("/v1/ops/accounts/{account_id}/invoices/{invoice_id}/payments", post(ledger::record_payment::<S>))
         .route("/v1/ops/accounts/{account_id}/invoices/{invoice_id}/credit-notes", post(ledger::credit_note::<S>))
         .route("/v1/ops/accounts/{account_id}/invoices/{invoice_id}/void", post(ledger::void::<S>))

@@ -280,3 +280,43 @@ pub async fn account<S: OpsStore>(
         credit_notes: state.store.credit_notes(&id).await?,
     }))
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InviteBody {
+    pub email: String,
+    pub role: billing_domain::Role,
+}
+
+/// `POST /v1/ops/accounts/{account_id}/members`: invites someone to an account's portal (an
+/// imported account has no users until ops invite its first admin). The invitation is mailed.
+pub async fn invite<S: OpsStore>(
+    State(state): State<OpsState<S>>,
+    caller: OpsCaller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<InviteBody>,
+) -> OpsResult<(StatusCode, Json<serde_json::Value>)> {
+    let id = account_id(&id)?;
+    state.store.account(&id).await?.ok_or(OpsError::NotFound)?;
+    let email: billing_domain::Email =
+        body.email.parse().map_err(|e: FieldError| DomainError::from(e.under("email")))?;
+    let now = Utc::now();
+    let actor = caller.actor();
+    let member = billing_domain::Member::invite(id.clone(), email, body.role, actor.user_id.clone(), now);
+    let audit = AuditEntry::record(
+        &id,
+        &actor,
+        AuditAction::MemberInvited,
+        Some(member.id.to_string()),
+        None::<&billing_domain::Member>,
+        Some(&member),
+        now,
+    );
+    state.store.add_member(&member, &audit).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            serde_json::json!({"member_id": member.id, "email": member.email, "role": member.role, "status": member.status}),
+        ),
+    ))
+}

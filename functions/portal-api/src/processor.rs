@@ -41,7 +41,17 @@ pub struct InvoiceCharge {
     pub invoice_id: String,
     pub description: String,
     pub amount: Money,
+    /// Our own contract bill (not a processor invoice): the webhook records the payment against
+    /// it instead of settling an invoice at the processor.
+    pub contract: bool,
 }
+
+/// Metadata keys of a payment-mode Checkout Session: one per contract bill paid,
+/// `contract_bill_<n>` = `<bill id>=<amount in minor units>` (Stripe: at most 50 keys, values of
+/// at most 500 characters).
+pub const CONTRACT_BILL_METADATA_PREFIX: &str = "contract_bill_";
+/// Contract bills one Checkout Session pays at most.
+pub const MAX_CONTRACT_BILLS: usize = 40;
 
 /// An invoice as the processor holds it now (to re-check what we would charge).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,10 +131,12 @@ pub trait PaymentProcessor: Send + Sync {
         cancel_url: &str,
     ) -> Result<Redirect>;
     /// Checkout in payment mode for open invoices; the webhook settles them when it completes.
+    /// Without a customer (a contract account paying its first bill by card), Checkout creates
+    /// one, and the webhook links it to the account.
     async fn invoice_checkout(
         &self,
         account: &AccountId,
-        customer: &str,
+        customer: Option<&str>,
         charges: &[InvoiceCharge],
         success_url: &str,
         cancel_url: &str,

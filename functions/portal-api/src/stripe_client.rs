@@ -19,17 +19,17 @@ use stripe_billing::subscription::{
     RetrieveSubscription, UpdateSubscription, UpdateSubscriptionItems, UpdateSubscriptionProrationBehavior,
 };
 use stripe_checkout::checkout_session::{
-    CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsAdjustableQuantity,
-    CreateCheckoutSessionLineItemsPriceData, CreateCheckoutSessionPaymentIntentData,
-    CreateCheckoutSessionSubscriptionData, ProductData,
+    CreateCheckoutSession, CreateCheckoutSessionCustomerCreation, CreateCheckoutSessionLineItems,
+    CreateCheckoutSessionLineItemsAdjustableQuantity, CreateCheckoutSessionLineItemsPriceData,
+    CreateCheckoutSessionPaymentIntentData, CreateCheckoutSessionSubscriptionData, ProductData,
 };
 use stripe_core::customer::{UpdateCustomer, UpdateCustomerInvoiceSettings};
 use stripe_payment::payment_method::DetachPaymentMethod;
 use stripe_shared::CheckoutSessionMode;
 
 use crate::processor::{
-    InvoiceCharge, PayOutcome, PaymentProcessor, PreviewLine, ProcessorInvoice, Redirect, SeatChange, SeatCheckout,
-    SeatItem, SeatPreview,
+    CONTRACT_BILL_METADATA_PREFIX, InvoiceCharge, PayOutcome, PaymentProcessor, PreviewLine, ProcessorInvoice,
+    Redirect, SeatChange, SeatCheckout, SeatItem, SeatPreview,
 };
 
 /// The metadata key naming the account on every object we create at Stripe.
@@ -138,7 +138,7 @@ impl PaymentProcessor for StripeClient {
     async fn invoice_checkout(
         &self,
         account: &AccountId,
-        customer: &str,
+        customer: Option<&str>,
         charges: &[InvoiceCharge],
         success_url: &str,
         cancel_url: &str,
@@ -154,14 +154,25 @@ impl PaymentProcessor for StripeClient {
             item.quantity = Some(1);
             items.push(item);
         }
-        let ids: Vec<&str> = charges.iter().map(|c| c.invoice_id.as_str()).collect();
+        let ids: Vec<&str> = charges.iter().filter(|c| !c.contract).map(|c| c.invoice_id.as_str()).collect();
         let mut metadata = account_metadata(account);
-        metadata.insert(INVOICES_METADATA_KEY.to_owned(), ids.join(","));
+        if !ids.is_empty() {
+            metadata.insert(INVOICES_METADATA_KEY.to_owned(), ids.join(","));
+        }
+        for (n, c) in charges.iter().filter(|c| c.contract).enumerate() {
+            metadata.insert(
+                format!("{CONTRACT_BILL_METADATA_PREFIX}{n}"),
+                format!("{}={}", c.invoice_id, minor(&c.amount)?),
+            );
+        }
         let mut intent = CreateCheckoutSessionPaymentIntentData::new();
         intent.metadata = Some(metadata.clone());
-        let session = CreateCheckoutSession::new()
-            .mode(CheckoutSessionMode::Payment)
-            .customer(customer)
+        let session = CreateCheckoutSession::new().mode(CheckoutSessionMode::Payment);
+        let session = match customer {
+            Some(c) => session.customer(c),
+            None => session.customer_creation(CreateCheckoutSessionCustomerCreation::Always),
+        };
+        let session = session
             .client_reference_id(account.as_str())
             .line_items(items)
             .payment_intent_data(intent)

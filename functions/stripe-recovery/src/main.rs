@@ -19,9 +19,14 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| {
         let (store, stripe) = (store.clone(), stripe.clone());
         async move {
-            let report =
-                stripe_intake::recover::recover(store.as_ref(), store.as_ref(), stripe.as_ref(), chrono::Utc::now())
-                    .await?;
+            let report = stripe_intake::recover::recover(
+                store.as_ref(),
+                store.as_ref(),
+                stripe.as_ref(),
+                Some(store.as_ref()),
+                chrono::Utc::now(),
+            )
+            .await?;
             Ok::<_, Error>(serde_json::to_value(report)?)
         }
     }))

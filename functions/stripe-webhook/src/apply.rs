@@ -2,6 +2,7 @@
 
 use billing_domain::billing::{EventOutcome, EventRecord, Projection, Subscription, WorkItem};
 use billing_domain::invoice::Invoice;
+use billing_domain::ports::ContractAdmin;
 use billing_domain::ports::{ProcessorEvents, Recorded};
 use billing_domain::{AccountId, Actor, AuditAction, AuditEntry, Error, Result};
 use chrono::{DateTime, Utc};
@@ -47,6 +48,7 @@ fn result(r: Recorded, outcome: EventOutcome) -> Applied {
 pub async fn apply(
     store: &dyn ProcessorEvents,
     stripe: Option<&dyn StripeObjects>,
+    ledger: Option<&dyn ContractAdmin>,
     verified: Verified,
     now: DateTime<Utc>,
 ) -> Result<Applied> {
@@ -77,6 +79,13 @@ pub async fn apply(
                     api.settle_invoice(invoice, &format!("settle-{}-{invoice}", settlement.session_id)).await?;
                     tracing::info!(event_id = %head.id, invoice, session = %settlement.session_id, "invoice settled");
                 }
+            }
+            if !settlement.contract_bills.is_empty() {
+                let Some(ledger) = ledger else {
+                    tracing::error!(event_id = %head.id, "a paid checkout of contract bills, but no ledger");
+                    return Err(Error::Unavailable("no ledger to record contract payments in".into()));
+                };
+                record_contract_payments(ledger, &link.account_id, &settlement, now).await?;
             }
             let mut rec = record(&head, now, EventOutcome::Applied);
             rec.account_id = Some(link.account_id.clone());
@@ -325,4 +334,42 @@ fn follow_up(f: FollowUp, invoice: &Invoice) -> WorkItem {
             WorkItem::PaymentFailed { account_id, invoice_id, amount_due: invoice.amount_remaining, event_id }
         }
     }
+}
+
+/// Records a paid Checkout Session's payments of our contract bills, before the event is claimed
+/// (a failure leaves it unclaimed: Stripe's retry records again, and the payment's reference
+/// makes the repeat a no-op). A bill paid meanwhile (by check) keeps the money as account credit.
+async fn record_contract_payments(
+    ledger: &dyn ContractAdmin,
+    account: &billing_domain::AccountId,
+    settlement: &decide::Settlement,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    use billing_domain::receipts::{self, Incoming, Received, WhenClosed};
+    for (bill, amount) in &settlement.contract_bills {
+        let incoming = Incoming {
+            account_id: account.clone(),
+            invoice_id: bill.clone(),
+            amount: *amount,
+            reference: format!("card:{}", settlement.session_id),
+            method: "card",
+            received_on: settlement.paid_at.date_naive(),
+            actor: billing_domain::Actor { user_id: "stripe".parse().expect("a valid user id"), email: None },
+            recorded_by: "stripe-webhook".into(),
+            when_closed: WhenClosed::ToCredit,
+        };
+        match receipts::receive(ledger, &incoming, now).await {
+            Ok(Received::Done { recorded, invoice, credit }) => tracing::info!(
+                account_id = %account, invoice_id = %bill, session = %settlement.session_id, ?recorded,
+                status = ?invoice.status, credit = %credit, "contract bill paid by card"
+            ),
+            Ok(Received::Refused(_)) => unreachable!("card payments are never refused"),
+            Err(Error::NotFound) => tracing::error!(
+                account_id = %account, invoice_id = %bill, session = %settlement.session_id, amount = %amount,
+                "a card payment names a contract bill that does not exist; the money is at Stripe, record it by hand"
+            ),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }

@@ -29,6 +29,35 @@ pub struct SubscriptionDraft {
 pub struct Settlement {
     pub session_id: String,
     pub invoice_ids: Vec<String>,
+    /// Our contract bills the session paid, with the amount paid for each.
+    pub contract_bills: Vec<(String, billing_domain::Money)>,
+    /// When the payment was made (the event's time).
+    pub paid_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The metadata keys the portal lists a payment-mode session's contract bills under:
+/// `contract_bill_<n>` = `<bill id>=<amount in minor units>`.
+pub const CONTRACT_BILL_METADATA_PREFIX: &str = "contract_bill_";
+
+/// The contract bills a paid session's metadata names; malformed entries are left out (logged).
+fn contract_bills(
+    metadata: Option<&std::collections::HashMap<String, String>>,
+    currency: Option<billing_domain::Currency>,
+) -> Vec<(String, billing_domain::Money)> {
+    let (Some(metadata), Some(currency)) = (metadata, currency) else { return Vec::new() };
+    let mut bills: Vec<(String, billing_domain::Money)> = metadata
+        .iter()
+        .filter(|(k, _)| k.starts_with(CONTRACT_BILL_METADATA_PREFIX))
+        .filter_map(|(k, v)| {
+            let parsed = v.split_once('=').and_then(|(id, minor)| Some((id.to_owned(), minor.parse::<i64>().ok()?)));
+            if parsed.is_none() {
+                tracing::error!(key = %k, value = %v, "malformed contract bill in a session's metadata");
+            }
+            parsed.map(|(id, minor)| (id, billing_domain::Money::from_minor(minor, currency)))
+        })
+        .collect();
+    bills.sort_by(|a, b| a.0.cmp(&b.0));
+    bills
 }
 
 /// The metadata key the portal lists a payment-mode session's invoices under (comma-separated).
@@ -103,6 +132,11 @@ pub fn decide(event: &Event) -> Decision {
             };
             let paid = session.mode == stripe_shared::CheckoutSessionMode::Payment
                 && session.payment_status == stripe_shared::CheckoutSessionPaymentStatus::Paid;
+            let contract = if paid {
+                contract_bills(session.metadata.as_ref(), session.currency.as_ref().and_then(billing_stripe::currency))
+            } else {
+                Vec::new()
+            };
             let invoice_ids = match (paid, session.metadata.as_ref().and_then(|m| m.get(INVOICES_METADATA_KEY))) {
                 (true, Some(ids)) => {
                     ids.split(',').map(str::trim).filter(|i| !i.is_empty()).map(str::to_owned).collect()
@@ -111,7 +145,12 @@ pub fn decide(event: &Event) -> Decision {
             };
             Decision::LinkCustomer(
                 CustomerLink { customer_id: customer.id().as_str().to_owned(), account_id, stamp: stamp(event) },
-                Settlement { session_id: session.id.as_str().to_owned(), invoice_ids },
+                Settlement {
+                    session_id: session.id.as_str().to_owned(),
+                    invoice_ids,
+                    contract_bills: contract,
+                    paid_at: time(event.created),
+                },
             )
         }
         EventObject::CustomerSubscriptionCreated(sub)

@@ -36,6 +36,8 @@ pub struct AppState {
     pub tolerance_secs: i64,
     /// Re-reads objects whose events cannot be ordered; `None` records such events as stale.
     pub stripe: Option<Arc<dyn stripe_api::StripeObjects>>,
+    /// Records card payments of contract bills (Checkout sessions that paid them).
+    pub ledger: Option<Arc<dyn billing_domain::ports::ContractAdmin>>,
 }
 
 impl AppState {
@@ -45,7 +47,13 @@ impl AppState {
             secrets: Arc::new(secrets),
             tolerance_secs: verify::DEFAULT_TOLERANCE_SECS,
             stripe: None,
+            ledger: None,
         }
+    }
+
+    pub fn with_ledger(mut self, ledger: impl billing_domain::ports::ContractAdmin + 'static) -> Self {
+        self.ledger = Some(Arc::new(ledger));
+        self
     }
 
     pub fn with_stripe(mut self, api: impl stripe_api::StripeObjects + 'static) -> Self {
@@ -115,6 +123,7 @@ async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         .inspect_err(|r| {
             tracing::warn!(reason = r.code(), "webhook delivery rejected");
         })?;
-    let applied = apply::apply(state.store.as_ref(), state.stripe.as_deref(), verified, now).await?;
+    let applied =
+        apply::apply(state.store.as_ref(), state.stripe.as_deref(), state.ledger.as_deref(), verified, now).await?;
     Ok((StatusCode::OK, axum::Json(json!({"received": true, "result": applied}))).into_response())
 }

@@ -25,6 +25,6 @@ async fn main() -> Result<(), lambda_http::Error> {
     }
     let stripe = StripeApi::new(api_key.trim(), None)?;
     let store = DynamoStore::from_config(&aws, table);
-    let state = AppState::new(store, secrets).with_tolerance(tolerance).with_stripe(stripe);
+    let state = AppState::new(store.clone(), secrets).with_tolerance(tolerance).with_stripe(stripe).with_ledger(store);
     lambda_http::run(stripe_intake::router(state)).await
 }

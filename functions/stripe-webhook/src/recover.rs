@@ -3,6 +3,7 @@
 //! retries loses nothing within the 30 days Stripe keeps events. Events already applied are
 //! duplicates and change nothing; the watermark moves only after every listed event was applied.
 
+use billing_domain::ports::ContractAdmin;
 use billing_domain::ports::{ProcessorEvents, RecoveryWatermark};
 use billing_domain::{Error, Result};
 use chrono::{DateTime, Utc};
@@ -56,6 +57,7 @@ pub async fn recover(
     store: &dyn ProcessorEvents,
     watermark: &dyn RecoveryWatermark,
     stripe: &dyn StripeObjects,
+    ledger: Option<&dyn ContractAdmin>,
     now: DateTime<Utc>,
 ) -> Result<Report> {
     let since = match watermark.watermark().await? {
@@ -85,7 +87,7 @@ pub async fn recover(
         let verified =
             verify::verify(std::slice::from_ref(&run_key), body.as_bytes(), Some(&header), now.timestamp(), 1)
                 .map_err(|r| Error::Corrupt(format!("listed event {} rejected: {r}", e.id.as_str())))?;
-        match apply::apply(store, Some(stripe), verified, now).await? {
+        match apply::apply(store, Some(stripe), ledger, verified, now).await? {
             Applied::Duplicate => report.duplicates += 1,
             Applied::Recorded(_) => report.recorded += 1,
         }

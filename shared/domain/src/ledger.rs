@@ -72,6 +72,11 @@ pub fn bill_id(account: &AccountId, bill_date: NaiveDate, revision: u32) -> Stri
     if revision == 0 { base } else { format!("{base}_r{revision}") }
 }
 
+/// Whether an invoice id is one of our contract bills (not a processor invoice).
+pub fn is_contract_bill(id: &str) -> bool {
+    id.starts_with("bill_")
+}
+
 fn midnight(date: NaiveDate) -> DateTime<Utc> {
     date.and_time(NaiveTime::MIN).and_utc()
 }

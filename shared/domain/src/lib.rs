@@ -20,6 +20,7 @@ pub mod money;
 pub mod ports;
 pub mod proration;
 pub mod rating;
+pub mod receipts;
 pub mod seats;
 pub mod text;
 

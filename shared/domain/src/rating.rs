@@ -275,9 +275,9 @@ pub fn rate(contract: &Contract, usage: &[UsageRecord], bill_date: NaiveDate) ->
     let mut lines = Vec::new();
     let account_anchor = contract.bill_day.on_or_before(bill_date);
 
-    let mut pending: BTreeMap<Metric, Vec<&UsageRecord>> = BTreeMap::new();
+    let mut pending: BTreeMap<&Metric, Vec<&UsageRecord>> = BTreeMap::new();
     for record in usage {
-        pending.entry(record.metric.clone()).or_default().push(record);
+        pending.entry(&record.metric).or_default().push(record);
     }
 
     for item in &mut next.items {
@@ -285,11 +285,11 @@ pub fn rate(contract: &Contract, usage: &[UsageRecord], bill_date: NaiveDate) ->
             ChargeType::Recurring { .. } => rate_recurring(item, contract.bill_day, bill_date, &mut lines),
             ChargeType::OneTime => rate_one_time(item, contract.bill_day, bill_date, &mut lines),
             ChargeType::Usage { metric } => {
-                let records = pending.remove(&metric).unwrap_or_default();
-                let (mine, others): (Vec<_>, Vec<_>) =
-                    records.into_iter().partition(|r| item.active().contains(r.date));
+                let Some((key, records)) = pending.remove_entry(&metric) else { continue };
+                let active = item.active();
+                let (mine, others): (Vec<_>, Vec<_>) = records.into_iter().partition(|r| active.contains(r.date));
                 if !others.is_empty() {
-                    pending.insert(metric, others);
+                    pending.insert(key, others);
                 }
                 rate_usage(item, account_anchor, &mine, &mut lines);
             }
@@ -447,9 +447,16 @@ fn rate_usage(
     records: &[&UsageRecord],
     lines: &mut Vec<InvoiceLine>,
 ) {
-    let mut per_cycle: BTreeMap<DateRange, u64> = BTreeMap::new();
+    // Sum by day first (a month of records has about 30 distinct days), then by cycle.
+    let mut per_day: std::collections::HashMap<NaiveDate, u64> = std::collections::HashMap::new();
     for r in records {
-        *per_cycle.entry(cycle_containing(account_anchor, 1, r.date)).or_default() += r.quantity;
+        let units = per_day.entry(r.date).or_default();
+        *units = units.saturating_add(r.quantity);
+    }
+    let mut per_cycle: BTreeMap<DateRange, u64> = BTreeMap::new();
+    for (day, units) in per_day {
+        let total = per_cycle.entry(cycle_containing(account_anchor, 1, day)).or_default();
+        *total = total.saturating_add(units);
     }
     let currency = item.price.currency;
     let unit = item.price.unit.as_deref().map(|u| format!(" {u}")).unwrap_or_default();

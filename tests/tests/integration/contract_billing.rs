@@ -433,3 +433,72 @@ async fn bad_input_to_the_ops_api_is_refused_with_a_code() {
     let due = s.store().due_accounts(m1, 10, None).await.unwrap();
     assert!(due.items.is_empty());
 }
+
+#[tokio::test]
+async fn a_contract_bill_is_paid_by_card_in_the_portal() {
+    let s = Stack::new().await;
+    let (m1, _) = months();
+    catalog(&s).await;
+    cohort(&s, "dc9", m1).await;
+    import(&s, "dc9", &[line("acct_cardpay", "cb-cardpay", &[])]).await;
+    run(&s, "finalize", m1).await;
+    let bill = invoices(&s).await[0]["id"].as_str().unwrap().to_owned();
+
+    // Ops invite the account's first admin; they sign in and see the bill in the portal.
+    let r = s
+        .ops(
+            "POST",
+            "/v1/ops/accounts/acct_cardpay/members",
+            Some(json!({"email": "owner@cb-cardpay.example", "role": "admin"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let admin = integration_tests::User::new("cardpay-owner").with_email("owner@cb-cardpay.example");
+    let statement = s.get(&admin, "/v1/accounts/acct_cardpay/statement").await;
+    assert_eq!(statement.status, StatusCode::OK, "{:?}", statement.body);
+    assert_eq!(statement.body["balance_due"]["amount"], "1000.00");
+
+    let pay = "/v1/accounts/acct_cardpay/payments";
+    let r = s.call(&admin, "POST", pay, Some(json!({"pay_with": "default_method"}))).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "{:?}", r.body);
+    let r = s.call(&admin, "POST", pay, None).await;
+    assert_eq!((r.status, r.body["mode"].as_str()), (StatusCode::CREATED, Some("checkout")), "{:?}", r.body);
+    assert_eq!(r.body["invoice_ids"], json!([bill]));
+    let webhook = s.live_webhook();
+    s.fake.complete_checkout(r.body["session_id"].as_str().unwrap()).unwrap();
+    let kinds: Vec<String> = s.flush(&webhook).await.into_iter().map(|(k, _)| k).collect();
+    assert_eq!(kinds, ["checkout.session.completed"]);
+
+    let view = account(&s, "acct_cardpay").await;
+    assert_eq!(view["balance_due"]["amount"], "0.00");
+    assert_eq!(view["invoices"][0]["status"], "paid");
+    let payments = s.items_of("received_payment").await;
+    assert_eq!((payments.len(), payments[0]["method"].as_str()), (1, Some("card")));
+    // The same session's payment reported again (Stripe's redelivery after a lost answer): no-op.
+    let store = s.store();
+    let again = billing_domain::receipts::receive(
+        &store,
+        &billing_domain::receipts::Incoming {
+            account_id: "acct_cardpay".parse().unwrap(),
+            invoice_id: bill.clone(),
+            amount: billing_domain::Money::new("1000.00".parse().unwrap(), "USD".parse().unwrap()),
+            reference: payments[0]["reference"].as_str().unwrap().to_owned(),
+            method: "card",
+            received_on: Utc::now().date_naive(),
+            actor: billing_domain::Actor { user_id: "stripe".parse().unwrap(), email: None },
+            recorded_by: "test".into(),
+            when_closed: billing_domain::receipts::WhenClosed::ToCredit,
+        },
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        again,
+        billing_domain::receipts::Received::Done { recorded: billing_domain::ports::Recorded::AlreadyRecorded, .. }
+    ));
+    let statement = s.get(&admin, "/v1/accounts/acct_cardpay/statement").await;
+    assert_eq!(statement.body["balance_due"]["amount"], "0.00");
+    let r = s.call(&admin, "POST", pay, None).await;
+    assert_eq!(r.code(), "nothing_to_pay");
+}

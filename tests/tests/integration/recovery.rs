@@ -41,7 +41,7 @@ async fn missed_events_are_applied_once_and_the_watermark_follows() {
     let (_fake, stripe) = stripe_with_missed_events().await;
     let store = s.store();
 
-    let first = recover(&store, &store, &stripe, now()).await.unwrap();
+    let first = recover(&store, &store, &stripe, None, now()).await.unwrap();
     assert_eq!((first.listed, first.recorded, first.duplicates), (5, 5, 0));
     let account: AccountId = "acct_demo".parse().unwrap();
     assert_eq!(store.subscription(&account, "sub_DemoSeats00000001").await.unwrap().unwrap().seats.get(), 8);
@@ -51,7 +51,7 @@ async fn missed_events_are_applied_once_and_the_watermark_follows() {
     let work = s.items_of("work_item").await.len();
 
     // The next run re-reads only the overlap, and everything in it is a duplicate.
-    let second = recover(&store, &store, &stripe, now()).await.unwrap();
+    let second = recover(&store, &store, &stripe, None, now()).await.unwrap();
     assert_eq!(second.since, newest - OVERLAP_SECS);
     assert_eq!((second.listed, second.recorded, second.duplicates), (1, 0, 1));
     assert_eq!(s.items_of("work_item").await.len(), work, "no work twice");
@@ -66,11 +66,11 @@ async fn a_failed_run_leaves_the_watermark_and_the_next_run_completes() {
     let flaky = FailingWrites { inner: s.store(), failing: failing.clone() };
     let store = s.store();
 
-    assert!(recover(&flaky, &store, &stripe, now()).await.is_err());
+    assert!(recover(&flaky, &store, &stripe, None, now()).await.is_err());
     assert_eq!(store.watermark().await.unwrap(), None, "not advanced past unapplied events");
 
     failing.store(false, Ordering::SeqCst);
-    let report = recover(&flaky, &store, &stripe, now()).await.unwrap();
+    let report = recover(&flaky, &store, &stripe, None, now()).await.unwrap();
     assert_eq!(report.recorded + report.duplicates, 5);
     assert_eq!(s.items_of("stripe_event").await.len(), 5);
 }

@@ -323,7 +323,8 @@ async fn serve(api_port: u16, endpoint: &str, table: &str, stripe_port: u16, dat
     );
     let first_secret = webhook_secrets.first().cloned().unwrap_or_default();
     let webhook = stripe_intake::router(
-        stripe_intake::AppState::new(store, webhook_secrets)
+        stripe_intake::AppState::new(store.clone(), webhook_secrets)
+            .with_ledger(store)
             .with_tolerance(stripe_intake::tolerance_from_env()?)
             .with_stripe(stripe),
     );

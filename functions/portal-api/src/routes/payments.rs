@@ -15,7 +15,7 @@ use crate::access::{self, Need};
 use crate::error::{ApiError, ApiResult};
 use crate::error::{ReadErrors, WriteErrors};
 use crate::extract::{self, Caller, OptionalJson, account_id};
-use crate::processor::{InvoiceCharge, PayOutcome};
+use crate::processor::{InvoiceCharge, MAX_CONTRACT_BILLS, PayOutcome};
 use crate::routes::statements::return_url;
 use crate::routes::views::{PaymentMethodView, PaymentMethodsView, PaymentResultView, PaymentView, RedirectView};
 use crate::state::AppState;
@@ -118,8 +118,31 @@ pub async fn pay(
     let id = account_id(&id)?;
     access::require(&state, &caller, &id, Need::ManageBilling).await?;
     let key = client_key(&headers)?;
-    let customer = state.store.customer_of(&id).await?.ok_or(ApiError::NoBillingCustomer)?;
     let invoices = payable(&state, &id, body.invoice_ids).await?;
+    // Our own contract bills (invoice-mode accounts) are paid through Checkout: there is no
+    // processor invoice to charge a saved method against.
+    let (contract, invoices): (Vec<Invoice>, Vec<Invoice>) =
+        invoices.into_iter().partition(|i| billing_domain::ledger::is_contract_bill(&i.id));
+    if !contract.is_empty() {
+        if body.pay_with == PayWith::DefaultMethod {
+            return Err(Error::invalid(
+                "pay_with",
+                "contract bills are paid through Checkout (`checkout`) or by check; a saved method is not charged",
+            )
+            .into());
+        }
+        if contract.len() > MAX_CONTRACT_BILLS {
+            return Err(Error::invalid(
+                "invoice_ids",
+                format!("pay at most {MAX_CONTRACT_BILLS} contract bills at once"),
+            )
+            .into());
+        }
+    }
+    let customer = state.store.customer_of(&id).await?;
+    if customer.is_none() && contract.is_empty() {
+        return Err(ApiError::NoBillingCustomer);
+    }
     // Our copy may lag the processor (a payment in flight, or this very request retried): charge
     // only what the processor itself says is left, and only when it agrees with what the
     // customer was shown. Invoices it already has as paid are reported, not charged.
@@ -136,11 +159,13 @@ pub async fn pay(
             }
         }
     }
-    let invoices = due;
-    if invoices.is_empty() && (body.pay_with == PayWith::Checkout || already_paid.is_empty()) {
+    let mut invoices = due;
+    let pay_with = if contract.is_empty() { body.pay_with } else { PayWith::Checkout };
+    invoices.extend(contract);
+    if invoices.is_empty() && (pay_with == PayWith::Checkout || already_paid.is_empty()) {
         return Err(ApiError::NothingToPay);
     }
-    let default = match body.pay_with {
+    let default = match pay_with {
         PayWith::Checkout => None,
         PayWith::Auto => state.store.default_payment_method(&id).await?,
         PayWith::DefaultMethod => Some(
@@ -192,12 +217,13 @@ pub async fn pay(
                     invoice_id: i.id.clone(),
                     description: format!("Invoice {}", i.number.as_deref().unwrap_or(&i.id)),
                     amount: i.amount_remaining,
+                    contract: billing_domain::ledger::is_contract_bill(&i.id),
                 })
                 .collect();
             let amounts: Vec<String> = charges.iter().map(|c| format!("{}={}", c.invoice_id, c.amount)).collect();
             let idem = format!("checkout-{:x}-{key}", Sha256::digest(amounts.join(",").as_bytes()));
             let back = return_url(&state, None, &id)?;
-            let r = state.processor.invoice_checkout(&id, &customer, &charges, &back, &back, &idem).await?;
+            let r = state.processor.invoice_checkout(&id, customer.as_deref(), &charges, &back, &back, &idem).await?;
             PaymentView::Checkout { session_id: r.id, url: r.url, total, invoice_ids: ids }
         }
     };
