@@ -7,9 +7,13 @@ use integration_tests::Stack;
 use serde_json::Value;
 
 async fn replay(s: &Stack, file: &str) -> (StatusCode, Value) {
+    replay_to(s.router.clone(), file).await
+}
+
+async fn replay_to(router: axum::Router, file: &str) -> (StatusCode, Value) {
     let path = devstack::repo_root().join("events/apigw").join(file);
     let event: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let resp = apigw::invoke(s.router.clone(), &event).await.unwrap();
+    let resp = apigw::invoke(router, &event).await.unwrap();
     let status = resp.status();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     (status, serde_json::from_slice(&bytes).unwrap())
@@ -31,4 +35,16 @@ async fn the_sample_events_run_as_they_are() {
     // Delivered twice (a client retry), it is the same account.
     let (status, again) = replay(&s, "create-account.json").await;
     assert_eq!((status, &again["id"]), (StatusCode::CREATED, &created["id"]));
+}
+
+#[tokio::test]
+async fn the_usage_sample_reaches_the_ops_api_as_an_iam_caller() {
+    let s = Stack::new().await;
+    seed::seed(&s.store()).await.unwrap();
+    let (status, body) = replay_to(s.ops_router(), "usage-request.json").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The demo account is billed by card: its records are refused, each with its reason; the
+    // repeated key is a duplicate.
+    assert_eq!(body["results"][0]["code"], "account_not_contract_billed");
+    assert_eq!(body["results"][1]["status"], "duplicate");
 }
