@@ -348,6 +348,23 @@ mod tests {
         assert_eq!(model.amount(65_000), dec("49"));
     }
 
+    /// Stripe, "Set up tiered pricing" (Typographic's fonts): tiers 1–5 at 7 USD, 6–10 at 6.50 USD,
+    /// 11+ at 6 USD. Volume-based: 1 → 7, 5 → 35, 6 → 39, 20 → 120, 25 → 150. Graduated: each tier
+    /// at its own rate, so 6 → 41.50, 20 → 127.50, 25 → 157.50.
+    /// https://docs.stripe.com/subscriptions/pricing-models/tiered-pricing
+    #[test]
+    fn stripe_typographic_tiers_example() {
+        let tiers = vec![tier(Some(5), "7", "0"), tier(Some(10), "6.5", "0"), tier(None, "6", "0")];
+        let volume = ChargeModel::Volume { tiers: tiers.clone() };
+        for (q, total) in [(1, "7"), (5, "35"), (6, "39"), (20, "120"), (25, "150")] {
+            assert_eq!(volume.amount(q), dec(total), "volume, {q} fonts");
+        }
+        let graduated = ChargeModel::Graduated { tiers };
+        for (q, total) in [(1, "7"), (5, "35"), (6, "41.5"), (20, "127.5"), (25, "157.5")] {
+            assert_eq!(graduated.amount(q), dec(total), "graduated, {q} fonts");
+        }
+    }
+
     /// Graduated tiers with a flat amount per tier reached (Stripe's `flat_amount`):
     /// 1–5 at 7.00 + 0 flat, 6–10 at 6.50 + 10.00 flat, 11+ at 6.00: 12 units cost
     /// 5 × 7.00 + (5 × 6.50 + 10.00) + 2 × 6.00 = 89.50.

@@ -165,6 +165,11 @@ pub struct ImportItem {
     /// Later quantity changes.
     #[serde(default)]
     pub changes: Vec<QuantityChange>,
+    /// Up to which day (exclusive) the previous system billed this recurring item; default: the
+    /// account's first bill date here. An annual contract billed for its whole year names the
+    /// year's end, so the first bill here does not charge the rest of that year again.
+    #[serde(default)]
+    pub billed_through: Option<NaiveDate>,
 }
 
 /// One account in a cohort import (one JSON line).
@@ -287,10 +292,12 @@ impl ImportLine {
                 usage_billed: BTreeMap::new(),
             };
             errors.take_all(&field, item.check(self.currency));
-            // The previous system billed what ran before this system's first bill.
+            // The previous system billed what ran before this system's first bill (or up to the
+            // date the line names).
+            let through = it.billed_through.unwrap_or(first_bill);
             match price.charge {
-                ChargeType::Recurring { .. } | ChargeType::OneTime if item.start < first_bill => {
-                    let end = item.end.map_or(first_bill, |e| e.min(first_bill));
+                ChargeType::Recurring { .. } | ChargeType::OneTime if item.start < through => {
+                    let end = item.end.map_or(through, |e| e.min(through));
                     let q = item.quantity_on(item.start);
                     if end > item.start {
                         item.billed = vec![BilledSegment { start: item.start, end, quantity: q }];
@@ -400,6 +407,41 @@ mod tests {
         let rated = crate::rating::rate(&c.contract, &[], c.next_bill_date);
         assert_eq!(rated.lines.len(), 1);
         assert_eq!(rated.lines[0].amount.amount(), "1000.00".parse().unwrap());
+    }
+
+    #[test]
+    fn an_annual_item_billed_for_its_year_by_the_previous_system() {
+        let mut catalog = catalog();
+        let support = Price {
+            id: "support".parse().unwrap(),
+            name: "Premium support".into(),
+            currency: "USD".parse().unwrap(),
+            charge: ChargeType::Recurring { interval: PlanInterval::Annual },
+            pricing: ChargeModel::Flat { amount: "1200".parse().unwrap() },
+            unit: None,
+        };
+        catalog.insert(support.id.clone(), support);
+        let cohort = Cohort::parse("dc1", "DC1", d("2027-01-15")).unwrap();
+        let with = |billed_through: &str| {
+            LINE.replace(
+                r#""subscriptions":["#,
+                &format!(r#""subscriptions":[{{"id":"sup","price_id":"support","group":"DC1","start":"2026-06-01","quantity":1{billed_through}}},"#),
+            )
+        };
+        let parse = |l: String| parse_import(&l)[0].1.clone().unwrap().parse(&cohort, &catalog).unwrap().contract;
+        // Without a date: the previous system billed up to the first bill, so the first bill
+        // charges the rest of the contract year (Feb 1 to Jun 1: 120 of 365 days).
+        let c = parse(with(""));
+        let first = crate::rating::rate(&c.contract, &[], c.next_bill_date);
+        let sup = first.lines.iter().find(|l| l.id.starts_with("sup")).unwrap();
+        assert_eq!(sup.amount.amount(), "394.52".parse().unwrap());
+        // Billed for the whole year already: nothing until the renewal.
+        let c = parse(with(r#","billed_through":"2027-06-01""#));
+        let first = crate::rating::rate(&c.contract, &[], c.next_bill_date);
+        assert!(first.lines.iter().all(|l| !l.id.starts_with("sup")));
+        let renewal = crate::rating::rate(&first.contract, &[], d("2027-06-01"));
+        let sup = renewal.lines.iter().find(|l| l.id.starts_with("sup")).unwrap();
+        assert_eq!(sup.amount.amount(), "1200.00".parse().unwrap());
     }
 
     #[test]

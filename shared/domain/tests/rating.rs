@@ -392,3 +392,57 @@ proptest! {
         prop_assert_eq!(sum(&once.lines), sum(&first.lines) + sum(&second.lines));
     }
 }
+
+/// Every charge model, recurring and usage, in USD, EUR and JPY: lines at the currency's exponent,
+/// half-up, summing to the total.
+#[test]
+fn every_charge_model_in_usd_eur_and_jpy() {
+    let tiers = || {
+        vec![
+            Tier { up_to: Some(10), unit_amount: dec("12.345"), flat_amount: dec("5") },
+            Tier { up_to: None, unit_amount: dec("9.995"), flat_amount: Decimal::ZERO },
+        ]
+    };
+    let models = [
+        ("flat", ChargeModel::Flat { amount: dec("99.995") }),
+        ("per_unit", ChargeModel::PerUnit { unit_amount: dec("12.345") }),
+        ("graduated", ChargeModel::Graduated { tiers: tiers() }),
+        ("volume", ChargeModel::Volume { tiers: tiers() }),
+    ];
+    // Expected unrounded amounts for 13 units over a whole period.
+    let raw = |name: &str| match name {
+        "flat" => dec("99.995"),
+        "per_unit" => dec("160.485"),
+        "graduated" => dec("123.45") + dec("5") + dec("29.985"),
+        "volume" => dec("129.935"),
+        _ => unreachable!(),
+    };
+    for code in ["USD", "EUR", "JPY"] {
+        let exp = cur(code).exponent();
+        let half_up = |d: Decimal| d.round_dp_with_strategy(exp, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+        for (name, model) in &models {
+            // Recurring, a whole month.
+            let c = contract(
+                code,
+                1,
+                vec![item(price(code, monthly(), model.clone()), "2026-11-01", &[("2026-11-01", 13)])],
+            );
+            let rated = rate(&c, &[], d("2026-11-01"));
+            assert_eq!(rated.lines.len(), 1, "{code} {name}");
+            assert_eq!(rated.lines[0].amount.amount(), half_up(raw(name)), "{code} recurring {name}");
+            assert_eq!(rated.lines[0].amount.rounded(), rated.lines[0].amount, "at the currency's exponent");
+            // Usage in arrears: the same 13 units, as records.
+            let c = contract(code, 1, vec![bandwidth(code, model.clone())]);
+            let rated = rate(&c, &[used("2026-10-05", 6), used("2026-10-25", 7)], d("2026-11-01"));
+            let sum: Decimal = rated.lines.iter().map(|l| l.amount.amount()).sum();
+            let expected: Decimal = model.bands(13).iter().map(|b| half_up(b.amount())).sum();
+            assert_eq!(sum, expected, "{code} usage {name}");
+            assert_eq!(rated.total(cur(code)).amount(), sum);
+        }
+        // Overage: 13 used, 10 included.
+        let c =
+            contract(code, 1, vec![bandwidth(code, ChargeModel::Overage { included: 10, unit_amount: dec("2.505") })]);
+        let rated = rate(&c, &[used("2026-10-05", 13)], d("2026-11-01"));
+        assert_eq!(rated.lines[1].amount.amount(), half_up(dec("7.515")), "{code} overage");
+    }
+}
