@@ -108,9 +108,13 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
+/// Something the run could not do: bill an account, or a step of its own (the index, notices).
 #[derive(Debug, Clone, Serialize)]
 pub struct AccountFailure {
-    pub account_id: AccountId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<AccountId>,
+    /// `bill`, `due_index` or `notices`.
+    pub step: &'static str,
     pub error: String,
 }
 
@@ -180,9 +184,9 @@ impl<S: BillRunStore + 'static> BillRun<S> {
             // must not send notices that were not due then).
             match self.queue_notices(now.date_naive(), now).await {
                 Ok(n) => report.notices_queued = n,
-                Err(e) => report
-                    .failures
-                    .push(AccountFailure { account_id: "acct_notices".parse().expect("valid"), error: e.to_string() }),
+                Err(e) => {
+                    report.failures.push(AccountFailure { account_id: None, step: "notices", error: e.to_string() })
+                }
             }
         }
         let near = |d: &Option<Instant>| d.is_some_and(|d| Instant::now() + Duration::from_secs(20) >= d);
@@ -197,7 +201,8 @@ impl<S: BillRunStore + 'static> BillRun<S> {
                     }
                     Err(e) => {
                         report.failures.push(AccountFailure {
-                            account_id: "acct_index".parse().expect("valid"),
+                            account_id: None,
+                            step: "due_index",
                             error: e.to_string(),
                         });
                         return report;
@@ -217,7 +222,11 @@ impl<S: BillRunStore + 'static> BillRun<S> {
                     Ok(results) => report.results.extend(results),
                     Err(e) => {
                         tracing::error!(account_id = %id, error = %e, "account not billed");
-                        report.failures.push(AccountFailure { account_id: id, error: e.to_string() });
+                        report.failures.push(AccountFailure {
+                            account_id: Some(id),
+                            step: "bill",
+                            error: e.to_string(),
+                        });
                     }
                 }
             }

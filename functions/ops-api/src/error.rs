@@ -103,3 +103,47 @@ impl IntoResponse for OpsError {
 }
 
 pub type OpsResult<T> = Result<T, OpsError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    async fn render(e: OpsError) -> (StatusCode, serde_json::Value, Option<String>) {
+        let r = e.into_response();
+        let status = r.status();
+        let retry = r.headers().get(header::RETRY_AFTER).map(|v| v.to_str().unwrap().to_owned());
+        let bytes = r.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap(), retry)
+    }
+
+    #[tokio::test]
+    async fn dependency_failures_ask_for_a_retry_and_hide_their_cause() {
+        let io = std::io::Error::other("dispatch failure: 10.0.0.7:443 refused");
+        let (status, body, retry) = render(DomainError::unavailable(io).into()).await;
+        assert_eq!((status, retry.as_deref()), (StatusCode::SERVICE_UNAVAILABLE, Some("1")));
+        assert_eq!(body["error"]["code"], "service_unavailable");
+        assert!(!body.to_string().contains("10.0.0.7"));
+        let (status, body, _) =
+            render(DomainError::Corrupt("item CONTRACT of acct_x has no bill day".into()).into()).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body, serde_json::json!({"error": {"code": "internal", "message": "internal error"}}));
+    }
+
+    #[tokio::test]
+    async fn client_errors_carry_a_stable_code_and_field_details() {
+        let (status, body, _) = render(DomainError::invalid("amount", "must be positive").into()).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"))
+        );
+        assert_eq!(body["error"]["details"][0]["field"], "amount");
+        let (status, body, _) =
+            render(OpsError::InvoiceState("bill_x".into(), "paid", "only open invoices take payments")).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("invoice_state")));
+        let (status, _, _) = render(OpsError::BatchTooLarge(1001, 1000)).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        let (status, body, _) = render(OpsError::Unauthenticated).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("iam_required")));
+    }
+}

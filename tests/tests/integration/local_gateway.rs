@@ -59,3 +59,28 @@ async fn the_gateway_checks_tokens_and_serves_the_seeded_demo_account() {
         assert_eq!(body, serde_json::json!({"message": "Unauthorized"}));
     }
 }
+
+/// The seller's routes take IAM authorization, not tokens: unsigned or token-bearing requests are
+/// refused as API Gateway refuses them; a SigV4-signed one reaches the ops API as that principal.
+#[tokio::test]
+async fn the_gateway_plays_iam_authorization_on_the_ops_routes() {
+    let s = Stack::new().await;
+    let app = gateway::app(gateway::Gateway {
+        portal: s.router.clone(),
+        ops: Some(s.ops_router()),
+        webhook: None,
+        jwt_secret: SECRET.to_vec(),
+        template: devstack::apigw::template(),
+    });
+    let admin = token::mint(SECRET, "demo-admin", "admin@demo.example", true, Duration::from_secs(3600)).unwrap();
+    for auth in [None, Some(format!("Bearer {admin}")), Some("AWS4-HMAC-SHA256 Credential=/x".to_owned())] {
+        let (status, body) = send(&app, "/v1/ops/prices", auth.as_deref()).await;
+        assert_eq!((status, body), (StatusCode::FORBIDDEN, serde_json::json!({"message": "Forbidden"})), "{auth:?}");
+    }
+    let signed = "AWS4-HMAC-SHA256 Credential=ops-ann/20261124/us-east-1/execute-api/aws4_request, \
+                  SignedHeaders=host;x-amz-date, Signature=0123abcd";
+    let (status, body) = send(&app, "/v1/ops/prices", Some(signed)).await;
+    assert_eq!((status, body), (StatusCode::OK, serde_json::json!([])));
+    assert_eq!(gateway::sigv4_access_key(signed), Some("ops-ann"));
+    assert_eq!(gateway::sigv4_access_key("AWS4-HMAC-SHA256 Credential=k/20261124/us-east-1/s3/aws4_request"), None);
+}

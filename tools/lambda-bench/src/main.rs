@@ -20,10 +20,8 @@ use emulator::Seen;
 
 #[derive(Parser)]
 struct Args {
-    /// Warm invocations per function (one process each). 300 by default: moto copies the whole
-    /// table on every TransactWriteItems, so a longer run measures moto's slowdown (its memory
-    /// passed 10 GB within 1,000 webhook events), not ours.
-    #[arg(long, default_value_t = 300)]
+    /// Warm invocations per function (one process each).
+    #[arg(long, default_value_t = 1000)]
     events: usize,
     /// Cold starts per function, interleaved A B A B … across functions.
     #[arg(long, default_value_t = 7)]
@@ -144,12 +142,10 @@ async fn stack() -> Result<(devstack::moto::Moto, Vec<(String, String)>)> {
     let endpoint = moto.endpoint.clone();
     let aws = devstack::aws::local_config(&endpoint).await;
     let client = aws_sdk_dynamodb::Client::new(&aws);
-    // The template's table without its stream: moto copies a table's stream records on every
-    // transaction, so over thousands of writes its time and memory grow without bound
-    // (DynamoDB's do not).
+    // The template's table as deployed, stream included (dev/moto_serve.py keeps moto's
+    // transactions from copying the table and its stream on every call).
     let yaml = std::fs::read_to_string(devstack::template_path())?;
-    for mut spec in devstack::tables::parse_template(&yaml)? {
-        spec.stream = None;
+    for spec in devstack::tables::parse_template(&yaml)? {
         devstack::tables::create(&client, &spec, "bench").await?;
     }
     let store = billing_aws::DynamoStore::new(client, "bench");
@@ -469,7 +465,7 @@ async fn main() -> Result<()> {
          - Machine: {machine}; release profile (opt-level \"s\", thin LTO, 1 codegen unit, panic = abort), host build.\n\
          - Date: {date}; commit `{commit}`.\n\
          - Cold: median of {cold} starts per function, interleaved across functions; warm: {events} sequential events in one process.\n\
-         - Each function runs under our Lambda Runtime API emulator against the local stack (moto, served one request at a time; the table's stream is off because moto copies stream records on every transaction), with the sample events in `events/`. Figures that involve the store are moto's: relative, not absolute.\n\
+         - Each function runs under our Lambda Runtime API emulator against the local stack (moto, served one request at a time by `dev/moto_serve.py`; the table as the template defines it, stream included), with the sample events in `events/`. Figures that involve the store are moto's: relative, not absolute.\n\
          - Baselines: `hello` (an empty `lambda_runtime` function) and `floor` (reads its signing secret from Secrets Manager, verifies a Stripe signature, one conditional DynamoDB put; same SDK and TLS).\n\
          - \"Its CPU by then\": CPU time on all the process's threads at its first response (`/proc/<pid>/task/*/schedstat`); the rest of the wall time is waiting, mostly on the stand-in.\n\
          - `p99 − hello p99` is what a function's own work adds to the runtime's round trip; the runtime's own warm overhead is hello's p99.\n\

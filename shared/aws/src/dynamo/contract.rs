@@ -279,7 +279,9 @@ impl BillRunStore for DynamoStore {
             .table_name(&self.table)
             .key_condition_expression("pk = :pk")
             .expression_attribute_values(":pk", s(usage_pk(account, bucket)))
-            .projection_expression("metric, quantity, #ts")
+            .projection_expression("#metric, #quantity, #ts")
+            .expression_attribute_names("#metric", "metric")
+            .expression_attribute_names("#quantity", "quantity")
             .expression_attribute_names("#ts", "timestamp")
             .consistent_read(true);
         let mut out = Vec::new();
