@@ -37,7 +37,7 @@ fn status_name(s: InvoiceStatus) -> &'static str {
 async fn load<S: OpsStore>(store: &S, account: &AccountId, invoice_id: &str) -> OpsResult<(Invoice, ContractAccount)> {
     let invoice = store.contract_invoice(account, invoice_id).await?.ok_or(OpsError::NotFound)?;
     let contract = store.contract_account(account).await?.ok_or(OpsError::NotContractBilled)?;
-    if !invoice.id.starts_with("bill_") {
+    if !ledger::is_contract_bill(&invoice.id) {
         return Err(OpsError::InvoiceState(invoice.id, "billed by the card processor", "record it there"));
     }
     Ok((invoice, contract))

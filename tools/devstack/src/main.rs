@@ -365,6 +365,7 @@ async fn serve(api_port: u16, endpoint: &str, table: &str, stripe_port: u16, dat
          curl -s -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:{api_port}/v1/accounts/{acct}\n\n\
          Other users: make token ARGS=\"--sub demo-viewer --email viewer@demo.example\"\n\
          Stripe webhook: POST http://127.0.0.1:{api_port}/webhooks/stripe (make stripe-event EVENT=events/stripe/…)\n\
+         Ops API (IAM-signed; any key locally): curl --aws-sigv4 aws:amz:us-east-1:execute-api --user ops:x http://127.0.0.1:{api_port}/v1/ops/prices\n\
          Mail outbox (every mail sent, as .eml): {outbox}\n\
          Ctrl-C stops everything.\n",
         acct = seed::DEMO_ACCOUNT,
