@@ -22,7 +22,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::keys::*;
-use super::{BALANCE_DUE_MINOR, DynamoStore, Item, account_item, built, from_item, keyed, n, s};
+use super::{DynamoStore, Item, account_item, built, from_item, keyed, n, s};
 
 /// How long a usage idempotency key is remembered: longer than any record can be late.
 const USAGE_KEY_TTL_SECS: i64 = 400 * 24 * 60 * 60;
@@ -78,36 +78,7 @@ impl DynamoStore {
             item.insert(GSI1_SK.into(), s(invoice_gsi1sk(invoice.created, &invoice.id)));
         }
         item.insert("billed_by".into(), s("contract"));
-        let put = Put::builder().table_name(&self.table).set_item(Some(item));
-        let put = match previous {
-            None => put.condition_expression("attribute_not_exists(pk)"),
-            Some(stamp) => put
-                .condition_expression("#stamp.#event = :previous")
-                .expression_attribute_names("#stamp", "stamp")
-                .expression_attribute_names("#event", "event_id")
-                .expression_attribute_values(":previous", s(stamp.event_id.as_str())),
-        };
-        Ok(TransactWriteItem::builder().put(built(put.build())?).build())
-    }
-
-    /// Moves the account's balance due by `delta` minor units.
-    fn balance_add(
-        &self,
-        account: &AccountId,
-        currency: billing_domain::Currency,
-        delta: i64,
-    ) -> Result<TransactWriteItem> {
-        let update = Update::builder()
-            .table_name(&self.table)
-            .key(PK, s(account_pk(account)))
-            .key(SK, s(ACCOUNT_SK))
-            .update_expression("ADD #balance :delta")
-            .condition_expression("attribute_exists(pk) AND #currency = :currency")
-            .expression_attribute_names("#balance", BALANCE_DUE_MINOR)
-            .expression_attribute_names("#currency", "currency")
-            .expression_attribute_values(":delta", n(delta))
-            .expression_attribute_values(":currency", s(currency.code()));
-        Ok(TransactWriteItem::builder().update(built(update.build())?).build())
+        self.projection_put(item, previous)
     }
 
     /// Takes the next number of a sequence: conditional on the value read.

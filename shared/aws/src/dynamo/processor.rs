@@ -39,7 +39,7 @@ impl DynamoStore {
     /// Puts a projected object (stamped by the event that wrote it) if the stored one is still
     /// the state the decision was made on: absent (`None`), or stamped `previous`. A newer event
     /// applied meanwhile fails the condition.
-    fn projection_put(&self, item: super::Item, previous: Option<&Stamp>) -> Result<TransactWriteItem> {
+    pub(super) fn projection_put(&self, item: super::Item, previous: Option<&Stamp>) -> Result<TransactWriteItem> {
         let put = Put::builder().table_name(&self.table).set_item(Some(item));
         let put = match previous {
             None => put.condition_expression("attribute_not_exists(pk)"),
@@ -50,6 +50,27 @@ impl DynamoStore {
                 .expression_attribute_values(":previous", s(stamp.event_id.as_str())),
         };
         Ok(TransactWriteItem::builder().put(built(put.build())?).build())
+    }
+
+    /// Moves the account's balance due by `delta` minor units, in the account's own currency only
+    /// (balances are never mixed across currencies; the account must exist).
+    pub(super) fn balance_add(
+        &self,
+        account: &AccountId,
+        currency: billing_domain::Currency,
+        delta: i64,
+    ) -> Result<TransactWriteItem> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key(PK, s(account_pk(account)))
+            .key(SK, s(ACCOUNT_SK))
+            .update_expression("ADD #balance :delta")
+            .condition_expression("attribute_exists(pk) AND #currency = :currency")
+            .expression_attribute_names("#balance", BALANCE_DUE_MINOR)
+            .expression_attribute_names("#currency", "currency")
+            .expression_attribute_values(":delta", n(delta))
+            .expression_attribute_values(":currency", s(currency.code()));
+        Ok(TransactWriteItem::builder().update(built(update.build())?).build())
     }
 
     pub(super) fn work_put(&self, work: &WorkItem, now: chrono::DateTime<chrono::Utc>) -> Result<TransactWriteItem> {
@@ -136,19 +157,8 @@ impl ProcessorEvents for DynamoStore {
             let delta = after.outstanding().to_minor().and_then(|a| outstanding_before.map(|b| a - b.unwrap_or(0)));
             let delta = delta.map_err(|e| Error::Corrupt(format!("invoice amount: {e}")))?;
             if delta != 0 {
-                // In the account's own currency only: balances are never mixed across currencies.
-                let update = Update::builder()
-                    .table_name(&self.table)
-                    .key(PK, s(account_pk(&after.account_id)))
-                    .key(SK, s(ACCOUNT_SK))
-                    .update_expression("ADD #balance :delta")
-                    .condition_expression("attribute_exists(pk) AND #currency = :currency")
-                    .expression_attribute_names("#balance", BALANCE_DUE_MINOR)
-                    .expression_attribute_names("#currency", "currency")
-                    .expression_attribute_values(":delta", n(delta))
-                    .expression_attribute_values(":currency", s(after.currency.code()));
                 balance_index = Some(items.len());
-                items.push(TransactWriteItem::builder().update(built(update.build())?).build());
+                items.push(self.balance_add(&after.account_id, after.currency, delta)?);
             }
         }
         if let Some(w) = work {
