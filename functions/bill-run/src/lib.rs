@@ -340,11 +340,12 @@ impl<S: BillRunStore + 'static> BillRun<S> {
         if mode == Mode::DryRun {
             let usage = self.store.bucket_usage(id, bill_date).await?;
             let rated = rate(&state.contract, &usage, bill_date);
-            let invoice = self.draft_invoice(&state, bill_date, rated.lines.clone(), now);
-            let mut r = result(if rated.lines.is_empty() { Outcome::NothingToBill } else { Outcome::WouldBill }, None);
+            let nothing = rated.lines.is_empty();
+            let invoice = self.draft_invoice(&state, bill_date, rated.lines, now);
+            let mut r = result(if nothing { Outcome::NothingToBill } else { Outcome::WouldBill }, None);
             r.total = Some(invoice.total);
             r.unrated_usage = rated.unrated.len();
-            r.invoice = (!rated.lines.is_empty()).then_some(invoice);
+            r.invoice = (!nothing).then_some(invoice);
             return Ok(r);
         }
 
@@ -386,8 +387,6 @@ impl<S: BillRunStore + 'static> BillRun<S> {
                 ..result(Outcome::Drafted, Some(&invoice))
             });
         }
-        // `after` carries one version step already; finalize adds none of its own.
-        after.version -= 1;
         let invoice = self.finalize(&state, after, invoice, false, now).await?;
         Ok(AccountResult { unrated_usage: rated.unrated.len(), ..result(Outcome::Finalized, Some(&invoice)) })
     }
@@ -411,7 +410,8 @@ impl<S: BillRunStore + 'static> BillRun<S> {
     }
 
     /// Numbers and finalizes `invoice` with the contract moved to its next bill date, in one
-    /// write. `after` is the state to write, minus the version step and the bill-date move.
+    /// write. `after` is the state to write; finalize sets its version (one past `before`), next
+    /// bill date, bill revision and credit.
     async fn finalize(
         &self,
         before: &ContractAccount,

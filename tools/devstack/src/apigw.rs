@@ -88,13 +88,21 @@ pub fn event(template: &Value, call: &HttpCall, claims: Option<&BTreeMap<String,
     } else {
         ev["queryStringParameters"] = json!(qs);
     }
-    // The portal API is the `ANY /v1/{proxy+}` route; any other path is an explicit route such as
-    // `POST /webhooks/stripe`, which has no path parameters.
+    // The template's routes: `POST /v1/usage` and `ANY /v1/ops/{proxy+}` (the ops API, IAM), the
+    // portal's `ANY /v1/{proxy+}`, and explicit routes such as `POST /webhooks/stripe`, which have
+    // no path parameters.
     let method = call.method.to_ascii_uppercase();
-    let route_key = match path.strip_prefix("/v1/") {
-        Some(proxy) => {
+    let proxy_route = if path == "/v1/usage" {
+        None
+    } else if let Some(proxy) = path.strip_prefix("/v1/ops/") {
+        Some((proxy, "ANY /v1/ops/{proxy+}"))
+    } else {
+        path.strip_prefix("/v1/").map(|proxy| (proxy, "ANY /v1/{proxy+}"))
+    };
+    let route_key = match proxy_route {
+        Some((proxy, route)) => {
             ev["pathParameters"] = json!({ "proxy": proxy });
-            "ANY /v1/{proxy+}".to_owned()
+            route.to_owned()
         }
         None => {
             ev.as_object_mut().map(|o| o.remove("pathParameters"));
@@ -136,21 +144,7 @@ pub fn event(template: &Value, call: &HttpCall, claims: Option<&BTreeMap<String,
 /// `ANY /v1/ops/{proxy+}`): the caller's principal in `requestContext.authorizer.iam`.
 pub fn event_iam(template: &Value, call: &HttpCall, user_arn: &str, access_key: &str) -> Value {
     let mut ev = event(template, call, None);
-    let path = ev["rawPath"].as_str().unwrap_or_default().to_owned();
-    let method = call.method.to_ascii_uppercase();
-    let route_key = match path.strip_prefix("/v1/ops/") {
-        Some(proxy) => {
-            ev["pathParameters"] = json!({ "proxy": proxy });
-            "ANY /v1/ops/{proxy+}".to_owned()
-        }
-        None => {
-            ev.as_object_mut().map(|o| o.remove("pathParameters"));
-            format!("{method} {path}")
-        }
-    };
-    ev["routeKey"] = json!(route_key);
     let ctx = &mut ev["requestContext"];
-    ctx["routeKey"] = json!(route_key);
     let account = user_arn.split(':').nth(4).unwrap_or_default();
     ctx["authorizer"] = json!({ "iam": {
         "accessKey": access_key,
