@@ -49,6 +49,7 @@ with a stable `code`."
         seat_assignments::assign,
         seat_assignments::unassign,
     ),
+    components(schemas(crate::error::ErrorResponse, crate::error::ErrorDetail, billing_domain::FieldError)),
     modifiers(&BearerAuth),
     tags(
         (name = "accounts", description = "The account's profile, contacts and audit trail"),
@@ -101,6 +102,34 @@ mod tests {
             "docs/openapi.json differs from the API; regenerate it with \
              `UPDATE_OPENAPI=1 cargo test -p portal-api openapi` and review the diff"
         );
+    }
+
+    /// A generated client is only as good as the document: every `$ref` names a schema the
+    /// document defines.
+    #[test]
+    fn every_schema_reference_is_defined() {
+        let doc: serde_json::Value = serde_json::from_str(&document()).unwrap();
+        let defined = doc["components"]["schemas"].as_object().expect("schemas");
+        fn refs(v: &serde_json::Value, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    if let Some(serde_json::Value::String(r)) = m.get("$ref") {
+                        out.push(r.clone());
+                    }
+                    m.values().for_each(|v| refs(v, out));
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+                _ => {}
+            }
+        }
+        let mut found = Vec::new();
+        refs(&doc, &mut found);
+        assert!(found.len() > 100, "the document references its schemas");
+        let missing: Vec<_> = found
+            .iter()
+            .filter(|r| r.strip_prefix("#/components/schemas/").is_none_or(|name| !defined.contains_key(name)))
+            .collect();
+        assert!(missing.is_empty(), "undefined references: {missing:?}");
     }
 
     #[test]

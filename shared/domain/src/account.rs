@@ -23,7 +23,7 @@ pub enum BillingMode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "openapi", schema(value_type = String))]
+#[cfg_attr(feature = "openapi", schema(value_type = String, pattern = r"^\+[1-9][0-9]{1,14}$"))]
 pub struct Phone(String);
 
 impl Phone {

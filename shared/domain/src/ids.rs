@@ -142,7 +142,7 @@ impl fmt::Display for UserId {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "openapi", schema(value_type = String, format = Email))]
+#[cfg_attr(feature = "openapi", schema(value_type = String, format = Email, max_length = 254))]
 pub struct Email(String);
 
 impl Email {

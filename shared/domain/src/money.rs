@@ -245,6 +245,7 @@ impl utoipa::PartialSchema for Currency {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
             .description(Some("ISO 4217 currency code"))
+            .pattern(Some("^[A-Z]{3}$"))
             .examples([serde_json::json!("USD")])
             .into()
     }

@@ -40,23 +40,34 @@ pub struct CreateAccountRequest {
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ContactBody {
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
+    #[schema(format = Email, max_length = 254)]
     email: String,
+    /// E.164 once spaces, dots, dashes and parentheses are dropped (`+1 555 010 0100`).
     #[serde(default)]
+    #[schema(example = "+15550100100", max_length = 32)]
     phone: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AddressBody {
+    #[schema(min_length = 1, max_length = 200)]
     line1: String,
     #[serde(default)]
+    #[schema(max_length = 200)]
     line2: Option<String>,
+    #[schema(min_length = 1, max_length = 200)]
     city: String,
     #[serde(default)]
+    #[schema(max_length = 200)]
     region: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 20)]
     postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2 (`US`, `DE`).
+    #[schema(pattern = "^[A-Za-z]{2}$", min_length = 2, max_length = 2)]
     country: String,
 }
 
@@ -426,6 +437,8 @@ pub async fn get_recipients(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecipientsBody {
+    /// Extra addresses that get every bill, at most 20.
+    #[schema(max_items = 20, value_type = Vec<String>, format = Email)]
     recipients: Vec<String>,
 }
 

@@ -79,6 +79,7 @@ pub async fn get(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InviteBody {
+    #[schema(format = Email, max_length = 254)]
     email: String,
     role: Role,
 }

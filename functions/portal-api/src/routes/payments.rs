@@ -222,8 +222,11 @@ pub async fn pay(
                 .collect();
             let amounts: Vec<String> = charges.iter().map(|c| format!("{}={}", c.invoice_id, c.amount)).collect();
             let idem = format!("checkout-{:x}-{key}", Sha256::digest(amounts.join(",").as_bytes()));
+            // The portal's pay page tells a finished payment from an abandoned one by the query.
             let back = return_url(&state, None, &id)?;
-            let r = state.processor.invoice_checkout(&id, customer.as_deref(), &charges, &back, &back, &idem).await?;
+            let (success, cancel) = (format!("{back}?checkout=success"), format!("{back}?checkout=cancelled"));
+            let r =
+                state.processor.invoice_checkout(&id, customer.as_deref(), &charges, &success, &cancel, &idem).await?;
             PaymentView::Checkout { session_id: r.id, url: r.url, total, invoice_ids: ids }
         }
     };
@@ -299,8 +302,10 @@ pub async fn setup_method(
     let id = account_id(&id)?;
     access::require(&state, &caller, &id, Need::ManageBilling).await?;
     let customer = state.store.customer_of(&id).await?.ok_or(ApiError::NoBillingCustomer)?;
-    let back = return_url(&state, None, &id)?;
-    let r = state.processor.setup_checkout(&id, &customer, &back, &back).await?;
+    let page = format!("{}/accounts/{id}/payment-methods", state.settings.portal_url);
+    let back = return_url(&state, Some(&page), &id)?;
+    let (success, cancel) = (format!("{back}?setup=success"), format!("{back}?setup=cancelled"));
+    let r = state.processor.setup_checkout(&id, &customer, &success, &cancel).await?;
     Ok((StatusCode::CREATED, Json(RedirectView { id: r.id, url: r.url })))
 }
 

@@ -69,6 +69,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller, Path(id): Path<
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignBody {
+    #[schema(format = Email, max_length = 254)]
     email: String,
 }
 

@@ -76,6 +76,8 @@ fn quantity(state: &AppState, raw: i64) -> ApiResult<SeatCount> {
 #[serde(deny_unknown_fields)]
 pub struct CheckoutBody {
     interval: PlanInterval,
+    /// How many seats to buy (1 to the seller's maximum, default 500).
+    #[schema(minimum = 1)]
     quantity: i64,
 }
 
@@ -118,7 +120,8 @@ pub async fn checkout(
         Some(k) => format!("seat-checkout-{id}-{:x}", Sha256::digest(format!("{k}|{price_id}|{quantity}").as_bytes())),
         None => format!("seat-checkout-{id}-{}", uuid::Uuid::new_v4().simple()),
     };
-    let back = return_url(&state, None, &id)?;
+    // Back to the portal's seats page, which waits there for the subscription to be recorded.
+    let back = return_url(&state, Some(&format!("{}/accounts/{id}/seats", state.settings.portal_url)), &id)?;
     let r = state
         .processor
         .seat_checkout(&SeatCheckout {
@@ -187,6 +190,7 @@ fn change(item: &SeatItem, quantity: SeatCount, at: DateTime<Utc>) -> SeatChange
 #[serde(deny_unknown_fields)]
 pub struct PreviewBody {
     /// The new TOTAL number of seats.
+    #[schema(minimum = 1)]
     quantity: i64,
 }
 
@@ -242,6 +246,7 @@ pub async fn preview(
 #[serde(deny_unknown_fields)]
 pub struct ChangeBody {
     /// The new TOTAL number of seats.
+    #[schema(minimum = 1)]
     quantity: i64,
     /// The `proration_date` of the preview the user accepted.
     proration_date: DateTime<Utc>,

@@ -88,7 +88,9 @@ pub struct InvoiceSummaryView {
     pub due_date: Option<DateTime<Utc>>,
     pub period_start: DateTime<Utc>,
     pub period_end: DateTime<Utc>,
+    #[schema(format = "uri")]
     pub hosted_invoice_url: Option<String>,
+    #[schema(format = "uri")]
     pub pdf_url: Option<String>,
 }
 
@@ -221,6 +223,7 @@ pub struct PaymentMethodsView {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RedirectView {
     pub id: String,
+    #[schema(format = "uri")]
     pub url: String,
 }
 
