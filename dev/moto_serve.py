@@ -19,7 +19,10 @@ import copy
 import os
 import signal
 import sys
+import time
 
+from moto.cognitoidp.exceptions import CodeMismatchException, ExpiredCodeException
+from moto.cognitoidp.models import CognitoIdpBackend
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
@@ -153,6 +156,58 @@ def _query(self, hash_key, *args, **kwargs):
 
 Table.all_items = _partition_items
 Table.query = _query
+
+
+# Cognito's recovery mail. moto answers ForgotPassword with the code in a response header (and
+# takes any code that does not start with its own prefix); Cognito mails a numeric code and checks
+# it. The stand-in does the same: the code goes as an .eml to MOTO_COGNITO_OUTBOX (make dev's
+# .dev/outbox, where every other local mail goes) and only that code is accepted.
+_CODE_PREFIX = "moto-confirmation-code:"
+_forgot_password = CognitoIdpBackend.forgot_password
+_confirm_forgot_password = CognitoIdpBackend.confirm_forgot_password
+
+
+def _deliver_code(username: str, digits: str) -> None:
+    outbox = os.environ.get("MOTO_COGNITO_OUTBOX")
+    if not outbox:
+        return
+    os.makedirs(outbox, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    name = f"{stamp}-{time.monotonic_ns() % 1000:03}-{username.replace('@', '_at_')}-password-reset.eml"
+    body = (
+        f"From: no-reply@verificationemail.com\r\nTo: {username}\r\n"
+        f"Subject: Your password reset code\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        f"Your password reset code is {digits}\r\n"
+    )
+    with open(os.path.join(outbox, name), "w", encoding="utf-8") as f:
+        f.write(body)
+
+
+def _forgot(self, client_id, username):
+    code, details = _forgot_password(self, client_id, username)
+    if code is not None:
+        _deliver_code(username, code.removeprefix(_CODE_PREFIX))
+    # The code reaches the user by mail only, never in the API's answer.
+    return None, details
+
+
+def _confirm_forgot(self, client_id, username, password, confirmation_code):
+    code = confirmation_code.strip()
+    for pool in self.user_pools.values():
+        if client_id in pool.clients:
+            user = pool._get_user(username)
+            if user is not None:
+                if user.confirmation_code is None:
+                    raise ExpiredCodeException("Invalid code provided, please request a code again.")
+                if user.confirmation_code != _CODE_PREFIX + code:
+                    raise CodeMismatchException("Invalid verification code provided, please try again.")
+                self._validate_password(pool.id, password)
+            break
+    return _confirm_forgot_password(self, client_id, username, password, _CODE_PREFIX + code)
+
+
+CognitoIdpBackend.forgot_password = _forgot
+CognitoIdpBackend.confirm_forgot_password = _confirm_forgot
 
 
 def main() -> None:

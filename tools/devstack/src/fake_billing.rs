@@ -290,22 +290,66 @@ async fn checkout_page(State(fake): State<FakeStripe>, Path(id): Path<String>) -
         Some("setup") => "Save the card",
         _ => "Pay",
     };
+    // What is bought, as Stripe's page shows it: product, quantity and amount per line, the total.
+    let request = fake.get(&format!("{id}#request")).map(|r| r["form"].clone()).unwrap_or(Value::Null);
+    let field = |k: &str| request[k].as_str().map(str::to_owned);
+    let currency = s["currency"].as_str().unwrap_or("usd").to_owned();
+    let mut lines = String::new();
+    match s["mode"].as_str() {
+        Some("subscription") => {
+            let price = fake.price(&field("line_items[0][price]").unwrap_or_default());
+            let quantity: i64 = field("line_items[0][quantity]").and_then(|q| q.parse().ok()).unwrap_or(1);
+            if let Some(p) = price {
+                let per = if p.interval == "year" { "year" } else { "month" };
+                lines.push_str(&format!(
+                    "<tr><td>Seats, billed per {per}</td><td>{quantity} × {}</td><td>{}</td></tr>",
+                    money(p.unit_amount, &p.currency),
+                    money(p.unit_amount * quantity, &p.currency)
+                ));
+            }
+        }
+        Some("payment") => {
+            for n in 0.. {
+                let Some(amount) = field(&format!("line_items[{n}][price_data][unit_amount]")) else { break };
+                let name = field(&format!("line_items[{n}][price_data][product_data][name]")).unwrap_or_default();
+                let quantity = field(&format!("line_items[{n}][quantity]")).unwrap_or_else(|| "1".into());
+                lines.push_str(&format!(
+                    "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    html_escape(&name),
+                    html_escape(&quantity),
+                    money(amount.parse().unwrap_or(0), &currency)
+                ));
+            }
+        }
+        _ => lines.push_str("<tr><td colspan=3>A card to save for later payments (nothing is charged now)</td></tr>"),
+    }
+    let total = s["amount_total"].as_i64().map(|t| money(t, &currency)).unwrap_or_default();
     Html(format!(
-        "<!doctype html><title>Fake Stripe Checkout</title><h1>Fake Stripe Checkout</h1>\
+        "<!doctype html><html lang=en><meta name=viewport content=\"width=device-width, initial-scale=1\">\
+         <title>Fake Stripe Checkout</title><main><h1>Fake Stripe Checkout</h1>\
          <p>Session <code>{id}</code> ({mode}), status <b>{status}</b>.</p>\
+         <table><thead><tr><th>Item</th><th>Quantity</th><th>Amount</th></tr></thead><tbody>{lines}</tbody>\
+         <tfoot><tr><th colspan=2>Total</th><td id=total>{total}</td></tr></tfoot></table>\
          <form method=post action=/checkout/{id}/complete><button>{what} with test card 4242 4242 4242 4242</button></form>\
          <form method=post action=/checkout/{id}/complete?card=0341><button>{what} with test card 4000 0000 0000 0341 \
-         (saved, but later charges are declined)</button></form>",
+         (saved, but later charges are declined)</button></form>\
+         <p><a href=\"{cancel}\">Cancel and go back</a></p></main></html>",
         mode = s["mode"].as_str().unwrap_or(""),
         status = s["status"].as_str().unwrap_or(""),
+        cancel = html_escape(s["cancel_url"].as_str().unwrap_or("/")),
     ))
     .into_response()
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// Completes a Checkout Session as if the customer paid with the test card 4242, emitting the
 /// events Stripe would. Returns the completed session (the local page's form posts here).
 async fn complete_checkout(
     State(fake): State<FakeStripe>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
 ) -> Response {
@@ -315,9 +359,19 @@ async fn complete_checkout(
         Some(other) => return respond(bad_param("card", format!("no test card {other}; use 4242 or 0341"))),
     };
     match fake.complete_checkout_with(&id, card) {
+        // The page's form (a browser): back to the app's success URL, as Stripe redirects.
+        Ok(session) if wants_html(&headers) => match session["success_url"].as_str() {
+            Some(url) => axum::response::Redirect::to(url).into_response(),
+            None => axum::Json(session).into_response(),
+        },
         Ok(session) => axum::Json(session).into_response(),
         Err(f) => respond(f),
     }
+}
+
+/// Whether the caller is a browser following a page (not an API client such as curl).
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"))
 }
 
 /// The test cards the local Checkout page offers (Stripe's own test numbers).
@@ -611,10 +665,11 @@ async fn create_portal(State(fake): State<FakeStripe>, headers: HeaderMap, body:
 async fn portal_page(State(fake): State<FakeStripe>, Path(id): Path<String>) -> Response {
     match fake.get(&id) {
         Some(s) => Html(format!(
-            "<!doctype html><title>Fake customer portal</title><h1>Fake Stripe customer portal</h1>\
-             <p>Customer <code>{}</code>: receipts and invoice history would be here.</p><a href=\"{}\">Back</a>",
-            s["customer"].as_str().unwrap_or(""),
-            s["return_url"].as_str().unwrap_or("")
+            "<!doctype html><html lang=en><title>Fake customer portal</title><main><h1>Fake Stripe customer portal</h1>\
+             <p>Customer <code>{}</code>: receipts, invoice PDFs and payment history would be here.</p>\
+             <p><a href=\"{}\">Return to the billing portal</a></p></main></html>",
+            html_escape(s["customer"].as_str().unwrap_or("")),
+            html_escape(s["return_url"].as_str().unwrap_or(""))
         ))
         .into_response(),
         None => StatusCode::NOT_FOUND.into_response(),

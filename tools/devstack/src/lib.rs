@@ -11,6 +11,7 @@
 
 pub mod apigw;
 pub mod aws;
+pub mod cognito;
 pub mod fake_billing;
 pub mod fake_stripe;
 pub mod gateway;

@@ -9,10 +9,11 @@ use billing_domain::{Address, AddressInput};
 use clap::{Parser, Subcommand};
 use std::sync::Arc;
 
+use devstack::cognito::LocalPool;
 use devstack::fake_billing::FakePrice;
 use devstack::fake_stripe::FakeStripe;
 use devstack::streams::Consumer;
-use devstack::{gateway, moto::Moto, seed, tables, token};
+use devstack::{gateway, moto::Moto, seed, tables};
 use invoice_mailer::render::Brand;
 use invoice_mailer::send::Ses;
 use invoice_mailer::{MailSettings, Mailer};
@@ -72,17 +73,20 @@ enum Command {
         #[arg(long, env = "DEV_TABLE_NAME", default_value = "billing-local")]
         table: String,
     },
-    /// Print a signed local ID token (the local gateway accepts it as API Gateway accepts Cognito's).
+    /// Sign a demo user in to the running `make dev`'s Cognito and print the ID token (what the
+    /// web app sends; the local gateway verifies it as API Gateway does).
     Token {
-        #[arg(long, default_value = "demo-admin")]
-        sub: String,
         #[arg(long, default_value = "admin@demo.example")]
         email: String,
-        /// Issue the token with email_verified=false.
+        /// Defaults to the demo user's documented password.
         #[arg(long)]
-        unverified: bool,
-        #[arg(long, default_value_t = 12 * 3600)]
-        ttl_secs: u64,
+        password: Option<String>,
+        #[arg(long, env = "DEV_AWS_PORT", default_value_t = 4566)]
+        aws_port: u16,
+        #[arg(long, env = "DEV_AWS_ENDPOINT")]
+        aws_endpoint: Option<String>,
+        #[arg(long, env = "DEV_DATA_DIR", default_value = ".dev")]
+        data_dir: PathBuf,
     },
 }
 
@@ -90,11 +94,19 @@ enum Command {
 async fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Token { sub, email, unverified, ttl_secs } => {
-            println!(
-                "{}",
-                token::mint(&token::secret_from_env(), &sub, &email, !unverified, Duration::from_secs(ttl_secs))?
-            );
+        Command::Token { email, password, aws_port, aws_endpoint, data_dir } => {
+            let pool = LocalPool::read(&data_dir.join(COGNITO_FILE))
+                .context("is `make dev` running? It creates the local Cognito pool")?;
+            let password = match password {
+                Some(p) => p,
+                None => seed::DEMO_PASSWORDS
+                    .iter()
+                    .find(|(e, _)| *e == email)
+                    .map(|(_, p)| (*p).to_owned())
+                    .with_context(|| format!("{email} is not a demo user; pass --password"))?,
+            };
+            let endpoint = aws_endpoint.unwrap_or_else(|| format!("http://127.0.0.1:{aws_port}"));
+            println!("{}", pool.sign_in(&endpoint, &email, &password)?);
             Ok(())
         }
         Command::SignEvent { file, secret } => {
@@ -123,6 +135,9 @@ async fn main() -> Result<()> {
     }
 }
 
+/// Where `make dev` keeps what it made of the local Cognito pool (in its data directory).
+const COGNITO_FILE: &str = "cognito.json";
+
 /// The seller's REMIT-TO: from `REMIT_TO_*` if set, else a demo address so bills show one.
 fn remit_to() -> Result<RemitTo> {
     if let Some(r) = Settings::remit_to_from_env()? {
@@ -150,17 +165,20 @@ async fn up(
     stripe_port: u16,
 ) -> Result<()> {
     std::fs::create_dir_all(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    let data_dir = std::fs::canonicalize(&data_dir)?;
     let log = data_dir.join("moto.log");
+    let outbox = data_dir.join("outbox");
     let (mut moto, endpoint) = match aws_endpoint {
         Some(url) => (None, url),
         None => {
             tracing::info!(port = aws_port, log = %log.display(), "starting the AWS stand-in (moto)");
-            let m = tokio::task::spawn_blocking(move || Moto::start(aws_port, Some(&log))).await??;
+            let m = tokio::task::spawn_blocking(move || Moto::start_with_outbox(aws_port, Some(&log), Some(&outbox)))
+                .await??;
             let url = m.endpoint.clone();
             (Some(m), url)
         }
     };
-    let result = serve(api_port, &endpoint, &table, stripe_port, &data_dir).await;
+    let result = serve(api_port, &endpoint, moto.is_none(), &table, stripe_port, &data_dir).await;
     if let Some(m) = moto.as_mut() {
         tracing::info!("stopping the AWS stand-in");
         m.stop();
@@ -287,7 +305,14 @@ async fn stream_consumers(
     Ok(())
 }
 
-async fn serve(api_port: u16, endpoint: &str, table: &str, stripe_port: u16, data_dir: &std::path::Path) -> Result<()> {
+async fn serve(
+    api_port: u16,
+    endpoint: &str,
+    reuse_pool: bool,
+    table: &str,
+    stripe_port: u16,
+    data_dir: &std::path::Path,
+) -> Result<()> {
     let aws = devstack::aws::local_config(endpoint).await;
     let client = aws_sdk_dynamodb::Client::new(&aws);
     if tables::exists(&client, table).await? {
@@ -299,8 +324,24 @@ async fn serve(api_port: u16, endpoint: &str, table: &str, stripe_port: u16, dat
     let store = DynamoStore::new(client, table);
     let mailer_store = store.clone();
     let ops_store = store.clone();
-    if seed::seed(&store).await? {
+    // The template's user pool on the stand-in, with the demo users (kept while the stand-in
+    // runs: an existing pool file is reused only with a stand-in that was already running).
+    let cognito_file = data_dir.join(COGNITO_FILE);
+    let pool = match LocalPool::read(&cognito_file) {
+        Ok(p) if reuse_pool => p,
+        _ => {
+            let (endpoint, file) = (endpoint.to_owned(), cognito_file.clone());
+            tokio::task::spawn_blocking(move || LocalPool::create(&endpoint, &seed::DEMO_PASSWORDS, &file)).await??
+        }
+    };
+    tracing::info!(user_pool = %pool.user_pool_id, client = %pool.client_id, "local Cognito user pool");
+    let [a, b, v] = seed::DEMO_USERS.map(|(_, email, _)| pool.sub(email).map(str::to_owned));
+    let subs = [a?, b?, v?];
+    if seed::seed_with(&store, &subs).await? {
         tracing::info!(account = seed::DEMO_ACCOUNT, "seeded the demo account");
+    }
+    if seed::seed_contract(&store, &subs[0]).await? {
+        tracing::info!(account = seed::DEMO_CONTRACT_ACCOUNT, "seeded the demo contract account");
     }
     let (stripe, portal_stripe, fake, stripe_where) = stripe_clients(stripe_port).await?;
     tracing::info!(stripe = %stripe_where, "Stripe API");
@@ -332,6 +373,8 @@ async fn serve(api_port: u16, endpoint: &str, table: &str, stripe_port: u16, dat
         deliver_fake_events(fake, webhook.clone(), first_secret);
     }
     let outbox = data_dir.join("outbox");
+    let web_dist =
+        std::env::var_os("DEV_WEB_DIR").map(PathBuf::from).unwrap_or_else(|| devstack::repo_root().join("web/dist"));
     let brand = Brand {
         seller: std::env::var("SELLER_NAME").ok().filter(|v| !v.is_empty()).unwrap_or("Demo Hosting Inc.".into()),
         portal_url: std::env::var("PORTAL_URL")
@@ -340,8 +383,8 @@ async fn serve(api_port: u16, endpoint: &str, table: &str, stripe_port: u16, dat
             .unwrap_or(format!("http://127.0.0.1:{api_port}")),
         remit_to: Some(remit_to()?),
     };
+    let seller = brand.seller.clone();
     stream_consumers(&aws, table, &mailer_store, brand, outbox.clone()).await?;
-    let secret = token::secret_from_env();
     let ops = ops_api::router(ops_api::OpsState::new(
         ops_store,
         bill_run::Settings { invoice_prefix: env_or("INVOICE_PREFIX", "INV"), ..bill_run::Settings::default() },
@@ -350,25 +393,45 @@ async fn serve(api_port: u16, endpoint: &str, table: &str, stripe_port: u16, dat
         portal,
         webhook: Some(webhook),
         ops: Some(ops),
-        jwt_secret: secret.clone(),
+        authorizer: gateway::Authorizer::Cognito(pool.verifier()),
         template: devstack::apigw::template(),
+        web: Some(gateway::WebApp {
+            dist: web_dist.clone(),
+            config: serde_json::json!({
+                "cognito": {
+                    "userPoolId": pool.user_pool_id,
+                    "userPoolClientId": pool.client_id,
+                    // Same origin: the gateway passes /cognito on to the stand-in.
+                    "userPoolEndpoint": "/cognito",
+                },
+                "sellerName": seller,
+                "supportEmail": env_or("SUPPORT_EMAIL", "support@demo-hosting.example"),
+            }),
+        }),
+        cognito_endpoint: Some(endpoint.to_owned()),
     });
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", api_port))
         .await
         .with_context(|| format!("binding 127.0.0.1:{api_port} (set DEV_API_PORT to use another port)"))?;
-    let admin_token = token::mint(&secret, "demo-admin", "admin@demo.example", true, Duration::from_secs(12 * 3600))?;
+    if !web_dist.join("index.html").is_file() {
+        tracing::warn!(dir = %web_dist.display(), "the web app is not built: run `make dev` (or `npm ci && npm run build` in web/)");
+    }
+    let users: Vec<String> =
+        seed::DEMO_PASSWORDS.iter().map(|(email, password)| format!("    {email:<22} {password}")).collect();
     println!(
-        "\nPortal API on http://127.0.0.1:{api_port}  (AWS stand-in: {endpoint}, table: {table})\n\
-         Demo account {acct}; a 12-hour token for its admin:\n\n  \
-         TOKEN={admin_token}\n  \
+        "\nThe billing portal: open http://127.0.0.1:{api_port}/ and sign in as a demo user\n\
+         (accounts {acct}, billed by card, and {contract}, billed by invoice):\n\n{users}\n\n\
+         Portal API on http://127.0.0.1:{api_port}/v1 (AWS stand-in: {endpoint}, table: {table})\n  \
+         TOKEN=$(make -s token)   # the demo admin's Cognito ID token; ARGS=\"--email viewer@demo.example\" for another\n  \
          curl -s -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:{api_port}/v1/accounts/{acct}\n\n\
-         Other users: make token ARGS=\"--sub demo-viewer --email viewer@demo.example\"\n\
          Stripe webhook: POST http://127.0.0.1:{api_port}/webhooks/stripe (make stripe-event EVENT=events/stripe/…)\n\
          Ops API (IAM-signed; any key locally): curl --aws-sigv4 aws:amz:us-east-1:execute-api --user ops:x http://127.0.0.1:{api_port}/v1/ops/prices\n\
-         Mail outbox (every mail sent, as .eml): {outbox}\n\
+         Mail outbox (every mail sent, password reset codes too, as .eml): {outbox}\n\
          Ctrl-C stops everything.\n",
         acct = seed::DEMO_ACCOUNT,
+        contract = seed::DEMO_CONTRACT_ACCOUNT,
+        users = users.join("\n"),
         outbox = outbox.display(),
     );
     axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;

@@ -39,6 +39,16 @@ impl Moto {
     /// Starts moto on `port` (0: a free one), logging to `log` (or discarding), and waits until it
     /// answers.
     pub fn start(port: u16, log: Option<&std::path::Path>) -> Result<Self> {
+        Self::start_with_outbox(port, log, None)
+    }
+
+    /// [`Moto::start`], with the stand-in's Cognito mailing its codes (password reset) as `.eml`
+    /// files into `outbox`, as Cognito would mail them.
+    pub fn start_with_outbox(
+        port: u16,
+        log: Option<&std::path::Path>,
+        outbox: Option<&std::path::Path>,
+    ) -> Result<Self> {
         let python = moto_python();
         if !python.exists() {
             bail!("{} not found: run `make dev` or `make test`, which install the stand-in", python.display());
@@ -60,6 +70,7 @@ impl Moto {
             .arg(&python)
             .arg(launcher())
             .arg(port.to_string())
+            .envs(outbox.map(|o| ("MOTO_COGNITO_OUTBOX", o.as_os_str())))
             .stdin(Stdio::piped())
             .stdout(stdout)
             .stderr(stderr)

@@ -1,16 +1,20 @@
-//! The demo account `make dev` seeds: one account with an admin, a billing member and a viewer,
-//! each with a local user to mint tokens for (README, "Try it").
+//! The demo accounts `make dev` seeds: a card-billed account with an admin, a billing member and a
+//! viewer, and a contract account billed by invoice whose admin is the same demo admin (so the
+//! portal shows the account switcher and the "contact sales" answer). Locally each demo user is a
+//! user of the stand-in's Cognito pool with a documented password (README, "The portal").
 
 use anyhow::Result;
 use billing_aws::DynamoStore;
 use billing_domain::ports::{AccountReader, AccountWriter, MemberWriter};
 use billing_domain::{
-    Account, AccountId, Actor, Address, AddressInput, AuditAction, AuditEntry, BillingContact, Currency, Member,
-    NewAccount, Role,
+    Account, AccountId, Actor, Address, AddressInput, AuditAction, AuditEntry, BillingContact, BillingMode, Currency,
+    Member, NewAccount, Role,
 };
 use chrono::Utc;
 
 pub const DEMO_ACCOUNT: &str = "acct_demo";
+/// The demo account billed by invoice contract (its admin is the demo admin).
+pub const DEMO_CONTRACT_ACCOUNT: &str = "acct_democontract";
 
 /// `(user id, e-mail, role)` of the demo account's members.
 pub const DEMO_USERS: [(&str, &str, Role); 3] = [
@@ -19,8 +23,23 @@ pub const DEMO_USERS: [(&str, &str, Role); 3] = [
     ("demo-viewer", "viewer@demo.example", Role::Viewer),
 ];
 
-/// Writes the demo account unless it exists; returns whether it wrote it.
+/// The demo users' local passwords (they meet the template's password policy). Local only.
+pub const DEMO_PASSWORDS: [(&str, &str); 3] = [
+    ("admin@demo.example", "Demo-Admin-2026"),
+    ("billing@demo.example", "Demo-Billing-2026"),
+    ("viewer@demo.example", "Demo-Viewer-2026"),
+];
+
+/// Writes the demo account unless it exists, its members with the demo user ids; returns whether
+/// it wrote it.
 pub async fn seed(store: &DynamoStore) -> Result<bool> {
+    let subs = DEMO_USERS.map(|(sub, _, _)| sub.to_owned());
+    seed_with(store, &subs).await
+}
+
+/// [`seed`] with the user ids (`sub`) the identity provider gave the demo users, in the order of
+/// [`DEMO_USERS`].
+pub async fn seed_with(store: &DynamoStore, subs: &[String; 3]) -> Result<bool> {
     let id: AccountId = DEMO_ACCOUNT.parse()?;
     if store.account(&id).await?.is_some() {
         return Ok(false);
@@ -40,14 +59,14 @@ pub async fn seed(store: &DynamoStore) -> Result<bool> {
         })?,
     };
     let account = Account::open(id.clone(), new, now);
-    let (admin_sub, admin_email, _) = DEMO_USERS[0];
-    let admin = Actor { user_id: admin_sub.parse()?, email: Some(admin_email.parse()?) };
+    let (_, admin_email, _) = DEMO_USERS[0];
+    let admin = Actor { user_id: subs[0].parse()?, email: Some(admin_email.parse()?) };
     let founder = Member::founder(id.clone(), admin.user_id.clone(), admin_email.parse()?, now);
     let audit =
         AuditEntry::record(&id, &admin, AuditAction::AccountCreated, None, None::<&Account>, Some(&account), now);
     store.create_account(&account, &founder, &audit, None).await?;
 
-    for (sub, email, role) in &DEMO_USERS[1..] {
+    for ((_, email, role), sub) in DEMO_USERS.iter().zip(subs).skip(1) {
         let invite = Member::invite(id.clone(), email.parse()?, *role, admin.user_id.clone(), now);
         let audit = AuditEntry::record(
             &id,
@@ -72,5 +91,36 @@ pub async fn seed(store: &DynamoStore) -> Result<bool> {
         );
         store.update_member(&invite, &active, &audit).await?;
     }
+    Ok(true)
+}
+
+/// Writes the demo contract account (billed by invoice, as ops would import it) with `admin_sub`
+/// as its admin, unless it exists; returns whether it wrote it.
+pub async fn seed_contract(store: &DynamoStore, admin_sub: &str) -> Result<bool> {
+    let id: AccountId = DEMO_CONTRACT_ACCOUNT.parse()?;
+    if store.account(&id).await?.is_some() {
+        return Ok(false);
+    }
+    let now = Utc::now();
+    let new = NewAccount {
+        name: "Demo Colocation Tenant GmbH".into(),
+        currency: Currency::USD,
+        billing_contact: BillingContact::parse("Avery Admin", "admin@demo.example", None)?,
+        billing_address: Address::parse(AddressInput {
+            line1: "200 Rack Row",
+            line2: None,
+            city: "Springfield",
+            region: Some("IL"),
+            postal_code: Some("62702"),
+            country: "US",
+        })?,
+    };
+    let account = Account { billing_mode: BillingMode::Invoice, ..Account::open(id.clone(), new, now) };
+    let (_, admin_email, _) = DEMO_USERS[0];
+    let admin = Actor { user_id: admin_sub.parse()?, email: Some(admin_email.parse()?) };
+    let founder = Member::founder(id.clone(), admin.user_id.clone(), admin_email.parse()?, now);
+    let audit =
+        AuditEntry::record(&id, &admin, AuditAction::AccountCreated, None, None::<&Account>, Some(&account), now);
+    store.create_account(&account, &founder, &audit, None).await?;
     Ok(true)
 }
