@@ -1,6 +1,9 @@
-# Two commands do all set-up on a fresh machine (Rust toolchain, Python 3.11, gcc):
-#   make dev    start the whole system locally (AWS stand-in, tables, demo data, portal API)
-#   make test   run every check: format, clippy, unit and integration tests, template lint
+# Two commands do all set-up on a fresh machine (Rust toolchain, Python 3.11 with pip, Node 20 with
+# npm, gcc):
+#   make dev    start the whole system locally (AWS stand-in with Cognito, tables, demo data, the
+#               portal API and the portal web app on http://127.0.0.1:3000/)
+#   make test   run every check: format, clippy, unit and integration tests, the web app's checks,
+#               unit tests and end-to-end tests in Chromium, template lint
 # Python tools live in per-tool virtualenvs under .venv/ (checkov and aws-sam-cli pin conflicting
 # boto3 versions); each is rebuilt when its pinned requirements file changes.
 
@@ -8,7 +11,7 @@ PYTHON ?= python3
 VENV   := .venv
 PIP    := --disable-pip-version-check --quiet
 
-.PHONY: dev test lint-infra token stripe-event billing build-lambda clean
+.PHONY: dev test web web-check e2e lint-infra token stripe-event billing build-lambda deploy-web clean
 
 $(VENV)/%/.installed: dev/requirements-%.txt
 	rm -rf $(VENV)/$*
@@ -19,14 +22,34 @@ $(VENV)/%/.installed: dev/requirements-%.txt
 # moto's stand-in is only needed by the dev stack and the integration tests.
 STACK := $(VENV)/stack/.installed
 
-dev: $(STACK)
+# The web app's packages, exactly as package-lock.json records them.
+WEB_DEPS := web/node_modules/.installed
+$(WEB_DEPS): web/package-lock.json web/package.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The portal web app, built into web/dist (served by `make dev` and uploaded by `make deploy-web`).
+web: $(WEB_DEPS)
+	cd web && npm run -s build
+
+dev: $(STACK) web
 	cargo run --locked -p devstack --bin dev -- up
 
-test: $(STACK) $(VENV)/lint/.installed $(VENV)/checkov/.installed
+# The generated API types match docs/openapi.json; types check; unit tests; the bundle budget.
+web-check: web
+	cd web && npm run -s check:api && npm run -s typecheck && npm run -s test && npm run -s size
+
+# Every page in headless Chromium against a local stack the tests start on free ports.
+e2e: $(STACK) web
+	cargo build --locked -p devstack --bin dev
+	cd web && CHROMIUM="$$(../dev/ensure-chromium.sh)" npm run -s e2e
+
+test: $(STACK) $(VENV)/lint/.installed $(VENV)/checkov/.installed web
 	cargo fmt --all -- --check
 	cargo clippy --locked --workspace --all-targets -- -D warnings
 	cargo test --locked --workspace
 	dev/render-check.sh
+	$(MAKE) --no-print-directory web-check e2e
 	$(MAKE) --no-print-directory lint-infra
 
 lint-infra: $(VENV)/lint/.installed $(VENV)/checkov/.installed
@@ -34,7 +57,7 @@ lint-infra: $(VENV)/lint/.installed $(VENV)/checkov/.installed
 	SAM_CLI_TELEMETRY=0 $(VENV)/lint/bin/sam validate --lint --template infra/template.yaml --region us-east-1
 	$(VENV)/checkov/bin/checkov --file infra/template.yaml --framework cloudformation --skip-download --compact --quiet
 
-# A signed local token: make token ARGS="--sub demo-viewer --email viewer@demo.example"
+# The demo admin's Cognito ID token from the running `make dev`: make -s token ARGS="--email viewer@demo.example"
 token:
 	@cargo run --locked -q -p devstack --bin dev -- token $(ARGS)
 
@@ -57,5 +80,11 @@ build-lambda: $(VENV)/lambda/.installed
 	  --package portal-api --package stripe-webhook --package stripe-recovery \
 	  --package invoice-mailer --package seat-provisioner --package bill-run --package ops-api
 
+# Uploads the built app to the stack's bucket and invalidates CloudFront's copy:
+#   make deploy-web STACK_NAME=billing-prod [AWS_REGION=…]  (needs the AWS CLI and credentials)
+deploy-web: web
+	@test -n "$(STACK_NAME)" || { echo 'usage: make deploy-web STACK_NAME=<the SAM stack>'; exit 2; }
+	dev/deploy-web.sh "$(STACK_NAME)"
+
 clean:
-	rm -rf $(VENV) .dev target
+	rm -rf $(VENV) .dev target web/node_modules web/dist

@@ -7,13 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=target/artifacts
 mkdir -p "$out"
-browser=$(command -v chromium || command -v chromium-browser || true)
-if [ -z "$browser" ] && [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -q --no-install-recommends chromium > "$out/apt.log" 2>&1 ||
-    { apt-get update -q > "$out/apt.log" 2>&1 && apt-get install -y -q --no-install-recommends chromium >> "$out/apt.log" 2>&1; }
-  browser=$(command -v chromium || true)
-fi
+browser=$(CHROMIUM_INSTALL_LOG="$out/apt.log" dev/ensure-chromium.sh || true)
 if [ -z "$browser" ]; then
   echo "render-check: SKIPPED, chromium is not installed and cannot be installed here (needs root and apt)" >&2
   exit 0

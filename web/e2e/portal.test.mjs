@@ -1,0 +1,374 @@
+// The portal in headless Chromium (Debian's, driven by playwright-core) against the whole local
+// stack: every page at a phone's and a desktop's width, as admin, billing and viewer users, with
+// axe-core on each page and screenshots kept under target/artifacts/web/.
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import AxeBuilder from '@axe-core/playwright';
+import { chromium } from 'playwright-core';
+import { repo, startStack } from './stack.mjs';
+
+const ARTIFACTS = join(repo, 'target/artifacts/web');
+const PHONE = { width: 390, height: 844 };
+const DESKTOP = { width: 1280, height: 800 };
+const ADMIN = ['admin@demo.example', 'Demo-Admin-2026'];
+const BILLING = ['billing@demo.example', 'Demo-Billing-2026'];
+const VIEWER = ['viewer@demo.example', 'Demo-Viewer-2026'];
+const WAIT = { timeout: 30_000 };
+
+let stack;
+let browser;
+const findings = [];
+
+async function context(viewport) {
+  const ctx = await browser.newContext({ viewport, locale: 'en-US', timezoneId: 'UTC' });
+  ctx.setDefaultTimeout(20_000);
+  return ctx;
+}
+
+async function signIn(page, [email, password]) {
+  await page.goto(`${stack.base}/signin`);
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor(WAIT);
+}
+
+/** axe (WCAG 2 A/AA): no serious or critical violation; no horizontal scrolling; a screenshot. */
+async function check(page, name) {
+  await page.waitForLoadState('networkidle');
+  const width = page.viewportSize().width;
+  const axe = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+  const bad = axe.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  findings.push({ page: name, width, violations: axe.violations.map((v) => `${v.impact} ${v.id}`) });
+  assert.deepEqual(
+    bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`),
+    [],
+    `${name} at ${width}px has serious accessibility violations`,
+  );
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `${name} at ${width}px scrolls sideways by ${overflow}px`);
+  await page.screenshot({ path: join(ARTIFACTS, `${name}-${width}.png`), fullPage: true });
+}
+
+const text = (page) => page.locator('main').innerText();
+
+/** A page as large as the app's first load (HTML, scripts, styles), for the timing baseline. */
+function staticPageLikeTheApp() {
+  const dist = join(repo, 'web/dist');
+  const bytes = [join(dist, 'index.html'), ...readdirSync(join(dist, 'assets')).map((f) => join(dist, 'assets', f))]
+    .map((f) => readFileSync(f).length)
+    .reduce((a, b) => a + b, 0);
+  const head = '<!doctype html><html lang=en><title>static</title><main><p id=ready>$0.00</p></main><!--';
+  return head + 'x'.repeat(Math.max(0, bytes - head.length - 10)) + '--></html>';
+}
+
+before(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  stack = await startStack({ extra: { 'bench-static.html': staticPageLikeTheApp() } });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+});
+
+after(async () => {
+  writeFileSync(join(ARTIFACTS, 'axe.json'), JSON.stringify(findings, null, 2));
+  await browser?.close();
+  await stack?.stop();
+});
+
+describe('the customer portal', { concurrency: false }, () => {
+  it('asks for sign-in, and explains a wrong password', async () => {
+    const ctx = await context(PHONE);
+    const page = await ctx.newPage();
+    await page.goto(`${stack.base}/accounts/acct_demo/bills`);
+    await page.waitForURL(/\/signin\?next=/);
+    await check(page, 'signin');
+    await page.getByLabel('E-mail').fill('nobody@demo.example');
+    await page.getByLabel('Password').fill('Not-The-Password-1');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').waitFor();
+    assert.match(await page.getByRole('alert').innerText(), /Wrong e-mail or password|No user has that e-mail/);
+    // The page asked for comes back after signing in.
+    await page.getByLabel('E-mail').fill(ADMIN[0]);
+    await page.getByLabel('Password').fill(ADMIN[1]);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(/\/accounts\/acct_demo\/bills$/);
+    await ctx.close();
+  });
+
+  it('admin: overview, buy seats through Checkout, a declining card made default, add seats with the preview, pay the balance', async () => {
+    const ctx = await context(DESKTOP);
+    const page = await ctx.newPage();
+    await signIn(page, ADMIN);
+    await page.getByRole('heading', { name: 'Your accounts' }).waitFor();
+    await check(page, 'accounts');
+    await page.getByRole('link', { name: 'Demo Hosting Customer Ltd' }).click();
+    await page.getByTestId('balance-due').waitFor();
+    assert.equal(await page.getByTestId('balance-due').innerText(), '$0.00');
+    assert.match(await text(page), /PO Box 1234/, 'the REMIT-TO address');
+    assert.match(await text(page), /support@demo-hosting\.example/, 'where to get help');
+    await check(page, 'overview');
+
+    // Buy 5 monthly seats: the fake Checkout shows what is bought and sends the user back.
+    await page.getByRole('navigation', { name: 'Account' }).getByRole('link', { name: 'Seats' }).click();
+    await page.getByRole('heading', { name: 'Buy seats' }).waitFor();
+    await check(page, 'seats-buy');
+    await page.getByLabel('Number of seats').fill('five');
+    await page.getByRole('button', { name: 'Buy seats' }).click();
+    assert.match(await page.locator('.field-error').innerText(), /whole number/);
+    await page.getByLabel('Number of seats').fill('5');
+    await page.getByRole('button', { name: 'Buy seats' }).click();
+    await page.waitForURL(/\/checkout\/cs_test/);
+    assert.match(await page.locator('body').innerText(), /5 × 12\.00 USD/);
+    assert.equal(await page.locator('#total').innerText(), '60.00 USD');
+    await page.getByRole('button', { name: /4242 4242 4242 4242/ }).click();
+    await page.waitForURL(/\/accounts\/acct_demo\/seats/);
+    await page.getByText('Your seats are ready.').waitFor(WAIT);
+    assert.equal(await page.getByTestId('seat-count').innerText(), '5');
+    await check(page, 'seats');
+
+    // Save Stripe's 0341 test card (later charges are declined) and make it the default.
+    await page.getByRole('link', { name: 'Cards' }).click();
+    await page.getByText(/Visa •••• 4242/).waitFor(WAIT);
+    await page.getByRole('button', { name: 'Add a card' }).click();
+    await page.waitForURL(/\/checkout\/cs_test/);
+    await page.getByRole('button', { name: /0341/ }).click();
+    await page.waitForURL(/\/payment-methods/);
+    await page.getByText(/Visa •••• 0341/).waitFor(WAIT);
+    await page.getByRole('button', { name: /Make default: Visa •••• 0341/ }).click();
+    await page.getByText('Default card changed.').waitFor(WAIT);
+    await check(page, 'cards');
+
+    // The new TOTAL with the preview, then confirm: charged to the (declining) default card.
+    await page.getByRole('navigation', { name: 'Account' }).getByRole('link', { name: 'Seats' }).click();
+    await page.getByLabel('New total number of seats').fill('8');
+    await page.getByRole('button', { name: 'Preview the change' }).click();
+    await page.getByTestId('amount-now').waitFor();
+    assert.match(await page.getByTestId('amount-now').innerText(), /^\$\d+\.\d\d$/);
+    assert.match(await page.getByTestId('new-renewal').innerText(), /\$96\.00/);
+    await check(page, 'seats-preview');
+    await page.getByRole('button', { name: /Confirm and pay/ }).click();
+    await page.getByText('You now have 8 seats.').waitFor(WAIT);
+
+    // The declined proration is owed: pay it with another card through Checkout.
+    await page.getByRole('link', { name: 'Overview' }).click();
+    for (let i = 0; i < 30 && (await page.getByTestId('balance-due').innerText()) === '$0.00'; i++) {
+      await page.waitForTimeout(1000);
+      await page.reload();
+      await page.getByTestId('balance-due').waitFor();
+    }
+    assert.notEqual(await page.getByTestId('balance-due').innerText(), '$0.00');
+    await page.getByRole('link', { name: 'Pay now' }).click();
+    await page.getByRole('heading', { name: 'Pay' }).waitFor();
+    await check(page, 'pay');
+    await page.getByRole('button', { name: 'Pay with another card' }).click();
+    await page.waitForURL(/\/checkout\/cs_test/);
+    await page.getByRole('button', { name: /^Pay with test card 4242/ }).click();
+    await page.waitForURL(/\/accounts\/acct_demo\/billing/);
+    await page.getByText('Payment received. Thank you.').waitFor(WAIT);
+    assert.equal(await page.getByTestId('balance-due').innerText(), '$0.00');
+    await check(page, 'pay-settled');
+
+    // Bills: newest first, one opened with its grouped lines and service periods.
+    await page.getByRole('navigation', { name: 'Account' }).getByRole('link', { name: 'Bills' }).click();
+    await page.getByRole('table').waitFor();
+    await check(page, 'bills');
+    await page.getByLabel('Show').selectOption('paid');
+    await page.getByRole('table').locator('tbody tr').first().waitFor();
+    await page.getByRole('table').locator('tbody a').first().click();
+    await page.getByTestId('amount-due').waitFor();
+    assert.match(await text(page), /Subtotal/);
+    assert.match(await text(page), /Service period/);
+    await check(page, 'bill');
+    await ctx.close();
+  });
+
+  it('admin: address with a field error, bill recipients, users and roles, audit, and a contract account sent to sales', async () => {
+    const ctx = await context(DESKTOP);
+    const page = await ctx.newPage();
+    await signIn(page, ADMIN);
+    await page.goto(`${stack.base}/accounts/acct_demo/settings`);
+    await page.getByLabel('Country').fill('USA');
+    await page.getByRole('button', { name: 'Save address' }).click();
+    const countryError = page.locator('.field-invalid', { has: page.getByLabel('Country') }).locator('.field-error');
+    await countryError.waitFor();
+    assert.match(await countryError.innerText(), /ISO 3166-1|country/i);
+    await check(page, 'settings-error');
+    await page.getByLabel('Country').fill('US');
+    await page.getByRole('button', { name: 'Save address' }).click();
+    await page.getByText('Billing address saved.').waitFor();
+    await page.getByRole('button', { name: 'Add an address' }).click();
+    await page.getByRole('textbox', { name: 'Recipient 1' }).fill('ap@demo.example');
+    await page.getByRole('button', { name: 'Save recipients' }).click();
+    await page.getByText('Bill recipients saved.').waitFor();
+    await check(page, 'settings');
+
+    await page.getByRole('link', { name: 'Users' }).click();
+    await page.getByLabel('E-mail').fill('new.person@demo.example');
+    await page.getByLabel('Role', { exact: true }).selectOption('viewer');
+    await page.getByRole('button', { name: 'Send the invitation' }).click();
+    await page.getByText(/Invited new\.person@demo\.example as Viewer/).waitFor();
+    await page.getByLabel('Role of new.person@demo.example').selectOption('billing');
+    await page.getByText('new.person@demo.example is now Billing.').waitFor();
+    // The only admin cannot step down: the API's refusal, explained.
+    await page.getByLabel('Role of admin@demo.example').selectOption('viewer');
+    await page.getByText(/at least one active admin/).waitFor();
+    await check(page, 'users');
+
+    await page.getByRole('link', { name: 'Audit trail' }).click();
+    await page.getByRole('table').waitFor();
+    assert.match(await text(page), /member role changed/);
+    await check(page, 'audit');
+
+    // The account switcher, to the account billed by invoice contract.
+    await page.getByLabel('Switch account').selectOption('acct_democontract');
+    await page.getByRole('heading', { name: 'Demo Colocation Tenant GmbH' }).waitFor();
+    await page.getByRole('navigation', { name: 'Account' }).getByRole('link', { name: 'Seats' }).click();
+    await page.getByRole('button', { name: 'Add Seats' }).click();
+    await page.getByRole('link', { name: 'sales@demo-hosting.example' }).waitFor();
+    await check(page, 'contract-seats');
+
+    // A bill e-mail's portal link opens the matching page.
+    const bill = stack.mails('admin_at_demo.example').find((m) => m.includes('Pay or view in the billing portal'));
+    assert.ok(bill, 'a bill mail went to the admin');
+    const link = /https?:\/\/127\.0\.0\.1:\d+\/accounts\/acct_demo\/billing/.exec(bill.replace(/=\r?\n/g, ''));
+    assert.ok(link, 'the bill mail links the portal');
+    await page.goto(link[0]);
+    await page.getByRole('heading', { name: 'Pay' }).waitFor();
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(/\/signin/);
+    await page.goto(`${stack.base}/accounts/acct_demo`);
+    await page.waitForURL(/\/signin\?next=/);
+    await ctx.close();
+  });
+
+  it('every page at 390 px: admin sees all, billing pays but manages no users, viewer only reads', async () => {
+    const pages = ['', '/billing', '/bills', '/payment-methods', '/settings', '/users', '/seats', '/audit'];
+    const ctx = await context(PHONE);
+    const page = await ctx.newPage();
+    await signIn(page, ADMIN);
+    for (const p of pages) {
+      await page.goto(`${stack.base}/accounts/acct_demo${p}`);
+      await page.locator('main h1').waitFor();
+      await page.locator('main [role=status]').first().waitFor({ state: 'detached', timeout: 15_000 }).catch(() => undefined);
+      await check(page, `admin${p.replaceAll('/', '-') || '-overview'}`);
+    }
+    await page.goto(`${stack.base}/password`);
+    await check(page, 'password');
+    await page.goto(`${stack.base}/accounts/new`);
+    await check(page, 'create-account');
+    await ctx.close();
+
+    const billing = await (await context(PHONE)).newPage();
+    await signIn(billing, BILLING);
+    await billing.goto(`${stack.base}/accounts/acct_demo`);
+    await billing.getByTestId('balance-due').waitFor();
+    assert.equal(await billing.getByRole('link', { name: 'Audit trail' }).count(), 0);
+    await billing.goto(`${stack.base}/accounts/acct_demo/users`);
+    await billing.getByText('Only admins of this account can invite').waitFor();
+    assert.equal(await billing.getByRole('button', { name: 'Send the invitation' }).count(), 0);
+    await check(billing, 'billing-users');
+    await billing.context().close();
+
+    const viewer = await (await context(PHONE)).newPage();
+    await signIn(viewer, VIEWER);
+    await viewer.goto(`${stack.base}/accounts/acct_demo/settings`);
+    await viewer.getByText(/an admin or billing user of this account can change them/).waitFor();
+    assert.equal(await viewer.getByRole('button', { name: 'Save address' }).count(), 0);
+    assert.ok(await viewer.getByLabel('Address line 1').isDisabled());
+    await check(viewer, 'viewer-settings');
+    await viewer.goto(`${stack.base}/accounts/acct_demo/payment-methods`);
+    await viewer.getByText(/Visa/).first().waitFor();
+    assert.equal(await viewer.getByRole('button', { name: 'Add a card' }).count(), 0);
+    await viewer.goto(`${stack.base}/accounts/acct_demo/seats`);
+    await viewer.getByTestId('seat-count').waitFor();
+    assert.equal(await viewer.getByRole('button', { name: 'Preview the change' }).count(), 0);
+    await check(viewer, 'viewer-seats');
+    await viewer.context().close();
+  });
+
+  it('forgot password with the code from the outbox, then change it again when signed in', async () => {
+    const ctx = await context(PHONE);
+    const page = await ctx.newPage();
+    await page.goto(`${stack.base}/signin`);
+    await page.getByRole('link', { name: 'Forgot your password?' }).click();
+    await page.getByLabel('E-mail').fill(VIEWER[0]);
+    await page.getByRole('button', { name: 'Send the code' }).click();
+    await page.getByLabel('Code from the e-mail').waitFor();
+    await check(page, 'forgot');
+    let mail;
+    for (let i = 0; i < 50 && !mail; i++) {
+      mail = stack.mails('viewer_at_demo.example-password-reset').at(-1);
+      if (!mail) await page.waitForTimeout(100);
+    }
+    const code = /code is (\d{6})/.exec(mail ?? '')?.[1];
+    assert.ok(code, 'the reset code reached the outbox');
+    await page.getByLabel('Code from the e-mail').fill(code === '000000' ? '111111' : '000000');
+    await page.getByLabel('New password').fill('Viewer-Reset-2026');
+    await page.getByRole('button', { name: 'Set the new password' }).click();
+    await page.getByText('That code is not right. Check the e-mail and try again.').waitFor();
+    await page.getByLabel('Code from the e-mail').fill(code);
+    await page.getByRole('button', { name: 'Set the new password' }).click();
+    await page.getByText('Your password was changed. Sign in with the new one.').waitFor();
+    await page.getByLabel('E-mail').fill(VIEWER[0]);
+    await page.getByLabel('Password').fill('Viewer-Reset-2026');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign out' }).waitFor(WAIT);
+
+    await page.goto(`${stack.base}/password`);
+    await page.getByLabel('Current password').fill('Viewer-Reset-2026');
+    await page.getByLabel('New password').fill('Viewer-Again-2026');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByText('Your password was changed.').waitFor();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await signIn(page, [VIEWER[0], 'Viewer-Again-2026']);
+    await ctx.close();
+  });
+});
+
+/** Navigation to the overview showing the balance, with Chromium's CPU slowed 4×, beside loading a
+ * static page of the same size from the same server. A benchmark, not a timed test: it reports
+ * (target/artifacts/web/timings.json) and asserts only that both were measured. */
+describe('benchmark: time to the balance', { concurrency: false }, () => {
+  it('measures the overview against a static page of the same size (CPU 4× slower)', async () => {
+    const signed = await context(DESKTOP);
+    await signIn(await signed.newPage(), BILLING);
+    const state = await signed.storageState();
+    await signed.close();
+    const run = async (url, ready) => {
+      const ctx = await browser.newContext({ viewport: DESKTOP, storageState: state });
+      const page = await ctx.newPage();
+      const cdp = await ctx.newCDPSession(page);
+      await cdp.send('Emulation.setCPUThrottlingRate', { rate: 4 });
+      const t0 = performance.now();
+      await page.goto(url, { waitUntil: 'commit' });
+      await page.locator(ready).waitFor(WAIT);
+      const ms = performance.now() - t0;
+      await ctx.close();
+      return ms;
+    };
+    const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const app = [];
+    const baseline = [];
+    for (let i = 0; i < 7; i++) {
+      baseline.push(await run(`${stack.base}/bench-static.html`, '#ready'));
+      app.push(await run(`${stack.base}/accounts/acct_demo`, '[data-testid=balance-due]'));
+    }
+    const result = {
+      cpu_throttling: 4,
+      runs: app.length,
+      overview_balance_ms_median: Math.round(median(app)),
+      static_same_size_ms_median: Math.round(median(baseline)),
+      ratio: Number((median(app) / median(baseline)).toFixed(2)),
+      overview_ms: app.map(Math.round),
+      static_ms: baseline.map(Math.round),
+    };
+    writeFileSync(join(ARTIFACTS, 'timings.json'), JSON.stringify(result, null, 2));
+    console.log(`time to the balance (CPU ×4): ${result.overview_balance_ms_median} ms; static page of the same size: ${result.static_same_size_ms_median} ms (${result.ratio}×)`);
+    assert.equal(app.length, 7);
+  });
+});

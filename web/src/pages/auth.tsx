@@ -1,0 +1,186 @@
+import { useState } from 'preact/hooks';
+import { useLocation } from 'preact-iso';
+import {
+  PASSWORD_RULE,
+  authMessage,
+  doChangePassword,
+  doConfirmForgot,
+  doForgot,
+  doNewPassword,
+  doSignIn,
+} from '../auth';
+import type { PortalConfig } from '../config';
+import { Alert, Button, Field, PageTitle } from '../ui';
+
+/** Where to go after signing in: a same-origin path from `?next=`, never another site. */
+export function safeNext(next: string | undefined): string {
+  if (!next || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/signin')) return '/';
+  return next;
+}
+
+function useAuthForm() {
+  const [error, setError] = useState<string>();
+  const [pending, setPending] = useState(false);
+  const run = async (fn: () => Promise<void>) => {
+    setPending(true);
+    setError(undefined);
+    try {
+      await fn();
+    } catch (e) {
+      setError(authMessage(e));
+    } finally {
+      setPending(false);
+    }
+  };
+  return { error, pending, run };
+}
+
+export function SignIn({ config }: { config: PortalConfig }) {
+  const { query } = useLocation();
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [newPassword, setNewPassword] = useState<string | null>(null);
+  const form = useAuthForm();
+  // A full load, so the signed-in part of the app starts fresh with this user.
+  const done = () => window.location.assign(safeNext(query['next']));
+
+  return (
+    <main class="narrow auth" id="main">
+      <p class="brand-line">{config.sellerName} billing</p>
+      {newPassword === null ? (
+        <>
+          <PageTitle>Sign in</PageTitle>
+          {query['reset'] === 'done' && <Alert kind="success">Your password was changed. Sign in with the new one.</Alert>}
+          <form
+            onSubmit={(e) => {
+              e.preventDefault();
+              void form.run(async () => {
+                const r = await doSignIn(email, password);
+                if (r.done) done();
+                else setNewPassword('');
+              });
+            }}
+          >
+            <Field label="E-mail" type="email" autoComplete="username" required value={email} onValue={setEmail} />
+            <Field label="Password" type="password" autoComplete="current-password" required value={password} onValue={setPassword} />
+            {form.error && <Alert>{form.error}</Alert>}
+            <Button type="submit" pending={form.pending}>
+              Sign in
+            </Button>
+          </form>
+          <p>
+            <a href={`/forgot${email ? `?email=${encodeURIComponent(email)}` : ''}`}>Forgot your password?</a>
+          </p>
+        </>
+      ) : (
+        <>
+          <PageTitle>Choose a new password</PageTitle>
+          <p>Your account was set up with a temporary password. Choose your own to continue.</p>
+          <form
+            onSubmit={(e) => {
+              e.preventDefault();
+              void form.run(async () => {
+                await doNewPassword(newPassword);
+                done();
+              });
+            }}
+          >
+            <Field label="New password" type="password" autoComplete="new-password" required hint={PASSWORD_RULE} value={newPassword} onValue={setNewPassword} />
+            {form.error && <Alert>{form.error}</Alert>}
+            <Button type="submit" pending={form.pending}>
+              Save and sign in
+            </Button>
+          </form>
+        </>
+      )}
+    </main>
+  );
+}
+
+export function ForgotPassword() {
+  const { query, route } = useLocation();
+  const [email, setEmail] = useState(query['email'] ?? '');
+  const [sent, setSent] = useState(false);
+  const [code, setCode] = useState('');
+  const [password, setPassword] = useState('');
+  const form = useAuthForm();
+  return (
+    <main class="narrow auth" id="main">
+      <PageTitle>Reset your password</PageTitle>
+      {!sent ? (
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            void form.run(async () => {
+              await doForgot(email);
+              setSent(true);
+            });
+          }}
+        >
+          <p>We will e-mail you a code to set a new password.</p>
+          <Field label="E-mail" type="email" autoComplete="username" required value={email} onValue={setEmail} />
+          {form.error && <Alert>{form.error}</Alert>}
+          <Button type="submit" pending={form.pending}>
+            Send the code
+          </Button>
+        </form>
+      ) : (
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            void form.run(async () => {
+              await doConfirmForgot(email, code, password);
+              route('/signin?reset=done');
+            });
+          }}
+        >
+          <Alert kind="info">If {email} has a user here, a code is on its way to it.</Alert>
+          <Field label="Code from the e-mail" autoComplete="one-time-code" required value={code} onValue={setCode} />
+          <Field label="New password" type="password" autoComplete="new-password" required hint={PASSWORD_RULE} value={password} onValue={setPassword} />
+          {form.error && <Alert>{form.error}</Alert>}
+          <Button type="submit" pending={form.pending}>
+            Set the new password
+          </Button>{' '}
+          <button type="button" class="link" onClick={() => setSent(false)}>
+            Send another code
+          </button>
+        </form>
+      )}
+      <p>
+        <a href="/signin">Back to sign in</a>
+      </p>
+    </main>
+  );
+}
+
+export function ChangePassword() {
+  const [oldPassword, setOld] = useState('');
+  const [newPassword, setNew] = useState('');
+  const [done, setDone] = useState(false);
+  const form = useAuthForm();
+  return (
+    <section class="narrow">
+      <PageTitle>Change your password</PageTitle>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          setDone(false);
+          void form.run(async () => {
+            await doChangePassword(oldPassword, newPassword);
+            setDone(true);
+            setOld('');
+            setNew('');
+          });
+        }}
+      >
+        <Field label="Current password" type="password" autoComplete="current-password" required value={oldPassword} onValue={setOld} />
+        <Field label="New password" type="password" autoComplete="new-password" required hint={PASSWORD_RULE} value={newPassword} onValue={setNew} />
+        {form.error && <Alert>{form.error}</Alert>}
+        {done && <Alert kind="success">Your password was changed.</Alert>}
+        <Button type="submit" pending={form.pending}>
+          Change password
+        </Button>
+      </form>
+    </section>
+  );
+}

@@ -1,0 +1,136 @@
+import { useRoute } from 'preact-iso';
+import type { Schemas } from '../api/client';
+import { date, invoiceStatus, isPositive, money } from '../format';
+import { can, roleOn, useSession } from '../session';
+import { Failure, Loading, PageTitle, useLoad } from '../ui';
+import { getAccount, getSeats, getStatement, getSubscription } from './data';
+
+export function AddressLines({ a }: { a: Schemas['Address'] }) {
+  return (
+    <>
+      {a.line1}
+      <br />
+      {a.line2 && (
+        <>
+          {a.line2}
+          <br />
+        </>
+      )}
+      {[a.city, a.region, a.postal_code].filter(Boolean).join(', ')}
+      <br />
+      {a.country}
+    </>
+  );
+}
+
+export function Overview() {
+  const { params } = useRoute();
+  const id = params['id']!;
+  const { me, config } = useSession();
+  const role = roleOn(me, id);
+  const load = useLoad(
+    () => Promise.all([getAccount(id), getStatement(id), getSubscription(id), getSeats(id)]),
+    [id],
+  );
+  if (load.error) return <Failure error={load.error} />;
+  if (!load.data) return <Loading />;
+  const [account, statement, subscription, seats] = load.data;
+  const owed = isPositive(statement.balance_due);
+  const latest = statement.latest_invoice;
+  const base = `/accounts/${encodeURIComponent(id)}`;
+  return (
+    <>
+      <PageTitle>{account.name}</PageTitle>
+      <div class="grid">
+        <section class="card" aria-labelledby="bal">
+          <h2 id="bal">Balance due</h2>
+          <p class="big" data-testid="balance-due">
+            {money(statement.balance_due)}
+          </p>
+          {owed ? (
+            <>
+              <p>
+                {statement.open_invoices.length} open {statement.open_invoices.length === 1 ? 'bill' : 'bills'}.
+              </p>
+              {can.manageBilling(role) ? (
+                <a class="btn btn-primary" href={`${base}/billing`}>
+                  Pay now
+                </a>
+              ) : (
+                <p class="muted">An admin or billing user of this account can pay it.</p>
+              )}
+            </>
+          ) : (
+            <p>Nothing is owed. Thank you.</p>
+          )}
+        </section>
+        <section class="card" aria-labelledby="latest">
+          <h2 id="latest">Latest bill</h2>
+          {latest ? (
+            <dl class="pairs">
+              <dt>Number</dt>
+              <dd>
+                <a href={`${base}/bills/${encodeURIComponent(latest.id)}`}>{latest.number ?? latest.id}</a>
+              </dd>
+              <dt>Date</dt>
+              <dd>{date(latest.created)}</dd>
+              <dt>Amount</dt>
+              <dd>{money(latest.total)}</dd>
+              <dt>Status</dt>
+              <dd>
+                <span class={`status status-${latest.status}`}>{invoiceStatus(latest.status)}</span>
+              </dd>
+            </dl>
+          ) : (
+            <p>No bills yet.</p>
+          )}
+          <p>
+            <a href={`${base}/bills`}>All bills</a>
+          </p>
+        </section>
+        <section class="card" aria-labelledby="seats">
+          <h2 id="seats">Seats</h2>
+          {subscription ? (
+            <p>
+              {subscription.seats} {subscription.interval} seats, {subscription.status}. {seats.active} assigned,{' '}
+              {seats.unassigned} free.
+              {subscription.next_renewal_amount && subscription.next_renewal_at && (
+                <>
+                  {' '}
+                  Renews {date(subscription.next_renewal_at)} at {money(subscription.next_renewal_amount)}.
+                </>
+              )}
+            </p>
+          ) : account.billing_mode === 'invoice' ? (
+            <p>Seats are part of your contract.</p>
+          ) : (
+            <p>No seats bought yet.</p>
+          )}
+          <p>
+            <a href={`${base}/seats`}>Manage seats</a>
+          </p>
+        </section>
+        {account.remit_to && (
+          <section class="card" aria-labelledby="remit">
+            <h2 id="remit">Paying by check</h2>
+            <p>Make checks payable to {account.remit_to.name} and mail them to:</p>
+            <address>
+              <AddressLines a={account.remit_to.address} />
+            </address>
+            <p class="muted">Write your account number {account.id} on the check.</p>
+          </section>
+        )}
+        <section class="card" aria-labelledby="help">
+          <h2 id="help">Help</h2>
+          {config.supportEmail ? (
+            <p>
+              Questions about a bill or this portal? Write to <a href={`mailto:${config.supportEmail}`}>{config.supportEmail}</a>.
+            </p>
+          ) : (
+            <p>Contact your account manager.</p>
+          )}
+        </section>
+      </div>
+    </>
+  );
+}

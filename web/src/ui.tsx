@@ -1,0 +1,220 @@
+/** Small building blocks every page uses: loading data, alerts, labelled fields, buttons. */
+import type { ComponentChildren, JSX } from 'preact';
+import { useCallback, useEffect, useId, useRef, useState } from 'preact/hooks';
+import { ApiFailure } from './api/client';
+
+export interface Loaded<T> {
+  data: T | undefined;
+  error: ApiFailure | undefined;
+  loading: boolean;
+  reload: () => Promise<void>;
+}
+
+/** Loads `fn` when `deps` change; `reload` loads again without clearing what is shown. */
+export function useLoad<T>(fn: () => Promise<T>, deps: unknown[]): Loaded<T> {
+  const [data, setData] = useState<T>();
+  const [error, setError] = useState<ApiFailure>();
+  const [loading, setLoading] = useState(true);
+  const seq = useRef(0);
+  const run = useCallback(async () => {
+    const mine = ++seq.current;
+    setLoading(true);
+    try {
+      const d = await fn();
+      if (mine === seq.current) {
+        setData(d);
+        setError(undefined);
+      }
+    } catch (e) {
+      if (mine === seq.current) setError(asFailure(e));
+    } finally {
+      if (mine === seq.current) setLoading(false);
+    }
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, deps);
+  useEffect(() => {
+    setData(undefined);
+    void run();
+  }, [run]);
+  return { data, error, loading, reload: run };
+}
+
+export function asFailure(e: unknown): ApiFailure {
+  if (e instanceof ApiFailure) return e;
+  return new ApiFailure(0, 'client', (e as Error)?.message || 'Something went wrong.');
+}
+
+/** Runs an action, keeping its pending state and failure for the form that started it. */
+export function useAction<A extends unknown[], R>(fn: (...a: A) => Promise<R>) {
+  const [pending, setPending] = useState(false);
+  const [error, setError] = useState<ApiFailure>();
+  const run = async (...a: A): Promise<R | undefined> => {
+    setPending(true);
+    setError(undefined);
+    try {
+      return await fn(...a);
+    } catch (e) {
+      setError(asFailure(e));
+      return undefined;
+    } finally {
+      setPending(false);
+    }
+  };
+  return { run, pending, error, setError };
+}
+
+export function PageTitle({ children }: { children: ComponentChildren }) {
+  const ref = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    // Move focus to the new page's heading so screen readers announce the page change.
+    ref.current?.focus();
+    document.title = `${typeof children === 'string' ? children : 'Billing'} · Billing portal`;
+  }, [children]);
+  return (
+    <h1 tabIndex={-1} ref={ref}>
+      {children}
+    </h1>
+  );
+}
+
+export function Alert({ kind = 'error', children }: { kind?: 'error' | 'info' | 'success'; children: ComponentChildren }) {
+  return (
+    <div class={`alert alert-${kind}`} role={kind === 'error' ? 'alert' : 'status'}>
+      {children}
+    </div>
+  );
+}
+
+/** A failure as the user reads it; `contact` (sales) is shown as a mail link. */
+export function Failure({ error }: { error: ApiFailure | undefined }) {
+  if (!error) return null;
+  return (
+    <Alert>
+      {error.message.charAt(0).toUpperCase() + error.message.slice(1)}
+      {error.contact && (
+        <>
+          {' '}
+          <a href={`mailto:${error.contact}`}>{error.contact}</a>
+        </>
+      )}
+    </Alert>
+  );
+}
+
+export function Loading({ what = 'Loading' }: { what?: string }) {
+  return (
+    <p class="muted" role="status" aria-live="polite">
+      {what}…
+    </p>
+  );
+}
+
+/** Shows `error` or a loading line until `data` is there. */
+export function Show<T>({ load, children }: { load: Loaded<T>; children: (d: T) => ComponentChildren }) {
+  if (load.data !== undefined) return <>{children(load.data)}</>;
+  if (load.error) return <Failure error={load.error} />;
+  return <Loading />;
+}
+
+/** The input attributes the forms use. */
+interface InputProps {
+  type?: 'text' | 'email' | 'password' | 'tel';
+  required?: boolean;
+  disabled?: boolean;
+  autoComplete?: string;
+  inputMode?: 'numeric' | 'text' | 'email' | 'tel';
+  maxLength?: number;
+}
+
+/** A labelled input whose error (from the API's 422 `details`) sits under it. */
+export function Field({
+  label,
+  value,
+  onValue,
+  error,
+  hint,
+  ...rest
+}: { label: string; value: string; onValue: (v: string) => void; error?: string | undefined; hint?: string } & InputProps) {
+  const id = useId();
+  const describedBy = [error ? `${id}-err` : '', hint ? `${id}-hint` : ''].filter(Boolean).join(' ') || undefined;
+  return (
+    <div class={`field${error ? ' field-invalid' : ''}`}>
+      <label for={id}>{label}</label>
+      <input
+        id={id}
+        value={value}
+        onInput={(e) => onValue((e.target as HTMLInputElement).value)}
+        aria-invalid={error ? 'true' : undefined}
+        aria-describedby={describedBy}
+        // Preact's input types are a union keyed by `type`; these few attributes fit every member.
+        {...(rest as Record<string, unknown>)}
+      />
+      {hint && (
+        <p class="hint" id={`${id}-hint`}>
+          {hint}
+        </p>
+      )}
+      {error && (
+        <p class="field-error" id={`${id}-err`}>
+          {error}
+        </p>
+      )}
+    </div>
+  );
+}
+
+export function Select<T extends string>({
+  label,
+  value,
+  options,
+  onValue,
+  disabled,
+}: {
+  label: string;
+  value: T;
+  options: [T, string][];
+  onValue: (v: T) => void;
+  disabled?: boolean;
+}) {
+  const id = useId();
+  return (
+    <div class="field">
+      <label for={id}>{label}</label>
+      <select id={id} value={value} disabled={disabled} onChange={(e) => onValue((e.target as HTMLSelectElement).value as T)}>
+        {options.map(([v, l]) => (
+          <option value={v} key={v}>
+            {l}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
+
+export function Button({
+  pending,
+  children,
+  kind = 'primary',
+  ...rest
+}: { pending?: boolean; kind?: 'primary' | 'secondary' | 'danger' } & JSX.IntrinsicElements['button']) {
+  return (
+    <button class={`btn btn-${kind}`} disabled={pending || (rest.disabled as boolean)} aria-busy={pending ? 'true' : undefined} {...rest}>
+      {children}
+    </button>
+  );
+}
+
+/** Calls `check` every `everyMs` until it returns true or `maxMs` passes; returns whether it did. */
+export async function poll(check: () => Promise<boolean>, everyMs = 1000, maxMs = 60000): Promise<boolean> {
+  const until = Date.now() + maxMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > until) return false;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Sends the browser to a page of the payment processor (Checkout, customer portal). */
+export function goTo(url: string): void {
+  window.location.assign(url);
+}
