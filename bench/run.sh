@@ -50,4 +50,7 @@ cargo build --locked --release -p devstack --bin bench-bill-run
   echo
   target/release/bench-bill-run --accounts "${BILL_RUN_ACCOUNTS:-10000}"
 } | tee -a docs/performance.md || status=1
+
+# The web app: bundle size and time to the balance (bench/web.sh).
+bench/web.sh || status=1
 exit "$status"
