@@ -12,17 +12,26 @@ every table it touches on each call (see `_transact_write_items`): with that cop
 cost time and memory in proportion to the whole table, so a bill run over thousands of accounts,
 or a long `make dev` session, slowed to a crawl and grew moto past 10 GB.
 
+For Cognito (the portal's sign-in) it plays the server's side of SRP, adds GetTokensFromRefreshToken
+and RevokeToken, and mails password-reset codes to MOTO_COGNITO_OUTBOX (see each patch below).
+
 Usage: python moto_serve.py HOST PORT
 """
 
+import base64
 import copy
+import hashlib
+import hmac
 import os
+import secrets
 import signal
 import sys
 import time
 
-from moto.cognitoidp.exceptions import CodeMismatchException, ExpiredCodeException
+from moto.cognitoidp.exceptions import CodeMismatchException, ExpiredCodeException, NotAuthorizedError
 from moto.cognitoidp.models import CognitoIdpBackend
+from moto.cognitoidp.responses import CognitoIdpResponse
+from moto.core.responses import ActionResult
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
@@ -208,6 +217,134 @@ def _confirm_forgot(self, client_id, username, password, confirmation_code):
 
 CognitoIdpBackend.forgot_password = _forgot
 CognitoIdpBackend.confirm_forgot_password = _confirm_forgot
+
+
+# Cognito's SRP sign-in (USER_SRP_AUTH, what Amplify and every Cognito client use). moto answers
+# with a random SRP_B and accepts any password proof, so a wrong password would sign in. The
+# stand-in plays the server's side of Cognito's SRP-6a (3072-bit group, g = 2, the
+# "Caldera Derived Key" HKDF): it derives the verifier from the user's password, and the
+# PASSWORD_VERIFIER step fails with NotAuthorizedException unless the client's signature proves it.
+_N = int(
+    "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DD"
+    "EF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7ED"
+    "EE386BFB5A899FA5AE9F24117C4B1FE649286651ECE45B3DC2007CB8A163BF0598DA48361C55D39A69163FA8FD24CF5F"
+    "83655D23DCA3AD961C62F356208552BB9ED529077096966D670C354E4ABC9804F1746C08CA18217C32905E462E36CE3B"
+    "E39E772C180E86039B2783A2EC07A28FB5C55DF06F4C52C9DE2BCBF6955817183995497CEA956AE515D2261898FA0510"
+    "15728E5A8AAAC42DAD33170D04507A33A85521ABDF1CBA64ECFB850458DBEF0A8AEA71575D060C7DB3970F85A6E1E4C7"
+    "ABF5AE8CDB0933D71E8C94E04A25619DCEE3D2261AD2EE6BF12FFA06D98A0864D87602733EC86A64521F2B18177B200C"
+    "BBE117577A615D6C770988C0BAD946E208E24FA074E5AB3143DB5BFCE0FD108E4B82D120A93AD2CAFFFFFFFFFFFFFFFF",
+    16,
+)
+_G = 2
+_srp_sessions = {}  # SECRET_BLOCK -> (pool name, user id for SRP, salt, A, B, b)
+
+
+def _pad_hex(n: int) -> str:
+    """Cognito's padded hex: even length, and a leading 00 when the top bit is set (positive)."""
+    h = format(n, "x")
+    if len(h) % 2:
+        h = "0" + h
+    return "00" + h if h[0] in "89abcdef" else h
+
+
+def _hash_hex(hex_str: str) -> str:
+    return hashlib.sha256(bytes.fromhex(hex_str)).hexdigest()
+
+
+_K = int(_hash_hex(_pad_hex(_N) + _pad_hex(_G)), 16)
+
+
+def _srp_key(pool_name, user_id, password, salt, a_value, b_value, b_secret):
+    """The 16-byte key both sides derive; the server's side: S = (A · v^u)^b mod N."""
+    inner = hashlib.sha256(f"{pool_name}{user_id}:{password}".encode()).hexdigest()
+    x = int(_hash_hex(_pad_hex(salt) + inner), 16)
+    v = pow(_G, x, _N)
+    u = int(_hash_hex(_pad_hex(a_value) + _pad_hex(b_value)), 16)
+    s = pow(a_value * pow(v, u, _N), b_secret, _N)
+    prk = hmac.new(bytes.fromhex(_pad_hex(u)), bytes.fromhex(_pad_hex(s)), hashlib.sha256).digest()
+    return hmac.new(prk, b"Caldera Derived Key\x01", hashlib.sha256).digest()[:16]
+
+
+_initiate_auth = CognitoIdpBackend.initiate_auth
+_respond_to_auth_challenge = CognitoIdpBackend.respond_to_auth_challenge
+
+
+def _initiate(self, client_id, auth_flow, auth_parameters):
+    result = _initiate_auth(self, client_id, auth_flow, auth_parameters)
+    params = result.get("ChallengeParameters") or {}
+    if result.get("ChallengeName") != "PASSWORD_VERIFIER" or "SRP_B" not in params:
+        return result
+    pool = next(p for p in self.user_pools.values() if client_id in p.clients)
+    user = pool._get_user(params["USERNAME"])
+    a_value = int(auth_parameters["SRP_A"], 16)
+    if a_value % _N == 0:
+        raise NotAuthorizedError("Incorrect username or password.")
+    pool_name = pool.id.split("_", 1)[1]
+    salt = int.from_bytes(secrets.token_bytes(16), "big")
+    b_secret = int.from_bytes(secrets.token_bytes(128), "big") % _N
+    inner = hashlib.sha256(f"{pool_name}{user.id}:{user.password}".encode()).hexdigest()
+    v = pow(_G, int(_hash_hex(_pad_hex(salt) + inner), 16), _N)
+    b_value = (_K * v + pow(_G, b_secret, _N)) % _N
+    block = base64.b64encode(secrets.token_bytes(64)).decode()
+    self.sessions[block] = self.sessions.pop(result["Session"])
+    _srp_sessions[block] = (pool_name, user.id, salt, a_value, b_value, b_secret)
+    params.update(SALT=format(salt, "x"), SRP_B=format(b_value, "x"), SECRET_BLOCK=block)
+    result["Session"] = block
+    return result
+
+
+def _respond(self, session, client_id, challenge_name, challenge_responses):
+    if challenge_name == "PASSWORD_VERIFIER":
+        block = challenge_responses.get("PASSWORD_CLAIM_SECRET_BLOCK", "")
+        state = _srp_sessions.pop(block, None)
+        if state is None or block not in self.sessions:
+            raise NotAuthorizedError("Invalid session for the user.")
+        pool_name, user_id, salt, a_value, b_value, b_secret = state
+        _, pool = self.sessions[block]
+        user = pool._get_user(challenge_responses.get("USERNAME", ""))
+        if user is None or user.id != user_id:
+            raise NotAuthorizedError("Incorrect username or password.")
+        key = _srp_key(pool_name, user_id, user.password, salt, a_value, b_value, b_secret)
+        message = (
+            pool_name.encode()
+            + user_id.encode()
+            + base64.b64decode(block)
+            + challenge_responses.get("TIMESTAMP", "").encode()
+        )
+        expected = base64.b64encode(hmac.new(key, message, hashlib.sha256).digest()).decode()
+        if not hmac.compare_digest(expected, challenge_responses.get("PASSWORD_CLAIM_SIGNATURE", "")):
+            self.sessions.pop(block, None)
+            raise NotAuthorizedError("Incorrect username or password.")
+    return _respond_to_auth_challenge(self, session, client_id, challenge_name, challenge_responses)
+
+
+CognitoIdpBackend.initiate_auth = _initiate
+CognitoIdpBackend.respond_to_auth_challenge = _respond
+
+
+def _revoke_token(self):
+    """Cognito's RevokeToken (every client's sign-out calls it; moto does not have it): the
+    refresh token stops working."""
+    token, client_id = self._get_param("Token"), self._get_param("ClientId")
+    backend = self._get_region_agnostic_backend()._find_backend_for_clientid(client_id)
+    for pool in backend.user_pools.values():
+        if client_id in pool.clients and token in pool.refresh_tokens:
+            pool.refresh_tokens[token] = None
+    return ActionResult({})
+
+
+def _get_tokens_from_refresh_token(self):
+    """Cognito's GetTokensFromRefreshToken (how Amplify refreshes tokens before they expire; moto
+    does not have it): moto's own REFRESH_TOKEN_AUTH flow, which refuses revoked tokens."""
+    client_id = self._get_param("ClientId")
+    result = self._get_region_agnostic_backend().initiate_auth(
+        client_id, "REFRESH_TOKEN_AUTH", {"REFRESH_TOKEN": self._get_param("RefreshToken")}
+    )
+    return ActionResult(result)
+
+
+CognitoIdpResponse.revoke_token = _revoke_token
+CognitoIdpResponse.get_tokens_from_refresh_token = _get_tokens_from_refresh_token
 
 
 def main() -> None:
