@@ -24,8 +24,9 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("the request body is not valid JSON: {0}")]
     InvalidJson(String),
-    #[error("{0}")]
-    InvalidBody(String),
+    /// A body of the wrong shape (a missing or unknown field, a wrong type), said of its field.
+    #[error("{}: {}", .0.field, .0.message)]
+    InvalidBody(FieldError),
     #[error("send the body as application/json")]
     UnsupportedMediaType,
     #[error("{0}")]
@@ -197,6 +198,7 @@ impl IntoResponse for ApiError {
         let (status, code) = self.classify();
         let details: &[FieldError] = match &self {
             ApiError::Domain(DomainError::Invalid(fields)) => fields,
+            ApiError::InvalidBody(field) => std::slice::from_ref(field),
             _ => &[],
         };
         let message = if status.is_server_error() {

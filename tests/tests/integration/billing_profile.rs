@@ -138,3 +138,44 @@ async fn concurrent_changes_to_one_account_are_all_kept() {
     assert_eq!(p["billing_address"]["city"], "Shelbyville");
     assert_eq!(p["bill_recipients"], json!(["x@acme.example"]));
 }
+
+/// A body of the wrong shape is a 422 whose `details` name the field and say, in plain words,
+/// what it must be (what the portal shows next to the field), never serde's type names.
+#[tokio::test]
+async fn bodies_of_the_wrong_shape_are_explained_field_by_field() {
+    let s = Stack::new().await;
+    let admin = User::new("admin");
+    let acct = s.account_of(&admin, "Acme").await;
+    let cases = [
+        ("PATCH", "billing-contact", json!({"name": 5}), "name", "must be text"),
+        ("PATCH", "billing-contact", json!({"fax": "123"}), "fax", "is not a field of this request"),
+        ("PUT", "bill-recipients", json!({"recipients": "ap@acme.example"}), "recipients", "must be a list"),
+        ("PUT", "bill-recipients", json!({}), "recipients", "is required"),
+        (
+            "POST",
+            "members",
+            json!({"email": "x@acme.example", "role": "owner"}),
+            "role",
+            "must be one of: admin, billing, viewer",
+        ),
+        (
+            "POST",
+            "checkout/seats",
+            json!({"interval": "monthly", "quantity": "five"}),
+            "quantity",
+            "must be a whole number",
+        ),
+    ];
+    for (method, route, body, field, message) in cases {
+        let r = s.call(&admin, method, &format!("/v1/accounts/{acct}/{route}"), Some(body.clone())).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            "{body}: {:?}",
+            r.body
+        );
+        assert_eq!(r.body["error"]["details"], json!([{"field": field, "message": message}]), "{body}");
+        let text = r.body.to_string();
+        assert!(!text.contains("i64") && !text.contains("line 1"), "{text}");
+    }
+}

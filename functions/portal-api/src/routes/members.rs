@@ -112,7 +112,7 @@ pub async fn invite(
     let mut errs = Errors::default();
     let email = errs.take("email", body.email.parse::<Email>());
     errs.finish()?;
-    let email = email.ok_or(ApiError::InvalidBody("email is required".into()))?;
+    let email = email.ok_or(ApiError::InvalidBody(billing_domain::FieldError::new("email", "is required")))?;
     let now = Utc::now();
     let member = Member::invite(id.clone(), email, body.role, caller.user_id.clone(), now);
     let audit = AuditEntry::record(
