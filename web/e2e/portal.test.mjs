@@ -18,6 +18,7 @@ const DESKTOP = { width: 1280, height: 800 };
 const ADMIN = ['admin@demo.example', 'Demo-Admin-2026'];
 const BILLING = ['billing@demo.example', 'Demo-Billing-2026'];
 const VIEWER = ['viewer@demo.example', 'Demo-Viewer-2026'];
+const NEWCOMER = ['new.customer@demo.example', 'Demo-Customer-2026'];
 const WAIT = { timeout: 30_000 };
 
 let stack;
@@ -186,6 +187,22 @@ describe('the customer portal', { concurrency: false }, () => {
     assert.match(await text(page), /Subtotal/);
     assert.match(await text(page), /Service period/);
     await check(page, 'bill');
+
+    // Receipts and PDFs at Stripe's customer portal, and back.
+    await page.getByRole('navigation', { name: 'Account' }).getByRole('link', { name: 'Bills' }).click();
+    await page.getByRole('button', { name: 'Receipts and invoice PDFs' }).click();
+    await page.waitForURL(/\/billing_portal\//);
+    await page.getByRole('link', { name: 'Return to the billing portal' }).click();
+    await page.waitForURL(/\/accounts\/acct_demo\/bills$/);
+
+    // Seats given to people and taken back (admins only).
+    await page.getByRole('navigation', { name: 'Account' }).getByRole('link', { name: 'Seats' }).click();
+    await page.getByLabel('Give a free seat to (e-mail)').fill('dev.one@demo.example');
+    await page.getByRole('button', { name: 'Assign seat' }).click();
+    await page.getByRole('button', { name: 'Unassign dev.one@demo.example' }).waitFor();
+    await check(page, 'seats-assigned');
+    await page.getByRole('button', { name: 'Unassign dev.one@demo.example' }).click();
+    await page.getByRole('button', { name: 'Unassign dev.one@demo.example' }).waitFor({ state: 'detached' });
     await ctx.close();
   });
 
@@ -292,6 +309,29 @@ describe('the customer portal', { concurrency: false }, () => {
     assert.equal(await viewer.getByRole('button', { name: 'Preview the change' }).count(), 0);
     await check(viewer, 'viewer-seats');
     await viewer.context().close();
+  });
+
+  it('a new user with no account creates one', async () => {
+    const ctx = await context(PHONE);
+    const page = await ctx.newPage();
+    await signIn(page, NEWCOMER);
+    await page.getByText('You are not a member of any account yet').waitFor();
+    await page.getByRole('link', { name: 'Create an account' }).click();
+    await page.getByLabel('Company or account name').fill('Newcomer Labs');
+    await page.getByLabel('Name', { exact: true }).fill('Nia Newcomer');
+    await page.getByLabel('Address line 1').fill('1 Start Street');
+    await page.getByLabel('City').fill('Austin');
+    await page.getByLabel('Country (2 letters)').fill('XX');
+    await page.getByRole('button', { name: 'Create the account' }).click();
+    const countryError = page.locator('.field-invalid', { has: page.getByLabel('Country (2 letters)') }).locator('.field-error');
+    await countryError.waitFor();
+    await check(page, 'create-account-error');
+    await page.getByLabel('Country (2 letters)').fill('US');
+    await page.getByRole('button', { name: 'Create the account' }).click();
+    await page.getByRole('heading', { name: 'Newcomer Labs' }).waitFor(WAIT);
+    assert.equal(await page.getByTestId('balance-due').innerText(), '$0.00');
+    assert.match(page.url(), /\/accounts\/acct_[a-z0-9]+$/);
+    await ctx.close();
   });
 
   it('forgot password with the code from the outbox, then change it again when signed in', async () => {

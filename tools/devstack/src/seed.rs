@@ -23,11 +23,13 @@ pub const DEMO_USERS: [(&str, &str, Role); 3] = [
     ("demo-viewer", "viewer@demo.example", Role::Viewer),
 ];
 
-/// The demo users' local passwords (they meet the template's password policy). Local only.
-pub const DEMO_PASSWORDS: [(&str, &str); 3] = [
+/// The demo users' local passwords (they meet the template's password policy). Local only. The
+/// last is a user of no account yet, who can create one.
+pub const DEMO_PASSWORDS: [(&str, &str); 4] = [
     ("admin@demo.example", "Demo-Admin-2026"),
     ("billing@demo.example", "Demo-Billing-2026"),
     ("viewer@demo.example", "Demo-Viewer-2026"),
+    ("new.customer@demo.example", "Demo-Customer-2026"),
 ];
 
 /// Writes the demo account unless it exists, its members with the demo user ids; returns whether

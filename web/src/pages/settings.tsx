@@ -122,7 +122,10 @@ function AddressForm({ account, manage, onSaved }: Props) {
 function Recipients({ account, manage, onSaved }: Props) {
   const [list, setList] = useState<string[]>(account.bill_recipients.map(String));
   const [saved, setSaved] = useState(false);
-  useEffect(() => setList(account.bill_recipients.map(String)), [account]);
+  // Reset to the stored list only when it changes (not on every reload of the account, which
+  // would drop a row being typed while another form saves).
+  const stored = JSON.stringify(account.bill_recipients);
+  useEffect(() => setList(JSON.parse(stored) as string[]), [stored]);
   const save = useAction(async () => {
     setSaved(false);
     // Blank rows are dropped first, so a refusal's `recipients[i]` names the row shown.
