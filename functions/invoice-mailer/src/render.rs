@@ -58,7 +58,10 @@ pub struct BillFacts {
     /// Nothing is left to pay (a card bill charged before its mail went out).
     pub paid_in_full: bool,
     pub remit_to: Vec<String>,
+    /// The portal's pay page with this bill chosen.
     pub portal_url: String,
+    /// This bill in the portal, itemized.
+    pub bill_url: String,
     pub hosted_url: Option<String>,
     pub pdf_url: Option<String>,
 }
@@ -131,7 +134,8 @@ impl BillFacts {
             amount_due: money(&invoice.amount_remaining),
             paid_in_full: invoice.amount_remaining.is_zero() && !invoice.total.is_zero(),
             remit_to,
-            portal_url: format!("{}/accounts/{}/billing", brand.portal_url, account.id),
+            portal_url: format!("{}/accounts/{}/billing?invoice={}", brand.portal_url, account.id, invoice.id),
+            bill_url: format!("{}/accounts/{}/bills/{}", brand.portal_url, account.id, invoice.id),
             hosted_url: invoice.hosted_invoice_url.clone(),
             pdf_url: invoice.pdf_url.clone(),
         }
@@ -204,7 +208,7 @@ pub fn receipt(b: &BillFacts, paid: &billing_domain::Money) -> askama::Result<Re
         format!("We received your payment of {} for invoice {} ({}).", money(paid), b.number, b.account_name),
         format!("Invoice total {}; paid {}; still due {}.", b.total, b.amount_paid, b.amount_due),
     ];
-    let link = b.hosted_url.clone().unwrap_or_else(|| b.portal_url.clone());
+    let link = b.hosted_url.clone().unwrap_or_else(|| b.bill_url.clone());
     notice(
         &b.seller,
         format!("{}: receipt for invoice {} — {} paid", b.seller, b.number, money(paid)),
