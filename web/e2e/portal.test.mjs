@@ -141,7 +141,8 @@ describe('the customer portal', { concurrency: false }, () => {
     await page.waitForURL(/\/checkout\/cs_test/);
     await page.getByRole('button', { name: /0341/ }).click();
     await page.waitForURL(/\/payment-methods/);
-    await page.getByText(/Visa •••• 0341/).waitFor(WAIT);
+    await page.getByText('Card saved.').waitFor(WAIT);
+    await page.getByText(/Visa •••• 0341/).waitFor();
     await page.getByRole('button', { name: /Make default: Visa •••• 0341/ }).click();
     await page.getByText('Default card changed.').waitFor(WAIT);
     await check(page, 'cards');
@@ -251,12 +252,16 @@ describe('the customer portal', { concurrency: false }, () => {
     await page.getByRole('link', { name: 'sales@demo-hosting.example' }).waitFor();
     await check(page, 'contract-seats');
 
-    // A bill e-mail's portal link opens the matching page.
-    const bill = stack.mails('admin_at_demo.example').find((m) => m.includes('Pay or view in the billing portal'));
+    // A bill e-mail's portal links open the matching pages: the bill, and paying it.
+    const bill = stack.mails('admin_at_demo.example').find((m) => m.includes('Pay in the billing portal'));
     assert.ok(bill, 'a bill mail went to the admin');
-    const link = /https?:\/\/127\.0\.0\.1:\d+\/accounts\/acct_demo\/billing/.exec(bill.replace(/=\r?\n/g, ''));
-    assert.ok(link, 'the bill mail links the portal');
-    await page.goto(link[0]);
+    const plain = bill.replace(/=\r?\n/g, '').replace(/=3D/g, '=');
+    const billLink = /https?:\/\/127\.0\.0\.1:\d+\/accounts\/acct_demo\/bills\/[A-Za-z0-9_]+/.exec(plain);
+    const payLink = /https?:\/\/127\.0\.0\.1:\d+\/accounts\/acct_demo\/billing\?invoice=[A-Za-z0-9_]+/.exec(plain);
+    assert.ok(billLink && payLink, 'the bill mail links the bill and the pay page');
+    await page.goto(billLink[0]);
+    await page.getByTestId('amount-due').waitFor();
+    await page.goto(payLink[0]);
     await page.getByRole('heading', { name: 'Pay' }).waitFor();
 
     await page.getByRole('button', { name: 'Sign out' }).click();

@@ -214,6 +214,27 @@ export async function poll(check: () => Promise<boolean>, everyMs = 1000, maxMs 
   }
 }
 
+/** Cursor paging, newest first: the cursor of the page shown, and a pager to move between pages
+ * (the cursors of the pages before this one are kept for "Newer"). */
+export function useCursorPages() {
+  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
+  const pager = (label: string, next: string | null | undefined) => (
+    <nav class="pager" aria-label={label}>
+      {cursors.length > 1 && (
+        <Button kind="secondary" onClick={() => setCursors(cursors.slice(0, -1))}>
+          Newer
+        </Button>
+      )}
+      {next && (
+        <Button kind="secondary" onClick={() => setCursors([...cursors, next])}>
+          Older
+        </Button>
+      )}
+    </nav>
+  );
+  return { cursor: cursors[cursors.length - 1], reset: () => setCursors([undefined]), pager };
+}
+
 /** Sends the browser to a page of the payment processor (Checkout, customer portal). */
 export function goTo(url: string): void {
   window.location.assign(url);

@@ -60,13 +60,7 @@ pub async fn seed_with(store: &DynamoStore, subs: &[String; 3]) -> Result<bool> 
             country: "US",
         })?,
     };
-    let account = Account::open(id.clone(), new, now);
-    let (_, admin_email, _) = DEMO_USERS[0];
-    let admin = Actor { user_id: subs[0].parse()?, email: Some(admin_email.parse()?) };
-    let founder = Member::founder(id.clone(), admin.user_id.clone(), admin_email.parse()?, now);
-    let audit =
-        AuditEntry::record(&id, &admin, AuditAction::AccountCreated, None, None::<&Account>, Some(&account), now);
-    store.create_account(&account, &founder, &audit, None).await?;
+    let admin = create_with_demo_admin(store, Account::open(id.clone(), new, now), &subs[0]).await?;
 
     for ((_, email, role), sub) in DEMO_USERS.iter().zip(subs).skip(1) {
         let invite = Member::invite(id.clone(), email.parse()?, *role, admin.user_id.clone(), now);
@@ -117,12 +111,26 @@ pub async fn seed_contract(store: &DynamoStore, admin_sub: &str) -> Result<bool>
             country: "US",
         })?,
     };
-    let account = Account { billing_mode: BillingMode::Invoice, ..Account::open(id.clone(), new, now) };
+    let account = Account { billing_mode: BillingMode::Invoice, ..Account::open(id, new, now) };
+    create_with_demo_admin(store, account, admin_sub).await?;
+    Ok(true)
+}
+
+/// Writes `account` with the demo admin (user id `admin_sub`) as its founding admin; returns the
+/// admin as an actor.
+async fn create_with_demo_admin(store: &DynamoStore, account: Account, admin_sub: &str) -> Result<Actor> {
     let (_, admin_email, _) = DEMO_USERS[0];
     let admin = Actor { user_id: admin_sub.parse()?, email: Some(admin_email.parse()?) };
-    let founder = Member::founder(id.clone(), admin.user_id.clone(), admin_email.parse()?, now);
-    let audit =
-        AuditEntry::record(&id, &admin, AuditAction::AccountCreated, None, None::<&Account>, Some(&account), now);
+    let founder = Member::founder(account.id.clone(), admin.user_id.clone(), admin_email.parse()?, account.created_at);
+    let audit = AuditEntry::record(
+        &account.id,
+        &admin,
+        AuditAction::AccountCreated,
+        None,
+        None::<&Account>,
+        Some(&account),
+        account.created_at,
+    );
     store.create_account(&account, &founder, &audit, None).await?;
-    Ok(true)
+    Ok(admin)
 }

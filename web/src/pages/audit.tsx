@@ -1,14 +1,12 @@
-import { useState } from 'preact/hooks';
 import { useRoute } from 'preact-iso';
 import { api, call } from '../api/client';
 import { dateTime } from '../format';
-import { Button, PageTitle, Show, useLoad } from '../ui';
+import { PageTitle, Show, useCursorPages, useLoad } from '../ui';
 
 export function Audit() {
   const { params } = useRoute();
   const id = params['id']!;
-  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
-  const cursor = cursors[cursors.length - 1];
+  const { cursor, pager } = useCursorPages();
   const load = useLoad(
     () => call(api.GET('/v1/accounts/{account_id}/audit', { params: { path: { account_id: id }, query: { limit: '25', ...(cursor ? { cursor } : {}) } } })),
     [id, cursor],
@@ -41,18 +39,7 @@ export function Audit() {
                 ))}
               </tbody>
             </table>
-            <nav class="pager" aria-label="Pages of the audit trail">
-              {cursors.length > 1 && (
-                <Button kind="secondary" onClick={() => setCursors(cursors.slice(0, -1))}>
-                  Newer
-                </Button>
-              )}
-              {d.next_cursor && (
-                <Button kind="secondary" onClick={() => setCursors([...cursors, d.next_cursor ?? undefined])}>
-                  Older
-                </Button>
-              )}
-            </nav>
+            {pager('Pages of the audit trail', d.next_cursor)}
           </>
         )}
       </Show>

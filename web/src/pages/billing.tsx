@@ -57,8 +57,9 @@ export function Billing() {
   const track = async (ids: string[]) => {
     setSettle({ state: 'waiting', ids });
     const ok = await waitSettled(id, ids);
-    setSettle({ state: ok ? 'settled' : 'slow', ids });
+    // The settled balance is on the page before the page says so.
     await load.reload();
+    setSettle({ state: ok ? 'settled' : 'slow', ids });
   };
 
   const pay = useAction(async (payWith: Schemas['PayWith'], ids: string[]) => {
@@ -80,7 +81,9 @@ export function Billing() {
   if (!load.data) return <Loading />;
   const [statement, methods] = load.data;
   const open = statement.open_invoices.filter((i) => isPositive(i.amount_remaining));
-  const selected = chosen ?? (query['invoice'] ? [query['invoice']] : open.map((i) => i.id));
+  // A bill e-mail's pay link names its bill: chosen alone while it is open, else every open bill.
+  const linked = open.find((i) => i.id === query['invoice']);
+  const selected = chosen ?? (linked ? [linked.id] : open.map((i) => i.id));
   const def = methods.payment_methods.find((m) => m.default);
   const toggle = (inv: string, on: boolean) => setChosen(on ? [...new Set([...selected, inv])] : selected.filter((x) => x !== inv));
   const manage = can.manageBilling(role);

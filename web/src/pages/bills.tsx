@@ -3,7 +3,7 @@ import { useRoute } from 'preact-iso';
 import { api, call, type Schemas } from '../api/client';
 import { chargeKind, date, invoiceStatus, isPositive, money, period } from '../format';
 import { can, roleOn, useSession } from '../session';
-import { Button, Failure, Loading, PageTitle, Select, Show, goTo, useAction, useLoad } from '../ui';
+import { Button, Failure, Loading, PageTitle, Select, Show, goTo, useAction, useCursorPages, useLoad } from '../ui';
 import { openProcessorPortal } from './data';
 
 type Status = Schemas['InvoiceStatus'] | '';
@@ -15,9 +15,7 @@ export function Bills() {
   const { me } = useSession();
   const role = roleOn(me, id);
   const [status, setStatus] = useState<Status>('');
-  // The cursors of the pages before this one, for "Newer".
-  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
-  const cursor = cursors[cursors.length - 1];
+  const { cursor, reset, pager } = useCursorPages();
   const load = useLoad(
     () =>
       call(
@@ -38,7 +36,7 @@ export function Bills() {
           value={status}
           onValue={(v) => {
             setStatus(v);
-            setCursors([undefined]);
+            reset();
           }}
           options={[
             ['', 'All bills'],
@@ -98,18 +96,7 @@ export function Bills() {
                   ))}
                 </tbody>
               </table>
-              <nav class="pager" aria-label="Pages of bills">
-                {cursors.length > 1 && (
-                  <Button kind="secondary" onClick={() => setCursors(cursors.slice(0, -1))}>
-                    Newer
-                  </Button>
-                )}
-                {page.next_cursor && (
-                  <Button kind="secondary" onClick={() => setCursors([...cursors, page.next_cursor ?? undefined])}>
-                    Older
-                  </Button>
-                )}
-              </nav>
+              {pager('Pages of bills', page.next_cursor)}
             </>
           )
         }

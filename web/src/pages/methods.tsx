@@ -17,31 +17,40 @@ export function PaymentMethods() {
 
   useEffect(() => {
     if (query['setup'] === 'success') {
-      setNote('Card saved. It shows here as soon as the payment processor confirms it.');
+      setNote('Saving the card… It shows here as soon as the payment processor confirms it.');
       route(`/accounts/${encodeURIComponent(id)}/payment-methods`, true);
-      const before = load.data?.payment_methods.length ?? 0;
-      void poll(async () => (await getMethods(id)).payment_methods.length > before, 1000, 20000).then(() => load.reload());
+      // The cards there were before Checkout (kept across the redirect): wait for a new one.
+      const key = `portal.cards.${id}`;
+      const before: string[] = JSON.parse(sessionStorage.getItem(key) ?? '[]');
+      sessionStorage.removeItem(key);
+      const added = async () => (await getMethods(id)).payment_methods.some((m) => !before.includes(m.id));
+      void poll(added, 1000, 30000).then(async (ok) => {
+        await load.reload();
+        setNote(ok ? 'Card saved.' : 'The card is not confirmed yet. It shows here once the payment processor confirms it.');
+      });
     }
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
 
   const add = useAction(async () => {
+    const known = (await getMethods(id)).payment_methods.map((m) => m.id);
     const r = await call(api.POST('/v1/accounts/{account_id}/payment-methods/setup', path(id)));
+    sessionStorage.setItem(`portal.cards.${id}`, JSON.stringify(known));
     goTo(r.url);
   });
   const makeDefault = useAction(async (pm: string) => {
     await call(api.POST('/v1/accounts/{account_id}/payment-methods/{payment_method_id}/default', { params: { path: { account_id: id, payment_method_id: pm } } }));
     setNote('Making it the default…');
-    await poll(async () => (await getMethods(id)).payment_methods.some((m) => m.id === pm && m.default), 1000, 20000);
-    setNote('Default card changed.');
+    const ok = await poll(async () => (await getMethods(id)).payment_methods.some((m) => m.id === pm && m.default), 1000, 20000);
     await load.reload();
+    setNote(ok ? 'Default card changed.' : 'The change was sent; it shows here once the payment processor confirms it.');
   });
   const remove = useAction(async (pm: string, label: string) => {
     if (!window.confirm(`Remove ${label}?`)) return;
     await call(api.DELETE('/v1/accounts/{account_id}/payment-methods/{payment_method_id}', { params: { path: { account_id: id, payment_method_id: pm } } }));
-    setNote(`${label} removed.`);
     await poll(async () => !(await getMethods(id)).payment_methods.some((m) => m.id === pm), 1000, 20000);
     await load.reload();
+    setNote(`${label} removed.`);
   });
 
   return (

@@ -35,8 +35,8 @@ export function Seats() {
     }
     setNote('Payment sent. Waiting for the payment processor to confirm your seats…');
     void poll(async () => (await getSubscription(id)) !== null, 1000, 60000).then(async (ok) => {
-      setNote(ok ? 'Your seats are ready.' : 'Your seats are not confirmed yet. This page shows them once they are.');
       await load.reload();
+      setNote(ok ? 'Your seats are ready.' : 'Your seats are not confirmed yet. This page shows them once they are.');
     });
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
@@ -155,8 +155,8 @@ function AddSeats({ id, s, onDone }: { id: string; s: Schemas['SubscriptionView'
     setPreview(undefined);
     setDone(`Changing to ${p.quantity} seats…`);
     const ok = await poll(async () => (await getSubscription(id))?.seats === p.quantity, 1000, 60000);
-    setDone(ok ? `You now have ${p.quantity} seats.` : 'The change was sent; it shows here once the payment processor confirms it.');
     await onDone();
+    setDone(ok ? `You now have ${p.quantity} seats.` : 'The change was sent; it shows here once the payment processor confirms it.');
   });
   return (
     <section class="card" aria-labelledby="add-h">
