@@ -13,7 +13,8 @@ cost time and memory in proportion to the whole table, so a bill run over thousa
 or a long `make dev` session, slowed to a crawl and grew moto past 10 GB.
 
 For Cognito (the portal's sign-in) it plays the server's side of SRP, adds GetTokensFromRefreshToken
-and RevokeToken, and mails password-reset codes to MOTO_COGNITO_OUTBOX (see each patch below).
+and RevokeToken, and mails password-reset and sign-up verification codes to MOTO_COGNITO_OUTBOX and
+checks them (see each patch below).
 
 Usage: python moto_serve.py HOST PORT
 """
@@ -28,10 +29,15 @@ import signal
 import sys
 import time
 
-from moto.cognitoidp.exceptions import CodeMismatchException, ExpiredCodeException, NotAuthorizedError
+from moto.cognitoidp.exceptions import (
+    CodeMismatchException,
+    ExpiredCodeException,
+    NotAuthorizedError,
+    UserNotFoundError,
+)
 from moto.cognitoidp.models import CognitoIdpBackend
 from moto.cognitoidp.responses import CognitoIdpResponse
-from moto.core.responses import ActionResult
+from moto.core.responses import ActionResult, EmptyResult
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
@@ -176,17 +182,18 @@ _forgot_password = CognitoIdpBackend.forgot_password
 _confirm_forgot_password = CognitoIdpBackend.confirm_forgot_password
 
 
-def _deliver_code(username: str, digits: str) -> None:
+def _deliver_code(username: str, digits: str, what: str = "password reset") -> None:
     outbox = os.environ.get("MOTO_COGNITO_OUTBOX")
     if not outbox:
         return
     os.makedirs(outbox, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    name = f"{stamp}-{time.monotonic_ns() % 1000:03}-{username.replace('@', '_at_')}-password-reset.eml"
+    slug = what.replace(" ", "-")
+    name = f"{stamp}-{time.monotonic_ns() % 1000:03}-{username.replace('@', '_at_')}-{slug}.eml"
     body = (
         f"From: no-reply@verificationemail.com\r\nTo: {username}\r\n"
-        f"Subject: Your password reset code\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
-        f"Your password reset code is {digits}\r\n"
+        f"Subject: Your {what} code\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        f"Your {what} code is {digits}\r\n"
     )
     with open(os.path.join(outbox, name), "w", encoding="utf-8") as f:
         f.write(body)
@@ -217,6 +224,38 @@ def _confirm_forgot(self, client_id, username, password, confirmation_code):
 
 CognitoIdpBackend.forgot_password = _forgot
 CognitoIdpBackend.confirm_forgot_password = _confirm_forgot
+
+# Sign-up: Cognito mails a code to the new user's (auto-verified) e-mail and confirms the user,
+# e-mail verified, only with that code; moto sends none and confirms without looking at it.
+_sign_up = CognitoIdpBackend.sign_up
+
+
+def _sign_up_with_code(self, client_id, username, password, attributes):
+    user, details = _sign_up(self, client_id, username, password, attributes)
+    digits = f"{secrets.randbelow(900_000) + 100_000}"
+    user.confirmation_code = _CODE_PREFIX + digits
+    _deliver_code(username, digits, "verification")
+    return user, details
+
+
+def _confirm_sign_up(self):
+    client_id, username = self._get_param("ClientId"), self._get_param("Username")
+    code = (self._get_param("ConfirmationCode") or "").strip()
+    backend = self._get_region_agnostic_backend()._find_backend_for_clientid(client_id)
+    pool = next((p for p in backend.user_pools.values() if client_id in p.clients), None)
+    user = pool._get_user(username) if pool else None
+    if user is None:
+        raise UserNotFoundError(username)
+    if user.confirmation_code is None or user.confirmation_code != _CODE_PREFIX + code:
+        raise CodeMismatchException("Invalid verification code provided, please try again.")
+    backend.confirm_sign_up(client_id, username)
+    user.confirmation_code = None
+    user.update_attributes([{"Name": "email_verified", "Value": "true"}])
+    return EmptyResult()
+
+
+CognitoIdpBackend.sign_up = _sign_up_with_code
+CognitoIdpResponse.confirm_sign_up = _confirm_sign_up
 
 
 # Cognito's SRP sign-in (USER_SRP_AUTH, what Amplify and every Cognito client use). moto answers

@@ -280,7 +280,8 @@ pub fn invitation(brand: &Brand, account: &Account, role: billing_domain::Role) 
     };
     let paras = vec![
         format!("You have been invited to {} in the {} billing portal, to {what}.", account.name, brand.seller),
-        "Sign in with this e-mail address (verify it if asked); the invitation is accepted on your first visit."
+        "Sign in with this e-mail address, or create your login with it (\"Create your login\" on the sign-in \
+         page); the invitation is accepted on your first visit."
             .to_owned(),
     ];
     notice(
