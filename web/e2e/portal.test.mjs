@@ -95,11 +95,22 @@ describe('the customer portal', { concurrency: false }, () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('alert').waitFor();
     assert.equal(await page.getByRole('alert').innerText(), 'Wrong e-mail or password.');
-    // The page asked for comes back after signing in.
-    await page.getByLabel('E-mail').fill(ADMIN[0]);
-    await page.getByLabel('Password').fill(ADMIN[1]);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    // With the keyboard alone (focus visible at each step), and the page asked for comes back.
+    await page.getByLabel('E-mail').fill('');
+    await page.getByLabel('E-mail').focus();
+    await page.keyboard.type(ADMIN[0]);
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('type')), 'password');
+    assert.notEqual(await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle), 'none', 'focus is visible');
+    await page.keyboard.press('ControlOrMeta+A');
+    await page.keyboard.type(ADMIN[1]);
+    await page.keyboard.press('Enter');
     await page.waitForURL(/\/accounts\/acct_demo\/bills$/);
+    // The new page's heading takes the focus (screen readers announce it); Tab goes on from there.
+    await page.getByRole('heading', { name: 'Bills', level: 1 }).waitFor();
+    await page.waitForFunction(() => document.activeElement?.tagName === 'H1');
+    await page.keyboard.press('Tab');
+    assert.ok(await page.evaluate(() => !!document.activeElement?.closest('main')), 'Tab moves on within the page');
     await ctx.close();
   });
 
@@ -268,6 +279,37 @@ describe('the customer portal', { concurrency: false }, () => {
     await page.waitForURL(/\/signin/);
     await page.goto(`${stack.base}/accounts/acct_demo`);
     await page.waitForURL(/\/signin\?next=/);
+    await ctx.close();
+  });
+
+  it('the invited user creates a login with the code from the outbox and joins the account', async () => {
+    const ctx = await context(PHONE);
+    const page = await ctx.newPage();
+    await page.goto(`${stack.base}/signin`);
+    await page.getByRole('link', { name: 'Create your login' }).click();
+    await page.getByLabel('E-mail').fill('new.person@demo.example');
+    await page.getByLabel('Password').fill('short');
+    await page.getByRole('button', { name: 'Create the login' }).click();
+    assert.match(await page.getByRole('alert').innerText(), /12 characters/);
+    await check(page, 'signup');
+    await page.getByLabel('Password').fill('New-Person-2026');
+    await page.getByRole('button', { name: 'Create the login' }).click();
+    await page.getByLabel('Code from the e-mail').waitFor();
+    let mail;
+    for (let i = 0; i < 50 && !mail; i++) {
+      mail = stack.mails('new.person_at_demo.example-verification').at(-1);
+      if (!mail) await page.waitForTimeout(100);
+    }
+    const code = /code is (\d{6})/.exec(mail ?? '')?.[1];
+    assert.ok(code, 'the verification code reached the outbox');
+    await page.getByLabel('Code from the e-mail').fill(code === '000000' ? '111111' : '000000');
+    await page.getByRole('button', { name: 'Confirm and sign in' }).click();
+    await page.getByText('That code is not right. Check the e-mail and try again.').waitFor();
+    await page.getByLabel('Code from the e-mail').fill(code);
+    await page.getByRole('button', { name: 'Confirm and sign in' }).click();
+    // Invited as billing by the admin above: the invitation is accepted on this first visit.
+    await page.getByRole('heading', { name: 'Demo Hosting Customer Ltd' }).waitFor(WAIT);
+    assert.match(await page.locator('.role-badge').innerText(), /Billing/);
     await ctx.close();
   });
 

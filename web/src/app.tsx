@@ -6,7 +6,7 @@ import type { PortalConfig } from './config';
 import { SessionContext, type Session } from './session';
 import { Layout } from './layout';
 import { Alert, Loading } from './ui';
-import { ChangePassword, ForgotPassword, SignIn } from './pages/auth';
+import { ChangePassword, ForgotPassword, SignIn, SignUp } from './pages/auth';
 import { Overview } from './pages/overview';
 import { BillDetail, Bills } from './pages/bills';
 import { Billing } from './pages/billing';
@@ -17,7 +17,7 @@ import { Seats } from './pages/seats';
 import { Audit } from './pages/audit';
 import { CreateAccount, Home } from './pages/accounts';
 
-const PUBLIC = ['/signin', '/forgot'];
+const PUBLIC = ['/signin', '/signup', '/forgot'];
 
 function Authenticated({ config }: { config: PortalConfig }) {
   const { url, route } = useLocation();
@@ -125,6 +125,7 @@ function Pages({ config }: { config: PortalConfig }) {
     return (
       <Router>
         <Route path="/signin" component={() => <SignIn config={config} />} />
+        <Route path="/signup" component={() => <SignUp config={config} />} />
         <Route path="/forgot" component={ForgotPassword} />
       </Router>
     );

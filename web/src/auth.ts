@@ -3,10 +3,12 @@ import { Amplify } from '@aws-amplify/core';
 import {
   confirmResetPassword,
   confirmSignIn,
+  confirmSignUp,
   fetchAuthSession,
   resetPassword,
   signIn,
   signOut,
+  signUp,
   updatePassword,
 } from '@aws-amplify/auth';
 import { cognitoUserPoolsTokenProvider } from '@aws-amplify/auth/cognito';
@@ -66,6 +68,16 @@ export async function doNewPassword(password: string): Promise<void> {
 
 export const doSignOut = (): Promise<void> => signOut();
 
+/** A new login for `email` (an invited person, or someone about to create an account); Cognito
+ * mails a code to confirm the address. */
+export async function doSignUp(email: string, password: string): Promise<void> {
+  await signUp({ username: email.trim(), password, options: { userAttributes: { email: email.trim() } } });
+}
+
+export async function doConfirmSignUp(email: string, code: string): Promise<void> {
+  await confirmSignUp({ username: email.trim(), confirmationCode: code.trim() });
+}
+
 export async function doForgot(email: string): Promise<void> {
   await resetPassword({ username: email.trim() });
 }
@@ -90,6 +102,8 @@ export function authMessage(e: unknown): string {
       return 'No user has that e-mail address.';
     case 'UserNotConfirmedException':
       return 'This user has not confirmed their e-mail address yet.';
+    case 'UsernameExistsException':
+      return 'There is already a login for this e-mail. Sign in, or reset the password.';
     case 'CodeMismatchException':
       return 'That code is not right. Check the e-mail and try again.';
     case 'ExpiredCodeException':
@@ -102,6 +116,7 @@ export function authMessage(e: unknown): string {
     case 'TooManyFailedAttemptsException':
       return 'Too many attempts. Wait a few minutes and try again.';
     case 'EmptySignInUsername':
+    case 'EmptySignUpUsername':
     case 'EmptyResetPasswordUsername':
       return 'Enter your e-mail address.';
     case 'EmptySignInPassword':

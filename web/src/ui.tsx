@@ -156,7 +156,7 @@ export function Field({
       )}
       {error && (
         <p class="field-error" id={`${id}-err`}>
-          {error}
+          {error.charAt(0).toUpperCase() + error.slice(1)}
         </p>
       )}
     </div>

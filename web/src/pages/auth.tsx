@@ -5,9 +5,11 @@ import {
   authMessage,
   doChangePassword,
   doConfirmForgot,
+  doConfirmSignUp,
   doForgot,
   doNewPassword,
   doSignIn,
+  doSignUp,
 } from '../auth';
 import type { PortalConfig } from '../config';
 import { Alert, Button, Field, PageTitle } from '../ui';
@@ -71,6 +73,9 @@ export function SignIn({ config }: { config: PortalConfig }) {
           <p>
             <a href={`/forgot${email ? `?email=${encodeURIComponent(email)}` : ''}`}>Forgot your password?</a>
           </p>
+          <p>
+            Invited, or new here? <a href="/signup">Create your login</a>
+          </p>
         </>
       ) : (
         <>
@@ -93,6 +98,63 @@ export function SignIn({ config }: { config: PortalConfig }) {
           </form>
         </>
       )}
+    </main>
+  );
+}
+
+/** A new login: e-mail and password, then the code Cognito mails, then signed in. An invited
+ * person joins their account on the first visit. */
+export function SignUp({ config }: { config: PortalConfig }) {
+  const { query } = useLocation();
+  const [email, setEmail] = useState(query['email'] ?? '');
+  const [password, setPassword] = useState('');
+  const [code, setCode] = useState('');
+  const [sent, setSent] = useState(false);
+  const form = useAuthForm();
+  return (
+    <main class="narrow auth" id="main">
+      <p class="brand-line">{config.sellerName} billing</p>
+      <PageTitle>Create your login</PageTitle>
+      {!sent ? (
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            void form.run(async () => {
+              await doSignUp(email, password);
+              setSent(true);
+            });
+          }}
+        >
+          <p>Use the e-mail address you were invited with, or the one you will bill from.</p>
+          <Field label="E-mail" type="email" autoComplete="username" required value={email} onValue={setEmail} />
+          <Field label="Password" type="password" autoComplete="new-password" required hint={PASSWORD_RULE} value={password} onValue={setPassword} />
+          {form.error && <Alert>{form.error}</Alert>}
+          <Button type="submit" pending={form.pending}>
+            Create the login
+          </Button>
+        </form>
+      ) : (
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            void form.run(async () => {
+              await doConfirmSignUp(email, code);
+              const r = await doSignIn(email, password);
+              if (r.done) window.location.assign('/');
+            });
+          }}
+        >
+          <Alert kind="info">We sent a code to {email} to confirm it is yours.</Alert>
+          <Field label="Code from the e-mail" autoComplete="one-time-code" required value={code} onValue={setCode} />
+          {form.error && <Alert>{form.error}</Alert>}
+          <Button type="submit" pending={form.pending}>
+            Confirm and sign in
+          </Button>
+        </form>
+      )}
+      <p>
+        Have a login? <a href="/signin">Sign in</a>
+      </p>
     </main>
   );
 }

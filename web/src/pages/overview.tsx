@@ -92,8 +92,8 @@ export function Overview() {
           <h2 id="seats">Seats</h2>
           {subscription ? (
             <p>
-              {subscription.seats} {subscription.interval} seats, {subscription.status}. {seats.active} assigned,{' '}
-              {seats.unassigned} free.
+              {subscription.seats} {subscription.interval} seats, {subscription.status}.{' '}
+              {seats.seats.filter((x) => x.status === 'assigned').length} assigned, {seats.unassigned} free.
               {subscription.next_renewal_amount && subscription.next_renewal_at && (
                 <>
                   {' '}

@@ -302,7 +302,7 @@ function Assignments({ id, seats, admin, onChanged }: { id: string; seats: Schem
     <section class="card" aria-labelledby="assign-h">
       <h2 id="assign-h">Who has a seat</h2>
       <p>
-        {seats.active} assigned, {seats.unassigned} free
+        {seats.active} in use: {seats.seats.filter((x) => x.status === 'assigned').length} assigned, {seats.unassigned} free
         {seats.pending_removal > 0 ? `, ${seats.pending_removal} being removed` : ''}
         {seats.suspended > 0 ? `, ${seats.suspended} suspended` : ''}.
       </p>
