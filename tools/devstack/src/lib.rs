@@ -5,8 +5,9 @@
 //! - [`tables`] creates the DynamoDB tables by reading `infra/template.yaml`.
 //! - [`apigw`] turns an HTTP request into the API Gateway (HTTP API, payload 2.0) event Lambda
 //!   would receive and runs it through `lambda_http` into the function's router.
-//! - [`token`] mints and verifies local JWTs; [`gateway`] plays API Gateway with its JWT
-//!   authorizer in front of the portal API.
+//! - [`cognito`] makes the template's user pool on the stand-in and verifies its ID tokens;
+//!   [`token`] mints HS256 test tokens; [`gateway`] plays API Gateway with its JWT authorizer in
+//!   front of the portal API, and serves the web app on the same origin.
 //! - [`seed`] writes the documented demo account.
 
 pub mod apigw;

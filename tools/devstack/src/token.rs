@@ -1,7 +1,7 @@
-//! Local JWTs: what Cognito issues in AWS, minted and verified here with HS256 and a documented
-//! development secret. The claims are the ID token's that the API reads (`sub`, `email`,
-//! `email_verified`), plus `iss`, `aud` and `exp`, which the local gateway checks as API Gateway's
-//! JWT authorizer does.
+//! HS256 JWTs for tests: tokens with the claims of a Cognito ID token (`sub`, `email`,
+//! `email_verified`, `iss`, `aud`, `exp`) that the gateway's `Authorizer::Secret` checks, so a
+//! test can be any user without a user pool. `make dev` uses the stand-in's Cognito pool and its
+//! RS256 tokens instead (see `cognito`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -10,19 +10,8 @@ use anyhow::Result;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Map, Value, json};
 
-/// The development signing secret; override with `DEV_JWT_SECRET`. Never used in AWS, where
-/// Cognito signs tokens and API Gateway verifies them.
-pub const DEFAULT_SECRET: &str = "local-dev-secret-not-for-production";
 pub const ISSUER: &str = "https://billing.local.invalid/dev-issuer";
 pub const AUDIENCE: &str = "billing-portal-local";
-
-pub fn secret_from_env() -> Vec<u8> {
-    std::env::var("DEV_JWT_SECRET")
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| DEFAULT_SECRET.to_owned())
-        .into_bytes()
-}
 
 /// A signed ID token for `sub`.
 pub fn mint(secret: &[u8], sub: &str, email: &str, email_verified: bool, ttl: Duration) -> Result<String> {
