@@ -58,6 +58,16 @@ async function check(page, name) {
 
 const text = (page) => page.locator('main').innerText();
 
+/** The six-digit code of the newest mail in the outbox whose name has `part` (Cognito's mail). */
+async function codeFromOutbox(part) {
+  for (let i = 0; i < 50; i++) {
+    const code = /code is (\d{6})/.exec(stack.mails(part).at(-1) ?? '')?.[1];
+    if (code) return code;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`no code in the outbox for ${part}`);
+}
+
 /** A page as large as the app's first load (HTML, scripts, styles), for the timing baseline. */
 function staticPageLikeTheApp() {
   const dist = join(repo, 'web/dist');
@@ -295,13 +305,7 @@ describe('the customer portal', { concurrency: false }, () => {
     await page.getByLabel('Password').fill('New-Person-2026');
     await page.getByRole('button', { name: 'Create the login' }).click();
     await page.getByLabel('Code from the e-mail').waitFor();
-    let mail;
-    for (let i = 0; i < 50 && !mail; i++) {
-      mail = stack.mails('new.person_at_demo.example-verification').at(-1);
-      if (!mail) await page.waitForTimeout(100);
-    }
-    const code = /code is (\d{6})/.exec(mail ?? '')?.[1];
-    assert.ok(code, 'the verification code reached the outbox');
+    const code = await codeFromOutbox('new.person_at_demo.example-verification');
     await page.getByLabel('Code from the e-mail').fill(code === '000000' ? '111111' : '000000');
     await page.getByRole('button', { name: 'Confirm and sign in' }).click();
     await page.getByText('That code is not right. Check the e-mail and try again.').waitFor();
@@ -324,11 +328,35 @@ describe('the customer portal', { concurrency: false }, () => {
       await page.locator('main [role=status]').first().waitFor({ state: 'detached', timeout: 15_000 }).catch(() => undefined);
       await check(page, `admin${p.replaceAll('/', '-') || '-overview'}`);
     }
-    await page.goto(`${stack.base}/password`);
-    await check(page, 'password');
-    await page.goto(`${stack.base}/accounts/new`);
-    await check(page, 'create-account');
+    await page.goto(`${stack.base}/accounts/acct_demo/bills`);
+    await page.getByRole('table').locator('tbody a').first().click();
+    await page.getByTestId('amount-due').waitFor();
+    await check(page, 'admin-bill');
+    await page.goto(`${stack.base}/accounts/acct_democontract/seats`);
+    await page.getByRole('button', { name: 'Add Seats' }).waitFor();
+    await check(page, 'admin-contract-seats');
+    await page.goto(`${stack.base}/`);
+    await page.getByRole('heading', { name: 'Your accounts' }).waitFor();
+    await check(page, 'admin-accounts');
+    for (const [path, name] of [['/password', 'password'], ['/accounts/new', 'create-account']]) {
+      for (const viewport of [PHONE, DESKTOP]) {
+        await page.setViewportSize(viewport);
+        await page.goto(`${stack.base}${path}`);
+        await page.locator('main h1').waitFor();
+        await check(page, name);
+      }
+    }
+    await page.setViewportSize(PHONE);
     await ctx.close();
+
+    // The pages before signing in, at the desktop width too.
+    const out = await (await context(DESKTOP)).newPage();
+    for (const [path, name] of [['/signin', 'signin'], ['/signup', 'signup'], ['/forgot', 'forgot']]) {
+      await out.goto(`${stack.base}${path}`);
+      await out.locator('main h1').waitFor();
+      await check(out, name);
+    }
+    await out.context().close();
 
     const billing = await (await context(PHONE)).newPage();
     await signIn(billing, BILLING);
@@ -390,13 +418,7 @@ describe('the customer portal', { concurrency: false }, () => {
     await page.getByRole('button', { name: 'Send the code' }).click();
     await page.getByLabel('Code from the e-mail').waitFor();
     await check(page, 'forgot');
-    let mail;
-    for (let i = 0; i < 50 && !mail; i++) {
-      mail = stack.mails('viewer_at_demo.example-password-reset').at(-1);
-      if (!mail) await page.waitForTimeout(100);
-    }
-    const code = /code is (\d{6})/.exec(mail ?? '')?.[1];
-    assert.ok(code, 'the reset code reached the outbox');
+    const code = await codeFromOutbox('viewer_at_demo.example-password-reset');
     await page.getByLabel('Code from the e-mail').fill(code === '000000' ? '111111' : '000000');
     await page.getByLabel('New password').fill('Viewer-Reset-2026');
     await page.getByRole('button', { name: 'Set the new password' }).click();
