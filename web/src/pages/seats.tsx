@@ -10,7 +10,7 @@ import { getAccount, getSeats, getSubscription, openProcessorPortal, path } from
 export function parseQuantity(raw: string, min = 1): { ok: true; value: number } | { ok: false; message: string } {
   const t = raw.trim();
   if (!/^\d+$/.test(t)) return { ok: false, message: 'Enter a whole number of seats.' };
-  const n = Number(t);
+  const n = Number.parseInt(t, 10);
   if (n < min) return { ok: false, message: `At least ${min}.` };
   return { ok: true, value: n };
 }
