@@ -293,11 +293,15 @@ def _hash_hex(hex_str: str) -> str:
 _K = int(_hash_hex(_pad_hex(_N) + _pad_hex(_G)), 16)
 
 
+def _verifier(pool_name, user_id, password, salt):
+    """v = g^x mod N, x = H(salt | H(pool name | user id | ":" | password)): what Cognito keeps."""
+    inner = hashlib.sha256(f"{pool_name}{user_id}:{password}".encode()).hexdigest()
+    return pow(_G, int(_hash_hex(_pad_hex(salt) + inner), 16), _N)
+
+
 def _srp_key(pool_name, user_id, password, salt, a_value, b_value, b_secret):
     """The 16-byte key both sides derive; the server's side: S = (A · v^u)^b mod N."""
-    inner = hashlib.sha256(f"{pool_name}{user_id}:{password}".encode()).hexdigest()
-    x = int(_hash_hex(_pad_hex(salt) + inner), 16)
-    v = pow(_G, x, _N)
+    v = _verifier(pool_name, user_id, password, salt)
     u = int(_hash_hex(_pad_hex(a_value) + _pad_hex(b_value)), 16)
     s = pow(a_value * pow(v, u, _N), b_secret, _N)
     prk = hmac.new(bytes.fromhex(_pad_hex(u)), bytes.fromhex(_pad_hex(s)), hashlib.sha256).digest()
@@ -321,9 +325,7 @@ def _initiate(self, client_id, auth_flow, auth_parameters):
     pool_name = pool.id.split("_", 1)[1]
     salt = int.from_bytes(secrets.token_bytes(16), "big")
     b_secret = int.from_bytes(secrets.token_bytes(128), "big") % _N
-    inner = hashlib.sha256(f"{pool_name}{user.id}:{user.password}".encode()).hexdigest()
-    v = pow(_G, int(_hash_hex(_pad_hex(salt) + inner), 16), _N)
-    b_value = (_K * v + pow(_G, b_secret, _N)) % _N
+    b_value = (_K * _verifier(pool_name, user.id, user.password, salt) + pow(_G, b_secret, _N)) % _N
     block = base64.b64encode(secrets.token_bytes(64)).decode()
     self.sessions[block] = self.sessions.pop(result["Session"])
     _srp_sessions[block] = (pool_name, user.id, salt, a_value, b_value, b_secret)
