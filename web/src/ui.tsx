@@ -90,7 +90,7 @@ export function Failure({ error }: { error: ApiFailure | undefined }) {
   if (!error) return null;
   return (
     <Alert>
-      {error.message.charAt(0).toUpperCase() + error.message.slice(1)}
+      {sentence(error.message)}
       {error.contact && (
         <>
           {' '}
@@ -156,7 +156,7 @@ export function Field({
       )}
       {error && (
         <p class="field-error" id={`${id}-err`}>
-          {error.charAt(0).toUpperCase() + error.slice(1)}
+          {sentence(error)}
         </p>
       )}
     </div>
@@ -234,6 +234,26 @@ export function useCursorPages() {
   );
   return { cursor: cursors[cursors.length - 1], reset: () => setCursors([undefined]), pager };
 }
+
+/** Keeps ids across the redirect to the payment processor and back (this tab only). */
+export function stashIds(key: string, ids: string[]): void {
+  sessionStorage.setItem(key, JSON.stringify(ids));
+}
+
+/** The ids [`stashIds`] kept under `key`, removed as they are read; none when absent or mangled. */
+export function takeStashedIds(key: string): string[] {
+  const raw = sessionStorage.getItem(key);
+  sessionStorage.removeItem(key);
+  try {
+    const v: unknown = JSON.parse(raw ?? '[]');
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+/** A message as a sentence: its first letter upper-case (the API's messages start lower-case). */
+export const sentence = (m: string): string => m.charAt(0).toUpperCase() + m.slice(1);
 
 /** Sends the browser to a page of the payment processor (Checkout, customer portal). */
 export function goTo(url: string): void {

@@ -3,24 +3,12 @@ import { useLocation, useRoute } from 'preact-iso';
 import { api, call, type Schemas } from '../api/client';
 import { cardLabel, date, isPositive, money } from '../format';
 import { can, roleOn, useSession } from '../session';
-import { Alert, Button, Failure, Loading, PageTitle, goTo, poll, useAction, useLoad } from '../ui';
+import { Alert, Button, Failure, Loading, PageTitle, goTo, poll, stashIds, takeStashedIds, useAction, useLoad } from '../ui';
 import { getMethods, getStatement, path } from './data';
 import { Invoice } from './bills';
 
+/** Where the invoices a payment was started for wait out the redirect to Checkout. */
 const pendingKey = (account: string) => `portal.paying.${account}`;
-
-/** The invoices a payment was started for, kept across the redirect to Checkout. */
-function remember(account: string, ids: string[]) {
-  sessionStorage.setItem(pendingKey(account), JSON.stringify(ids));
-}
-function recall(account: string): string[] {
-  try {
-    const v = JSON.parse(sessionStorage.getItem(pendingKey(account)) ?? '[]');
-    return Array.isArray(v) ? v.filter((x) => typeof x === 'string') : [];
-  } catch {
-    return [];
-  }
-}
 
 type Settle = { state: 'waiting' | 'settled' | 'slow'; ids: string[] };
 
@@ -47,8 +35,7 @@ export function Billing() {
   useEffect(() => {
     const back = query['checkout'];
     if (!back) return;
-    const ids = recall(id);
-    sessionStorage.removeItem(pendingKey(id));
+    const ids = takeStashedIds(pendingKey(id));
     route(`/accounts/${encodeURIComponent(id)}/billing`, true);
     if (back === 'success' && ids.length > 0) void track(ids);
     // eslint-disable-next-line react-hooks/exhaustive-deps
@@ -66,7 +53,7 @@ export function Billing() {
     setDeclined([]);
     const r = await call(api.POST('/v1/accounts/{account_id}/payments', { ...path(id), body: { pay_with: payWith, invoice_ids: ids } }));
     if (r.mode === 'checkout') {
-      remember(id, r.invoice_ids);
+      stashIds(pendingKey(id), r.invoice_ids);
       goTo(r.url);
       return;
     }

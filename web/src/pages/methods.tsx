@@ -3,8 +3,11 @@ import { useLocation, useRoute } from 'preact-iso';
 import { api, call } from '../api/client';
 import { cardLabel } from '../format';
 import { can, roleOn, useSession } from '../session';
-import { Alert, Button, Failure, PageTitle, Show, goTo, poll, useAction, useLoad } from '../ui';
+import { Alert, Button, Failure, PageTitle, Show, goTo, poll, stashIds, takeStashedIds, useAction, useLoad } from '../ui';
 import { getMethods, path } from './data';
+
+/** Where the cards there were before Checkout's setup mode wait out the redirect. */
+const cardsKey = (account: string) => `portal.cards.${account}`;
 
 export function PaymentMethods() {
   const { params } = useRoute();
@@ -20,9 +23,7 @@ export function PaymentMethods() {
       setNote('Saving the card… It shows here as soon as the payment processor confirms it.');
       route(`/accounts/${encodeURIComponent(id)}/payment-methods`, true);
       // The cards there were before Checkout (kept across the redirect): wait for a new one.
-      const key = `portal.cards.${id}`;
-      const before: string[] = JSON.parse(sessionStorage.getItem(key) ?? '[]');
-      sessionStorage.removeItem(key);
+      const before = takeStashedIds(cardsKey(id));
       const added = async () => (await getMethods(id)).payment_methods.some((m) => !before.includes(m.id));
       void poll(added, 1000, 30000).then(async (ok) => {
         await load.reload();
@@ -33,9 +34,10 @@ export function PaymentMethods() {
   }, []);
 
   const add = useAction(async () => {
-    const known = (await getMethods(id)).payment_methods.map((m) => m.id);
+    // The cards on the page (read again only if the page has not loaded them yet).
+    const known = (load.data ?? (await getMethods(id))).payment_methods.map((m) => m.id);
     const r = await call(api.POST('/v1/accounts/{account_id}/payment-methods/setup', path(id)));
-    sessionStorage.setItem(`portal.cards.${id}`, JSON.stringify(known));
+    stashIds(cardsKey(id), known);
     goTo(r.url);
   });
   const makeDefault = useAction(async (pm: string) => {
