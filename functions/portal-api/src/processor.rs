@@ -46,13 +46,6 @@ pub struct InvoiceCharge {
     pub contract: bool,
 }
 
-/// Metadata keys of a payment-mode Checkout Session: one per contract bill paid,
-/// `contract_bill_<n>` = `<bill id>=<amount in minor units>` (Stripe: at most 50 keys, values of
-/// at most 500 characters).
-pub const CONTRACT_BILL_METADATA_PREFIX: &str = "contract_bill_";
-/// Contract bills one Checkout Session pays at most.
-pub const MAX_CONTRACT_BILLS: usize = 40;
-
 /// An invoice as the processor holds it now (to re-check what we would charge).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessorInvoice {

@@ -3,13 +3,11 @@
 //! tests and `make dev`). Stripe's integer minor units are converted with the currency's exponent
 //! here, at the boundary.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use billing_domain::billing::{PlanInterval, SeatCount, SubscriptionStatus};
 use billing_domain::invoice::InvoiceStatus;
 use billing_domain::{AccountId, Currency, Error, Money, Result};
-use billing_stripe::{StripeRequest, classify, idempotent, time};
+use billing_stripe::{StripeRequest, classify, idempotent, metadata, time};
 use stripe_billing::billing_portal_session::CreateBillingPortalSession;
 use stripe_billing::invoice::{
     CreatePreviewInvoice, CreatePreviewInvoiceSubscriptionDetails, CreatePreviewInvoiceSubscriptionDetailsItems,
@@ -28,14 +26,9 @@ use stripe_payment::payment_method::DetachPaymentMethod;
 use stripe_shared::CheckoutSessionMode;
 
 use crate::processor::{
-    CONTRACT_BILL_METADATA_PREFIX, InvoiceCharge, PayOutcome, PaymentProcessor, PreviewLine, ProcessorInvoice,
-    Redirect, SeatChange, SeatCheckout, SeatItem, SeatPreview,
+    InvoiceCharge, PayOutcome, PaymentProcessor, PreviewLine, ProcessorInvoice, Redirect, SeatChange, SeatCheckout,
+    SeatItem, SeatPreview,
 };
-
-/// The metadata key naming the account on every object we create at Stripe.
-pub const ACCOUNT_METADATA_KEY: &str = "account_id";
-/// The metadata key listing the invoices a payment-mode Checkout Session pays.
-pub const INVOICES_METADATA_KEY: &str = "invoice_ids";
 
 pub struct StripeClient {
     client: stripe::Client,
@@ -65,10 +58,6 @@ fn redirect(id: impl ToString, url: Option<String>) -> Result<Redirect> {
     Ok(Redirect { id: id.to_string(), url })
 }
 
-fn account_metadata(account: &AccountId) -> HashMap<String, String> {
-    HashMap::from([(ACCOUNT_METADATA_KEY.to_owned(), account.to_string())])
-}
-
 fn invoice_status(s: Option<&stripe_shared::InvoiceStatus>) -> InvoiceStatus {
     use stripe_shared::InvoiceStatus as S;
     match s {
@@ -91,13 +80,13 @@ impl PaymentProcessor for StripeClient {
         adjustable.maximum = Some(i64::from(c.max_quantity));
         item.adjustable_quantity = Some(adjustable);
         let mut subscription = CreateCheckoutSessionSubscriptionData::new();
-        subscription.metadata = Some(account_metadata(&c.account));
+        subscription.metadata = Some(metadata::for_account(&c.account));
         let mut req = CreateCheckoutSession::new()
             .mode(CheckoutSessionMode::Subscription)
             .client_reference_id(c.account.as_str())
             .line_items(vec![item])
             .subscription_data(subscription)
-            .metadata(account_metadata(&c.account))
+            .metadata(metadata::for_account(&c.account))
             .success_url(c.success_url.as_str())
             .cancel_url(c.cancel_url.as_str());
         match (&c.customer, &c.customer_email) {
@@ -125,7 +114,7 @@ impl PaymentProcessor for StripeClient {
             .mode(CheckoutSessionMode::Setup)
             .customer(customer)
             .client_reference_id(account.as_str())
-            .metadata(account_metadata(account))
+            .metadata(metadata::for_account(account))
             .currency(stripe_types::Currency::USD)
             .success_url(success_url)
             .cancel_url(cancel_url)
@@ -155,16 +144,8 @@ impl PaymentProcessor for StripeClient {
             items.push(item);
         }
         let ids: Vec<&str> = charges.iter().filter(|c| !c.contract).map(|c| c.invoice_id.as_str()).collect();
-        let mut metadata = account_metadata(account);
-        if !ids.is_empty() {
-            metadata.insert(INVOICES_METADATA_KEY.to_owned(), ids.join(","));
-        }
-        for (n, c) in charges.iter().filter(|c| c.contract).enumerate() {
-            metadata.insert(
-                format!("{CONTRACT_BILL_METADATA_PREFIX}{n}"),
-                format!("{}={}", c.invoice_id, minor(&c.amount)?),
-            );
-        }
+        let bills = charges.iter().filter(|c| c.contract).map(|c| (c.invoice_id.as_str(), &c.amount));
+        let metadata = metadata::for_payment(account, &ids, bills)?;
         let mut intent = CreateCheckoutSessionPaymentIntentData::new();
         intent.metadata = Some(metadata.clone());
         let session = CreateCheckoutSession::new().mode(CheckoutSessionMode::Payment);

@@ -8,12 +8,9 @@ use billing_domain::billing::{
 };
 use billing_domain::invoice::{ChargeKind, Invoice, InvoiceLine, InvoiceStatus, ServicePeriod};
 use billing_domain::{AccountId, Currency, Money};
-use billing_stripe::time;
+use billing_stripe::{metadata, time};
 use rust_decimal::Decimal;
 use stripe_webhook::{Event, EventObject};
-
-/// The metadata key the portal sets on the Checkout Session's subscription and customer.
-pub const ACCOUNT_METADATA_KEY: &str = "account_id";
 
 /// A subscription as Stripe reports it, before its account is known.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,34 +31,6 @@ pub struct Settlement {
     /// When the payment was made (the event's time).
     pub paid_at: chrono::DateTime<chrono::Utc>,
 }
-
-/// The metadata keys the portal lists a payment-mode session's contract bills under:
-/// `contract_bill_<n>` = `<bill id>=<amount in minor units>`.
-pub const CONTRACT_BILL_METADATA_PREFIX: &str = "contract_bill_";
-
-/// The contract bills a paid session's metadata names; malformed entries are left out (logged).
-fn contract_bills(
-    metadata: Option<&std::collections::HashMap<String, String>>,
-    currency: Option<billing_domain::Currency>,
-) -> Vec<(String, billing_domain::Money)> {
-    let (Some(metadata), Some(currency)) = (metadata, currency) else { return Vec::new() };
-    let mut bills: Vec<(String, billing_domain::Money)> = metadata
-        .iter()
-        .filter(|(k, _)| k.starts_with(CONTRACT_BILL_METADATA_PREFIX))
-        .filter_map(|(k, v)| {
-            let parsed = v.split_once('=').and_then(|(id, minor)| Some((id.to_owned(), minor.parse::<i64>().ok()?)));
-            if parsed.is_none() {
-                tracing::error!(key = %k, value = %v, "malformed contract bill in a session's metadata");
-            }
-            parsed.map(|(id, minor)| (id, billing_domain::Money::from_minor(minor, currency)))
-        })
-        .collect();
-    bills.sort_by(|a, b| a.0.cmp(&b.0));
-    bills
-}
-
-/// The metadata key the portal lists a payment-mode session's invoices under (comma-separated).
-pub const INVOICES_METADATA_KEY: &str = "invoice_ids";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
@@ -133,16 +102,14 @@ pub fn decide(event: &Event) -> Decision {
             let paid = session.mode == stripe_shared::CheckoutSessionMode::Payment
                 && session.payment_status == stripe_shared::CheckoutSessionPaymentStatus::Paid;
             let contract = if paid {
-                contract_bills(session.metadata.as_ref(), session.currency.as_ref().and_then(billing_stripe::currency))
+                metadata::contract_bills(
+                    session.metadata.as_ref(),
+                    session.currency.as_ref().and_then(billing_stripe::currency),
+                )
             } else {
                 Vec::new()
             };
-            let invoice_ids = match (paid, session.metadata.as_ref().and_then(|m| m.get(INVOICES_METADATA_KEY))) {
-                (true, Some(ids)) => {
-                    ids.split(',').map(str::trim).filter(|i| !i.is_empty()).map(str::to_owned).collect()
-                }
-                _ => Vec::new(),
-            };
+            let invoice_ids = if paid { metadata::invoice_ids(session.metadata.as_ref()) } else { Vec::new() };
             Decision::LinkCustomer(
                 CustomerLink { customer_id: customer.id().as_str().to_owned(), account_id, stamp: stamp(event) },
                 Settlement {
@@ -169,7 +136,7 @@ pub fn decide(event: &Event) -> Decision {
         EventObject::PaymentMethodAttached(pm) => payment_method(event, pm, true),
         EventObject::PaymentMethodDetached(pm) => payment_method(event, pm, false),
         EventObject::CustomerUpdated(c) => Decision::Project(Box::new(ProjectionDraft {
-            account_hint: hint(c.metadata.as_ref()),
+            account_hint: metadata::account(c.metadata.as_ref()),
             customer_id: c.id.as_str().to_owned(),
             projection: Projection::DefaultPaymentMethod(DefaultPaymentMethod {
                 account_id: AccountId::generate(),
@@ -214,7 +181,7 @@ pub fn payment_draft(stamp: Stamp, charge: &stripe_shared::Charge, action: Audit
     let customer_id = charge.customer.as_ref()?.id().as_str().to_owned();
     let currency: Currency = charge.currency.to_string().parse().ok()?;
     Some(ProjectionDraft {
-        account_hint: hint(Some(&charge.metadata)),
+        account_hint: metadata::account(Some(&charge.metadata)),
         customer_id: customer_id.clone(),
         audit: Some(action),
         projection: Projection::Payment(PaymentRecord {
@@ -232,10 +199,6 @@ pub fn payment_draft(stamp: Stamp, charge: &stripe_shared::Charge, action: Audit
     })
 }
 
-fn hint(metadata: Option<&std::collections::HashMap<String, String>>) -> Option<AccountId> {
-    metadata?.get(ACCOUNT_METADATA_KEY)?.parse().ok()
-}
-
 fn payment_method(event: &Event, pm: &stripe_shared::PaymentMethod, attached: bool) -> Decision {
     // A detached method no longer names its customer; the event's previous attributes do.
     let previous_customer = || match &event.data.previous_attributes {
@@ -250,7 +213,7 @@ fn payment_method(event: &Event, pm: &stripe_shared::PaymentMethod, attached: bo
     };
     let card = pm.card.as_ref();
     Decision::Project(Box::new(ProjectionDraft {
-        account_hint: hint(pm.metadata.as_ref()),
+        account_hint: metadata::account(pm.metadata.as_ref()),
         customer_id: customer_id.clone(),
         projection: Projection::PaymentMethod(PaymentMethodSummary {
             id: pm.id.as_str().to_owned(),
@@ -291,7 +254,7 @@ pub fn subscription_at(stamp: Stamp, sub: &stripe_shared::Subscription) -> Decis
         return Decision::Ignore("subscription quantity out of range");
     };
     Decision::Subscription(Box::new(SubscriptionDraft {
-        account_hint: sub.metadata.get(ACCOUNT_METADATA_KEY).and_then(|a| a.parse().ok()),
+        account_hint: metadata::account(Some(&sub.metadata)),
         subscription: Subscription {
             id: sub.id.as_str().to_owned(),
             // Replaced by the resolved account before anything is stored.
@@ -331,9 +294,9 @@ fn invoice(event: &Event, inv: &stripe_shared::Invoice, follow_up: Option<Follow
     let account_hint = inv
         .metadata
         .as_ref()
-        .and_then(|m| m.get(ACCOUNT_METADATA_KEY))
-        .or_else(|| inv.parent.as_ref()?.subscription_details.as_ref()?.metadata.as_ref()?.get(ACCOUNT_METADATA_KEY))
-        .and_then(|a| a.parse().ok());
+        .filter(|m| m.contains_key(metadata::ACCOUNT_KEY))
+        .or_else(|| inv.parent.as_ref()?.subscription_details.as_ref()?.metadata.as_ref())
+        .and_then(|m| metadata::account(Some(m)));
     Decision::Invoice(Box::new(InvoiceDraft {
         account_hint,
         follow_up,

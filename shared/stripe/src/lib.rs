@@ -1,9 +1,12 @@
 //! What every function's Stripe adapter shares: building async-stripe's client (pinned to Stripe
 //! API version 2026-09-30.endive, rustls), Stripe's errors in the domain's terms, and idempotency
-//! keys, and Stripe's values in the domain's terms. Each function keeps its own narrow trait of
+//! keys, Stripe's values in the domain's terms, and the metadata contract between the portal that
+//! writes it and the webhook that reads it ([`metadata`]). Each function keeps its own narrow trait of
 //! the calls it makes.
 
 use billing_domain::{Error, Result};
+
+pub mod metadata;
 
 pub use stripe::{Client, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 

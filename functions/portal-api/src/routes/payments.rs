@@ -15,7 +15,9 @@ use crate::access::{self, Need};
 use crate::error::{ApiError, ApiResult};
 use crate::error::{ReadErrors, WriteErrors};
 use crate::extract::{self, Caller, OptionalJson, account_id};
-use crate::processor::{InvoiceCharge, MAX_CONTRACT_BILLS, PayOutcome};
+use billing_stripe::metadata::MAX_CONTRACT_BILLS;
+
+use crate::processor::{InvoiceCharge, PayOutcome};
 use crate::routes::statements::return_url;
 use crate::routes::views::{PaymentMethodView, PaymentMethodsView, PaymentResultView, PaymentView, RedirectView};
 use crate::state::AppState;
