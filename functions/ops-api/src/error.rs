@@ -2,11 +2,9 @@
 //! `{"error": {"code", "message", "details"?}}` like the portal's; internal details are logged,
 //! never returned.
 
-use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use billing_domain::{Error as DomainError, FieldError};
-use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpsError {
@@ -16,10 +14,6 @@ pub enum OpsError {
     NotFound,
     #[error("this method is not allowed on this resource")]
     MethodNotAllowed,
-    #[error("the request body is not valid JSON: {0}")]
-    InvalidJson(String),
-    #[error("{0}")]
-    InvalidBody(String),
     #[error("{0}")]
     InvalidParameter(String),
     #[error("the batch has {0} records; send at most {1}")]
@@ -38,19 +32,6 @@ pub enum OpsError {
     Domain(#[from] DomainError),
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: ErrorBody<'a>,
-}
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    code: &'a str,
-    message: String,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    details: &'a [FieldError],
-}
-
 impl OpsError {
     fn classify(&self) -> (StatusCode, &'static str) {
         use DomainError as D;
@@ -58,12 +39,9 @@ impl OpsError {
             Self::Unauthenticated => (StatusCode::FORBIDDEN, "iam_required"),
             Self::NotFound | Self::Domain(D::NotFound) => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
-            Self::InvalidJson(_) => (StatusCode::BAD_REQUEST, "invalid_json"),
             Self::InvalidParameter(_) => (StatusCode::BAD_REQUEST, "invalid_parameter"),
             Self::BatchTooLarge(..) => (StatusCode::PAYLOAD_TOO_LARGE, "batch_too_large"),
-            Self::InvalidBody(_) | Self::Domain(D::Invalid(_)) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
-            }
+            Self::Domain(D::Invalid(_)) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             Self::InvoiceState(..) => (StatusCode::CONFLICT, "invoice_state"),
             Self::AccountExists(_) => (StatusCode::CONFLICT, "account_exists"),
             Self::NoCohort(_) => (StatusCode::NOT_FOUND, "no_cohort"),
@@ -80,25 +58,14 @@ impl OpsError {
 impl IntoResponse for OpsError {
     fn into_response(self) -> Response {
         let (status, code) = self.classify();
+        if status.is_server_error() {
+            tracing::error!(error = %self, code, "request failed");
+        }
         let details: &[FieldError] = match &self {
             Self::Domain(DomainError::Invalid(fields)) => fields,
             _ => &[],
         };
-        let message = if status.is_server_error() {
-            tracing::error!(error = %self, code, "request failed");
-            if status == StatusCode::SERVICE_UNAVAILABLE {
-                "a service this API depends on is unavailable; retry shortly".to_owned()
-            } else {
-                "internal error".to_owned()
-            }
-        } else {
-            self.to_string()
-        };
-        let mut response = (status, Json(Body { error: ErrorBody { code, message, details } })).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        }
-        response
+        billing_http::error_response(status, code, &self, billing_http::Extra { details, contact: None })
     }
 }
 
@@ -107,6 +74,7 @@ pub type OpsResult<T> = Result<T, OpsError>;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::header;
     use http_body_util::BodyExt;
 
     async fn render(e: OpsError) -> (StatusCode, serde_json::Value, Option<String>) {

@@ -1,11 +1,12 @@
-//! The caller (an IAM principal, from API Gateway's IAM authorization) and JSON bodies.
+//! The caller (an IAM principal, from API Gateway's IAM authorization) and path ids; JSON bodies
+//! are the shared edge's (`billing_http`).
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use billing_domain::{AccountId, Actor, UserId};
 use lambda_http::request::RequestContext;
-use serde::de::DeserializeOwned;
+
+pub use billing_http::JsonBody;
 
 use crate::error::OpsError;
 
@@ -41,30 +42,6 @@ impl<S: Send + Sync> FromRequestParts<S> for OpsCaller {
         let arn = iam.user_arn.clone().or_else(|| iam.caller_id.clone()).ok_or(OpsError::Unauthenticated)?;
         Ok(Self { arn })
     }
-}
-
-/// A JSON body: malformed JSON is 400 `invalid_json`; the wrong shape is 422 `validation_failed`.
-pub struct JsonBody<T>(pub T);
-
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
-    type Rejection = OpsError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, OpsError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Self(v)),
-            Err(JsonRejection::JsonDataError(e)) => Err(OpsError::InvalidBody(serde_message(&e.body_text()))),
-            Err(JsonRejection::JsonSyntaxError(e)) => Err(OpsError::InvalidJson(serde_message(&e.body_text()))),
-            Err(other) => Err(OpsError::InvalidJson(other.body_text())),
-        }
-    }
-}
-
-fn serde_message(text: &str) -> String {
-    ["Failed to deserialize the JSON body into the target type: ", "Failed to parse the request body as JSON: "]
-        .iter()
-        .find_map(|prefix| text.strip_prefix(prefix))
-        .unwrap_or(text)
-        .to_owned()
 }
 
 pub fn account_id(raw: &str) -> Result<AccountId, OpsError> {

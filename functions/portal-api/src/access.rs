@@ -3,11 +3,15 @@
 //! A caller who is not a member gets 404 for the account and everything under it, exactly as if it
 //! did not exist. A member whose role does not allow an action gets 403.
 
+use std::marker::PhantomData;
+
+use axum::extract::{FromRequestParts, RawPathParams};
+use axum::http::request::Parts;
 use billing_domain::{AccountId, AuditAction, AuditEntry, Error, Member, MemberStatus, Role};
 use chrono::Utc;
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::Caller;
+use crate::extract::{Caller, account_id};
 use crate::state::AppState;
 
 /// The caller's active membership of `account`.
@@ -75,4 +79,50 @@ impl Need {
 pub async fn require(state: &AppState, caller: &Caller, account: &AccountId, need: Need) -> ApiResult<Member> {
     let m = membership(state, caller, account).await?;
     if need.allows(m.role) { Ok(m) } else { Err(ApiError::Forbidden) }
+}
+
+/// What a role must allow, as a type, for [`AccountAccess`].
+pub trait Requirement {
+    const NEED: Need;
+}
+
+/// The requirements, by name: `AccountAccess<can::ManageBilling>`.
+pub mod can {
+    use super::{Need, Requirement};
+
+    macro_rules! requirement {
+        ($($name:ident),*) => {$(
+            #[derive(Debug)]
+            pub struct $name;
+            impl Requirement for $name {
+                const NEED: Need = Need::$name;
+            }
+        )*};
+    }
+    requirement!(Read, ManageBilling, ManageMembers, ReadAudit);
+}
+
+/// The account the path's `{account_id}` names, with the signed-in caller, whose membership of it
+/// allows `R`: the prelude of every route under `/v1/accounts/{account_id}`. A path id that does
+/// not parse, or an account the caller is not a member of, is 404; a role that does not allow `R`
+/// is 403.
+#[derive(Debug)]
+pub struct AccountAccess<R> {
+    pub id: AccountId,
+    pub caller: Caller,
+    pub member: Member,
+    need: PhantomData<R>,
+}
+
+impl<R: Requirement> FromRequestParts<AppState> for AccountAccess<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let params = RawPathParams::from_request_parts(parts, state).await.map_err(|_| ApiError::NotFound)?;
+        let raw = params.iter().find_map(|(k, v)| (k == "account_id").then_some(v)).ok_or(ApiError::NotFound)?;
+        let id = account_id(raw)?;
+        let member = require(state, &caller, &id, R::NEED).await?;
+        Ok(Self { id, caller, member, need: PhantomData })
+    }
 }

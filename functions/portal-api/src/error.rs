@@ -4,11 +4,9 @@
 //! errors. `code` is stable; clients branch on it. Internal details (SDK errors, stored data) are
 //! logged, never returned.
 
-use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use billing_domain::{Error as DomainError, FieldError};
-use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -22,13 +20,9 @@ pub enum ApiError {
     NotFound,
     #[error("this method is not allowed on this resource")]
     MethodNotAllowed,
-    #[error("the request body is not valid JSON: {0}")]
-    InvalidJson(String),
     /// A body of the wrong shape (a missing or unknown field, a wrong type), said of its field.
     #[error("{}: {}", .0.field, .0.message)]
     InvalidBody(FieldError),
-    #[error("send the body as application/json")]
-    UnsupportedMediaType,
     #[error("{0}")]
     InvalidParameter(String),
     #[error("{}", contact_sales_message(.0.as_ref()))]
@@ -66,23 +60,7 @@ fn contact_sales_message(contact: Option<&billing_domain::Email>) -> String {
     }
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: ErrorBody<'a>,
-}
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    code: &'a str,
-    message: String,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    details: &'a [FieldError],
-    /// Whom to contact instead (`contact_sales`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    contact: Option<&'a str>,
-}
-
-/// Every error response's body, as documented: what [`Body`] serializes to.
+/// Every error response's body, as documented: what `billing_http::error_response` writes.
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorResponse {
@@ -163,12 +141,10 @@ impl ApiError {
             ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound | ApiError::Domain(D::NotFound) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
-            ApiError::InvalidJson(_) => (StatusCode::BAD_REQUEST, "invalid_json"),
             ApiError::InvalidParameter(_) => (StatusCode::BAD_REQUEST, "invalid_parameter"),
             ApiError::InvalidBody(_) | ApiError::Domain(D::Invalid(_)) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
             }
-            ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             ApiError::ContactSales(_) => (StatusCode::CONFLICT, "contact_sales"),
             ApiError::SubscriptionExists => (StatusCode::CONFLICT, "subscription_exists"),
             ApiError::SubscriptionNotFound => (StatusCode::NOT_FOUND, "no_subscription"),
@@ -196,32 +172,19 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.classify();
+        if status.is_server_error() {
+            tracing::error!(error = %self, source = ?std::error::Error::source(&self), code, "request failed");
+        }
         let details: &[FieldError] = match &self {
             ApiError::Domain(DomainError::Invalid(fields)) => fields,
             ApiError::InvalidBody(field) => std::slice::from_ref(field),
             _ => &[],
         };
-        let message = if status.is_server_error() {
-            tracing::error!(error = %self, source = ?std::error::Error::source(&self), code, "request failed");
-            match status {
-                StatusCode::SERVICE_UNAVAILABLE => {
-                    "a service this API depends on is unavailable; retry shortly".to_owned()
-                }
-                _ => "internal error".to_owned(),
-            }
-        } else {
-            self.to_string()
-        };
         let contact = match &self {
             ApiError::ContactSales(c) => c.as_ref().map(|c| c.as_str()),
             _ => None,
         };
-        let body = Body { error: ErrorBody { code, message, details, contact } };
-        let mut response = (status, Json(body)).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        }
-        response
+        billing_http::error_response(status, code, &self, billing_http::Extra { details, contact })
     }
 }
 
@@ -230,6 +193,7 @@ pub type ApiResult<T> = Result<T, ApiError>;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::header;
     use http_body_util::BodyExt;
 
     async fn render(e: ApiError) -> (StatusCode, serde_json::Value, Option<String>) {

@@ -99,6 +99,21 @@ impl Settings {
         })
     }
 
+    /// Where Checkout or the customer portal sends the user back: `given` if it is under the
+    /// portal's own address (never an open redirect), else the account's billing page.
+    pub fn return_url(
+        &self,
+        given: Option<&str>,
+        account: &billing_domain::AccountId,
+    ) -> billing_domain::Result<String> {
+        let base = &self.portal_url;
+        match given {
+            None => Ok(format!("{base}/accounts/{account}/billing")),
+            Some(url) if url == base || url.starts_with(&format!("{base}/")) => Ok(url.to_owned()),
+            Some(_) => Err(billing_domain::Error::invalid("return_url", format!("must start with {base}/"))),
+        }
+    }
+
     /// The REMIT-TO address from the `REMIT_TO_*` variables (see [`config::remit_to_from_env`]).
     pub fn remit_to_from_env() -> Result<Option<RemitTo>, ConfigError> {
         config::remit_to_from_env()

@@ -97,18 +97,18 @@ pub enum WebhookError {
 
 impl IntoResponse for WebhookError {
     fn into_response(self) -> Response {
-        let (status, code, message) = match &self {
-            WebhookError::Rejected(r) => (StatusCode::BAD_REQUEST, r.code(), r.to_string()),
+        let (status, code) = match &self {
+            WebhookError::Rejected(r) => (StatusCode::BAD_REQUEST, r.code()),
             WebhookError::Store(billing_domain::Error::Unavailable(_) | billing_domain::Error::Conflict) => {
                 tracing::warn!(error = %self, "event not applied; Stripe will retry");
-                (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", "retry later".to_owned())
+                (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable")
             }
             WebhookError::Store(_) => {
                 tracing::error!(error = %self, "event not applied");
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error".to_owned())
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
         };
-        (status, axum::Json(json!({"error": {"code": code, "message": message}}))).into_response()
+        billing_http::error_response(status, code, &self, billing_http::Extra::default())
     }
 }
 

@@ -2,7 +2,7 @@
 //! contact, billing address and bill recipients.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use billing_domain::account::AddressInput;
@@ -16,10 +16,10 @@ use chrono::Utc;
 use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::access::{self, Need};
+use crate::access::{AccountAccess, can};
 use crate::error::{ApiError, ApiResult};
 use crate::error::{ReadErrors, WriteErrors};
-use crate::extract::{Caller, JsonBody, account_id};
+use crate::extract::{Caller, JsonBody};
 use crate::routes::views::{AccountView, RecipientsView};
 use crate::state::AppState;
 
@@ -216,11 +216,8 @@ async fn replay(state: &AppState, rec: IdempotencyRecord, fingerprint: &str) -> 
 )]
 pub async fn get(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    AccountAccess { id, .. }: AccountAccess<can::Read>,
 ) -> ApiResult<Json<AccountView>> {
-    let id = account_id(&id)?;
-    access::require(&state, &caller, &id, Need::Read).await?;
     let account = state.store.account(&id).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(state.account_view(account)))
 }
@@ -293,12 +290,9 @@ pub struct ContactPatch {
 )]
 pub async fn patch_contact(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    AccountAccess { id, caller, .. }: AccountAccess<can::ManageBilling>,
     JsonBody(patch): JsonBody<ContactPatch>,
 ) -> ApiResult<Json<AccountView>> {
-    let id = account_id(&id)?;
-    access::require(&state, &caller, &id, Need::ManageBilling).await?;
     let account = revise(
         &state,
         &caller,
@@ -360,12 +354,9 @@ pub struct AddressPatch {
 )]
 pub async fn patch_address(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    AccountAccess { id, caller, .. }: AccountAccess<can::ManageBilling>,
     JsonBody(patch): JsonBody<AddressPatch>,
 ) -> ApiResult<Json<AccountView>> {
-    let id = account_id(&id)?;
-    access::require(&state, &caller, &id, Need::ManageBilling).await?;
     let account = revise(
         &state,
         &caller,
@@ -425,11 +416,8 @@ fn prefix(e: Error, parent: &str) -> Error {
 )]
 pub async fn get_recipients(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    AccountAccess { id, .. }: AccountAccess<can::Read>,
 ) -> ApiResult<Json<RecipientsView>> {
-    let id = account_id(&id)?;
-    access::require(&state, &caller, &id, Need::Read).await?;
     let account = state.store.account(&id).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(RecipientsView { recipients: account.bill_recipients.into() }))
 }
@@ -461,12 +449,9 @@ pub struct RecipientsBody {
 )]
 pub async fn put_recipients(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    AccountAccess { id, caller, .. }: AccountAccess<can::ManageBilling>,
     JsonBody(body): JsonBody<RecipientsBody>,
 ) -> ApiResult<Json<RecipientsView>> {
-    let id = account_id(&id)?;
-    access::require(&state, &caller, &id, Need::ManageBilling).await?;
     let recipients = BillRecipients::parse(&body.recipients)?;
     let account = revise(
         &state,

@@ -1,14 +1,14 @@
 //! `GET /v1/accounts/{account_id}/audit`: the account's audit trail, newest first, for admins.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use billing_domain::{AuditEntry, AuditId};
 use serde::{Deserialize, Serialize};
 
-use crate::access::{self, Need};
+use crate::access::{AccountAccess, can};
 use crate::error::AdminReadErrors;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{self, Caller, account_id};
+use crate::extract::{self};
 use crate::state::AppState;
 
 const DEFAULT_LIMIT: u16 = 50;
@@ -47,12 +47,9 @@ pub struct AuditView {
 )]
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    AccountAccess { id, .. }: AccountAccess<can::ReadAudit>,
     query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<AuditView>> {
-    let id = account_id(&id)?;
-    access::require(&state, &caller, &id, Need::ReadAudit).await?;
     let Query(q) = query.map_err(|e| ApiError::InvalidParameter(e.body_text()))?;
     let limit = extract::limit(q.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
     let cursor = q

@@ -10,10 +10,10 @@ use billing_domain::{AuditAction, AuditEntry, Email, Member, Role};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
-use crate::access::{self, Need};
+use crate::access::{AccountAccess, can};
 use crate::error::{ApiError, ApiResult};
 use crate::error::{ReadErrors, WriteErrors};
-use crate::extract::{Caller, JsonBody, account_id, member_id};
+use crate::extract::{JsonBody, member_id};
 use crate::routes::views::MemberView;
 use crate::state::AppState;
 
@@ -39,11 +39,8 @@ pub struct MembersView {
 )]
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    AccountAccess { id, .. }: AccountAccess<can::Read>,
 ) -> ApiResult<Json<MembersView>> {
-    let id = account_id(&id)?;
-    access::require(&state, &caller, &id, Need::Read).await?;
     let members = state.store.members(&id).await?.into_iter().map(MemberView::from).collect();
     Ok(Json(MembersView { members }))
 }
@@ -66,12 +63,10 @@ pub async fn list(
 )]
 pub async fn get(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, member)): Path<(String, String)>,
+    AccountAccess { id, .. }: AccountAccess<can::Read>,
+    Path((_, member)): Path<(String, String)>,
 ) -> ApiResult<Json<MemberView>> {
-    let id = account_id(&id)?;
     let member = member_id(&member)?;
-    access::require(&state, &caller, &id, Need::Read).await?;
     let m = state.store.member(&id, &member).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(m.into()))
 }
@@ -103,12 +98,9 @@ pub struct InviteBody {
 )]
 pub async fn invite(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    AccountAccess { id, caller, .. }: AccountAccess<can::ManageMembers>,
     JsonBody(body): JsonBody<InviteBody>,
 ) -> ApiResult<impl IntoResponse> {
-    let id = account_id(&id)?;
-    access::require(&state, &caller, &id, Need::ManageMembers).await?;
     let mut errs = Errors::default();
     let email = errs.take("email", body.email.parse::<Email>());
     errs.finish()?;
@@ -154,13 +146,11 @@ pub struct RoleBody {
 )]
 pub async fn change_role(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, member)): Path<(String, String)>,
+    AccountAccess { id, caller, .. }: AccountAccess<can::ManageMembers>,
+    Path((_, member)): Path<(String, String)>,
     JsonBody(body): JsonBody<RoleBody>,
 ) -> ApiResult<Json<MemberView>> {
-    let id = account_id(&id)?;
     let member = member_id(&member)?;
-    access::require(&state, &caller, &id, Need::ManageMembers).await?;
     let before = state.store.member(&id, &member).await?.ok_or(ApiError::NotFound)?;
     if before.role == body.role {
         return Ok(Json(before.into()));
@@ -198,12 +188,10 @@ pub async fn change_role(
 )]
 pub async fn remove(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, member)): Path<(String, String)>,
+    AccountAccess { id, caller, .. }: AccountAccess<can::ManageMembers>,
+    Path((_, member)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let id = account_id(&id)?;
     let member = member_id(&member)?;
-    access::require(&state, &caller, &id, Need::ManageMembers).await?;
     let before = state.store.member(&id, &member).await?.ok_or(ApiError::NotFound)?;
     let audit = AuditEntry::record(
         &id,

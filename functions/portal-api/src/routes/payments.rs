@@ -11,14 +11,13 @@ use chrono::Utc;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::access::{self, Need};
+use crate::access::{AccountAccess, can};
 use crate::error::{ApiError, ApiResult};
 use crate::error::{ReadErrors, WriteErrors};
-use crate::extract::{self, Caller, OptionalJson, account_id};
+use crate::extract::{self, OptionalJson};
 use billing_stripe::metadata::MAX_CONTRACT_BILLS;
 
 use crate::processor::{InvoiceCharge, PayOutcome};
-use crate::routes::statements::return_url;
 use crate::routes::views::{PaymentMethodView, PaymentMethodsView, PaymentResultView, PaymentView, RedirectView};
 use crate::state::AppState;
 
@@ -112,13 +111,10 @@ fn total(invoices: &[Invoice]) -> ApiResult<Money> {
 )]
 pub async fn pay(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    AccountAccess { id, caller, .. }: AccountAccess<can::ManageBilling>,
     headers: HeaderMap,
     OptionalJson(body): OptionalJson<PayBody>,
 ) -> ApiResult<(StatusCode, Json<PaymentView>)> {
-    let id = account_id(&id)?;
-    access::require(&state, &caller, &id, Need::ManageBilling).await?;
     let key = client_key(&headers)?;
     let invoices = payable(&state, &id, body.invoice_ids).await?;
     // Our own contract bills (invoice-mode accounts) are paid through Checkout: there is no
@@ -225,7 +221,7 @@ pub async fn pay(
             let amounts: Vec<String> = charges.iter().map(|c| format!("{}={}", c.invoice_id, c.amount)).collect();
             let idem = format!("checkout-{:x}-{key}", Sha256::digest(amounts.join(",").as_bytes()));
             // The portal's pay page tells a finished payment from an abandoned one by the query.
-            let back = return_url(&state, None, &id)?;
+            let back = state.settings.return_url(None, &id)?;
             let (success, cancel) = (format!("{back}?checkout=success"), format!("{back}?checkout=cancelled"));
             let r =
                 state.processor.invoice_checkout(&id, customer.as_deref(), &charges, &success, &cancel, &idem).await?;
@@ -256,11 +252,8 @@ async fn account_currency(state: &AppState, id: &AccountId) -> ApiResult<billing
 )]
 pub async fn list_methods(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    AccountAccess { id, .. }: AccountAccess<can::Read>,
 ) -> ApiResult<Json<PaymentMethodsView>> {
-    let id = account_id(&id)?;
-    access::require(&state, &caller, &id, Need::Read).await?;
     let default = state.store.default_payment_method(&id).await?;
     let mut methods = state.store.payment_methods(&id).await?;
     methods.sort_by(|a, b| b.stamp.at.cmp(&a.stamp.at).then_with(|| a.id.cmp(&b.id)));
@@ -298,14 +291,11 @@ pub async fn list_methods(
 )]
 pub async fn setup_method(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    AccountAccess { id, .. }: AccountAccess<can::ManageBilling>,
 ) -> ApiResult<(StatusCode, Json<RedirectView>)> {
-    let id = account_id(&id)?;
-    access::require(&state, &caller, &id, Need::ManageBilling).await?;
     let customer = state.store.customer_of(&id).await?.ok_or(ApiError::NoBillingCustomer)?;
     let page = format!("{}/accounts/{id}/payment-methods", state.settings.portal_url);
-    let back = return_url(&state, Some(&page), &id)?;
+    let back = state.settings.return_url(Some(&page), &id)?;
     let (success, cancel) = (format!("{back}?setup=success"), format!("{back}?setup=cancelled"));
     let r = state.processor.setup_checkout(&id, &customer, &success, &cancel).await?;
     Ok((StatusCode::CREATED, Json(RedirectView { id: r.id, url: r.url })))
@@ -338,11 +328,9 @@ async fn attached(
 )]
 pub async fn set_default(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, pm)): Path<(String, String)>,
+    AccountAccess { id, caller, .. }: AccountAccess<can::ManageBilling>,
+    Path((_, pm)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let id = account_id(&id)?;
-    access::require(&state, &caller, &id, Need::ManageBilling).await?;
     let method = attached(&state, &id, &pm).await?;
     let before = state.store.default_payment_method(&id).await?;
     state.processor.set_default_payment_method(&method.customer_id, &method.id).await?;
@@ -378,11 +366,9 @@ pub async fn set_default(
 )]
 pub async fn remove_method(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, pm)): Path<(String, String)>,
+    AccountAccess { id, caller, .. }: AccountAccess<can::ManageBilling>,
+    Path((_, pm)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let id = account_id(&id)?;
-    access::require(&state, &caller, &id, Need::ManageBilling).await?;
     let method = attached(&state, &id, &pm).await?;
     let others = state.store.payment_methods(&id).await?.into_iter().filter(|m| m.id != method.id).count();
     if others == 0 {

@@ -9,9 +9,9 @@ use billing_domain::{AccountId, AuditAction, AuditEntry, Email, Error, SeatId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::access::{self, Need};
+use crate::access::{AccountAccess, can};
 use crate::error::{ApiError, ApiResult, ReadErrors, WriteErrors};
-use crate::extract::{Caller, JsonBody, account_id};
+use crate::extract::{Caller, JsonBody};
 use crate::state::AppState;
 
 /// How often an assignment re-reads after a concurrent change to the seats.
@@ -51,9 +51,10 @@ pub struct SeatsView {
     responses((status = 200, body = SeatsView), ReadErrors),
     security(("bearer" = []))
 )]
-pub async fn list(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<SeatsView>> {
-    let id = account_id(&id)?;
-    access::require(&state, &caller, &id, Need::Read).await?;
+pub async fn list(
+    State(state): State<AppState>,
+    AccountAccess { id, .. }: AccountAccess<can::Read>,
+) -> ApiResult<Json<SeatsView>> {
     let mut book = state.store.seat_book(&id).await?;
     book.seats
         .sort_by(|a, b| (a.assignee.is_none(), a.created_at, &a.id).cmp(&(b.assignee.is_none(), b.created_at, &b.id)));
@@ -128,13 +129,11 @@ fn seat_id(raw: &str) -> ApiResult<SeatId> {
 )]
 pub async fn assign(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, seat)): Path<(String, String)>,
+    AccountAccess { id, caller, .. }: AccountAccess<can::ManageMembers>,
+    Path((_, seat)): Path<(String, String)>,
     JsonBody(body): JsonBody<AssignBody>,
 ) -> ApiResult<Json<SeatView>> {
-    let id = account_id(&id)?;
     let seat = seat_id(&seat)?;
-    access::require(&state, &caller, &id, Need::ManageMembers).await?;
     let email: Email = body.email.parse().map_err(|e| Error::Invalid(vec![e]))?;
     let after = change(&state, &caller, &id, &seat, AuditAction::SeatAssigned, |all, current| {
         if all.iter().any(|s| s.assignee.as_ref() == Some(&email)) {
@@ -173,13 +172,11 @@ pub async fn assign(
 )]
 pub async fn unassign(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, seat)): Path<(String, String)>,
+    AccountAccess { id, caller, .. }: AccountAccess<can::ManageMembers>,
+    Path((_, seat)): Path<(String, String)>,
 ) -> ApiResult<axum::response::Response> {
     use axum::response::IntoResponse;
-    let id = account_id(&id)?;
     let seat = seat_id(&seat)?;
-    access::require(&state, &caller, &id, Need::ManageMembers).await?;
     let after = change(&state, &caller, &id, &seat, AuditAction::SeatUnassigned, |_, current| {
         let now = Utc::now();
         Ok(match current.status {

@@ -3,7 +3,7 @@
 //! date). Accounts billed by invoice contract are sent to sales.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use billing_domain::billing::{PlanInterval, SeatCount, Subscription};
 use billing_domain::proration::{self, PeriodPoint};
@@ -13,12 +13,11 @@ use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::access::{self, Need};
+use crate::access::{AccountAccess, can};
 use crate::error::{ApiError, ApiResult};
 use crate::error::{ReadErrors, WriteErrors};
-use crate::extract::{self, Caller, JsonBody, account_id};
+use crate::extract::{self, JsonBody};
 use crate::processor::{SeatChange, SeatCheckout, SeatItem};
-use crate::routes::statements::return_url;
 use crate::routes::views::{
     PeriodView, PreviewLineView, RedirectView, SeatChangeView, SeatPreviewView, SubscriptionView,
 };
@@ -44,18 +43,14 @@ const CLOCK_SKEW_SECS: i64 = 60;
 )]
 pub async fn get(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    AccountAccess { id, .. }: AccountAccess<can::Read>,
 ) -> ApiResult<Json<SubscriptionView>> {
-    let id = account_id(&id)?;
-    access::require(&state, &caller, &id, Need::Read).await?;
     let sub = state.store.live_subscription(&id).await?.ok_or(ApiError::SubscriptionNotFound)?;
     Ok(Json(SubscriptionView::from(&sub)))
 }
 
 /// The account, if it buys seats by itself (card billing); otherwise sales handles it.
-async fn self_serve(state: &AppState, caller: &Caller, id: &AccountId) -> ApiResult<billing_domain::Account> {
-    access::require(state, caller, id, Need::ManageBilling).await?;
+async fn self_serve(state: &AppState, id: &AccountId) -> ApiResult<billing_domain::Account> {
     let account = state.store.account(id).await?.ok_or(ApiError::NotFound)?;
     match account.billing_mode {
         BillingMode::Card => Ok(account),
@@ -100,13 +95,11 @@ pub struct CheckoutBody {
 )]
 pub async fn checkout(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    AccountAccess { id, caller, .. }: AccountAccess<can::ManageBilling>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<CheckoutBody>,
 ) -> ApiResult<(StatusCode, Json<RedirectView>)> {
-    let id = account_id(&id)?;
-    let account = self_serve(&state, &caller, &id).await?;
+    let account = self_serve(&state, &id).await?;
     let quantity = quantity(&state, body.quantity)?;
     if state.store.live_subscription(&id).await?.is_some() {
         return Err(ApiError::SubscriptionExists);
@@ -121,7 +114,7 @@ pub async fn checkout(
         None => format!("seat-checkout-{id}-{}", uuid::Uuid::new_v4().simple()),
     };
     // Back to the portal's seats page, which waits there for the subscription to be recorded.
-    let back = return_url(&state, Some(&format!("{}/accounts/{id}/seats", state.settings.portal_url)), &id)?;
+    let back = state.settings.return_url(Some(&format!("{}/accounts/{id}/seats", state.settings.portal_url)), &id)?;
     let r = state
         .processor
         .seat_checkout(&SeatCheckout {
@@ -212,12 +205,10 @@ pub struct PreviewBody {
 )]
 pub async fn preview(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    AccountAccess { id, .. }: AccountAccess<can::ManageBilling>,
     JsonBody(body): JsonBody<PreviewBody>,
 ) -> ApiResult<Json<SeatPreviewView>> {
-    let id = account_id(&id)?;
-    self_serve(&state, &caller, &id).await?;
+    self_serve(&state, &id).await?;
     let (sub, item, quantity) = change_target(&state, &id, body.quantity).await?;
     let at = Utc::now().trunc_subsecs(0);
     let p = state.processor.preview_seat_change(&change(&item, quantity, at)).await?;
@@ -272,12 +263,10 @@ pub struct ChangeBody {
 )]
 pub async fn apply(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    AccountAccess { id, caller, .. }: AccountAccess<can::ManageBilling>,
     JsonBody(body): JsonBody<ChangeBody>,
 ) -> ApiResult<(StatusCode, Json<SeatChangeView>)> {
-    let id = account_id(&id)?;
-    self_serve(&state, &caller, &id).await?;
+    self_serve(&state, &id).await?;
     let (sub, item, quantity) = change_target(&state, &id, body.quantity).await?;
     let at = body.proration_date.trunc_subsecs(0);
     PeriodPoint::new(item.current_period_start, item.current_period_end, at).map_err(|e| Error::Invalid(vec![e]))?;

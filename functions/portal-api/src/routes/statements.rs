@@ -7,10 +7,10 @@ use axum::http::StatusCode;
 use billing_domain::invoice::InvoiceStatus;
 use serde::Deserialize;
 
-use crate::access::{self, Need};
+use crate::access::{AccountAccess, can};
 use crate::error::{ApiError, ApiResult};
 use crate::error::{ReadErrors, WriteErrors};
-use crate::extract::{self, Caller, OptionalJson, account_id};
+use crate::extract::{self, OptionalJson};
 use crate::routes::views::{InvoiceListView, InvoiceSummaryView, InvoiceView, RedirectView, StatementView};
 use crate::state::AppState;
 
@@ -50,12 +50,9 @@ fn parse_status(raw: &str) -> ApiResult<InvoiceStatus> {
 )]
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    AccountAccess { id, .. }: AccountAccess<can::Read>,
     query: Result<Query<InvoiceQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<InvoiceListView>> {
-    let id = account_id(&id)?;
-    access::require(&state, &caller, &id, Need::Read).await?;
     let Query(q) = query.map_err(|e| ApiError::InvalidParameter(e.body_text()))?;
     let status = q.status.as_deref().map(parse_status).transpose()?;
     let limit = extract::limit(q.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
@@ -87,11 +84,9 @@ pub async fn list(
 )]
 pub async fn get(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, invoice)): Path<(String, String)>,
+    AccountAccess { id, .. }: AccountAccess<can::Read>,
+    Path((_, invoice)): Path<(String, String)>,
 ) -> ApiResult<Json<InvoiceView>> {
-    let id = account_id(&id)?;
-    access::require(&state, &caller, &id, Need::Read).await?;
     let invoice = state.store.account_invoice(&id, &invoice).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(InvoiceView::new(&invoice)?))
 }
@@ -113,11 +108,8 @@ pub async fn get(
 )]
 pub async fn statement(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    AccountAccess { id, .. }: AccountAccess<can::Read>,
 ) -> ApiResult<Json<StatementView>> {
-    let id = account_id(&id)?;
-    access::require(&state, &caller, &id, Need::Read).await?;
     let account = state.store.account(&id).await?.ok_or(ApiError::NotFound)?;
     let recent = state.store.invoices(&id, None, 10, None).await?;
     let latest = recent.invoices.iter().find(|i| i.status != InvoiceStatus::Draft);
@@ -160,25 +152,11 @@ pub struct PortalBody {
 )]
 pub async fn billing_portal(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    AccountAccess { id, .. }: AccountAccess<can::ManageBilling>,
     OptionalJson(body): OptionalJson<PortalBody>,
 ) -> ApiResult<(StatusCode, Json<RedirectView>)> {
-    let id = account_id(&id)?;
-    access::require(&state, &caller, &id, Need::ManageBilling).await?;
-    let return_url = return_url(&state, body.return_url.as_deref(), &id)?;
+    let return_url = state.settings.return_url(body.return_url.as_deref(), &id)?;
     let customer = state.store.customer_of(&id).await?.ok_or(ApiError::NoBillingCustomer)?;
     let r = state.processor.billing_portal(&customer, &return_url).await?;
     Ok((StatusCode::CREATED, Json(RedirectView { id: r.id, url: r.url })))
-}
-
-/// A return URL under the portal's own address (never an open redirect), or the account's
-/// billing page.
-pub fn return_url(state: &AppState, given: Option<&str>, account: &billing_domain::AccountId) -> ApiResult<String> {
-    let base = &state.settings.portal_url;
-    match given {
-        None => Ok(format!("{base}/accounts/{account}/billing")),
-        Some(url) if url == base || url.starts_with(&format!("{base}/")) => Ok(url.to_owned()),
-        Some(_) => Err(billing_domain::Error::invalid("return_url", format!("must start with {base}/")).into()),
-    }
 }

@@ -3,12 +3,11 @@
 use billing_domain::billing::{PlanInterval, SeatCount, Subscription, SubscriptionStatus};
 use billing_domain::invoice::{ChargeKind, Invoice, InvoiceStatus, ServicePeriod};
 use billing_domain::{
-    Account, Address, BillingContact, BillingMode, Currency, Email, Member, MemberStatus, Money, Role, proration,
+    Account, Address, BillingContact, BillingMode, Currency, Email, Member, MemberStatus, Money, RemitTo, Role,
+    proration,
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-
-use crate::state::RemitTo;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AccountView {

@@ -1,0 +1,112 @@
+//! The HTTP edge every API function shares, so that a client meets one shape of error whichever
+//! function answers:
+//!
+//! - [`error_response`]: the one error body, `{"error": {"code", "message", "details"?,
+//!   "contact"?}}`, where a server error's message never carries its cause and a 503 carries
+//!   `Retry-After`;
+//! - [`JsonBody`] and [`OptionalJson`]: JSON bodies whose rejections ([`BodyRejection`]) say which
+//!   field is wrong, in words a person and a form can use ([`body_error`]).
+//!
+//! Each function keeps its own error enum and the one `classify` that gives each variant its
+//! status and stable code; this crate only renders.
+
+mod body;
+
+pub use body::{BodyRejection, JsonBody, OptionalJson, body_error};
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use billing_domain::FieldError;
+use serde::Serialize;
+
+/// What a server error says instead of its cause.
+pub const UNAVAILABLE_MESSAGE: &str = "a service this API depends on is unavailable; retry shortly";
+/// What any other server error says.
+pub const INTERNAL_MESSAGE: &str = "internal error";
+/// The `Retry-After` of a 503, in seconds: the dependencies that fail (DynamoDB throttling, SES,
+/// Stripe) usually recover within one.
+pub const RETRY_AFTER_SECS: &str = "1";
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: ErrorBody<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    details: &'a [FieldError],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    contact: Option<&'a str>,
+}
+
+/// What an error response says besides its status and message.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Extra<'a> {
+    /// The fields that failed validation.
+    pub details: &'a [FieldError],
+    /// Whom to contact instead (the portal's `contact_sales`).
+    pub contact: Option<&'a str>,
+}
+
+/// The error response for `error`, classified as `status` and `code`. A client error says the
+/// error's own words; a server error says only [`UNAVAILABLE_MESSAGE`] (503, with
+/// `Retry-After`) or [`INTERNAL_MESSAGE`]: the caller logs the cause, this never returns it.
+pub fn error_response(status: StatusCode, code: &str, error: &dyn std::fmt::Display, extra: Extra<'_>) -> Response {
+    let message = match status {
+        StatusCode::SERVICE_UNAVAILABLE => UNAVAILABLE_MESSAGE.to_owned(),
+        s if s.is_server_error() => INTERNAL_MESSAGE.to_owned(),
+        _ => error.to_string(),
+    };
+    let body = Body { error: ErrorBody { code, message, details: extra.details, contact: extra.contact } };
+    let mut response = (status, Json(body)).into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    async fn render(status: StatusCode, said: &str, extra: Extra<'_>) -> (serde_json::Value, Option<String>) {
+        let r = error_response(status, "some_code", &said, extra);
+        assert_eq!(r.status(), status);
+        let retry = r.headers().get(header::RETRY_AFTER).map(|v| v.to_str().unwrap().to_owned());
+        let bytes = r.into_body().collect().await.unwrap().to_bytes();
+        (serde_json::from_slice(&bytes).unwrap(), retry)
+    }
+
+    #[tokio::test]
+    async fn server_errors_say_nothing_of_their_cause_and_a_503_asks_for_a_retry() {
+        let cause = "dispatch failure: 10.0.0.1:443 refused";
+        let (body, retry) = render(StatusCode::SERVICE_UNAVAILABLE, cause, Extra::default()).await;
+        assert_eq!(body, serde_json::json!({"error": {"code": "some_code", "message": UNAVAILABLE_MESSAGE}}));
+        assert_eq!(retry.as_deref(), Some("1"));
+        let (body, retry) = render(StatusCode::INTERNAL_SERVER_ERROR, cause, Extra::default()).await;
+        assert_eq!(body, serde_json::json!({"error": {"code": "some_code", "message": INTERNAL_MESSAGE}}));
+        assert_eq!(retry, None);
+    }
+
+    #[tokio::test]
+    async fn client_errors_say_their_own_words_with_details_and_contact() {
+        let details = [FieldError::new("quantity", "must be 1 to 500")];
+        let extra = Extra { details: &details, contact: Some("sales@seller.example") };
+        let (body, retry) = render(StatusCode::UNPROCESSABLE_ENTITY, "quantity: must be 1 to 500", extra).await;
+        assert_eq!(
+            body,
+            serde_json::json!({"error": {
+                "code": "some_code",
+                "message": "quantity: must be 1 to 500",
+                "details": [{"field": "quantity", "message": "must be 1 to 500"}],
+                "contact": "sales@seller.example",
+            }})
+        );
+        assert_eq!(retry, None);
+    }
+}
