@@ -60,7 +60,7 @@ fn contact_sales_message(contact: Option<&billing_domain::Email>) -> String {
     }
 }
 
-/// Every error response's body, as documented: what `billing_http::error_response` writes.
+/// Every error response's body, as documented: what [`Body`] serializes to.
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorResponse {
