@@ -17,6 +17,8 @@
 //! Modes: `finalize` (the schedule), `draft` (leaves drafts for review; a later `finalize` run
 //! finalizes them), `dry_run` (rates and returns the invoices, writes nothing).
 
+use billing_domain::Change;
+use billing_domain::retry::{CONFLICT_ATTEMPTS, Retry};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -143,9 +145,6 @@ impl Default for Settings {
     }
 }
 
-/// A lost condition is retried this many times (re-reading each time) before the account is
-/// left for the next run.
-const MAX_ATTEMPTS: u32 = 8;
 /// An account more than this many bills behind is caught up over several runs.
 const MAX_CATCH_UP: usize = 12;
 
@@ -276,16 +275,18 @@ impl<S: BillRunStore + 'static> BillRun<S> {
         mode: Mode,
         now: DateTime<Utc>,
     ) -> Result<AccountResult, RunError> {
-        for attempt in 1..=MAX_ATTEMPTS {
+        // A lost condition is retried (re-reading each time) before the account is left for the
+        // next run.
+        let mut retry = Retry::on_conflict();
+        while retry.attempt().await {
             match self.try_bill(id, date, mode, now).await {
                 Err(RunError::Domain(DomainError::Conflict)) => {
-                    tracing::info!(account_id = %id, attempt, "state moved; reading again");
-                    tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt * attempt))).await;
+                    tracing::info!(account_id = %id, attempt = retry.made(), "state moved; reading again");
                 }
                 other => return other,
             }
         }
-        Err(RunError::Contended(id.clone(), MAX_ATTEMPTS))
+        Err(RunError::Contended(id.clone(), CONFLICT_ATTEMPTS))
     }
 
     async fn try_bill(
@@ -439,7 +440,7 @@ impl<S: BillRunStore + 'static> BillRun<S> {
             invoice_id: invoice.id.clone(),
             event_id: invoice.id.clone(),
         };
-        match self.store.finalize_bill(before, &after, &invoice, replaces_draft, taken, &work, now).await {
+        match self.store.finalize_bill(Change::new(before, &after), &invoice, replaces_draft, taken, &work, now).await {
             Ok(()) => *last = Some(taken.number()),
             Err(e) => {
                 // Read the sequence afresh next time: another process may have moved it.

@@ -5,13 +5,16 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use billing_domain::Change;
 use billing_domain::audit::{AuditAction, AuditEntry};
 use billing_domain::billing::Stamp;
 use billing_domain::contract::ContractAccount;
 use billing_domain::invoice::{Invoice, InvoiceStatus};
 use billing_domain::ledger;
-use billing_domain::ports::{CreditNote, Recorded, Sequence, Taken};
+use billing_domain::ledger::CreditNote;
+use billing_domain::ports::{Recorded, Sequence, Taken};
 use billing_domain::receipts::{self, Incoming, Received, WhenClosed};
+use billing_domain::retry::Retry;
 use billing_domain::{AccountId, Error as DomainError, Money};
 use chrono::{NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -20,8 +23,6 @@ use serde::{Deserialize, Serialize};
 use crate::extract::{JsonBody, OpsCaller, account_id};
 use crate::ops::InvoiceSummary;
 use crate::{OpsError, OpsResult, OpsState, OpsStore};
-
-const ATTEMPTS: u32 = 4;
 
 fn status_name(s: InvoiceStatus) -> &'static str {
     match s {
@@ -157,7 +158,8 @@ pub async fn credit_note<S: OpsStore>(
     let reason =
         billing_domain::text::bounded(&body.reason, 1, 500).map_err(|e| DomainError::from(e.under("reason")))?;
     let now = Utc::now();
-    for _ in 0..ATTEMPTS {
+    let mut retry = Retry::on_conflict();
+    while retry.attempt().await {
         let (before, contract) = load(&*state.store, &account, &invoice_id).await?;
         let credited = amount(&body.amount, before.currency)?;
         let mut after = before.clone();
@@ -199,7 +201,17 @@ pub async fn credit_note<S: OpsStore>(
             Some(&note),
             now,
         );
-        match state.store.record_credit_note(&note, taken, &before, &after, &contract, &contract_after, &audit).await {
+        match state
+            .store
+            .record_credit_note(
+                &note,
+                taken,
+                Change::new(&before, &after),
+                Change::new(&contract, &contract_after),
+                &audit,
+            )
+            .await
+        {
             Ok(()) => {
                 return Ok((
                     StatusCode::CREATED,
@@ -226,7 +238,8 @@ pub async fn void<S: OpsStore>(
 ) -> OpsResult<Json<InvoiceSummary>> {
     let account = account_id(&account)?;
     let now = Utc::now();
-    for _ in 0..ATTEMPTS {
+    let mut retry = Retry::on_conflict();
+    while retry.attempt().await {
         let (before, contract) = load(&*state.store, &account, &invoice_id).await?;
         let mut after = before.clone();
         if ledger::void_draft(&mut after, now).is_err() {
@@ -254,7 +267,11 @@ pub async fn void<S: OpsStore>(
             Some(&InvoiceSummary::from(&after)),
             now,
         );
-        match state.store.void_draft(&before, &after, &contract, &contract_after, &audit).await {
+        match state
+            .store
+            .void_draft(Change::new(&before, &after), Change::new(&contract, &contract_after), &audit)
+            .await
+        {
             Ok(()) => return Ok(Json(InvoiceSummary::from(&after))),
             Err(DomainError::Conflict) => continue,
             Err(e) => return Err(e.into()),

@@ -9,7 +9,7 @@ use billing_domain::catalog::{Price, PriceId};
 use billing_domain::contract::{ContractAccount, parse_import};
 use billing_domain::invoice::Invoice;
 use billing_domain::ledger::Cohort;
-use billing_domain::ports::CreditNote;
+use billing_domain::ledger::CreditNote;
 use billing_domain::{Account, BillingMode, Error as DomainError, FieldError, Money};
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};

@@ -6,6 +6,7 @@
 //! When seats changed, a `seats_ready` work item (in the same transaction) has the mailer tell
 //! the account's admins.
 
+use billing_domain::retry::{CONFLICT_ATTEMPTS, Retry};
 use std::sync::Arc;
 
 use aws_lambda_events::event::dynamodb::Event as StreamEvent;
@@ -23,14 +24,11 @@ pub enum ProvisionError {
     #[error("subscription {0} of {1} is not in the table")]
     MissingSubscription(String, AccountId),
     #[error("seats of {0} kept changing under {1} attempts; retry")]
-    Contended(AccountId, usize),
+    Contended(AccountId, u32),
 }
 
 pub trait ProvisionerStore: ProcessorEvents + SeatStore {}
 impl<T: ProcessorEvents + SeatStore> ProvisionerStore for T {}
-
-/// How often a reconciliation re-reads after losing a race before reporting the record failed.
-const ATTEMPTS: usize = 5;
 
 /// What one reconciliation did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -71,7 +69,8 @@ impl Provisioner {
         cause: &str,
     ) -> Result<Reconciled, ProvisionError> {
         let mut total = 0;
-        for _ in 0..ATTEMPTS {
+        let mut retry = Retry::on_conflict();
+        while retry.attempt().await {
             let sub = self
                 .store
                 .subscription(account, subscription_id)
@@ -105,6 +104,6 @@ impl Provisioner {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(ProvisionError::Contended(account.clone(), ATTEMPTS))
+        Err(ProvisionError::Contended(account.clone(), CONFLICT_ATTEMPTS))
     }
 }

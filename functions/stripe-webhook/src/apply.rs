@@ -4,6 +4,7 @@ use billing_domain::billing::{EventOutcome, EventRecord, Projection, Subscriptio
 use billing_domain::invoice::Invoice;
 use billing_domain::ports::ContractAdmin;
 use billing_domain::ports::{ProcessorEvents, Recorded};
+use billing_domain::retry::Retry;
 use billing_domain::{AccountId, Actor, AuditAction, AuditEntry, Error, Result};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -11,9 +12,6 @@ use serde::Serialize;
 use crate::decide::{self, Decision, FollowUp, ProjectionDraft};
 use crate::stripe_api::StripeObjects;
 use crate::verify::{EventHead, Verified};
-
-/// How often a subscription change is re-decided when a concurrent event changed it first.
-const ATTEMPTS: usize = 5;
 
 /// What happened to a delivery (the response body says it, for Stripe's dashboard and tests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -107,7 +105,8 @@ pub async fn apply(
             after.account_id = account.clone();
             let mut rec = record(&head, now, EventOutcome::Applied);
             rec.account_id = Some(account.clone());
-            for _ in 0..ATTEMPTS {
+            let mut retry = Retry::on_conflict();
+            while retry.attempt().await {
                 let before = store.subscription(&account, &after.id).await?;
                 if let Some(b) = &before
                     && !after.stamp.supersedes(&b.stamp)
@@ -171,7 +170,8 @@ pub async fn apply(
             let work = draft.follow_up.map(|f| follow_up(f, &after));
             let mut rec = record(&head, now, EventOutcome::Applied);
             rec.account_id = Some(account.clone());
-            for _ in 0..ATTEMPTS {
+            let mut retry = Retry::on_conflict();
+            while retry.attempt().await {
                 let before = store.invoice(&account, &after.id).await?;
                 let stale = before.as_ref().is_some_and(|b| !after.stamp.supersedes(&b.stamp));
                 rec.outcome = if stale { EventOutcome::Stale } else { EventOutcome::Applied };
@@ -224,7 +224,8 @@ async fn project(
     let proposed = draft.projection.for_account(account.clone());
     let mut rec = record(head, now, EventOutcome::Applied);
     rec.account_id = Some(account.clone());
-    for _ in 0..ATTEMPTS {
+    let mut retry = Retry::on_conflict();
+    while retry.attempt().await {
         let before = store.projection(&proposed.key()).await?;
         if let Some(b) = &before
             && !proposed.stamp().supersedes(b.stamp())

@@ -1,7 +1,15 @@
-//! What the payment processor tells us about an account's billing: its subscription (the seats it
-//! pays for) and the link between the account and its processor customer. Projected from
-//! processor events; this module has no processor types, only what the portal and the seat
-//! provisioner need.
+//! What the payment processor tells us about an account's billing, as the domain keeps it:
+//!
+//! - the subscription (the seats it pays for: [`SeatCount`], [`PlanInterval`],
+//!   [`SubscriptionStatus`]) and the [`CustomerLink`] between the account and its processor
+//!   customer;
+//! - the order guard of every projected object ([`Stamp`]);
+//! - the exactly-once ledger of processor events ([`EventRecord`], [`EventOutcome`]) and the
+//!   [`WorkItem`]s a change leaves for the stream consumers (mailer, seat provisioner);
+//! - payment methods, the default one, card payments and their disputes, projected under the
+//!   account ([`Projection`], [`ProjectionKey`]).
+//!
+//! Projected from processor events; this module has no processor types.
 
 use std::fmt;
 
@@ -134,41 +142,6 @@ pub struct CustomerLink {
     pub customer_id: String,
     pub account_id: AccountId,
     pub stamp: Stamp,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    fn stamp(secs: i64, id: &str) -> Stamp {
-        Stamp { at: Utc.timestamp_opt(secs, 0).unwrap(), event_id: id.into() }
-    }
-
-    #[test]
-    fn only_a_strictly_later_event_supersedes() {
-        assert!(stamp(11, "evt_b").supersedes(&stamp(10, "evt_a")));
-        assert!(!stamp(10, "evt_a").supersedes(&stamp(11, "evt_b")));
-        assert!(!stamp(10, "evt_b").supersedes(&stamp(10, "evt_a")), "same second: cannot order");
-    }
-
-    #[test]
-    fn seat_counts_are_bounded() {
-        assert_eq!(SeatCount::try_from(0).unwrap().get(), 0);
-        assert_eq!(SeatCount::try_from(8).unwrap().get(), 8);
-        assert!(SeatCount::try_from(-1).is_err());
-        assert!(SeatCount::try_from(i64::from(SeatCount::MAX) + 1).is_err());
-    }
-
-    #[test]
-    fn only_live_states_entitle_seats() {
-        use SubscriptionStatus::*;
-        let entitled: Vec<_> = [Incomplete, IncompleteExpired, Trialing, Active, PastDue, Canceled, Unpaid, Paused]
-            .into_iter()
-            .filter(|s| s.entitles())
-            .collect();
-        assert_eq!(entitled, [Trialing, Active, PastDue]);
-    }
 }
 
 /// What became of one processor event, recorded once per event id.
@@ -440,5 +413,40 @@ impl ProjectionKey {
             | ProjectionKey::DefaultPaymentMethod { account_id }
             | ProjectionKey::Payment { account_id, .. } => account_id,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn stamp(secs: i64, id: &str) -> Stamp {
+        Stamp { at: Utc.timestamp_opt(secs, 0).unwrap(), event_id: id.into() }
+    }
+
+    #[test]
+    fn only_a_strictly_later_event_supersedes() {
+        assert!(stamp(11, "evt_b").supersedes(&stamp(10, "evt_a")));
+        assert!(!stamp(10, "evt_a").supersedes(&stamp(11, "evt_b")));
+        assert!(!stamp(10, "evt_b").supersedes(&stamp(10, "evt_a")), "same second: cannot order");
+    }
+
+    #[test]
+    fn seat_counts_are_bounded() {
+        assert_eq!(SeatCount::try_from(0).unwrap().get(), 0);
+        assert_eq!(SeatCount::try_from(8).unwrap().get(), 8);
+        assert!(SeatCount::try_from(-1).is_err());
+        assert!(SeatCount::try_from(i64::from(SeatCount::MAX) + 1).is_err());
+    }
+
+    #[test]
+    fn only_live_states_entitle_seats() {
+        use SubscriptionStatus::*;
+        let entitled: Vec<_> = [Incomplete, IncompleteExpired, Trialing, Active, PastDue, Canceled, Unpaid, Paused]
+            .into_iter()
+            .filter(|s| s.entitles())
+            .collect();
+        assert_eq!(entitled, [Trialing, Active, PastDue]);
     }
 }

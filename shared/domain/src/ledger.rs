@@ -270,6 +270,42 @@ impl Cohort {
     }
 }
 
+/// A payment received for one of our invoices, outside a processor: a mailed check (or, later, a
+/// card payment of a contract bill). `reference` makes it idempotent: the same check recorded
+/// twice is one payment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceivedPayment {
+    pub account_id: AccountId,
+    pub invoice_id: String,
+    /// `check:1042`
+    pub reference: String,
+    pub method: String,
+    pub amount: Money,
+    pub received_on: NaiveDate,
+    /// What settled the invoice and what became account credit.
+    pub to_invoice: Money,
+    pub to_credit: Money,
+    pub recorded_at: DateTime<Utc>,
+    pub recorded_by: String,
+}
+
+/// A credit note against a finalized invoice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreditNote {
+    pub id: String,
+    /// From the seller's gap-free credit-note sequence: `CN-000001`.
+    pub number: String,
+    pub account_id: AccountId,
+    pub invoice_id: String,
+    pub amount: Money,
+    pub reason: String,
+    pub to_invoice: Money,
+    pub to_credit: Money,
+    pub created: DateTime<Utc>,
+    pub created_by: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

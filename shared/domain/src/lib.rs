@@ -21,6 +21,7 @@ pub mod ports;
 pub mod proration;
 pub mod rating;
 pub mod receipts;
+pub mod retry;
 pub mod seats;
 pub mod text;
 
@@ -32,3 +33,25 @@ pub use error::{Error, FieldError, Result};
 pub use ids::{AccountId, AuditId, Email, MemberId, SeatId, UserId};
 pub use member::{Member, MemberStatus, Role};
 pub use money::{Currency, Money};
+
+/// A stored value as it was read and as it is to be written: a port writes `after` only if the
+/// store still holds `before` (its version, status or stamp), else `Error::Conflict`.
+#[derive(Debug)]
+pub struct Change<'a, T> {
+    pub before: &'a T,
+    pub after: &'a T,
+}
+
+impl<T> Clone for Change<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Change<'_, T> {}
+
+impl<'a, T> Change<'a, T> {
+    pub fn new(before: &'a T, after: &'a T) -> Self {
+        Self { before, after }
+    }
+}

@@ -7,10 +7,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::Change;
 use crate::account::Account;
 use crate::audit::AuditEntry;
 use crate::error::Result;
 use crate::ids::{AccountId, AuditId, Email, MemberId, UserId};
+use crate::ledger::{CreditNote, ReceivedPayment};
 use crate::member::Member;
 
 /// A claimed idempotency key for account creation: the key's scope (caller and key, hashed), the
@@ -256,42 +258,6 @@ pub trait Suppressions: Send + Sync {
 
 // ---- contract (invoice-mode) billing ----
 
-/// A payment received for one of our invoices, outside a processor: a mailed check (or, later, a
-/// card payment of a contract bill). `reference` makes it idempotent: the same check recorded
-/// twice is one payment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReceivedPayment {
-    pub account_id: AccountId,
-    pub invoice_id: String,
-    /// `check:1042`
-    pub reference: String,
-    pub method: String,
-    pub amount: crate::money::Money,
-    pub received_on: chrono::NaiveDate,
-    /// What settled the invoice and what became account credit.
-    pub to_invoice: crate::money::Money,
-    pub to_credit: crate::money::Money,
-    pub recorded_at: DateTime<Utc>,
-    pub recorded_by: String,
-}
-
-/// A credit note against a finalized invoice.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct CreditNote {
-    pub id: String,
-    /// From the seller's gap-free credit-note sequence: `CN-000001`.
-    pub number: String,
-    pub account_id: AccountId,
-    pub invoice_id: String,
-    pub amount: crate::money::Money,
-    pub reason: String,
-    pub to_invoice: crate::money::Money,
-    pub to_credit: crate::money::Money,
-    pub created: DateTime<Utc>,
-    pub created_by: String,
-}
-
 /// The two gap-free sequences of the seller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sequence {
@@ -400,11 +366,9 @@ pub trait BillRunStore: ContractReader + AccountReader + SequenceReader {
     /// Finalizes a bill in one write: the invoice (new, or replacing its draft), its number taken
     /// from the sequence, the contract state, the account's balance due, and the work item that
     /// mails it. `Error::Conflict` when the contract, the sequence or the invoice moved.
-    #[allow(clippy::too_many_arguments)]
     async fn finalize_bill(
         &self,
-        before: &crate::contract::ContractAccount,
-        after: &crate::contract::ContractAccount,
+        contract: Change<'_, crate::contract::ContractAccount>,
         invoice: &crate::invoice::Invoice,
         replaces_draft: bool,
         number: Taken,
@@ -439,36 +403,28 @@ pub trait ContractAdmin: ContractReader + AccountReader + SequenceReader {
     /// Records a payment: the invoice `before` → `after`, the contract's credit, the balance due,
     /// the receipt's work item and the audit entry. `Recorded::AlreadyRecorded` when the payment's
     /// reference was recorded before; `Error::Conflict` when the invoice or contract moved.
-    #[allow(clippy::too_many_arguments)]
     async fn record_payment(
         &self,
         payment: &ReceivedPayment,
-        invoice_before: &crate::invoice::Invoice,
-        invoice_after: &crate::invoice::Invoice,
-        contract_before: &crate::contract::ContractAccount,
-        contract_after: &crate::contract::ContractAccount,
+        invoice: Change<'_, crate::invoice::Invoice>,
+        contract: Change<'_, crate::contract::ContractAccount>,
         work: &crate::billing::WorkItem,
         audit: &AuditEntry,
     ) -> Result<Recorded>;
-    #[allow(clippy::too_many_arguments)]
     async fn record_credit_note(
         &self,
         note: &CreditNote,
         number: Taken,
-        invoice_before: &crate::invoice::Invoice,
-        invoice_after: &crate::invoice::Invoice,
-        contract_before: &crate::contract::ContractAccount,
-        contract_after: &crate::contract::ContractAccount,
+        invoice: Change<'_, crate::invoice::Invoice>,
+        contract: Change<'_, crate::contract::ContractAccount>,
         audit: &AuditEntry,
     ) -> Result<()>;
     async fn credit_notes(&self, account: &AccountId) -> Result<Vec<CreditNote>>;
     /// Voids a draft and restores the contract state it was rated from.
     async fn void_draft(
         &self,
-        invoice_before: &crate::invoice::Invoice,
-        invoice_after: &crate::invoice::Invoice,
-        contract_before: &crate::contract::ContractAccount,
-        contract_after: &crate::contract::ContractAccount,
+        invoice: Change<'_, crate::invoice::Invoice>,
+        contract: Change<'_, crate::contract::ContractAccount>,
         audit: &AuditEntry,
     ) -> Result<()>;
 }

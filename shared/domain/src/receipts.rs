@@ -2,16 +2,19 @@
 //! recorded by ops, or a card payment through Checkout that the webhook reports. One rule for
 //! both, so the ledger cannot tell them apart except by method and reference.
 
+use crate::retry::Retry;
 use chrono::{DateTime, NaiveDate, Utc};
 
+use crate::Change;
 use crate::audit::{Actor, AuditAction, AuditEntry};
 use crate::billing::{Stamp, WorkItem};
 use crate::error::{Error, Result};
 use crate::ids::AccountId;
 use crate::invoice::{Invoice, InvoiceStatus};
 use crate::ledger;
+use crate::ledger::ReceivedPayment;
 use crate::money::Money;
-use crate::ports::{ContractAdmin, ReceivedPayment, Recorded};
+use crate::ports::{ContractAdmin, Recorded};
 
 /// What to do when the invoice no longer takes payments (paid, void).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,13 +48,12 @@ pub enum Received {
     Refused(InvoiceStatus),
 }
 
-const ATTEMPTS: u32 = 4;
-
 /// Records `incoming` against its contract invoice: settles what the invoice still owes, the rest
 /// becomes account credit; mails a receipt; audited. Retried on a lost race.
 pub async fn receive(store: &dyn ContractAdmin, incoming: &Incoming, now: DateTime<Utc>) -> Result<Received> {
     let account = &incoming.account_id;
-    for _ in 0..ATTEMPTS {
+    let mut retry = Retry::on_conflict();
+    while retry.attempt().await {
         let before = store.contract_invoice(account, &incoming.invoice_id).await?.ok_or(Error::NotFound)?;
         let contract = store.contract_account(account).await?.ok_or(Error::NotFound)?;
         let mut after = before.clone();
@@ -99,7 +101,16 @@ pub async fn receive(store: &dyn ContractAdmin, incoming: &Incoming, now: DateTi
             Some(&payment),
             now,
         );
-        match store.record_payment(&payment, &before, &after, &contract, &contract_after, &work, &audit).await {
+        match store
+            .record_payment(
+                &payment,
+                Change::new(&before, &after),
+                Change::new(&contract, &contract_after),
+                &work,
+                &audit,
+            )
+            .await
+        {
             Ok(Recorded::Now) => {
                 return Ok(Received::Done {
                     recorded: Recorded::Now,

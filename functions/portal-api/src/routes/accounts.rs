@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use billing_domain::account::AddressInput;
 use billing_domain::error::Errors;
 use billing_domain::ports::{Creation, IdempotencyRecord};
+use billing_domain::retry::Retry;
 use billing_domain::{
     Account, AccountId, Address, AuditAction, AuditEntry, BillRecipients, BillingContact, Currency, Error, Member,
     NewAccount,
@@ -22,9 +23,6 @@ use crate::error::{ReadErrors, WriteErrors};
 use crate::extract::{Caller, JsonBody};
 use crate::routes::views::{AccountView, RecipientsView};
 use crate::state::AppState;
-
-/// How often a change is retried when a concurrent write moved the account on.
-const SAVE_ATTEMPTS: usize = 3;
 
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -237,7 +235,8 @@ where
     P: Serialize + PartialEq,
     C: Fn(&Account) -> Result<Account, Error>,
 {
-    for _ in 0..SAVE_ATTEMPTS {
+    let mut retry = Retry::on_conflict();
+    while retry.attempt().await {
         let current = state.store.account(id).await?.ok_or(ApiError::NotFound)?;
         let next = change(&current)?;
         let (before, after) = (part(&current), part(&next));

@@ -4,6 +4,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
+use billing_domain::retry::Retry;
 use billing_domain::seats::{Seat, SeatChange, SeatStatus};
 use billing_domain::{AccountId, AuditAction, AuditEntry, Email, Error, SeatId};
 use chrono::{DateTime, Utc};
@@ -13,9 +14,6 @@ use crate::access::{AccountAccess, can};
 use crate::error::{ApiError, ApiResult, ReadErrors, WriteErrors};
 use crate::extract::{Caller, JsonBody};
 use crate::state::AppState;
-
-/// How often an assignment re-reads after a concurrent change to the seats.
-const ATTEMPTS: usize = 3;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SeatView {
@@ -83,7 +81,8 @@ async fn change(
     action: AuditAction,
     decide: impl Fn(&[Seat], &Seat) -> ApiResult<SeatChange>,
 ) -> ApiResult<Option<Seat>> {
-    for _ in 0..ATTEMPTS {
+    let mut retry = Retry::on_conflict();
+    while retry.attempt().await {
         let book = state.store.seat_book(id).await?;
         let current = book.seats.iter().find(|s| &s.id == seat).ok_or(ApiError::NotFound)?;
         let change = decide(&book.seats, current)?;

@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 use billing_domain::billing::{CustomerLink, PaymentMethodSummary, Projection, Subscription};
 use billing_domain::invoice::{Invoice, InvoiceStatus};
-use billing_domain::ports::{AuditWriter, BillingReader, InvoicePage};
-use billing_domain::{AccountId, AuditEntry, Error, Result};
+use billing_domain::ports::{BillingReader, InvoicePage};
+use billing_domain::{AccountId, Error, Result};
 
 use super::keys::*;
 use super::{DynamoStore, from_item, s, unavailable};
@@ -125,16 +125,5 @@ impl BillingReader for DynamoStore {
             Some(Projection::DefaultPaymentMethod(d)) => d.payment_method_id,
             _ => None,
         })
-    }
-}
-
-#[async_trait]
-impl AuditWriter for DynamoStore {
-    async fn append_audit(&self, entry: &AuditEntry) -> Result<()> {
-        let put = self.audit_put(entry)?;
-        match self.transact(vec![put]).await? {
-            Ok(()) => Ok(()),
-            Err(c) => Err(c.otherwise()),
-        }
     }
 }

@@ -12,17 +12,19 @@ use billing_domain::catalog::{Price, PriceId};
 use billing_domain::contract::{ContractAccount, UsageEvent};
 use billing_domain::invoice::Invoice;
 use billing_domain::ledger::Cohort;
+use billing_domain::ledger::{CreditNote, ReceivedPayment};
 use billing_domain::ports::{
-    BillRunStore, ContractAdmin, ContractReader, CreditNote, Page, ReceivedPayment, Recorded, Sequence, SequenceReader,
-    Taken, UsageWrite, UsageWriter,
+    BillRunStore, ContractAdmin, ContractReader, Page, Recorded, Sequence, SequenceReader, Taken, UsageWrite,
+    UsageWriter,
 };
 use billing_domain::rating::UsageRecord;
-use billing_domain::{Account, AccountId, AuditEntry, Error, Money, Result};
+use billing_domain::{Account, AccountId, AuditEntry, Change, Error, Money, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::accounts::account_item;
 use super::keys::*;
-use super::{DynamoStore, Item, account_item, built, from_item, keyed, n, s};
+use super::{DynamoStore, Item, built, from_item, keyed, n, s};
 
 /// How long a usage idempotency key is remembered: longer than any record can be late.
 const USAGE_KEY_TTL_SECS: i64 = 400 * 24 * 60 * 60;
@@ -281,8 +283,7 @@ impl BillRunStore for DynamoStore {
 
     async fn finalize_bill(
         &self,
-        before: &ContractAccount,
-        after: &ContractAccount,
+        contract: Change<'_, ContractAccount>,
         invoice: &Invoice,
         replaces_draft: bool,
         number: Taken,
@@ -296,7 +297,7 @@ impl BillRunStore for DynamoStore {
             None
         };
         let mut items = vec![
-            self.contract_put(Some(before), after)?,
+            self.contract_put(Some(contract.before), contract.after)?,
             self.sequence_take(number)?,
             self.invoice_put(invoice, previous.as_ref())?,
             self.work_put(work, now)?,
@@ -382,10 +383,8 @@ impl ContractAdmin for DynamoStore {
     async fn record_payment(
         &self,
         payment: &ReceivedPayment,
-        invoice_before: &Invoice,
-        invoice_after: &Invoice,
-        contract_before: &ContractAccount,
-        contract_after: &ContractAccount,
+        invoice: Change<'_, Invoice>,
+        contract: Change<'_, ContractAccount>,
         work: &WorkItem,
         audit: &AuditEntry,
     ) -> Result<Recorded> {
@@ -397,14 +396,14 @@ impl ContractAdmin for DynamoStore {
         )?;
         let mut items = vec![
             self.put(record, Some("attribute_not_exists(pk)"))?,
-            self.invoice_put(invoice_after, Some(&invoice_before.stamp))?,
-            self.contract_put(Some(contract_before), contract_after)?,
+            self.invoice_put(invoice.after, Some(&invoice.before.stamp))?,
+            self.contract_put(Some(contract.before), contract.after)?,
             self.work_put(work, payment.recorded_at)?,
             self.audit_put(audit)?,
         ];
-        let delta = minor(&invoice_after.outstanding())? - minor(&invoice_before.outstanding())?;
+        let delta = minor(&invoice.after.outstanding())? - minor(&invoice.before.outstanding())?;
         if delta != 0 {
-            items.push(self.balance_add(&payment.account_id, invoice_after.currency, delta)?);
+            items.push(self.balance_add(&payment.account_id, invoice.after.currency, delta)?);
         }
         match self.transact(items).await? {
             Ok(()) => Ok(Recorded::Now),
@@ -418,23 +417,21 @@ impl ContractAdmin for DynamoStore {
         &self,
         note: &CreditNote,
         number: Taken,
-        invoice_before: &Invoice,
-        invoice_after: &Invoice,
-        contract_before: &ContractAccount,
-        contract_after: &ContractAccount,
+        invoice: Change<'_, Invoice>,
+        contract: Change<'_, ContractAccount>,
         audit: &AuditEntry,
     ) -> Result<()> {
         let record = keyed(note, account_pk(&note.account_id), credit_note_sk(&note.id), "credit_note")?;
         let mut items = vec![
             self.put(record, Some("attribute_not_exists(pk)"))?,
             self.sequence_take(number)?,
-            self.invoice_put(invoice_after, Some(&invoice_before.stamp))?,
-            self.contract_put(Some(contract_before), contract_after)?,
+            self.invoice_put(invoice.after, Some(&invoice.before.stamp))?,
+            self.contract_put(Some(contract.before), contract.after)?,
             self.audit_put(audit)?,
         ];
-        let delta = minor(&invoice_after.outstanding())? - minor(&invoice_before.outstanding())?;
+        let delta = minor(&invoice.after.outstanding())? - minor(&invoice.before.outstanding())?;
         if delta != 0 {
-            items.push(self.balance_add(&note.account_id, invoice_after.currency, delta)?);
+            items.push(self.balance_add(&note.account_id, invoice.after.currency, delta)?);
         }
         self.transact_guarded(items).await
     }
@@ -445,15 +442,13 @@ impl ContractAdmin for DynamoStore {
 
     async fn void_draft(
         &self,
-        invoice_before: &Invoice,
-        invoice_after: &Invoice,
-        contract_before: &ContractAccount,
-        contract_after: &ContractAccount,
+        invoice: Change<'_, Invoice>,
+        contract: Change<'_, ContractAccount>,
         audit: &AuditEntry,
     ) -> Result<()> {
         self.transact_guarded(vec![
-            self.invoice_put(invoice_after, Some(&invoice_before.stamp))?,
-            self.contract_put(Some(contract_before), contract_after)?,
+            self.invoice_put(invoice.after, Some(&invoice.before.stamp))?,
+            self.contract_put(Some(contract.before), contract.after)?,
             self.audit_put(audit)?,
         ])
         .await

@@ -9,8 +9,9 @@ use billing_domain::invoice::Invoice;
 use billing_domain::ports::{ProcessorEvents, Recorded};
 use billing_domain::{AccountId, AuditEntry, Error, Result};
 
+use super::accounts::BALANCE_DUE_MINOR;
 use super::keys::*;
-use super::{BALANCE_DUE_MINOR, DynamoStore, built, keyed, n, s};
+use super::{DynamoStore, built, keyed, n, s};
 
 /// Stripe retries for 3 days and keeps events 30; the ledger outlives both.
 const LEDGER_TTL_SECS: i64 = 35 * 24 * 60 * 60;
