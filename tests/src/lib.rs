@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use aws_sdk_dynamodb::Client;
 use billing_aws::DynamoStore;
 use devstack::apigw::{self, HttpCall};
-use devstack::fake_billing::FakePrice;
+use devstack::fake_stripe::FakePrice;
 use devstack::fake_stripe::FakeStripe;
 use devstack::moto::Moto;
 use http::StatusCode;
@@ -164,7 +164,8 @@ impl Stack {
 
     /// The webhook as deployed: accepting [`FLUSH_SECRET`], re-reading from this stack's fake.
     pub fn live_webhook(&self) -> axum::Router {
-        let api = stripe_intake::stripe_api::StripeApi::new("sk_test_webhook", Some(&self.stripe_url)).expect("client");
+        let api =
+            stripe_webhook::stripe_api::StripeApi::new("sk_test_webhook", Some(&self.stripe_url)).expect("client");
         self.webhook_with(&[FLUSH_SECRET], Some(api))
     }
 
@@ -205,13 +206,17 @@ impl Stack {
     }
 
     /// The webhook with a Stripe API client (re-reads objects when events cannot be ordered).
-    pub fn webhook_with(&self, secrets: &[&str], stripe: Option<stripe_intake::stripe_api::StripeApi>) -> axum::Router {
+    pub fn webhook_with(
+        &self,
+        secrets: &[&str],
+        stripe: Option<stripe_webhook::stripe_api::StripeApi>,
+    ) -> axum::Router {
         let secrets = secrets.iter().map(|s| (*s).to_owned()).collect();
-        let mut state = stripe_intake::AppState::new(self.store(), secrets).with_ledger(self.store());
+        let mut state = stripe_webhook::AppState::new(self.store(), secrets).with_ledger(self.store());
         if let Some(api) = stripe {
             state = state.with_stripe(api);
         }
-        stripe_intake::router(state)
+        stripe_webhook::router(state)
     }
 
     pub fn webhook_over(
@@ -220,7 +225,7 @@ impl Stack {
         secrets: &[&str],
     ) -> axum::Router {
         let secrets = secrets.iter().map(|s| (*s).to_owned()).collect();
-        stripe_intake::router(stripe_intake::AppState::new(store, secrets))
+        stripe_webhook::router(stripe_webhook::AppState::new(store, secrets))
     }
 
     /// Delivers `body` to the webhook route as API Gateway does (no authorizer on that route).

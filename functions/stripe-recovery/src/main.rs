@@ -1,12 +1,12 @@
 //! Lambda entry point (EventBridge schedule): wiring only. The run is
-//! `stripe_intake::recover::recover`; a failed run returns an error so the invocation counts as
+//! `stripe_webhook::recover::recover`; a failed run returns an error so the invocation counts as
 //! failed (alarmed) and the watermark stays where it was.
 
 use std::sync::Arc;
 
 use billing_aws::{DynamoStore, config, telemetry};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use stripe_intake::stripe_api::StripeApi;
+use stripe_webhook::stripe_api::StripeApi;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -19,7 +19,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| {
         let (store, stripe) = (store.clone(), stripe.clone());
         async move {
-            let report = stripe_intake::recover::recover(
+            let report = stripe_webhook::recover::recover(
                 store.as_ref(),
                 store.as_ref(),
                 stripe.as_ref(),

@@ -5,9 +5,9 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use stripe_intake::decide::decide;
-use stripe_intake::verify::{DEFAULT_TOLERANCE_SECS, Verified, verify};
-use stripe_webhook::Webhook;
+use stripe_events::Webhook;
+use stripe_webhook::decide::decide;
+use stripe_webhook::verify::{DEFAULT_TOLERANCE_SECS, Verified, verify};
 
 const NOW: i64 = 1_795_000_000;
 

@@ -10,7 +10,7 @@ use billing_domain::invoice::{ChargeKind, Invoice, InvoiceLine, InvoiceStatus, S
 use billing_domain::{AccountId, Currency, Money};
 use billing_stripe::{metadata, time};
 use rust_decimal::Decimal;
-use stripe_webhook::{Event, EventObject};
+use stripe_events::{Event, EventObject};
 
 /// A subscription as Stripe reports it, before its account is known.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -372,7 +372,7 @@ pub(crate) mod tests {
 
     pub(crate) fn parsed(name: &str) -> Event {
         let body = sample(name);
-        let header = stripe_webhook::Webhook::generate_test_header(&body, "whsec_test", Some(1_000));
+        let header = stripe_events::Webhook::generate_test_header(&body, "whsec_test", Some(1_000));
         match verify(
             &["whsec_test".into()],
             body.as_bytes(),

@@ -1,8 +1,8 @@
 //! Lambda entry point: wiring only. Clients are built once per cold start.
 
 use billing_aws::{DynamoStore, config, telemetry};
-use stripe_intake::stripe_api::StripeApi;
-use stripe_intake::{AppState, secrets_from, tolerance_from_env};
+use stripe_webhook::stripe_api::StripeApi;
+use stripe_webhook::{AppState, secrets_from, tolerance_from_env};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -26,5 +26,5 @@ async fn main() -> Result<(), lambda_http::Error> {
     let stripe = StripeApi::new(api_key.trim(), None)?;
     let store = DynamoStore::from_config(&aws, table);
     let state = AppState::new(store.clone(), secrets).with_tolerance(tolerance).with_stripe(stripe).with_ledger(store);
-    lambda_http::run(stripe_intake::router(state)).await
+    lambda_http::run(stripe_webhook::router(state)).await
 }

@@ -83,7 +83,7 @@ pub async fn recover(
     let run_key = format!("whsec_recovery_{}", uuid_like(now));
     for e in &events {
         let body = delivery_json(e);
-        let header = stripe_webhook::Webhook::generate_test_header(&body, &run_key, Some(now.timestamp()));
+        let header = stripe_events::Webhook::generate_test_header(&body, &run_key, Some(now.timestamp()));
         let verified =
             verify::verify(std::slice::from_ref(&run_key), body.as_bytes(), Some(&header), now.timestamp(), 1)
                 .map_err(|r| Error::Corrupt(format!("listed event {} rejected: {r}", e.id.as_str())))?;

@@ -6,7 +6,7 @@
 //! tolerance (async-stripe's is fixed at 300 s), and sorts failures into what the caller answers.
 
 use serde::Deserialize;
-use stripe_webhook::{Event, Webhook, WebhookError};
+use stripe_events::{Event, Webhook, WebhookError};
 
 /// Why a delivery was refused. Each is a 400: nothing is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -103,7 +103,7 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stripe_webhook::Webhook;
+    use stripe_events::Webhook;
 
     const NOW: i64 = 1_795_000_000;
 
@@ -182,7 +182,7 @@ mod never_panics {
     //! Whatever arrives at the endpoint, verification and parsing answer; they never panic.
 
     use proptest::prelude::*;
-    use stripe_webhook::Webhook;
+    use stripe_events::Webhook;
 
     use super::*;
 

@@ -9,7 +9,7 @@ use http::StatusCode;
 use integration_tests::stripe::{sample, sign};
 use integration_tests::{Stack, User};
 use serde_json::{Value, json};
-use stripe_intake::stripe_api::StripeApi;
+use stripe_webhook::stripe_api::StripeApi;
 
 const SECRET: &str = "whsec_test_charges";
 

@@ -128,7 +128,7 @@ async fn voided_and_uncollectible_invoices_leave_the_balance() {
 #[tokio::test]
 async fn an_invoice_with_more_lines_than_the_event_carries_is_itemized_in_full() {
     use devstack::fake_stripe::FakeStripe;
-    use stripe_intake::stripe_api::StripeApi;
+    use stripe_webhook::stripe_api::StripeApi;
 
     let s = Stack::new().await;
     seed::seed(&s.store()).await.unwrap();

@@ -11,8 +11,8 @@ use devstack::fake_stripe::FakeStripe;
 use integration_tests::Stack;
 use integration_tests::faults::FailingWrites;
 use integration_tests::stripe::sample;
-use stripe_intake::recover::{OVERLAP_SECS, recover};
-use stripe_intake::stripe_api::StripeApi;
+use stripe_webhook::recover::{OVERLAP_SECS, recover};
+use stripe_webhook::stripe_api::StripeApi;
 
 /// "Now" for these runs: two days after the sample story began, inside Stripe's retry window.
 fn now() -> chrono::DateTime<chrono::Utc> {

@@ -8,7 +8,7 @@ use http::StatusCode;
 use integration_tests::Stack;
 use integration_tests::stripe::{sample, sign};
 use serde_json::{Value, json};
-use stripe_intake::stripe_api::StripeApi;
+use stripe_webhook::stripe_api::StripeApi;
 
 const SECRET: &str = "whsec_test_refetch";
 const SECOND: i64 = 1_795_003_600;

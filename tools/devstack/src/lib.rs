@@ -13,7 +13,6 @@
 pub mod apigw;
 pub mod aws;
 pub mod cognito;
-pub mod fake_billing;
 pub mod fake_stripe;
 pub mod gateway;
 pub mod inspect;
@@ -42,5 +41,5 @@ pub fn template_path() -> PathBuf {
 
 /// The `Stripe-Signature` header Stripe would send with `body`, signed now with `secret`.
 pub fn sign_event(body: &str, secret: &str) -> String {
-    stripe_webhook::Webhook::generate_test_header(body, secret, None)
+    stripe_events::Webhook::generate_test_header(body, secret, None)
 }

@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use std::sync::Arc;
 
 use devstack::cognito::LocalPool;
-use devstack::fake_billing::FakePrice;
+use devstack::fake_stripe::FakePrice;
 use devstack::fake_stripe::FakeStripe;
 use devstack::streams::Consumer;
 use devstack::{gateway, moto::Moto, seed, tables};
@@ -21,7 +21,7 @@ use portal_api::state::SeatSettings;
 use portal_api::stripe_client::StripeClient;
 use portal_api::{AppState, RemitTo, Settings};
 use seat_provisioner::Provisioner;
-use stripe_intake::stripe_api::StripeApi;
+use stripe_webhook::stripe_api::StripeApi;
 
 #[derive(Parser)]
 #[command(name = "dev", about = "The billing backend's local stack")]
@@ -112,8 +112,8 @@ async fn main() -> Result<()> {
         Command::SignEvent { file, secret } => {
             let body = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
             // The first secret signs, as Stripe signs with the newest one.
-            let secret = stripe_intake::secrets_from(&secret).into_iter().next().context("no secret")?;
-            println!("{}", stripe_webhook::Webhook::generate_test_header(&body, &secret, None));
+            let secret = stripe_webhook::secrets_from(&secret).into_iter().next().context("no secret")?;
+            println!("{}", stripe_events::Webhook::generate_test_header(&body, &secret, None));
             Ok(())
         }
         Command::Billing { account, aws_port, aws_endpoint, table } => {
@@ -359,14 +359,14 @@ async fn serve(
         sales_contact: Some(env_or("SALES_CONTACT_EMAIL", "sales@demo-hosting.example").parse()?),
     };
     let portal = portal_api::router(AppState::new(store.clone(), portal_stripe, settings));
-    let webhook_secrets = stripe_intake::secrets_from(
+    let webhook_secrets = stripe_webhook::secrets_from(
         &std::env::var("STRIPE_WEBHOOK_SECRETS").unwrap_or_else(|_| devstack::LOCAL_WEBHOOK_SECRET.to_owned()),
     );
     let first_secret = webhook_secrets.first().cloned().unwrap_or_default();
-    let webhook = stripe_intake::router(
-        stripe_intake::AppState::new(store.clone(), webhook_secrets)
+    let webhook = stripe_webhook::router(
+        stripe_webhook::AppState::new(store.clone(), webhook_secrets)
             .with_ledger(store)
-            .with_tolerance(stripe_intake::tolerance_from_env()?)
+            .with_tolerance(stripe_webhook::tolerance_from_env()?)
             .with_stripe(stripe),
     );
     if let Some(fake) = &fake {

@@ -151,7 +151,7 @@ async fn stack() -> Result<(devstack::moto::Moto, Vec<(String, String)>)> {
     let store = billing_aws::DynamoStore::new(client, "bench");
     devstack::seed::seed(&store).await?;
     // The demo account's first bill, through the webhook's own path.
-    let webhook = stripe_intake::router(stripe_intake::AppState::new(store.clone(), vec![SECRET.to_owned()]));
+    let webhook = stripe_webhook::router(stripe_webhook::AppState::new(store.clone(), vec![SECRET.to_owned()]));
     for name in ["checkout.session.completed.json", "customer.subscription.created.json", "invoice.finalized.json"] {
         let body = std::fs::read_to_string(devstack::repo_root().join("events/stripe").join(name))?;
         let call = HttpCall {
