@@ -193,15 +193,9 @@ pub type ApiResult<T> = Result<T, ApiError>;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::header;
-    use http_body_util::BodyExt;
 
     async fn render(e: ApiError) -> (StatusCode, serde_json::Value, Option<String>) {
-        let r = e.into_response();
-        let status = r.status();
-        let retry = r.headers().get(header::RETRY_AFTER).map(|v| v.to_str().unwrap().to_owned());
-        let bytes = r.into_body().collect().await.unwrap().to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap(), retry)
+        billing_http::testing::read(e.into_response()).await
     }
 
     #[tokio::test]

@@ -12,6 +12,22 @@
 
 mod body;
 
+/// For the API crates' tests: what a response says.
+#[cfg(feature = "testing")]
+pub mod testing {
+    use axum::http::{StatusCode, header};
+    use axum::response::Response;
+    use http_body_util::BodyExt;
+
+    /// The status, JSON body and `Retry-After` of `response`.
+    pub async fn read(response: Response) -> (StatusCode, serde_json::Value, Option<String>) {
+        let status = response.status();
+        let retry = response.headers().get(header::RETRY_AFTER).map(|v| v.to_str().unwrap_or_default().to_owned());
+        let bytes = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        (status, serde_json::from_slice(&bytes).unwrap_or_default(), retry)
+    }
+}
+
 pub use body::{BodyRejection, JsonBody, OptionalJson, body_error};
 
 use axum::Json;
