@@ -545,9 +545,31 @@ pub mod faults {
     }
 
     #[async_trait]
+    impl ParkedReader for FailingWrites {
+        async fn parked_events(
+            &self,
+            before: chrono::DateTime<chrono::Utc>,
+            l: u16,
+        ) -> Result<Vec<billing::ParkedEvent>> {
+            self.inner.parked_events(before, l).await
+        }
+    }
+
+    #[async_trait]
     impl ProcessorEvents for FailingWrites {
         async fn event_record(&self, id: &str) -> Result<Option<billing::EventRecord>> {
             self.inner.event_record(id).await
+        }
+        async fn park(&self, r: &billing::EventRecord, p: &billing::ParkedEvent) -> Result<Recorded> {
+            self.check()?;
+            self.inner.park(r, p).await
+        }
+        async fn parked_for(&self, c: &str) -> Result<Vec<billing::ParkedEvent>> {
+            self.inner.parked_for(c).await
+        }
+        async fn unpark(&self, p: &billing::ParkedEvent) -> Result<()> {
+            self.check()?;
+            self.inner.unpark(p).await
         }
         async fn customer_account(&self, c: &str) -> Result<Option<AccountId>> {
             self.inner.customer_account(c).await

@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod ledger;
 pub mod ops;
+pub mod parked;
 pub mod usage;
 
 use std::sync::Arc;
@@ -17,13 +18,19 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::{get, post, put};
 use bill_run::BillRun;
-use billing_domain::ports::{BillRunStore, BillingReader, ContractAdmin, MemberWriter, UsageWriter};
+use billing_domain::ports::{BillRunStore, BillingReader, ContractAdmin, MemberWriter, ParkedEventsAdmin, UsageWriter};
 
 pub use error::{OpsError, OpsResult};
 
 /// Everything the ops API reads and writes.
-pub trait OpsStore: UsageWriter + ContractAdmin + BillRunStore + BillingReader + MemberWriter + 'static {}
-impl<T: UsageWriter + ContractAdmin + BillRunStore + BillingReader + MemberWriter + 'static> OpsStore for T {}
+pub trait OpsStore:
+    UsageWriter + ContractAdmin + BillRunStore + BillingReader + MemberWriter + ParkedEventsAdmin + 'static
+{
+}
+impl<T: UsageWriter + ContractAdmin + BillRunStore + BillingReader + MemberWriter + ParkedEventsAdmin + 'static>
+    OpsStore for T
+{
+}
 
 pub struct OpsState<S> {
     pub store: Arc<S>,
@@ -56,6 +63,8 @@ pub fn router<S: OpsStore>(state: OpsState<S>) -> Router {
         .route("/v1/ops/accounts/{account_id}/invoices/{invoice_id}/payments", post(ledger::record_payment::<S>))
         .route("/v1/ops/accounts/{account_id}/invoices/{invoice_id}/credit-notes", post(ledger::credit_note::<S>))
         .route("/v1/ops/accounts/{account_id}/invoices/{invoice_id}/void", post(ledger::void::<S>))
+        .route("/v1/ops/parked-events", get(parked::list::<S>))
+        .route("/v1/ops/parked-events/{event_id}/discard", post(parked::discard::<S>))
         .fallback(|| async { OpsError::NotFound })
         .method_not_allowed_fallback(|| async { OpsError::MethodNotAllowed })
         .with_state(state)

@@ -1,6 +1,9 @@
 //! Applying a verified event exactly once, and never letting an older event overwrite newer state.
 
-use billing_domain::billing::{EventOutcome, EventRecord, Projection, Subscription, WorkItem};
+use std::future::Future;
+use std::pin::Pin;
+
+use billing_domain::billing::{EventOutcome, EventRecord, ParkedEvent, Projection, Subscription, WorkItem};
 use billing_domain::invoice::Invoice;
 use billing_domain::ports::ContractAdmin;
 use billing_domain::ports::{ProcessorEvents, Recorded};
@@ -41,13 +44,19 @@ fn result(r: Recorded, outcome: EventOutcome) -> Applied {
     }
 }
 
-/// Applies `verified`. `stripe` re-reads an object whose event cannot be ordered from its payload
-/// (two events of the same second); without it such an event is recorded as stale.
+/// Applies `verified`, whose JSON as delivered is `payload`. `stripe` re-reads an object whose
+/// event cannot be ordered from its payload (two events of the same second); without it such an
+/// event is recorded as stale.
+///
+/// An event whose customer no account is linked to yet is parked (kept with `payload`) and
+/// applied when the link comes: the link's own delivery replays its customer's parked events
+/// ([`replay_parked`]), and the recovery job replays any it left ([`sweep_parked`]).
 pub async fn apply(
     store: &dyn ProcessorEvents,
     stripe: Option<&dyn StripeObjects>,
     ledger: Option<&dyn ContractAdmin>,
     verified: Verified,
+    payload: &str,
     now: DateTime<Utc>,
 ) -> Result<Applied> {
     let event = match verified {
@@ -59,10 +68,12 @@ pub async fn apply(
     };
     let head =
         EventHead { id: event.id.as_str().to_owned(), kind: event.type_.as_str().to_owned(), created: event.created };
-    // Fast path for redeliveries; the transactions below are what guarantee exactly once.
-    if store.event_record(&head.id).await?.is_some() {
+    // Fast path for redeliveries; the transactions below are what guarantee exactly once. A
+    // parked event is tried again: its customer may be linked by now.
+    if store.event_record(&head.id).await?.is_some_and(|r| r.outcome != EventOutcome::Parked) {
         return Ok(Applied::Duplicate);
     }
+    let parking = Parking { payload, now };
     match decide::decide(&event) {
         Decision::Ignore(reason) => ignored(store, &head, now, reason).await,
         Decision::LinkCustomer(link, settlement) => {
@@ -88,7 +99,19 @@ pub async fn apply(
             let mut rec = record(&head, now, EventOutcome::Applied);
             rec.account_id = Some(link.account_id.clone());
             match store.link_customer(&rec, &link).await {
-                Ok(r) => Ok(result(r, EventOutcome::Applied)),
+                Ok(r) => {
+                    // The link's own delivery replays what waited for it; what it cannot replay
+                    // now stays parked for the recovery job's sweep.
+                    match replay_parked(store, stripe, ledger, &link.customer_id, now).await {
+                        Ok(done) if done != Replayed::default() => {
+                            tracing::info!(customer = %link.customer_id, ?done, "parked events replayed on link");
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, customer = %link.customer_id,
+                            "parked events not replayed yet; the recovery job will"),
+                    }
+                    Ok(result(r, EventOutcome::Applied))
+                }
                 Err(Error::Conflict) => {
                     tracing::error!(event_id = %head.id, customer = %link.customer_id, account_id = %link.account_id,
                         "customer is already linked to another account; not relinked");
@@ -100,7 +123,7 @@ pub async fn apply(
         Decision::Subscription(draft) => {
             let mut after = draft.subscription;
             let Some(account) = resolve(store, draft.account_hint, &after.customer_id, &head).await? else {
-                return unattributed(store, &head, now).await;
+                return parking.park(store, &head, &after.customer_id).await;
             };
             after.account_id = account.clone();
             let mut rec = record(&head, now, EventOutcome::Applied);
@@ -133,12 +156,12 @@ pub async fn apply(
             }
             Err(Error::Conflict)
         }
-        Decision::Project(draft) => project(store, *draft, &head, now).await,
+        Decision::Project(draft) => project(store, *draft, &head, &parking).await,
         Decision::Dispute(draft) => {
             // The dispute names only its charge: the charge (customer, amounts) comes from Stripe.
             let Some(api) = stripe else {
-                tracing::warn!(event_id = %head.id, "dispute without a Stripe client to read its charge");
-                return unattributed(store, &head, now).await;
+                tracing::error!(event_id = %head.id, "dispute without a Stripe client to read its charge");
+                return Err(Error::Unavailable("no Stripe client to read the disputed charge with".into()));
             };
             let charge = match api.charge(&draft.charge_id).await {
                 Ok(c) => c,
@@ -152,12 +175,12 @@ pub async fn apply(
             if let Projection::Payment(p) = &mut payment.projection {
                 p.dispute = Some(draft.dispute.clone());
             }
-            project(store, payment, &head, now).await
+            project(store, payment, &head, &parking).await
         }
         Decision::Invoice(draft) => {
             let mut after = draft.invoice;
             let Some(account) = resolve(store, draft.account_hint, &after.customer_id, &head).await? else {
-                return unattributed(store, &head, now).await;
+                return parking.park(store, &head, &after.customer_id).await;
             };
             after.account_id = account.clone();
             if !after.lines_complete
@@ -216,10 +239,11 @@ async fn project(
     store: &dyn ProcessorEvents,
     draft: ProjectionDraft,
     head: &EventHead,
-    now: DateTime<Utc>,
+    parking: &Parking<'_>,
 ) -> Result<Applied> {
+    let now = parking.now;
     let Some(account) = resolve(store, draft.account_hint, &draft.customer_id, head).await? else {
-        return unattributed(store, head, now).await;
+        return parking.park(store, head, &draft.customer_id).await;
     };
     let proposed = draft.projection.for_account(account.clone());
     let mut rec = record(head, now, EventOutcome::Applied);
@@ -302,20 +326,125 @@ async fn ignored(store: &dyn ProcessorEvents, head: &EventHead, now: DateTime<Ut
     record_only(store, &record(head, now, EventOutcome::Ignored)).await
 }
 
-/// Records an event about a customer no account is linked to; nothing else changes.
-/// How long an event about a customer no account is linked to yet is handed back to Stripe to
-/// retry: the checkout that links it may simply not have arrived yet (Stripe does not order its
-/// deliveries; a card attached during Checkout is often announced before the session completes).
-pub const UNATTRIBUTED_RETRY_SECS: i64 = 60 * 60;
+/// What parking an event needs: the event as delivered, and the time.
+struct Parking<'a> {
+    payload: &'a str,
+    now: DateTime<Utc>,
+}
 
-/// An event about a customer no account is linked to: retried while young (503, nothing
-/// written), recorded as `unattributed` once older than [`UNATTRIBUTED_RETRY_SECS`].
-async fn unattributed(store: &dyn ProcessorEvents, head: &EventHead, now: DateTime<Utc>) -> Result<Applied> {
-    if now.timestamp() - head.created < UNATTRIBUTED_RETRY_SECS {
-        tracing::warn!(event_id = %head.id, kind = %head.kind, "customer not linked yet; Stripe will retry");
-        return Err(Error::Unavailable("the event's customer is not linked to an account yet".into()));
+impl Parking<'_> {
+    /// Parks an event about `customer`, which no account is linked to yet: answered 200, kept
+    /// with its payload, nothing else changed. A parked event delivered again stays parked.
+    async fn park(&self, store: &dyn ProcessorEvents, head: &EventHead, customer: &str) -> Result<Applied> {
+        let parked = ParkedEvent {
+            event_id: head.id.clone(),
+            kind: head.kind.clone(),
+            created: head.created,
+            customer_id: customer.to_owned(),
+            payload: self.payload.to_owned(),
+            parked_at: self.now,
+        };
+        let r = store.park(&record(head, self.now, EventOutcome::Parked), &parked).await?;
+        if r == Recorded::Now {
+            tracing::info!(event_id = %head.id, kind = %head.kind, customer, "event parked until its customer is linked");
+        }
+        Ok(result(r, EventOutcome::Parked))
     }
-    record_only(store, &record(head, now, EventOutcome::Unattributed)).await
+}
+
+/// What replaying parked events did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct Replayed {
+    /// Applied now (any outcome but parked).
+    pub applied: usize,
+    /// Recorded before (a redelivery or an earlier replay got there first).
+    pub duplicates: usize,
+    /// Still parked: their customer is still linked to no account.
+    pub still_parked: usize,
+}
+
+/// Applies the events parked for `customer` in Stripe's order, through the same path as a
+/// delivery, and forgets each once recorded. Exactly once: a replayed event's claim takes over
+/// its parked claim in the same transaction as its change, so a concurrent delivery or replay of
+/// the same event is a duplicate. Stops at the first failure (the rest stay parked, in order).
+pub fn replay_parked<'a>(
+    store: &'a dyn ProcessorEvents,
+    stripe: Option<&'a dyn StripeObjects>,
+    ledger: Option<&'a dyn ContractAdmin>,
+    customer: &'a str,
+    now: DateTime<Utc>,
+) -> Pin<Box<dyn Future<Output = Result<Replayed>> + Send + 'a>> {
+    // Boxed: applying a parked event is itself a path of `apply`.
+    Box::pin(async move {
+        let mut done = Replayed::default();
+        for parked in store.parked_for(customer).await? {
+            let verified = crate::verify::reverify(&parked.payload, now)
+                .map_err(|r| Error::Corrupt(format!("parked event {} no longer verifies: {r}", parked.event_id)))?;
+            match apply(store, stripe, ledger, verified, &parked.payload, now).await? {
+                Applied::Recorded(EventOutcome::Parked) => {
+                    done.still_parked += 1;
+                    continue;
+                }
+                Applied::Duplicate if still_parked(store, &parked.event_id).await? => {
+                    done.still_parked += 1;
+                    continue;
+                }
+                Applied::Duplicate => done.duplicates += 1,
+                Applied::Recorded(_) => done.applied += 1,
+            }
+            store.unpark(&parked).await?;
+            tracing::info!(event_id = %parked.event_id, kind = %parked.kind, customer, "parked event replayed");
+        }
+        Ok(done)
+    })
+}
+
+async fn still_parked(store: &dyn ProcessorEvents, event_id: &str) -> Result<bool> {
+    Ok(store.event_record(event_id).await?.is_some_and(|r| r.outcome == EventOutcome::Parked))
+}
+
+/// What a sweep of parked events found.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct Swept {
+    pub replayed: Replayed,
+    /// Parked events still waiting, and how many of them are older than the alert age.
+    pub waiting: usize,
+    pub waiting_too_long: usize,
+}
+
+/// The recovery job's pass over parked events: replays those whose customer is linked now (a
+/// link whose own replay failed, or a link made another way), and counts the ones still waiting,
+/// logging `parked events waiting too long` (a metric and an alarm) for those created more than
+/// `alert_after` ago.
+pub async fn sweep_parked(
+    store: &dyn ProcessorEvents,
+    stripe: Option<&dyn StripeObjects>,
+    ledger: Option<&dyn ContractAdmin>,
+    alert_after: chrono::Duration,
+    now: DateTime<Utc>,
+) -> Result<Swept> {
+    let mut swept = Swept::default();
+    let mut customers: Vec<String> = Vec::new();
+    for p in store.parked_events(now, 1000).await? {
+        if !customers.contains(&p.customer_id) {
+            customers.push(p.customer_id);
+        }
+    }
+    for customer in &customers {
+        if store.customer_account(customer).await?.is_some() {
+            let r = replay_parked(store, stripe, ledger, customer, now).await?;
+            swept.replayed.applied += r.applied;
+            swept.replayed.duplicates += r.duplicates;
+        }
+    }
+    let waiting = store.parked_events(now, 1000).await?;
+    swept.waiting = waiting.len();
+    swept.waiting_too_long = waiting.iter().filter(|p| now.timestamp() - p.created > alert_after.num_seconds()).count();
+    if swept.waiting_too_long > 0 {
+        let oldest = waiting.first().map(|p| p.event_id.as_str()).unwrap_or_default();
+        tracing::warn!(count = swept.waiting_too_long, oldest, "parked events waiting too long");
+    }
+    Ok(swept)
 }
 
 /// Claims the event with its outcome and nothing else.

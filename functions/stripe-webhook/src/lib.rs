@@ -123,7 +123,10 @@ async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         .inspect_err(|r| {
             tracing::warn!(reason = r.code(), "webhook delivery rejected");
         })?;
+    // `verify` accepted only UTF-8.
+    let payload = std::str::from_utf8(&body).unwrap_or_default();
     let applied =
-        apply::apply(state.store.as_ref(), state.stripe.as_deref(), state.ledger.as_deref(), verified, now).await?;
+        apply::apply(state.store.as_ref(), state.stripe.as_deref(), state.ledger.as_deref(), verified, payload, now)
+            .await?;
     Ok((StatusCode::OK, axum::Json(json!({"received": true, "result": applied}))).into_response())
 }

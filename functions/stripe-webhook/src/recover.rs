@@ -78,16 +78,13 @@ pub async fn recover(
     events.sort_by(|a, b| (a.created, a.id.as_str()).cmp(&(b.created, b.id.as_str())));
     let mut report = Report { since, listed: events.len(), ..Report::default() };
 
-    // Events from the API are authenticated by TLS and our key; signing each with a key made for
-    // this run lets it take the webhook's exact parse and apply path.
-    let run_key = format!("whsec_recovery_{}", uuid_like(now));
+    // Events from the API are authenticated by TLS and our key; re-signing each with a key made
+    // for this run lets it take the webhook's exact parse and apply path.
     for e in &events {
         let body = delivery_json(e);
-        let header = stripe_events::Webhook::generate_test_header(&body, &run_key, Some(now.timestamp()));
-        let verified =
-            verify::verify(std::slice::from_ref(&run_key), body.as_bytes(), Some(&header), now.timestamp(), 1)
-                .map_err(|r| Error::Corrupt(format!("listed event {} rejected: {r}", e.id.as_str())))?;
-        match apply::apply(store, Some(stripe), ledger, verified, now).await? {
+        let verified = verify::reverify(&body, now)
+            .map_err(|r| Error::Corrupt(format!("listed event {} rejected: {r}", e.id.as_str())))?;
+        match apply::apply(store, Some(stripe), ledger, verified, &body, now).await? {
             Applied::Duplicate => report.duplicates += 1,
             Applied::Recorded(_) => report.recorded += 1,
         }
@@ -98,9 +95,4 @@ pub async fn recover(
     }
     tracing::info!(?report, "missed-event recovery run");
     Ok(report)
-}
-
-/// A key unique to this run (it never leaves the process).
-fn uuid_like(now: DateTime<Utc>) -> String {
-    format!("{}{}", now.timestamp_nanos_opt().unwrap_or_default(), std::process::id())
 }

@@ -4,8 +4,8 @@
 //!   [`SubscriptionStatus`]) and the [`CustomerLink`] between the account and its processor
 //!   customer;
 //! - the order guard of every projected object ([`Stamp`]);
-//! - the exactly-once ledger of processor events ([`EventRecord`], [`EventOutcome`]) and the
-//!   [`WorkItem`]s a change leaves for the stream consumers (mailer, seat provisioner);
+//! - the exactly-once ledger of processor events ([`EventRecord`], [`EventOutcome`]), the events
+//!   parked until their customer is linked ([`ParkedEvent`]), and the [`WorkItem`]s a change leaves for the stream consumers (mailer, seat provisioner);
 //! - payment methods, the default one, card payments and their disputes, projected under the
 //!   account ([`Projection`], [`ProjectionKey`]).
 //!
@@ -154,8 +154,14 @@ pub enum EventOutcome {
     Stale,
     /// A type this system does not act on.
     Ignored,
-    /// About a customer no account is linked to: nothing changed.
+    /// About a customer no account was linked to (recorded before parking existed): nothing
+    /// changed.
     Unattributed,
+    /// About a customer no account is linked to yet: kept as it was delivered ([`ParkedEvent`])
+    /// and applied through the same path, in Stripe's order, when the customer is linked.
+    Parked,
+    /// A parked event ops discarded (its customer will never be linked here): never applied.
+    Discarded,
     /// Signed, but its object could not be read: nothing changed (logged as an error).
     Unparseable,
 }
@@ -170,6 +176,29 @@ pub struct EventRecord {
     pub outcome: EventOutcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<AccountId>,
+}
+
+/// An event kept until its customer is linked to an account: the verified payload as Stripe
+/// delivered it, so that its replay takes exactly the path a delivery takes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParkedEvent {
+    pub event_id: String,
+    pub kind: String,
+    /// Stripe's `created` (epoch seconds): parked events are replayed in this order.
+    pub created: i64,
+    pub customer_id: String,
+    /// The event's JSON, verified when it was delivered.
+    pub payload: String,
+    pub parked_at: DateTime<Utc>,
+}
+
+/// A parked event ops discarded, and why (kept on its ledger entry).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Discard {
+    pub event_id: String,
+    pub by: String,
+    pub reason: String,
+    pub at: DateTime<Utc>,
 }
 
 /// Follow-up work a projected change leaves for the stream consumers (mailer, seat provisioner),

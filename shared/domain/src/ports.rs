@@ -107,15 +107,38 @@ pub enum Recorded {
     AlreadyRecorded,
 }
 
+/// Parked events of every customer.
+#[async_trait]
+pub trait ParkedReader: Send + Sync {
+    /// Up to `limit` parked events, oldest first (by Stripe's `created`), created at or before
+    /// `before`.
+    async fn parked_events(&self, before: DateTime<Utc>, limit: u16) -> Result<Vec<crate::billing::ParkedEvent>>;
+}
+
 /// The processor-event side of the store: the exactly-once ledger and the projections it guards.
 /// Every write claims the event id in the same transaction as its change.
 #[async_trait]
-pub trait ProcessorEvents: Send + Sync {
+pub trait ProcessorEvents: ParkedReader {
     async fn event_record(&self, event_id: &str) -> Result<Option<crate::billing::EventRecord>>;
     async fn customer_account(&self, customer_id: &str) -> Result<Option<AccountId>>;
     async fn subscription(&self, account: &AccountId, id: &str) -> Result<Option<crate::billing::Subscription>>;
-    /// Claims the event with nothing else to change (ignored, stale, unattributed events).
+    /// Claims the event with nothing else to change (ignored, stale, unparseable events).
     async fn record_event(&self, record: &crate::billing::EventRecord) -> Result<Recorded>;
+    /// Claims the event as parked (`record.outcome` is `Parked`) and keeps `parked` under its
+    /// customer, in one write. `AlreadyRecorded` when the event was claimed before (parked or not).
+    ///
+    /// A parked claim is the one claim a later write may take over: every other write of this
+    /// port claims an event that is absent from the ledger *or parked*, so the replay of a parked
+    /// event is applied exactly once.
+    async fn park(
+        &self,
+        record: &crate::billing::EventRecord,
+        parked: &crate::billing::ParkedEvent,
+    ) -> Result<Recorded>;
+    /// The events parked for `customer_id`, in Stripe's order (`created`, then id).
+    async fn parked_for(&self, customer_id: &str) -> Result<Vec<crate::billing::ParkedEvent>>;
+    /// Forgets a parked event once its replay was recorded (applied, stale, or a duplicate).
+    async fn unpark(&self, parked: &crate::billing::ParkedEvent) -> Result<()>;
     /// Claims the event and links the customer to its account (first link wins; a later,
     /// different link is refused with `Error::Conflict`).
     async fn link_customer(
@@ -382,6 +405,14 @@ pub trait BillRunStore: ContractReader + AccountReader + SequenceReader {
     async fn mark_notices_queued(&self, cohort: &crate::ledger::Cohort) -> Result<()>;
     /// Puts a work item unless one with its key exists; whether it was put.
     async fn queue_work(&self, work: &crate::billing::WorkItem, now: DateTime<Utc>) -> Result<bool>;
+}
+
+/// Ops' view of parked events: list them, discard one (its ledger entry records who and why).
+#[async_trait]
+pub trait ParkedEventsAdmin: ParkedReader {
+    /// Marks the event `Discarded` with `discard` on its ledger entry and forgets it, in one write;
+    /// `Error::NotFound` when no such event is parked.
+    async fn discard_parked(&self, discard: &crate::billing::Discard) -> Result<()>;
 }
 
 /// Ops' writes to contract accounts: catalog, cohorts, import, payments, credit notes, voids.

@@ -10,6 +10,7 @@ mod invoices;
 mod local_gateway;
 mod mailer;
 mod members;
+mod parked;
 mod payment_methods;
 mod payments;
 mod provisioner;

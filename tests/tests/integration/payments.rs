@@ -185,18 +185,27 @@ async fn the_customer_portal_returns_only_to_the_portal() {
 }
 
 #[tokio::test]
-async fn an_event_about_a_customer_not_linked_yet_is_retried_not_dropped() {
+async fn an_event_about_a_customer_not_linked_yet_is_parked_then_applied_by_its_link() {
     let s = Stack::new().await;
     let webhook = s.live_webhook();
     // A card attached to a customer whose checkout has not been delivered yet.
     let pm = s.fake.attach_new_card("cus_NotLinkedYet", "4242", "visa");
     let event = s.fake.take_emitted().pop().expect("payment_method.attached");
     let body = event.to_string();
-    let r = s.deliver(&webhook, &body, Some(&devstack::sign_event(&body, integration_tests::FLUSH_SECRET))).await;
-    assert_eq!(
-        (r.status, r.body["error"]["code"].as_str()),
-        (StatusCode::SERVICE_UNAVAILABLE, Some("service_unavailable"))
-    );
-    assert!(s.items_of("stripe_event").await.is_empty(), "not claimed: Stripe's retry will apply it");
+    let secret = integration_tests::FLUSH_SECRET;
+    let r = s.deliver(&webhook, &body, Some(&devstack::sign_event(&body, secret))).await;
+    // 200: Stripe is not asked to retry; the event waits for its link, kept as delivered.
+    assert_eq!((r.status, &r.body["result"]), (StatusCode::OK, &json!({"recorded": "parked"})));
+    assert_eq!(s.items_of("parked_event").await.len(), 1);
     assert!(s.items_of("projection").await.iter().all(|p| p["id"] != json!(pm)));
+
+    // The customer's checkout completes: the link's delivery applies the parked event.
+    let mut checkout = integration_tests::stripe::sample("checkout.session.completed.json");
+    checkout["id"] = json!("evt_checkout_links_later");
+    checkout["data"]["object"]["customer"] = json!("cus_NotLinkedYet");
+    let body = checkout.to_string();
+    let r = s.deliver(&webhook, &body, Some(&devstack::sign_event(&body, secret))).await;
+    assert_eq!(r.body["result"], json!({"recorded": "applied"}));
+    assert!(s.items_of("parked_event").await.is_empty());
+    assert!(s.items_of("projection").await.iter().any(|p| p["id"] == json!(pm)), "the card is on the account now");
 }

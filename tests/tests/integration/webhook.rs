@@ -193,10 +193,13 @@ async fn a_subscription_of_an_unlinked_customer_waits_for_its_checkout() {
     let mut ev = sample("customer.subscription.created.json");
     ev["data"]["object"]["metadata"] = json!({});
     let r = send(&s, &webhook, &ev.to_string()).await;
-    assert_eq!(r.body["result"], json!({"recorded": "unattributed"}));
+    // Answered 200: Stripe is not asked to retry; the event waits, parked, for its link.
+    assert_eq!((r.status, &r.body["result"]), (StatusCode::OK, &json!({"recorded": "parked"})));
     assert!(s.store().subscription(&demo(), "sub_DemoSeats00000001").await.unwrap().is_none());
 
     send(&s, &webhook, &sample("checkout.session.completed.json").to_string()).await;
+    // The link's delivery applied what was parked for its customer.
+    assert_eq!(s.store().subscription(&demo(), "sub_DemoSeats00000001").await.unwrap().unwrap().seats.get(), 5);
     let mut later =
         serde_json::from_str::<Value>(&subscription_event("evt_after_link", 1_795_000_000 + 7200, 6)).unwrap();
     later["data"]["object"]["metadata"] = json!({});

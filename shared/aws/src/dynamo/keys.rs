@@ -63,6 +63,22 @@ pub fn stripe_customer_pk(customer_id: &str) -> String {
     format!("STRIPE_CUSTOMER#{customer_id}")
 }
 
+/// An event parked under its customer until the customer is linked: sorted in Stripe's order.
+pub fn parked_sk(created: i64, event_id: &str) -> String {
+    format!("{PARKED_PREFIX}{}", parked_order(created, event_id))
+}
+
+pub const PARKED_PREFIX: &str = "PARKED#";
+
+/// Every parked event, across customers, in the index: `gsi1pk` = [`PARKED_GSI1PK`], `gsi1sk`
+/// = [`parked_order`].
+pub const PARKED_GSI1PK: &str = "PARKED";
+
+/// Stripe's order: `created` (zero-padded epoch seconds), then the event id.
+pub fn parked_order(created: i64, event_id: &str) -> String {
+    format!("{:012}#{event_id}", created.max(0))
+}
+
 pub fn subscription_sk(subscription_id: &str) -> String {
     format!("SUBSCRIPTION#{subscription_id}")
 }

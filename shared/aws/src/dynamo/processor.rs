@@ -4,15 +4,22 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
-use billing_domain::billing::{CustomerLink, EventRecord, Projection, ProjectionKey, Stamp, Subscription, WorkItem};
+use billing_domain::billing::{
+    CustomerLink, Discard, EventOutcome, EventRecord, ParkedEvent, Projection, ProjectionKey, Stamp, Subscription,
+    WorkItem,
+};
 use billing_domain::invoice::Invoice;
-use billing_domain::ports::{ProcessorEvents, Recorded};
+use billing_domain::ports::{ParkedEventsAdmin, ParkedReader, ProcessorEvents, Recorded};
 use billing_domain::{AccountId, AuditEntry, Error, Result};
+
+use chrono::{DateTime, Utc};
 
 use super::accounts::BALANCE_DUE_MINOR;
 use super::keys::*;
 use super::{DynamoStore, built, keyed, n, s};
 
+/// `EventOutcome::Parked` as stored.
+const PARKED_OUTCOME: &str = "parked";
 /// Stripe retries for 3 days and keeps events 30; the ledger outlives both.
 const LEDGER_TTL_SECS: i64 = 35 * 24 * 60 * 60;
 /// Stream consumers act within seconds; the item only has to outlive their retries.
@@ -31,10 +38,20 @@ impl DynamoStore {
         }
     }
 
+    /// The event's claim: absent from the ledger, or parked (the one claim a replay takes over).
     fn ledger_put(&self, record: &EventRecord) -> Result<TransactWriteItem> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(self.ledger_item(record)?))
+            .condition_expression("attribute_not_exists(pk) OR outcome = :parked")
+            .expression_attribute_values(":parked", s(PARKED_OUTCOME));
+        Ok(TransactWriteItem::builder().put(built(put.build())?).build())
+    }
+
+    fn ledger_item(&self, record: &EventRecord) -> Result<super::Item> {
         let mut item = keyed(record, stripe_event_pk(&record.event_id), EVENT_SK.into(), "stripe_event")?;
         item.insert(EXPIRES_AT.into(), n(record.received_at.timestamp() + LEDGER_TTL_SECS));
-        self.put(item, Some("attribute_not_exists(pk)"))
+        Ok(item)
     }
 
     /// Puts a projected object (stamped by the event that wrote it) if the stored one is still
@@ -98,6 +115,33 @@ impl ProcessorEvents for DynamoStore {
 
     async fn record_event(&self, record: &EventRecord) -> Result<Recorded> {
         self.transact_ledgered(vec![self.ledger_put(record)?]).await
+    }
+
+    async fn park(&self, record: &EventRecord, parked: &ParkedEvent) -> Result<Recorded> {
+        // Only a first delivery parks: a parked event delivered again stays as it is.
+        let claim = self.put(self.ledger_item(record)?, Some("attribute_not_exists(pk)"))?;
+        let mut item = keyed(
+            parked,
+            stripe_customer_pk(&parked.customer_id),
+            parked_sk(parked.created, &parked.event_id),
+            "parked_event",
+        )?;
+        item.insert(GSI1_PK.into(), s(PARKED_GSI1PK));
+        item.insert(GSI1_SK.into(), s(parked_order(parked.created, &parked.event_id)));
+        self.transact_ledgered(vec![claim, self.put(item, None)?]).await
+    }
+
+    async fn parked_for(&self, customer_id: &str) -> Result<Vec<ParkedEvent>> {
+        self.query_prefix(stripe_customer_pk(customer_id), PARKED_PREFIX).await
+    }
+
+    async fn unpark(&self, parked: &ParkedEvent) -> Result<()> {
+        let delete =
+            self.delete(stripe_customer_pk(&parked.customer_id), parked_sk(parked.created, &parked.event_id))?;
+        match self.transact(vec![delete]).await? {
+            Ok(()) => Ok(()),
+            Err(c) => Err(c.otherwise()),
+        }
     }
 
     async fn link_customer(&self, record: &EventRecord, link: &CustomerLink) -> Result<Recorded> {
@@ -234,6 +278,68 @@ impl billing_domain::ports::RecoveryWatermark for DynamoStore {
             // Already at or past it (a concurrent run): nothing to do.
             Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
             Err(e) => Err(super::unavailable(e)),
+        }
+    }
+}
+
+#[async_trait]
+impl ParkedReader for DynamoStore {
+    async fn parked_events(&self, before: DateTime<Utc>, limit: u16) -> Result<Vec<ParkedEvent>> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression("gsi1pk = :pk AND gsi1sk <= :before")
+            .expression_attribute_values(":pk", s(PARKED_GSI1PK))
+            // Every event created in `before`'s second sorts below `~`.
+            .expression_attribute_values(":before", s(format!("{:012}#~", before.timestamp().max(0))))
+            .limit(i32::from(limit.max(1)))
+            .send()
+            .await
+            .map_err(super::unavailable)?;
+        out.items.unwrap_or_default().into_iter().map(super::from_item).collect()
+    }
+}
+
+#[async_trait]
+impl ParkedEventsAdmin for DynamoStore {
+    async fn discard_parked(&self, discard: &Discard) -> Result<()> {
+        let Some(mut record) = self.event_record(&discard.event_id).await? else { return Err(Error::NotFound) };
+        if record.outcome != EventOutcome::Parked {
+            return Err(Error::NotFound);
+        }
+        let order = parked_order(record.created.timestamp(), &record.event_id);
+        let found = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression("gsi1pk = :pk AND gsi1sk = :order")
+            .expression_attribute_values(":pk", s(PARKED_GSI1PK))
+            .expression_attribute_values(":order", s(order))
+            .send()
+            .await
+            .map_err(super::unavailable)?;
+        let parked: Option<ParkedEvent> =
+            found.items.unwrap_or_default().into_iter().next().map(super::from_item).transpose()?;
+        record.outcome = EventOutcome::Discarded;
+        let mut ledger = self.ledger_item(&record)?;
+        ledger.insert("discard".into(), super::to_attribute(discard)?);
+        let claim = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(ledger))
+            .condition_expression("outcome = :parked")
+            .expression_attribute_values(":parked", s(PARKED_OUTCOME));
+        let mut items = vec![TransactWriteItem::builder().put(built(claim.build())?).build()];
+        if let Some(p) = parked {
+            items.push(self.delete(stripe_customer_pk(&p.customer_id), parked_sk(p.created, &p.event_id))?);
+        }
+        match self.transact(items).await? {
+            Ok(()) => Ok(()),
+            // Replayed or discarded meanwhile.
+            Err(c) if c.failed_condition(0) => Err(Error::NotFound),
+            Err(c) => Err(c.otherwise()),
         }
     }
 }
