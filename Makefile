@@ -57,22 +57,28 @@ lint-infra: $(VENV)/lint/.installed $(VENV)/checkov/.installed
 	SAM_CLI_TELEMETRY=0 $(VENV)/lint/bin/sam validate --lint --template infra/template.yaml --region us-east-1
 	$(VENV)/checkov/bin/checkov --file infra/template.yaml --framework cloudformation --skip-download --compact --quiet
 
+# The helpers below run the `dev` binary `make dev` built, building it only when it is missing: a
+# `cargo run` would wait, silently, while another cargo command holds the build lock.
+DEV_BIN := $(or $(CARGO_TARGET_DIR),target)/debug/dev
+$(DEV_BIN):
+	cargo build --locked -q -p devstack --bin dev
+
 # The demo admin's Cognito ID token from the running `make dev`: make -s token ARGS="--email viewer@demo.example"
-token:
-	@cargo run --locked -q -p devstack --bin dev -- token $(ARGS)
+token: | $(DEV_BIN)
+	@$(DEV_BIN) token $(ARGS)
 
 # Sends a sample Stripe event, signed now with the local webhook secret, to the running `make dev`:
 #   make stripe-event EVENT=events/stripe/customer.subscription.created.json
-stripe-event:
+stripe-event: | $(DEV_BIN)
 	@test -n "$(EVENT)" || { echo 'usage: make stripe-event EVENT=events/stripe/<file>.json'; exit 2; }
 	@curl -sS -X POST "http://127.0.0.1:$${DEV_API_PORT:-3000}/webhooks/stripe" \
 	  -H 'content-type: application/json' \
-	  -H "Stripe-Signature: $$(cargo run --locked -q -p devstack --bin dev -- sign-event $(EVENT))" \
+	  -H "Stripe-Signature: $$($(DEV_BIN) sign-event $(EVENT))" \
 	  --data-binary @$(EVENT); echo
 
 # What the webhook projected for an account of the running `make dev` (default acct_demo).
-billing:
-	@cargo run --locked -q -p devstack --bin dev -- billing $(ARGS)
+billing: | $(DEV_BIN)
+	@$(DEV_BIN) billing $(ARGS)
 
 # The deployable arm64 zips in target/lambda/<function>/bootstrap.zip (what `sam build` makes too).
 build-lambda: $(VENV)/lambda/.installed

@@ -718,3 +718,173 @@ pub mod stripe {
         String::from_utf8(out.stdout).unwrap()
     }
 }
+
+pub mod storm {
+    //! Faults under the AWS SDK: an HTTP connector that, for a seeded random share of calls,
+    //! answers as DynamoDB does when it throttles (400 `ThrottlingException`) or fails (500), times
+    //! out, or makes the call and then loses the response (the write happened; the caller cannot
+    //! know). The SDK's own retries see them as they would see DynamoDB's, and what they cannot
+    //! absorb reaches the functions.
+
+    use std::sync::Arc;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    use aws_smithy_runtime_api::client::http::{
+        HttpConnector, HttpConnectorFuture, SharedHttpClient, SharedHttpConnector, http_client_fn,
+    };
+    use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+    use aws_smithy_runtime_api::client::result::ConnectorError;
+    use aws_smithy_types::body::SdkBody;
+
+    /// A small seeded generator (SplitMix64): the same seed gives the same faults.
+    #[derive(Debug)]
+    pub struct Rng(u64);
+
+    impl Rng {
+        pub fn new(seed: u64) -> Self {
+            Self(seed)
+        }
+
+        pub fn next_u64(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+
+        /// A whole number below `n`.
+        pub fn below(&mut self, n: u64) -> u64 {
+            self.next_u64() % n.max(1)
+        }
+
+        pub fn shuffle<T>(&mut self, items: &mut [T]) {
+            for i in (1..items.len()).rev() {
+                items.swap(i, self.below(i as u64 + 1) as usize);
+            }
+        }
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Fault {
+        Throttled,
+        ServerError,
+        TimedOut,
+        /// Made, then its response lost.
+        LostResponse,
+    }
+
+    /// What the layer did, for the figures.
+    #[derive(Debug, Default)]
+    pub struct Counts {
+        pub calls: AtomicU64,
+        pub throttled: AtomicU64,
+        pub server_errors: AtomicU64,
+        pub timed_out: AtomicU64,
+        pub lost_responses: AtomicU64,
+    }
+
+    impl Counts {
+        pub fn faults(&self) -> u64 {
+            [&self.throttled, &self.server_errors, &self.timed_out, &self.lost_responses]
+                .iter()
+                .map(|c| c.load(Ordering::SeqCst))
+                .sum()
+        }
+    }
+
+    /// The faults' settings and what they did; `on` switches them (off to check the result).
+    #[derive(Debug)]
+    pub struct Faults {
+        pub percent: u64,
+        pub on: AtomicBool,
+        rng: Mutex<Rng>,
+        pub counts: Counts,
+    }
+
+    impl Faults {
+        pub fn new(percent: u64, seed: u64) -> Arc<Self> {
+            Arc::new(Self {
+                percent,
+                on: AtomicBool::new(true),
+                rng: Mutex::new(Rng::new(seed)),
+                counts: Counts::default(),
+            })
+        }
+
+        fn pick(&self) -> Option<Fault> {
+            self.counts.calls.fetch_add(1, Ordering::SeqCst);
+            if !self.on.load(Ordering::SeqCst) {
+                return None;
+            }
+            let mut rng = self.rng.lock().expect("rng");
+            if rng.below(100) >= self.percent {
+                return None;
+            }
+            Some(match rng.below(4) {
+                0 => Fault::Throttled,
+                1 => Fault::ServerError,
+                2 => Fault::TimedOut,
+                _ => Fault::LostResponse,
+            })
+        }
+    }
+
+    fn dynamo_error(status: u16, kind: &str) -> HttpResponse {
+        let body = format!(
+            r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{kind}","message":"injected by the storm suite"}}"#
+        );
+        let mut r = HttpResponse::new(status.try_into().expect("status"), SdkBody::from(body));
+        r.headers_mut().insert("content-type", "application/x-amz-json-1.0");
+        r.headers_mut().insert("x-amzn-requestid", "storm");
+        r
+    }
+
+    #[derive(Debug)]
+    struct Faulty {
+        inner: SharedHttpConnector,
+        faults: Arc<Faults>,
+    }
+
+    impl HttpConnector for Faulty {
+        fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+            let c = &self.faults.counts;
+            match self.faults.pick() {
+                None => self.inner.call(request),
+                Some(Fault::Throttled) => {
+                    c.throttled.fetch_add(1, Ordering::SeqCst);
+                    HttpConnectorFuture::ready(Ok(dynamo_error(400, "ThrottlingException")))
+                }
+                Some(Fault::ServerError) => {
+                    c.server_errors.fetch_add(1, Ordering::SeqCst);
+                    HttpConnectorFuture::ready(Ok(dynamo_error(500, "InternalServerError")))
+                }
+                Some(Fault::TimedOut) => {
+                    c.timed_out.fetch_add(1, Ordering::SeqCst);
+                    HttpConnectorFuture::ready(Err(ConnectorError::timeout("injected: timed out".into())))
+                }
+                Some(Fault::LostResponse) => {
+                    c.lost_responses.fetch_add(1, Ordering::SeqCst);
+                    let made = self.inner.call(request);
+                    HttpConnectorFuture::new(async move {
+                        let _ = made.await;
+                        Err(ConnectorError::io("injected: connection dropped after the request was sent".into()))
+                    })
+                }
+            }
+        }
+    }
+
+    /// A plain-HTTP client for the local stand-in with `faults` in front of it.
+    pub fn faulty_client(faults: Arc<Faults>) -> SharedHttpClient {
+        let inner = aws_smithy_http_client::Builder::new().build_http();
+        http_client_fn(move |settings, components| {
+            use aws_smithy_runtime_api::client::http::HttpClient;
+            SharedHttpConnector::new(Faulty {
+                inner: inner.http_connector(settings, components),
+                faults: faults.clone(),
+            })
+        })
+    }
+}

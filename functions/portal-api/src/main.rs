@@ -1,5 +1,6 @@
 //! Lambda entry point: wiring only. Clients are built once per cold start.
 
+use billing_aws::config::ExposeSecret;
 use billing_aws::{DynamoStore, config, telemetry};
 use portal_api::stripe_client::StripeClient;
 use portal_api::{AppState, Settings};
@@ -15,7 +16,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     // A restricted key allowed to create Checkout and customer-portal sessions and to change
     // subscriptions, invoices, customers and payment methods; read once per cold start.
     let api_key = config::secret_string(&aws, &config::required("STRIPE_API_KEY_ARN")?).await?;
-    let stripe = StripeClient::new(api_key.trim(), config::optional("STRIPE_API_BASE").as_deref())?;
+    let stripe = StripeClient::new(api_key.expose_secret().trim(), config::optional("STRIPE_API_BASE").as_deref())?;
     let store = DynamoStore::from_config(&aws, &settings.table_name);
     lambda_http::run(portal_api::router(AppState::new(store, stripe, settings))).await
 }

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use billing_aws::config::ExposeSecret;
 use billing_aws::{DynamoStore, config, telemetry};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use stripe_webhook::stripe_api::StripeApi;
@@ -15,7 +16,7 @@ async fn main() -> Result<(), Error> {
     let table = config::required("TABLE_NAME")?;
     let aws = config::load_aws().await;
     let api_key = config::secret_string(&aws, &config::required("STRIPE_API_KEY_ARN")?).await?;
-    let stripe = Arc::new(StripeApi::new(api_key.trim(), None)?);
+    let stripe = Arc::new(StripeApi::new(api_key.expose_secret().trim(), None)?);
     let store = Arc::new(DynamoStore::from_config(&aws, table));
     let alert_after = parked_alert_after()?;
     lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| {

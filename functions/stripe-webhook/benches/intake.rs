@@ -15,7 +15,7 @@ fn intake(c: &mut Criterion) {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/stripe/customer.subscription.updated.json");
     let body = std::fs::read_to_string(path).expect("sample event");
-    let secrets = vec!["whsec_old".to_owned(), "whsec_bench".to_owned()];
+    let secrets: Vec<billing_aws::config::SecretString> = vec!["whsec_old".into(), "whsec_bench".into()];
     let header = Webhook::generate_test_header(&body, "whsec_bench", Some(NOW));
 
     let mut group = c.benchmark_group("webhook");

@@ -23,6 +23,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use billing_aws::config::SecretString;
 use billing_domain::ports::ProcessorEvents;
 use serde_json::json;
 
@@ -32,7 +33,8 @@ pub use apply::Applied;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn ProcessorEvents>,
-    pub secrets: Arc<Vec<String>>,
+    /// Never printed (`Debug` says `[REDACTED]`), zeroed when dropped.
+    pub secrets: Arc<Vec<SecretString>>,
     pub tolerance_secs: i64,
     /// Re-reads objects whose events cannot be ordered; `None` records such events as stale.
     pub stripe: Option<Arc<dyn stripe_api::StripeObjects>>,
@@ -44,7 +46,7 @@ impl AppState {
     pub fn new(store: impl ProcessorEvents + 'static, secrets: Vec<String>) -> Self {
         Self {
             store: Arc::new(store),
-            secrets: Arc::new(secrets),
+            secrets: Arc::new(secrets.into_iter().map(SecretString::from).collect()),
             tolerance_secs: verify::DEFAULT_TOLERANCE_SECS,
             stripe: None,
             ledger: None,

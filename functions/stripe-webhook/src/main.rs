@@ -1,5 +1,6 @@
 //! Lambda entry point: wiring only. Clients are built once per cold start.
 
+use billing_aws::config::ExposeSecret;
 use billing_aws::{DynamoStore, config, telemetry};
 use stripe_webhook::stripe_api::StripeApi;
 use stripe_webhook::{AppState, secrets_from, tolerance_from_env};
@@ -19,11 +20,11 @@ async fn main() -> Result<(), lambda_http::Error> {
         (config::required("STRIPE_WEBHOOK_SECRETS_ARN")?, config::required("STRIPE_API_KEY_ARN")?);
     let (signing, api_key) =
         tokio::try_join!(config::secret_string(&aws, &signing_arn), config::secret_string(&aws, &api_key_arn))?;
-    let secrets = secrets_from(&signing);
+    let secrets = secrets_from(signing.expose_secret());
     if secrets.is_empty() {
         return Err("the webhook signing secret holds no whsec_ value".into());
     }
-    let stripe = StripeApi::new(api_key.trim(), None)?;
+    let stripe = StripeApi::new(api_key.expose_secret().trim(), None)?;
     let store = DynamoStore::from_config(&aws, table);
     let state = AppState::new(store.clone(), secrets).with_tolerance(tolerance).with_stripe(stripe).with_ledger(store);
     lambda_http::run(stripe_webhook::router(state)).await

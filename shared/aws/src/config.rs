@@ -1,6 +1,8 @@
 //! Process configuration: environment variables, read once at start, and the AWS SDK config,
 //! loaded once per process and shared by every client.
 
+pub use secrecy::{ExposeSecret, SecretString};
+
 use aws_config::{BehaviorVersion, SdkConfig};
 
 #[derive(Debug, thiserror::Error)]
@@ -31,8 +33,9 @@ pub async fn load_aws() -> SdkConfig {
 }
 
 /// A secret's string value from Secrets Manager, read once at cold start (never passed through a
-/// template parameter or a plain environment value).
-pub async fn secret_string(config: &SdkConfig, secret_id: &str) -> Result<String, ConfigError> {
+/// template parameter or a plain environment value). Held as a [`SecretString`]: it never
+/// prints (`Debug` says `[REDACTED]`) and is zeroed when dropped; `expose_secret` where it is used.
+pub async fn secret_string(config: &SdkConfig, secret_id: &str) -> Result<SecretString, ConfigError> {
     let out =
         aws_sdk_secretsmanager::Client::new(config).get_secret_value().secret_id(secret_id).send().await.map_err(
             |e| ConfigError::Invalid {
@@ -40,7 +43,9 @@ pub async fn secret_string(config: &SdkConfig, secret_id: &str) -> Result<String
                 reason: aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
             },
         )?;
-    out.secret_string.ok_or(ConfigError::Invalid { name: "secret", reason: "the secret has no string value".into() })
+    out.secret_string
+        .map(SecretString::from)
+        .ok_or(ConfigError::Invalid { name: "secret", reason: "the secret has no string value".into() })
 }
 
 /// The seller's REMIT-TO address from `REMIT_TO_NAME`, `REMIT_TO_LINE1`, `REMIT_TO_LINE2`,

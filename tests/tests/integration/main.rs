@@ -19,5 +19,6 @@ mod refetch;
 mod sample_events;
 mod seats;
 mod statements;
+mod storm;
 mod tenancy;
 mod webhook;

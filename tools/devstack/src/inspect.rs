@@ -44,3 +44,54 @@ pub async fn billing(client: &Client, table: &str, account: &str) -> Result<Valu
         "stripe_events": events,
     }))
 }
+
+/// [`billing`] in a few lines: each object by what a person checks (seats, status, amounts),
+/// work items by kind, and the Stripe events by outcome with the latest ten.
+pub fn summary(report: &Value) -> Value {
+    let list = |key: &str| report[key].as_array().cloned().unwrap_or_default();
+    let money = |v: &Value| match (v["amount"].as_str(), v["currency"].as_str()) {
+        (Some(a), Some(c)) => json!(format!("{a} {c}")),
+        _ => v.clone(),
+    };
+    let mut events = list("stripe_events");
+    events.sort_by_key(|e| e["created"].as_str().unwrap_or_default().to_owned());
+    let mut outcomes = serde_json::Map::new();
+    for e in &events {
+        let o = e["outcome"].as_str().unwrap_or("?").to_owned();
+        let n = outcomes.get(&o).and_then(Value::as_u64).unwrap_or(0);
+        outcomes.insert(o, json!(n + 1));
+    }
+    let mut work = serde_json::Map::new();
+    for w in list("work_items") {
+        let k = w["kind"].as_str().unwrap_or("?").to_owned();
+        let n = work.get(&k).and_then(Value::as_u64).unwrap_or(0);
+        work.insert(k, json!(n + 1));
+    }
+    json!({
+        "account_id": report["account_id"],
+        "subscriptions": list("subscriptions").iter().map(|s| json!({
+            "id": s["id"], "status": s["status"], "seats": s["seats"], "interval": s["interval"],
+            "period": format!("{} – {}", s["current_period_start"].as_str().unwrap_or(""), s["current_period_end"].as_str().unwrap_or("")),
+        })).collect::<Vec<_>>(),
+        "invoices": list("invoices").iter().map(|i| json!({
+            "id": i["id"], "number": i["number"], "status": i["status"], "total": money(&i["total"]),
+            "remaining": money(&i["amount_remaining"]), "lines": i["lines"].as_array().map_or(0, Vec::len),
+        })).collect::<Vec<_>>(),
+        "payment_methods": list("payment_methods").iter().map(|p| {
+            let card = p;
+            json!(format!("{} {} •••• {} {}/{}", p["id"].as_str().unwrap_or(""), card["brand"].as_str().unwrap_or(""),
+                card["last4"].as_str().unwrap_or(""), card["exp_month"], card["exp_year"]))
+        }).collect::<Vec<_>>(),
+        "default_payment_method": list("default_payment_method").first().map(|d| d["payment_method_id"].clone()),
+        "payments": list("payments").iter().map(|p| json!({
+            "charge": p["charge_id"], "amount": money(&p["amount"]), "refunded": money(&p["amount_refunded"]),
+        })).collect::<Vec<_>>(),
+        "work_items": work,
+        "stripe_events": {
+            "by_outcome": outcomes,
+            "latest": events.iter().rev().take(10).map(|e| json!(format!("{} {} → {}",
+                e["event_id"].as_str().unwrap_or(""), e["kind"].as_str().unwrap_or(""), e["outcome"].as_str().unwrap_or("")))).collect::<Vec<_>>(),
+        },
+        "more": "make billing ARGS=--full prints every item as stored",
+    })
+}

@@ -66,6 +66,9 @@ enum Command {
     Billing {
         #[arg(long, default_value = "acct_demo")]
         account: String,
+        /// Every stored item as it is, instead of the summary.
+        #[arg(long)]
+        full: bool,
         #[arg(long, env = "DEV_AWS_PORT", default_value_t = 4566)]
         aws_port: u16,
         #[arg(long, env = "DEV_AWS_ENDPOINT")]
@@ -116,11 +119,12 @@ async fn main() -> Result<()> {
             println!("{}", stripe_events::Webhook::generate_test_header(&body, &secret, None));
             Ok(())
         }
-        Command::Billing { account, aws_port, aws_endpoint, table } => {
+        Command::Billing { account, full, aws_port, aws_endpoint, table } => {
             let endpoint = aws_endpoint.unwrap_or_else(|| format!("http://127.0.0.1:{aws_port}"));
             let aws = devstack::aws::local_config(&endpoint).await;
             let client = aws_sdk_dynamodb::Client::new(&aws);
             let report = devstack::inspect::billing(&client, &table, &account).await?;
+            let report = if full { report } else { devstack::inspect::summary(&report) };
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
@@ -168,6 +172,10 @@ async fn up(
     let data_dir = std::fs::canonicalize(&data_dir)?;
     let log = data_dir.join("moto.log");
     let outbox = data_dir.join("outbox");
+    // Each run's mail apart: what an earlier run left moves to `outbox-earlier/<when>/`.
+    if let Some(moved) = devstack::outbox::set_aside(&outbox, &data_dir.join("outbox-earlier"))? {
+        tracing::info!(to = %moved.display(), "the earlier runs' mail was set aside");
+    }
     let (mut moto, endpoint) = match aws_endpoint {
         Some(url) => (None, url),
         None => {
@@ -245,7 +253,15 @@ fn deliver_fake_events(fake: &FakeStripe, webhook: axum::Router, secret: String)
                         let _ = requeue.send(event);
                     });
                 }
-                Ok(r) => tracing::info!(event = %kind, status = r.status().as_u16(), "fake Stripe event delivered"),
+                Ok(r) => {
+                    // What the webhook made of it: applied, stale, ignored, parked, duplicate, …
+                    let status = r.status().as_u16();
+                    let body = axum::body::to_bytes(r.into_body(), 64 * 1024).await.unwrap_or_default();
+                    let result = serde_json::from_slice::<serde_json::Value>(&body)
+                        .map(|b| b.get("result").or_else(|| b.get("error")).cloned().unwrap_or_default())
+                        .unwrap_or_default();
+                    tracing::info!(event = %kind, status, %result, "fake Stripe event delivered");
+                }
                 Err(e) => tracing::error!(event = %kind, error = %e, "fake Stripe event not delivered"),
             }
         }

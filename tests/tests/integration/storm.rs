@@ -1,0 +1,250 @@
+//! A storm of signed Stripe events for many accounts while DynamoDB fails a share of its calls
+//! (throttling, 500s, timeouts, responses lost after the write), delivered as Stripe delivers:
+//! shuffled, each event one to three times, several at once, and again after every non-2xx
+//! answer. Afterwards nothing is lost or applied twice, and every figure adds up.
+//!
+//! `make test` runs a bounded storm; a bigger one: `STORM_ACCOUNTS=100 STORM_FAULT_PERCENT=20
+//! cargo test -p integration-tests --test integration storm -- --nocapture` (figures in
+//! `docs/reliability.md`).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use aws_sdk_dynamodb::Client;
+use billing_aws::DynamoStore;
+use billing_domain::billing::EventOutcome;
+use billing_domain::ports::{AccountReader, AccountWriter, ProcessorEvents};
+use billing_domain::{Account, AccountId, Actor, Address, AddressInput, AuditAction, AuditEntry, BillingContact};
+use billing_domain::{Currency, Member, NewAccount};
+use futures::StreamExt;
+use integration_tests::Stack;
+use integration_tests::storm::{Faults, Rng};
+use integration_tests::stripe::sample;
+use serde_json::{Value, json};
+
+const SECRET: &str = "whsec_test_storm";
+
+fn setting(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// One account's story, as Stripe would tell it: checkout (the link), three subscription
+/// changes, two bills (the first paid), a card. Every object names its customer only, so events
+/// that arrive before the checkout are parked.
+struct Story {
+    account: AccountId,
+    events: Vec<Value>,
+    seats: u64,
+    open_minor: i64,
+}
+
+fn story(i: usize, rng: &mut Rng) -> Story {
+    let account: AccountId = format!("acct_storm{i:05}").parse().unwrap();
+    let customer = format!("cus_Storm{i:08}");
+    let sub = format!("sub_Storm{i:08}");
+    let base = 1_795_000_000 + (i as i64) * 100;
+    let mut events = Vec::new();
+    let mut push = |name: &str, n: usize, edit: &dyn Fn(&mut Value)| {
+        let mut ev = sample(name);
+        ev["id"] = json!(format!("evt_storm{i:05}_{n:02}"));
+        ev["created"] = json!(base + n as i64);
+        ev["data"]["object"]["customer"] = json!(customer);
+        strip_hints(&mut ev["data"]);
+        edit(&mut ev["data"]["object"]);
+        events.push(ev);
+    };
+    push("checkout.session.completed.json", 0, &|o| {
+        o["client_reference_id"] = json!(account.as_str());
+        o["subscription"] = json!(sub);
+    });
+    let quantities = [1 + rng.below(5), 1 + rng.below(20), 1 + rng.below(50)];
+    for (n, q) in quantities.iter().enumerate() {
+        let name = if n == 0 { "customer.subscription.created.json" } else { "customer.subscription.updated.json" };
+        push(name, 1 + n, &|o| {
+            o["id"] = json!(sub);
+            o["items"]["data"][0]["quantity"] = json!(q);
+        });
+    }
+    let first = 100 * (1 + rng.below(500) as i64);
+    let second = 100 * (1 + rng.below(500) as i64);
+    let invoice = |o: &mut Value, id: String, amount: i64, paid: bool| {
+        o["id"] = json!(id);
+        o["amount_due"] = json!(amount);
+        o["amount_remaining"] = json!(if paid { 0 } else { amount });
+        o["amount_paid"] = json!(if paid { amount } else { 0 });
+        o["total"] = json!(amount);
+        o["subtotal"] = json!(amount);
+        o["total_excluding_tax"] = json!(amount);
+        o["subtotal_excluding_tax"] = json!(amount);
+        o["lines"]["data"][0]["amount"] = json!(amount);
+    };
+    push("invoice.finalized.json", 4, &|o| invoice(o, format!("in_Storm{i:06}a"), first, false));
+    push("invoice.paid.json", 5, &|o| invoice(o, format!("in_Storm{i:06}a"), first, true));
+    push("invoice.finalized.json", 6, &|o| invoice(o, format!("in_Storm{i:06}b"), second, false));
+    push("payment_method.attached.json", 7, &|o| o["id"] = json!(format!("pm_Storm{i:08}")));
+    Story { account, events, seats: quantities[2], open_minor: second }
+}
+
+fn strip_hints(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            if let Some(Value::Object(m)) = map.get_mut("metadata") {
+                m.remove("account_id");
+            }
+            map.values_mut().for_each(strip_hints);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_hints),
+        _ => {}
+    }
+}
+
+async fn open_account(store: &DynamoStore, id: &AccountId) {
+    let now = chrono::Utc::now();
+    let new = NewAccount {
+        name: format!("Storm {id}"),
+        currency: Currency::USD,
+        billing_contact: BillingContact::parse("Ann Payable", "ap@storm.example", None).unwrap(),
+        billing_address: Address::parse(AddressInput {
+            line1: "1 Main St",
+            line2: None,
+            city: "Springfield",
+            region: None,
+            postal_code: None,
+            country: "US",
+        })
+        .unwrap(),
+    };
+    let account = Account::open(id.clone(), new, now);
+    let admin = Actor { user_id: "storm-admin".parse().unwrap(), email: Some("ap@storm.example".parse().unwrap()) };
+    let founder = Member::founder(id.clone(), admin.user_id.clone(), "ap@storm.example".parse().unwrap(), now);
+    let audit =
+        AuditEntry::record(id, &admin, AuditAction::AccountCreated, None, None::<&Account>, Some(&account), now);
+    store.create_account(&account, &founder, &audit, None).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storm_of_events_under_store_faults_loses_nothing_and_applies_nothing_twice() {
+    let (accounts, percent, seed) =
+        (setting("STORM_ACCOUNTS", 12) as usize, setting("STORM_FAULT_PERCENT", 15), setting("STORM_SEED", 7));
+    let s = Stack::new().await;
+    let clean = s.store();
+    let mut rng = Rng::new(seed);
+    let stories: Vec<Story> = (0..accounts).map(|i| story(i, &mut rng)).collect();
+    for st in &stories {
+        open_account(&clean, &st.account).await;
+    }
+
+    // The webhook's store goes through the faults.
+    let faults = Faults::new(percent, seed);
+    let aws = s.aws.to_builder().http_client(integration_tests::storm::faulty_client(faults.clone())).build();
+    let faulty = DynamoStore::new(Client::new(&aws), clean.table());
+    let webhook = s.webhook_over(faulty, &[SECRET]);
+
+    let mut deliveries: Vec<String> = Vec::new();
+    for ev in stories.iter().flat_map(|st| &st.events) {
+        for _ in 0..1 + rng.below(3) {
+            deliveries.push(ev.to_string());
+        }
+    }
+    rng.shuffle(&mut deliveries);
+    let (answered_5xx, outcomes) = (AtomicU64::new(0), std::sync::Mutex::new(BTreeMap::<String, u64>::new()));
+    let started = Instant::now();
+    futures::stream::iter(deliveries.iter())
+        .for_each_concurrent(8, |body| {
+            let (s, webhook, answered_5xx, outcomes) = (&s, &webhook, &answered_5xx, &outcomes);
+            async move {
+                // As Stripe does: again after every non-2xx answer (here without its hours of backoff).
+                for attempt in 1.. {
+                    let r = s.deliver(webhook, body, Some(&devstack::sign_event(body, SECRET))).await;
+                    if r.status.is_success() {
+                        let key = r.body["result"].to_string().replace('"', "");
+                        *outcomes.lock().unwrap().entry(key).or_default() += 1;
+                        break;
+                    }
+                    assert!(r.status.is_server_error(), "{}: {:?}", r.status, r.body);
+                    assert!(attempt < 50, "an event refused 50 times: {body}");
+                    answered_5xx.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        })
+        .await;
+    let storm_secs = started.elapsed().as_secs_f64();
+
+    // The recovery job's sweep, after the storm: what a link's own replay could not finish.
+    faults.on.store(false, Ordering::SeqCst);
+    let swept =
+        stripe_webhook::apply::sweep_parked(&clean, None, None, chrono::Duration::hours(24), chrono::Utc::now())
+            .await
+            .unwrap();
+
+    // Nothing lost: every event is recorded as applied (or stale: a newer one got there first).
+    let mut lost = 0;
+    let mut outcomes_stored: BTreeMap<String, u64> = BTreeMap::new();
+    for ev in stories.iter().flat_map(|st| &st.events) {
+        match clean.event_record(ev["id"].as_str().unwrap()).await.unwrap() {
+            Some(r) if matches!(r.outcome, EventOutcome::Applied | EventOutcome::Stale) => {
+                *outcomes_stored.entry(format!("{:?}", r.outcome).to_lowercase()).or_default() += 1;
+            }
+            other => {
+                lost += 1;
+                eprintln!("lost: {} {:?}", ev["id"], other.map(|r| r.outcome));
+            }
+        }
+    }
+    // Nothing twice, and every figure adds up: each account's seats are the newest quantity,
+    // its balance the sum of its open bills, one follow-up per event that asks for one.
+    let work = s.items_of("work_item").await;
+    let mut wrong = Vec::new();
+    for st in &stories {
+        let sub =
+            clean.subscription(&st.account, st.events[1]["data"]["object"]["id"].as_str().unwrap()).await.unwrap();
+        if sub.as_ref().map(|s| u64::from(s.seats.get())) != Some(st.seats) {
+            wrong.push(format!("{}: seats {:?}, paid for {}", st.account, sub.map(|s| s.seats.get()), st.seats));
+        }
+        let account = clean.account(&st.account).await.unwrap().unwrap();
+        if account.balance_due.to_minor().unwrap() != st.open_minor {
+            wrong.push(format!("{}: balance {} but open bills {}", st.account, account.balance_due, st.open_minor));
+        }
+        let mine: Vec<&Value> = work.iter().filter(|w| w["account_id"] == st.account.as_str()).collect();
+        let count = |kind: &str| mine.iter().filter(|w| w["kind"] == kind).count();
+        if (count("bill_ready"), count("payment_received")) != (2, 1) {
+            wrong.push(format!(
+                "{}: {} bill mails, {} receipts",
+                st.account,
+                count("bill_ready"),
+                count("payment_received")
+            ));
+        }
+    }
+    let parked_left = s.items_of("parked_event").await.len();
+    let c = &faults.counts;
+    let figures = json!({
+        "accounts": accounts,
+        "events": stories.iter().map(|st| st.events.len()).sum::<usize>(),
+        "deliveries": deliveries.len(),
+        "concurrency": 8,
+        "fault_percent": percent,
+        "seed": seed,
+        "store_calls": c.calls.load(Ordering::SeqCst),
+        "faults_injected": {
+            "total": c.faults(),
+            "throttled": c.throttled.load(Ordering::SeqCst),
+            "server_errors": c.server_errors.load(Ordering::SeqCst),
+            "timed_out": c.timed_out.load(Ordering::SeqCst),
+            "responses_lost_after_the_write": c.lost_responses.load(Ordering::SeqCst),
+        },
+        "answered_5xx_and_redelivered": answered_5xx.load(Ordering::SeqCst),
+        "answers": outcomes.lock().unwrap().clone(),
+        "replayed_by_the_sweep": swept.replayed.applied,
+        "ledger": outcomes_stored,
+        "lost_events": lost,
+        "left_parked": parked_left,
+        "wrong_figures": wrong.len(),
+        "storm_seconds": (storm_secs * 10.0).round() / 10.0,
+    });
+    println!("storm figures: {}", serde_json::to_string_pretty(&figures).unwrap());
+    assert!(c.faults() > 0, "the storm injected faults");
+    assert_eq!((lost, parked_left), (0, 0), "every accepted event applied: {figures}");
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
