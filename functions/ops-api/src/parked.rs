@@ -55,7 +55,7 @@ pub async fn list<S: OpsStore>(
     let limit = number("limit", i64::from(MAX_LISTED))?.map_or(MAX_LISTED, |l| l.max(1) as u16);
     let now = Utc::now();
     let before = now - chrono::Duration::seconds(older_than);
-    let events = state.store.parked_events(before, limit).await?;
+    let events = state.store.parked_events(before, limit, None).await?;
     Ok(Json(ParkedList { events: events.into_iter().map(|p| view(p, now)).collect() }))
 }
 

@@ -403,6 +403,9 @@ async fn still_parked(store: &dyn ProcessorEvents, event_id: &str) -> Result<boo
     Ok(store.event_record(event_id).await?.is_some_and(|r| r.outcome == EventOutcome::Parked))
 }
 
+/// Parked events read per page by the sweep (it reads them all, a page at a time).
+pub const SWEEP_PAGE: u16 = 500;
+
 /// What a sweep of parked events found.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 pub struct Swept {
@@ -412,7 +415,7 @@ pub struct Swept {
     pub waiting_too_long: usize,
 }
 
-/// The recovery job's pass over parked events: replays those whose customer is linked now (a
+/// The recovery job's pass over every parked event: replays those whose customer is linked now (a
 /// link whose own replay failed, or a link made another way), and counts the ones still waiting,
 /// logging `parked events waiting too long` (a metric and an alarm) for those created more than
 /// `alert_after` ago.
@@ -424,24 +427,44 @@ pub async fn sweep_parked(
     now: DateTime<Utc>,
 ) -> Result<Swept> {
     let mut swept = Swept::default();
+    // Every parked event, a page at a time: the customers that have some, in order of their
+    // oldest, and how many wait.
     let mut customers: Vec<String> = Vec::new();
-    for p in store.parked_events(now, 1000).await? {
-        if !customers.contains(&p.customer_id) {
-            customers.push(p.customer_id);
+    let mut oldest: Option<String> = None;
+    let mut page = store.parked_events(now, SWEEP_PAGE, None).await?;
+    while !page.is_empty() {
+        for p in &page {
+            if !customers.contains(&p.customer_id) {
+                customers.push(p.customer_id.clone());
+            }
         }
+        swept.waiting += page.len();
+        if page.len() < usize::from(SWEEP_PAGE) {
+            break;
+        }
+        page = store.parked_events(now, SWEEP_PAGE, page.last()).await?;
     }
     for customer in &customers {
         if store.customer_account(customer).await?.is_some() {
             let r = replay_parked(store, stripe, ledger, customer, now).await?;
             swept.replayed.applied += r.applied;
             swept.replayed.duplicates += r.duplicates;
+            swept.waiting = swept.waiting.saturating_sub(r.applied + r.duplicates);
         }
     }
-    let waiting = store.parked_events(now, 1000).await?;
-    swept.waiting = waiting.len();
-    swept.waiting_too_long = waiting.iter().filter(|p| now.timestamp() - p.created > alert_after.num_seconds()).count();
+    // What still waits, and how much of it too long (oldest first).
+    let too_old = now - alert_after;
+    let mut page = store.parked_events(too_old, SWEEP_PAGE, None).await?;
+    while !page.is_empty() {
+        swept.waiting_too_long += page.len();
+        oldest.get_or_insert_with(|| page[0].event_id.clone());
+        if page.len() < usize::from(SWEEP_PAGE) {
+            break;
+        }
+        page = store.parked_events(too_old, SWEEP_PAGE, page.last()).await?;
+    }
     if swept.waiting_too_long > 0 {
-        let oldest = waiting.first().map(|p| p.event_id.as_str()).unwrap_or_default();
+        let oldest = oldest.unwrap_or_default();
         tracing::warn!(count = swept.waiting_too_long, oldest, "parked events waiting too long");
     }
     Ok(swept)

@@ -110,9 +110,14 @@ pub enum Recorded {
 /// Parked events of every customer.
 #[async_trait]
 pub trait ParkedReader: Send + Sync {
-    /// Up to `limit` parked events, oldest first (by Stripe's `created`), created at or before
-    /// `before`.
-    async fn parked_events(&self, before: DateTime<Utc>, limit: u16) -> Result<Vec<crate::billing::ParkedEvent>>;
+    /// Up to `limit` parked events, oldest first (by Stripe's `created`, then id), created at or
+    /// before `before`, and after `after` (the last of the previous page) when given.
+    async fn parked_events(
+        &self,
+        before: DateTime<Utc>,
+        limit: u16,
+        after: Option<&crate::billing::ParkedEvent>,
+    ) -> Result<Vec<crate::billing::ParkedEvent>>;
 }
 
 /// The processor-event side of the store: the exactly-once ledger and the projections it guards.

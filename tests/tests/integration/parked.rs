@@ -8,7 +8,7 @@ use billing_domain::billing::EventOutcome;
 use billing_domain::ports::ProcessorEvents;
 use devstack::seed;
 use http::StatusCode;
-use integration_tests::stripe::sample;
+use integration_tests::stripe::{sample, strip_account_hints};
 use integration_tests::{Reply, Stack};
 use serde_json::{Value, json};
 
@@ -23,19 +23,7 @@ async fn send(s: &Stack, webhook: &axum::Router, body: &str) -> Reply {
 /// `ev` with every `metadata.account_id` taken out: its account can only come from its
 /// customer's link.
 fn unhinted(mut ev: Value) -> Value {
-    fn strip(v: &mut Value) {
-        match v {
-            Value::Object(map) => {
-                if let Some(Value::Object(m)) = map.get_mut("metadata") {
-                    m.remove("account_id");
-                }
-                map.values_mut().for_each(strip);
-            }
-            Value::Array(items) => items.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    strip(&mut ev["data"]);
+    strip_account_hints(&mut ev["data"]);
     ev
 }
 
@@ -233,4 +221,50 @@ async fn a_newer_event_racing_the_replay_of_an_older_parked_one_wins() {
             assert!(matches!(rec.outcome, EventOutcome::Applied | EventOutcome::Stale), "{id}: {:?}", rec.outcome);
         }
     }
+}
+
+#[tokio::test]
+async fn parked_events_are_read_a_page_at_a_time_in_stripes_order() {
+    use billing_domain::billing::{EventRecord, ParkedEvent};
+    use billing_domain::ports::ParkedReader;
+    let s = Stack::new().await;
+    let store = s.store();
+    let now = chrono::Utc::now();
+    // Two customers, created times out of order, two events in one second.
+    let mut want = Vec::new();
+    for (n, (customer, created)) in
+        [("cus_A", 30), ("cus_B", 10), ("cus_A", 20), ("cus_B", 20), ("cus_A", 40)].into_iter().enumerate()
+    {
+        let id = format!("evt_page_{n}");
+        let record = EventRecord {
+            event_id: id.clone(),
+            kind: "customer.updated".into(),
+            created: chrono::DateTime::from_timestamp(created, 0).unwrap(),
+            received_at: now,
+            outcome: EventOutcome::Parked,
+            account_id: None,
+        };
+        let parked = ParkedEvent {
+            event_id: id.clone(),
+            kind: record.kind.clone(),
+            created,
+            customer_id: customer.into(),
+            payload: "{}".into(),
+            parked_at: now,
+        };
+        store.park(&record, &parked).await.unwrap();
+        want.push((created, id));
+    }
+    want.sort();
+    let mut got = Vec::new();
+    let mut page = store.parked_events(now, 2, None).await.unwrap();
+    while !page.is_empty() {
+        assert!(page.len() <= 2);
+        got.extend(page.iter().map(|p| (p.created, p.event_id.clone())));
+        page = store.parked_events(now, 2, page.last()).await.unwrap();
+    }
+    assert_eq!(got, want);
+    let early = store.parked_events(chrono::DateTime::from_timestamp(20, 0).unwrap(), 10, None).await.unwrap();
+    assert_eq!(early.len(), 3, "created at or before 20");
+    assert_eq!(store.parked_for("cus_A").await.unwrap().iter().map(|p| p.created).collect::<Vec<_>>(), [20, 30, 40]);
 }

@@ -20,7 +20,7 @@ use billing_domain::{Currency, Member, NewAccount};
 use futures::StreamExt;
 use integration_tests::Stack;
 use integration_tests::storm::{Faults, Rng};
-use integration_tests::stripe::sample;
+use integration_tests::stripe::{sample, strip_account_hints};
 use serde_json::{Value, json};
 
 const SECRET: &str = "whsec_test_storm";
@@ -50,7 +50,7 @@ fn story(i: usize, rng: &mut Rng) -> Story {
         ev["id"] = json!(format!("evt_storm{i:05}_{n:02}"));
         ev["created"] = json!(base + n as i64);
         ev["data"]["object"]["customer"] = json!(customer);
-        strip_hints(&mut ev["data"]);
+        strip_account_hints(&mut ev["data"]);
         edit(&mut ev["data"]["object"]);
         events.push(ev);
     };
@@ -84,19 +84,6 @@ fn story(i: usize, rng: &mut Rng) -> Story {
     push("invoice.finalized.json", 6, &|o| invoice(o, format!("in_Storm{i:06}b"), second, false));
     push("payment_method.attached.json", 7, &|o| o["id"] = json!(format!("pm_Storm{i:08}")));
     Story { account, events, seats: quantities[2], open_minor: second }
-}
-
-fn strip_hints(v: &mut Value) {
-    match v {
-        Value::Object(map) => {
-            if let Some(Value::Object(m)) = map.get_mut("metadata") {
-                m.remove("account_id");
-            }
-            map.values_mut().for_each(strip_hints);
-        }
-        Value::Array(items) => items.iter_mut().for_each(strip_hints),
-        _ => {}
-    }
 }
 
 async fn open_account(store: &DynamoStore, id: &AccountId) {

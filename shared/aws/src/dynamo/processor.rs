@@ -282,23 +282,47 @@ impl billing_domain::ports::RecoveryWatermark for DynamoStore {
     }
 }
 
-#[async_trait]
-impl ParkedReader for DynamoStore {
-    async fn parked_events(&self, before: DateTime<Utc>, limit: u16) -> Result<Vec<ParkedEvent>> {
-        let out = self
+impl DynamoStore {
+    /// Parked events from the index, oldest first: `condition` on `gsi1sk` with `:order`, after
+    /// `after` when given.
+    async fn parked_in_index(
+        &self,
+        condition: &str,
+        order: String,
+        limit: u16,
+        after: Option<&ParkedEvent>,
+    ) -> Result<Vec<ParkedEvent>> {
+        let mut q = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(GSI1)
-            .key_condition_expression("gsi1pk = :pk AND gsi1sk <= :before")
+            .key_condition_expression(format!("gsi1pk = :pk AND gsi1sk {condition} :order"))
             .expression_attribute_values(":pk", s(PARKED_GSI1PK))
-            // Every event created in `before`'s second sorts below `~`.
-            .expression_attribute_values(":before", s(format!("{:012}#~", before.timestamp().max(0))))
-            .limit(i32::from(limit.max(1)))
-            .send()
-            .await
-            .map_err(super::unavailable)?;
+            .expression_attribute_values(":order", s(order))
+            .limit(i32::from(limit.max(1)));
+        if let Some(p) = after {
+            q = q
+                .exclusive_start_key(GSI1_PK, s(PARKED_GSI1PK))
+                .exclusive_start_key(GSI1_SK, s(parked_order(p.created, &p.event_id)))
+                .exclusive_start_key(PK, s(stripe_customer_pk(&p.customer_id)))
+                .exclusive_start_key(SK, s(parked_sk(p.created, &p.event_id)));
+        }
+        let out = q.send().await.map_err(super::unavailable)?;
         out.items.unwrap_or_default().into_iter().map(super::from_item).collect()
+    }
+}
+
+#[async_trait]
+impl ParkedReader for DynamoStore {
+    async fn parked_events(
+        &self,
+        before: DateTime<Utc>,
+        limit: u16,
+        after: Option<&ParkedEvent>,
+    ) -> Result<Vec<ParkedEvent>> {
+        // Every event created in `before`'s second sorts below `~`.
+        self.parked_in_index("<=", format!("{:012}#~", before.timestamp().max(0)), limit, after).await
     }
 }
 
@@ -310,19 +334,7 @@ impl ParkedEventsAdmin for DynamoStore {
             return Err(Error::NotFound);
         }
         let order = parked_order(record.created.timestamp(), &record.event_id);
-        let found = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(GSI1)
-            .key_condition_expression("gsi1pk = :pk AND gsi1sk = :order")
-            .expression_attribute_values(":pk", s(PARKED_GSI1PK))
-            .expression_attribute_values(":order", s(order))
-            .send()
-            .await
-            .map_err(super::unavailable)?;
-        let parked: Option<ParkedEvent> =
-            found.items.unwrap_or_default().into_iter().next().map(super::from_item).transpose()?;
+        let parked = self.parked_in_index("=", order, 1, None).await?.into_iter().next();
         record.outcome = EventOutcome::Discarded;
         let mut ledger = self.ledger_item(&record)?;
         ledger.insert("discard".into(), super::to_attribute(discard)?);
