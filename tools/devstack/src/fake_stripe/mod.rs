@@ -272,6 +272,11 @@ impl FakeStripe {
         self.objects.lock().expect("fake Stripe state").get(id).cloned()
     }
 
+    /// The `kind` object stored under `id`, or Stripe's `resource_missing`.
+    fn stored(&self, kind: &str, id: &str) -> Result<Value, Fail> {
+        self.get(id).filter(|o| o["object"] == kind).ok_or_else(|| missing(kind, id))
+    }
+
     pub fn router(&self) -> Router {
         Router::new()
             .route("/v1/subscriptions/{id}", get(objects::subscription).post(seats::update_subscription))

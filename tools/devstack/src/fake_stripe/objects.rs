@@ -48,9 +48,9 @@ pub(super) async fn object(kind: &'static str, fake: FakeStripe, headers: Header
     if !authorized(&headers) {
         return error(StatusCode::UNAUTHORIZED, None, "You did not provide an API key.".into());
     }
-    match fake.objects.lock().expect("fake Stripe state").get(&id) {
-        Some(obj) if obj["object"] == kind => axum::Json(obj.clone()).into_response(),
-        _ => error(StatusCode::NOT_FOUND, Some("resource_missing"), format!("No such {kind}: '{id}'")),
+    match fake.stored(kind, &id) {
+        Ok(obj) => axum::Json(obj).into_response(),
+        Err(f) => respond(f),
     }
 }
 

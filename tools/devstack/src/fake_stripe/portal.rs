@@ -53,11 +53,7 @@ pub(super) async fn hosted_invoice_page(State(fake): State<FakeStripe>, Path(id)
 }
 
 pub(super) async fn customer(State(fake): State<FakeStripe>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    guard!(headers);
-    match fake.get(&id).filter(|c| c["object"] == "customer") {
-        Some(c) => axum::Json(c).into_response(),
-        None => respond(missing("customer", &id)),
-    }
+    super::objects::object("customer", fake, headers, id).await
 }
 
 pub(super) async fn update_customer(
@@ -68,8 +64,9 @@ pub(super) async fn update_customer(
 ) -> Response {
     guard!(headers);
     let f = form(&body);
-    let Some(mut c) = fake.get(&id).filter(|c| c["object"] == "customer") else {
-        return respond(missing("customer", &id));
+    let mut c = match fake.stored("customer", &id) {
+        Ok(c) => c,
+        Err(f) => return respond(f),
     };
     if let Some(pm) = f.get("invoice_settings[default_payment_method]") {
         if fake.get(pm).is_none_or(|p| p["customer"].as_str() != Some(id.as_str())) {
@@ -88,8 +85,9 @@ pub(super) async fn update_customer(
 
 pub(super) async fn detach(State(fake): State<FakeStripe>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     guard!(headers);
-    let Some(mut pm) = fake.get(&id).filter(|p| p["object"] == "payment_method") else {
-        return respond(missing("payment_method", &id));
+    let mut pm = match fake.stored("payment_method", &id) {
+        Ok(pm) => pm,
+        Err(f) => return respond(f),
     };
     let Some(customer) = pm["customer"].as_str().map(str::to_owned) else {
         return error(
@@ -112,11 +110,7 @@ pub(super) async fn detach(State(fake): State<FakeStripe>, headers: HeaderMap, P
 }
 
 pub(super) async fn invoice(State(fake): State<FakeStripe>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    guard!(headers);
-    match fake.get(&id).filter(|i| i["object"] == "invoice") {
-        Some(i) => axum::Json(i).into_response(),
-        None => respond(missing("invoice", &id)),
-    }
+    super::objects::object("invoice", fake, headers, id).await
 }
 
 pub(super) async fn pay(
@@ -129,7 +123,7 @@ pub(super) async fn pay(
     let f = form(&body);
     once(&fake, &headers, || {
         reply((|| {
-            let inv = fake.get(&id).filter(|i| i["object"] == "invoice").ok_or_else(|| missing("invoice", &id))?;
+            let inv = fake.stored("invoice", &id)?;
             if inv["status"] != "open" {
                 let message = format!("Invoice {id} is not open.");
                 return Err(fail(StatusCode::BAD_REQUEST, "invalid_request_error", "invoice_not_open", message));

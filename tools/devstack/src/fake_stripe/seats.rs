@@ -55,8 +55,9 @@ pub(super) async fn preview(State(fake): State<FakeStripe>, headers: HeaderMap, 
     guard!(headers);
     let f = form(&body);
     let sub_id = f.get("subscription").cloned().unwrap_or_default();
-    let Some(sub) = fake.get(&sub_id).filter(|s| s["object"] == "subscription") else {
-        return respond(missing("subscription", &sub_id));
+    let sub = match fake.stored("subscription", &sub_id) {
+        Ok(sub) => sub,
+        Err(f) => return respond(f),
     };
     let item = &sub["items"]["data"][0];
     if f.get("subscription_details[items][0][id]").map(String::as_str) != item["id"].as_str() {
@@ -91,8 +92,7 @@ pub(super) async fn update_subscription(
     let f = form(&body);
     once(&fake, &headers, || {
         reply((|| {
-            let mut sub =
-                fake.get(&id).filter(|s| s["object"] == "subscription").ok_or_else(|| missing("subscription", &id))?;
+            let mut sub = fake.stored("subscription", &id)?;
             if f.get("items[0][id]").map(String::as_str) != sub["items"]["data"][0]["id"].as_str() {
                 return Err(bad_param("items[0][id]", "No such subscription item on this subscription".into()));
             }
