@@ -1,3 +1,4 @@
+import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
 import {
@@ -37,6 +38,38 @@ function useAuthForm() {
   return { error, pending, run };
 }
 
+/** One step of signing in: on submit, `action` runs (its failure shown in words), then the
+ * step's submit button and anything `after` it. */
+function AuthForm({
+  form,
+  action,
+  submit,
+  after,
+  children,
+}: {
+  form: ReturnType<typeof useAuthForm>;
+  action: () => Promise<void>;
+  submit: string;
+  after?: ComponentChildren;
+  children: ComponentChildren;
+}) {
+  return (
+    <form
+      onSubmit={(e) => {
+        e.preventDefault();
+        void form.run(action);
+      }}
+    >
+      {children}
+      {form.error && <Alert>{form.error}</Alert>}
+      <Button type="submit" pending={form.pending}>
+        {submit}
+      </Button>
+      {after}
+    </form>
+  );
+}
+
 export function SignIn({ config }: { config: PortalConfig }) {
   const { query } = useLocation();
   const [email, setEmail] = useState('');
@@ -53,23 +86,18 @@ export function SignIn({ config }: { config: PortalConfig }) {
         <>
           <PageTitle>Sign in</PageTitle>
           {query['reset'] === 'done' && <Alert kind="success">Your password was changed. Sign in with the new one.</Alert>}
-          <form
-            onSubmit={(e) => {
-              e.preventDefault();
-              void form.run(async () => {
-                const r = await doSignIn(email, password);
-                if (r.done) done();
-                else setNewPassword('');
-              });
+          <AuthForm
+            form={form}
+            submit="Sign in"
+            action={async () => {
+              const r = await doSignIn(email, password);
+              if (r.done) done();
+              else setNewPassword('');
             }}
           >
             <Field label="E-mail" type="email" autoComplete="username" required value={email} onValue={setEmail} />
             <Field label="Password" type="password" autoComplete="current-password" required value={password} onValue={setPassword} />
-            {form.error && <Alert>{form.error}</Alert>}
-            <Button type="submit" pending={form.pending}>
-              Sign in
-            </Button>
-          </form>
+          </AuthForm>
           <p>
             <a href={`/forgot${email ? `?email=${encodeURIComponent(email)}` : ''}`}>Forgot your password?</a>
           </p>
@@ -81,21 +109,16 @@ export function SignIn({ config }: { config: PortalConfig }) {
         <>
           <PageTitle>Choose a new password</PageTitle>
           <p>Your account was set up with a temporary password. Choose your own to continue.</p>
-          <form
-            onSubmit={(e) => {
-              e.preventDefault();
-              void form.run(async () => {
-                await doNewPassword(newPassword);
-                done();
-              });
+          <AuthForm
+            form={form}
+            submit="Save and sign in"
+            action={async () => {
+              await doNewPassword(newPassword);
+              done();
             }}
           >
             <Field label="New password" type="password" autoComplete="new-password" required hint={PASSWORD_RULE} value={newPassword} onValue={setNewPassword} />
-            {form.error && <Alert>{form.error}</Alert>}
-            <Button type="submit" pending={form.pending}>
-              Save and sign in
-            </Button>
-          </form>
+          </AuthForm>
         </>
       )}
     </main>
@@ -116,41 +139,31 @@ export function SignUp({ config }: { config: PortalConfig }) {
       <p class="brand-line">{config.sellerName} billing</p>
       <PageTitle>Create your login</PageTitle>
       {!sent ? (
-        <form
-          onSubmit={(e) => {
-            e.preventDefault();
-            void form.run(async () => {
-              await doSignUp(email, password);
-              setSent(true);
-            });
+        <AuthForm
+          form={form}
+          submit="Create the login"
+          action={async () => {
+            await doSignUp(email, password);
+            setSent(true);
           }}
         >
           <p>Use the e-mail address you were invited with, or the one you will bill from.</p>
           <Field label="E-mail" type="email" autoComplete="username" required value={email} onValue={setEmail} />
           <Field label="Password" type="password" autoComplete="new-password" required hint={PASSWORD_RULE} value={password} onValue={setPassword} />
-          {form.error && <Alert>{form.error}</Alert>}
-          <Button type="submit" pending={form.pending}>
-            Create the login
-          </Button>
-        </form>
+        </AuthForm>
       ) : (
-        <form
-          onSubmit={(e) => {
-            e.preventDefault();
-            void form.run(async () => {
-              await doConfirmSignUp(email, code);
-              const r = await doSignIn(email, password);
-              if (r.done) window.location.assign('/');
-            });
+        <AuthForm
+          form={form}
+          submit="Confirm and sign in"
+          action={async () => {
+            await doConfirmSignUp(email, code);
+            const r = await doSignIn(email, password);
+            if (r.done) window.location.assign('/');
           }}
         >
           <Alert kind="info">We sent a code to {email} to confirm it is yours.</Alert>
           <Field label="Code from the e-mail" autoComplete="one-time-code" required value={code} onValue={setCode} />
-          {form.error && <Alert>{form.error}</Alert>}
-          <Button type="submit" pending={form.pending}>
-            Confirm and sign in
-          </Button>
-        </form>
+        </AuthForm>
       )}
       <p>
         Have a login? <a href="/signin">Sign in</a>
@@ -170,43 +183,38 @@ export function ForgotPassword() {
     <main class="narrow auth" id="main">
       <PageTitle>Reset your password</PageTitle>
       {!sent ? (
-        <form
-          onSubmit={(e) => {
-            e.preventDefault();
-            void form.run(async () => {
-              await doForgot(email);
-              setSent(true);
-            });
+        <AuthForm
+          form={form}
+          submit="Send the code"
+          action={async () => {
+            await doForgot(email);
+            setSent(true);
           }}
         >
           <p>We will e-mail you a code to set a new password.</p>
           <Field label="E-mail" type="email" autoComplete="username" required value={email} onValue={setEmail} />
-          {form.error && <Alert>{form.error}</Alert>}
-          <Button type="submit" pending={form.pending}>
-            Send the code
-          </Button>
-        </form>
+        </AuthForm>
       ) : (
-        <form
-          onSubmit={(e) => {
-            e.preventDefault();
-            void form.run(async () => {
-              await doConfirmForgot(email, code, password);
-              route('/signin?reset=done');
-            });
+        <AuthForm
+          form={form}
+          submit="Set the new password"
+          after={
+            <>
+              {' '}
+              <button type="button" class="link" onClick={() => setSent(false)}>
+                Send another code
+              </button>
+            </>
+          }
+          action={async () => {
+            await doConfirmForgot(email, code, password);
+            route('/signin?reset=done');
           }}
         >
           <Alert kind="info">If {email} has a user here, a code is on its way to it.</Alert>
           <Field label="Code from the e-mail" autoComplete="one-time-code" required value={code} onValue={setCode} />
           <Field label="New password" type="password" autoComplete="new-password" required hint={PASSWORD_RULE} value={password} onValue={setPassword} />
-          {form.error && <Alert>{form.error}</Alert>}
-          <Button type="submit" pending={form.pending}>
-            Set the new password
-          </Button>{' '}
-          <button type="button" class="link" onClick={() => setSent(false)}>
-            Send another code
-          </button>
-        </form>
+        </AuthForm>
       )}
       <p>
         <a href="/signin">Back to sign in</a>
@@ -223,26 +231,21 @@ export function ChangePassword() {
   return (
     <section class="narrow">
       <PageTitle>Change your password</PageTitle>
-      <form
-        onSubmit={(e) => {
-          e.preventDefault();
+      <AuthForm
+        form={form}
+        submit="Change password"
+        action={async () => {
           setDone(false);
-          void form.run(async () => {
-            await doChangePassword(oldPassword, newPassword);
-            setDone(true);
-            setOld('');
-            setNew('');
-          });
+          await doChangePassword(oldPassword, newPassword);
+          setDone(true);
+          setOld('');
+          setNew('');
         }}
       >
         <Field label="Current password" type="password" autoComplete="current-password" required value={oldPassword} onValue={setOld} />
         <Field label="New password" type="password" autoComplete="new-password" required hint={PASSWORD_RULE} value={newPassword} onValue={setNew} />
-        {form.error && <Alert>{form.error}</Alert>}
         {done && <Alert kind="success">Your password was changed.</Alert>}
-        <Button type="submit" pending={form.pending}>
-          Change password
-        </Button>
-      </form>
+      </AuthForm>
     </section>
   );
 }
