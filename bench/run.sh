@@ -51,6 +51,18 @@ cargo build --locked --release -p devstack --bin bench-bill-run
   target/release/bench-bill-run --accounts "${BILL_RUN_ACCOUNTS:-10000}"
 } | tee -a docs/performance.md || status=1
 
+# An account's invoice list while the table grows (1,000 → 100,000 items), with the stand-in's index
+# Query and, for the figures before its fix, moto's own (fewer samples: each list reads the table).
+cargo build --locked --release -p devstack --bin bench-invoice-list
+{
+  echo
+  echo "## Invoice list as the table grows (stand-in)"
+  echo
+  target/release/bench-invoice-list --sizes 1000,10000,100000
+  echo
+  MOTO_STOCK_INDEX_QUERY=1 target/release/bench-invoice-list --sizes 1000,10000,100000 --samples 5
+} | tee -a docs/performance.md || status=1
+
 # The web app: bundle size and time to the balance (bench/web.sh).
 bench/web.sh || status=1
 exit "$status"

@@ -6,8 +6,9 @@ can therefore undo each other's committed writes, which DynamoDB never does (its
 serializable). Serving requests one at a time gives the stand-in that isolation, so concurrency
 tests exercise our conditional writes, not moto's races.
 
-It also narrows moto's Query on the table's own key to the one partition asked for (moto lists and
-sorts every item of the table for each Query, see `_query`), and replaces moto's TransactWriteItems with one of the same behaviour that does not deep-copy
+It also narrows moto's Query to the one partition asked for, on the table's key and on a global
+index (moto lists and sorts every item of the table for each Query, see `_query` and
+`_query_index`), and replaces moto's TransactWriteItems with one of the same behaviour that does not deep-copy
 every table it touches on each call (see `_transact_write_items`): with that copy, each transaction
 cost time and memory in proportion to the whole table, so a bill run over thousands of accounts,
 or a long `make dev` session, slowed to a crawl and grew moto past 10 GB.
@@ -23,6 +24,7 @@ import base64
 import copy
 import hashlib
 import hmac
+import json
 import os
 import secrets
 import signal
@@ -47,8 +49,9 @@ from moto.dynamodb.exceptions import (
     TransactWriteSingleOpException,
 )
 from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.responses import DynamoResult
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import run_simple
 
@@ -136,6 +139,8 @@ def _transact_write_items(self, transact_items):
                 table.items[hash_value] = before
         for shard, length in streams.values():
             del shard.items[length:]
+        for table, hash_value, range_value, _ in saved:
+            _reindex(table, hash_value, range_value)
         raise
 
 
@@ -171,6 +176,154 @@ def _query(self, hash_key, *args, **kwargs):
 
 Table.all_items = _partition_items
 Table.query = _query
+
+
+# An index Query reads moto's whole table too: `Table.query` keeps, of every item of the table,
+# those whose index key matches, so an account's invoice list (one Query on gsi1) took time in
+# proportion to every item of every account. The stand-in keeps, for each global index with a
+# one-attribute partition key, the table keys of the items in each index partition, kept up to date
+# by every write (put, update, delete, batch and transaction, and a transaction's restore), and
+# hands the Query only that partition's items. MOTO_STOCK_INDEX_QUERY=1 turns this off (the
+# benchmark's "before", bench/run.sh).
+def _index_partitions(table):
+    """{index: {partition value: {table key: None}}}, plus where each table key is, made on first
+    use from the table's items."""
+    state = table.__dict__.get("_index_partitions")
+    if state is None:
+        names = {}
+        for index in table.global_indexes:
+            hashes = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"]
+            if len(hashes) == 1:
+                names[index.name] = hashes[0]
+        state = {"attrs": names, "by": {name: {} for name in names}, "where": {}}
+        table._index_partitions = state
+        for item in _all_items(table):
+            _place(state, item)
+    return state
+
+
+def _place(state, item):
+    key = (item.hash_key, item.range_key)
+    spots = []
+    for name, attr in state["attrs"].items():
+        value = item.attrs.get(attr)
+        if value is not None:
+            state["by"][name].setdefault(value, {})[key] = None
+            spots.append((name, value))
+    if spots:
+        state["where"][key] = spots
+
+
+def _reindex(table, hash_value, range_value):
+    """After a write to one table key: that key's index entries are the item's as it is now."""
+    state = table.__dict__.get("_index_partitions")
+    if state is None:
+        return
+    key = (hash_value, range_value)
+    for name, value in state["where"].pop(key, ()):
+        bucket = state["by"][name].get(value)
+        if bucket is not None:
+            bucket.pop(key, None)
+            if not bucket:
+                del state["by"][name][value]
+    part = table.items.get(hash_value)
+    item = part.get(range_value) if part is not None and table.range_key_attr else part
+    if isinstance(item, Item):
+        _place(state, item)
+
+
+def _table_key(table, key_attrs):
+    hash_value = DynamoType(key_attrs[table.hash_key_attr])
+    range_value = DynamoType(key_attrs[table.range_key_attr]) if table.range_key_attr else None
+    return hash_value, range_value
+
+
+def _reindexed(write, key_of):
+    def wrapper(self, table_name, attrs, *args, **kwargs):
+        try:
+            return write(self, table_name, attrs, *args, **kwargs)
+        finally:
+            table = self.tables.get(table_name)
+            if table is not None and "_index_partitions" in table.__dict__:
+                try:
+                    keys = _table_key(table, key_of(attrs))
+                except (KeyError, TypeError):
+                    keys = None  # a malformed key: moto refused it and wrote nothing
+                if keys is not None:
+                    _reindex(table, *keys)
+
+    return wrapper
+
+
+def _index_items(self):
+    """`Table.all_items` while an index Query runs: that index partition's items only."""
+    name, value = self._only_index
+    state = _index_partitions(self)
+    items = []
+    for hash_value, range_value in state["by"][name].get(value, {}):
+        part = self.items.get(hash_value)
+        item = part.get(range_value) if part is not None and self.range_key_attr else part
+        if isinstance(item, Item):
+            items.append(item)
+    return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
+
+
+def _query_index(self, hash_key, *args, **kwargs):
+    index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+    conditions = kwargs.get("hash_key_conditions") or []
+    attr = _index_partitions(self)["attrs"].get(index_name) if index_name else None
+    if attr is not None and len(conditions) == 1 and conditions[0][0] == attr:
+        value = conditions[0][1]
+        if isinstance(value, DynamoType):
+            self._only_index = (index_name, value)
+            try:
+                return _query(self, hash_key, *args, **kwargs)
+            finally:
+                self._only_index = None
+    return _query(self, hash_key, *args, **kwargs)
+
+
+def _narrowed_items(self):
+    if getattr(self, "_only_index", None) is not None:
+        return _index_items(self)
+    return _partition_items(self)
+
+
+if os.environ.get("MOTO_STOCK_INDEX_QUERY") != "1":
+    DynamoDBBackend.put_item = _reindexed(DynamoDBBackend.put_item, lambda attrs: attrs)
+    DynamoDBBackend.update_item = _reindexed(DynamoDBBackend.update_item, lambda key: key)
+    DynamoDBBackend.delete_item = _reindexed(DynamoDBBackend.delete_item, lambda key: key)
+    Table.all_items = _narrowed_items
+    Table.query = _query_index
+
+
+# moto answers every DynamoDB call through its generic serializer, which walks botocore's model of
+# the output shape node by node: for an account's 69 invoices, with their lines, that took 0.8 s
+# of each list. An item operation's answer is DynamoDB JSON already (moto's `dynamo_to_dict`
+# leaves only binary values as bytes), so the stand-in writes it with `json.dumps`, encoding bytes
+# in base64 as the serializer does. Errors and the control plane keep moto's serializer.
+_ITEM_ACTIONS = frozenset(
+    {"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems", "PutItem", "UpdateItem", "DeleteItem",
+     "BatchWriteItem", "TransactWriteItems"}
+)
+_execute_result = DynamoResult.execute_result
+
+
+def _json_default(value):
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _execute_item_result(self, context):
+    if context.operation_model.name not in _ITEM_ACTIONS or isinstance(self.result, Exception):
+        return _execute_result(self, context)
+    version = context.service_model.metadata.get("jsonVersion", "1.0")
+    body = json.dumps(self.result, default=_json_default, separators=(",", ":"))
+    return 200, {"Content-Type": f"application/x-amz-json-{version}"}, body
+
+
+DynamoResult.execute_result = _execute_item_result
 
 
 # Cognito's recovery mail. moto answers ForgotPassword with the code in a response header (and
