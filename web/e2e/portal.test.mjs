@@ -190,8 +190,29 @@ describe('the customer portal', { concurrency: false }, () => {
     await page.getByRole('link', { name: 'Pay now' }).click();
     await page.getByRole('heading', { name: 'Pay' }).waitFor();
     await check(page, 'pay');
+    // The bill changed at Stripe since the page listed it (the API answers 409 invoice_changed
+    // with the invoice as Stripe has it): the page offers it again at that amount, and paying
+    // sends the amount the customer confirmed. The first answer is played; the retry is real.
+    const owed = (await page.getByTestId('balance-due').innerText()).replace(/[^\d.]/g, '');
+    let confirmed;
+    await page.route('**/v1/accounts/acct_demo/payments', async (route) => {
+      const sent = route.request().postDataJSON();
+      if (!sent.expected_amounts) {
+        const invoice = { id: sent.invoice_ids[0], status: 'open', amount_remaining: { amount: owed, currency: 'USD' } };
+        const error = { code: 'invoice_changed', message: `invoice ${invoice.id} changed at the payment processor`, invoice };
+        await route.fulfill({ status: 409, contentType: 'application/json', body: JSON.stringify({ error }) });
+        return;
+      }
+      confirmed = sent.expected_amounts;
+      await route.continue();
+    });
     await page.getByRole('button', { name: 'Pay with another card' }).click();
+    await page.getByText(/changed at the payment processor/).waitFor(WAIT);
+    await check(page, 'pay-changed');
+    await page.getByRole('button', { name: /^Pay \$[\d,.]+ for it$/ }).click();
     await page.waitForURL(/\/checkout\/cs_test/);
+    await page.unroute('**/v1/accounts/acct_demo/payments');
+    assert.deepEqual(confirmed?.[0]?.amount_remaining, { amount: owed, currency: 'USD' });
     await page.getByRole('button', { name: /^Pay with test card 4242/ }).click();
     await page.waitForURL(/\/accounts\/acct_demo\/billing/);
     await page.getByText('Payment received. Thank you.').waitFor(WAIT);

@@ -65,7 +65,7 @@ impl IntoResponse for OpsError {
             Self::Domain(DomainError::Invalid(fields)) => fields,
             _ => &[],
         };
-        billing_http::error_response(status, code, &self, billing_http::Extra { details, contact: None })
+        billing_http::error_response(status, code, &self, billing_http::Extra { details, ..Default::default() })
     }
 }
 

@@ -37,8 +37,8 @@ pub enum ApiError {
     NoBillingCustomer,
     #[error("there is nothing to pay")]
     NothingToPay,
-    #[error("invoice {0} changed at the payment processor; reload and try again")]
-    InvoiceChanged(String),
+    #[error("{}", invoice_changed_message(.0))]
+    InvoiceChanged(Box<ChangedInvoice>),
     #[error("{0} seats are assigned to people; unassign some before going below that")]
     SeatsInUse(u32),
     #[error("this is the account's only payment method and its subscription is billed to it; add another first")]
@@ -51,6 +51,28 @@ pub enum ApiError {
     SeatNotAssigned,
     #[error(transparent)]
     Domain(#[from] DomainError),
+}
+
+/// An invoice as the payment processor has it now, when it differs from what the customer was
+/// shown: shown again (and paid only once confirmed, with `expected_amounts`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangedInvoice {
+    pub id: String,
+    pub status: billing_domain::invoice::InvoiceStatus,
+    pub amount_remaining: billing_domain::Money,
+}
+
+fn invoice_changed_message(i: &ChangedInvoice) -> String {
+    use billing_domain::invoice::InvoiceStatus as S;
+    match i.status {
+        S::Open => format!(
+            "invoice {} changed at the payment processor: {} is left to pay on it now; confirm that amount to pay it",
+            i.id, i.amount_remaining
+        ),
+        S::Paid => format!("invoice {} is already paid", i.id),
+        status => format!("invoice {} is {} at the payment processor and cannot be paid", i.id, status.as_str()),
+    }
 }
 
 fn contact_sales_message(contact: Option<&billing_domain::Email>) -> String {
@@ -80,6 +102,10 @@ pub struct ErrorDetail {
     /// Whom to contact instead (`contact_sales`).
     #[serde(default)]
     pub contact: Option<String>,
+    /// The invoice as the payment processor has it now (`invoice_changed`): show it again, and
+    /// pay it by sending its `amount_remaining` in `expected_amounts`.
+    #[serde(default)]
+    pub invoice: Option<ChangedInvoice>,
 }
 
 /// The errors a read can answer with (documentation).
@@ -184,7 +210,16 @@ impl IntoResponse for ApiError {
             ApiError::ContactSales(c) => c.as_ref().map(|c| c.as_str()),
             _ => None,
         };
-        billing_http::error_response(status, code, &self, billing_http::Extra { details, contact })
+        let invoice = match &self {
+            ApiError::InvoiceChanged(i) => serde_json::to_value(i).ok(),
+            _ => None,
+        };
+        billing_http::error_response(
+            status,
+            code,
+            &self,
+            billing_http::Extra { details, contact, invoice: invoice.as_ref() },
+        )
     }
 }
 

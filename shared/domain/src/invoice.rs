@@ -20,6 +20,19 @@ pub enum InvoiceStatus {
     Void,
 }
 
+impl InvoiceStatus {
+    /// Its name, as the API and the store spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvoiceStatus::Draft => "draft",
+            InvoiceStatus::Open => "open",
+            InvoiceStatus::Paid => "paid",
+            InvoiceStatus::Uncollectible => "uncollectible",
+            InvoiceStatus::Void => "void",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -97,6 +110,19 @@ impl Invoice {
         match self.status {
             InvoiceStatus::Open => self.amount_remaining,
             _ => Money::zero(self.currency),
+        }
+    }
+}
+
+#[cfg(test)]
+mod status_tests {
+    use super::InvoiceStatus;
+
+    #[test]
+    fn a_status_name_is_its_serde_name() {
+        use InvoiceStatus as S;
+        for status in [S::Draft, S::Open, S::Paid, S::Uncollectible, S::Void] {
+            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
         }
     }
 }

@@ -32,7 +32,7 @@ impl IntoResponse for BodyRejection {
             }
             Self::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", &[][..]),
         };
-        error_response(status, code, &self, Extra { details, contact: None })
+        error_response(status, code, &self, Extra { details, ..Default::default() })
     }
 }
 

@@ -2,7 +2,7 @@
 //! function answers:
 //!
 //! - [`error_response`]: the one error body, `{"error": {"code", "message", "details"?,
-//!   "contact"?}}`, where a server error's message never carries its cause and a 503 carries
+//!   "contact"?, "invoice"?}}`, where a server error's message never carries its cause and a 503 carries
 //!   `Retry-After`;
 //! - [`JsonBody`] and [`OptionalJson`]: JSON bodies whose rejections ([`BodyRejection`]) say which
 //!   field is wrong, in words a person and a form can use ([`body_error`]).
@@ -57,6 +57,8 @@ struct ErrorBody<'a> {
     details: &'a [FieldError],
     #[serde(skip_serializing_if = "Option::is_none")]
     contact: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    invoice: Option<&'a serde_json::Value>,
 }
 
 /// What an error response says besides its status and message.
@@ -66,6 +68,9 @@ pub struct Extra<'a> {
     pub details: &'a [FieldError],
     /// Whom to contact instead (the portal's `contact_sales`).
     pub contact: Option<&'a str>,
+    /// The invoice as it is now, for a conflict the client resolves by showing it again (the
+    /// portal's `invoice_changed`).
+    pub invoice: Option<&'a serde_json::Value>,
 }
 
 /// The error response for `error`, classified as `status` and `code`. A client error says the
@@ -77,7 +82,9 @@ pub fn error_response(status: StatusCode, code: &str, error: &dyn std::fmt::Disp
         s if s.is_server_error() => INTERNAL_MESSAGE.to_owned(),
         _ => error.to_string(),
     };
-    let body = Body { error: ErrorBody { code, message, details: extra.details, contact: extra.contact } };
+    let body = Body {
+        error: ErrorBody { code, message, details: extra.details, contact: extra.contact, invoice: extra.invoice },
+    };
     let mut response = (status, Json(body)).into_response();
     if status == StatusCode::SERVICE_UNAVAILABLE {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
@@ -112,7 +119,7 @@ mod tests {
     #[tokio::test]
     async fn client_errors_say_their_own_words_with_details_and_contact() {
         let details = [FieldError::new("quantity", "must be 1 to 500")];
-        let extra = Extra { details: &details, contact: Some("sales@seller.example") };
+        let extra = Extra { details: &details, contact: Some("sales@seller.example"), invoice: None };
         let (body, retry) = render(StatusCode::UNPROCESSABLE_ENTITY, "quantity: must be 1 to 500", extra).await;
         assert_eq!(
             body,

@@ -126,8 +126,32 @@ async fn an_invoice_that_changed_at_stripe_is_not_charged() {
     let mut remote = s.fake.get(&id).unwrap();
     remote["amount_remaining"] = json!(1);
     s.fake.put(remote);
-    let r = s.call(&admin, "POST", &format!("/v1/accounts/{acct}/payments"), Some(json!({"invoice_ids": [id]}))).await;
+    let pay = format!("/v1/accounts/{acct}/payments");
+    let r = s.call(&admin, "POST", &pay, Some(json!({"invoice_ids": [id]}))).await;
     assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "invoice_changed"));
+    // The answer offers the invoice as Stripe has it now.
+    let now = json!({"id": id, "status": "open", "amount_remaining": {"amount": "0.01", "currency": "USD"}});
+    assert_eq!(r.body["error"]["invoice"], now, "{:?}", r.body);
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("0.01"), "{:?}", r.body);
+
+    // Confirming another amount, or naming an invoice not being paid, is refused.
+    let stale = json!([{"invoice_id": id, "amount_remaining": {"amount": "5.00", "currency": "USD"}}]);
+    let r = s.call(&admin, "POST", &pay, Some(json!({"invoice_ids": [id], "expected_amounts": stale}))).await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "invoice_changed"));
+    let other = json!([{"invoice_id": "in_other", "amount_remaining": now["amount_remaining"]}]);
+    let r = s.call(&admin, "POST", &pay, Some(json!({"invoice_ids": [id], "expected_amounts": other}))).await;
+    assert_eq!(
+        (r.code(), &r.body["error"]["details"][0]["field"]),
+        ("validation_failed", &json!("expected_amounts[0].invoice_id"))
+    );
+
+    // Confirmed: paid for what Stripe has left on it, through Checkout (the saved card declines).
+    let confirmed = json!([{"invoice_id": id, "amount_remaining": now["amount_remaining"]}]);
+    let body = json!({"invoice_ids": [id], "expected_amounts": confirmed, "pay_with": "checkout"});
+    let r = s.call(&admin, "POST", &pay, Some(body)).await;
+    assert_eq!((r.status, &r.body["mode"]), (StatusCode::CREATED, &json!("checkout")), "{:?}", r.body);
+    assert_eq!(amount(&r.body["total"]), "0.01");
+    assert_eq!(s.fake.get(r.body["session_id"].as_str().unwrap()).unwrap()["amount_total"], json!(1));
 }
 
 #[tokio::test]

@@ -25,6 +25,8 @@ export class ApiFailure extends Error {
     message: string,
     readonly details: FieldError[] = [],
     readonly contact: string | null = null,
+    /** `invoice_changed`: the invoice as the payment processor has it now. */
+    readonly invoice: Schemas['ChangedInvoice'] | null = null,
   ) {
     super(message);
     this.name = 'ApiFailure';
@@ -40,7 +42,7 @@ export class ApiFailure extends Error {
 export function failure(status: number, body: unknown): ApiFailure {
   const e = (body as Partial<ErrorResponse> | null)?.error;
   if (e && typeof e.code === 'string') {
-    return new ApiFailure(status, e.code, e.message ?? e.code, e.details ?? [], e.contact ?? null);
+    return new ApiFailure(status, e.code, e.message ?? e.code, e.details ?? [], e.contact ?? null, e.invoice ?? null);
   }
   if (status === 401) return new ApiFailure(401, 'unauthenticated', 'Your session has ended. Sign in again.');
   if (status >= 500) return new ApiFailure(status, 'service_unavailable', 'The service is not answering right now. Try again in a moment.');

@@ -567,6 +567,15 @@ export interface components {
              */
             proration_date: string;
         };
+        /**
+         * @description An invoice as the payment processor has it now, when it differs from what the customer was
+         *     shown: shown again (and paid only once confirmed, with `expected_amounts`).
+         */
+        ChangedInvoice: {
+            id: string;
+            status: components["schemas"]["InvoiceStatus"];
+            amount_remaining: components["schemas"]["Money"];
+        };
         /** @enum {string} */
         ChargeKind: "recurring" | "one_time" | "usage" | "overage" | "proration";
         CheckoutBody: {
@@ -620,10 +629,15 @@ export interface components {
             details?: components["schemas"]["FieldError"][] | null;
             /** @description Whom to contact instead (`contact_sales`). */
             contact?: string | null;
+            invoice?: components["schemas"]["ChangedInvoice"] | null;
         };
         /** @description Every error response's body, as documented: what [`Body`] serializes to. */
         ErrorResponse: {
             error: components["schemas"]["ErrorDetail"];
+        };
+        ExpectedAmount: {
+            invoice_id: string;
+            amount_remaining: components["schemas"]["Money"];
         };
         /** @description One field that did not parse, with a message a person can act on. */
         FieldError: {
@@ -726,6 +740,12 @@ export interface components {
             /** @description The invoices to pay; default: every open invoice with something left to pay. */
             invoice_ids?: string[] | null;
             pay_with?: components["schemas"]["PayWith"];
+            /**
+             * @description What the customer confirmed is left on an invoice after it changed at the processor (the
+             *     `invoice` of an `invoice_changed` answer). An invoice is charged only when the processor
+             *     still has exactly this much left on it; by default, the amount this API listed.
+             */
+            expected_amounts?: components["schemas"]["ExpectedAmount"][] | null;
         };
         /** @enum {string} */
         PayWith: "auto" | "default_method" | "checkout";

@@ -49,9 +49,12 @@ export function Billing() {
     setSettle({ state: ok ? 'settled' : 'slow', ids });
   };
 
-  const pay = useAction(async (payWith: Schemas['PayWith'], ids: string[]) => {
+  const [lastPayWith, setLastPayWith] = useState<Schemas['PayWith']>('auto');
+  const pay = useAction(async (payWith: Schemas['PayWith'], ids: string[], expected?: Schemas['ExpectedAmount'][]) => {
     setDeclined([]);
-    const r = await call(api.POST('/v1/accounts/{account_id}/payments', { ...path(id), body: { pay_with: payWith, invoice_ids: ids } }));
+    setLastPayWith(payWith);
+    const body = { pay_with: payWith, invoice_ids: ids, ...(expected ? { expected_amounts: expected } : {}) };
+    const r = await call(api.POST('/v1/accounts/{account_id}/payments', { ...path(id), body }));
     if (r.mode === 'checkout') {
       stashIds(pendingKey(id), r.invoice_ids);
       goTo(r.url);
@@ -74,6 +77,8 @@ export function Billing() {
   const def = methods.payment_methods.find((m) => m.default);
   const toggle = (inv: string, on: boolean) => setChosen(on ? [...new Set([...selected, inv])] : selected.filter((x) => x !== inv));
   const manage = can.manageBilling(role);
+  // A bill that changed at the processor since it was listed: offered again at its new amount.
+  const changed = pay.error?.code === 'invoice_changed' && pay.error.invoice?.status === 'open' ? pay.error.invoice : null;
   return (
     <>
       <PageTitle>Pay</PageTitle>
@@ -116,7 +121,23 @@ export function Billing() {
               </label>
             ))}
           </fieldset>
-          <Failure error={pay.error} />
+          {changed ? (
+            <Alert kind="info">
+              <span>
+                Bill {open.find((i) => i.id === changed.id)?.number ?? changed.id} changed at the payment processor: {money(changed.amount_remaining)} is left to pay on it now.
+              </span>{' '}
+              <Button
+                type="button"
+                kind="secondary"
+                pending={pay.pending}
+                onClick={() => void pay.run(lastPayWith, selected, [{ invoice_id: changed.id, amount_remaining: changed.amount_remaining }])}
+              >
+                Pay {money(changed.amount_remaining)} for it
+              </Button>
+            </Alert>
+          ) : (
+            <Failure error={pay.error} />
+          )}
           {manage ? (
             <div class="actions">
               {def && (

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::access::{AccountAccess, can};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ChangedInvoice};
 use crate::error::{ReadErrors, WriteErrors};
 use crate::extract::{self, OptionalJson};
 use billing_stripe::metadata::MAX_CONTRACT_BILLS;
@@ -43,6 +43,17 @@ pub struct PayBody {
     invoice_ids: Option<Vec<String>>,
     #[serde(default)]
     pay_with: PayWith,
+    /// What the customer confirmed is left on an invoice after it changed at the processor (the
+    /// `invoice` of an `invoice_changed` answer). An invoice is charged only when the processor
+    /// still has exactly this much left on it; by default, the amount this API listed.
+    expected_amounts: Option<Vec<ExpectedAmount>>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedAmount {
+    invoice_id: String,
+    amount_remaining: Money,
 }
 
 /// The client's `Idempotency-Key`, hashed (it becomes part of the processor's key).
@@ -116,7 +127,15 @@ pub async fn pay(
     OptionalJson(body): OptionalJson<PayBody>,
 ) -> ApiResult<(StatusCode, Json<PaymentView>)> {
     let key = client_key(&headers)?;
+    let expected = body.expected_amounts.unwrap_or_default();
     let invoices = payable(&state, &id, body.invoice_ids).await?;
+    if let Some((n, e)) = expected.iter().enumerate().find(|(_, e)| !invoices.iter().any(|i| i.id == e.invoice_id)) {
+        return Err(Error::invalid(
+            format!("expected_amounts[{n}].invoice_id"),
+            format!("invoice {} is not among the invoices being paid", e.invoice_id),
+        )
+        .into());
+    }
     // Our own contract bills (invoice-mode accounts) are paid through Checkout: there is no
     // processor invoice to charge a saved method against.
     let (contract, invoices): (Vec<Invoice>, Vec<Invoice>) =
@@ -143,17 +162,28 @@ pub async fn pay(
     }
     // Our copy may lag the processor (a payment in flight, or this very request retried): charge
     // only what the processor itself says is left, and only when it agrees with what the
-    // customer was shown. Invoices it already has as paid are reported, not charged.
+    // customer was shown (or confirmed after a change). Invoices it already has as paid are
+    // reported, not charged. Any other difference is answered with the invoice as the processor
+    // has it, for the customer to see and confirm; our copy follows with the processor's event.
     let mut already_paid = Vec::new();
     let mut due = Vec::with_capacity(invoices.len());
-    for inv in invoices {
+    for mut inv in invoices {
         let remote = state.processor.invoice(&inv.id).await?;
+        let shown =
+            expected.iter().find(|e| e.invoice_id == inv.id).map_or(inv.amount_remaining, |e| e.amount_remaining);
         match remote.status {
             InvoiceStatus::Paid => already_paid.push(PaymentResultView::AlreadyPaid { invoice_id: inv.id.clone() }),
-            InvoiceStatus::Open if remote.amount_remaining == inv.amount_remaining => due.push(inv),
-            _ => {
+            InvoiceStatus::Open if remote.amount_remaining == shown => {
+                inv.amount_remaining = remote.amount_remaining;
+                due.push(inv);
+            }
+            status => {
                 tracing::warn!(invoice = %inv.id, ?remote, "invoice differs at the processor");
-                return Err(ApiError::InvoiceChanged(inv.id.clone()));
+                return Err(ApiError::InvoiceChanged(Box::new(ChangedInvoice {
+                    id: inv.id,
+                    status,
+                    amount_remaining: remote.amount_remaining,
+                })));
             }
         }
     }

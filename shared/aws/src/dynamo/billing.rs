@@ -14,13 +14,6 @@ use super::{DynamoStore, from_item, s, unavailable};
 /// How many index items one page query reads at most while filling a filtered page.
 const SCAN_BATCH: i32 = 50;
 
-fn status_name(status: InvoiceStatus) -> Result<String> {
-    match serde_json::to_value(status) {
-        Ok(serde_json::Value::String(name)) => Ok(name),
-        _ => Err(Error::Corrupt("invoice status does not serialize to a name".into())),
-    }
-}
-
 #[async_trait]
 impl BillingReader for DynamoStore {
     async fn customer_of(&self, account: &AccountId) -> Result<Option<String>> {
@@ -54,7 +47,7 @@ impl BillingReader for DynamoStore {
             }
             None => None,
         };
-        let status = status.map(status_name).transpose()?;
+        let status = status.map(InvoiceStatus::as_str);
         let mut invoices = Vec::new();
         loop {
             let mut q = self
@@ -70,7 +63,7 @@ impl BillingReader for DynamoStore {
                 q = q
                     .filter_expression("#status = :status")
                     .expression_attribute_names("#status", "status")
-                    .expression_attribute_values(":status", s(status.as_str()));
+                    .expression_attribute_values(":status", s(*status));
             }
             if let Some((sk, gsi1sk)) = &start {
                 q = q
