@@ -219,6 +219,25 @@ async fn stripe_clients(port: u16) -> Result<(StripeApi, StripeClient, Option<Fa
     Ok((StripeApi::new(key, Some(&url))?, StripeClient::new(key, Some(&url))?, Some(fake), format!("fake at {url}")))
 }
 
+/// Hands an event arriving at the local webhook to [`FakeStripe::follow`] (Stripe changes its
+/// object before it sends the event), then to the webhook, which checks its signature. Local only:
+/// whoever can reach loopback can already change the fake. The fake's own events are delivered to
+/// the webhook directly, not through here.
+async fn follow_sent_event(
+    axum::extract::State(fake): axum::extract::State<FakeStripe>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
+        return axum::response::IntoResponse::into_response(http::StatusCode::PAYLOAD_TOO_LARGE);
+    };
+    if let Ok(event) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+        fake.follow(&event);
+    }
+    next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes))).await
+}
+
 /// Delivers the fake's events to the local webhook, one at a time and in order, signed with the
 /// first local secret, through the same API Gateway event path as any other request.
 fn deliver_fake_events(fake: &FakeStripe, webhook: axum::Router, secret: String) {
@@ -405,6 +424,12 @@ async fn serve(
         ops_store,
         bill_run::Settings { invoice_prefix: env_or("INVOICE_PREFIX", "INV"), ..bill_run::Settings::default() },
     ));
+    // Events sent to the webhook from outside (`make stripe-event`) change what the fake holds,
+    // as they would have changed Stripe's objects.
+    let webhook = match &fake {
+        Some(fake) => webhook.layer(axum::middleware::from_fn_with_state(fake.clone(), follow_sent_event)),
+        None => webhook,
+    };
     let app = gateway::app(gateway::Gateway {
         portal,
         webhook: Some(webhook),

@@ -43,6 +43,9 @@ pub struct FakeStripe {
     invoice_lines: Arc<Mutex<HashMap<String, Vec<Value>>>>,
     billing: Arc<Mutex<Billing>>,
     sink: Arc<Mutex<Option<EventSink>>>,
+    /// Object id → `created` of the newest event sent to the local webhook about it from outside
+    /// the fake (`make stripe-event`), see [`FakeStripe::follow`].
+    followed: Arc<Mutex<HashMap<String, i64>>>,
 }
 
 fn authorized(headers: &HeaderMap) -> bool {
@@ -265,6 +268,20 @@ impl FakeStripe {
         }
         newest.into_values().for_each(|(_, o)| self.put(o));
         Ok(())
+    }
+
+    /// Takes the object of an event sent to the local webhook by someone else than the fake (a
+    /// sample event, `make stripe-event`): Stripe holds an object as its newest event shows it, so
+    /// a re-read, or a payment, sees the state the events sent so far describe, not the newest
+    /// sample's (`load_events`). An event older than one already followed for its object is not.
+    pub fn follow(&self, event: &Value) {
+        let object = &event["data"]["object"];
+        let (Some(id), Some(created)) = (object["id"].as_str(), event["created"].as_i64()) else { return };
+        let mut followed = self.followed.lock().expect("fake Stripe state");
+        if followed.get(id).is_none_or(|seen| *seen <= created) {
+            followed.insert(id.to_owned(), created);
+            self.put(object.clone());
+        }
     }
 
     /// The object stored under `id`, if any.
