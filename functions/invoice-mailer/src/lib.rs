@@ -54,6 +54,9 @@ pub struct MailSettings {
     pub brand: Brand,
     pub from_name: String,
     pub from_address: String,
+    /// How long a claimed send is left to its sender before another delivery may take it over
+    /// ([`SEND_LEASE_SECS`]; tests that compress time shorten it).
+    pub send_lease_secs: i64,
 }
 
 #[derive(Clone)]
@@ -170,7 +173,7 @@ impl Mailer {
 
     /// Claim, send, record. `Ok(false)`: sent before.
     async fn deliver(&self, key: &MailKey, rendered: &Rendered) -> Result<bool, MailerError> {
-        match self.store.claim_send(key, Utc::now(), SEND_LEASE_SECS).await? {
+        match self.store.claim_send(key, Utc::now(), self.settings.send_lease_secs).await? {
             SendClaim::AlreadySent(id) => {
                 tracing::info!(mail = %key.id(), message_id = %id, "already sent");
                 return Ok(false);
@@ -192,7 +195,22 @@ impl Mailer {
         };
         match result {
             Ok(id) => {
-                self.store.sent(key, &id, Utc::now()).await?;
+                // SES has the mail: a send left unrecorded is sent again once its lease runs out.
+                let mut retry = billing_domain::retry::Retry::to_record_an_effect();
+                let mut failed = None;
+                while retry.attempt().await {
+                    match self.store.sent(key, &id, Utc::now()).await {
+                        Ok(()) => {
+                            failed = None;
+                            break;
+                        }
+                        Err(e) => failed = Some(e),
+                    }
+                }
+                if let Some(e) = failed {
+                    tracing::error!(error = %e, mail = %key.id(), message_id = %id, "sent, but not recorded");
+                    return Err(e.into());
+                }
                 tracing::info!(mail = %key.id(), message_id = %id, "sent");
                 Ok(true)
             }

@@ -19,6 +19,7 @@ async fn main() -> Result<(), Error> {
         },
         from_name: config::required("SELLER_NAME")?,
         from_address: config::required("MAIL_FROM")?,
+        send_lease_secs: invoice_mailer::SEND_LEASE_SECS,
     };
     let aws = config::load_aws().await;
     let mailer = Mailer::new(

@@ -48,6 +48,13 @@ impl Retry {
         Self::default()
     }
 
+    /// The same attempts, for recording an effect that has already happened outside (a mail SES
+    /// took): a record given up on means a retry repeats the effect, so it is not given up after
+    /// one failure.
+    pub fn to_record_an_effect() -> Self {
+        Self::default()
+    }
+
     /// Whether to make another attempt: at once the first time, after [`backoff`] the next
     /// times, and no more once [`CONFLICT_ATTEMPTS`] were made.
     pub async fn attempt(&mut self) -> bool {

@@ -38,6 +38,7 @@ pub fn settings() -> MailSettings {
         },
         from_name: "Seller Hosting".into(),
         from_address: FROM.into(),
+        send_lease_secs: invoice_mailer::SEND_LEASE_SECS,
     }
 }
 

@@ -1,7 +1,10 @@
 //! A storm of signed Stripe events for many accounts while DynamoDB fails a share of its calls
 //! (throttling, 500s, timeouts, responses lost after the write), delivered as Stripe delivers:
 //! shuffled, each event one to three times, several at once, and again after every non-2xx
-//! answer. Afterwards nothing is lost or applied twice, and every figure adds up.
+//! answer. Afterwards nothing is lost or applied twice, and every figure adds up. Then the
+//! invoice mailer sends the mail those events call for while SES and its mail ledger fail a share
+//! of their calls: every mail arrives, and a second copy only ever follows an SES answer lost
+//! after SES took the mail.
 //!
 //! `make test` runs a bounded storm; a bigger one: `STORM_ACCOUNTS=100 STORM_FAULT_PERCENT=20
 //! cargo test -p integration-tests --test integration storm -- --nocapture` (figures in
@@ -21,6 +24,8 @@ use futures::StreamExt;
 use integration_tests::Stack;
 use integration_tests::storm::{Faults, Rng};
 use integration_tests::stripe::{sample, strip_account_hints};
+use invoice_mailer::Mailer;
+use invoice_mailer::send::Ses;
 use serde_json::{Value, json};
 
 const SECRET: &str = "whsec_test_storm";
@@ -86,12 +91,28 @@ fn story(i: usize, rng: &mut Rng) -> Story {
     Story { account, events, seats: quantities[2], open_minor: second }
 }
 
+/// Each storm account's billing contact: its own address, so its mail is counted apart.
+fn contact(id: &AccountId) -> String {
+    format!("ap.{id}@storm.example")
+}
+
+fn faults_of(c: &integration_tests::storm::Counts) -> Value {
+    json!({
+        "total": c.faults(),
+        "throttled": c.throttled.load(Ordering::SeqCst),
+        "server_errors": c.server_errors.load(Ordering::SeqCst),
+        "timed_out": c.timed_out.load(Ordering::SeqCst),
+        "responses_lost_after_the_write": c.lost_responses.load(Ordering::SeqCst),
+    })
+}
+
 async fn open_account(store: &DynamoStore, id: &AccountId) {
     let now = chrono::Utc::now();
+    let email = contact(id);
     let new = NewAccount {
         name: format!("Storm {id}"),
         currency: Currency::USD,
-        billing_contact: BillingContact::parse("Ann Payable", "ap@storm.example", None).unwrap(),
+        billing_contact: BillingContact::parse("Ann Payable", &email, None).unwrap(),
         billing_address: Address::parse(AddressInput {
             line1: "1 Main St",
             line2: None,
@@ -103,8 +124,8 @@ async fn open_account(store: &DynamoStore, id: &AccountId) {
         .unwrap(),
     };
     let account = Account::open(id.clone(), new, now);
-    let admin = Actor { user_id: "storm-admin".parse().unwrap(), email: Some("ap@storm.example".parse().unwrap()) };
-    let founder = Member::founder(id.clone(), admin.user_id.clone(), "ap@storm.example".parse().unwrap(), now);
+    let admin = Actor { user_id: "storm-admin".parse().unwrap(), email: Some(email.parse().unwrap()) };
+    let founder = Member::founder(id.clone(), admin.user_id.clone(), email.parse().unwrap(), now);
     let audit =
         AuditEntry::record(id, &admin, AuditAction::AccountCreated, None, None::<&Account>, Some(&account), now);
     store.create_account(&account, &founder, &audit, None).await.unwrap();
@@ -205,6 +226,64 @@ async fn a_storm_of_events_under_store_faults_loses_nothing_and_applies_nothing_
         }
     }
     let parked_left = s.items_of("parked_event").await.len();
+
+    // The mail: the invoice mailer takes the work items through its own faults (SES and its mail
+    // ledger in DynamoDB), retried as Lambda retries a stream batch that reports failures: again
+    // from the first failed record.
+    let (ses_faults, ledger_faults) = (Faults::new(percent, seed ^ 0x5e5), Faults::new(percent, seed ^ 0x1ed));
+    let faulty_aws = |f: &std::sync::Arc<Faults>| {
+        s.aws.to_builder().http_client(integration_tests::storm::faulty_client(f.clone())).build()
+    };
+    devstack::outbox::verify_sender(&s.aws, crate::mailer::FROM).await.unwrap();
+    let mailer = Mailer::new(
+        DynamoStore::new(Client::new(&faulty_aws(&ledger_faults)), clean.table()),
+        Ses::new(&faulty_aws(&ses_faults), None),
+        // Time compressed: a claim whose sender gave up (its release failed too) is taken over
+        // after 2 s instead of 5 minutes.
+        invoice_mailer::MailSettings { send_lease_secs: 2, ..crate::mailer::settings() },
+    );
+    let mut batch = s.stream_of("work_item").await;
+    let work_items = batch.records.len();
+    let mut mail_rounds = 0;
+    loop {
+        mail_rounds += 1;
+        assert!(mail_rounds < 500, "the mail batch kept failing");
+        let failed = mailer.handle(batch.clone()).await.batch_item_failures;
+        let Some(first) = batch
+            .records
+            .iter()
+            .position(|r| failed.iter().any(|f| f.item_identifier.as_deref() == r.change.sequence_number.as_deref()))
+        else {
+            break;
+        };
+        batch.records.drain(..first);
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    // Each account's contact: one mail per bill and one receipt, whatever failed on the way. A
+    // copy is only possible where SES took a mail and its answer was lost (it has no idempotency
+    // key): counted apart, and never more than such losses.
+    let sent = devstack::moto::sent_raw_messages(&s.endpoint).unwrap();
+    let mut per_mail: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for m in &sent {
+        let to = m["destinations"][0].as_str().unwrap_or_default();
+        if !to.ends_with("@storm.example") {
+            continue;
+        }
+        let raw = m["raw_data"].as_str().unwrap_or_default();
+        let id = raw.lines().find_map(|l| l.strip_prefix("Message-ID: ")).unwrap_or_default();
+        *per_mail.entry((to.to_owned(), id.to_owned())).or_default() += 1;
+    }
+    let mut missing_mail = Vec::new();
+    for st in &stories {
+        let to = contact(&st.account);
+        let kinds =
+            |prefix: &str| per_mail.keys().filter(|(t, id)| *t == to && id.starts_with(&format!("<{prefix}."))).count();
+        if (kinds("bill_ready"), kinds("payment_received")) != (2, 1) {
+            missing_mail.push(format!("{to}: {} bills, {} receipts", kinds("bill_ready"), kinds("payment_received")));
+        }
+    }
+    let copies: u64 = per_mail.values().map(|n| n - 1).sum();
+    let (m, l) = (&ses_faults.counts, &ledger_faults.counts);
     let c = &faults.counts;
     let figures = json!({
         "accounts": accounts,
@@ -214,13 +293,7 @@ async fn a_storm_of_events_under_store_faults_loses_nothing_and_applies_nothing_
         "fault_percent": percent,
         "seed": seed,
         "store_calls": c.calls.load(Ordering::SeqCst),
-        "faults_injected": {
-            "total": c.faults(),
-            "throttled": c.throttled.load(Ordering::SeqCst),
-            "server_errors": c.server_errors.load(Ordering::SeqCst),
-            "timed_out": c.timed_out.load(Ordering::SeqCst),
-            "responses_lost_after_the_write": c.lost_responses.load(Ordering::SeqCst),
-        },
+        "faults_injected": faults_of(c),
         "answered_5xx_and_redelivered": answered_5xx.load(Ordering::SeqCst),
         "answers": outcomes.lock().unwrap().clone(),
         "replayed_by_the_sweep": swept.replayed.applied,
@@ -229,9 +302,22 @@ async fn a_storm_of_events_under_store_faults_loses_nothing_and_applies_nothing_
         "left_parked": parked_left,
         "wrong_figures": wrong.len(),
         "storm_seconds": (storm_secs * 10.0).round() / 10.0,
+        "mail": {
+            "work_items": work_items,
+            "mails": per_mail.len(),
+            "batch_rounds": mail_rounds,
+            "ses_calls": m.calls.load(Ordering::SeqCst),
+            "ses_faults_injected": faults_of(m),
+            "mail_ledger_calls": l.calls.load(Ordering::SeqCst),
+            "mail_ledger_faults_injected": faults_of(l),
+            "missing": missing_mail.len(),
+            "copies_after_a_lost_answer": copies,
+        },
     });
     println!("storm figures: {}", serde_json::to_string_pretty(&figures).unwrap());
     assert!(c.faults() > 0, "the storm injected faults");
     assert_eq!((lost, parked_left), (0, 0), "every accepted event applied: {figures}");
     assert!(wrong.is_empty(), "{wrong:#?}");
+    assert!(missing_mail.is_empty(), "{missing_mail:#?}");
+    assert!(copies <= m.lost_responses.load(Ordering::SeqCst), "a mail sent twice without a lost answer: {figures}");
 }

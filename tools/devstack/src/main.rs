@@ -302,7 +302,12 @@ async fn stream_consumers(
     devstack::outbox::verify_sender(aws, &from).await.context("verifying the sender with the stand-in's SES")?;
     let sender = devstack::outbox::Outbox::new(Ses::new(aws, None), outbox.clone())
         .with_context(|| format!("creating the outbox {}", outbox.display()))?;
-    let settings = MailSettings { from_name: brand.seller.clone(), from_address: from, brand };
+    let settings = MailSettings {
+        from_name: brand.seller.clone(),
+        from_address: from,
+        brand,
+        send_lease_secs: invoice_mailer::SEND_LEASE_SECS,
+    };
     let mailer = Mailer::new(store.clone(), sender, settings);
     let provisioner = Provisioner::new(store.clone());
     let consumers = vec![

@@ -17,11 +17,16 @@ struct SendRecord {
     status: String,
     #[serde(default)]
     message_id: Option<String>,
+    #[serde(default)]
+    claim: Option<String>,
 }
 
 #[async_trait]
 impl MailLedger for DynamoStore {
     async fn claim_send(&self, key: &MailKey, now: DateTime<Utc>, lease_secs: i64) -> Result<SendClaim> {
+        // This claim's own mark: when the SDK retries the put because its first answer was lost
+        // (the put was made), the claim found is recognised as this one, not as another sender's.
+        let claim = uuid::Uuid::new_v4().simple().to_string();
         let out = self
             .client
             .put_item()
@@ -33,6 +38,7 @@ impl MailLedger for DynamoStore {
             .item("subject", s(key.subject.as_str()))
             .item("recipient", s(key.recipient.as_str()))
             .item("status", s("claimed"))
+            .item("claim", s(claim.as_str()))
             .item("claimed_at", n(now.timestamp()))
             .item(EXPIRES_AT, n(now.timestamp() + MAIL_TTL_SECS))
             // New, or claimed by a sender that has not finished within the lease (it died).
@@ -47,7 +53,12 @@ impl MailLedger for DynamoStore {
             Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
                 let rec: Option<SendRecord> = self.get_as(mail_pk(&key.id()), MAIL_SK.into()).await?;
                 Ok(match rec {
-                    Some(SendRecord { status, message_id: Some(id) }) if status == "sent" => SendClaim::AlreadySent(id),
+                    Some(SendRecord { status, message_id: Some(id), .. }) if status == "sent" => {
+                        SendClaim::AlreadySent(id)
+                    }
+                    Some(SendRecord { status, claim: Some(c), .. }) if status == "claimed" && c == claim => {
+                        SendClaim::Claimed
+                    }
                     _ => SendClaim::InFlight,
                 })
             }
