@@ -42,7 +42,9 @@ from moto.cognitoidp.responses import CognitoIdpResponse
 from moto.core.responses import ActionResult, EmptyResult
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
+    ERROR_TYPE_PREFIX,
     ConditionalCheckFailed,
+    DynamodbException,
     MultipleTransactionsException,
     TooManyTransactionsException,
     TransactionCanceledException,
@@ -51,7 +53,7 @@ from moto.dynamodb.exceptions import (
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
-from moto.dynamodb.responses import DynamoResult
+from moto.dynamodb.responses import DynamoHandler, DynamoResult
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import run_simple
 
@@ -145,6 +147,43 @@ def _transact_write_items(self, transact_items):
 
 
 DynamoDBBackend.transact_write_items = _transact_write_items
+
+# TransactWriteItems' ClientRequestToken, which moto ignores: DynamoDB answers a call repeating a
+# token it applied within 10 minutes with success, without applying it again (an SDK retry after
+# a lost answer), and refuses the token with other items (IdempotentParameterMismatchException).
+_TOKEN_SECS = 600
+
+
+class IdempotentParameterMismatchException(DynamodbException):
+    def __init__(self, message):
+        super().__init__(ERROR_TYPE_PREFIX + "IdempotentParameterMismatchException", message=message)
+
+
+_tokens = {}  # token -> (items as JSON, when applied)
+_transact_response = DynamoHandler.transact_write_items
+
+
+def _transact_with_token(self):
+    token = self.body.get("ClientRequestToken")
+    if not token:
+        return _transact_response(self)
+    now = time.monotonic()
+    for old in [t for t, (_, at) in _tokens.items() if now - at > _TOKEN_SECS]:
+        del _tokens[old]
+    items = json.dumps(self.body["TransactItems"], sort_keys=True)
+    seen = _tokens.get(token)
+    if seen is not None:
+        if seen[0] != items:
+            raise IdempotentParameterMismatchException(
+                "The request uses the same client token as a previous, but non-identical request."
+            )
+        return DynamoResult({})
+    result = _transact_response(self)
+    _tokens[token] = (items, now)
+    return result
+
+
+DynamoHandler.transact_write_items = _transact_with_token
 
 _all_items = Table.all_items
 _table_query = Table.query

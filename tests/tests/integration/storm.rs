@@ -1,7 +1,9 @@
 //! A storm of signed Stripe events for many accounts while DynamoDB fails a share of its calls
 //! (throttling, 500s, timeouts, responses lost after the write), delivered as Stripe delivers:
 //! shuffled, each event one to three times, several at once, and again after every non-2xx
-//! answer. Afterwards nothing is lost or applied twice, and every figure adds up. Then the
+//! answer, while each account's admin sets its bill recipients and invites two people through the
+//! portal over the same failing store. Afterwards nothing is lost or applied twice, and every
+//! figure adds up. Then the
 //! invoice mailer sends the mail those events call for while SES and its mail ledger fail a share
 //! of their calls: every mail arrives, and a second copy only ever follows an SES answer lost
 //! after SES took the mail.
@@ -17,13 +19,13 @@ use std::time::Instant;
 use aws_sdk_dynamodb::Client;
 use billing_aws::DynamoStore;
 use billing_domain::billing::EventOutcome;
-use billing_domain::ports::{AccountReader, AccountWriter, ProcessorEvents};
+use billing_domain::ports::{AccountReader, AccountWriter, MemberReader, ProcessorEvents};
 use billing_domain::{Account, AccountId, Actor, Address, AddressInput, AuditAction, AuditEntry, BillingContact};
 use billing_domain::{Currency, Member, NewAccount};
 use futures::StreamExt;
-use integration_tests::Stack;
 use integration_tests::storm::{Faults, Rng};
 use integration_tests::stripe::{sample, strip_account_hints};
+use integration_tests::{Stack, User};
 use invoice_mailer::Mailer;
 use invoice_mailer::send::Ses;
 use serde_json::{Value, json};
@@ -96,6 +98,43 @@ fn contact(id: &AccountId) -> String {
     format!("ap.{id}@storm.example")
 }
 
+const ADMIN: &str = "storm-admin";
+
+fn invitee(id: &AccountId, role: &str) -> String {
+    format!("{role}.{id}@storm.example")
+}
+
+fn recipient(id: &AccountId) -> String {
+    format!("ar.{id}@storm.example")
+}
+
+/// One account's portal traffic during the storm, as its admin's client sends it: the bill
+/// recipients set, two people invited. A request answered 5xx (or with a lost condition) is sent
+/// again, as a client told to retry does; an invitation answered `member_exists` after such a
+/// failure had landed, its answer lost.
+async fn portal_requests(portal: &Stack, st: &Story, retried: &AtomicU64) {
+    let admin = User::new(ADMIN).with_email(&contact(&st.account));
+    let base = format!("/v1/accounts/{}", st.account);
+    let requests = [
+        ("PUT", format!("{base}/bill-recipients"), json!({"recipients": [recipient(&st.account)]})),
+        ("POST", format!("{base}/members"), json!({"email": invitee(&st.account, "billing"), "role": "billing"})),
+        ("POST", format!("{base}/members"), json!({"email": invitee(&st.account, "viewer"), "role": "viewer"})),
+    ];
+    for (method, path, body) in requests {
+        let mut failed_before = false;
+        for attempt in 1.. {
+            let r = portal.call(&admin, method, &path, Some(body.clone())).await;
+            if r.status.is_success() || (failed_before && r.code() == "member_exists") {
+                break;
+            }
+            assert!(r.status.is_server_error() || r.code() == "conflict", "{method} {path}: {:?}", r.body);
+            assert!(attempt < 50, "{method} {path} refused 50 times");
+            failed_before = true;
+            retried.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
 fn faults_of(c: &integration_tests::storm::Counts) -> Value {
     json!({
         "total": c.faults(),
@@ -124,7 +163,7 @@ async fn open_account(store: &DynamoStore, id: &AccountId) {
         .unwrap(),
     };
     let account = Account::open(id.clone(), new, now);
-    let admin = Actor { user_id: "storm-admin".parse().unwrap(), email: Some(email.parse().unwrap()) };
+    let admin = Actor { user_id: ADMIN.parse().unwrap(), email: Some(email.parse().unwrap()) };
     let founder = Member::founder(id.clone(), admin.user_id.clone(), email.parse().unwrap(), now);
     let audit =
         AuditEntry::record(id, &admin, AuditAction::AccountCreated, None, None::<&Account>, Some(&account), now);
@@ -147,7 +186,11 @@ async fn a_storm_of_events_under_store_faults_loses_nothing_and_applies_nothing_
     let faults = Faults::new(percent, seed);
     let aws = s.aws.to_builder().http_client(integration_tests::storm::faulty_client(faults.clone())).build();
     let faulty = DynamoStore::new(Client::new(&aws), clean.table());
-    let webhook = s.webhook_over(faulty, &[SECRET]);
+    let webhook = s.webhook_over(faulty.clone(), &[SECRET]);
+    // So does the portal's: each account's admin changes its bill recipients and invites two
+    // people while the events land (the recipients race the webhook's balance writes on the
+    // account item).
+    let portal = s.with_store(faulty);
 
     let mut deliveries: Vec<String> = Vec::new();
     for ev in stories.iter().flat_map(|st| &st.events) {
@@ -158,25 +201,27 @@ async fn a_storm_of_events_under_store_faults_loses_nothing_and_applies_nothing_
     rng.shuffle(&mut deliveries);
     let (answered_5xx, outcomes) = (AtomicU64::new(0), std::sync::Mutex::new(BTreeMap::<String, u64>::new()));
     let started = Instant::now();
-    futures::stream::iter(deliveries.iter())
-        .for_each_concurrent(8, |body| {
-            let (s, webhook, answered_5xx, outcomes) = (&s, &webhook, &answered_5xx, &outcomes);
-            async move {
-                // As Stripe does: again after every non-2xx answer (here without its hours of backoff).
-                for attempt in 1.. {
-                    let r = s.deliver(webhook, body, Some(&devstack::sign_event(body, SECRET))).await;
-                    if r.status.is_success() {
-                        let key = r.body["result"].to_string().replace('"', "");
-                        *outcomes.lock().unwrap().entry(key).or_default() += 1;
-                        break;
-                    }
-                    assert!(r.status.is_server_error(), "{}: {:?}", r.status, r.body);
-                    assert!(attempt < 50, "an event refused 50 times: {body}");
-                    answered_5xx.fetch_add(1, Ordering::SeqCst);
+    let portal_retried = AtomicU64::new(0);
+    let portal_traffic = futures::stream::iter(stories.iter())
+        .for_each_concurrent(4, |st| portal_requests(&portal, st, &portal_retried));
+    let events = futures::stream::iter(deliveries.iter()).for_each_concurrent(8, |body| {
+        let (s, webhook, answered_5xx, outcomes) = (&s, &webhook, &answered_5xx, &outcomes);
+        async move {
+            // As Stripe does: again after every non-2xx answer (here without its hours of backoff).
+            for attempt in 1.. {
+                let r = s.deliver(webhook, body, Some(&devstack::sign_event(body, SECRET))).await;
+                if r.status.is_success() {
+                    let key = r.body["result"].to_string().replace('"', "");
+                    *outcomes.lock().unwrap().entry(key).or_default() += 1;
+                    break;
                 }
+                assert!(r.status.is_server_error(), "{}: {:?}", r.status, r.body);
+                assert!(attempt < 50, "an event refused 50 times: {body}");
+                answered_5xx.fetch_add(1, Ordering::SeqCst);
             }
-        })
-        .await;
+        }
+    });
+    tokio::join!(events, portal_traffic);
     let storm_secs = started.elapsed().as_secs_f64();
 
     // The recovery job's sweep, after the storm: what a link's own replay could not finish.
@@ -214,6 +259,31 @@ async fn a_storm_of_events_under_store_faults_loses_nothing_and_applies_nothing_
         if account.balance_due.to_minor().unwrap() != st.open_minor {
             wrong.push(format!("{}: balance {} but open bills {}", st.account, account.balance_due, st.open_minor));
         }
+        // The portal's writes: each exactly once, with one audit entry each.
+        let members = clean.members(&st.account).await.unwrap();
+        let mut emails: Vec<String> = members.iter().map(|m| m.email.to_string()).collect();
+        emails.sort();
+        let mut expected = vec![contact(&st.account), invitee(&st.account, "billing"), invitee(&st.account, "viewer")];
+        expected.sort();
+        if emails != expected {
+            wrong.push(format!("{}: members {emails:?}", st.account));
+        }
+        if account.bill_recipients.as_slice().iter().map(ToString::to_string).collect::<Vec<_>>()
+            != [recipient(&st.account)]
+        {
+            wrong.push(format!("{}: bill recipients {:?}", st.account, account.bill_recipients));
+        }
+        let admin = User::new(ADMIN).with_email(&contact(&st.account));
+        let audit = s.audit(&admin, st.account.as_str()).await;
+        let entries = |action: &str| audit.iter().filter(|e| e["action"] == action).count();
+        if (entries("member.invited"), entries("account.bill_recipients_updated")) != (2, 1) {
+            wrong.push(format!(
+                "{}: {} invitation entries, {} recipient entries",
+                st.account,
+                entries("member.invited"),
+                entries("account.bill_recipients_updated")
+            ));
+        }
         let mine: Vec<&Value> = work.iter().filter(|w| w["account_id"] == st.account.as_str()).collect();
         let count = |kind: &str| mine.iter().filter(|w| w["kind"] == kind).count();
         if (count("bill_ready"), count("payment_received")) != (2, 1) {
@@ -247,8 +317,17 @@ async fn a_storm_of_events_under_store_faults_loses_nothing_and_applies_nothing_
     let mut mail_rounds = 0;
     loop {
         mail_rounds += 1;
-        assert!(mail_rounds < 500, "the mail batch kept failing");
         let failed = mailer.handle(batch.clone()).await.batch_item_failures;
+        if mail_rounds >= 100 {
+            let stuck: Vec<String> = batch
+                .records
+                .iter()
+                .filter(|r| failed.iter().any(|f| f.item_identifier.as_deref() == r.change.sequence_number.as_deref()))
+                .map(|r| format!("{:?}", r.change.new_image))
+                .take(3)
+                .collect();
+            panic!("the mail batch kept failing: {stuck:#?}");
+        }
         let Some(first) = batch
             .records
             .iter()
@@ -281,6 +360,13 @@ async fn a_storm_of_events_under_store_faults_loses_nothing_and_applies_nothing_
         if (kinds("bill_ready"), kinds("payment_received")) != (2, 1) {
             missing_mail.push(format!("{to}: {} bills, {} receipts", kinds("bill_ready"), kinds("payment_received")));
         }
+        for who in [invitee(&st.account, "billing"), invitee(&st.account, "viewer")] {
+            let invitations =
+                per_mail.keys().filter(|(t, id)| *t == who && id.starts_with("<member_invitation.")).count();
+            if invitations != 1 {
+                missing_mail.push(format!("{who}: {invitations} invitations"));
+            }
+        }
     }
     let copies: u64 = per_mail.values().map(|n| n - 1).sum();
     let (m, l) = (&ses_faults.counts, &ledger_faults.counts);
@@ -295,6 +381,8 @@ async fn a_storm_of_events_under_store_faults_loses_nothing_and_applies_nothing_
         "store_calls": c.calls.load(Ordering::SeqCst),
         "faults_injected": faults_of(c),
         "answered_5xx_and_redelivered": answered_5xx.load(Ordering::SeqCst),
+        "portal_requests": 3 * accounts,
+        "portal_requests_retried": portal_retried.load(Ordering::SeqCst),
         "answers": outcomes.lock().unwrap().clone(),
         "replayed_by_the_sweep": swept.replayed.applied,
         "ledger": outcomes_stored,

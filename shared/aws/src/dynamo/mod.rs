@@ -162,7 +162,12 @@ impl DynamoStore {
     }
 
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<std::result::Result<(), Cancelled>> {
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+        // The token makes the SDK's own retry of a transaction whose answer was lost (it was
+        // applied) a success instead of a failed condition: DynamoDB answers a repeated token
+        // (within 10 minutes) without applying it again.
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let call = self.client.transact_write_items().set_transact_items(Some(items)).client_request_token(token);
+        match call.send().await {
             Ok(_) => Ok(Ok(())),
             Err(SdkError::ServiceError(ctx)) => match ctx.into_err() {
                 TransactWriteItemsError::TransactionCanceledException(ex) => Ok(Err(Cancelled(
