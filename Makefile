@@ -44,11 +44,12 @@ e2e: $(STACK) web
 	cargo build --locked -p devstack --bin dev
 	cd web && CHROMIUM="$$(../dev/ensure-chromium.sh)" npm run -s e2e
 
-# The tools the checks need are installed while cargo compiles (two jobs: the installs mostly wait
-# on the network, cargo on the CPU); on a fresh machine that saves the installs' 7-8 minutes.
+# The tools the checks need are installed one after another while cargo compiles (two make jobs:
+# cargo's, started first, and the installs'); the installs mostly wait on the network, cargo on the
+# CPU, so on a fresh machine that saves most of the installs' 7 minutes.
 test:
 	cargo fmt --all -- --check
-	$(MAKE) --no-print-directory -j2 test-tools test-compile
+	$(MAKE) --no-print-directory -j2 test-compile test-tools
 	$(MAKE) --no-print-directory web
 	cargo test --locked --workspace
 	dev/render-check.sh
@@ -58,9 +59,10 @@ test:
 test-tools: $(STACK) $(VENV)/lint/.installed $(VENV)/checkov/.installed $(WEB_DEPS)
 	@dev/ensure-chromium.sh > /dev/null || echo "chromium: not installed here; the browser checks will say so"
 
+# MAKEFLAGS is cleared so that cargo keeps all its own jobs instead of sharing make's two.
 test-compile:
-	cargo clippy --locked --workspace --all-targets -- -D warnings
-	cargo test --locked --workspace --no-run
+	MAKEFLAGS= cargo clippy --locked --workspace --all-targets -- -D warnings
+	MAKEFLAGS= cargo test --locked --workspace --no-run
 
 lint-infra: $(VENV)/lint/.installed $(VENV)/checkov/.installed
 	$(VENV)/lint/bin/cfn-lint infra/template.yaml
