@@ -92,28 +92,19 @@ impl Mailer {
             .ok_or_else(|| MailerError::Missing(format!("account {account_id}")))?;
         let brand = &self.settings.brand;
         let (kind, subject, rendered, recipients) = match work {
+            // The invoice and the suppressed recipients are read at once: neither needs the other.
             WorkItem::BillReady { invoice_id, .. } => {
-                let facts = self.facts(&account, invoice_id).await?;
-                (MailKind::BillReady, invoice_id.clone(), render::bill(&facts)?, self.bill_people(&account).await?)
+                let (facts, people) = tokio::try_join!(self.facts(&account, invoice_id), self.bill_people(&account))?;
+                (MailKind::BillReady, invoice_id.clone(), render::bill(&facts)?, people)
             }
             WorkItem::PaymentReceived { invoice_id, amount_paid, event_id, .. } => {
-                let facts = self.facts(&account, invoice_id).await?;
+                let (facts, people) = tokio::try_join!(self.facts(&account, invoice_id), self.bill_people(&account))?;
                 // Per event: an invoice paid in two parts gets two receipts.
-                (
-                    MailKind::PaymentReceived,
-                    event_id.clone(),
-                    render::receipt(&facts, amount_paid)?,
-                    self.bill_people(&account).await?,
-                )
+                (MailKind::PaymentReceived, event_id.clone(), render::receipt(&facts, amount_paid)?, people)
             }
             WorkItem::PaymentFailed { invoice_id, amount_due, event_id, .. } => {
-                let facts = self.facts(&account, invoice_id).await?;
-                (
-                    MailKind::PaymentFailed,
-                    event_id.clone(),
-                    render::payment_failed(&facts, amount_due)?,
-                    self.bill_people(&account).await?,
-                )
+                let (facts, people) = tokio::try_join!(self.facts(&account, invoice_id), self.bill_people(&account))?;
+                (MailKind::PaymentFailed, event_id.clone(), render::payment_failed(&facts, amount_due)?, people)
             }
             WorkItem::SeatsReady { seats, pending_removal, entitled, event_id, .. } => {
                 let rendered = render::seats_ready(brand, &account, seats.get(), *pending_removal, *entitled)?;
