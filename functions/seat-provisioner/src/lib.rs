@@ -71,12 +71,12 @@ impl Provisioner {
         let mut total = 0;
         let mut retry = Retry::on_conflict();
         while retry.attempt().await {
-            let sub = self
-                .store
-                .subscription(account, subscription_id)
-                .await?
-                .ok_or_else(|| ProvisionError::MissingSubscription(subscription_id.to_owned(), account.clone()))?;
-            let book = self.store.seat_book(account).await?;
+            // The paid quantity and the seats are read at once: neither read needs the other, and
+            // the seats' version guards the write whatever moved in between.
+            let (sub, book) =
+                tokio::try_join!(self.store.subscription(account, subscription_id), self.store.seat_book(account))?;
+            let sub =
+                sub.ok_or_else(|| ProvisionError::MissingSubscription(subscription_id.to_owned(), account.clone()))?;
             let entitled = sub.status.entitles();
             let changes = seats::reconcile(account, &book.seats, sub.seats, entitled, Utc::now());
             if changes.is_empty() {
