@@ -17,7 +17,7 @@ use chrono::Utc;
 use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::access::{AccountAccess, can};
+use crate::access::{AccountAccess, WithAccount, can};
 use crate::error::{ApiError, ApiResult};
 use crate::error::{ReadErrors, WriteErrors};
 use crate::extract::{Caller, JsonBody};
@@ -214,9 +214,8 @@ async fn replay(state: &AppState, rec: IdempotencyRecord, fingerprint: &str) -> 
 )]
 pub async fn get(
     State(state): State<AppState>,
-    AccountAccess { id, .. }: AccountAccess<can::Read>,
+    WithAccount { account, .. }: WithAccount<can::Read>,
 ) -> ApiResult<Json<AccountView>> {
-    let account = state.store.account(&id).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(state.account_view(account)))
 }
 
@@ -413,11 +412,7 @@ fn prefix(e: Error, parent: &str) -> Error {
     ),
     security(("bearer" = []))
 )]
-pub async fn get_recipients(
-    State(state): State<AppState>,
-    AccountAccess { id, .. }: AccountAccess<can::Read>,
-) -> ApiResult<Json<RecipientsView>> {
-    let account = state.store.account(&id).await?.ok_or(ApiError::NotFound)?;
+pub async fn get_recipients(WithAccount { account, .. }: WithAccount<can::Read>) -> ApiResult<Json<RecipientsView>> {
     Ok(Json(RecipientsView { recipients: account.bill_recipients.into() }))
 }
 

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use billing_domain::invoice::InvoiceStatus;
 use serde::Deserialize;
 
-use crate::access::{AccountAccess, can};
+use crate::access::{AccountAccess, WithAccount, can};
 use crate::error::{ApiError, ApiResult};
 use crate::error::{ReadErrors, WriteErrors};
 use crate::extract::{self, OptionalJson};
@@ -108,12 +108,14 @@ pub async fn get(
 )]
 pub async fn statement(
     State(state): State<AppState>,
-    AccountAccess { id, .. }: AccountAccess<can::Read>,
+    WithAccount { access: AccountAccess { id, .. }, account }: WithAccount<can::Read>,
 ) -> ApiResult<Json<StatementView>> {
-    let account = state.store.account(&id).await?.ok_or(ApiError::NotFound)?;
-    let recent = state.store.invoices(&id, None, 10, None).await?;
+    // The recent and the open invoices are read at once.
+    let (recent, open) = tokio::try_join!(
+        state.store.invoices(&id, None, 10, None),
+        state.store.invoices(&id, Some(InvoiceStatus::Open), MAX_LIMIT, None)
+    )?;
     let latest = recent.invoices.iter().find(|i| i.status != InvoiceStatus::Draft);
-    let open = state.store.invoices(&id, Some(InvoiceStatus::Open), MAX_LIMIT, None).await?;
     Ok(Json(StatementView {
         balance_due: account.balance_due,
         latest_invoice: latest.map(InvoiceView::new).transpose()?,
