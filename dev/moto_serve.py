@@ -277,7 +277,10 @@ def _table_key(table, key_attrs):
     return hash_value, range_value
 
 
-def _reindexed(write, key_of):
+def _reindexed(write):
+    """A backend write (`put_item` takes the item, `update_item` and `delete_item` the key: each
+    holds the table's key attributes), then that key's index entries made current."""
+
     def wrapper(self, table_name, attrs, *args, **kwargs):
         try:
             return write(self, table_name, attrs, *args, **kwargs)
@@ -285,7 +288,7 @@ def _reindexed(write, key_of):
             table = self.tables.get(table_name)
             if table is not None and "_index_partitions" in table.__dict__:
                 try:
-                    keys = _table_key(table, key_of(attrs))
+                    keys = _table_key(table, attrs)
                 except (KeyError, TypeError):
                     keys = None  # a malformed key: moto refused it and wrote nothing
                 if keys is not None:
@@ -295,7 +298,8 @@ def _reindexed(write, key_of):
 
 
 def _index_items(self):
-    """`Table.all_items` while an index Query runs: that index partition's items only."""
+    """`Table.all_items` while an index Query runs: that index partition's items only, unsorted
+    (moto sorts an index Query's items by the index's keys itself)."""
     name, value = self._only_index
     state = _index_partitions(self)
     items = []
@@ -304,7 +308,7 @@ def _index_items(self):
         item = part.get(range_value) if part is not None and self.range_key_attr else part
         if isinstance(item, Item):
             items.append(item)
-    return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
+    return items
 
 
 def _query_index(self, hash_key, *args, **kwargs):
@@ -329,9 +333,9 @@ def _narrowed_items(self):
 
 
 if os.environ.get("MOTO_STOCK_INDEX_QUERY") != "1":
-    DynamoDBBackend.put_item = _reindexed(DynamoDBBackend.put_item, lambda attrs: attrs)
-    DynamoDBBackend.update_item = _reindexed(DynamoDBBackend.update_item, lambda key: key)
-    DynamoDBBackend.delete_item = _reindexed(DynamoDBBackend.delete_item, lambda key: key)
+    DynamoDBBackend.put_item = _reindexed(DynamoDBBackend.put_item)
+    DynamoDBBackend.update_item = _reindexed(DynamoDBBackend.update_item)
+    DynamoDBBackend.delete_item = _reindexed(DynamoDBBackend.delete_item)
     Table.all_items = _narrowed_items
     Table.query = _query_index
 

@@ -892,8 +892,13 @@ pub mod storm {
         }
     }
 
+    /// `aws` (the local stand-in's config) with `faults` in front of every call its clients make.
+    pub fn faulty_config(aws: &aws_config::SdkConfig, faults: &Arc<Faults>) -> aws_config::SdkConfig {
+        aws.to_builder().http_client(faulty_client(faults.clone())).build()
+    }
+
     /// A plain-HTTP client for the local stand-in with `faults` in front of it.
-    pub fn faulty_client(faults: Arc<Faults>) -> SharedHttpClient {
+    fn faulty_client(faults: Arc<Faults>) -> SharedHttpClient {
         let inner = aws_smithy_http_client::Builder::new().build_http();
         http_client_fn(move |settings, components| {
             use aws_smithy_runtime_api::client::http::HttpClient;

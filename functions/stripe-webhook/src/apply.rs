@@ -427,23 +427,18 @@ pub async fn sweep_parked(
     now: DateTime<Utc>,
 ) -> Result<Swept> {
     let mut swept = Swept::default();
-    // Every parked event, a page at a time: the customers that have some, in order of their
-    // oldest, and how many wait.
-    let mut customers: Vec<String> = Vec::new();
-    let mut oldest: Option<String> = None;
-    let mut page = store.parked_events(now, SWEEP_PAGE, None).await?;
-    while !page.is_empty() {
-        for p in &page {
-            if !customers.contains(&p.customer_id) {
+    // Every parked event: the customers that have some, in order of their oldest, and how many
+    // wait.
+    let (mut customers, mut seen) = (Vec::new(), std::collections::HashSet::new());
+    each_parked_page(store, now, |page| {
+        for p in page {
+            if seen.insert(p.customer_id.clone()) {
                 customers.push(p.customer_id.clone());
             }
         }
         swept.waiting += page.len();
-        if page.len() < usize::from(SWEEP_PAGE) {
-            break;
-        }
-        page = store.parked_events(now, SWEEP_PAGE, page.last()).await?;
-    }
+    })
+    .await?;
     for customer in &customers {
         if store.customer_account(customer).await?.is_some() {
             let r = replay_parked(store, stripe, ledger, customer, now).await?;
@@ -453,21 +448,35 @@ pub async fn sweep_parked(
         }
     }
     // What still waits, and how much of it too long (oldest first).
-    let too_old = now - alert_after;
-    let mut page = store.parked_events(too_old, SWEEP_PAGE, None).await?;
-    while !page.is_empty() {
+    let mut oldest: Option<String> = None;
+    each_parked_page(store, now - alert_after, |page| {
         swept.waiting_too_long += page.len();
         oldest.get_or_insert_with(|| page[0].event_id.clone());
-        if page.len() < usize::from(SWEEP_PAGE) {
-            break;
-        }
-        page = store.parked_events(too_old, SWEEP_PAGE, page.last()).await?;
-    }
+    })
+    .await?;
     if swept.waiting_too_long > 0 {
         let oldest = oldest.unwrap_or_default();
         tracing::warn!(count = swept.waiting_too_long, oldest, "parked events waiting too long");
     }
     Ok(swept)
+}
+
+/// Hands every parked event created at or before `before` to `each`, a page of [`SWEEP_PAGE`]
+/// at a time (never an empty one), oldest first.
+async fn each_parked_page(
+    store: &dyn ProcessorEvents,
+    before: DateTime<Utc>,
+    mut each: impl FnMut(&[ParkedEvent]),
+) -> Result<()> {
+    let mut page = store.parked_events(before, SWEEP_PAGE, None).await?;
+    while !page.is_empty() {
+        each(&page);
+        if page.len() < usize::from(SWEEP_PAGE) {
+            break;
+        }
+        page = store.parked_events(before, SWEEP_PAGE, page.last()).await?;
+    }
+    Ok(())
 }
 
 /// Claims the event with its outcome and nothing else.

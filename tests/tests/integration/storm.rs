@@ -23,7 +23,7 @@ use billing_domain::ports::{AccountReader, AccountWriter, MemberReader, Processo
 use billing_domain::{Account, AccountId, Actor, Address, AddressInput, AuditAction, AuditEntry, BillingContact};
 use billing_domain::{Currency, Member, NewAccount};
 use futures::StreamExt;
-use integration_tests::storm::{Faults, Rng};
+use integration_tests::storm::{Faults, Rng, faulty_config};
 use integration_tests::stripe::{sample, strip_account_hints};
 use integration_tests::{Stack, User};
 use invoice_mailer::Mailer;
@@ -99,6 +99,15 @@ fn contact(id: &AccountId) -> String {
 }
 
 const ADMIN: &str = "storm-admin";
+
+/// Adds a line to `wrong` unless `items` hold exactly `want` items with each value of `field`.
+fn expect_counts(wrong: &mut Vec<String>, account: &AccountId, items: &[Value], field: &str, want: &[(&str, usize)]) {
+    let got: Vec<(&str, usize)> =
+        want.iter().map(|(value, _)| (*value, items.iter().filter(|i| i[field] == *value).count())).collect();
+    if got != want {
+        wrong.push(format!("{account}: {field} counts {got:?}, expected {want:?}"));
+    }
+}
 
 fn invitee(id: &AccountId, role: &str) -> String {
     format!("{role}.{id}@storm.example")
@@ -184,7 +193,7 @@ async fn a_storm_of_events_under_store_faults_loses_nothing_and_applies_nothing_
 
     // The webhook's store goes through the faults.
     let faults = Faults::new(percent, seed);
-    let aws = s.aws.to_builder().http_client(integration_tests::storm::faulty_client(faults.clone())).build();
+    let aws = faulty_config(&s.aws, &faults);
     let faulty = DynamoStore::new(Client::new(&aws), clean.table());
     let webhook = s.webhook_over(faulty.clone(), &[SECRET]);
     // So does the portal's: each account's admin changes its bill recipients and invites two
@@ -275,25 +284,15 @@ async fn a_storm_of_events_under_store_faults_loses_nothing_and_applies_nothing_
         }
         let admin = User::new(ADMIN).with_email(&contact(&st.account));
         let audit = s.audit(&admin, st.account.as_str()).await;
-        let entries = |action: &str| audit.iter().filter(|e| e["action"] == action).count();
-        if (entries("member.invited"), entries("account.bill_recipients_updated")) != (2, 1) {
-            wrong.push(format!(
-                "{}: {} invitation entries, {} recipient entries",
-                st.account,
-                entries("member.invited"),
-                entries("account.bill_recipients_updated")
-            ));
-        }
-        let mine: Vec<&Value> = work.iter().filter(|w| w["account_id"] == st.account.as_str()).collect();
-        let count = |kind: &str| mine.iter().filter(|w| w["kind"] == kind).count();
-        if (count("bill_ready"), count("payment_received")) != (2, 1) {
-            wrong.push(format!(
-                "{}: {} bill mails, {} receipts",
-                st.account,
-                count("bill_ready"),
-                count("payment_received")
-            ));
-        }
+        expect_counts(
+            &mut wrong,
+            &st.account,
+            &audit,
+            "action",
+            &[("member.invited", 2), ("account.bill_recipients_updated", 1)],
+        );
+        let mine: Vec<Value> = work.iter().filter(|w| w["account_id"] == st.account.as_str()).cloned().collect();
+        expect_counts(&mut wrong, &st.account, &mine, "kind", &[("bill_ready", 2), ("payment_received", 1)]);
     }
     let parked_left = s.items_of("parked_event").await.len();
 
@@ -301,13 +300,10 @@ async fn a_storm_of_events_under_store_faults_loses_nothing_and_applies_nothing_
     // ledger in DynamoDB), retried as Lambda retries a stream batch that reports failures: again
     // from the first failed record.
     let (ses_faults, ledger_faults) = (Faults::new(percent, seed ^ 0x5e5), Faults::new(percent, seed ^ 0x1ed));
-    let faulty_aws = |f: &std::sync::Arc<Faults>| {
-        s.aws.to_builder().http_client(integration_tests::storm::faulty_client(f.clone())).build()
-    };
     devstack::outbox::verify_sender(&s.aws, crate::mailer::FROM).await.unwrap();
     let mailer = Mailer::new(
-        DynamoStore::new(Client::new(&faulty_aws(&ledger_faults)), clean.table()),
-        Ses::new(&faulty_aws(&ses_faults), None),
+        DynamoStore::new(Client::new(&faulty_config(&s.aws, &ledger_faults)), clean.table()),
+        Ses::new(&faulty_config(&s.aws, &ses_faults), None),
         // Time compressed: a claim whose sender gave up (its release failed too) is taken over
         // after 2 s instead of 5 minutes.
         invoice_mailer::MailSettings { send_lease_secs: 2, ..crate::mailer::settings() },

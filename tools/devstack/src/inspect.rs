@@ -55,18 +55,16 @@ pub fn summary(report: &Value) -> Value {
     };
     let mut events = list("stripe_events");
     events.sort_by_key(|e| e["created"].as_str().unwrap_or_default().to_owned());
-    let mut outcomes = serde_json::Map::new();
-    for e in &events {
-        let o = e["outcome"].as_str().unwrap_or("?").to_owned();
-        let n = outcomes.get(&o).and_then(Value::as_u64).unwrap_or(0);
-        outcomes.insert(o, json!(n + 1));
-    }
-    let mut work = serde_json::Map::new();
-    for w in list("work_items") {
-        let k = w["kind"].as_str().unwrap_or("?").to_owned();
-        let n = work.get(&k).and_then(Value::as_u64).unwrap_or(0);
-        work.insert(k, json!(n + 1));
-    }
+    // How many items have each value of `field`.
+    let count_by = |items: &[Value], field: &str| {
+        let mut counts = std::collections::BTreeMap::<String, u64>::new();
+        for item in items {
+            *counts.entry(item[field].as_str().unwrap_or("?").to_owned()).or_default() += 1;
+        }
+        json!(counts)
+    };
+    let outcomes = count_by(&events, "outcome");
+    let work = count_by(&list("work_items"), "kind");
     json!({
         "account_id": report["account_id"],
         "subscriptions": list("subscriptions").iter().map(|s| json!({
@@ -78,9 +76,8 @@ pub fn summary(report: &Value) -> Value {
             "remaining": money(&i["amount_remaining"]), "lines": i["lines"].as_array().map_or(0, Vec::len),
         })).collect::<Vec<_>>(),
         "payment_methods": list("payment_methods").iter().map(|p| {
-            let card = p;
-            json!(format!("{} {} •••• {} {}/{}", p["id"].as_str().unwrap_or(""), card["brand"].as_str().unwrap_or(""),
-                card["last4"].as_str().unwrap_or(""), card["exp_month"], card["exp_year"]))
+            json!(format!("{} {} •••• {} {}/{}", p["id"].as_str().unwrap_or(""), p["brand"].as_str().unwrap_or(""),
+                p["last4"].as_str().unwrap_or(""), p["exp_month"], p["exp_year"]))
         }).collect::<Vec<_>>(),
         "default_payment_method": list("default_payment_method").first().map(|d| d["payment_method_id"].clone()),
         "payments": list("payments").iter().map(|p| json!({

@@ -40,10 +40,15 @@ impl DynamoStore {
 
     /// The event's claim: absent from the ledger, or parked (the one claim a replay takes over).
     fn ledger_put(&self, record: &EventRecord) -> Result<TransactWriteItem> {
+        self.ledger_over_parked(self.ledger_item(record)?, "attribute_not_exists(pk) OR outcome = :parked")
+    }
+
+    /// Writes a ledger `item` on `condition`, which may name the parked outcome as `:parked`.
+    fn ledger_over_parked(&self, item: super::Item, condition: &str) -> Result<TransactWriteItem> {
         let put = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(self.ledger_item(record)?))
-            .condition_expression("attribute_not_exists(pk) OR outcome = :parked")
+            .set_item(Some(item))
+            .condition_expression(condition)
             .expression_attribute_values(":parked", s(PARKED_OUTCOME));
         Ok(TransactWriteItem::builder().put(built(put.build())?).build())
     }
@@ -338,12 +343,7 @@ impl ParkedEventsAdmin for DynamoStore {
         record.outcome = EventOutcome::Discarded;
         let mut ledger = self.ledger_item(&record)?;
         ledger.insert("discard".into(), super::to_attribute(discard)?);
-        let claim = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(ledger))
-            .condition_expression("outcome = :parked")
-            .expression_attribute_values(":parked", s(PARKED_OUTCOME));
-        let mut items = vec![TransactWriteItem::builder().put(built(claim.build())?).build()];
+        let mut items = vec![self.ledger_over_parked(ledger, "outcome = :parked")?];
         if let Some(p) = parked {
             items.push(self.delete(stripe_customer_pk(&p.customer_id), parked_sk(p.created, &p.event_id))?);
         }
