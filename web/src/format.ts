@@ -35,14 +35,10 @@ export function dateTime(iso: string | null | undefined, loc = locale()): string
   return new Intl.DateTimeFormat(loc, { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(iso));
 }
 
-/** A service period as people read it: Stripe's periods end at the start of the next day, so
- * the last day shown is the one before `end` when `end` is midnight UTC. */
-export function period(start: string, end: string, loc = locale()): string {
-  const e = new Date(end);
-  if (e.getUTCHours() === 0 && e.getUTCMinutes() === 0 && e.getUTCSeconds() === 0 && e > new Date(start)) {
-    e.setUTCDate(e.getUTCDate() - 1);
-  }
-  return `${date(start, loc)} – ${date(e.toISOString(), loc)}`;
+/** A service period as people read it: its first and last day, both inclusive, as the API gives
+ * them (a month stored as Dec 1 – Jan 1 reads Dec 1 – Dec 31; the API owns that rule). */
+export function period(p: components['schemas']['PeriodView'], loc = locale()): string {
+  return `${date(p.first_day, loc)} – ${date(p.last_day, loc)}`;
 }
 
 const KIND: Record<components['schemas']['ChargeKind'], string> = {

@@ -5,7 +5,7 @@ use askama::Template;
 use billing_domain::invoice::{ChargeKind, Invoice};
 use billing_domain::{Account, RemitTo};
 
-use crate::format::{date, money};
+use crate::format::{count, date, money, period};
 
 /// A rendered mail, ready to be built into MIME.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +26,7 @@ pub struct Brand {
 pub struct LineRow {
     pub description: String,
     pub kind: &'static str,
+    /// First and last day, inclusive.
     pub period: String,
     pub partial: bool,
     pub quantity: String,
@@ -48,6 +49,7 @@ pub struct BillFacts {
     pub number: String,
     pub issued: String,
     pub due: String,
+    /// The service the lines cover, first to last day.
     pub period: String,
     pub groups: Vec<GroupRows>,
     pub subtotal: String,
@@ -93,9 +95,9 @@ impl BillFacts {
             let row = LineRow {
                 description: l.description.clone(),
                 kind: kind_label(l.kind),
-                period: format!("{} – {}", date(&l.period.start), date(&l.period.end)),
+                period: period(&l.period),
                 partial: l.period.partial,
-                quantity: l.quantity.map(|q| q.to_string()).unwrap_or_default(),
+                quantity: l.quantity.map(count).unwrap_or_default(),
                 unit: l.unit_amount.as_ref().map(money).unwrap_or_default(),
                 amount: money(&l.amount),
             };
@@ -122,7 +124,7 @@ impl BillFacts {
             number: invoice.number.clone().unwrap_or_else(|| invoice.id.clone()),
             issued: date(&invoice.created),
             due: invoice.due_date.as_ref().map(date).unwrap_or_else(|| "on receipt".to_owned()),
-            period: format!("{} – {}", date(&invoice.period_start), date(&invoice.period_end)),
+            period: period(&invoice.service_span()),
             groups: groups
                 .into_iter()
                 .map(|(name, subtotal, lines)| GroupRows { name, subtotal: money(&subtotal), lines })

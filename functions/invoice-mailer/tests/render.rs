@@ -1,5 +1,6 @@
 //! Snapshot tests of the bill e-mail: HTML and text, with grouped recurring, prorated and usage
-//! lines, in USD and JPY. The snapshots are checked in under `tests/snapshots/`; after changing a
+//! lines, in USD and JPY, and a contract bill (rack in advance, usage in arrears, no processor
+//! links). The snapshots are checked in under `tests/snapshots/`; after changing a
 //! template, regenerate them with `UPDATE_SNAPSHOTS=1 cargo test -p invoice-mailer` and review
 //! the diff.
 
@@ -11,6 +12,10 @@ use invoice_mailer::render::{self, BillFacts, Brand};
 
 fn at(day: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, day, 0, 0, 0).unwrap()
+}
+
+fn dec_1() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap()
 }
 
 fn address(line1: &str) -> Address {
@@ -60,7 +65,8 @@ fn line(
         quantity: qty,
         unit_amount: unit.map(|u| Money::new(u.parse().unwrap(), c)),
         amount: Money::new(amount.parse().unwrap(), c),
-        period: ServicePeriod { start: at(if partial { 12 } else { 1 }), end: at(30), partial },
+        // Stored as the processor sends it: the period ends where December starts.
+        period: ServicePeriod { start: at(if partial { 12 } else { 1 }), end: dec_1(), partial },
     }
 }
 
@@ -113,7 +119,7 @@ fn invoice(currency: &str, amounts: [&str; 6]) -> Invoice {
         created: at(30),
         due_date: Some(Utc.with_ymd_and_hms(2026, 12, 30, 0, 0, 0).unwrap()),
         period_start: at(1),
-        period_end: at(30),
+        period_end: dec_1(),
         hosted_invoice_url: Some("https://invoice.stripe.com/i/in_snapshot".into()),
         pdf_url: Some("https://pay.stripe.com/invoice/in_snapshot/pdf".into()),
         lines,
@@ -153,4 +159,73 @@ fn a_jpy_bill_has_no_decimals() {
     check("bill-jpy.txt", &mail.text);
     assert!(mail.text.contains("AMOUNT DUE (Dec 30, 2026): 154,440 JPY"));
     assert!(mail.text.contains("Subtotal Seats: 1,440 JPY"), "group subtotal");
+    assert!(mail.text.contains("[Recurring] Nov 1, 2026 – Nov 30, 2026 |"), "November ends on Nov 30");
+}
+
+/// A contract bill of Dec 1: the racks for December (in advance), November's bandwidth beyond
+/// what is included (in arrears), long names, a seven-figure total.
+fn contract_bill() -> Invoice {
+    let c: Currency = "USD".parse().unwrap();
+    let m = |a: &str| Money::new(a.parse().unwrap(), c);
+    let t = |y, mo, d| Utc.with_ymd_and_hms(y, mo, d, 0, 0, 0).unwrap();
+    let month = |start, end| ServicePeriod { start, end, partial: false };
+    let site = "Site: Frankfurt FRA-2 cage 14 (contract 2026-0042, colocation and transit)";
+    let lines = vec![
+        InvoiceLine {
+            id: "rack".into(),
+            description: "Full rack, 42U, 2 x 16A A+B power feeds, remote hands 2 h/month included".into(),
+            kind: ChargeKind::Recurring,
+            group: site.into(),
+            quantity: Some(12),
+            unit_amount: Some(m("98500.00")),
+            amount: m("1182000.00"),
+            period: month(t(2026, 12, 1), t(2027, 1, 1)),
+        },
+        InvoiceLine {
+            id: "bw".into(),
+            description: "Bandwidth_95th_percentile_beyond_commit_FRA2_transit_blend_GB".into(),
+            kind: ChargeKind::Overage,
+            group: site.into(),
+            quantity: Some(1_250_000),
+            unit_amount: None,
+            amount: m("52567.89"),
+            period: month(t(2026, 11, 1), t(2026, 12, 1)),
+        },
+    ];
+    Invoice {
+        id: "bill_acct_snapshot_20261201".into(),
+        account_id: "acct_snapshot".parse().unwrap(),
+        customer_id: String::new(),
+        number: Some("INV-000042".into()),
+        status: InvoiceStatus::Open,
+        currency: c,
+        subtotal: m("1234567.89"),
+        tax: Money::zero(c),
+        total: m("1234567.89"),
+        amount_due: m("1234567.89"),
+        amount_paid: Money::zero(c),
+        amount_remaining: m("1234567.89"),
+        created: t(2026, 12, 1),
+        due_date: Some(t(2026, 12, 31)),
+        period_start: t(2026, 11, 1),
+        period_end: t(2026, 12, 1),
+        hosted_invoice_url: None,
+        pdf_url: None,
+        lines,
+        lines_complete: true,
+        stamp: Stamp { at: t(2026, 12, 1), event_id: "billrun:finalize".into() },
+    }
+}
+
+#[test]
+fn a_contract_bill_reads_its_periods_with_their_last_days() {
+    let account = account("Very Long Customer Name Holdings International GmbH & Co. KG", "USD");
+    let mail = render::bill(&BillFacts::new(&brand(), &account, &contract_bill())).unwrap();
+    check("bill-contract.html", &mail.html);
+    check("bill-contract.txt", &mail.text);
+    assert!(mail.text.contains("Services Nov 1, 2026 – Dec 31, 2026"), "the span of its lines, not Nov 1 – Dec 1");
+    assert!(mail.text.contains("[Recurring] Dec 1, 2026 – Dec 31, 2026 |"), "December ends on Dec 31");
+    assert!(mail.text.contains("[Overage] Nov 1, 2026 – Nov 30, 2026 |"));
+    assert!(!mail.text.contains("Jan 1, 2027"), "no period ends on the next one's first day");
+    assert!(mail.html.contains(r#"<meta name="viewport" content="width=device-width, initial-scale=1">"#));
 }

@@ -2,7 +2,7 @@
 //! period (partial periods marked) and the logical element it belongs to, so statements and bill
 //! e-mails can group lines with subtotals.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Days, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::billing::Stamp;
@@ -55,6 +55,36 @@ pub struct ServicePeriod {
     pub partial: bool,
 }
 
+impl ServicePeriod {
+    /// The first day the period covers.
+    pub fn first_day(&self) -> NaiveDate {
+        self.start.date_naive()
+    }
+
+    /// The last day the period covers, as people read it. The stored `end` is exclusive: the
+    /// processor and the bill run end a period where the next one starts (Dec 1 – Jan 1 is
+    /// December), so a period ending at midnight UTC ends on the day before. A period ending
+    /// within a day (a proration to the second) ends on that day.
+    pub fn last_day(&self) -> NaiveDate {
+        let day = self.end.date_naive();
+        if self.end.time() == NaiveTime::MIN && self.end > self.start {
+            day.checked_sub_days(Days::new(1)).unwrap_or(day)
+        } else {
+            day
+        }
+    }
+
+    /// The span from the earliest start to the latest end of `periods`; `None` for none.
+    pub fn span<'a>(periods: impl IntoIterator<Item = &'a ServicePeriod>) -> Option<ServicePeriod> {
+        periods.into_iter().fold(None, |acc, p| {
+            Some(match acc {
+                None => ServicePeriod { partial: false, ..*p },
+                Some(a) => ServicePeriod { start: a.start.min(p.start), end: a.end.max(p.end), partial: false },
+            })
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InvoiceLine {
     pub id: String,
@@ -104,6 +134,19 @@ pub struct Invoice {
 }
 
 impl Invoice {
+    /// The service the bill's lines cover, from the earliest line's start to the latest line's
+    /// end: what a reader takes the bill to be for. It is wider than the invoice's own period
+    /// when recurring charges are billed in advance beside usage in arrears (a contract bill of
+    /// Dec 1 charges December's rack and November's bandwidth). An invoice without lines covers
+    /// its own period.
+    pub fn service_span(&self) -> ServicePeriod {
+        ServicePeriod::span(self.lines.iter().map(|l| &l.period)).unwrap_or(ServicePeriod {
+            start: self.period_start,
+            end: self.period_end,
+            partial: false,
+        })
+    }
+
     /// What this invoice adds to the account's balance due: the unpaid remainder of an open
     /// invoice; nothing for drafts, paid, void or uncollectible ones.
     pub fn outstanding(&self) -> Money {
@@ -111,6 +154,40 @@ impl Invoice {
             InvoiceStatus::Open => self.amount_remaining,
             _ => Money::zero(self.currency),
         }
+    }
+}
+
+#[cfg(test)]
+mod period_tests {
+    use super::ServicePeriod;
+    use chrono::{NaiveDate, TimeZone, Utc};
+
+    fn period(start: (i32, u32, u32, u32), end: (i32, u32, u32, u32)) -> ServicePeriod {
+        let t = |(y, m, d, h): (i32, u32, u32, u32)| Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap();
+        ServicePeriod { start: t(start), end: t(end), partial: false }
+    }
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn a_period_ending_at_midnight_ends_the_day_before() {
+        let december = period((2026, 12, 1, 0), (2027, 1, 1, 0));
+        assert_eq!((december.first_day(), december.last_day()), (day(2026, 12, 1), day(2026, 12, 31)));
+        let to_the_second = period((2026, 11, 12, 10), (2026, 12, 12, 10));
+        assert_eq!(to_the_second.last_day(), day(2026, 12, 12), "ends within that day");
+        let empty = period((2026, 12, 1, 0), (2026, 12, 1, 0));
+        assert_eq!(empty.last_day(), day(2026, 12, 1), "never before its first day");
+    }
+
+    #[test]
+    fn the_span_of_lines_billed_in_advance_and_in_arrears() {
+        let usage = period((2026, 11, 1, 0), (2026, 12, 1, 0));
+        let rack = ServicePeriod { partial: true, ..period((2026, 12, 1, 0), (2027, 1, 1, 0)) };
+        let span = ServicePeriod::span([&usage, &rack]).unwrap();
+        assert_eq!((span.first_day(), span.last_day(), span.partial), (day(2026, 11, 1), day(2026, 12, 31), false));
+        assert_eq!(ServicePeriod::span([]), None);
     }
 }
 

@@ -457,6 +457,14 @@ async fn a_contract_bill_is_paid_by_card_in_the_portal() {
     let statement = s.get(&admin, "/v1/accounts/acct_cardpay/statement").await;
     assert_eq!(statement.status, StatusCode::OK, "{:?}", statement.body);
     assert_eq!(statement.body["balance_due"]["amount"], "1000.00");
+    // The bill run ends a period where the next starts; people read its last day.
+    let shown = s.get(&admin, &format!("/v1/accounts/acct_cardpay/invoices/{bill}")).await;
+    for line in shown.body["groups"][0]["lines"].as_array().unwrap() {
+        let period = &line["service_period"];
+        let end: chrono::DateTime<chrono::Utc> = period["end"].as_str().unwrap().parse().unwrap();
+        assert_eq!(end.time(), chrono::NaiveTime::MIN, "{period}");
+        assert_eq!(period["last_day"], json!(end.date_naive().pred_opt().unwrap()), "{period}");
+    }
 
     let pay = "/v1/accounts/acct_cardpay/payments";
     let r = s.call(&admin, "POST", pay, Some(json!({"pay_with": "default_method"}))).await;

@@ -670,10 +670,19 @@ export interface components {
             created: string;
             /** Format: date-time */
             due_date?: string | null;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description The invoice's own period (a contract bill's usage period); people read `service_period`.
+             */
             period_start: string;
             /** Format: date-time */
             period_end: string;
+            /**
+             * @description The service the invoice's lines cover, from the earliest line's start to the latest
+             *     line's end (a contract bill charges December in advance beside November's usage: Nov 1 –
+             *     Dec 31).
+             */
+            service_period: components["schemas"]["PeriodView"];
             /** Format: uri */
             hosted_invoice_url?: string | null;
             /** Format: uri */
@@ -701,7 +710,7 @@ export interface components {
             quantity?: number | null;
             unit_amount?: components["schemas"]["Money"] | null;
             amount: components["schemas"]["Money"];
-            service_period: components["schemas"]["ServicePeriod"];
+            service_period: components["schemas"]["ServicePeriodView"];
         };
         MeView: {
             user: components["schemas"]["UserView"];
@@ -797,11 +806,20 @@ export interface components {
             /** @enum {string} */
             mode: "checkout";
         };
+        /**
+         * @description A period of service. `start` and `end` are its bounds as stored, `end` exclusive (where the
+         *     next period starts); `first_day` and `last_day` are the days it covers, both inclusive (UTC):
+         *     what to show a person. A month stored as Dec 1 – Jan 1 reads Dec 1 – Dec 31.
+         */
         PeriodView: {
             /** Format: date-time */
             start: string;
             /** Format: date-time */
             end: string;
+            /** Format: date */
+            first_day: string;
+            /** Format: date */
+            last_day: string;
         };
         /**
          * @description A phone number in E.164 form (`+15551234567`). Spaces, dots, dashes and parentheses typed by a
@@ -910,14 +928,10 @@ export interface components {
             suspended: number;
         };
         /**
-         * @description The time a line's charge covers. `partial` marks a line that covers only part of its billing
-         *     period (prorations), so a statement can say so.
+         * @description An invoice line's period of service; `partial` marks a line covering only part of its
+         *     billing period (a proration).
          */
-        ServicePeriod: {
-            /** Format: date-time */
-            start: string;
-            /** Format: date-time */
-            end: string;
+        ServicePeriodView: components["schemas"]["PeriodView"] & {
             partial: boolean;
         };
         StatementView: {

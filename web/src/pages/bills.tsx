@@ -139,8 +139,8 @@ export function Invoice({ invoice: i, account, canPay, heading = true }: { invoi
             <dd>{date(i.due_date)}</dd>
           </>
         )}
-        <dt>Period</dt>
-        <dd>{period(i.period_start, i.period_end)}</dd>
+        <dt>Services</dt>
+        <dd>{period(i.service_period)}</dd>
       </dl>
       {i.groups.map((g) => (
         <table class="stack lines" key={g.name}>
@@ -167,7 +167,7 @@ export function Invoice({ invoice: i, account, canPay, heading = true }: { invoi
                 <td data-label="Description">{l.description}</td>
                 <td data-label="Charge">{chargeKind(l.kind)}</td>
                 <td data-label="Service period">
-                  {period(l.service_period.start, l.service_period.end)}
+                  {period(l.service_period)}
                   {l.service_period.partial && <span class="tag"> (partial period)</span>}
                 </td>
                 <td data-label="Qty" class="num">

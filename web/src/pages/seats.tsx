@@ -79,7 +79,7 @@ function Subscription({ s }: { s: Schemas['SubscriptionView'] }) {
         <dt>Status</dt>
         <dd>{s.status}</dd>
         <dt>Current period</dt>
-        <dd>{period(s.current_period.start, s.current_period.end)}</dd>
+        <dd>{period(s.current_period)}</dd>
         {s.unit_amount && (
           <>
             <dt>Price per seat</dt>
@@ -209,7 +209,7 @@ function AddSeats({ id, s, onDone }: { id: string; s: Schemas['SubscriptionView'
             <ul class="plain">
               {preview.lines.map((l, i) => (
                 <li key={i}>
-                  {l.description}: {money(l.amount)} <span class="muted">({period(l.service_period.start, l.service_period.end)})</span>
+                  {l.description}: {money(l.amount)} <span class="muted">({period(l.service_period)})</span>
                 </li>
               ))}
             </ul>

@@ -225,7 +225,7 @@ pub async fn preview(
             .map(|l| PreviewLineView {
                 description: l.description,
                 amount: l.amount,
-                service_period: PeriodView { start: l.period_start, end: l.period_end },
+                service_period: PeriodView::new(l.period_start, l.period_end),
             })
             .collect(),
         new_renewal_amount: item.unit_amount.map(|u: Money| proration::renewal(u, quantity)),

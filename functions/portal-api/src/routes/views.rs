@@ -6,7 +6,7 @@ use billing_domain::{
     Account, Address, BillingContact, BillingMode, Currency, Email, Member, MemberStatus, Money, RemitTo, Role,
     proration,
 };
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -85,8 +85,13 @@ pub struct InvoiceSummaryView {
     pub amount_remaining: Money,
     pub created: DateTime<Utc>,
     pub due_date: Option<DateTime<Utc>>,
+    /// The invoice's own period (a contract bill's usage period); people read `service_period`.
     pub period_start: DateTime<Utc>,
     pub period_end: DateTime<Utc>,
+    /// The service the invoice's lines cover, from the earliest line's start to the latest
+    /// line's end (a contract bill charges December in advance beside November's usage: Nov 1 –
+    /// Dec 31).
+    pub service_period: PeriodView,
     #[schema(format = "uri")]
     pub hosted_invoice_url: Option<String>,
     #[schema(format = "uri")]
@@ -108,6 +113,7 @@ impl From<&Invoice> for InvoiceSummaryView {
             due_date: i.due_date,
             period_start: i.period_start,
             period_end: i.period_end,
+            service_period: PeriodView::from(&i.service_span()),
             hosted_invoice_url: i.hosted_invoice_url.clone(),
             pdf_url: i.pdf_url.clone(),
         }
@@ -129,7 +135,7 @@ pub struct LineView {
     pub quantity: Option<u64>,
     pub unit_amount: Option<Money>,
     pub amount: Money,
-    pub service_period: ServicePeriod,
+    pub service_period: ServicePeriodView,
 }
 
 /// The lines of one logical element (product, site, subscription) and their subtotal.
@@ -163,7 +169,7 @@ impl InvoiceView {
                 quantity: l.quantity,
                 unit_amount: l.unit_amount,
                 amount: l.amount,
-                service_period: l.period,
+                service_period: ServicePeriodView { period: PeriodView::from(&l.period), partial: l.period.partial },
             };
             let group = match groups.iter_mut().find(|g| g.name == l.group) {
                 Some(g) => g,
@@ -226,10 +232,36 @@ pub struct RedirectView {
     pub url: String,
 }
 
+/// A period of service. `start` and `end` are its bounds as stored, `end` exclusive (where the
+/// next period starts); `first_day` and `last_day` are the days it covers, both inclusive (UTC):
+/// what to show a person. A month stored as Dec 1 – Jan 1 reads Dec 1 – Dec 31.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PeriodView {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
+    pub first_day: NaiveDate,
+    pub last_day: NaiveDate,
+}
+
+impl PeriodView {
+    pub fn new(start: DateTime<Utc>, end: DateTime<Utc>) -> Self {
+        Self::from(&ServicePeriod { start, end, partial: false })
+    }
+}
+
+impl From<&ServicePeriod> for PeriodView {
+    fn from(p: &ServicePeriod) -> Self {
+        Self { start: p.start, end: p.end, first_day: p.first_day(), last_day: p.last_day() }
+    }
+}
+
+/// An invoice line's period of service; `partial` marks a line covering only part of its
+/// billing period (a proration).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ServicePeriodView {
+    #[serde(flatten)]
+    pub period: PeriodView,
+    pub partial: bool,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -258,7 +290,7 @@ impl From<&Subscription> for SubscriptionView {
             interval: s.interval,
             seats: s.seats,
             status: s.status,
-            current_period: PeriodView { start: s.current_period_start, end: s.current_period_end },
+            current_period: PeriodView::new(s.current_period_start, s.current_period_end),
             cancel_at_period_end: s.cancel_at_period_end,
             unit_amount: s.unit_amount,
             next_renewal_amount: s.unit_amount.filter(|_| renews).map(|u| proration::renewal(u, s.seats)),
