@@ -684,6 +684,23 @@ pub mod faults {
             self.inner.default_payment_method(a).await
         }
     }
+
+    #[async_trait]
+    impl ContractReader for FailingWrites {
+        async fn contract_account(&self, a: &AccountId) -> Result<Option<contract::ContractAccount>> {
+            self.inner.contract_account(a).await
+        }
+    }
+
+    #[async_trait]
+    impl ContractBills for FailingWrites {
+        async fn bucket_usage(&self, a: &AccountId, bucket: chrono::NaiveDate) -> Result<Vec<rating::UsageRecord>> {
+            self.inner.bucket_usage(a, bucket).await
+        }
+        async fn bill(&self, a: &AccountId, id: &str) -> Result<Option<invoice::Invoice>> {
+            self.inner.bill(a, id).await
+        }
+    }
 }
 
 pub mod stripe {

@@ -27,7 +27,6 @@ use billing_domain::contract::{ContractAccount, Draft};
 use billing_domain::invoice::Invoice;
 use billing_domain::ledger::{self, Cohort};
 use billing_domain::ports::{BillRunStore, Sequence, Taken};
-use billing_domain::rating::rate;
 use billing_domain::{AccountId, Error as DomainError, Money};
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::StreamExt;
@@ -340,9 +339,8 @@ impl<S: BillRunStore + 'static> BillRun<S> {
 
         if mode == Mode::DryRun {
             let usage = self.store.bucket_usage(id, bill_date).await?;
-            let rated = rate(&state.contract, &usage, bill_date);
+            let (rated, invoice) = state.draft_bill(bill_date, &usage, now);
             let nothing = rated.lines.is_empty();
-            let invoice = self.draft_invoice(&state, bill_date, rated.lines, now);
             let mut r = result(if nothing { Outcome::NothingToBill } else { Outcome::WouldBill }, None);
             r.total = Some(invoice.total);
             r.unrated_usage = rated.unrated.len();
@@ -362,7 +360,7 @@ impl<S: BillRunStore + 'static> BillRun<S> {
 
         // 2. Rate.
         let usage = self.store.bucket_usage(id, bill_date).await?;
-        let rated = rate(&state.contract, &usage, bill_date);
+        let (rated, invoice) = state.draft_bill(bill_date, &usage, now);
         if !rated.unrated.is_empty() {
             tracing::warn!(account_id = %id, records = rated.unrated.len(), "usage no item prices was left out");
         }
@@ -376,7 +374,6 @@ impl<S: BillRunStore + 'static> BillRun<S> {
             r.unrated_usage = rated.unrated.len();
             return Ok(r);
         }
-        let invoice = self.draft_invoice(&state, bill_date, rated.lines, now);
 
         // 3. Draft, or finalize.
         if mode == Mode::Draft {
@@ -390,24 +387,6 @@ impl<S: BillRunStore + 'static> BillRun<S> {
         }
         let invoice = self.finalize(&state, after, invoice, false, now).await?;
         Ok(AccountResult { unrated_usage: rated.unrated.len(), ..result(Outcome::Finalized, Some(&invoice)) })
-    }
-
-    fn draft_invoice(
-        &self,
-        state: &ContractAccount,
-        bill_date: NaiveDate,
-        lines: Vec<billing_domain::invoice::InvoiceLine>,
-        now: DateTime<Utc>,
-    ) -> Invoice {
-        ledger::draft(
-            ledger::bill_id(&state.account_id, bill_date, state.bill_revision),
-            &state.account_id,
-            state.contract.currency,
-            lines,
-            state.usage_period(bill_date),
-            now,
-            &format!("billrun:{bill_date}"),
-        )
     }
 
     /// Numbers and finalizes `invoice` with the contract moved to its next bill date, in one

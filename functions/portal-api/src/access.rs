@@ -152,3 +152,24 @@ impl<R: Requirement> FromRequestParts<AppState> for WithAccount<R> {
         Ok(Self { access: AccountAccess { id, caller, member, need: PhantomData }, account })
     }
 }
+
+/// [`AccountAccess`] and the account's contract (invoice-mode) billing state, read at the same
+/// time as the membership is checked, as [`WithAccount`] does. An account not billed by contract
+/// is `not_contract_billed`.
+#[derive(Debug)]
+pub struct WithContract<R> {
+    pub access: AccountAccess<R>,
+    pub contract: billing_domain::contract::ContractAccount,
+}
+
+impl<R: Requirement> FromRequestParts<AppState> for WithContract<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let (caller, id) = caller_and_account(parts, state).await?;
+        let (member, contract) = tokio::join!(require(state, &caller, &id, R::NEED), state.store.contract_account(&id));
+        let member = member?;
+        let contract = contract?.ok_or(ApiError::NotContractBilled)?;
+        Ok(Self { access: AccountAccess { id, caller, member, need: PhantomData }, contract })
+    }
+}

@@ -31,6 +31,10 @@ pub enum ApiError {
     SubscriptionExists,
     #[error("this account has no seat subscription")]
     SubscriptionNotFound,
+    #[error(
+        "this account is not billed by contract: its bills come from the card processor, with no usage to date or upcoming bill here"
+    )]
+    NotContractBilled,
     #[error("this account has no running seat subscription; buy seats first")]
     NoSubscription,
     #[error("this account has no billing customer yet; it gets one with its first purchase")]
@@ -174,6 +178,7 @@ impl ApiError {
             ApiError::ContactSales(_) => (StatusCode::CONFLICT, "contact_sales"),
             ApiError::SubscriptionExists => (StatusCode::CONFLICT, "subscription_exists"),
             ApiError::SubscriptionNotFound => (StatusCode::NOT_FOUND, "no_subscription"),
+            ApiError::NotContractBilled => (StatusCode::NOT_FOUND, "not_contract_billed"),
             ApiError::NoSubscription => (StatusCode::CONFLICT, "no_subscription"),
             ApiError::NoBillingCustomer => (StatusCode::CONFLICT, "no_billing_customer"),
             ApiError::NothingToPay => (StatusCode::CONFLICT, "nothing_to_pay"),

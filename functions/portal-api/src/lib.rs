@@ -20,7 +20,7 @@ use axum::routing::{delete, get, patch, post, put};
 pub use error::{ApiError, ApiResult};
 pub use state::{AppState, PortalStore, RemitTo, Settings};
 
-use routes::{accounts, audit, me, members, payments, seat_assignments, seats, statements};
+use routes::{accounts, audit, me, members, payments, seat_assignments, seats, statements, usage};
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -39,7 +39,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/accounts/{account_id}/audit", get(audit::list))
         .route("/v1/accounts/{account_id}/statement", get(statements::statement))
         .route("/v1/accounts/{account_id}/invoices", get(statements::list))
+        .route("/v1/accounts/{account_id}/invoices/upcoming", get(usage::upcoming))
         .route("/v1/accounts/{account_id}/invoices/{invoice_id}", get(statements::get))
+        .route("/v1/accounts/{account_id}/usage", get(usage::usage))
         .route("/v1/accounts/{account_id}/billing-portal-session", post(statements::billing_portal))
         .route("/v1/accounts/{account_id}/payments", post(payments::pay))
         .route("/v1/accounts/{account_id}/payment-methods", get(payments::list_methods))

@@ -5,7 +5,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{accounts, audit, me, members, payments, seat_assignments, seats, statements};
+use crate::routes::{accounts, audit, me, members, payments, seat_assignments, seats, statements, usage};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -36,6 +36,8 @@ with a stable `code`."
         statements::list,
         statements::get,
         statements::billing_portal,
+        usage::upcoming,
+        usage::usage,
         payments::pay,
         payments::list_methods,
         payments::setup_method,
@@ -143,6 +145,6 @@ mod tests {
                 [&item.get, &item.put, &item.post, &item.delete, &item.patch].iter().filter(|o| o.is_some()).count()
             })
             .sum();
-        assert_eq!(operations, 29, "one documented operation per route in lib.rs (bar /v1/openapi.json)");
+        assert_eq!(operations, 31, "one documented operation per route in lib.rs (bar /v1/openapi.json)");
     }
 }

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use billing_aws::config::{self, ConfigError};
 use billing_domain::ports::{
-    AccountReader, AccountWriter, AuditReader, AuditWriter, BillingReader, IdempotencyReader, MemberReader,
-    MemberWriter, SeatStore,
+    AccountReader, AccountWriter, AuditReader, AuditWriter, BillingReader, ContractBills, IdempotencyReader,
+    MemberReader, MemberWriter, SeatStore,
 };
 use billing_domain::{Account, Email};
 
@@ -23,6 +23,7 @@ pub trait PortalStore:
     + AuditWriter
     + BillingReader
     + SeatStore
+    + ContractBills
 {
 }
 
@@ -36,6 +37,7 @@ impl<T> PortalStore for T where
         + AuditWriter
         + BillingReader
         + SeatStore
+        + ContractBills
 {
 }
 

@@ -209,6 +209,17 @@ impl ChargeModel {
         }
     }
 
+    /// The units priced at nothing before any charge starts: an overage price's allowance, or
+    /// the free first tiers of a graduated price. Zero for the other models.
+    pub fn included_units(&self) -> u64 {
+        let free = |t: &&Tier| t.unit_amount.is_zero() && t.flat_amount.is_zero();
+        match self {
+            Self::Overage { included, .. } => *included,
+            Self::Graduated { tiers } => tiers.iter().take_while(free).filter_map(|t| t.up_to).last().unwrap_or(0),
+            Self::Flat { .. } | Self::PerUnit { .. } | Self::Volume { .. } => 0,
+        }
+    }
+
     /// What `quantity` costs, unrounded.
     pub fn amount(&self, quantity: u64) -> Decimal {
         self.bands(quantity).iter().map(Band::amount).sum()

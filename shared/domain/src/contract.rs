@@ -101,8 +101,37 @@ impl ContractAccount {
         if !priced {
             return Err(UsageRejection::NoSuchMetric(metric.clone()));
         }
+        Ok(self.bucket_of(date))
+    }
+
+    /// The bucket of usage served on `date`: the bill at the end of its billing cycle, or the
+    /// next one still open.
+    pub fn bucket_of(&self, date: NaiveDate) -> NaiveDate {
         let natural = self.contract.bill_day.on_or_after(date.checked_add_days(Days::new(1)).expect("in range"));
-        Ok(natural.max(self.usage_bucket))
+        natural.max(self.usage_bucket)
+    }
+
+    /// The bill for `bill_date` as the bill run makes it from `usage` (that bill's usage bucket):
+    /// the rating (with the contract as it will stand after the bill) and the draft invoice, not
+    /// yet numbered. The bill run's dry run, draft and finalize all start here, and so does the
+    /// portal's upcoming bill.
+    pub fn draft_bill(
+        &self,
+        bill_date: NaiveDate,
+        usage: &[crate::rating::UsageRecord],
+        now: DateTime<Utc>,
+    ) -> (crate::rating::Rated, crate::invoice::Invoice) {
+        let rated = crate::rating::rate(&self.contract, usage, bill_date);
+        let invoice = crate::ledger::draft(
+            crate::ledger::bill_id(&self.account_id, bill_date, self.bill_revision),
+            &self.account_id,
+            self.contract.currency,
+            rated.lines.clone(),
+            self.usage_period(bill_date),
+            now,
+            &format!("billrun:{bill_date}"),
+        );
+        (rated, invoice)
     }
 
     /// The period a bill on `bill_date` charges usage for.

@@ -354,8 +354,6 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
-/// What the bill run reads and writes.
-#[async_trait]
 /// Where the seller's gap-free sequences stand.
 #[async_trait]
 pub trait SequenceReader: Send + Sync {
@@ -363,8 +361,23 @@ pub trait SequenceReader: Send + Sync {
     async fn sequence(&self, sequence: Sequence) -> Result<u64>;
 }
 
+/// A contract account's bills as they stand and as they will be: a usage bucket (`Query`) and
+/// a bill (`GetItem`). The bill run reads them; so does the portal, for usage to date and the
+/// upcoming bill.
 #[async_trait]
-pub trait BillRunStore: ContractReader + AccountReader + SequenceReader {
+pub trait ContractBills: ContractReader {
+    /// The usage records of the bucket of the bill on `bucket`.
+    async fn bucket_usage(
+        &self,
+        account: &AccountId,
+        bucket: chrono::NaiveDate,
+    ) -> Result<Vec<crate::rating::UsageRecord>>;
+    async fn bill(&self, account: &AccountId, id: &str) -> Result<Option<crate::invoice::Invoice>>;
+}
+
+/// What the bill run reads and writes.
+#[async_trait]
+pub trait BillRunStore: ContractBills + AccountReader + SequenceReader {
     /// Accounts whose next bill is due on or before `through`, in bill-date order.
     async fn due_accounts(
         &self,
@@ -372,11 +385,6 @@ pub trait BillRunStore: ContractReader + AccountReader + SequenceReader {
         limit: u16,
         after: Option<&str>,
     ) -> Result<Page<AccountId>>;
-    async fn bucket_usage(
-        &self,
-        account: &AccountId,
-        bucket: chrono::NaiveDate,
-    ) -> Result<Vec<crate::rating::UsageRecord>>;
     /// Replaces the contract state if still at `before.version` (`after.version` must be one
     /// more); otherwise `Error::Conflict`.
     async fn save_contract(
@@ -403,7 +411,6 @@ pub trait BillRunStore: ContractReader + AccountReader + SequenceReader {
         work: &crate::billing::WorkItem,
         now: DateTime<Utc>,
     ) -> Result<()>;
-    async fn bill(&self, account: &AccountId, id: &str) -> Result<Option<crate::invoice::Invoice>>;
     async fn cohorts(&self) -> Result<Vec<crate::ledger::Cohort>>;
     async fn cohort_accounts(&self, cohort: &str) -> Result<Vec<AccountId>>;
     /// Records that every account of the cohort has its notice queued.

@@ -255,6 +255,13 @@ pub struct Contract {
 }
 
 /// What rating a bill date gives: the lines, and the contract with what they billed recorded.
+impl Contract {
+    /// The account's billing cycle (bill day to bill day) that contains `date`.
+    pub fn billing_cycle(&self, date: NaiveDate) -> DateRange {
+        cycle_containing(self.bill_day.on_or_before(date), 1, date)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rated {
     pub lines: Vec<InvoiceLine>,
@@ -301,6 +308,67 @@ pub fn rate(contract: &Contract, usage: &[UsageRecord], bill_date: NaiveDate) ->
         line.amount = Money::new(line.amount.amount(), currency).rounded();
     }
     Rated { lines, contract: next, unrated }
+}
+
+/// One usage item's usage so far in a billing cycle, rated as its bill will rate it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageToDate {
+    pub item_id: String,
+    pub metric: Metric,
+    /// What the bill calls it.
+    pub description: String,
+    pub group: String,
+    /// The unit a quantity counts ("GB"), when the price names one.
+    pub unit: Option<String>,
+    /// The billing cycle (clipped to the item's start and end).
+    pub period: DateRange,
+    pub quantity: u64,
+    /// Units the price includes at no charge in a cycle.
+    pub included: u64,
+    /// Units beyond the included ones.
+    pub beyond_included: u64,
+    /// What the usage so far costs, rounded as the bill rounds it.
+    pub amount: Money,
+}
+
+/// The usage of every usage item active in the billing cycle containing `today`, from `usage`
+/// (the records of the bucket that will bill that cycle), rated by [`rate`] itself: each item
+/// is rated alone, for the bill at the cycle's end, over the records the bill would give it
+/// (records of a metric go to the first item active on their date, as in [`rate`]). Records of
+/// other cycles (late usage for a closed one) are left out.
+pub fn usage_to_date(contract: &Contract, usage: &[UsageRecord], today: NaiveDate) -> Vec<UsageToDate> {
+    let cycle = contract.billing_cycle(today);
+    let mut pending: Vec<&UsageRecord> = usage.iter().filter(|r| cycle.contains(r.date)).collect();
+    let mut out = Vec::new();
+    for item in &contract.items {
+        let ChargeType::Usage { metric } = &item.price.charge else { continue };
+        let active = item.active();
+        if active.end <= cycle.start || cycle.end <= active.start {
+            continue;
+        }
+        let (mine, rest): (Vec<&UsageRecord>, Vec<&UsageRecord>) =
+            pending.into_iter().partition(|r| &r.metric == metric && active.contains(r.date));
+        pending = rest;
+        let records: Vec<UsageRecord> = mine.into_iter().cloned().collect();
+        let alone = Contract { bill_day: contract.bill_day, currency: contract.currency, items: vec![item.clone()] };
+        let rated = rate(&alone, &records, cycle.end);
+        let quantity = records.iter().fold(0_u64, |sum, r| sum.saturating_add(r.quantity));
+        let included = item.price.pricing.included_units();
+        let start = cycle.start.max(active.start);
+        out.push(UsageToDate {
+            item_id: item.id.clone(),
+            metric: metric.clone(),
+            description: item.label().to_owned(),
+            group: item.group.clone(),
+            unit: item.price.unit.clone(),
+            period: DateRange::new(start, cycle.end.min(active.end).max(start)),
+            quantity,
+            included,
+            beyond_included: quantity.saturating_sub(included),
+            amount: rated.total(contract.currency),
+        });
+    }
+    out
 }
 
 /// What a recurring item's quantities over `range` cost, unrounded: each piece of a cycle at

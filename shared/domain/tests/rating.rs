@@ -8,6 +8,7 @@ use billing_domain::catalog::{ChargeModel, ChargeType, Price, Tier};
 use billing_domain::invoice::{ChargeKind, InvoiceLine};
 use billing_domain::rating::{
     BillDay, Contract, ContractItem, DateRange, QuantityChange, UsageRecord, cycle_containing, rate, recurring_charge,
+    usage_to_date,
 };
 use billing_domain::{Currency, Money};
 use chrono::NaiveDate;
@@ -249,6 +250,43 @@ fn graduated_usage_across_a_late_record() {
     let late = rate(&first.contract, &[used("2026-10-20", 30)], d("2026-12-01"));
     // 10 more at 1.00 fill tier 1, 20 at 0.50 in tier 2.
     assert_eq!(amounts(&late.lines), ["10.00", "10.00"]);
+}
+
+/// Usage so far in the open cycle: the quantity, the allowance and what is beyond it, and what
+/// the bill at the cycle's end will charge for it; late usage for a closed cycle (in the same
+/// bucket) and other metrics are not this cycle's.
+#[test]
+fn usage_to_date_is_what_the_cycles_bill_will_charge() {
+    let c =
+        contract("USD", 5, vec![bandwidth("USD", ChargeModel::Overage { included: 1000, unit_amount: dec("0.05") })]);
+    let bucket = [
+        used("2026-11-06", 700),
+        used("2026-12-03", 550),
+        used("2026-11-04", 100), // late, for the cycle billed on Nov 5
+        UsageRecord { metric: "api_calls".parse().unwrap(), quantity: 9, date: d("2026-11-20") },
+    ];
+    let now = usage_to_date(&c, &bucket, d("2026-12-03"));
+    assert_eq!(now.len(), 1);
+    let u = &now[0];
+    assert_eq!((u.period.start, u.period.end), (d("2026-11-05"), d("2026-12-05")));
+    assert_eq!((u.quantity, u.included, u.beyond_included), (1250, 1000, 250));
+    assert_eq!(u.amount, money("12.50", "USD"));
+    assert_eq!((u.metric.as_str(), u.unit.as_deref(), u.group.as_str()), ("bandwidth_gb", Some("GB"), "DC1"));
+    let in_cycle: Vec<UsageRecord> = bucket[..2].to_vec();
+    assert_eq!(rate(&c, &in_cycle, d("2026-12-05")).total(cur("USD")), u.amount, "the bill's own rating");
+
+    // Graduated with a free first tier: the free tier is what is included.
+    let tiers = vec![
+        Tier { up_to: Some(100), unit_amount: Decimal::ZERO, flat_amount: Decimal::ZERO },
+        Tier { up_to: None, unit_amount: dec("2"), flat_amount: Decimal::ZERO },
+    ];
+    let c = contract("JPY", 1, vec![bandwidth("JPY", ChargeModel::Graduated { tiers })]);
+    let u = &usage_to_date(&c, &[used("2026-12-02", 40)], d("2026-12-03"))[0];
+    assert_eq!((u.quantity, u.included, u.beyond_included, u.amount), (40, 100, 0, money("0", "JPY")));
+    // An item that ended before this cycle shows nothing.
+    let mut ended = bandwidth("USD", per_unit("1"));
+    ended.end = Some(d("2026-11-01"));
+    assert!(usage_to_date(&contract("USD", 1, vec![ended]), &[], d("2026-12-03")).is_empty());
 }
 
 #[test]

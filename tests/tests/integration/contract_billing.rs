@@ -510,3 +510,90 @@ async fn a_contract_bill_is_paid_by_card_in_the_portal() {
     let r = s.call(&admin, "POST", pay, None).await;
     assert_eq!(r.code(), "nothing_to_pay");
 }
+
+/// Any member of an account billed by contract sees this period's usage as it is accepted, and
+/// the next bill as the bill run would make it now (the same bill its dry run makes).
+#[tokio::test]
+async fn usage_to_date_and_the_upcoming_bill_in_the_portal() {
+    let s = Stack::new().await;
+    let (m1, m0) = months();
+    catalog(&s).await;
+    cohort(&s, "dc8", m1).await;
+    import(&s, "dc8", &[line("acct_usagenow", "cb-usagenow", &[])]).await;
+    run(&s, "finalize", m0).await; // last month's and this month's bills: the next is next month's
+    let next_bill = m0.checked_add_months(Months::new(1)).unwrap();
+
+    let r = s
+        .ops(
+            "POST",
+            "/v1/ops/accounts/acct_usagenow/members",
+            Some(json!({"email": "viewer@cb-usagenow.example", "role": "viewer"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let viewer = integration_tests::User::new("usagenow-viewer").with_email("viewer@cb-usagenow.example");
+
+    let before = s.get(&viewer, "/v1/accounts/acct_usagenow/usage").await;
+    assert_eq!(before.status, StatusCode::OK, "{:?}", before.body);
+    assert_eq!(before.body["bill_date"], json!(next_bill));
+    assert_eq!(before.body["period"]["first_day"], json!(m0));
+    assert_eq!(before.body["period"]["last_day"], json!(next_bill.pred_opt().unwrap()));
+    let bw = &before.body["items"][0];
+    assert_eq!((&bw["metric"], &bw["quantity"], &bw["included"]), (&json!("bandwidth_gb"), &json!(0), &json!(1000)));
+    assert_eq!(bw["estimated_amount"], json!({"amount": "0.00", "currency": "USD"}));
+
+    // 1,200 GB served now: on the next read, 200 beyond the 1,000 included, at 0.05.
+    let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let records = json!({"records": [{"account_id": "acct_usagenow", "metric": "bandwidth_gb", "quantity": 1200,
+                                      "timestamp": now, "idempotency_key": "now-1"}]});
+    let r = s.ops("POST", "/v1/usage", Some(records)).await;
+    assert_eq!(r.body["accepted"], 1, "{:?}", r.body);
+    let after = s.get(&viewer, "/v1/accounts/acct_usagenow/usage").await;
+    let bw = &after.body["items"][0];
+    assert_eq!((&bw["quantity"], &bw["beyond_included"]), (&json!(1200), &json!(200)), "{:?}", after.body);
+    assert_eq!(bw["estimated_amount"], json!({"amount": "10.00", "currency": "USD"}));
+    assert_eq!(after.body["estimated_total"], json!({"amount": "10.00", "currency": "USD"}));
+
+    // The upcoming bill: next month's racks in advance and this month's bandwidth, as the bill
+    // run's dry run makes it.
+    let upcoming = s.get(&viewer, "/v1/accounts/acct_usagenow/invoices/upcoming").await;
+    assert_eq!(upcoming.status, StatusCode::OK, "{:?}", upcoming.body);
+    assert_eq!((&upcoming.body["estimate"], &upcoming.body["bill_date"]), (&json!(true), &json!(next_bill)));
+    let invoice = &upcoming.body["invoice"];
+    assert_eq!((&invoice["status"], &invoice["number"]), (&json!("draft"), &json!(null)));
+    assert_eq!(invoice["total"], json!({"amount": "1010.00", "currency": "USD"}), "{invoice:?}");
+    let dry = run(&s, "dry_run", next_bill).await;
+    let would =
+        &dry["results"].as_array().unwrap().iter().find(|r| r["account_id"] == "acct_usagenow").unwrap()["invoice"];
+    assert_eq!(would["total"]["amount"], "1010.00");
+    let lines = |groups: &Value| -> Vec<(String, String)> {
+        groups
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|g| g["lines"].as_array().unwrap().clone())
+            .map(|l| {
+                (l["description"].as_str().unwrap().to_owned(), l["amount"]["amount"].as_str().unwrap().to_owned())
+            })
+            .collect()
+    };
+    let dry_lines: Vec<(String, String)> = would["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["description"].as_str().unwrap().to_owned(), l["amount"]["amount"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(lines(&invoice["groups"]), dry_lines, "the dry run's own lines");
+    assert_eq!(invoice["id"], would["id"]);
+
+    // Not for an account billed by card, nor for a stranger.
+    let card = integration_tests::User::new("usagenow-card");
+    let made = s.call(&card, "POST", "/v1/accounts", Some(integration_tests::new_account("Card Co"))).await;
+    let card_id = made.body["id"].as_str().unwrap().to_owned();
+    for path in ["usage", "invoices/upcoming"] {
+        let r = s.get(&card, &format!("/v1/accounts/{card_id}/{path}")).await;
+        assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "not_contract_billed"), "{path}");
+        let r = s.get(&card, &format!("/v1/accounts/acct_usagenow/{path}")).await;
+        assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "not_found"), "{path}");
+    }
+}

@@ -20,6 +20,8 @@ async fn a_member_of_one_account_gets_404_for_everything_of_another() {
         ("GET", format!("/v1/accounts/{b}/members/{bobs_member}"), None),
         ("GET", format!("/v1/accounts/{b}/audit"), None),
         ("GET", format!("/v1/accounts/{b}/bill-recipients"), None),
+        ("GET", format!("/v1/accounts/{b}/usage"), None),
+        ("GET", format!("/v1/accounts/{b}/invoices/upcoming"), None),
         ("PUT", format!("/v1/accounts/{b}/bill-recipients"), Some(json!({"recipients": ["evil@example.com"]}))),
         ("PATCH", format!("/v1/accounts/{b}/billing-contact"), Some(json!({"email": "evil@example.com"}))),
         ("PATCH", format!("/v1/accounts/{b}/billing-address"), Some(json!({"city": "Evil"}))),

@@ -248,6 +248,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/accounts/{account_id}/invoices/upcoming": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * `GET /v1/accounts/{account_id}/invoices/upcoming`: the next bill as the bill run would make
+         *     it now (a draft waiting for review is shown as it is).
+         */
+        get: operations["statements_upcoming"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/accounts/{account_id}/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * `GET /v1/accounts/{account_id}/usage`: usage so far in the open billing period, per usage
+         *     item, with its included units and the estimated amount.
+         */
+        get: operations["usage_to_date"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/accounts/{account_id}/payments": {
         parameters: {
             query?: never;
@@ -958,6 +998,76 @@ export interface components {
             next_renewal_amount?: components["schemas"]["Money"] | null;
             /** Format: date-time */
             next_renewal_at?: string | null;
+        };
+        /** @description The account's next bill as the bill run would make it now: an estimate. */
+        UpcomingBillView: {
+            /**
+             * @description Always true: the bill is made on `bill_date` from the contract and the usage as they stand
+             *     then.
+             */
+            estimate: boolean;
+            note: string;
+            /**
+             * Format: date
+             * @description The date the bill will be made.
+             */
+            bill_date: string;
+            /** @description Account credit the bill will use when it is made (up to its total). */
+            credit_available: components["schemas"]["Money"];
+            /** @description Usage records no contract item prices: left out of the bill. */
+            unrated_usage: number;
+            /** @description The bill: its number and final due date come when it is made; `status` is `draft`. */
+            invoice: components["schemas"]["InvoiceView"];
+        };
+        /** @description One usage item's usage so far in the open billing period. */
+        UsageItemView: {
+            /** @description The contract item. */
+            item_id: string;
+            /** @description The metric its usage is reported under (`bandwidth_gb`). */
+            metric: string;
+            /** @description What the bill calls it. */
+            description: string;
+            /** @description The site or service the bill groups it under. */
+            group: string;
+            /** @description The unit a quantity counts (`GB`), when the price names one. */
+            unit?: string | null;
+            /** @description The billing period (within the item's own start and end). */
+            period: components["schemas"]["PeriodView"];
+            /**
+             * Format: int64
+             * @description Units used so far in the period.
+             */
+            quantity: number;
+            /**
+             * Format: int64
+             * @description Units the price includes at no charge each period.
+             */
+            included: number;
+            /**
+             * Format: int64
+             * @description Units used beyond the included ones.
+             */
+            beyond_included: number;
+            /** @description What the usage so far costs, rated as the bill will rate it. */
+            estimated_amount: components["schemas"]["Money"];
+        };
+        /** @description Usage so far in the open billing period of an account billed by contract. */
+        UsageView: {
+            /** @description The open billing period. */
+            period: components["schemas"]["PeriodView"];
+            /**
+             * Format: date
+             * @description The bill that will charge this period's usage.
+             */
+            bill_date: string;
+            items: components["schemas"]["UsageItemView"][];
+            estimated_total: components["schemas"]["Money"];
+            /**
+             * Format: date-time
+             * @description When this was read: every usage record accepted before then is counted.
+             */
+            as_of: string;
+            note: string;
         };
         /** @description The identity provider's subject (`sub` claim): who is calling, across accounts. */
         UserId: string;
@@ -2282,6 +2392,122 @@ export interface operations {
             };
             /** @description validation failed; `details` names the fields (`validation_failed`) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description a dependency failed; retry after `Retry-After` (`service_unavailable`) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    statements_upcoming: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The account (`acct_…`) */
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UpcomingBillView"];
+                };
+            };
+            /** @description a malformed query parameter (`invalid_parameter`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description no valid token (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description no such account for this caller, or no such object (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description a dependency failed; retry after `Retry-After` (`service_unavailable`) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    usage_to_date: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The account (`acct_…`) */
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageView"];
+                };
+            };
+            /** @description a malformed query parameter (`invalid_parameter`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description no valid token (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description no such account for this caller, or no such object (`not_found`) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -6,4 +6,5 @@ pub mod payments;
 pub mod seat_assignments;
 pub mod seats;
 pub mod statements;
+pub mod usage;
 pub mod views;

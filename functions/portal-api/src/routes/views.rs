@@ -360,3 +360,60 @@ pub enum PaymentView {
     /// Send the user to this Checkout page; invoices are settled when it completes.
     Checkout { session_id: String, url: String, total: Money, invoice_ids: Vec<String> },
 }
+
+/// One usage item's usage so far in the open billing period.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UsageItemView {
+    /// The contract item.
+    pub item_id: String,
+    /// The metric its usage is reported under (`bandwidth_gb`).
+    #[schema(value_type = String)]
+    pub metric: billing_domain::catalog::Metric,
+    /// What the bill calls it.
+    pub description: String,
+    /// The site or service the bill groups it under.
+    pub group: String,
+    /// The unit a quantity counts (`GB`), when the price names one.
+    pub unit: Option<String>,
+    /// The billing period (within the item's own start and end).
+    pub period: PeriodView,
+    /// Units used so far in the period.
+    pub quantity: u64,
+    /// Units the price includes at no charge each period.
+    pub included: u64,
+    /// Units used beyond the included ones.
+    pub beyond_included: u64,
+    /// What the usage so far costs, rated as the bill will rate it.
+    pub estimated_amount: Money,
+}
+
+/// Usage so far in the open billing period of an account billed by contract.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UsageView {
+    /// The open billing period.
+    pub period: PeriodView,
+    /// The bill that will charge this period's usage.
+    pub bill_date: NaiveDate,
+    pub items: Vec<UsageItemView>,
+    pub estimated_total: Money,
+    /// When this was read: every usage record accepted before then is counted.
+    pub as_of: DateTime<Utc>,
+    pub note: String,
+}
+
+/// The account's next bill as the bill run would make it now: an estimate.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UpcomingBillView {
+    /// Always true: the bill is made on `bill_date` from the contract and the usage as they stand
+    /// then.
+    pub estimate: bool,
+    pub note: String,
+    /// The date the bill will be made.
+    pub bill_date: NaiveDate,
+    /// Account credit the bill will use when it is made (up to its total).
+    pub credit_available: Money,
+    /// Usage records no contract item prices: left out of the bill.
+    pub unrated_usage: usize,
+    /// The bill: its number and final due date come when it is made; `status` is `draft`.
+    pub invoice: InvoiceView,
+}

@@ -14,8 +14,8 @@ use billing_domain::invoice::Invoice;
 use billing_domain::ledger::Cohort;
 use billing_domain::ledger::{CreditNote, ReceivedPayment};
 use billing_domain::ports::{
-    BillRunStore, ContractAdmin, ContractReader, Page, Recorded, Sequence, SequenceReader, Taken, UsageWrite,
-    UsageWriter,
+    BillRunStore, ContractAdmin, ContractBills, ContractReader, Page, Recorded, Sequence, SequenceReader, Taken,
+    UsageWrite, UsageWriter,
 };
 use billing_domain::rating::UsageRecord;
 use billing_domain::{Account, AccountId, AuditEntry, Change, Error, Money, Result};
@@ -210,6 +210,41 @@ impl UsageWriter for DynamoStore {
 }
 
 #[async_trait]
+impl ContractBills for DynamoStore {
+    async fn bucket_usage(&self, account: &AccountId, bucket: NaiveDate) -> Result<Vec<UsageRecord>> {
+        let q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(usage_pk(account, bucket)))
+            .projection_expression("#metric, #quantity, #ts")
+            .expression_attribute_names("#metric", "metric")
+            .expression_attribute_names("#quantity", "quantity")
+            .expression_attribute_names("#ts", "timestamp")
+            .consistent_read(true);
+        let mut out = Vec::new();
+        let mut pages = q.into_paginator().items().send();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(super::unavailable)?;
+            #[derive(Deserialize)]
+            struct Row {
+                metric: billing_domain::catalog::Metric,
+                quantity: u64,
+                timestamp: DateTime<Utc>,
+            }
+            let row: Row = from_item(item)?;
+            out.push(UsageRecord { metric: row.metric, quantity: row.quantity, date: row.timestamp.date_naive() });
+        }
+        Ok(out)
+    }
+
+    async fn bill(&self, account: &AccountId, id: &str) -> Result<Option<Invoice>> {
+        self.get_as(account_pk(account), invoice_sk(id)).await
+    }
+}
+
+#[async_trait]
 impl BillRunStore for DynamoStore {
     async fn due_accounts(&self, through: NaiveDate, limit: u16, after: Option<&str>) -> Result<Page<AccountId>> {
         let mut q = self
@@ -243,34 +278,6 @@ impl BillRunStore for DynamoStore {
         }
         let next = out.last_evaluated_key.is_some().then_some(last).flatten();
         Ok(Page { items, next })
-    }
-
-    async fn bucket_usage(&self, account: &AccountId, bucket: NaiveDate) -> Result<Vec<UsageRecord>> {
-        let q = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(usage_pk(account, bucket)))
-            .projection_expression("#metric, #quantity, #ts")
-            .expression_attribute_names("#metric", "metric")
-            .expression_attribute_names("#quantity", "quantity")
-            .expression_attribute_names("#ts", "timestamp")
-            .consistent_read(true);
-        let mut out = Vec::new();
-        let mut pages = q.into_paginator().items().send();
-        while let Some(item) = pages.next().await {
-            let item = item.map_err(super::unavailable)?;
-            #[derive(Deserialize)]
-            struct Row {
-                metric: billing_domain::catalog::Metric,
-                quantity: u64,
-                timestamp: DateTime<Utc>,
-            }
-            let row: Row = from_item(item)?;
-            out.push(UsageRecord { metric: row.metric, quantity: row.quantity, date: row.timestamp.date_naive() });
-        }
-        Ok(out)
     }
 
     async fn save_contract(&self, before: &ContractAccount, after: &ContractAccount) -> Result<()> {
@@ -307,10 +314,6 @@ impl BillRunStore for DynamoStore {
             items.push(self.balance_add(&invoice.account_id, invoice.currency, delta)?);
         }
         self.transact_guarded(items).await
-    }
-
-    async fn bill(&self, account: &AccountId, id: &str) -> Result<Option<Invoice>> {
-        self.get_as(account_pk(account), invoice_sk(id)).await
     }
 
     async fn mark_notices_queued(&self, cohort: &Cohort) -> Result<()> {
