@@ -357,10 +357,13 @@ impl Stack {
     /// Calls the ops API as the IAM principal `ops-tester`, as API Gateway's IAM authorization
     /// passes it; `body` is sent as JSON unless `content_type` says otherwise.
     pub async fn ops_call(&self, method: &str, path: &str, body: Option<&[u8]>, content_type: &str) -> Reply {
-        let mut headers = vec![];
-        if body.is_some() {
-            headers.push(("content-type".to_owned(), content_type.to_owned()));
-        }
+        let headers: &[(&str, &str)] = if body.is_some() { &[("content-type", content_type)] } else { &[] };
+        self.ops_with(method, path, headers, body).await
+    }
+
+    /// An ops call with its own headers.
+    pub async fn ops_with(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Reply {
+        let headers = headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         let call = HttpCall {
             method: method.into(),
             path_and_query: path.into(),

@@ -16,6 +16,10 @@
 //!
 //! Modes: `finalize` (the schedule), `draft` (leaves drafts for review; a later `finalize` run
 //! finalizes them), `dry_run` (rates and returns the invoices, writes nothing).
+//!
+//! A scheduled run (every due account) also queues what is due by the run's clock: the cohorts'
+//! "new bill format" notices, and the payment reminder each unpaid contract bill has reached on
+//! the seller's schedule (once per bill and step; not for accounts ops paused).
 
 use billing_domain::Change;
 use billing_domain::retry::{CONFLICT_ATTEMPTS, Retry};
@@ -27,6 +31,7 @@ use billing_domain::contract::{ContractAccount, Draft};
 use billing_domain::invoice::Invoice;
 use billing_domain::ledger::{self, Cohort};
 use billing_domain::ports::{BillRunStore, Sequence, Taken};
+use billing_domain::receivables::{Receivable, ReminderSchedule, reminder};
 use billing_domain::{AccountId, Error as DomainError, Money};
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::StreamExt;
@@ -114,7 +119,7 @@ fn is_zero(n: &usize) -> bool {
 pub struct AccountFailure {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account_id: Option<AccountId>,
-    /// `bill`, `due_index` or `notices`.
+    /// `bill`, `due_index`, `notices` or `reminders`.
     pub step: &'static str,
     pub error: String,
 }
@@ -126,6 +131,8 @@ pub struct RunReport {
     pub results: Vec<AccountResult>,
     pub failures: Vec<AccountFailure>,
     pub notices_queued: usize,
+    /// Payment reminders queued for the mailer.
+    pub reminders_queued: usize,
     /// Stopped at the deadline with due accounts left: the next run continues.
     pub more: bool,
 }
@@ -175,8 +182,15 @@ impl<S: BillRunStore + 'static> BillRun<S> {
     /// Runs the bill run for `request`, stopping (with `more`) once `deadline` is near.
     pub async fn run(&self, request: &RunRequest, now: DateTime<Utc>, deadline: Option<Instant>) -> RunReport {
         let date = request.date.unwrap_or_else(|| now.date_naive());
-        let mut report =
-            RunReport { date, mode: request.mode, results: vec![], failures: vec![], notices_queued: 0, more: false };
+        let mut report = RunReport {
+            date,
+            mode: request.mode,
+            results: vec![],
+            failures: vec![],
+            notices_queued: 0,
+            reminders_queued: 0,
+            more: false,
+        };
         if request.mode != Mode::DryRun && request.accounts.is_none() {
             // Notices go by the real date, not the date billed through (a re-run of a past date
             // must not send notices that were not due then).
@@ -184,6 +198,15 @@ impl<S: BillRunStore + 'static> BillRun<S> {
                 Ok(n) => report.notices_queued = n,
                 Err(e) => {
                     report.failures.push(AccountFailure { account_id: None, step: "notices", error: e.to_string() })
+                }
+            }
+            match self.queue_reminders(now.date_naive(), now).await {
+                Ok((queued, failures)) => {
+                    report.reminders_queued = queued;
+                    report.failures.extend(failures);
+                }
+                Err(e) => {
+                    report.failures.push(AccountFailure { account_id: None, step: "reminders", error: e.to_string() })
                 }
             }
         }
@@ -455,6 +478,84 @@ impl<S: BillRunStore + 'static> BillRun<S> {
             }
             let done = Cohort { notices_queued_on: Some(today), ..cohort };
             self.store.mark_notices_queued(&done).await?;
+        }
+        Ok(queued)
+    }
+
+    /// Queues the payment reminder each unpaid contract bill has reached on `today` (the
+    /// seller's schedule, relative to the due date): the latest step reached, once per bill and
+    /// step; none for accounts whose reminders ops paused. Returns how many were queued now, and
+    /// the bills it could not look at (the next run tries them again).
+    pub async fn queue_reminders(
+        &self,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<(usize, Vec<AccountFailure>), RunError> {
+        let schedule = self.store.reminder_schedule().await?;
+        if schedule.offsets().is_empty() {
+            return Ok((0, vec![]));
+        }
+        let through = today.checked_add_days(chrono::Days::new(schedule.lead_days().unsigned_abs())).unwrap_or(today);
+        let (mut queued, mut failures) = (0, Vec::new());
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self.store.receivables(Some(through), 500, cursor.as_deref()).await?;
+            // Only bills with a step reached are looked at further.
+            let reached = page
+                .items
+                .into_iter()
+                .filter(|r| ledger::is_contract_bill(&r.invoice_id) && schedule.step_due(r.due, today, &[]).is_some());
+            let outcomes: Vec<(Receivable, Result<bool, RunError>)> = futures::stream::iter(reached)
+                .map(|r| {
+                    let schedule = &schedule;
+                    async move {
+                        let outcome = self.remind(schedule, &r, today, now).await;
+                        (r, outcome)
+                    }
+                })
+                .buffer_unordered(self.settings.concurrency.max(1))
+                .collect()
+                .await;
+            for (r, outcome) in outcomes {
+                match outcome {
+                    Ok(true) => queued += 1,
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::error!(account_id = %r.account_id, invoice_id = %r.invoice_id, error = %e, "reminder not queued");
+                        failures.push(AccountFailure {
+                            account_id: Some(r.account_id),
+                            step: "reminders",
+                            error: e.to_string(),
+                        });
+                    }
+                }
+            }
+            cursor = page.next;
+            if cursor.is_none() {
+                return Ok((queued, failures));
+            }
+        }
+    }
+
+    /// Queues `r`'s reminder for `today` if one is due, unsent and not paused.
+    async fn remind(
+        &self,
+        schedule: &ReminderSchedule,
+        r: &Receivable,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<bool, RunError> {
+        let (sent, contract) = tokio::try_join!(
+            self.store.reminders_sent(&r.account_id, &r.invoice_id),
+            self.store.contract_account(&r.account_id)
+        )?;
+        if contract.is_some_and(|c| c.reminders_paused) {
+            return Ok(false);
+        }
+        let Some(step) = schedule.step_due(r.due, today, &sent) else { return Ok(false) };
+        let queued = self.store.queue_reminder(&reminder(&r.account_id, &r.invoice_id, step, today), now).await?;
+        if queued {
+            tracing::info!(account_id = %r.account_id, invoice_id = %r.invoice_id, step, "payment reminder queued");
         }
         Ok(queued)
     }

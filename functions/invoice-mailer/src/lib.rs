@@ -17,8 +17,10 @@ use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_lambda_events::event::sns::SnsEvent;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use billing_domain::billing::WorkItem;
+use billing_domain::invoice::Invoice;
 use billing_domain::mail::{MailKey, MailKind, bill_recipients};
 use billing_domain::ports::{AccountReader, BillingReader, MailLedger, MemberReader, SendClaim, Suppressions};
+use billing_domain::receivables::Receivable;
 use billing_domain::{AccountId, Email, Error, MemberStatus, Role};
 use chrono::Utc;
 
@@ -120,6 +122,19 @@ impl Mailer {
                 let rendered = render::bill_format_notice(brand, &account, *go_live, *first_bill_date)?;
                 (MailKind::BillFormatNotice, event_id.clone(), rendered, self.bill_people(&account).await?)
             }
+            // A bill paid, credited or voided since the reminder was queued gets none.
+            WorkItem::PaymentReminder { invoice_id, event_id, as_of, .. } => {
+                let (invoice, people) =
+                    tokio::try_join!(self.invoice(&account, invoice_id), self.bill_people(&account))?;
+                let Some(open) = Receivable::of(&invoice) else {
+                    tracing::info!(invoice_id = %invoice_id, status = invoice.status.as_str(), "nothing left to remind of");
+                    return Ok(0);
+                };
+                let facts = BillFacts::new(brand, &account, &invoice);
+                let rendered =
+                    render::payment_reminder(&facts, open.days_past_due((*as_of).max(Utc::now().date_naive())))?;
+                (MailKind::PaymentReminder, event_id.clone(), rendered, people)
+            }
             // The seat provisioner's; nothing to mail.
             WorkItem::SeatsChanged { .. } => return Ok(0),
         };
@@ -134,12 +149,15 @@ impl Mailer {
     }
 
     async fn facts(&self, account: &billing_domain::Account, invoice_id: &str) -> Result<BillFacts, MailerError> {
-        let invoice = self
-            .store
+        let invoice = self.invoice(account, invoice_id).await?;
+        Ok(BillFacts::new(&self.settings.brand, account, &invoice))
+    }
+
+    async fn invoice(&self, account: &billing_domain::Account, invoice_id: &str) -> Result<Invoice, MailerError> {
+        self.store
             .account_invoice(&account.id, invoice_id)
             .await?
-            .ok_or_else(|| MailerError::Missing(format!("invoice {invoice_id} of {}", account.id)))?;
-        Ok(BillFacts::new(&self.settings.brand, account, &invoice))
+            .ok_or_else(|| MailerError::Missing(format!("invoice {invoice_id} of {}", account.id)))
     }
 
     /// The billing contact and bill recipients, minus suppressed addresses.

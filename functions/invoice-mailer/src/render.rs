@@ -239,6 +239,38 @@ pub fn payment_failed(b: &BillFacts, due: &billing_domain::Money) -> askama::Res
     )
 }
 
+/// A reminder that a bill is coming due (`days_past_due` below zero) or past due: the amount
+/// still due, since when, and the ways to pay (the portal, or a check with the stub to REMIT-TO).
+pub fn payment_reminder(b: &BillFacts, days_past_due: i64) -> askama::Result<Rendered> {
+    let (subject, heading, when) = match days_past_due {
+        ..=-1 => (
+            format!("{}: reminder, invoice {} — {} due {}", b.seller, b.number, b.amount_due, b.due),
+            "Payment reminder",
+            format!("is due on {}, in {} days", b.due, -days_past_due),
+        ),
+        0 => (
+            format!("{}: reminder, invoice {} — {} due today", b.seller, b.number, b.amount_due),
+            "Payment due today",
+            format!("is due today, {}", b.due),
+        ),
+        days => (
+            format!("{}: invoice {} is {days} days past due — {} due", b.seller, b.number, b.amount_due),
+            "Payment past due",
+            format!("was due on {}: it is {days} {} past due", b.due, if days == 1 { "day" } else { "days" }),
+        ),
+    };
+    let mut paras = vec![
+        format!("Invoice {} for {} ({}) {when}.", b.number, b.account_name, b.account_number),
+        format!("Still due: {} (invoice total {}, paid {}).", b.amount_due, b.total, b.amount_paid),
+        "Pay by card in the billing portal, or mail a check with the invoice's payment stub.".to_owned(),
+    ];
+    if !b.remit_to.is_empty() {
+        paras.push(format!("Checks payable to {} go to: {}.", b.seller, b.remit_to.join(", ")));
+    }
+    paras.push("If you have paid it already, thank you: please disregard this reminder.".to_owned());
+    notice(&b.seller, subject, heading, &paras, "Pay in the billing portal", &b.portal_url)
+}
+
 /// The account's seats match what it pays for.
 pub fn seats_ready(
     brand: &Brand,

@@ -229,3 +229,24 @@ fn a_contract_bill_reads_its_periods_with_their_last_days() {
     assert!(!mail.text.contains("Jan 1, 2027"), "no period ends on the next one's first day");
     assert!(mail.html.contains(r#"<meta name="viewport" content="width=device-width, initial-scale=1">"#));
 }
+
+#[test]
+fn a_reminder_says_what_is_still_due_since_when_and_how_to_pay() {
+    let mut bill = contract_bill();
+    bill.amount_paid = Money::new("234567.89".parse().unwrap(), bill.currency);
+    bill.amount_remaining = Money::new("1000000.00".parse().unwrap(), bill.currency);
+    let facts = BillFacts::new(&brand(), &account("Late Payer Inc", "USD"), &bill);
+    let late = render::payment_reminder(&facts, 7).unwrap();
+    assert_eq!(late.subject, "Seller Hosting: invoice INV-000042 is 7 days past due — 1,000,000.00 USD due");
+    for part in [&late.text, &late.html] {
+        assert!(part.contains("was due on Dec 31, 2026: it is 7 days past due"), "{part}");
+        assert!(part.contains("Still due: 1,000,000.00 USD (invoice total 1,234,567.89 USD, paid 234,567.89 USD)"));
+        assert!(part.contains("Seller Hosting AR, PO Box 77, Springfield IL 62701, US"), "REMIT-TO");
+        assert!(part.contains("https://portal.example/accounts/acct_snapshot/billing?invoice=bill_acct_snapshot_20261201"));
+    }
+    let ahead = render::payment_reminder(&facts, -3).unwrap();
+    assert_eq!(ahead.subject, "Seller Hosting: reminder, invoice INV-000042 — 1,000,000.00 USD due Dec 31, 2026");
+    assert!(ahead.text.contains("is due on Dec 31, 2026, in 3 days"));
+    assert!(render::payment_reminder(&facts, 1).unwrap().text.contains("it is 1 day past due"));
+    assert!(render::payment_reminder(&facts, 0).unwrap().subject.ends_with("due today"));
+}

@@ -4,13 +4,16 @@
 //!
 //! - `POST /v1/usage`: metered usage from the seller's services, in batches.
 //! - `/v1/ops/…`: the catalog, cohorts and their import, bill runs (dry run included), mailed-check
-//!   payments, credit notes and voiding drafts.
+//!   payments, credit notes and voiding drafts, the receivables (aging) report, and the payment
+//!   reminders' schedule and pauses.
 
 pub mod error;
 pub mod extract;
 pub mod ledger;
 pub mod ops;
 pub mod parked;
+pub mod receivables;
+pub mod reminders;
 pub mod usage;
 
 use std::sync::Arc;
@@ -18,17 +21,34 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::{get, post, put};
 use bill_run::BillRun;
-use billing_domain::ports::{BillRunStore, BillingReader, ContractAdmin, MemberWriter, ParkedEventsAdmin, UsageWriter};
+use billing_domain::ports::{
+    BillRunStore, BillingReader, ContractAdmin, MemberWriter, ParkedEventsAdmin, ReceivablesReader, UsageWriter,
+};
 
 pub use error::{OpsError, OpsResult};
 
 /// Everything the ops API reads and writes.
 pub trait OpsStore:
-    UsageWriter + ContractAdmin + BillRunStore + BillingReader + MemberWriter + ParkedEventsAdmin + 'static
+    UsageWriter
+    + ContractAdmin
+    + BillRunStore
+    + BillingReader
+    + MemberWriter
+    + ParkedEventsAdmin
+    + ReceivablesReader
+    + 'static
 {
 }
-impl<T: UsageWriter + ContractAdmin + BillRunStore + BillingReader + MemberWriter + ParkedEventsAdmin + 'static>
-    OpsStore for T
+impl<
+    T: UsageWriter
+        + ContractAdmin
+        + BillRunStore
+        + BillingReader
+        + MemberWriter
+        + ParkedEventsAdmin
+        + ReceivablesReader
+        + 'static,
+> OpsStore for T
 {
 }
 
@@ -63,6 +83,9 @@ pub fn router<S: OpsStore>(state: OpsState<S>) -> Router {
         .route("/v1/ops/accounts/{account_id}/invoices/{invoice_id}/payments", post(ledger::record_payment::<S>))
         .route("/v1/ops/accounts/{account_id}/invoices/{invoice_id}/credit-notes", post(ledger::credit_note::<S>))
         .route("/v1/ops/accounts/{account_id}/invoices/{invoice_id}/void", post(ledger::void::<S>))
+        .route("/v1/ops/receivables", get(receivables::report::<S>))
+        .route("/v1/ops/settings/reminders", get(reminders::get_schedule::<S>).put(reminders::put_schedule::<S>))
+        .route("/v1/ops/accounts/{account_id}/reminders", put(reminders::pause::<S>))
         .route("/v1/ops/parked-events", get(parked::list::<S>))
         .route("/v1/ops/parked-events/{event_id}/discard", post(parked::discard::<S>))
         .fallback(|| async { OpsError::NotFound })

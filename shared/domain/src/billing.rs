@@ -241,6 +241,18 @@ pub enum WorkItem {
         /// `cohort:<id>`: one notice per account and cohort.
         event_id: String,
     },
+    /// A contract bill reached a step of the reminder schedule unpaid: remind its recipients.
+    PaymentReminder {
+        account_id: AccountId,
+        invoice_id: String,
+        /// Days relative to the due date (negative: before it).
+        step: i32,
+        /// The day the bill run queued it: the mail counts the days past due from then or from
+        /// the day it is sent, whichever is later.
+        as_of: chrono::NaiveDate,
+        /// `reminder:<invoice>:<step>`: one reminder per bill and step.
+        event_id: String,
+    },
     /// The seat provisioner made the account's seats match what is paid: tell its admins.
     SeatsReady {
         account_id: AccountId,
@@ -263,6 +275,7 @@ impl WorkItem {
             | WorkItem::PaymentFailed { account_id, .. }
             | WorkItem::SeatsReady { account_id, .. }
             | WorkItem::BillFormatNotice { account_id, .. }
+            | WorkItem::PaymentReminder { account_id, .. }
             | WorkItem::MemberInvited { account_id, .. } => account_id,
         }
     }
@@ -275,6 +288,7 @@ impl WorkItem {
             | WorkItem::PaymentFailed { event_id, .. }
             | WorkItem::SeatsReady { event_id, .. }
             | WorkItem::BillFormatNotice { event_id, .. }
+            | WorkItem::PaymentReminder { event_id, .. }
             | WorkItem::MemberInvited { event_id, .. } => event_id,
         }
     }
@@ -288,6 +302,7 @@ impl WorkItem {
             WorkItem::PaymentFailed { .. } => "payment_failed",
             WorkItem::SeatsReady { .. } => "seats_ready",
             WorkItem::BillFormatNotice { .. } => "bill_format_notice",
+            WorkItem::PaymentReminder { .. } => "payment_reminder",
             WorkItem::MemberInvited { .. } => "member_invited",
         }
     }

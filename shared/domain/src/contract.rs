@@ -44,6 +44,9 @@ pub struct ContractAccount {
     /// Drafts for `next_bill_date` voided so far (names the next draft's id).
     #[serde(default)]
     pub bill_revision: u32,
+    /// Ops paused the payment reminders of this account's bills.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reminders_paused: bool,
     /// Every write is conditional on this and increments it.
     pub version: u64,
 }
@@ -358,6 +361,7 @@ impl ImportLine {
                 credit: Money::zero(self.currency),
                 draft: None,
                 bill_revision: 0,
+                reminders_paused: false,
                 version: 0,
             },
         })

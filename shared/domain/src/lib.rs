@@ -21,6 +21,7 @@ pub mod ports;
 pub mod proration;
 pub mod rating;
 pub mod receipts;
+pub mod receivables;
 pub mod retry;
 pub mod seats;
 pub mod text;

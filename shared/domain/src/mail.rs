@@ -21,6 +21,8 @@ pub enum MailKind {
     MemberInvitation,
     /// The account's bills move to a new format (cohort migration), a month ahead.
     BillFormatNotice,
+    /// A contract bill is coming due or past due: one per step of the reminder schedule.
+    PaymentReminder,
 }
 
 impl MailKind {
@@ -32,6 +34,7 @@ impl MailKind {
             MailKind::SeatsReady => "seats_ready",
             MailKind::MemberInvitation => "member_invitation",
             MailKind::BillFormatNotice => "bill_format_notice",
+            MailKind::PaymentReminder => "payment_reminder",
         }
     }
 }

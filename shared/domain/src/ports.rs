@@ -377,7 +377,7 @@ pub trait ContractBills: ContractReader {
 
 /// What the bill run reads and writes.
 #[async_trait]
-pub trait BillRunStore: ContractBills + AccountReader + SequenceReader {
+pub trait BillRunStore: ContractBills + AccountReader + SequenceReader + ReceivablesReader {
     /// Accounts whose next bill is due on or before `through`, in bill-date order.
     async fn due_accounts(
         &self,
@@ -417,6 +417,27 @@ pub trait BillRunStore: ContractBills + AccountReader + SequenceReader {
     async fn mark_notices_queued(&self, cohort: &crate::ledger::Cohort) -> Result<()>;
     /// Puts a work item unless one with its key exists; whether it was put.
     async fn queue_work(&self, work: &crate::billing::WorkItem, now: DateTime<Utc>) -> Result<bool>;
+    /// The seller's reminder schedule (the default until ops set one).
+    async fn reminder_schedule(&self) -> Result<crate::receivables::ReminderSchedule>;
+    /// The reminder steps queued for a bill so far.
+    async fn reminders_sent(&self, account: &AccountId, invoice_id: &str) -> Result<Vec<i32>>;
+    /// Queues a [`crate::billing::WorkItem::PaymentReminder`] and records its step on the bill's
+    /// reminder record, in one write, unless that step was recorded before (then `false`): a
+    /// step is queued once however often the run goes over the bill.
+    async fn queue_reminder(&self, work: &crate::billing::WorkItem, now: DateTime<Utc>) -> Result<bool>;
+}
+
+/// Money owed across accounts: open invoices with something left to pay, by due date (`Query`
+/// on the receivables index).
+#[async_trait]
+pub trait ReceivablesReader: Send + Sync {
+    /// Those due on or before `due_through` (every one: `None`), the earliest due first.
+    async fn receivables(
+        &self,
+        due_through: Option<chrono::NaiveDate>,
+        limit: u16,
+        after: Option<&str>,
+    ) -> Result<Page<crate::receivables::Receivable>>;
 }
 
 /// Ops' view of parked events: list them, discard one (its ledger entry records who and why).
@@ -433,6 +454,7 @@ pub trait ContractAdmin: ContractReader + AccountReader + SequenceReader {
     async fn prices(&self) -> Result<std::collections::BTreeMap<crate::catalog::PriceId, crate::catalog::Price>>;
     async fn put_price(&self, price: &crate::catalog::Price) -> Result<()>;
     async fn cohort(&self, id: &str) -> Result<Option<crate::ledger::Cohort>>;
+    async fn put_reminder_schedule(&self, schedule: &crate::receivables::ReminderSchedule) -> Result<()>;
     async fn put_cohort(&self, cohort: &crate::ledger::Cohort) -> Result<()>;
     /// Creates the account with its contract state and cohort membership. `Error::Conflict` when
     /// the account exists.

@@ -597,3 +597,167 @@ async fn usage_to_date_and_the_upcoming_bill_in_the_portal() {
         assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "not_found"), "{path}");
     }
 }
+
+/// An unpaid bill on its way past its due date, with the bill run's clock moved instead of slept:
+/// a reminder at each step of the schedule, each once; none while paused; a partial check in
+/// between; the aging report at its bucket boundaries (JSON and CSV); what the portal shows past
+/// due; and once the bill is paid, no reminder, not even one queued before.
+#[tokio::test]
+async fn an_unpaid_bill_is_reminded_on_schedule_and_aged_until_paid() {
+    let s = Stack::new().await;
+    let (m1, _) = months();
+    catalog(&s).await;
+    cohort(&s, "dc7", m1).await;
+    import(&s, "dc7", &[line("acct_late", "cb-late", &[])]).await;
+    assert_eq!(run(&s, "finalize", m1).await["reminders_queued"], 0, "not due for a month");
+    let bill = invoices(&s).await[0].clone();
+    let bill_id = bill["id"].as_str().unwrap().to_owned();
+    let due: NaiveDate = bill["due_date"].as_str().unwrap()[..10].parse().unwrap();
+    let day = |offset: i64| due.checked_add_signed(chrono::Duration::days(offset)).unwrap();
+    // The scheduled run, with its clock at 09:00 on `offset` days from the due date.
+    let remind_on = |offset: i64| {
+        let run = BillRun::new(s.store(), Settings::default());
+        async move {
+            let request = RunRequest { mode: Mode::Finalize, date: Some(m1), accounts: None };
+            let report = run.run(&request, day(offset).and_hms_opt(9, 0, 0).unwrap().and_utc(), None).await;
+            assert!(report.failures.is_empty(), "{:?}", report.failures);
+            report.reminders_queued
+        }
+    };
+    let steps = async |s: &Stack| {
+        let mut steps: Vec<i64> = s
+            .items_of("work_item")
+            .await
+            .into_iter()
+            .filter(|w| w["kind"] == "payment_reminder")
+            .map(|w| w["step"].as_i64().unwrap())
+            .collect();
+        steps.sort();
+        steps
+    };
+
+    let r = s.ops("GET", "/v1/ops/settings/reminders", None).await;
+    assert_eq!(r.body["offsets_days"], json!([-3, 1, 7, 14]), "the default schedule");
+    assert_eq!(remind_on(-4).await, 0);
+    assert_eq!(remind_on(-3).await, 1, "three days before it is due");
+    assert_eq!(remind_on(-3).await, 0, "once");
+    assert_eq!(remind_on(0).await, 0, "nothing new on the due date");
+
+    // Paused, the day-1 step passes; resumed the day after, it goes out then.
+    let pause = |paused: bool| s.ops("PUT", "/v1/ops/accounts/acct_late/reminders", Some(json!({"paused": paused})));
+    assert_eq!(pause(true).await.body, json!({"account_id": "acct_late", "paused": true}));
+    assert_eq!(remind_on(1).await, 0, "paused");
+    assert_eq!(pause(false).await.status, StatusCode::OK);
+
+    // A check for part of it.
+    let path = format!("/v1/ops/accounts/acct_late/invoices/{bill_id}/payments");
+    // Received today (the run's clock is a month ahead; a check cannot be received in the future).
+    let check = |amount: &str, number: &str| json!({"amount": amount, "check_number": number, "received_on": Utc::now().date_naive()});
+    assert_eq!(s.ops("POST", &path, Some(check("400.00", "2001"))).await.status, StatusCode::CREATED);
+    assert_eq!(remind_on(2).await, 1, "the day-1 step, a day late");
+    assert_eq!(steps(&s).await, [-3, 1]);
+
+    // Aged at the boundaries of each bucket, 600.00 left.
+    let bucket_on = async |offset: i64| {
+        let r = s.ops("GET", &format!("/v1/ops/receivables?as_of={}", day(offset)), None).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        let row = &r.body["accounts"][0];
+        assert_eq!((&row["account_id"], &row["total"]["amount"]), (&json!("acct_late"), &json!("600.00")), "{r:?}");
+        let nonzero: Vec<&str> = ["current", "days_1_30", "days_31_60", "days_61_90", "over_90"]
+            .into_iter()
+            .filter(|b| row[*b]["amount"] != "0.00")
+            .collect();
+        assert_eq!(r.body["totals"][0]["total"]["amount"], "600.00");
+        (nonzero, row["days_past_due"].as_i64().unwrap())
+    };
+    assert_eq!(bucket_on(0).await, (vec!["current"], 0));
+    assert_eq!(bucket_on(1).await, (vec!["days_1_30"], 1));
+    assert_eq!(bucket_on(30).await, (vec!["days_1_30"], 30));
+    assert_eq!(bucket_on(31).await, (vec!["days_31_60"], 31));
+    assert_eq!(bucket_on(60).await, (vec!["days_31_60"], 60));
+    assert_eq!(bucket_on(61).await, (vec!["days_61_90"], 61));
+    assert_eq!(bucket_on(90).await, (vec!["days_61_90"], 90));
+    assert_eq!(bucket_on(91).await, (vec!["over_90"], 91));
+    let csv =
+        s.ops_with("GET", &format!("/v1/ops/receivables?as_of={}", day(45)), &[("accept", "text/csv")], None).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.headers["content-type"].to_str().unwrap().starts_with("text/csv"));
+    assert_eq!(
+        csv.body.as_str().unwrap().lines().collect::<Vec<_>>(),
+        [
+            "account_id,name,currency,current,days_1_30,days_31_60,days_61_90,over_90,total,oldest_due_date,days_past_due,invoices",
+            &format!("acct_late,acct_late Hosting,USD,0.00,0.00,600.00,0.00,0.00,600.00,{due},45,1"),
+            "TOTAL,,USD,0.00,0.00,600.00,0.00,0.00,600.00,,,",
+        ]
+    );
+    let r = s.ops("GET", "/v1/ops/receivables?as_of=yesterday", None).await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "invalid_parameter"));
+
+    // The mailer sends the two reminders queued so far, each once, to the bill's recipient.
+    devstack::outbox::verify_sender(&s.aws, FROM).await.unwrap();
+    let mailer = Mailer::new(s.store(), Ses::new(&s.aws, None), settings());
+    let reminders_sent = |s: &Stack| {
+        crate::mailer::sent_to(s, "cb-late")
+            .iter()
+            .filter(|m| m["raw_data"].as_str().unwrap_or_default().contains("Message-ID: <payment_reminder."))
+            .count()
+    };
+    let batch = s.stream_of("work_item").await;
+    assert!(mailer.handle(batch.clone()).await.batch_item_failures.is_empty());
+    assert!(mailer.handle(batch).await.batch_item_failures.is_empty(), "redelivered");
+    assert_eq!(reminders_sent(&s), 2);
+
+    // Day 7's reminder is queued, then the rest is paid before it goes out: it is not sent, and
+    // nothing more is queued.
+    assert_eq!(remind_on(7).await, 1);
+    assert_eq!(s.ops("POST", &path, Some(check("600.00", "2002"))).await.status, StatusCode::CREATED);
+    assert!(mailer.handle(s.stream_of("work_item").await).await.batch_item_failures.is_empty());
+    assert_eq!(reminders_sent(&s), 2, "none for a paid bill");
+    assert_eq!(remind_on(14).await, 0);
+    assert_eq!(steps(&s).await, [-3, 1, 7]);
+    let r = s.ops("GET", &format!("/v1/ops/receivables?as_of={}", day(14)), None).await;
+    assert_eq!(r.body["accounts"], json!([]), "paid: owes nothing");
+
+    // Bad schedules are refused; a new one takes effect.
+    let r = s.ops("PUT", "/v1/ops/settings/reminders", Some(json!({"offsets_days": [-31]}))).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "{:?}", r.body);
+    let r = s.ops("PUT", "/v1/ops/settings/reminders", Some(json!({"offsets_days": [10, 5, 5]}))).await;
+    assert_eq!(r.body, json!({"offsets_days": [5, 10]}));
+    assert_eq!(s.ops("GET", "/v1/ops/settings/reminders", None).await.body, json!({"offsets_days": [5, 10]}));
+}
+
+/// What the portal shows of a bill past due: the account and the statement say since when and
+/// how much (the bill made 40 days ago on net-30 terms).
+#[tokio::test]
+async fn the_portal_shows_what_is_past_due() {
+    let s = Stack::new().await;
+    let (m1, _) = months();
+    catalog(&s).await;
+    cohort(&s, "dc6", m1).await;
+    import(&s, "dc6", &[line("acct_pastdue", "cb-pastdue", &[])]).await;
+    let made = Utc::now() - chrono::Duration::days(40);
+    let report = BillRun::new(s.store(), Settings::default())
+        .run(&RunRequest { mode: Mode::Finalize, date: Some(m1), accounts: None }, made, None)
+        .await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let r = s
+        .ops(
+            "POST",
+            "/v1/ops/accounts/acct_pastdue/members",
+            Some(json!({"email": "ap@cb-pastdue.example", "role": "viewer"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let viewer = integration_tests::User::new("pastdue-viewer").with_email("ap@cb-pastdue.example");
+    let due = (made + chrono::Duration::days(30)).date_naive();
+    let expected = json!({"oldest_due_date": due, "days_past_due": 10, "amount": {"amount": "1000.00", "currency": "USD"}, "invoices": 1});
+    let account = s.get(&viewer, "/v1/accounts/acct_pastdue").await;
+    assert_eq!(account.body["past_due"], expected, "{:?}", account.body);
+    let statement = s.get(&viewer, "/v1/accounts/acct_pastdue/statement").await;
+    assert_eq!(statement.body["past_due"], expected);
+    // An account with nothing past due says so.
+    let card = integration_tests::User::new("pastdue-card");
+    let made = s.call(&card, "POST", "/v1/accounts", Some(integration_tests::new_account("On Time Co"))).await;
+    let r = s.get(&card, &format!("/v1/accounts/{}", made.body["id"].as_str().unwrap())).await;
+    assert_eq!(r.body["past_due"], json!(null));
+}

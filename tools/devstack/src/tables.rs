@@ -161,7 +161,7 @@ mod tests {
         let billing = specs.iter().find(|s| s.logical_id == "BillingTable").expect("BillingTable");
         let keys: Vec<_> = billing.key_schema.iter().map(|k| (k.attribute_name(), k.key_type().as_str())).collect();
         assert_eq!(keys, [("pk", "HASH"), ("sk", "RANGE")]);
-        assert_eq!(billing.gsis.len(), 1);
+        assert_eq!(billing.gsis.len(), 2);
         assert_eq!(billing.gsis[0].index_name(), "gsi1");
         assert_eq!(billing.stream, Some(StreamViewType::NewAndOldImages));
         assert_eq!(billing.ttl_attribute.as_deref(), Some("expires_at"));

@@ -511,6 +511,10 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description The account as `GET /v1/accounts/{account_id}` shows it: the profile, and what is past due. */
+        AccountDetailView: components["schemas"]["AccountView"] & {
+            past_due?: components["schemas"]["PastDue"] | null;
+        };
         /** @description A customer account (the party that is billed), e.g. `acct_0193…`. */
         AccountId: string;
         AccountView: {
@@ -785,6 +789,23 @@ export interface components {
             amount: string;
             currency: components["schemas"]["Currency"];
         };
+        /** @description What an account owes past its due dates. */
+        PastDue: {
+            /**
+             * Format: date
+             * @description The earliest due date of the bills not paid on time.
+             */
+            oldest_due_date: string;
+            /**
+             * Format: int64
+             * @description Days since then.
+             */
+            days_past_due: number;
+            /** @description What is left to pay on the bills past due. */
+            amount: components["schemas"]["Money"];
+            /** @description How many bills are past due. */
+            invoices: number;
+        };
         PayBody: {
             /** @description The invoices to pay; default: every open invoice with something left to pay. */
             invoice_ids?: string[] | null;
@@ -979,6 +1000,7 @@ export interface components {
             latest_invoice?: components["schemas"]["InvoiceView"] | null;
             /** @description Open invoices with something left to pay, newest first. */
             open_invoices: components["schemas"]["InvoiceSummaryView"][];
+            past_due?: components["schemas"]["PastDue"] | null;
         };
         /**
          * @description The processor's subscription states (Stripe's names).
@@ -1257,7 +1279,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AccountView"];
+                    "application/json": components["schemas"]["AccountDetailView"];
                 };
             };
             /** @description a malformed query parameter (`invalid_parameter`) */

@@ -7,7 +7,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use billing_domain::account::AddressInput;
 use billing_domain::error::Errors;
+use billing_domain::invoice::InvoiceStatus;
 use billing_domain::ports::{Creation, IdempotencyRecord};
+use billing_domain::receivables;
 use billing_domain::retry::Retry;
 use billing_domain::{
     Account, AccountId, Address, AuditAction, AuditEntry, BillRecipients, BillingContact, Currency, Error, Member,
@@ -21,7 +23,7 @@ use crate::access::{AccountAccess, WithAccount, can};
 use crate::error::{ApiError, ApiResult};
 use crate::error::{ReadErrors, WriteErrors};
 use crate::extract::{Caller, JsonBody};
-use crate::routes::views::{AccountView, RecipientsView};
+use crate::routes::views::{AccountDetailView, AccountView, RecipientsView};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
@@ -207,17 +209,23 @@ async fn replay(state: &AppState, rec: IdempotencyRecord, fingerprint: &str) -> 
         ("account_id" = String, Path, description = "The account (`acct_…`)"),
     ),
     responses(
-        (status = 200, body = AccountView),
+        (status = 200, body = AccountDetailView),
         ReadErrors
     ),
     security(("bearer" = []))
 )]
 pub async fn get(
     State(state): State<AppState>,
-    WithAccount { account, .. }: WithAccount<can::Read>,
-) -> ApiResult<Json<AccountView>> {
-    Ok(Json(state.account_view(account)))
+    WithAccount { access, account }: WithAccount<can::Read>,
+) -> ApiResult<Json<AccountDetailView>> {
+    let open = state.store.invoices(&access.id, Some(InvoiceStatus::Open), OPEN_READ, None).await?;
+    let past_due = receivables::past_due(&open.invoices, Utc::now().date_naive())?;
+    Ok(Json(AccountDetailView { account: state.account_view(account), past_due }))
 }
+
+/// Open invoices read for what is past due (an account with more open bills than this is
+/// behind by years; the oldest beyond it would be missed).
+const OPEN_READ: u16 = 100;
 
 /// Applies `change` to the current account and saves it with its audit entry, re-reading and
 /// re-applying when a concurrent write got there first. The audit entry records `part` of the

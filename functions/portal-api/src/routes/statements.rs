@@ -5,6 +5,8 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use billing_domain::invoice::InvoiceStatus;
+use billing_domain::receivables::past_due;
+use chrono::Utc;
 use serde::Deserialize;
 
 use crate::access::{AccountAccess, WithAccount, can};
@@ -116,7 +118,9 @@ pub async fn statement(
         state.store.invoices(&id, Some(InvoiceStatus::Open), MAX_LIMIT, None)
     )?;
     let latest = recent.invoices.iter().find(|i| i.status != InvoiceStatus::Draft);
+    let past_due = past_due(&open.invoices, Utc::now().date_naive())?;
     Ok(Json(StatementView {
+        past_due,
         balance_due: account.balance_due,
         latest_invoice: latest.map(InvoiceView::new).transpose()?,
         open_invoices: open

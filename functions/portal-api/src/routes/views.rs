@@ -43,6 +43,16 @@ impl AccountView {
     }
 }
 
+/// The account as `GET /v1/accounts/{account_id}` shows it: the profile, and what is past due.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AccountDetailView {
+    #[serde(flatten)]
+    pub account: AccountView,
+    /// The bills not paid by their due date: the oldest due date, the days since, the amount left
+    /// on them; null when nothing is past due.
+    pub past_due: Option<billing_domain::receivables::PastDue>,
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MemberView {
     pub id: String,
@@ -205,6 +215,9 @@ pub struct StatementView {
     pub latest_invoice: Option<InvoiceView>,
     /// Open invoices with something left to pay, newest first.
     pub open_invoices: Vec<InvoiceSummaryView>,
+    /// The open invoices not paid by their due date: the oldest due date, the days since, the
+    /// amount left on them; null when nothing is past due.
+    pub past_due: Option<billing_domain::receivables::PastDue>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

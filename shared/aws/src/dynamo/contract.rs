@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
 use billing_domain::billing::{Stamp, WorkItem};
 use billing_domain::catalog::{Price, PriceId};
 use billing_domain::contract::{ContractAccount, UsageEvent};
@@ -18,6 +18,7 @@ use billing_domain::ports::{
     UsageWrite, UsageWriter,
 };
 use billing_domain::rating::UsageRecord;
+use billing_domain::receivables::ReminderSchedule;
 use billing_domain::{Account, AccountId, AuditEntry, Change, Error, Money, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -80,6 +81,7 @@ impl DynamoStore {
             item.insert(GSI1_SK.into(), s(invoice_gsi1sk(invoice.created, &invoice.id)));
         }
         item.insert("billed_by".into(), s("contract"));
+        super::index_receivable(&mut item, invoice);
         self.projection_put(item, previous)
     }
 
@@ -341,6 +343,48 @@ impl BillRunStore for DynamoStore {
             Err(c) => Err(c.otherwise()),
         }
     }
+
+    async fn reminder_schedule(&self) -> Result<ReminderSchedule> {
+        #[derive(Deserialize)]
+        struct Stored {
+            offsets_days: ReminderSchedule,
+        }
+        let stored: Option<Stored> = self.get_as(SETTINGS_PK.into(), REMINDER_SCHEDULE_SK.into()).await?;
+        Ok(stored.map(|s| s.offsets_days).unwrap_or_default())
+    }
+
+    async fn reminders_sent(&self, account: &AccountId, invoice_id: &str) -> Result<Vec<i32>> {
+        let item = self.get(account_pk(account), reminders_sk(invoice_id)).await?;
+        let Some(steps) = item.as_ref().and_then(|i| i.get("steps")) else { return Ok(vec![]) };
+        let steps = steps.as_ns().map_err(|_| Error::Corrupt("reminder steps are not a number set".into()))?;
+        steps.iter().map(|n| n.parse::<i32>().map_err(|_| Error::Corrupt(format!("reminder step {n:?}")))).collect()
+    }
+
+    async fn queue_reminder(&self, work: &WorkItem, now: DateTime<Utc>) -> Result<bool> {
+        let WorkItem::PaymentReminder { account_id, invoice_id, step, .. } = work else {
+            return Err(Error::Corrupt(format!("{} is not a payment reminder", work.kind())));
+        };
+        let record = Update::builder()
+            .table_name(&self.table)
+            .key(PK, s(account_pk(account_id)))
+            .key(SK, s(reminders_sk(invoice_id)))
+            .update_expression("SET #entity = :entity, #invoice = :invoice ADD #steps :step_set")
+            .condition_expression("attribute_not_exists(#steps) OR NOT contains(#steps, :step)")
+            .expression_attribute_names("#entity", "entity")
+            .expression_attribute_names("#invoice", "invoice_id")
+            .expression_attribute_names("#steps", "steps")
+            .expression_attribute_values(":entity", s("reminders"))
+            .expression_attribute_values(":invoice", s(invoice_id.as_str()))
+            .expression_attribute_values(":step_set", AttributeValue::Ns(vec![step.to_string()]))
+            .expression_attribute_values(":step", n(i64::from(*step)));
+        let items =
+            vec![self.work_put(work, now)?, TransactWriteItem::builder().update(built(record.build())?).build()];
+        match self.transact(items).await? {
+            Ok(()) => Ok(true),
+            Err(c) if c.failed_condition(0) || c.failed_condition(1) => Ok(false),
+            Err(c) => Err(c.otherwise()),
+        }
+    }
 }
 
 #[async_trait]
@@ -357,6 +401,16 @@ impl ContractAdmin for DynamoStore {
 
     async fn cohort(&self, id: &str) -> Result<Option<Cohort>> {
         self.get_as(COHORTS_PK.into(), cohort_sk(id)).await
+    }
+
+    async fn put_reminder_schedule(&self, schedule: &ReminderSchedule) -> Result<()> {
+        #[derive(Serialize)]
+        struct Stored<'a> {
+            offsets_days: &'a ReminderSchedule,
+        }
+        let item =
+            keyed(&Stored { offsets_days: schedule }, SETTINGS_PK.into(), REMINDER_SCHEDULE_SK.into(), "settings")?;
+        self.transact_guarded(vec![self.put(item, None)?]).await
     }
 
     async fn put_cohort(&self, cohort: &Cohort) -> Result<()> {

@@ -8,6 +8,10 @@ pub const SK: &str = "sk";
 pub const GSI1: &str = "gsi1";
 pub const GSI1_PK: &str = "gsi1pk";
 pub const GSI1_SK: &str = "gsi1sk";
+/// The receivables index: only open invoices with money left to pay carry its keys.
+pub const GSI2: &str = "gsi2";
+pub const GSI2_PK: &str = "gsi2pk";
+pub const GSI2_SK: &str = "gsi2sk";
 /// Epoch seconds after which DynamoDB's TTL deletes the item.
 pub const EXPIRES_AT: &str = "expires_at";
 
@@ -199,4 +203,28 @@ pub const CREDIT_NOTE_PREFIX: &str = "CREDIT_NOTE#";
 
 pub fn credit_note_sk(id: &str) -> String {
     format!("{CREDIT_NOTE_PREFIX}{id}")
+}
+
+/// The seller's settings: one item each under this partition.
+pub const SETTINGS_PK: &str = "SETTINGS";
+pub const REMINDER_SCHEDULE_SK: &str = "REMINDER_SCHEDULE";
+
+/// The reminder steps queued for one bill (`steps`, a number set).
+pub fn reminders_sk(invoice_id: &str) -> String {
+    format!("REMINDERS#{invoice_id}")
+}
+
+/// Every open invoice with money left to pay, across accounts, in the receivables index:
+/// `gsi2pk` = [`RECEIVABLE_GSI2PK`], `gsi2sk` = [`receivable_gsi2sk`] (due date first).
+pub const RECEIVABLE_GSI2PK: &str = "RECEIVABLE";
+
+pub fn receivable_gsi2sk(due: chrono::NaiveDate, account: &AccountId, invoice_id: &str) -> String {
+    format!("{due}#{account}#{invoice_id}")
+}
+
+/// The account and invoice of a [`receivable_gsi2sk`].
+pub fn parse_receivable_gsi2sk(sk: &str) -> Option<(AccountId, &str)> {
+    let mut parts = sk.splitn(3, '#');
+    let (_due, account, invoice) = (parts.next()?, parts.next()?, parts.next()?);
+    Some((account.parse().ok()?, invoice))
 }

@@ -14,6 +14,7 @@ mod contract;
 pub mod keys;
 mod mail;
 mod processor;
+mod receivables;
 mod seats;
 
 use std::collections::HashMap;
@@ -74,6 +75,15 @@ fn keyed<T: Serialize>(value: &T, pk: String, sk: String, entity: &str) -> Resul
     item.insert(SK.into(), s(sk));
     item.insert("entity".into(), s(entity));
     Ok(item)
+}
+
+/// Puts an invoice in the receivables index while it is open with money left to pay; an
+/// invoice item is always written whole, so one written without these keys leaves the index.
+fn index_receivable(item: &mut Item, invoice: &billing_domain::invoice::Invoice) {
+    if let Some(r) = billing_domain::receivables::Receivable::of(invoice) {
+        item.insert(GSI2_PK.into(), s(RECEIVABLE_GSI2PK));
+        item.insert(GSI2_SK.into(), s(receivable_gsi2sk(r.due, &r.account_id, &r.invoice_id)));
+    }
 }
 
 fn to_attribute<T: Serialize>(value: &T) -> Result<AttributeValue> {

@@ -200,6 +200,7 @@ impl ProcessorEvents for DynamoStore {
             let mut item = keyed(after, account_pk(&after.account_id), invoice_sk(&after.id), "invoice")?;
             item.insert(GSI1_PK.into(), s(invoices_gsi1pk(&after.account_id)));
             item.insert(GSI1_SK.into(), s(invoice_gsi1sk(after.created, &after.id)));
+            super::index_receivable(&mut item, after);
             invoice_index = Some(items.len());
             items.push(self.projection_put(item, before.map(|b| &b.stamp))?);
 

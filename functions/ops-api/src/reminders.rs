@@ -1,0 +1,85 @@
+//! Payment reminders of contract bills: the seller's schedule, and pausing them for an account.
+//!
+//! - `GET /v1/ops/settings/reminders`, `PUT` with `{"offsets_days": [-3, 1, 7, 14]}`: days
+//!   relative to a bill's due date (negative: before it); `[]` sends none.
+//! - `PUT /v1/ops/accounts/{account_id}/reminders` with `{"paused": true}`: no reminders for the
+//!   account's bills until unpaused (then the latest step reached goes out; steps passed
+//!   meanwhile are skipped).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use billing_domain::Error as DomainError;
+use billing_domain::receivables::ReminderSchedule;
+use billing_domain::retry::Retry;
+use serde::{Deserialize, Serialize};
+
+use crate::extract::{JsonBody, OpsCaller, account_id};
+use crate::{OpsError, OpsResult, OpsState, OpsStore};
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleBody {
+    pub offsets_days: Vec<i32>,
+}
+
+/// `GET /v1/ops/settings/reminders`: the schedule in force (the default until one is set).
+pub async fn get_schedule<S: OpsStore>(
+    State(state): State<OpsState<S>>,
+    _c: OpsCaller,
+) -> OpsResult<Json<ScheduleBody>> {
+    let schedule = state.store.reminder_schedule().await?;
+    Ok(Json(ScheduleBody { offsets_days: schedule.offsets().to_vec() }))
+}
+
+/// `PUT /v1/ops/settings/reminders`: sets the schedule (sorted; a day given twice counts once).
+pub async fn put_schedule<S: OpsStore>(
+    State(state): State<OpsState<S>>,
+    caller: OpsCaller,
+    JsonBody(body): JsonBody<ScheduleBody>,
+) -> OpsResult<Json<ScheduleBody>> {
+    let schedule = ReminderSchedule::try_from(body.offsets_days).map_err(DomainError::from)?;
+    state.store.put_reminder_schedule(&schedule).await?;
+    tracing::info!(by = %caller.name(), offsets = ?schedule.offsets(), "reminder schedule set");
+    Ok(Json(ScheduleBody { offsets_days: schedule.offsets().to_vec() }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PauseBody {
+    pub paused: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PauseView {
+    pub account_id: String,
+    pub paused: bool,
+}
+
+/// `PUT /v1/ops/accounts/{account_id}/reminders`: pauses or resumes the account's reminders.
+pub async fn pause<S: OpsStore>(
+    State(state): State<OpsState<S>>,
+    caller: OpsCaller,
+    Path(raw): Path<String>,
+    JsonBody(body): JsonBody<PauseBody>,
+) -> OpsResult<Json<PauseView>> {
+    let id = account_id(&raw)?;
+    let mut retry = Retry::on_conflict();
+    while retry.attempt().await {
+        let before = state.store.contract_account(&id).await?.ok_or(OpsError::NotContractBilled)?;
+        if before.reminders_paused == body.paused {
+            return Ok(Json(PauseView { account_id: id.to_string(), paused: body.paused }));
+        }
+        let mut after = before.clone();
+        after.reminders_paused = body.paused;
+        after.version = before.version + 1;
+        match state.store.save_contract(&before, &after).await {
+            Ok(()) => {
+                tracing::info!(account_id = %id, paused = body.paused, by = %caller.name(), "payment reminders paused or resumed");
+                return Ok(Json(PauseView { account_id: id.to_string(), paused: body.paused }));
+            }
+            Err(DomainError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(DomainError::Conflict.into())
+}

@@ -1,0 +1,76 @@
+//! The receivables index (`gsi2`): open invoices with money left to pay, across accounts, by due
+//! date. Invoice writes keep it (see `index_receivable`); this reads it.
+
+use async_trait::async_trait;
+use billing_domain::ports::{Page, ReceivablesReader};
+use billing_domain::receivables::{Receivable, due_of};
+use billing_domain::{AccountId, Error, Money, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Deserialize;
+
+use super::keys::*;
+use super::{DynamoStore, from_item, s};
+
+/// What the index projects of an invoice.
+#[derive(Deserialize)]
+struct Row {
+    account_id: AccountId,
+    id: String,
+    #[serde(default)]
+    number: Option<String>,
+    amount_remaining: Money,
+    #[serde(default)]
+    due_date: Option<DateTime<Utc>>,
+    created: DateTime<Utc>,
+}
+
+#[async_trait]
+impl ReceivablesReader for DynamoStore {
+    async fn receivables(
+        &self,
+        due_through: Option<NaiveDate>,
+        limit: u16,
+        after: Option<&str>,
+    ) -> Result<Page<Receivable>> {
+        let mut q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI2)
+            .expression_attribute_values(":pk", s(RECEIVABLE_GSI2PK))
+            .limit(i32::from(limit.max(1)));
+        q = match due_through {
+            // Every date up to `due_through` inclusive sorts below the next day.
+            Some(through) => q
+                .key_condition_expression("gsi2pk = :pk AND gsi2sk < :through")
+                .expression_attribute_values(":through", s(through.succ_opt().unwrap_or(through).to_string())),
+            None => q.key_condition_expression("gsi2pk = :pk"),
+        };
+        if let Some(cursor) = after {
+            let (account, invoice) =
+                parse_receivable_gsi2sk(cursor).ok_or_else(|| Error::invalid("cursor", "is not a cursor"))?;
+            q = q
+                .exclusive_start_key(PK, s(account_pk(&account)))
+                .exclusive_start_key(SK, s(invoice_sk(invoice)))
+                .exclusive_start_key(GSI2_PK, s(RECEIVABLE_GSI2PK))
+                .exclusive_start_key(GSI2_SK, s(cursor));
+        }
+        let out = q.send().await.map_err(super::unavailable)?;
+        let mut items = Vec::new();
+        let mut last = None;
+        for item in out.items.unwrap_or_default() {
+            last = item.get(GSI2_SK).and_then(|v| v.as_s().ok()).cloned();
+            let row: Row = from_item(item)?;
+            items.push(Receivable {
+                account_id: row.account_id,
+                invoice_id: row.id,
+                number: row.number,
+                amount_remaining: row.amount_remaining,
+                due: due_of(row.due_date, row.created),
+                created: row.created,
+            });
+        }
+        let next = out.last_evaluated_key.is_some().then_some(last).flatten();
+        Ok(Page { items, next })
+    }
+}
