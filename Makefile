@@ -2,8 +2,9 @@
 # npm, gcc):
 #   make dev    start the whole system locally (AWS stand-in with Cognito, tables, demo data, the
 #               portal API and the portal web app on http://127.0.0.1:3000/)
-#   make test   run every check: format, clippy, unit and integration tests, the web app's checks,
-#               unit tests and end-to-end tests in Chromium, template lint
+#   make test   run every check: format, clippy, unit and integration tests, the bill e-mail and
+#               PDF checks, the web app's checks, unit tests and end-to-end tests in Chromium,
+#               template lint
 # Python tools live in per-tool virtualenvs under .venv/ (checkov and aws-sam-cli pin conflicting
 # boto3 versions); each is rebuilt when its pinned requirements file changes.
 
@@ -53,11 +54,13 @@ test:
 	$(MAKE) --no-print-directory web
 	cargo test --locked --workspace
 	dev/render-check.sh
+	dev/pdf-check.sh
 	$(MAKE) --no-print-directory web-check e2e
 	$(MAKE) --no-print-directory lint-infra
 
 test-tools: $(STACK) $(VENV)/lint/.installed $(VENV)/checkov/.installed $(WEB_DEPS)
 	@dev/ensure-chromium.sh > /dev/null || echo "chromium: not installed here; the browser checks will say so"
+	@dev/ensure-pdf-tools.sh || echo "qpdf, poppler-utils: not installed here; the PDF check will say so"
 
 # MAKEFLAGS is cleared so that cargo keeps all its own jobs instead of sharing make's two.
 test-compile:

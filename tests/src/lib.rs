@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use aws_sdk_dynamodb::Client;
-use billing_aws::DynamoStore;
+use billing_aws::{DynamoStore, S3Documents};
 use devstack::apigw::{self, HttpCall};
 use devstack::fake_stripe::FakePrice;
 use devstack::fake_stripe::FakeStripe;
@@ -106,6 +106,11 @@ pub const FLUSH_SECRET: &str = "whsec_test_fake_stripe_flow";
 
 static TABLES: AtomicU32 = AtomicU32::new(0);
 
+/// Each test stack's bill documents bucket, named after its table.
+fn documents_bucket(table: &str) -> String {
+    format!("bills-{table}")
+}
+
 impl Stack {
     /// A fresh, empty billing table on the shared stand-in, and the portal API over it.
     pub async fn new() -> Self {
@@ -114,6 +119,7 @@ impl Stack {
         let client = Client::new(&aws);
         let table = format!("t{}-{}", std::process::id(), TABLES.fetch_add(1, Ordering::SeqCst));
         devstack::tables::create_from_template(&client, |_| table.clone()).await.expect("tables from the template");
+        devstack::documents::ensure_bucket(&aws, &documents_bucket(&table)).await.expect("the documents bucket");
         let store = DynamoStore::new(client.clone(), &table);
         let fake = FakeStripe::default();
         for (id, interval, unit_amount) in [(MONTHLY_PRICE, "month", 1200), (ANNUAL_PRICE, "year", 12000)] {
@@ -144,8 +150,18 @@ impl Stack {
             sales_contact: Some(SALES.parse().expect("e-mail")),
         };
         let stripe = StripeClient::new("sk_test_portal", Some(&stripe_url)).expect("Stripe client");
-        let router = portal_api::router(AppState::new(store, stripe, settings));
+        let documents = S3Documents::from_config(&aws, documents_bucket(&table));
+        let router = portal_api::router(AppState::new(store, stripe, settings).with_documents(documents));
         Self { aws, endpoint, client, table, router, fake, stripe_url, template: apigw::template() }
+    }
+
+    /// This stack's bill documents (its own bucket on the stand-in's S3).
+    pub fn documents(&self) -> S3Documents {
+        S3Documents::from_config(&self.aws, documents_bucket(&self.table))
+    }
+
+    pub fn documents_bucket(&self) -> String {
+        documents_bucket(&self.table)
     }
 
     /// The portal API over another store (e.g. one that fails), keeping this stack's table and

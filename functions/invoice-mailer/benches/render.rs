@@ -1,5 +1,5 @@
-//! Rendering a 200-line bill e-mail (HTML and text parts, and its MIME message), with no I/O.
-//! `cargo bench -p invoice-mailer`.
+//! Rendering a 200-line bill e-mail (HTML and text parts, and its MIME message), and the bill's
+//! PDF at 1 page and at 500 lines, with no I/O. `cargo bench -p invoice-mailer`.
 
 use billing_domain::billing::Stamp;
 use billing_domain::invoice::{ChargeKind, Invoice, InvoiceLine, InvoiceStatus, ServicePeriod};
@@ -93,8 +93,19 @@ fn bench(c: &mut Criterion) {
         to: "ap@bench.example".parse().unwrap(),
         rendered,
         message_id: "bill_ready.0@bench.example".into(),
+        attachment: None,
     };
     c.bench_function("build its MIME message", |b| b.iter(|| mime(std::hint::black_box(&outgoing)).unwrap()));
+
+    for lines in [5, 500] {
+        let (brand, account, invoice) = bill(lines);
+        let facts = BillFacts::new(&brand, &account, &invoice);
+        let pdf = invoice_mailer::pdf::bill(&facts, invoice.created, &invoice.id).unwrap();
+        eprintln!("the {lines}-line bill's PDF: {} bytes", pdf.len());
+        c.bench_function(&format!("the PDF of a {lines}-line bill"), |b| {
+            b.iter(|| invoice_mailer::pdf::bill(std::hint::black_box(&facts), invoice.created, &invoice.id).unwrap())
+        });
+    }
 }
 
 criterion_group!(benches, bench);

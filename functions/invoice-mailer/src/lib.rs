@@ -8,6 +8,7 @@
 //! on-failure destination keeps it): nothing is dropped silently.
 
 pub mod format;
+pub mod pdf;
 pub mod render;
 pub mod send;
 
@@ -20,12 +21,13 @@ use billing_domain::billing::WorkItem;
 use billing_domain::invoice::Invoice;
 use billing_domain::mail::{MailKey, MailKind, bill_recipients};
 use billing_domain::ports::{AccountReader, BillingReader, MailLedger, MemberReader, SendClaim, Suppressions};
+use billing_domain::ports::{BillDocuments, bill_document_key};
 use billing_domain::receivables::Receivable;
 use billing_domain::{AccountId, Email, Error, MemberStatus, Role};
 use chrono::Utc;
 
 use crate::render::{BillFacts, Brand, Rendered};
-use crate::send::{MailSender, Outgoing, mime};
+use crate::send::{Attachment, MailSender, Outgoing, mime};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailerError {
@@ -66,11 +68,20 @@ pub struct Mailer {
     store: Arc<dyn MailerStore>,
     sender: Arc<dyn MailSender>,
     settings: Arc<MailSettings>,
+    /// Where contract bills' PDFs are kept; without it, their mails go without one.
+    documents: Option<Arc<dyn BillDocuments>>,
 }
 
 impl Mailer {
     pub fn new(store: impl MailerStore + 'static, sender: impl MailSender + 'static, settings: MailSettings) -> Self {
-        Self { store: Arc::new(store), sender: Arc::new(sender), settings: Arc::new(settings) }
+        Self { store: Arc::new(store), sender: Arc::new(sender), settings: Arc::new(settings), documents: None }
+    }
+
+    /// Contract bills get a PDF, made once, kept in `documents` and attached to their bill and
+    /// reminder mails.
+    pub fn with_documents(mut self, documents: impl BillDocuments + 'static) -> Self {
+        self.documents = Some(Arc::new(documents));
+        self
     }
 
     /// A stream batch: records in order; the first that fails is reported (with the ones after
@@ -93,10 +104,14 @@ impl Mailer {
             .await?
             .ok_or_else(|| MailerError::Missing(format!("account {account_id}")))?;
         let brand = &self.settings.brand;
+        let mut attachment = None;
         let (kind, subject, rendered, recipients) = match work {
             // The invoice and the suppressed recipients are read at once: neither needs the other.
             WorkItem::BillReady { invoice_id, .. } => {
-                let (facts, people) = tokio::try_join!(self.facts(&account, invoice_id), self.bill_people(&account))?;
+                let (invoice, people) =
+                    tokio::try_join!(self.invoice(&account, invoice_id), self.bill_people(&account))?;
+                let facts = BillFacts::new(brand, &account, &invoice);
+                attachment = self.document(&facts, &invoice).await?;
                 (MailKind::BillReady, invoice_id.clone(), render::bill(&facts)?, people)
             }
             WorkItem::PaymentReceived { invoice_id, amount_paid, event_id, .. } => {
@@ -131,6 +146,7 @@ impl Mailer {
                     return Ok(0);
                 };
                 let facts = BillFacts::new(brand, &account, &invoice);
+                attachment = self.document(&facts, &invoice).await?;
                 let rendered =
                     render::payment_reminder(&facts, open.days_past_due((*as_of).max(Utc::now().date_naive())))?;
                 (MailKind::PaymentReminder, event_id.clone(), rendered, people)
@@ -141,7 +157,7 @@ impl Mailer {
         let mut sent = 0;
         for to in recipients {
             let key = MailKey { kind, subject: subject.clone(), recipient: to };
-            if self.deliver(&key, &rendered).await? {
+            if self.deliver(&key, &rendered, attachment.as_ref()).await? {
                 sent += 1;
             }
         }
@@ -151,6 +167,24 @@ impl Mailer {
     async fn facts(&self, account: &billing_domain::Account, invoice_id: &str) -> Result<BillFacts, MailerError> {
         let invoice = self.invoice(account, invoice_id).await?;
         Ok(BillFacts::new(&self.settings.brand, account, &invoice))
+    }
+
+    /// A contract bill's PDF as it is kept: made and stored the first time, the stored one after
+    /// (a bill's PDF is the bill as issued). `None` for the processor's invoices (they carry the
+    /// processor's own PDF link) or when no document store is set.
+    async fn document(&self, facts: &BillFacts, invoice: &Invoice) -> Result<Option<Attachment>, MailerError> {
+        let Some(documents) = &self.documents else { return Ok(None) };
+        if !billing_domain::ledger::is_contract_bill(&invoice.id) {
+            return Ok(None);
+        }
+        let made = pdf::bill(facts, invoice.created, &invoice.id).map_err(|e| MailerError::Build(e.to_string()))?;
+        let key = bill_document_key(&invoice.account_id, &invoice.id);
+        let kept = documents.store_once(&key, &made).await?;
+        Ok(Some(Attachment {
+            filename: format!("{}.pdf", invoice.number.as_deref().unwrap_or(&invoice.id)),
+            content_type: "application/pdf",
+            bytes: kept,
+        }))
     }
 
     async fn invoice(&self, account: &billing_domain::Account, invoice_id: &str) -> Result<Invoice, MailerError> {
@@ -181,7 +215,12 @@ impl Mailer {
     }
 
     /// Claim, send, record. `Ok(false)`: sent before.
-    async fn deliver(&self, key: &MailKey, rendered: &Rendered) -> Result<bool, MailerError> {
+    async fn deliver(
+        &self,
+        key: &MailKey,
+        rendered: &Rendered,
+        attachment: Option<&Attachment>,
+    ) -> Result<bool, MailerError> {
         match self.store.claim_send(key, Utc::now(), self.settings.send_lease_secs).await? {
             SendClaim::AlreadySent(id) => {
                 tracing::info!(mail = %key.id(), message_id = %id, "already sent");
@@ -197,6 +236,7 @@ impl Mailer {
             to: key.recipient.clone(),
             rendered: rendered.clone(),
             message_id: message_id(key, &s.from_address),
+            attachment: attachment.cloned(),
         };
         let result = match mime(&outgoing) {
             Ok(raw) => self.sender.send(&s.from_address, &key.recipient, &raw).await,

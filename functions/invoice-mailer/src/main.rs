@@ -1,6 +1,6 @@
 //! Lambda entry point: wiring only. Clients are built once per cold start.
 
-use billing_aws::{DynamoStore, config, telemetry};
+use billing_aws::{DynamoStore, S3Documents, config, telemetry};
 use invoice_mailer::render::Brand;
 use invoice_mailer::send::Ses;
 use invoice_mailer::{MailSettings, Mailer};
@@ -26,7 +26,8 @@ async fn main() -> Result<(), Error> {
         DynamoStore::from_config(&aws, table),
         Ses::new(&aws, config::optional("SES_CONFIGURATION_SET")),
         settings,
-    );
+    )
+    .with_documents(S3Documents::from_config(&aws, config::required("BILL_DOCUMENTS_BUCKET")?));
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let mailer = mailer.clone();
         async move { invoice_mailer::dispatch(&mailer, event.payload).await }

@@ -23,20 +23,34 @@ pub struct Outgoing {
     pub to: Email,
     pub rendered: Rendered,
     pub message_id: String,
+    /// A file attached to the mail (the bill's PDF).
+    pub attachment: Option<Attachment>,
 }
 
-/// The RFC 5322 message: multipart/alternative, text then HTML.
+/// A file attached to a mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub filename: String,
+    pub content_type: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+/// The RFC 5322 message: multipart/alternative, text then HTML, and the attachment if any
+/// (multipart/mixed around them).
 pub fn mime(o: &Outgoing) -> Result<Vec<u8>, MailerError> {
-    MessageBuilder::new()
+    let message = MessageBuilder::new()
         .from(Address::new_address(Some(o.from_name.as_str()), o.from_address.as_str()))
         .to(o.to.as_str())
         .subject(o.rendered.subject.as_str())
         .message_id(o.message_id.as_str())
         .date(chrono::Utc::now().timestamp())
         .text_body(o.rendered.text.as_str())
-        .html_body(o.rendered.html.as_str())
-        .write_to_vec()
-        .map_err(|e| MailerError::Build(e.to_string()))
+        .html_body(o.rendered.html.as_str());
+    let message = match &o.attachment {
+        Some(a) => message.attachment(a.content_type, a.filename.as_str(), a.bytes.as_slice()),
+        None => message,
+    };
+    message.write_to_vec().map_err(|e| MailerError::Build(e.to_string()))
 }
 
 /// Sends a built message; returns the provider's message id.

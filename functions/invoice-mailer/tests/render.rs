@@ -242,11 +242,64 @@ fn a_reminder_says_what_is_still_due_since_when_and_how_to_pay() {
         assert!(part.contains("was due on Dec 31, 2026: it is 7 days past due"), "{part}");
         assert!(part.contains("Still due: 1,000,000.00 USD (invoice total 1,234,567.89 USD, paid 234,567.89 USD)"));
         assert!(part.contains("Seller Hosting AR, PO Box 77, Springfield IL 62701, US"), "REMIT-TO");
-        assert!(part.contains("https://portal.example/accounts/acct_snapshot/billing?invoice=bill_acct_snapshot_20261201"));
+        assert!(
+            part.contains("https://portal.example/accounts/acct_snapshot/billing?invoice=bill_acct_snapshot_20261201")
+        );
     }
     let ahead = render::payment_reminder(&facts, -3).unwrap();
     assert_eq!(ahead.subject, "Seller Hosting: reminder, invoice INV-000042 — 1,000,000.00 USD due Dec 31, 2026");
     assert!(ahead.text.contains("is due on Dec 31, 2026, in 3 days"));
     assert!(render::payment_reminder(&facts, 1).unwrap().text.contains("it is 1 day past due"));
     assert!(render::payment_reminder(&facts, 0).unwrap().subject.ends_with("due today"));
+}
+
+/// A bill of `n` lines in groups of 25, each with a long description.
+fn long_bill(n: usize) -> Invoice {
+    let mut bill = contract_bill();
+    let template = bill.lines[0].clone();
+    bill.lines = (0..n)
+        .map(|i| InvoiceLine {
+            id: format!("line-{i}"),
+            group: format!("Site {:02}: rack row {} (cage {})", i / 25, i / 25 + 1, 100 + i / 25),
+            description: format!("Line {i}: full rack, 42U, 2 x 16A A+B power feeds, remote hands included"),
+            ..template.clone()
+        })
+        .collect();
+    bill
+}
+
+/// Where the PDFs go for `dev/pdf-check.sh` (qpdf, pdftotext, pdftoppm) and for people to look at.
+fn artifact(name: &str, bytes: &[u8]) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(name), bytes).unwrap();
+}
+
+#[test]
+fn the_bill_pdf_is_the_same_bytes_every_time_and_carries_its_metadata() {
+    let bill = contract_bill();
+    let facts = BillFacts::new(
+        &brand(),
+        &account("Very Long Customer Name Holdings International GmbH & Co. KG", "USD"),
+        &bill,
+    );
+    let once = invoice_mailer::pdf::bill(&facts, bill.created, &bill.id).unwrap();
+    let again = invoice_mailer::pdf::bill(&facts, bill.created, &bill.id).unwrap();
+    assert_eq!(once, again, "the same bill, the same bytes");
+    assert!(once.starts_with(b"%PDF-"));
+    let text = String::from_utf8_lossy(&once);
+    assert!(text.contains("Invoice INV-000042"), "the title");
+    assert!(text.contains("Seller Hosting"), "the author");
+    assert!(text.contains("D:20261201000000"), "dated the bill's day, not the clock's");
+    assert!(once.len() < 60_000, "subset fonts keep it small: {} bytes", once.len());
+    artifact("bill-contract.pdf", &once);
+
+    let long = long_bill(500);
+    let facts = BillFacts::new(&brand(), &account("Big Customer", "USD"), &long);
+    let started = std::time::Instant::now();
+    let pdf = invoice_mailer::pdf::bill(&facts, long.created, &long.id).unwrap();
+    eprintln!("500-line bill: {} bytes in {:?}", pdf.len(), started.elapsed());
+    artifact("bill-500-lines.pdf", &pdf);
+    // dev/pdf-check.sh reads both: qpdf --check, every line and page number in pdftotext's text,
+    // page images from pdftoppm.
 }

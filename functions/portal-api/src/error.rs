@@ -35,6 +35,10 @@ pub enum ApiError {
         "this account is not billed by contract: its bills come from the card processor, with no usage to date or upcoming bill here"
     )]
     NotContractBilled,
+    #[error("this bill has no PDF")]
+    NoPdf,
+    #[error("the bill's PDF is being made; try again in a minute")]
+    PdfNotReady,
     #[error("this account has no running seat subscription; buy seats first")]
     NoSubscription,
     #[error("this account has no billing customer yet; it gets one with its first purchase")]
@@ -179,6 +183,8 @@ impl ApiError {
             ApiError::SubscriptionExists => (StatusCode::CONFLICT, "subscription_exists"),
             ApiError::SubscriptionNotFound => (StatusCode::NOT_FOUND, "no_subscription"),
             ApiError::NotContractBilled => (StatusCode::NOT_FOUND, "not_contract_billed"),
+            ApiError::NoPdf => (StatusCode::NOT_FOUND, "no_pdf"),
+            ApiError::PdfNotReady => (StatusCode::CONFLICT, "pdf_not_ready"),
             ApiError::NoSubscription => (StatusCode::CONFLICT, "no_subscription"),
             ApiError::NoBillingCustomer => (StatusCode::CONFLICT, "no_billing_customer"),
             ApiError::NothingToPay => (StatusCode::CONFLICT, "nothing_to_pay"),

@@ -41,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/accounts/{account_id}/invoices", get(statements::list))
         .route("/v1/accounts/{account_id}/invoices/upcoming", get(usage::upcoming))
         .route("/v1/accounts/{account_id}/invoices/{invoice_id}", get(statements::get))
+        .route("/v1/accounts/{account_id}/invoices/{invoice_id}/pdf", get(statements::pdf))
         .route("/v1/accounts/{account_id}/usage", get(usage::usage))
         .route("/v1/accounts/{account_id}/billing-portal-session", post(statements::billing_portal))
         .route("/v1/accounts/{account_id}/payments", post(payments::pay))

@@ -1,7 +1,7 @@
 //! Lambda entry point: wiring only. Clients are built once per cold start.
 
 use billing_aws::config::ExposeSecret;
-use billing_aws::{DynamoStore, config, telemetry};
+use billing_aws::{DynamoStore, S3Documents, config, telemetry};
 use portal_api::stripe_client::StripeClient;
 use portal_api::{AppState, Settings};
 
@@ -18,5 +18,6 @@ async fn main() -> Result<(), lambda_http::Error> {
     let api_key = config::secret_string(&aws, &config::required("STRIPE_API_KEY_ARN")?).await?;
     let stripe = StripeClient::new(api_key.expose_secret().trim(), config::optional("STRIPE_API_BASE").as_deref())?;
     let store = DynamoStore::from_config(&aws, &settings.table_name);
-    lambda_http::run(portal_api::router(AppState::new(store, stripe, settings))).await
+    let documents = S3Documents::from_config(&aws, config::required("BILL_DOCUMENTS_BUCKET")?);
+    lambda_http::run(portal_api::router(AppState::new(store, stripe, settings).with_documents(documents))).await
 }

@@ -35,6 +35,7 @@ with a stable `code`."
         statements::statement,
         statements::list,
         statements::get,
+        statements::pdf,
         statements::billing_portal,
         usage::upcoming,
         usage::usage,
@@ -145,6 +146,6 @@ mod tests {
                 [&item.get, &item.put, &item.post, &item.delete, &item.patch].iter().filter(|o| o.is_some()).count()
             })
             .sum();
-        assert_eq!(operations, 31, "one documented operation per route in lib.rs (bar /v1/openapi.json)");
+        assert_eq!(operations, 32, "one documented operation per route in lib.rs (bar /v1/openapi.json)");
     }
 }

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use billing_aws::config::{self, ConfigError};
 use billing_domain::ports::{
-    AccountReader, AccountWriter, AuditReader, AuditWriter, BillingReader, ContractBills, IdempotencyReader,
-    MemberReader, MemberWriter, SeatStore,
+    AccountReader, AccountWriter, AuditReader, AuditWriter, BillDocumentLinks, BillingReader, ContractBills,
+    IdempotencyReader, MemberReader, MemberWriter, SeatStore,
 };
 use billing_domain::{Account, Email};
 
@@ -127,6 +127,8 @@ pub struct AppState {
     pub store: Arc<dyn PortalStore>,
     pub processor: Arc<dyn PaymentProcessor>,
     pub settings: Arc<Settings>,
+    /// Links to contract bills' stored PDFs; without it, those have none.
+    pub documents: Option<Arc<dyn BillDocumentLinks>>,
 }
 
 impl AppState {
@@ -140,6 +142,12 @@ impl AppState {
         processor: impl PaymentProcessor + 'static,
         settings: Settings,
     ) -> Self {
-        Self { store: Arc::new(store), processor: Arc::new(processor), settings: Arc::new(settings) }
+        Self { store: Arc::new(store), processor: Arc::new(processor), settings: Arc::new(settings), documents: None }
+    }
+
+    /// Where contract bills' PDFs are kept (`GET …/invoices/{id}/pdf` links to them).
+    pub fn with_documents(mut self, documents: impl BillDocumentLinks + 'static) -> Self {
+        self.documents = Some(Arc::new(documents));
+        self
     }
 }

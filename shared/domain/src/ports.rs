@@ -427,6 +427,26 @@ pub trait BillRunStore: ContractBills + AccountReader + SequenceReader + Receiva
     async fn queue_reminder(&self, work: &crate::billing::WorkItem, now: DateTime<Utc>) -> Result<bool>;
 }
 
+/// Where a bill's document (its PDF) is kept: one object per bill, written once.
+pub fn bill_document_key(account: &AccountId, invoice_id: &str) -> String {
+    format!("bills/{account}/{invoice_id}.pdf")
+}
+
+/// Bill documents, stored once (`s3:PutObject` only where none is, and `s3:GetObject`).
+#[async_trait]
+pub trait BillDocuments: Send + Sync {
+    /// Stores `bytes` under `key` unless a document is stored there already; returns the stored
+    /// document (these bytes, or the ones stored before), so what is sent is exactly what is kept.
+    async fn store_once(&self, key: &str, bytes: &[u8]) -> Result<Vec<u8>>;
+}
+
+/// Short-lived links to stored bill documents (presigned `s3:GetObject`).
+#[async_trait]
+pub trait BillDocumentLinks: Send + Sync {
+    /// A link to the document under `key` valid for `ttl`; `None` when none is stored (yet).
+    async fn link(&self, key: &str, ttl: std::time::Duration) -> Result<Option<String>>;
+}
+
 /// Money owed across accounts: open invoices with something left to pay, by due date (`Query`
 /// on the receivables index).
 #[async_trait]

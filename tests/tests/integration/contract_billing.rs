@@ -695,17 +695,21 @@ async fn an_unpaid_bill_is_reminded_on_schedule_and_aged_until_paid() {
 
     // The mailer sends the two reminders queued so far, each once, to the bill's recipient.
     devstack::outbox::verify_sender(&s.aws, FROM).await.unwrap();
-    let mailer = Mailer::new(s.store(), Ses::new(&s.aws, None), settings());
-    let reminders_sent = |s: &Stack| {
+    let mailer = Mailer::new(s.store(), Ses::new(&s.aws, None), settings()).with_documents(s.documents());
+    let reminders = |s: &Stack| -> Vec<String> {
         crate::mailer::sent_to(s, "cb-late")
             .iter()
-            .filter(|m| m["raw_data"].as_str().unwrap_or_default().contains("Message-ID: <payment_reminder."))
-            .count()
+            .filter_map(|m| m["raw_data"].as_str().map(str::to_owned))
+            .filter(|raw| raw.contains("Message-ID: <payment_reminder."))
+            .collect()
     };
+    let reminders_sent = |s: &Stack| reminders(s).len();
     let batch = s.stream_of("work_item").await;
     assert!(mailer.handle(batch.clone()).await.batch_item_failures.is_empty());
     assert!(mailer.handle(batch).await.batch_item_failures.is_empty(), "redelivered");
     assert_eq!(reminders_sent(&s), 2);
+    let number = bill["number"].as_str().unwrap();
+    assert!(reminders(&s).iter().all(|raw| attachment(raw, &format!("{number}.pdf")).is_some()), "each with the PDF");
 
     // Day 7's reminder is queued, then the rest is paid before it goes out: it is not sent, and
     // nothing more is queued.
@@ -760,4 +764,87 @@ async fn the_portal_shows_what_is_past_due() {
     let made = s.call(&card, "POST", "/v1/accounts", Some(integration_tests::new_account("On Time Co"))).await;
     let r = s.get(&card, &format!("/v1/accounts/{}", made.body["id"].as_str().unwrap())).await;
     assert_eq!(r.body["past_due"], json!(null));
+}
+
+/// The base64 body of the MIME part named `filename` in a raw message, decoded.
+fn attachment(raw: &str, filename: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let at = raw.find(&format!("filename=\"{filename}\""))?;
+    let body_start = at + raw[at..].find("\r\n\r\n")? + 4;
+    let body_end = body_start + raw[body_start..].find("\r\n--")?;
+    let b64: String = raw[body_start..body_end].split_whitespace().collect();
+    base64::engine::general_purpose::STANDARD.decode(b64).ok()
+}
+
+/// A contract bill's PDF: made once by the mailer and kept in the bucket, attached to the bill's
+/// mail (exactly the stored bytes), linked from the portal for any member; a redelivery neither
+/// mails nor stores it again.
+#[tokio::test]
+async fn a_contract_bill_pdf_is_stored_once_attached_and_linked() {
+    let s = Stack::new().await;
+    let (m1, _) = months();
+    catalog(&s).await;
+    cohort(&s, "dc4", m1).await;
+    import(&s, "dc4", &[line("acct_pdf", "cb-pdf", &[])]).await;
+    run(&s, "finalize", m1).await;
+    let bill = invoices(&s).await[0].clone();
+    let (bill_id, number) = (bill["id"].as_str().unwrap().to_owned(), bill["number"].as_str().unwrap().to_owned());
+
+    // Before the mailer made it, the portal says so.
+    let r = s
+        .ops("POST", "/v1/ops/accounts/acct_pdf/members", Some(json!({"email": "ap@cb-pdf.example", "role": "viewer"})))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let viewer = integration_tests::User::new("pdf-viewer").with_email("ap@cb-pdf.example");
+    let path = format!("/v1/accounts/acct_pdf/invoices/{bill_id}/pdf");
+    let r = s.get(&viewer, &path).await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "pdf_not_ready"));
+
+    devstack::outbox::verify_sender(&s.aws, FROM).await.unwrap();
+    let mailer = Mailer::new(s.store(), Ses::new(&s.aws, None), settings()).with_documents(s.documents());
+    let batch = s.stream_of("work_item").await;
+    assert!(mailer.handle(batch.clone()).await.batch_item_failures.is_empty());
+    assert!(mailer.handle(batch).await.batch_item_failures.is_empty(), "redelivered");
+
+    // Stored once, under the bill.
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&s.aws).force_path_style(true).build());
+    let bucket = s.documents_bucket();
+    let key = format!("bills/acct_pdf/{bill_id}.pdf");
+    let versions = s3.list_object_versions().bucket(&bucket).prefix(&key).send().await.unwrap();
+    assert_eq!(versions.versions().len(), 1, "written once");
+    let stored =
+        s3.get_object().bucket(&bucket).key(&key).send().await.unwrap().body.collect().await.unwrap().into_bytes();
+    assert!(stored.starts_with(b"%PDF-"));
+
+    // The mail carries exactly the stored file.
+    let sent = crate::mailer::sent_to(&s, "cb-pdf");
+    let bills: Vec<&str> = sent
+        .iter()
+        .filter_map(|m| m["raw_data"].as_str())
+        .filter(|raw| raw.contains("Message-ID: <bill_ready."))
+        .collect();
+    assert_eq!(bills.len(), 1, "one bill mail (beside the viewer's invitation)");
+    let raw = bills[0];
+    assert!(raw.contains("Content-Type: application/pdf"), "{}", &raw[..raw.len().min(600)]);
+    assert_eq!(
+        attachment(raw, &format!("{number}.pdf")).as_deref(),
+        Some(&stored[..]),
+        "the attachment is the stored PDF"
+    );
+
+    // The portal links to it: a redirect, or the link itself for a browser app.
+    let r = s.get(&viewer, &path).await;
+    assert_eq!(r.status, StatusCode::FOUND, "{:?}", r.body);
+    let location = r.headers["location"].to_str().unwrap().to_owned();
+    assert!(location.contains(&format!("/{bucket}/bills/acct_pdf/{bill_id}.pdf?")), "{location}");
+    assert!(location.contains("X-Amz-Expires=300"), "short-lived: {location}");
+    let r = s.call_with(Some(&viewer), "GET", &path, &[("accept", "application/json")], None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let (status, body) = devstack::moto::http_get(r.body["url"].as_str().unwrap()).unwrap();
+    assert_eq!((status, &body[..]), (200, &stored[..]), "the link gives the stored PDF");
+
+    // Not for a stranger; not for a bill that is not the account's.
+    let stranger = integration_tests::User::new("pdf-stranger");
+    assert_eq!(s.get(&stranger, &path).await.code(), "not_found");
+    assert_eq!(s.get(&viewer, "/v1/accounts/acct_pdf/invoices/bill_nope/pdf").await.code(), "not_found");
 }

@@ -13,6 +13,7 @@
 pub mod apigw;
 pub mod aws;
 pub mod cognito;
+pub mod documents;
 pub mod fake_stripe;
 pub mod gateway;
 pub mod inspect;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use billing_aws::DynamoStore;
+use billing_aws::{DynamoStore, S3Documents};
 use billing_domain::{Address, AddressInput};
 use clap::{Parser, Subcommand};
 use std::sync::Arc;
@@ -293,6 +293,7 @@ async fn stream_consumers(
     aws: &aws_config::SdkConfig,
     table: &str,
     store: &DynamoStore,
+    documents: S3Documents,
     brand: Brand,
     outbox: PathBuf,
 ) -> Result<()> {
@@ -308,19 +309,12 @@ async fn stream_consumers(
         brand,
         send_lease_secs: invoice_mailer::SEND_LEASE_SECS,
     };
-    let mailer = Mailer::new(store.clone(), sender, settings);
+    let mailer = Mailer::new(store.clone(), sender, settings).with_documents(documents);
     let provisioner = Provisioner::new(store.clone());
     let consumers = vec![
         Consumer {
             name: "invoice-mailer",
-            kinds: &[
-                "bill_ready",
-                "payment_received",
-                "payment_failed",
-                "seats_ready",
-                "member_invited",
-                "bill_format_notice",
-            ],
+            kinds: devstack::streams::filtered_kinds("InvoiceMailerFunction")?,
             handler: Arc::new(move |event| {
                 let mailer = mailer.clone();
                 Box::pin(async move { mailer.handle(event).await })
@@ -328,7 +322,7 @@ async fn stream_consumers(
         },
         Consumer {
             name: "seat-provisioner",
-            kinds: &["seats_changed"],
+            kinds: devstack::streams::filtered_kinds("SeatProvisionerFunction")?,
             handler: Arc::new(move |event| {
                 let provisioner = provisioner.clone();
                 Box::pin(async move { provisioner.handle(event).await })
@@ -398,7 +392,12 @@ async fn serve(
         portal_url: env_or("PORTAL_URL", &format!("http://127.0.0.1:{api_port}")),
         sales_contact: Some(env_or("SALES_CONTACT_EMAIL", "sales@demo-hosting.example").parse()?),
     };
-    let portal = portal_api::router(AppState::new(store.clone(), portal_stripe, settings));
+    // The template's BillDocumentsBucket on the stand-in's S3: contract bills' PDFs.
+    let bucket = env_or("BILL_DOCUMENTS_BUCKET", "billing-documents-local");
+    devstack::documents::ensure_bucket(&aws, &bucket).await?;
+    let documents = S3Documents::from_config(&aws, &bucket);
+    let portal =
+        portal_api::router(AppState::new(store.clone(), portal_stripe, settings).with_documents(documents.clone()));
     let webhook_secrets = stripe_webhook::secrets_from(
         &std::env::var("STRIPE_WEBHOOK_SECRETS").unwrap_or_else(|_| devstack::LOCAL_WEBHOOK_SECRET.to_owned()),
     );
@@ -424,7 +423,7 @@ async fn serve(
         remit_to: Some(remit_to()?),
     };
     let seller = brand.seller.clone();
-    stream_consumers(&aws, table, &mailer_store, brand, outbox.clone()).await?;
+    stream_consumers(&aws, table, &mailer_store, documents, brand, outbox.clone()).await?;
     let ops = ops_api::router(ops_api::OpsState::new(
         ops_store,
         bill_run::Settings { invoice_prefix: env_or("INVOICE_PREFIX", "INV"), ..bill_run::Settings::default() },

@@ -144,6 +144,24 @@ fn answers(addr: &str) -> bool {
 
 /// The raw messages the stand-in's SES has accepted (`ses.RawMessage` of moto's state):
 /// each with `destinations` and `raw_data`.
+/// `GET url` (plain HTTP, as a browser would follow a link to the stand-in): status and body.
+pub fn http_get(url: &str) -> Result<(u16, Vec<u8>)> {
+    let rest = url.strip_prefix("http://").ok_or_else(|| anyhow::anyhow!("not an http:// URL: {url}"))?;
+    let (host, path) = rest.split_once('/').map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
+    let mut s = TcpStream::connect(host)?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())?;
+    let mut response = Vec::new();
+    s.read_to_end(&mut response)?;
+    let head_end = response.windows(4).position(|w| w == b"\r\n\r\n").map_or(response.len(), |i| i + 4);
+    let status = String::from_utf8_lossy(&response[..head_end])
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no HTTP status from {host}"))?;
+    Ok((status, response[head_end..].to_vec()))
+}
+
 pub fn sent_raw_messages(endpoint: &str) -> Result<Vec<serde_json::Value>> {
     let addr = endpoint.trim_start_matches("http://").trim_end_matches('/');
     let mut s = TcpStream::connect(addr)?;

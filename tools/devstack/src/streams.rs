@@ -25,8 +25,34 @@ pub type Handler = Arc<dyn Fn(Event) -> Pin<Box<dyn Future<Output = DynamoDbEven
 #[derive(Clone)]
 pub struct Consumer {
     pub name: &'static str,
-    pub kinds: &'static [&'static str],
+    /// From the template's filter ([`filtered_kinds`]).
+    pub kinds: Vec<String>,
     pub handler: Handler,
+}
+
+/// The work item kinds a function's stream event in `infra/template.yaml` lets through (its
+/// `FilterCriteria` pattern): the template is the one list of who consumes what.
+pub fn filtered_kinds(function: &str) -> anyhow::Result<Vec<String>> {
+    use anyhow::Context;
+    let yaml = std::fs::read_to_string(crate::template_path()).context("reading infra/template.yaml")?;
+    let doc: serde_norway::Value = serde_norway::from_str(&yaml).context("infra/template.yaml is not YAML")?;
+    let events = doc["Resources"][function]["Properties"]["Events"]
+        .as_mapping()
+        .with_context(|| format!("{function} has no Events in the template"))?;
+    for event in events.values() {
+        if event["Type"].as_str() != Some("DynamoDB") {
+            continue;
+        }
+        let pattern = event["Properties"]["FilterCriteria"]["Filters"][0]["Pattern"]
+            .as_str()
+            .with_context(|| format!("{function}'s stream event has no filter pattern"))?;
+        let pattern: Value = serde_json::from_str(pattern).context("the filter pattern is not JSON")?;
+        let kinds = pattern["dynamodb"]["NewImage"]["kind"]["S"]
+            .as_array()
+            .with_context(|| format!("{function}'s filter names no kinds"))?;
+        return Ok(kinds.iter().filter_map(|k| k.as_str().map(str::to_owned)).collect());
+    }
+    anyhow::bail!("{function} has no DynamoDB stream event in the template")
 }
 
 impl Consumer {
@@ -34,7 +60,7 @@ impl Consumer {
     pub fn accepts(&self, record: &Value) -> bool {
         record["eventName"] == "INSERT"
             && record["dynamodb"]["NewImage"]["entity"]["S"] == "work_item"
-            && record["dynamodb"]["NewImage"]["kind"]["S"].as_str().is_some_and(|k| self.kinds.contains(&k))
+            && record["dynamodb"]["NewImage"]["kind"]["S"].as_str().is_some_and(|k| self.kinds.iter().any(|m| m == k))
     }
 }
 
@@ -152,4 +178,20 @@ pub async fn run(config: &aws_config::SdkConfig, table: &str, consumers: Vec<Con
 /// Parses one record as Lambda delivers it (for tests building their own).
 pub fn record(value: Value) -> Result<EventRecord> {
     Ok(serde_json::from_value(value)?)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn each_work_item_kind_has_its_consumer_in_the_template() {
+        let mailer = super::filtered_kinds("InvoiceMailerFunction").unwrap();
+        let provisioner = super::filtered_kinds("SeatProvisionerFunction").unwrap();
+        for kind in ["bill_ready", "payment_received", "payment_failed", "seats_ready", "member_invited"] {
+            assert!(mailer.iter().any(|k| k == kind), "{kind}");
+        }
+        for kind in ["bill_format_notice", "payment_reminder"] {
+            assert!(mailer.iter().any(|k| k == kind), "{kind}: queued by the bill run, mailed by the mailer");
+        }
+        assert_eq!(provisioner, ["seats_changed"]);
+    }
 }

@@ -228,6 +228,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/accounts/{account_id}/invoices/{invoice_id}/pdf": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * `GET /v1/accounts/{account_id}/invoices/{invoice_id}/pdf`: the bill's PDF. A contract bill's
+         *     is the stored one, behind a link valid for 5 minutes; a card invoice's is the processor's.
+         *     Answers `302` to it; with `Accept: application/json`, `200` with the link instead (a browser
+         *     app cannot read a cross-origin redirect).
+         */
+        get: operations["statements_pdf"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/accounts/{account_id}/billing-portal-session": {
         parameters: {
             query?: never;
@@ -866,6 +888,16 @@ export interface components {
             invoice_ids: string[];
             /** @enum {string} */
             mode: "checkout";
+        };
+        /** @description Where a bill's PDF is. */
+        PdfLinkView: {
+            /** Format: uri */
+            url: string;
+            /**
+             * Format: date-time
+             * @description When a link to a stored PDF stops working (null: the processor's own link).
+             */
+            expires_at?: string | null;
         };
         /**
          * @description A period of service. `start` and `end` are its bounds as stored, `end` exclusive (where the
@@ -2294,6 +2326,74 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["InvoiceView"];
                 };
+            };
+            /** @description a malformed query parameter (`invalid_parameter`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description no valid token (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description no such account for this caller, or no such object (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description a dependency failed; retry after `Retry-After` (`service_unavailable`) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    statements_pdf: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The account (`acct_…`) */
+                account_id: string;
+                /** @description The invoice */
+                invoice_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description With `Accept: application/json`: the link */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PdfLinkView"];
+                };
+            };
+            /** @description To the PDF (the `Location` header) */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description a malformed query parameter (`invalid_parameter`) */
             400: {

@@ -13,7 +13,9 @@ use crate::access::{AccountAccess, WithAccount, can};
 use crate::error::{ApiError, ApiResult};
 use crate::error::{ReadErrors, WriteErrors};
 use crate::extract::{self, OptionalJson};
-use crate::routes::views::{InvoiceListView, InvoiceSummaryView, InvoiceView, RedirectView, StatementView};
+use crate::routes::views::{
+    InvoiceListView, InvoiceSummaryView, InvoiceView, PdfLinkView, RedirectView, StatementView,
+};
 use crate::state::AppState;
 
 const DEFAULT_LIMIT: u16 = 20;
@@ -91,6 +93,59 @@ pub async fn get(
 ) -> ApiResult<Json<InvoiceView>> {
     let invoice = state.store.account_invoice(&id, &invoice).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(InvoiceView::new(&invoice)?))
+}
+
+/// How long a PDF link lasts.
+const PDF_LINK_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// `GET /v1/accounts/{account_id}/invoices/{invoice_id}/pdf`: the bill's PDF. A contract bill's
+/// is the stored one, behind a link valid for 5 minutes; a card invoice's is the processor's.
+/// Answers `302` to it; with `Accept: application/json`, `200` with the link instead (a browser
+/// app cannot read a cross-origin redirect).
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/invoices/{invoice_id}/pdf",
+    operation_id = "statements_pdf",
+    tag = "statements",
+    params(
+        ("account_id" = String, Path, description = "The account (`acct_…`)"),
+        ("invoice_id" = String, Path, description = "The invoice"),
+    ),
+    responses(
+        (status = 302, description = "To the PDF (the `Location` header)"),
+        (status = 200, body = PdfLinkView, description = "With `Accept: application/json`: the link"),
+        ReadErrors
+    ),
+    security(("bearer" = []))
+)]
+pub async fn pdf(
+    State(state): State<AppState>,
+    AccountAccess { id, .. }: AccountAccess<can::Read>,
+    Path((_, invoice)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let invoice = state.store.account_invoice(&id, &invoice).await?.ok_or(ApiError::NotFound)?;
+    let (url, expires_at) = if billing_domain::ledger::is_contract_bill(&invoice.id) {
+        let documents = state.documents.as_ref().ok_or(ApiError::NoPdf)?;
+        let key = billing_domain::ports::bill_document_key(&id, &invoice.id);
+        let url = documents.link(&key, PDF_LINK_TTL).await?.ok_or(ApiError::PdfNotReady)?;
+        (url, Some(Utc::now() + chrono::Duration::from_std(PDF_LINK_TTL).unwrap_or_default()))
+    } else {
+        (invoice.pdf_url.clone().ok_or(ApiError::NoPdf)?, None)
+    };
+    let wants_json = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"));
+    if wants_json {
+        return Ok(Json(PdfLinkView { url, expires_at }).into_response());
+    }
+    let mut response = (StatusCode::FOUND, Json(PdfLinkView { url: url.clone(), expires_at })).into_response();
+    let location = axum::http::HeaderValue::from_str(&url).map_err(|_| ApiError::NoPdf)?;
+    response.headers_mut().insert(axum::http::header::LOCATION, location);
+    response.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    Ok(response)
 }
 
 /// `GET /v1/accounts/{account_id}/statement`: the balance due, the latest bill, the open ones.

@@ -374,6 +374,15 @@ pub enum PaymentView {
     Checkout { session_id: String, url: String, total: Money, invoice_ids: Vec<String> },
 }
 
+/// Where a bill's PDF is.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PdfLinkView {
+    #[schema(format = "uri")]
+    pub url: String,
+    /// When a link to a stored PDF stops working (null: the processor's own link).
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
 /// One usage item's usage so far in the open billing period.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UsageItemView {
