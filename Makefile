@@ -12,7 +12,7 @@ PYTHON ?= python3
 VENV   := .venv
 PIP    := --disable-pip-version-check --quiet
 
-.PHONY: dev test test-tools test-compile web web-check e2e lint-infra token stripe-event billing build-lambda deploy-web clean
+.PHONY: dev test test-tools test-compile web web-check e2e lint-infra token stripe-event billing bill-run build-lambda deploy-web clean
 
 $(VENV)/%/.installed: dev/requirements-%.txt
 	rm -rf $(VENV)/$*
@@ -90,6 +90,10 @@ stripe-event: | $(DEV_BIN)
 	  -H 'content-type: application/json' \
 	  -H "Stripe-Signature: $$($(DEV_BIN) sign-event $(EVENT))" \
 	  --data-binary @$(EVENT); echo
+
+# The scheduled bill run on the running `make dev`, its clock moved: make bill-run ARGS="--clock 2027-01-15"
+bill-run: | $(DEV_BIN)
+	@$(DEV_BIN) bill-run $(ARGS)
 
 # What the webhook projected for an account of the running `make dev` (default acct_demo).
 billing: | $(DEV_BIN)

@@ -76,6 +76,23 @@ enum Command {
         #[arg(long, env = "DEV_TABLE_NAME", default_value = "billing-local")]
         table: String,
     },
+    /// Run the scheduled bill run against the running `make dev` with its clock set to `--clock`
+    /// (a date, at 09:00 UTC): the cohort notices and payment reminders due then, and the bills
+    /// due by `--date`. Locally only: in AWS the run's clock is the real one.
+    BillRun {
+        /// The run's clock, e.g. 2027-01-15 (default: now).
+        #[arg(long)]
+        clock: Option<chrono::NaiveDate>,
+        /// Bill what is due on or before this date (default: today, whatever the clock says).
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+        #[arg(long, env = "DEV_AWS_PORT", default_value_t = 4566)]
+        aws_port: u16,
+        #[arg(long, env = "DEV_AWS_ENDPOINT")]
+        aws_endpoint: Option<String>,
+        #[arg(long, env = "DEV_TABLE_NAME", default_value = "billing-local")]
+        table: String,
+    },
     /// Sign a demo user in to the running `make dev`'s Cognito and print the ID token (what the
     /// web app sends; the local gateway verifies it as API Gateway does).
     Token {
@@ -117,6 +134,20 @@ async fn main() -> Result<()> {
             // The first secret signs, as Stripe signs with the newest one.
             let secret = stripe_webhook::secrets_from(&secret).into_iter().next().context("no secret")?;
             println!("{}", stripe_events::Webhook::generate_test_header(&body, &secret, None));
+            Ok(())
+        }
+        Command::BillRun { clock, date, aws_port, aws_endpoint, table } => {
+            let endpoint = aws_endpoint.unwrap_or_else(|| format!("http://127.0.0.1:{aws_port}"));
+            let aws = devstack::aws::local_config(&endpoint).await;
+            let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &table);
+            let now = match clock {
+                Some(day) => day.and_hms_opt(9, 0, 0).context("a time of day")?.and_utc(),
+                None => chrono::Utc::now(),
+            };
+            let run = bill_run::BillRun::new(store, bill_run::Settings::default());
+            let date = Some(date.unwrap_or_else(|| chrono::Utc::now().date_naive()));
+            let report = run.run(&bill_run::RunRequest { date, ..Default::default() }, now, None).await;
+            println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
         Command::Billing { account, full, aws_port, aws_endpoint, table } => {
