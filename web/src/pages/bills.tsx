@@ -4,7 +4,7 @@ import { api, call, type Schemas } from '../api/client';
 import { chargeKind, date, invoiceStatus, isPositive, money, period } from '../format';
 import { can, roleOn, useSession } from '../session';
 import { Button, Failure, Loading, PageTitle, Select, Show, goTo, useAction, useCursorPages, useLoad } from '../ui';
-import { openProcessorPortal } from './data';
+import { openProcessorPortal, pdfLink } from './data';
 
 type Status = Schemas['InvoiceStatus'] | '';
 const PAGE = 20;
@@ -122,6 +122,10 @@ export function BillDetail() {
 
 export function Invoice({ invoice: i, account, canPay, heading = true }: { invoice: Schemas['InvoiceView']; account: string; canPay: boolean; heading?: boolean }) {
   const base = `/accounts/${encodeURIComponent(account)}`;
+  // A contract bill's PDF is kept by this system (its link lasts minutes: made on click); a card
+  // invoice's is the processor's.
+  const storedPdf = !i.pdf_url && i.status !== 'draft' && i.id.startsWith('bill_');
+  const pdf = useAction(async () => goTo(await pdfLink(account, i.id)));
   const Title = heading ? PageTitle : ({ children }: { children: string }) => <h2>{children}</h2>;
   return (
     <article class="invoice">
@@ -225,7 +229,13 @@ export function Invoice({ invoice: i, account, canPay, heading = true }: { invoi
             Download PDF
           </a>
         )}
+        {storedPdf && (
+          <Button kind="secondary" pending={pdf.pending} onClick={() => void pdf.run()}>
+            Download PDF
+          </Button>
+        )}
       </p>
+      <Failure error={pdf.error} />
     </article>
   );
 }

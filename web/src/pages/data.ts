@@ -18,6 +18,34 @@ export async function getSubscription(id: string): Promise<Schemas['Subscription
   }
 }
 
+/** What a contract account has used this period and its next bill (an estimate); null for an
+ * account billed by card (404 `not_contract_billed`). */
+export async function getContractOutlook(
+  id: string,
+): Promise<{ usage: Schemas['UsageView']; upcoming: Schemas['UpcomingBillView'] } | null> {
+  try {
+    const [usage, upcoming] = await Promise.all([
+      call(api.GET('/v1/accounts/{account_id}/usage', path(id))),
+      call(api.GET('/v1/accounts/{account_id}/invoices/upcoming', path(id))),
+    ]);
+    return { usage, upcoming };
+  } catch (e) {
+    if ((e as { code?: string }).code === 'not_contract_billed') return null;
+    throw e;
+  }
+}
+
+/** A link to a bill's PDF (a contract bill's stored one lasts a few minutes: fetch it on click). */
+export async function pdfLink(account_id: string, invoice_id: string): Promise<string> {
+  const r = await call(
+    api.GET('/v1/accounts/{account_id}/invoices/{invoice_id}/pdf', {
+      params: { path: { account_id, invoice_id } },
+      headers: { accept: 'application/json' },
+    }),
+  );
+  return r.url;
+}
+
 /** The customer portal at the payment processor: receipts, invoice PDFs, payment history. */
 export async function openProcessorPortal(id: string): Promise<string> {
   const r = await call(

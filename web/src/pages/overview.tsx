@@ -1,9 +1,9 @@
 import { useRoute } from 'preact-iso';
 import type { Schemas } from '../api/client';
-import { date, invoiceStatus, isPositive, money } from '../format';
+import { date, dateTime, invoiceStatus, isPositive, money, period } from '../format';
 import { can, roleOn, useSession } from '../session';
 import { Failure, Loading, PageTitle, useLoad } from '../ui';
-import { getAccount, getSeats, getStatement, getSubscription } from './data';
+import { getAccount, getContractOutlook, getSeats, getStatement, getSubscription } from './data';
 
 export function AddressLines({ a }: { a: Schemas['Address'] }) {
   return (
@@ -29,12 +29,13 @@ export function Overview() {
   const { me, config } = useSession();
   const role = roleOn(me, id);
   const load = useLoad(
-    () => Promise.all([getAccount(id), getStatement(id), getSubscription(id), getSeats(id)]),
+    () => Promise.all([getAccount(id), getStatement(id), getSubscription(id), getSeats(id), getContractOutlook(id)]),
     [id],
   );
   if (load.error) return <Failure error={load.error} />;
   if (!load.data) return <Loading />;
-  const [account, statement, subscription, seats] = load.data;
+  const [account, statement, subscription, seats, outlook] = load.data;
+  const pastDue = statement.past_due;
   const owed = isPositive(statement.balance_due);
   const latest = statement.latest_invoice;
   const base = `/accounts/${encodeURIComponent(id)}`;
@@ -47,6 +48,12 @@ export function Overview() {
           <p class="big" data-testid="balance-due">
             {money(statement.balance_due)}
           </p>
+          {pastDue && (
+            <p class="alert alert-error" role="status" data-testid="past-due">
+              {money(pastDue.amount)} is past due: {pastDue.invoices === 1 ? 'a bill' : `${pastDue.invoices} bills`} due{' '}
+              {date(pastDue.oldest_due_date)}, {pastDue.days_past_due} {pastDue.days_past_due === 1 ? 'day' : 'days'} ago.
+            </p>
+          )}
           {owed ? (
             <>
               <p>
@@ -110,6 +117,28 @@ export function Overview() {
             <a href={`${base}/seats`}>Manage seats</a>
           </p>
         </section>
+        {outlook && (
+          <section class="card" aria-labelledby="outlook">
+            <h2 id="outlook">This period</h2>
+            <p>
+              Usage {period(outlook.usage.period)}, as of {dateTime(outlook.usage.as_of)}:
+            </p>
+            <ul data-testid="usage">
+              {outlook.usage.items.map((u) => (
+                <li key={u.item_id}>
+                  {u.description}: {u.quantity.toLocaleString()}
+                  {u.unit ? ` ${u.unit}` : ''}
+                  {u.included > 0 && ` (${u.included.toLocaleString()} included, ${u.beyond_included.toLocaleString()} beyond)`}
+                  , about {money(u.estimated_amount)}
+                </li>
+              ))}
+            </ul>
+            <p data-testid="upcoming">
+              Next bill on {date(outlook.upcoming.bill_date)}: about {money(outlook.upcoming.invoice.total)}.
+            </p>
+            <p class="muted">{outlook.upcoming.note}</p>
+          </section>
+        )}
         {account.remit_to && (
           <section class="card" aria-labelledby="remit">
             <h2 id="remit">Paying by check</h2>
