@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Checks the bill PDFs the mailer's tests wrote to target/artifacts/ (bill-contract.pdf, a 1-page
-# contract bill; bill-500-lines.pdf): qpdf finds no structural error; pdftotext shows every line,
+# Checks the PDFs the mailer's tests wrote to target/artifacts/ (bill-contract.pdf, a 1-page
+# contract bill; bill-500-lines.pdf; credit-note.pdf): qpdf finds no structural error; pdftotext shows every line,
 # the totals, REMIT-TO and the payment stub, the table header and "Page i of n" on every page;
 # pdftoppm renders page images beside them. Installs the tools with apt when it can; where it
 # cannot, says so and skips (the mailer's own tests still ran).
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 out=target/artifacts
 dev/ensure-pdf-tools.sh || { echo "pdf-check: SKIPPED, qpdf and poppler-utils cannot be installed here" >&2; exit 0; }
 fail() { echo "pdf-check: $*" >&2; exit 1; }
-for pdf in bill-contract bill-500-lines; do
+for pdf in bill-contract bill-500-lines credit-note; do
   [ -s "$out/$pdf.pdf" ] || fail "$out/$pdf.pdf is missing: run cargo test -p invoice-mailer first"
   qpdf --check "$out/$pdf.pdf" > "$out/$pdf.qpdf.txt" 2>&1 || fail "qpdf --check $pdf.pdf: $(tail -3 "$out/$pdf.qpdf.txt")"
   pdftotext -layout "$out/$pdf.pdf" "$out/$pdf.txt"
@@ -36,7 +36,15 @@ headers=$(grep -c "Description *Type *Service period" "$text" || true)
 for p in $(seq 1 "$pages"); do grep -qF "Page $p of $pages" "$text" || fail "page $p is not numbered"; done
 grep -qF "PAYMENT STUB" "$text" || fail "the 500-line bill has no stub"
 
+text="$out/credit-note.txt"
+for needle in "CREDIT NOTE" "CN-000007" "Credits invoice" "INV-000042" "Rack A12 down 3 days (SLA credit)" \
+  "Credit on invoice INV-000042" "150.00 USD" "Still due on invoice INV-000042" "Page 1 of 1"; do
+  grep -qF -- "$needle" "$text" || fail "credit-note.pdf does not show \"$needle\""
+done
+! grep -qF "PAYMENT STUB" "$text" || fail "a credit note has nothing to pay: no stub"
+
 pdftoppm -r 60 -png "$out/bill-contract.pdf" "$out/bill-contract-page"
+pdftoppm -r 60 -png "$out/credit-note.pdf" "$out/credit-note-page"
 pdftoppm -r 60 -png -f 1 -l 1 "$out/bill-500-lines.pdf" "$out/bill-500-lines-first"
 pdftoppm -r 60 -png -f "$pages" -l "$pages" "$out/bill-500-lines.pdf" "$out/bill-500-lines-last"
-echo "pdf-check: bill-contract.pdf (1 page) and bill-500-lines.pdf ($pages pages) pass qpdf and show every line, the totals, REMIT-TO and the stub; page images in $out/"
+echo "pdf-check: bill-contract.pdf (1 page), bill-500-lines.pdf ($pages pages) and credit-note.pdf pass qpdf and show every line, the totals, REMIT-TO and the stub; page images in $out/"

@@ -21,7 +21,7 @@ use billing_domain::billing::WorkItem;
 use billing_domain::invoice::Invoice;
 use billing_domain::mail::{MailKey, MailKind, bill_recipients};
 use billing_domain::ports::{AccountReader, BillingReader, MailLedger, MemberReader, SendClaim, Suppressions};
-use billing_domain::ports::{BillDocuments, bill_document_key};
+use billing_domain::ports::{BillDocuments, CreditNoteReader, bill_document_key};
 use billing_domain::receivables::Receivable;
 use billing_domain::{AccountId, Email, Error, MemberStatus, Role};
 use chrono::Utc;
@@ -46,8 +46,11 @@ pub enum MailerError {
 }
 
 /// Everything the mailer reads and writes in the table.
-pub trait MailerStore: AccountReader + BillingReader + MemberReader + MailLedger + Suppressions {}
-impl<T: AccountReader + BillingReader + MemberReader + MailLedger + Suppressions> MailerStore for T {}
+pub trait MailerStore:
+    AccountReader + BillingReader + MemberReader + MailLedger + Suppressions + CreditNoteReader
+{
+}
+impl<T: AccountReader + BillingReader + MemberReader + MailLedger + Suppressions + CreditNoteReader> MailerStore for T {}
 
 /// How long a claimed send may stay unfinished before another delivery may take it over (a
 /// sender that died between claiming and recording).
@@ -151,6 +154,18 @@ impl Mailer {
                     render::payment_reminder(&facts, open.days_past_due((*as_of).max(Utc::now().date_naive())))?;
                 (MailKind::PaymentReminder, event_id.clone(), rendered, people)
             }
+            WorkItem::CreditNoteIssued { credit_note_id, event_id, .. } => {
+                let note = self
+                    .store
+                    .credit_note(account_id, credit_note_id)
+                    .await?
+                    .ok_or_else(|| MailerError::Missing(format!("credit note {credit_note_id} of {account_id}")))?;
+                let (invoice, people) =
+                    tokio::try_join!(self.invoice(&account, &note.invoice_id), self.bill_people(&account))?;
+                let facts = render::CreditNoteFacts::new(brand, &account, &note, &invoice);
+                attachment = self.credit_note_document(&facts, &note).await?;
+                (MailKind::CreditNote, event_id.clone(), render::credit_note(&facts)?, people)
+            }
             // The seat provisioner's; nothing to mail.
             WorkItem::SeatsChanged { .. } => return Ok(0),
         };
@@ -185,6 +200,19 @@ impl Mailer {
             content_type: "application/pdf",
             bytes: kept,
         }))
+    }
+
+    /// A credit note's PDF as it is kept (made and stored the first time); `None` without a
+    /// document store.
+    async fn credit_note_document(
+        &self,
+        facts: &render::CreditNoteFacts,
+        note: &billing_domain::ledger::CreditNote,
+    ) -> Result<Option<Attachment>, MailerError> {
+        let Some(documents) = &self.documents else { return Ok(None) };
+        let made = pdf::credit_note(facts, note.created, &note.id).map_err(|e| MailerError::Build(e.to_string()))?;
+        let kept = documents.store_once(&bill_document_key(&note.account_id, &note.id), &made).await?;
+        Ok(Some(Attachment { filename: format!("{}.pdf", note.number), content_type: "application/pdf", bytes: kept }))
     }
 
     async fn invoice(&self, account: &billing_domain::Account, invoice_id: &str) -> Result<Invoice, MailerError> {

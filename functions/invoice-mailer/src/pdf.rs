@@ -187,32 +187,18 @@ impl<'f> Layout<'f> {
     }
 }
 
+/// What a document's pages and metadata say of it.
+struct Meta<'a> {
+    /// "Invoice INV-000042": the title, and the footer of every page.
+    title: String,
+    seller: &'a str,
+    description: String,
+}
+
 /// The bill's PDF. The same facts always give the same bytes.
 pub fn bill(b: &BillFacts, created: chrono::DateTime<chrono::Utc>, id: &str) -> Result<Vec<u8>, PdfError> {
     let fonts = fonts()?;
     let mut l = Layout::new(fonts);
-    header(&mut l, b);
-    lines(&mut l, b);
-    totals(&mut l, b);
-    paying(&mut l, b);
-    stub(&mut l, b);
-    draw(l, b, created, id)
-}
-
-fn header(l: &mut Layout, b: &BillFacts) {
-    l.text(LEFT, l.y + 16.0, 16.0, true, b.seller.clone());
-    l.text_right(RIGHT, l.y + 16.0, 16.0, true, "INVOICE");
-    l.y += 34.0;
-    let top = l.y;
-    l.text(LEFT, l.y, 9.0, true, "Bill to");
-    for line in &b.bill_to {
-        for piece in l.wrap(line, 9.0, false, 250.0) {
-            l.y += 12.0;
-            l.text(LEFT, l.y, 9.0, false, piece);
-        }
-    }
-    let left_end = l.y;
-    l.y = top;
     let meta = [
         ("Invoice", b.number.as_str()),
         ("Account", b.account_number.as_str()),
@@ -220,9 +206,79 @@ fn header(l: &mut Layout, b: &BillFacts) {
         ("Due", b.due.as_str()),
         ("Services", b.period.as_str()),
     ];
-    for (label, value) in meta {
-        l.text(RIGHT - 230.0, l.y, 9.0, true, label);
-        l.text_right(RIGHT, l.y, 9.0, label == "Invoice", value);
+    header(&mut l, &b.seller, "INVOICE", &b.bill_to, &meta);
+    lines(&mut l, b);
+    totals(&mut l, b);
+    paying(&mut l, b);
+    stub(&mut l, b);
+    let meta = Meta {
+        title: format!("Invoice {}", b.number),
+        seller: &b.seller,
+        description: format!("Invoice {} to {} for {}, due {}", b.number, b.account_name, b.amount_due, b.due),
+    };
+    draw(l, &meta, created, id)
+}
+
+/// A credit note's PDF: what it credits, why, and where the amount went. Nothing to pay, so no
+/// stub. The same facts always give the same bytes.
+pub fn credit_note(
+    c: &crate::render::CreditNoteFacts,
+    created: chrono::DateTime<chrono::Utc>,
+    id: &str,
+) -> Result<Vec<u8>, PdfError> {
+    let fonts = fonts()?;
+    let mut l = Layout::new(fonts);
+    let meta = [
+        ("Credit note", c.number.as_str()),
+        ("Account", c.account_number.as_str()),
+        ("Issued", c.issued.as_str()),
+        ("Credits invoice", c.invoice_number.as_str()),
+    ];
+    header(&mut l, &c.seller, "CREDIT NOTE", &c.bill_to, &meta);
+    l.text(LEFT, l.y, 9.5, true, "Reason");
+    for piece in l.wrap(&c.reason, 9.5, false, RIGHT - LEFT) {
+        l.y += 13.0;
+        l.text(LEFT, l.y, 9.5, false, piece);
+    }
+    l.y += 26.0;
+    let rows = [
+        (format!("Credit on invoice {}", c.invoice_number), &c.amount, true),
+        (format!("Applied to invoice {}", c.invoice_number), &c.to_invoice, false),
+        ("Added to your account credit, taken off your next bill".to_owned(), &c.to_credit, false),
+        (format!("Still due on invoice {}", c.invoice_number), &c.invoice_still_due, false),
+    ];
+    for (label, value, strong) in rows {
+        l.text_right(RIGHT - 110.0, l.y, 9.5, strong, &label);
+        l.text_right(RIGHT, l.y, 9.5, strong, value);
+        l.y += 14.0;
+    }
+    l.y += 14.0;
+    l.text(LEFT, l.y, 9.0, false, "Nothing is to be paid on this credit note; keep it with the invoice it credits.");
+    let meta = Meta {
+        title: format!("Credit note {}", c.number),
+        seller: &c.seller,
+        description: format!("Credit note {} for {} on invoice {}", c.number, c.amount, c.invoice_number),
+    };
+    draw(l, &meta, created, id)
+}
+
+fn header(l: &mut Layout, seller: &str, kind: &str, bill_to: &[String], meta: &[(&str, &str)]) {
+    l.text(LEFT, l.y + 16.0, 16.0, true, seller.to_owned());
+    l.text_right(RIGHT, l.y + 16.0, 16.0, true, kind);
+    l.y += 34.0;
+    let top = l.y;
+    l.text(LEFT, l.y, 9.0, true, "Bill to");
+    for line in bill_to {
+        for piece in l.wrap(line, 9.0, false, 250.0) {
+            l.y += 12.0;
+            l.text(LEFT, l.y, 9.0, false, piece);
+        }
+    }
+    let left_end = l.y;
+    l.y = top;
+    for (i, (label, value)) in meta.iter().enumerate() {
+        l.text(RIGHT - 230.0, l.y, 9.0, true, *label);
+        l.text_right(RIGHT, l.y, 9.0, i == 0, value);
         l.y += 12.0;
     }
     l.y = left_end.max(l.y) + 22.0;
@@ -388,7 +444,7 @@ fn stub(l: &mut Layout, b: &BillFacts) {
     }
 }
 
-fn draw(l: Layout, b: &BillFacts, created: chrono::DateTime<chrono::Utc>, id: &str) -> Result<Vec<u8>, PdfError> {
+fn draw(l: Layout, meta: &Meta, created: chrono::DateTime<chrono::Utc>, id: &str) -> Result<Vec<u8>, PdfError> {
     use chrono::{Datelike, Timelike};
     let fonts = l.fonts;
     let mut document = Document::new();
@@ -398,7 +454,7 @@ fn draw(l: Layout, b: &BillFacts, created: chrono::DateTime<chrono::Utc>, id: &s
         let mut page = document.start_page_with(settings.clone());
         let mut surface = page.surface();
         let footer = [
-            (LEFT, format!("Invoice {} · {}", b.number, b.seller)),
+            (LEFT, format!("{} · {}", meta.title, meta.seller)),
             (
                 RIGHT - fonts.regular.width(&format!("Page {} of {count}", i + 1), 7.5),
                 format!("Page {} of {count}", i + 1),
@@ -441,10 +497,10 @@ fn draw(l: Layout, b: &BillFacts, created: chrono::DateTime<chrono::Utc>, id: &s
         .utc_offset_minute(0);
     document.set_metadata(
         Metadata::new()
-            .title(format!("Invoice {}", b.number))
-            .authors(vec![b.seller.clone()])
-            .description(format!("Invoice {} to {} for {}, due {}", b.number, b.account_name, b.amount_due, b.due))
-            .creator(format!("{} billing", b.seller))
+            .title(meta.title.clone())
+            .authors(vec![meta.seller.to_owned()])
+            .description(meta.description.clone())
+            .creator(format!("{} billing", meta.seller))
             .language("en".into())
             .creation_date(date)
             .document_id(id.to_owned()),

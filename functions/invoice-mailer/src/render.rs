@@ -144,6 +144,71 @@ impl BillFacts {
     }
 }
 
+/// What a credit note's mail and PDF show.
+pub struct CreditNoteFacts {
+    pub seller: String,
+    pub account_name: String,
+    pub account_number: String,
+    pub bill_to: Vec<String>,
+    pub number: String,
+    pub issued: String,
+    /// The bill it credits.
+    pub invoice_number: String,
+    pub reason: String,
+    pub amount: String,
+    pub to_invoice: String,
+    pub to_credit: String,
+    /// What is left to pay on the bill now.
+    pub invoice_still_due: String,
+    pub bill_url: String,
+}
+
+impl CreditNoteFacts {
+    pub fn new(brand: &Brand, account: &Account, note: &billing_domain::ledger::CreditNote, invoice: &Invoice) -> Self {
+        let bill = BillFacts::new(brand, account, invoice);
+        Self {
+            seller: bill.seller,
+            account_name: bill.account_name,
+            account_number: bill.account_number,
+            bill_to: bill.bill_to,
+            number: note.number.clone(),
+            issued: date(&note.created),
+            invoice_number: bill.number,
+            reason: note.reason.clone(),
+            amount: money(&note.amount),
+            to_invoice: money(&note.to_invoice),
+            to_credit: money(&note.to_credit),
+            invoice_still_due: bill.amount_due,
+            bill_url: bill.bill_url,
+        }
+    }
+}
+
+/// A credit note's mail (its PDF goes with it).
+pub fn credit_note(c: &CreditNoteFacts) -> askama::Result<Rendered> {
+    let paras = vec![
+        format!(
+            "We issued credit note {} for {} on invoice {} ({}, account {}).",
+            c.number, c.amount, c.invoice_number, c.account_name, c.account_number
+        ),
+        format!("Reason: {}", c.reason),
+        format!(
+            "Applied to invoice {}: {}. Added to your account credit (taken off your next bill): {}.",
+            c.invoice_number, c.to_invoice, c.to_credit
+        ),
+        format!("Still due on invoice {}: {}.", c.invoice_number, c.invoice_still_due),
+        "The credit note is attached as a PDF for your records.".to_owned(),
+    ];
+    notice(
+        &c.seller,
+        format!("{}: credit note {} — {} on invoice {}", c.seller, c.number, c.amount, c.invoice_number),
+        "Credit note",
+        &paras,
+        "View the invoice in the billing portal",
+        &c.bill_url,
+    )
+}
+
 #[derive(Template)]
 #[template(path = "bill.html")]
 struct BillHtml<'a> {

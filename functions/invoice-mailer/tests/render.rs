@@ -303,3 +303,28 @@ fn the_bill_pdf_is_the_same_bytes_every_time_and_carries_its_metadata() {
     // dev/pdf-check.sh reads both: qpdf --check, every line and page number in pdftotext's text,
     // page images from pdftoppm.
 }
+
+#[test]
+fn a_credit_note_has_its_mail_and_its_pdf() {
+    let bill = contract_bill();
+    let note = billing_domain::ledger::CreditNote {
+        id: "cn_snapshot".into(),
+        number: "CN-000007".into(),
+        account_id: bill.account_id.clone(),
+        invoice_id: bill.id.clone(),
+        amount: Money::new("150.00".parse().unwrap(), bill.currency),
+        reason: "Rack A12 down 3 days (SLA credit)".into(),
+        to_invoice: Money::new("150.00".parse().unwrap(), bill.currency),
+        to_credit: Money::zero(bill.currency),
+        created: Utc.with_ymd_and_hms(2026, 12, 5, 0, 0, 0).unwrap(),
+        created_by: "ops".into(),
+    };
+    let facts = render::CreditNoteFacts::new(&brand(), &account("Customer Co", "USD"), &note, &bill);
+    let mail = render::credit_note(&facts).unwrap();
+    assert_eq!(mail.subject, "Seller Hosting: credit note CN-000007 — 150.00 USD on invoice INV-000042");
+    assert!(mail.text.contains("Reason: Rack A12 down 3 days (SLA credit)"));
+    let pdf = invoice_mailer::pdf::credit_note(&facts, note.created, &note.id).unwrap();
+    assert_eq!(pdf, invoice_mailer::pdf::credit_note(&facts, note.created, &note.id).unwrap(), "the same bytes");
+    assert!(String::from_utf8_lossy(&pdf).contains("Credit note CN-000007"), "its title");
+    artifact("credit-note.pdf", &pdf);
+}

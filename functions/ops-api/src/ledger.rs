@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use billing_domain::Change;
 use billing_domain::audit::{AuditAction, AuditEntry};
-use billing_domain::billing::Stamp;
+use billing_domain::billing::{Stamp, WorkItem};
 use billing_domain::contract::ContractAccount;
 use billing_domain::invoice::{Invoice, InvoiceStatus};
 use billing_domain::ledger;
@@ -209,6 +209,11 @@ pub async fn credit_note<S: OpsStore>(
                 Change::new(&before, &after),
                 Change::new(&contract, &contract_after),
                 &audit,
+                &WorkItem::CreditNoteIssued {
+                    account_id: account.clone(),
+                    credit_note_id: note.id.clone(),
+                    event_id: note.id.clone(),
+                },
             )
             .await
         {

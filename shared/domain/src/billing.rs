@@ -253,6 +253,13 @@ pub enum WorkItem {
         /// `reminder:<invoice>:<step>`: one reminder per bill and step.
         event_id: String,
     },
+    /// Ops issued a credit note on a contract bill: its document goes to the bill's recipients.
+    CreditNoteIssued {
+        account_id: AccountId,
+        credit_note_id: String,
+        /// The credit note's id: one mail per credit note.
+        event_id: String,
+    },
     /// The seat provisioner made the account's seats match what is paid: tell its admins.
     SeatsReady {
         account_id: AccountId,
@@ -276,6 +283,7 @@ impl WorkItem {
             | WorkItem::SeatsReady { account_id, .. }
             | WorkItem::BillFormatNotice { account_id, .. }
             | WorkItem::PaymentReminder { account_id, .. }
+            | WorkItem::CreditNoteIssued { account_id, .. }
             | WorkItem::MemberInvited { account_id, .. } => account_id,
         }
     }
@@ -289,6 +297,7 @@ impl WorkItem {
             | WorkItem::SeatsReady { event_id, .. }
             | WorkItem::BillFormatNotice { event_id, .. }
             | WorkItem::PaymentReminder { event_id, .. }
+            | WorkItem::CreditNoteIssued { event_id, .. }
             | WorkItem::MemberInvited { event_id, .. } => event_id,
         }
     }
@@ -303,6 +312,7 @@ impl WorkItem {
             WorkItem::SeatsReady { .. } => "seats_ready",
             WorkItem::BillFormatNotice { .. } => "bill_format_notice",
             WorkItem::PaymentReminder { .. } => "payment_reminder",
+            WorkItem::CreditNoteIssued { .. } => "credit_note_issued",
             WorkItem::MemberInvited { .. } => "member_invited",
         }
     }

@@ -23,6 +23,8 @@ pub enum MailKind {
     BillFormatNotice,
     /// A contract bill is coming due or past due: one per step of the reminder schedule.
     PaymentReminder,
+    /// A credit note on a contract bill, with its PDF.
+    CreditNote,
 }
 
 impl MailKind {
@@ -35,6 +37,7 @@ impl MailKind {
             MailKind::MemberInvitation => "member_invitation",
             MailKind::BillFormatNotice => "bill_format_notice",
             MailKind::PaymentReminder => "payment_reminder",
+            MailKind::CreditNote => "credit_note",
         }
     }
 }

@@ -432,6 +432,12 @@ pub fn bill_document_key(account: &AccountId, invoice_id: &str) -> String {
     format!("bills/{account}/{invoice_id}.pdf")
 }
 
+/// One credit note (`GetItem`): the mailer reads what it sends.
+#[async_trait]
+pub trait CreditNoteReader: Send + Sync {
+    async fn credit_note(&self, account: &AccountId, id: &str) -> Result<Option<CreditNote>>;
+}
+
 /// Bill documents, stored once (`s3:PutObject` only where none is, and `s3:GetObject`).
 #[async_trait]
 pub trait BillDocuments: Send + Sync {
@@ -503,6 +509,7 @@ pub trait ContractAdmin: ContractReader + AccountReader + SequenceReader {
         invoice: Change<'_, crate::invoice::Invoice>,
         contract: Change<'_, crate::contract::ContractAccount>,
         audit: &AuditEntry,
+        work: &crate::billing::WorkItem,
     ) -> Result<()>;
     async fn credit_notes(&self, account: &AccountId) -> Result<Vec<CreditNote>>;
     /// Voids a draft and restores the contract state it was rated from.

@@ -349,6 +349,32 @@ async fn credit_notes_and_voided_drafts() {
     let view = account(&s, "acct_notes").await;
     assert_eq!(view["balance_due"]["amount"], "0.00");
     assert_eq!(view["credit_notes"].as_array().unwrap().len(), 2);
+
+    // Each credit note goes to the bill's recipients with its PDF, kept like the bill's.
+    devstack::outbox::verify_sender(&s.aws, FROM).await.unwrap();
+    let mailer = Mailer::new(s.store(), Ses::new(&s.aws, None), settings()).with_documents(s.documents());
+    let batch = s.stream_of("work_item").await;
+    assert!(mailer.handle(batch.clone()).await.batch_item_failures.is_empty());
+    assert!(mailer.handle(batch).await.batch_item_failures.is_empty(), "redelivered");
+    let notes: Vec<String> = crate::mailer::sent_to(&s, "cb-notes")
+        .iter()
+        .filter_map(|m| m["raw_data"].as_str().map(str::to_owned))
+        .filter(|raw| raw.contains("Message-ID: <credit_note."))
+        .collect();
+    assert_eq!(notes.len(), 2, "one mail per credit note");
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&s.aws).force_path_style(true).build());
+    for (note, number) in view["credit_notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["id"].as_str().unwrap(), n["number"].as_str().unwrap()))
+    {
+        let key = format!("bills/acct_notes/{note}.pdf");
+        let stored = s3.get_object().bucket(s.documents_bucket()).key(&key).send().await.unwrap();
+        let stored = stored.body.collect().await.unwrap().into_bytes();
+        let attached = notes.iter().find_map(|raw| attachment(raw, &format!("{number}.pdf")));
+        assert_eq!(attached.as_deref(), Some(&stored[..]), "{number}: the mail carries the stored PDF");
+    }
     assert_eq!(run(&s, "finalize", m0).await["results"][0]["total"]["amount"], "1000.00");
     assert_eq!(account(&s, "acct_notes").await["balance_due"]["amount"], "950.00", "credit applied");
 }
@@ -608,7 +634,7 @@ async fn an_unpaid_bill_is_reminded_on_schedule_and_aged_until_paid() {
     let (m1, _) = months();
     catalog(&s).await;
     cohort(&s, "dc7", m1).await;
-    import(&s, "dc7", &[line("acct_late", "cb-late", &[])]).await;
+    import(&s, "dc7", &[line("acct_overdue", "cb-overdue", &[])]).await;
     assert_eq!(run(&s, "finalize", m1).await["reminders_queued"], 0, "not due for a month");
     let bill = invoices(&s).await[0].clone();
     let bill_id = bill["id"].as_str().unwrap().to_owned();
@@ -644,13 +670,13 @@ async fn an_unpaid_bill_is_reminded_on_schedule_and_aged_until_paid() {
     assert_eq!(remind_on(0).await, 0, "nothing new on the due date");
 
     // Paused, the day-1 step passes; resumed the day after, it goes out then.
-    let pause = |paused: bool| s.ops("PUT", "/v1/ops/accounts/acct_late/reminders", Some(json!({"paused": paused})));
-    assert_eq!(pause(true).await.body, json!({"account_id": "acct_late", "paused": true}));
+    let pause = |paused: bool| s.ops("PUT", "/v1/ops/accounts/acct_overdue/reminders", Some(json!({"paused": paused})));
+    assert_eq!(pause(true).await.body, json!({"account_id": "acct_overdue", "paused": true}));
     assert_eq!(remind_on(1).await, 0, "paused");
     assert_eq!(pause(false).await.status, StatusCode::OK);
 
     // A check for part of it.
-    let path = format!("/v1/ops/accounts/acct_late/invoices/{bill_id}/payments");
+    let path = format!("/v1/ops/accounts/acct_overdue/invoices/{bill_id}/payments");
     // Received today (the run's clock is a month ahead; a check cannot be received in the future).
     let check = |amount: &str, number: &str| json!({"amount": amount, "check_number": number, "received_on": Utc::now().date_naive()});
     assert_eq!(s.ops("POST", &path, Some(check("400.00", "2001"))).await.status, StatusCode::CREATED);
@@ -662,7 +688,7 @@ async fn an_unpaid_bill_is_reminded_on_schedule_and_aged_until_paid() {
         let r = s.ops("GET", &format!("/v1/ops/receivables?as_of={}", day(offset)), None).await;
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
         let row = &r.body["accounts"][0];
-        assert_eq!((&row["account_id"], &row["total"]["amount"]), (&json!("acct_late"), &json!("600.00")), "{r:?}");
+        assert_eq!((&row["account_id"], &row["total"]["amount"]), (&json!("acct_overdue"), &json!("600.00")), "{r:?}");
         let nonzero: Vec<&str> = ["current", "days_1_30", "days_31_60", "days_61_90", "over_90"]
             .into_iter()
             .filter(|b| row[*b]["amount"] != "0.00")
@@ -686,7 +712,7 @@ async fn an_unpaid_bill_is_reminded_on_schedule_and_aged_until_paid() {
         csv.body.as_str().unwrap().lines().collect::<Vec<_>>(),
         [
             "account_id,name,currency,current,days_1_30,days_31_60,days_61_90,over_90,total,oldest_due_date,days_past_due,invoices",
-            &format!("acct_late,acct_late Hosting,USD,0.00,0.00,600.00,0.00,0.00,600.00,{due},45,1"),
+            &format!("acct_overdue,acct_overdue Hosting,USD,0.00,0.00,600.00,0.00,0.00,600.00,{due},45,1"),
             "TOTAL,,USD,0.00,0.00,600.00,0.00,0.00,600.00,,,",
         ]
     );
@@ -697,7 +723,7 @@ async fn an_unpaid_bill_is_reminded_on_schedule_and_aged_until_paid() {
     devstack::outbox::verify_sender(&s.aws, FROM).await.unwrap();
     let mailer = Mailer::new(s.store(), Ses::new(&s.aws, None), settings()).with_documents(s.documents());
     let reminders = |s: &Stack| -> Vec<String> {
-        crate::mailer::sent_to(s, "cb-late")
+        crate::mailer::sent_to(s, "cb-overdue")
             .iter()
             .filter_map(|m| m["raw_data"].as_str().map(str::to_owned))
             .filter(|raw| raw.contains("Message-ID: <payment_reminder."))

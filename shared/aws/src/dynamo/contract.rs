@@ -14,8 +14,8 @@ use billing_domain::invoice::Invoice;
 use billing_domain::ledger::Cohort;
 use billing_domain::ledger::{CreditNote, ReceivedPayment};
 use billing_domain::ports::{
-    BillRunStore, ContractAdmin, ContractBills, ContractReader, Page, Recorded, Sequence, SequenceReader, Taken,
-    UsageWrite, UsageWriter,
+    BillRunStore, ContractAdmin, ContractBills, ContractReader, CreditNoteReader, Page, Recorded, Sequence,
+    SequenceReader, Taken, UsageWrite, UsageWriter,
 };
 use billing_domain::rating::UsageRecord;
 use billing_domain::receivables::ReminderSchedule;
@@ -388,6 +388,13 @@ impl BillRunStore for DynamoStore {
 }
 
 #[async_trait]
+impl CreditNoteReader for DynamoStore {
+    async fn credit_note(&self, account: &AccountId, id: &str) -> Result<Option<CreditNote>> {
+        self.get_as(account_pk(account), credit_note_sk(id)).await
+    }
+}
+
+#[async_trait]
 impl ContractAdmin for DynamoStore {
     async fn prices(&self) -> Result<BTreeMap<PriceId, Price>> {
         let prices: Vec<Price> = self.query_prefix(CATALOG_PK.into(), PRICE_PREFIX).await?;
@@ -477,6 +484,7 @@ impl ContractAdmin for DynamoStore {
         invoice: Change<'_, Invoice>,
         contract: Change<'_, ContractAccount>,
         audit: &AuditEntry,
+        work: &WorkItem,
     ) -> Result<()> {
         let record = keyed(note, account_pk(&note.account_id), credit_note_sk(&note.id), "credit_note")?;
         let mut items = vec![
@@ -485,6 +493,7 @@ impl ContractAdmin for DynamoStore {
             self.invoice_put(invoice.after, Some(&invoice.before.stamp))?,
             self.contract_put(Some(contract.before), contract.after)?,
             self.audit_put(audit)?,
+            self.work_put(work, note.created)?,
         ];
         let delta = minor(&invoice.after.outstanding())? - minor(&invoice.before.outstanding())?;
         if delta != 0 {
