@@ -338,7 +338,9 @@ fn lines(l: &mut Layout, b: &BillFacts) {
         let label = format!("Subtotal {}", g.name);
         let label_right = RIGHT - l.face(true).width(&g.subtotal, TABLE_SIZE).max(COLUMNS[5].2) - 10.0;
         let label = l.wrap(&label, TABLE_SIZE, true, label_right - LEFT);
-        l.room(label.len() as f32 * LINE + PAD, limit);
+        if !l.room(label.len() as f32 * LINE + PAD, limit) {
+            table_header(l);
+        }
         for (i, piece) in label.iter().enumerate() {
             l.text_right(label_right, l.y, TABLE_SIZE, true, piece);
             if i == 0 {
