@@ -23,18 +23,49 @@ export function AddressLines({ a }: { a: Schemas['Address'] }) {
   );
 }
 
+/** This period's usage and the next bill of an account billed by contract, read only for those
+ * (a card account has neither); nothing while loading, or for an account with no contract yet. */
+function ContractOutlook({ id }: { id: string }) {
+  const load = useLoad(() => getContractOutlook(id), [id]);
+  if (load.error) return <Failure error={load.error} />;
+  const outlook = load.data;
+  if (!outlook) return null;
+  return (
+    <section class="card" aria-labelledby="outlook">
+      <h2 id="outlook">This period</h2>
+      <p>
+        Usage {period(outlook.usage.period)}, as of {dateTime(outlook.usage.as_of)}:
+      </p>
+      <ul data-testid="usage">
+        {outlook.usage.items.map((u) => (
+          <li key={u.item_id}>
+            {u.description}: {u.quantity.toLocaleString()}
+            {u.unit ? ` ${u.unit}` : ''}
+            {u.included > 0 && ` (${u.included.toLocaleString()} included, ${u.beyond_included.toLocaleString()} beyond)`}
+            , about {money(u.estimated_amount)}
+          </li>
+        ))}
+      </ul>
+      <p data-testid="upcoming">
+        Next bill on {date(outlook.upcoming.bill_date)}: about {money(outlook.upcoming.invoice.total)}.
+      </p>
+      <p class="muted">{outlook.upcoming.note}</p>
+    </section>
+  );
+}
+
 export function Overview() {
   const { params } = useRoute();
   const id = params['id']!;
   const { me, config } = useSession();
   const role = roleOn(me, id);
   const load = useLoad(
-    () => Promise.all([getAccount(id), getStatement(id), getSubscription(id), getSeats(id), getContractOutlook(id)]),
+    () => Promise.all([getAccount(id), getStatement(id), getSubscription(id), getSeats(id)]),
     [id],
   );
   if (load.error) return <Failure error={load.error} />;
   if (!load.data) return <Loading />;
-  const [account, statement, subscription, seats, outlook] = load.data;
+  const [account, statement, subscription, seats] = load.data;
   const pastDue = statement.past_due;
   const owed = isPositive(statement.balance_due);
   const latest = statement.latest_invoice;
@@ -117,28 +148,7 @@ export function Overview() {
             <a href={`${base}/seats`}>Manage seats</a>
           </p>
         </section>
-        {outlook && (
-          <section class="card" aria-labelledby="outlook">
-            <h2 id="outlook">This period</h2>
-            <p>
-              Usage {period(outlook.usage.period)}, as of {dateTime(outlook.usage.as_of)}:
-            </p>
-            <ul data-testid="usage">
-              {outlook.usage.items.map((u) => (
-                <li key={u.item_id}>
-                  {u.description}: {u.quantity.toLocaleString()}
-                  {u.unit ? ` ${u.unit}` : ''}
-                  {u.included > 0 && ` (${u.included.toLocaleString()} included, ${u.beyond_included.toLocaleString()} beyond)`}
-                  , about {money(u.estimated_amount)}
-                </li>
-              ))}
-            </ul>
-            <p data-testid="upcoming">
-              Next bill on {date(outlook.upcoming.bill_date)}: about {money(outlook.upcoming.invoice.total)}.
-            </p>
-            <p class="muted">{outlook.upcoming.note}</p>
-          </section>
-        )}
+        {account.billing_mode === 'invoice' && <ContractOutlook id={id} />}
         {account.remit_to && (
           <section class="card" aria-labelledby="remit">
             <h2 id="remit">Paying by check</h2>
