@@ -188,18 +188,11 @@ impl Mailer {
     /// (a bill's PDF is the bill as issued). `None` for the processor's invoices (they carry the
     /// processor's own PDF link) or when no document store is set.
     async fn document(&self, facts: &BillFacts, invoice: &Invoice) -> Result<Option<Attachment>, MailerError> {
-        let Some(documents) = &self.documents else { return Ok(None) };
         if !billing_domain::ledger::is_contract_bill(&invoice.id) {
             return Ok(None);
         }
-        let made = pdf::bill(facts, invoice.created, &invoice.id).map_err(|e| MailerError::Build(e.to_string()))?;
-        let key = bill_document_key(&invoice.account_id, &invoice.id);
-        let kept = documents.store_once(&key, &made).await?;
-        Ok(Some(Attachment {
-            filename: format!("{}.pdf", invoice.number.as_deref().unwrap_or(&invoice.id)),
-            content_type: "application/pdf",
-            bytes: kept,
-        }))
+        let filename = format!("{}.pdf", invoice.number.as_deref().unwrap_or(&invoice.id));
+        self.keep(&invoice.account_id, &invoice.id, filename, || pdf::bill(facts, invoice.created, &invoice.id)).await
     }
 
     /// A credit note's PDF as it is kept (made and stored the first time); `None` without a
@@ -209,10 +202,24 @@ impl Mailer {
         facts: &render::CreditNoteFacts,
         note: &billing_domain::ledger::CreditNote,
     ) -> Result<Option<Attachment>, MailerError> {
+        let filename = format!("{}.pdf", note.number);
+        self.keep(&note.account_id, &note.id, filename, || pdf::credit_note(facts, note.created, &note.id)).await
+    }
+
+    /// The document of `id` (a bill or credit note of `account`) as it is kept: `make` makes it
+    /// and it is stored the first time; after that the stored one is attached. `None` without a
+    /// document store (nothing is made).
+    async fn keep(
+        &self,
+        account: &AccountId,
+        id: &str,
+        filename: String,
+        make: impl FnOnce() -> Result<Vec<u8>, pdf::PdfError>,
+    ) -> Result<Option<Attachment>, MailerError> {
         let Some(documents) = &self.documents else { return Ok(None) };
-        let made = pdf::credit_note(facts, note.created, &note.id).map_err(|e| MailerError::Build(e.to_string()))?;
-        let kept = documents.store_once(&bill_document_key(&note.account_id, &note.id), &made).await?;
-        Ok(Some(Attachment { filename: format!("{}.pdf", note.number), content_type: "application/pdf", bytes: kept }))
+        let made = make().map_err(|e| MailerError::Build(e.to_string()))?;
+        let kept = documents.store_once(&bill_document_key(account, id), &made).await?;
+        Ok(Some(Attachment { filename, content_type: "application/pdf", bytes: kept }))
     }
 
     async fn invoice(&self, account: &billing_domain::Account, invoice_id: &str) -> Result<Invoice, MailerError> {
