@@ -132,6 +132,19 @@ async fn caller_and_account(parts: &mut Parts, state: &AppState) -> ApiResult<(C
     Ok((caller, account_id(raw)?))
 }
 
+/// [`AccountAccess`] and `read` of the path's account, made at the same time as the membership is
+/// checked; for a caller refused access the read is dropped unseen, and the refusal is answered.
+async fn access_with<R: Requirement, T>(
+    parts: &mut Parts,
+    state: &AppState,
+    read: impl AsyncFnOnce(&AccountId) -> billing_domain::Result<T>,
+) -> ApiResult<(AccountAccess<R>, T)> {
+    let (caller, id) = caller_and_account(parts, state).await?;
+    let (member, value) = tokio::join!(require(state, &caller, &id, R::NEED), read(&id));
+    let member = member?;
+    Ok((AccountAccess { id, caller, member, need: PhantomData }, value?))
+}
+
 /// [`AccountAccess`] and the account itself, read at the same time as the membership is checked:
 /// one round trip instead of two in a row, for the routes that show the account. For a caller
 /// refused access the account read is dropped unseen, and the refusal is what is answered.
@@ -145,11 +158,8 @@ impl<R: Requirement> FromRequestParts<AppState> for WithAccount<R> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
-        let (caller, id) = caller_and_account(parts, state).await?;
-        let (member, account) = tokio::join!(require(state, &caller, &id, R::NEED), state.store.account(&id));
-        let member = member?;
-        let account = account?.ok_or(ApiError::NotFound)?;
-        Ok(Self { access: AccountAccess { id, caller, member, need: PhantomData }, account })
+        let (access, account) = access_with(parts, state, async |id| state.store.account(id).await).await?;
+        Ok(Self { access, account: account.ok_or(ApiError::NotFound)? })
     }
 }
 
@@ -166,10 +176,7 @@ impl<R: Requirement> FromRequestParts<AppState> for WithContract<R> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
-        let (caller, id) = caller_and_account(parts, state).await?;
-        let (member, contract) = tokio::join!(require(state, &caller, &id, R::NEED), state.store.contract_account(&id));
-        let member = member?;
-        let contract = contract?.ok_or(ApiError::NotContractBilled)?;
-        Ok(Self { access: AccountAccess { id, caller, member, need: PhantomData }, contract })
+        let (access, contract) = access_with(parts, state, async |id| state.store.contract_account(id).await).await?;
+        Ok(Self { access, contract: contract.ok_or(ApiError::NotContractBilled)? })
     }
 }
