@@ -30,6 +30,21 @@ struct Cli {
     command: Command,
 }
 
+/// Where the running `make dev`'s AWS stand-in is (the helper commands talk to it).
+#[derive(clap::Args)]
+struct StandIn {
+    #[arg(long, env = "DEV_AWS_PORT", default_value_t = 4566)]
+    aws_port: u16,
+    #[arg(long, env = "DEV_AWS_ENDPOINT")]
+    aws_endpoint: Option<String>,
+}
+
+impl StandIn {
+    fn endpoint(self) -> String {
+        self.aws_endpoint.unwrap_or_else(|| format!("http://127.0.0.1:{}", self.aws_port))
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Start the AWS stand-in, create the tables from infra/template.yaml, seed the demo account
@@ -69,10 +84,8 @@ enum Command {
         /// Every stored item as it is, instead of the summary.
         #[arg(long)]
         full: bool,
-        #[arg(long, env = "DEV_AWS_PORT", default_value_t = 4566)]
-        aws_port: u16,
-        #[arg(long, env = "DEV_AWS_ENDPOINT")]
-        aws_endpoint: Option<String>,
+        #[command(flatten)]
+        stand_in: StandIn,
         #[arg(long, env = "DEV_TABLE_NAME", default_value = "billing-local")]
         table: String,
     },
@@ -86,10 +99,8 @@ enum Command {
         /// Bill what is due on or before this date (default: today, whatever the clock says).
         #[arg(long)]
         date: Option<chrono::NaiveDate>,
-        #[arg(long, env = "DEV_AWS_PORT", default_value_t = 4566)]
-        aws_port: u16,
-        #[arg(long, env = "DEV_AWS_ENDPOINT")]
-        aws_endpoint: Option<String>,
+        #[command(flatten)]
+        stand_in: StandIn,
         #[arg(long, env = "DEV_TABLE_NAME", default_value = "billing-local")]
         table: String,
     },
@@ -101,10 +112,8 @@ enum Command {
         /// Defaults to the demo user's documented password.
         #[arg(long)]
         password: Option<String>,
-        #[arg(long, env = "DEV_AWS_PORT", default_value_t = 4566)]
-        aws_port: u16,
-        #[arg(long, env = "DEV_AWS_ENDPOINT")]
-        aws_endpoint: Option<String>,
+        #[command(flatten)]
+        stand_in: StandIn,
         #[arg(long, env = "DEV_DATA_DIR", default_value = ".dev")]
         data_dir: PathBuf,
     },
@@ -114,7 +123,7 @@ enum Command {
 async fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Token { email, password, aws_port, aws_endpoint, data_dir } => {
+        Command::Token { email, password, stand_in, data_dir } => {
             let pool = LocalPool::read(&data_dir.join(COGNITO_FILE))
                 .context("is `make dev` running? It creates the local Cognito pool")?;
             let password = match password {
@@ -125,7 +134,7 @@ async fn main() -> Result<()> {
                     .map(|(_, p)| (*p).to_owned())
                     .with_context(|| format!("{email} is not a demo user; pass --password"))?,
             };
-            let endpoint = aws_endpoint.unwrap_or_else(|| format!("http://127.0.0.1:{aws_port}"));
+            let endpoint = stand_in.endpoint();
             println!("{}", pool.sign_in(&endpoint, &email, &password)?);
             Ok(())
         }
@@ -136,8 +145,8 @@ async fn main() -> Result<()> {
             println!("{}", stripe_events::Webhook::generate_test_header(&body, &secret, None));
             Ok(())
         }
-        Command::BillRun { clock, date, aws_port, aws_endpoint, table } => {
-            let endpoint = aws_endpoint.unwrap_or_else(|| format!("http://127.0.0.1:{aws_port}"));
+        Command::BillRun { clock, date, stand_in, table } => {
+            let endpoint = stand_in.endpoint();
             let aws = devstack::aws::local_config(&endpoint).await;
             let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &table);
             let now = match clock {
@@ -150,8 +159,8 @@ async fn main() -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
-        Command::Billing { account, full, aws_port, aws_endpoint, table } => {
-            let endpoint = aws_endpoint.unwrap_or_else(|| format!("http://127.0.0.1:{aws_port}"));
+        Command::Billing { account, full, stand_in, table } => {
+            let endpoint = stand_in.endpoint();
             let aws = devstack::aws::local_config(&endpoint).await;
             let client = aws_sdk_dynamodb::Client::new(&aws);
             let report = devstack::inspect::billing(&client, &table, &account).await?;
