@@ -13,6 +13,12 @@ use aws_sdk_s3::primitives::ByteStream;
 use billing_domain::ports::{BillDocumentLinks, BillDocuments};
 use billing_domain::{Error, Result};
 
+/// The S3 client every user of the documents bucket builds: path-style addressing, so the local
+/// stand-in serves every bucket under one host.
+pub fn client(config: &aws_config::SdkConfig) -> Client {
+    Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(true).build())
+}
+
 #[derive(Clone)]
 pub struct S3Documents {
     client: Client,
@@ -21,9 +27,7 @@ pub struct S3Documents {
 
 impl S3Documents {
     pub fn from_config(config: &aws_config::SdkConfig, bucket: impl Into<String>) -> Self {
-        // Path-style addressing: the local stand-in serves every bucket under one host.
-        let s3 = aws_sdk_s3::config::Builder::from(config).force_path_style(true).build();
-        Self { client: Client::from_conf(s3), bucket: bucket.into() }
+        Self { client: client(config), bucket: bucket.into() }
     }
 
     async fn read(&self, key: &str) -> Result<Option<Vec<u8>>> {

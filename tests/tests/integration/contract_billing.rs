@@ -362,7 +362,7 @@ async fn credit_notes_and_voided_drafts() {
         .filter(|raw| raw.contains("Message-ID: <credit_note."))
         .collect();
     assert_eq!(notes.len(), 2, "one mail per credit note");
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&s.aws).force_path_style(true).build());
+    let s3 = billing_aws::documents::client(&s.aws);
     for (note, number) in view["credit_notes"]
         .as_array()
         .unwrap()
@@ -833,7 +833,7 @@ async fn a_contract_bill_pdf_is_stored_once_attached_and_linked() {
     assert!(mailer.handle(batch).await.batch_item_failures.is_empty(), "redelivered");
 
     // Stored once, under the bill.
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&s.aws).force_path_style(true).build());
+    let s3 = billing_aws::documents::client(&s.aws);
     let bucket = s.documents_bucket();
     let key = format!("bills/acct_pdf/{bill_id}.pdf");
     let versions = s3.list_object_versions().bucket(&bucket).prefix(&key).send().await.unwrap();

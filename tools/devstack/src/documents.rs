@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 /// Makes `name` unless it exists (a stand-in that outlived an earlier run), versioned as the
 /// template's bucket is.
 pub async fn ensure_bucket(aws: &aws_config::SdkConfig, name: &str) -> Result<()> {
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(aws).force_path_style(true).build());
+    let s3 = billing_aws::documents::client(aws);
     if s3.head_bucket().bucket(name).send().await.is_ok() {
         return Ok(());
     }
