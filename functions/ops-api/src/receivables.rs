@@ -130,11 +130,7 @@ pub async fn report<S: OpsStore>(
             .map(|t| CurrencyTotal { currency: t.currency.to_string(), amounts: BucketAmounts::from(t) })
             .collect(),
     };
-    let wants_csv = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim().starts_with("text/csv")));
-    Ok(if wants_csv {
+    Ok(if billing_http::accepts(&headers, "text/csv") {
         let mut response = csv(&report).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
         let disposition = format!("attachment; filename=\"receivables-{as_of}.csv\"");

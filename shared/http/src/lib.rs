@@ -76,6 +76,17 @@ pub struct Extra<'a> {
 /// The error response for `error`, classified as `status` and `code`. A client error says the
 /// error's own words; a server error says only [`UNAVAILABLE_MESSAGE`] (503, with
 /// `Retry-After`) or [`INTERNAL_MESSAGE`]: the caller logs the cause, this never returns it.
+/// Whether the request's `Accept` header names `media` (`text/csv`) among its media ranges
+/// (parameters such as `;q=0.9` allowed).
+pub fn accepts(headers: &axum::http::HeaderMap, media: &str) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|range| range.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case(media)))
+}
+
 pub fn error_response(status: StatusCode, code: &str, error: &dyn std::fmt::Display, extra: Extra<'_>) -> Response {
     let message = match status {
         StatusCode::SERVICE_UNAVAILABLE => UNAVAILABLE_MESSAGE.to_owned(),
@@ -95,6 +106,21 @@ pub fn error_response(status: StatusCode, code: &str, error: &dyn std::fmt::Disp
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accept_names_a_media_type_among_its_ranges() {
+        let with = |v: &str| {
+            let mut h = axum::http::HeaderMap::new();
+            h.insert(header::ACCEPT, HeaderValue::from_str(v).unwrap());
+            h
+        };
+        assert!(accepts(&with("text/csv"), "text/csv"));
+        assert!(accepts(&with("text/html, Text/CSV;q=0.9"), "text/csv"));
+        assert!(accepts(&with("application/json; charset=utf-8"), "application/json"));
+        assert!(!accepts(&with("*/*"), "text/csv"));
+        assert!(!accepts(&with("application/jsonl"), "application/json"));
+        assert!(!accepts(&axum::http::HeaderMap::new(), "text/csv"));
+    }
     use http_body_util::BodyExt;
 
     async fn render(status: StatusCode, said: &str, extra: Extra<'_>) -> (serde_json::Value, Option<String>) {

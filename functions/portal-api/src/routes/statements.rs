@@ -134,11 +134,7 @@ pub async fn pdf(
     } else {
         (invoice.pdf_url.clone().ok_or(ApiError::NoPdf)?, None)
     };
-    let wants_json = headers
-        .get(axum::http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("application/json"));
-    if wants_json {
+    if billing_http::accepts(&headers, "application/json") {
         return Ok(Json(PdfLinkView { url, expires_at }).into_response());
     }
     let mut response = (StatusCode::FOUND, Json(PdfLinkView { url: url.clone(), expires_at })).into_response();
