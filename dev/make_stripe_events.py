@@ -5,7 +5,7 @@ times are placeholders), provided beside the checkout as ../shared/stripe/fixtur
 script wraps those objects in event envelopes and makes ids, customers, prices, quantities and
 periods consistent for one scenario: the demo account (acct_demo) buys 5 monthly seats and pays
 the first bill, changes to 8 seats ten days in (a prorated bill whose card payment fails), and
-later cancels. Run it again only to regenerate; the outputs are committed.
+later cancels; the seat product is made before and renamed after. Run it again only to regenerate; the outputs are committed.
 
 Usage: python dev/make_stripe_events.py [path/to/fixtures3.json]
 """
@@ -127,6 +127,7 @@ def main():
                                                        "customer.subscription.deleted", T0 + 40 * 86400,
                                                        subscription(fixtures, 8, "canceled", T0, T0 + 30 * 86400)),
         **invoice_events(fixtures),
+        **product_events(fixtures),
         **payment_method_events(fixtures),
         **charge_events(fixtures),
         "unknown.event.json": envelope(fixtures, "evt_DemoUnknownType01", "billing.future_feature.created",
@@ -135,6 +136,27 @@ def main():
     for name, ev in events.items():
         (OUT / name).write_text(json.dumps(ev, indent=2, sort_keys=True) + "\n")
         print("wrote", OUT / name)
+
+
+def product(fixtures, name, created, updated):
+    prod = copy.deepcopy(fixtures["product"])
+    prod.update(id=PRODUCT, name=name, description="A member's place in the portal, billed per month",
+                default_price=PRICE, created=created, updated=updated, type="service", package_dimensions=None,
+                shippable=None, unit_label="seat", metadata={})
+    return prod
+
+
+def product_events(fixtures):
+    """The seat product as the seller made it (a month before the scenario), and renamed after it."""
+    made = T0 - 30 * 86400
+    renamed = T0 + 45 * 86400
+    return {
+        "product.created.json": envelope(fixtures, "evt_DemoProductMade01", "product.created", made,
+                                         product(fixtures, "Seats", made, made)),
+        "product.updated.json": envelope(fixtures, "evt_DemoProductName01", "product.updated", renamed,
+                                         product(fixtures, "Team seats", made, renamed),
+                                         previous={"name": "Seats", "updated": made}),
+    }
 
 
 def charge_events(fixtures):

@@ -615,6 +615,18 @@ pub mod faults {
             self.check()?;
             self.inner.save_subscription(r, b, a, w).await
         }
+        async fn products(&self, ids: &[&str]) -> Result<Vec<billing::Product>> {
+            self.inner.products(ids).await
+        }
+        async fn save_product(
+            &self,
+            r: Option<&billing::EventRecord>,
+            p: Option<&billing::Stamp>,
+            a: &billing::Product,
+        ) -> Result<Recorded> {
+            self.check()?;
+            self.inner.save_product(r, p, a).await
+        }
         async fn projection(&self, k: &billing::ProjectionKey) -> Result<Option<billing::Projection>> {
             self.inner.projection(k).await
         }

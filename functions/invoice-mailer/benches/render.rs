@@ -33,6 +33,7 @@ fn bill(lines: usize) -> (Brand, Account, Invoice) {
             description: format!("Service {i} on host-{i}.dc1.example"),
             kind: kinds[i % kinds.len()],
             group: format!("Site {}", i / 20),
+            product: None,
             quantity: Some(i as u64 + 1),
             unit_amount: Some(Money::new(rust_decimal::Decimal::new(1250, 2), usd)),
             amount: Money::new(rust_decimal::Decimal::new(1250 * (i as i64 + 1), 2), usd),

@@ -62,6 +62,7 @@ fn line(
         description: description.into(),
         kind,
         group: group.into(),
+        product: None,
         quantity: qty,
         unit_amount: unit.map(|u| Money::new(u.parse().unwrap(), c)),
         amount: Money::new(amount.parse().unwrap(), c),
@@ -176,6 +177,7 @@ fn contract_bill() -> Invoice {
             description: "Full rack, 42U, 2 x 16A A+B power feeds, remote hands 2 h/month included".into(),
             kind: ChargeKind::Recurring,
             group: site.into(),
+            product: None,
             quantity: Some(12),
             unit_amount: Some(m("98500.00")),
             amount: m("1182000.00"),
@@ -186,6 +188,7 @@ fn contract_bill() -> Invoice {
             description: "Bandwidth_95th_percentile_beyond_commit_FRA2_transit_blend_GB".into(),
             kind: ChargeKind::Overage,
             group: site.into(),
+            product: None,
             quantity: Some(1_250_000),
             unit_amount: None,
             amount: m("52567.89"),
@@ -261,6 +264,7 @@ fn long_bill(n: usize) -> Invoice {
         .map(|i| InvoiceLine {
             id: format!("line-{i}"),
             group: format!("Site {:02}: rack row {} (cage {})", i / 25, i / 25 + 1, 100 + i / 25),
+            product: None,
             description: format!("Line {i}: full rack, 42U, 2 x 16A A+B power feeds, remote hands included"),
             ..template.clone()
         })

@@ -3,7 +3,9 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use billing_domain::billing::{EventOutcome, EventRecord, ParkedEvent, Projection, Subscription, WorkItem};
+use billing_domain::billing::{
+    EventOutcome, EventRecord, ParkedEvent, Product, Projection, Stamp, Subscription, WorkItem,
+};
 use billing_domain::invoice::Invoice;
 use billing_domain::ports::ContractAdmin;
 use billing_domain::ports::{ProcessorEvents, Recorded};
@@ -157,6 +159,7 @@ pub async fn apply(
             Err(Error::Conflict)
         }
         Decision::Project(draft) => project(store, *draft, &head, &parking).await,
+        Decision::Product(after) => product(store, *after, &head, now).await,
         Decision::Dispute(draft) => {
             // The dispute names only its charge: the charge (customer, amounts) comes from Stripe.
             let Some(api) = stripe else {
@@ -188,6 +191,7 @@ pub async fn apply(
             {
                 complete_lines(api, &mut after).await?;
             }
+            name_products(store, stripe, &mut after).await?;
             // The follow-up belongs to the event (one per finalize, payment, failure), so a stale
             // event still leaves it; the consumer reads the invoice's current state.
             let work = draft.follow_up.map(|f| follow_up(f, &after));
@@ -272,6 +276,77 @@ async fn project(
         }
     }
     Err(Error::Conflict)
+}
+
+/// Keeps a product's new state (its name for bills) unless a newer one is stored: a later event,
+/// or the product as read from Stripe after this event was sent.
+async fn product(store: &dyn ProcessorEvents, after: Product, head: &EventHead, now: DateTime<Utc>) -> Result<Applied> {
+    let rec = record(head, now, EventOutcome::Applied);
+    let mut retry = Retry::on_conflict();
+    while retry.attempt().await {
+        let before = store.products(&[after.id.as_str()]).await?.pop();
+        if let Some(b) = &before
+            && !after.stamp.supersedes(&b.stamp)
+        {
+            return record_only(store, &record(head, now, EventOutcome::Stale)).await;
+        }
+        match store.save_product(Some(&rec), before.as_ref().map(|b| &b.stamp), &after).await {
+            Ok(r) => return Ok(result(r, EventOutcome::Applied)),
+            Err(Error::Conflict) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::Conflict)
+}
+
+/// Groups an invoice's lines under their products' names: from the store (kept from `product.*`
+/// events), else read from Stripe and kept for the next bill (a product made before this system
+/// saw its events, or whose event is still on its way). A product neither knows stays grouped
+/// under its id, and a Stripe outage fails the delivery, so Stripe's retry names it.
+async fn name_products(
+    store: &dyn ProcessorEvents,
+    stripe: Option<&dyn StripeObjects>,
+    invoice: &mut Invoice,
+) -> Result<()> {
+    let ids: Vec<&str> = invoice.lines.iter().filter_map(|l| l.product.as_deref()).collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut names: std::collections::HashMap<String, String> =
+        store.products(&ids).await?.into_iter().map(|p| (p.id, p.name)).collect();
+    let mut unknown: Vec<String> =
+        ids.iter().filter(|id| !names.contains_key(**id)).map(|id| (*id).to_owned()).collect();
+    unknown.sort_unstable();
+    unknown.dedup();
+    for id in unknown {
+        let Some(api) = stripe else {
+            tracing::warn!(product = %id, invoice = %invoice.id, "product name unknown and no Stripe client to read it");
+            continue;
+        };
+        let read = match api.product(&id).await {
+            Ok(p) => p,
+            Err(Error::NotFound) => {
+                tracing::warn!(product = %id, invoice = %invoice.id, "product unknown to Stripe; lines keep its id");
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        // Stamped with its own last change: an event about that change or an older one is stale.
+        let stamp = Stamp { at: billing_stripe::time(read.updated), event_id: format!("{id}@{}", read.updated) };
+        let kept = decide::product_at(stamp, &read, read.active);
+        match store.save_product(None, None, &kept).await {
+            // Stored meanwhile by its event: that state wins; this bill uses the name it read.
+            Ok(_) | Err(Error::Conflict) => {}
+            Err(e) => return Err(e),
+        }
+        names.insert(id, kept.name);
+    }
+    for line in &mut invoice.lines {
+        if let Some(name) = line.product.as_ref().and_then(|p| names.get(p)) {
+            line.group.clone_from(name);
+        }
+    }
+    Ok(())
 }
 
 /// Changes Stripe reports are recorded in the audit trail as made by `stripe`.

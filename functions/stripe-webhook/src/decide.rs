@@ -3,8 +3,8 @@
 
 use billing_domain::AuditAction;
 use billing_domain::billing::{
-    CustomerLink, DefaultPaymentMethod, DisputeSummary, PaymentMethodSummary, PaymentRecord, Projection, SeatCount,
-    Stamp, Subscription,
+    CustomerLink, DefaultPaymentMethod, DisputeSummary, PaymentMethodSummary, PaymentRecord, Product, Projection,
+    SeatCount, Stamp, Subscription,
 };
 use billing_domain::invoice::{ChargeKind, Invoice, InvoiceLine, InvoiceStatus, ServicePeriod};
 use billing_domain::{AccountId, Currency, Money};
@@ -46,6 +46,8 @@ pub enum Decision {
     Project(Box<ProjectionDraft>),
     /// A dispute on a charge: the event names only the charge, which is re-read from Stripe.
     Dispute(Box<DisputeDraft>),
+    /// A product created, renamed, archived or deleted: bills name their lines' products.
+    Product(Box<Product>),
     /// Nothing to do for this event; the reason is recorded.
     Ignore(&'static str),
 }
@@ -171,6 +173,10 @@ pub fn decide(event: &Event) -> Decision {
                 stamp: stamp(event),
             }))
         }
+        EventObject::ProductCreated(p) | EventObject::ProductUpdated(p) => {
+            Decision::Product(Box::new(product_at(stamp(event), p, p.active)))
+        }
+        EventObject::ProductDeleted(p) => Decision::Product(Box::new(product_at(stamp(event), p, false))),
         EventObject::Unknown(_) => Decision::Ignore("event type unknown to the pinned Stripe API version"),
         _ => Decision::Ignore("event type not handled"),
     }
@@ -197,6 +203,12 @@ pub fn payment_draft(stamp: Stamp, charge: &stripe_shared::Charge, action: Audit
             stamp,
         }),
     })
+}
+
+/// A product as this system keeps it, stamped `stamp`; `active` false once deleted (its name
+/// still names old bills' lines).
+pub fn product_at(stamp: Stamp, p: &stripe_shared::Product, active: bool) -> Product {
+    Product { id: p.id.as_str().to_owned(), name: p.name.clone(), active, stamp }
 }
 
 fn payment_method(event: &Event, pm: &stripe_shared::PaymentMethod, attached: bool) -> Decision {
@@ -339,7 +351,9 @@ pub fn line(l: &stripe_shared::InvoiceLineItem, currency: Currency) -> InvoiceLi
         (false, None) => ChargeKind::OneTime,
     };
     let product = l.pricing.as_ref().and_then(|p| p.price_details.as_ref()).map(|d| d.product.clone());
+    // Grouped under the product's id until its name is known (the apply step names it).
     let group = product
+        .clone()
         .or_else(|| sub_item.and_then(|s| s.subscription.clone()))
         .unwrap_or_else(|| "one-time charges".to_owned());
     // Stripe gives the unit price in minor units, possibly fractional ("1250.5").
@@ -352,6 +366,7 @@ pub fn line(l: &stripe_shared::InvoiceLineItem, currency: Currency) -> InvoiceLi
         description: l.description.clone().unwrap_or_default(),
         kind,
         group,
+        product,
         quantity: l.quantity,
         unit_amount,
         amount: Money::from_minor(l.amount, currency),
@@ -435,10 +450,36 @@ pub(crate) mod tests {
             (line.kind, line.quantity, line.group.as_str()),
             (ChargeKind::Recurring, Some(5), "prod_DemoSeats0001")
         );
+        assert_eq!(line.product.as_deref(), Some("prod_DemoSeats0001"), "named when applied");
         assert_eq!(line.unit_amount.unwrap().to_string(), "12.00 USD");
         assert_eq!(serde_json::to_value(line.unit_amount.unwrap()).unwrap()["amount"], "12.00");
         assert!(!line.period.partial);
         assert!(i.hosted_invoice_url.is_some() && i.pdf_url.is_some());
+    }
+
+    #[test]
+    fn product_events_keep_the_name_bills_show() {
+        let Decision::Product(made) = decide(&parsed("product.created.json")) else { panic!() };
+        assert_eq!((made.id.as_str(), made.name.as_str(), made.active), ("prod_DemoSeats0001", "Seats", true));
+        let Decision::Product(renamed) = decide(&parsed("product.updated.json")) else { panic!() };
+        assert_eq!(renamed.name, "Team seats");
+        assert!(renamed.stamp.supersedes(&made.stamp));
+
+        let mut deleted: serde_json::Value = serde_json::from_str(&sample("product.updated.json")).unwrap();
+        deleted["type"] = "product.deleted".into();
+        let body = deleted.to_string();
+        let header = stripe_events::Webhook::generate_test_header(&body, "whsec_test", Some(1_000));
+        let Ok(Verified::Event(e)) = verify(
+            &["whsec_test".into()],
+            body.as_bytes(),
+            Some(&header),
+            1_000,
+            crate::verify::DEFAULT_TOLERANCE_SECS,
+        ) else {
+            panic!()
+        };
+        let Decision::Product(gone) = decide(&e) else { panic!() };
+        assert_eq!((gone.name.as_str(), gone.active), ("Team seats", false), "old bills still name it");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The calls this function makes to Stripe, behind a trait: re-reading an object when an event's
-//! payload cannot be ordered against the stored state. The adapter uses async-stripe's client;
-//! tests and the local stack point it at a fake Stripe server.
+//! payload cannot be ordered against the stored state, or reading one an event only names (a
+//! disputed charge, an invoice line's product). The adapter uses async-stripe's client; tests and
+//! the local stack point it at a fake Stripe server.
 
 use async_trait::async_trait;
 use billing_domain::{Error, Result};
@@ -28,6 +29,9 @@ pub trait StripeObjects: Send + Sync {
     /// Marks the invoice paid out of band (its money came through a Checkout payment); an
     /// invoice already paid is fine. `idempotency_key` makes a repeat harmless.
     async fn settle_invoice(&self, invoice_id: &str, idempotency_key: &str) -> Result<()>;
+
+    /// The product (its name, for bills) as Stripe holds it now.
+    async fn product(&self, id: &str) -> Result<stripe_shared::Product>;
 
     /// One page (100) of an invoice's lines after `starting_after`, and whether more follow.
     async fn invoice_lines(
@@ -93,6 +97,10 @@ impl StripeObjects for StripeApi {
             }
             Err(e) => Err(classify(e)),
         }
+    }
+
+    async fn product(&self, id: &str) -> Result<stripe_shared::Product> {
+        stripe_product::product::RetrieveProduct::new(id).send(&self.client).await.map_err(classify)
     }
 
     async fn invoice_lines(

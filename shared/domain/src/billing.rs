@@ -144,6 +144,20 @@ pub struct CustomerLink {
     pub stamp: Stamp,
 }
 
+/// A product in the processor's catalog (Stripe's `prod_…`). Bills group a card account's lines
+/// under their product's name; the name is kept from `product.*` events, or read from the
+/// processor when an invoice names a product no event has told of yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Product {
+    pub id: String,
+    pub name: String,
+    /// False once archived or deleted: old bills still name it.
+    pub active: bool,
+    /// The event that told of this state; a product read from the processor is stamped with its
+    /// own `updated` time.
+    pub stamp: Stamp,
+}
+
 /// What became of one processor event, recorded once per event id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -90,9 +90,12 @@ pub struct InvoiceLine {
     pub id: String,
     pub description: String,
     pub kind: ChargeKind,
-    /// The logical element the line belongs to (a product, site or subscription): lines are
-    /// grouped by it, with subtotals.
+    /// The logical element the line belongs to (a product's name, a site, a subscription): lines
+    /// are grouped by it, with subtotals.
     pub group: String,
+    /// The processor's product the line bills (`prod_…`), when it names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -322,6 +322,7 @@ mod tests {
             description: "Rack".into(),
             kind: ChargeKind::Recurring,
             group: "DC1".into(),
+            product: None,
             quantity: Some(1),
             unit_amount: None,
             amount: usd(total),

@@ -174,6 +174,18 @@ pub trait ProcessorEvents: ParkedReader {
         after: Option<&crate::invoice::Invoice>,
         work: Option<&crate::billing::WorkItem>,
     ) -> Result<Recorded>;
+    /// The products the store knows among `ids`, in no particular order (one round trip for up
+    /// to 100).
+    async fn products(&self, ids: &[&str]) -> Result<Vec<crate::billing::Product>>;
+    /// Replaces the product stored under `after.id` if it is still stamped `previous` (None:
+    /// absent); otherwise `Error::Conflict`. With `record`, claims that event in the same write
+    /// (a `product.*` event); without, keeps a product read from the processor.
+    async fn save_product(
+        &self,
+        record: Option<&crate::billing::EventRecord>,
+        previous: Option<&crate::billing::Stamp>,
+        after: &crate::billing::Product,
+    ) -> Result<Recorded>;
     async fn projection(&self, key: &crate::billing::ProjectionKey) -> Result<Option<crate::billing::Projection>>;
     /// Claims the event and replaces the projection stored under `after`'s key, if it is still
     /// stamped `previous` (None: absent); otherwise `Error::Conflict`. `audit`, if given, is

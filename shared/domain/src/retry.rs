@@ -55,6 +55,12 @@ impl Retry {
         Self::default()
     }
 
+    /// The same attempts, for what a store left undone under load (a batch read's unprocessed
+    /// keys): asked for again after the same backoff.
+    pub fn on_throttling() -> Self {
+        Self::default()
+    }
+
     /// Whether to make another attempt: at once the first time, after [`backoff`] the next
     /// times, and no more once [`CONFLICT_ATTEMPTS`] were made.
     pub async fn attempt(&mut self) -> bool {

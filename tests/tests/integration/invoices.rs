@@ -168,3 +168,94 @@ async fn an_invoice_with_more_lines_than_the_event_carries_is_itemized_in_full()
     let inv = s2.store().invoice(&demo(), "in_DemoFirst0000001").await.unwrap().unwrap();
     assert_eq!((inv.lines.len(), inv.lines_complete), (1, false));
 }
+
+/// A product event (`product.created`/`updated`), with a new id and time.
+fn product_event(id: &str, created: i64, name: &str) -> String {
+    let mut ev = sample("product.updated.json");
+    ev["id"] = json!(id);
+    ev["created"] = json!(created);
+    ev["data"]["object"]["name"] = json!(name);
+    ev["data"]["object"]["updated"] = json!(created);
+    ev.to_string()
+}
+
+async fn groups(s: &Stack) -> Vec<(String, Option<String>)> {
+    let inv = s.store().invoice(&demo(), "in_DemoFirst0000001").await.unwrap().expect("invoice");
+    inv.lines.into_iter().map(|l| (l.group, l.product)).collect()
+}
+
+#[tokio::test]
+async fn bills_group_their_lines_under_the_product_name_its_events_keep() {
+    let s = Stack::new().await;
+    seed::seed(&s.store()).await.unwrap();
+    let webhook = s.webhook(&[SECRET]);
+    let seats = || Some("prod_DemoSeats0001".to_owned());
+
+    assert_eq!(deliver(&s, &webhook, "product.created.json").await, json!({"recorded": "applied"}));
+    assert_eq!(deliver(&s, &webhook, "product.created.json").await, json!("duplicate"));
+    assert_eq!(deliver(&s, &webhook, "invoice.finalized.json").await, json!({"recorded": "applied"}));
+    assert_eq!(groups(&s).await, [("Seats".to_owned(), seats())]);
+    let admin = User::new("demo-admin").with_email("admin@demo.example");
+    let shown = s.get(&admin, "/v1/accounts/acct_demo/invoices/in_DemoFirst0000001").await;
+    assert_eq!(shown.body["groups"][0]["name"], json!("Seats"), "{:?}", shown.body);
+
+    // Renamed: the next state of the invoice is grouped under the new name. A rename sent
+    // earlier but delivered later changes nothing.
+    assert_eq!(deliver(&s, &webhook, "product.updated.json").await, json!({"recorded": "applied"}));
+    let late = product_event("evt_ProductLateName1", 1_795_000_000, "Seats (old)");
+    let r = s.deliver(&webhook, &late, Some(&sign(&late, SECRET, None))).await;
+    assert_eq!(r.body["result"], json!({"recorded": "stale"}));
+    let kept = s.store().products(&["prod_DemoSeats0001"]).await.unwrap();
+    assert_eq!(kept.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["Team seats"]);
+    assert_eq!(deliver(&s, &webhook, "invoice.paid.json").await, json!({"recorded": "applied"}));
+    assert_eq!(groups(&s).await, [("Team seats".to_owned(), seats())]);
+}
+
+#[tokio::test]
+async fn a_product_no_event_told_of_is_read_from_stripe_once_and_kept() {
+    use devstack::fake_stripe::FakeStripe;
+    use stripe_webhook::stripe_api::StripeApi;
+
+    let s = Stack::new().await;
+    seed::seed(&s.store()).await.unwrap();
+    let fake = FakeStripe::default();
+    fake.put(sample("product.updated.json")["data"]["object"].clone());
+    let url = fake.serve(0).await.unwrap();
+    let webhook = s.webhook_with(&[SECRET], Some(StripeApi::new("sk_test_fake", Some(&url)).unwrap()));
+
+    assert_eq!(deliver(&s, &webhook, "invoice.finalized.json").await, json!({"recorded": "applied"}));
+    assert_eq!(groups(&s).await, [("Team seats".to_owned(), Some("prod_DemoSeats0001".to_owned()))]);
+    // Kept, stamped with the product's own last change: the older event about it is stale.
+    let kept = s.store().products(&["prod_DemoSeats0001"]).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].stamp.at.timestamp(), 1_798_888_000);
+    assert_eq!(deliver(&s, &webhook, "product.created.json").await, json!({"recorded": "stale"}));
+
+    // The next state of the bill finds the name in the store, with no Stripe client to ask.
+    let no_stripe = s.webhook(&[SECRET]);
+    assert_eq!(deliver(&s, &no_stripe, "invoice.paid.json").await, json!({"recorded": "applied"}));
+    assert_eq!(groups(&s).await[0].0, "Team seats");
+}
+
+#[tokio::test]
+async fn a_product_stripe_cannot_name_now_is_retried_or_left_under_its_id() {
+    use devstack::fake_stripe::FakeStripe;
+    use stripe_webhook::stripe_api::StripeApi;
+
+    // Stripe unreachable: the delivery fails (Stripe retries it) and nothing is written.
+    let s = Stack::new().await;
+    seed::seed(&s.store()).await.unwrap();
+    let down = s.webhook_with(&[SECRET], Some(StripeApi::new("sk_test_fake", Some("http://127.0.0.1:9")).unwrap()));
+    let body = sample("invoice.finalized.json").to_string();
+    let r = s.deliver(&down, &body, Some(&sign(&body, SECRET, None))).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", r.body);
+    assert!(s.store().invoice(&demo(), "in_DemoFirst0000001").await.unwrap().is_none());
+    assert!(s.store().event_record("evt_DemoInvFinalized1").await.unwrap().is_none(), "not claimed");
+
+    // A product Stripe does not know (deleted long ago): the lines stay under its id.
+    let fake = FakeStripe::default();
+    let url = fake.serve(0).await.unwrap();
+    let webhook = s.webhook_with(&[SECRET], Some(StripeApi::new("sk_test_fake", Some(&url)).unwrap()));
+    assert_eq!(deliver(&s, &webhook, "invoice.finalized.json").await, json!({"recorded": "applied"}));
+    assert_eq!(groups(&s).await[0].0, "prod_DemoSeats0001");
+}

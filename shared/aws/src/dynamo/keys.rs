@@ -102,6 +102,13 @@ pub fn payment_method_sk(payment_method_id: &str) -> String {
 
 pub const DEFAULT_PAYMENT_METHOD_SK: &str = "DEFAULT_PAYMENT_METHOD";
 
+/// A processor product (its name, for bills), one item per product.
+pub fn stripe_product_pk(product_id: &str) -> String {
+    format!("STRIPE_PRODUCT#{product_id}")
+}
+
+pub const PRODUCT_SK: &str = "PRODUCT";
+
 /// Missed-event recovery's progress through Stripe's event list.
 pub const RECOVERY_PK: &str = "STRIPE_RECOVERY";
 pub const RECOVERY_SK: &str = "WATERMARK";

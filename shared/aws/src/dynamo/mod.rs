@@ -140,6 +140,29 @@ impl DynamoStore {
         self.get(pk, sk).await?.map(from_item).transpose()
     }
 
+    /// The items stored under `keys` (at most 100), consistently read in one round trip; keys
+    /// DynamoDB leaves unprocessed (throttling) are asked for again, with a short backoff.
+    async fn batch_get(&self, keys: Vec<(String, String)>) -> Result<Vec<Item>> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut found = Vec::with_capacity(keys.len());
+        if keys.is_empty() {
+            return Ok(found);
+        }
+        let keys = keys.into_iter().map(|(pk, sk)| HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))]));
+        let ask = KeysAndAttributes::builder().set_keys(Some(keys.collect())).consistent_read(true).build();
+        let mut pending = Some(built(ask)?);
+        let mut retry = billing_domain::retry::Retry::on_throttling();
+        while let Some(ask) = pending.take() {
+            if !retry.attempt().await {
+                return Err(Error::Unavailable("batch read keys left unprocessed after retries".into()));
+            }
+            let out = self.client.batch_get_item().request_items(&self.table, ask).send().await.map_err(unavailable)?;
+            found.extend(out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default());
+            pending = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys.is_empty());
+        }
+        Ok(found)
+    }
+
     /// Every item under `pk` whose sort key starts with `prefix`.
     async fn query_prefix<T: DeserializeOwned>(&self, pk: String, prefix: &str) -> Result<Vec<T>> {
         let q = self

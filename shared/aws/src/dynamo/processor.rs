@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use billing_domain::billing::{
-    CustomerLink, Discard, EventOutcome, EventRecord, ParkedEvent, Projection, ProjectionKey, Stamp, Subscription,
-    WorkItem,
+    CustomerLink, Discard, EventOutcome, EventRecord, ParkedEvent, Product, Projection, ProjectionKey, Stamp,
+    Subscription, WorkItem,
 };
 use billing_domain::invoice::Invoice;
 use billing_domain::ports::{ParkedEventsAdmin, ParkedReader, ProcessorEvents, Recorded};
@@ -224,6 +224,39 @@ impl ProcessorEvents for DynamoStore {
                 "the invoice's currency is not the account's, or the account does not exist",
             )),
             Err(c) => Err(c.otherwise()),
+        }
+    }
+
+    async fn products(&self, ids: &[&str]) -> Result<Vec<Product>> {
+        let mut unique: Vec<&str> = ids.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        let mut found = Vec::with_capacity(unique.len());
+        // BatchGetItem takes at most 100 keys.
+        for chunk in unique.chunks(100) {
+            let keys = chunk.iter().map(|id| (stripe_product_pk(id), PRODUCT_SK.to_owned())).collect();
+            for item in self.batch_get(keys).await? {
+                found.push(super::from_item(item)?);
+            }
+        }
+        Ok(found)
+    }
+
+    async fn save_product(
+        &self,
+        record: Option<&EventRecord>,
+        previous: Option<&Stamp>,
+        after: &Product,
+    ) -> Result<Recorded> {
+        let item = keyed(after, stripe_product_pk(&after.id), PRODUCT_SK.into(), "product")?;
+        let put = self.projection_put(item, previous)?;
+        match record {
+            Some(r) => self.transact_ledgered(vec![self.ledger_put(r)?, put]).await,
+            None => match self.transact(vec![put]).await? {
+                Ok(()) => Ok(Recorded::Now),
+                Err(c) if c.failed_condition(0) => Err(Error::Conflict),
+                Err(c) => Err(c.otherwise()),
+            },
         }
     }
 

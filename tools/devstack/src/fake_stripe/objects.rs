@@ -1,5 +1,5 @@
-//! The objects and events this project re-reads: `GET /v1/events`, subscriptions, charges and
-//! invoice lines.
+//! The objects and events this project re-reads: `GET /v1/events`, subscriptions, charges,
+//! products and invoice lines.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -88,4 +88,8 @@ pub(super) async fn subscription(
 
 pub(super) async fn charge(State(fake): State<FakeStripe>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     object("charge", fake, headers, id).await
+}
+
+pub(super) async fn product(State(fake): State<FakeStripe>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    object("product", fake, headers, id).await
 }
