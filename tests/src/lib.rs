@@ -627,6 +627,16 @@ pub mod faults {
             self.check()?;
             self.inner.save_product(r, p, a).await
         }
+        async fn save_subscription_over(
+            &self,
+            r: &billing::EventRecord,
+            p: Option<&billing::SubscriptionPrior>,
+            a: &billing::Subscription,
+            w: Option<&billing::WorkItem>,
+        ) -> Result<Recorded> {
+            self.check()?;
+            self.inner.save_subscription_over(r, p, a, w).await
+        }
         async fn projection(&self, k: &billing::ProjectionKey) -> Result<Option<billing::Projection>> {
             self.inner.projection(k).await
         }

@@ -14,7 +14,7 @@ use billing_domain::{AccountId, Actor, AuditAction, AuditEntry, Error, Result};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::decide::{self, Decision, FollowUp, ProjectionDraft};
+use crate::decide::{self, Decision, FollowUp, Prior, ProjectionDraft};
 use crate::stripe_api::StripeObjects;
 use crate::verify::{EventHead, Verified};
 
@@ -70,13 +70,19 @@ pub async fn apply(
     };
     let head =
         EventHead { id: event.id.as_str().to_owned(), kind: event.type_.as_str().to_owned(), created: event.created };
-    // Fast path for redeliveries; the transactions below are what guarantee exactly once. A
-    // parked event is tried again: its customer may be linked by now.
-    if store.event_record(&head.id).await?.is_some_and(|r| r.outcome != EventOutcome::Parked) {
+    let decision = decide::decide(&event);
+    // Every write below claims the event in its own transaction, which is what makes a
+    // redelivery change nothing; the ledger is read first only where applying calls Stripe
+    // before that write (settling a checkout's invoices, reading a disputed charge), so a
+    // redelivery does not call it again. A parked event is tried again: its customer may be
+    // linked by now.
+    if matches!(decision, Decision::LinkCustomer(..) | Decision::Dispute(_))
+        && store.event_record(&head.id).await?.is_some_and(|r| r.outcome != EventOutcome::Parked)
+    {
         return Ok(Applied::Duplicate);
     }
     let parking = Parking { payload, now };
-    match decide::decide(&event) {
+    match decision {
         Decision::Ignore(reason) => ignored(store, &head, now, reason).await,
         Decision::LinkCustomer(link, settlement) => {
             // Settle before recording: a failure leaves the event unclaimed, so Stripe's retry
@@ -130,6 +136,24 @@ pub async fn apply(
             after.account_id = account.clone();
             let mut rec = record(&head, now, EventOutcome::Applied);
             rec.account_id = Some(account.clone());
+            // Delivered in order, the event's prior is the stored state: one write conditioned
+            // on it claims the event and applies it. Anything else stored (an event missed,
+            // delayed, redelivered, or of the same second) fails the condition, and the stored
+            // state is read and decided on below.
+            let prior = match draft.prior {
+                Prior::Absent => Some(None),
+                Prior::Was(p) => Some(Some(p)),
+                Prior::Unknown => None,
+            };
+            if let Some(prior) = prior {
+                let before = prior.map(|p| p.before(&after));
+                let work = WorkItem::for_subscription(before.as_ref(), &after);
+                match store.save_subscription_over(&rec, prior.as_ref(), &after, work.as_ref()).await {
+                    Ok(r) => return Ok(result(r, EventOutcome::Applied)),
+                    Err(Error::Conflict) => {}
+                    Err(e) => return Err(e),
+                }
+            }
             let mut retry = Retry::on_conflict();
             while retry.attempt().await {
                 let before = store.subscription(&account, &after.id).await?;
@@ -191,7 +215,10 @@ pub async fn apply(
             {
                 complete_lines(api, &mut after).await?;
             }
-            name_products(store, stripe, &mut after).await?;
+            // The lines' product names and the stored invoice are read together.
+            let id = after.id.clone();
+            let (_, stored) = tokio::try_join!(name_products(store, stripe, &mut after), store.invoice(&account, &id))?;
+            let mut stored = Some(stored);
             // The follow-up belongs to the event (one per finalize, payment, failure), so a stale
             // event still leaves it; the consumer reads the invoice's current state.
             let work = draft.follow_up.map(|f| follow_up(f, &after));
@@ -199,7 +226,10 @@ pub async fn apply(
             rec.account_id = Some(account.clone());
             let mut retry = Retry::on_conflict();
             while retry.attempt().await {
-                let before = store.invoice(&account, &after.id).await?;
+                let before = match stored.take() {
+                    Some(first) => first,
+                    None => store.invoice(&account, &after.id).await?,
+                };
                 let stale = before.as_ref().is_some_and(|b| !after.stamp.supersedes(&b.stamp));
                 rec.outcome = if stale { EventOutcome::Stale } else { EventOutcome::Applied };
                 let projected = (!stale).then_some(&after);

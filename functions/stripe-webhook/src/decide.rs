@@ -4,7 +4,7 @@
 use billing_domain::AuditAction;
 use billing_domain::billing::{
     CustomerLink, DefaultPaymentMethod, DisputeSummary, PaymentMethodSummary, PaymentRecord, Product, Projection,
-    SeatCount, Stamp, Subscription,
+    SeatCount, Stamp, Subscription, SubscriptionPrior,
 };
 use billing_domain::invoice::{ChargeKind, Invoice, InvoiceLine, InvoiceStatus, ServicePeriod};
 use billing_domain::{AccountId, Currency, Money};
@@ -18,6 +18,21 @@ pub struct SubscriptionDraft {
     /// From the subscription's `metadata.account_id`, when the portal set it.
     pub account_hint: Option<AccountId>,
     pub subscription: Subscription,
+    /// What the event says the subscription was before it.
+    pub prior: Prior,
+}
+
+/// What an event says a subscription was just before it, from its type and
+/// `previous_attributes`: the stored state a one-write apply is conditioned on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prior {
+    /// Created: nothing was stored.
+    Absent,
+    /// Its seats and status before this change.
+    Was(SubscriptionPrior),
+    /// The event does not say (a deletion, which carries no previous attributes; an object
+    /// re-read from Stripe; attributes this code cannot read): the stored state is read.
+    Unknown,
 }
 
 /// The portal's invoices a paid payment-mode Checkout Session paid for (`metadata.invoice_ids`):
@@ -244,7 +259,73 @@ fn payment_method(event: &Event, pm: &stripe_shared::PaymentMethod, attached: bo
 }
 
 fn subscription(event: &Event, sub: &stripe_shared::Subscription) -> Decision {
-    subscription_at(stamp(event), sub)
+    let mut decision = subscription_at(stamp(event), sub);
+    if let Decision::Subscription(draft) = &mut decision {
+        draft.prior = prior(event, &draft.subscription);
+    }
+    decision
+}
+
+/// The subscription before `event` changed it into `after`: nothing for a creation; for an
+/// update, pause or resume, the seats and status `previous_attributes` name (Stripe lists only
+/// what changed, so the others are `after`'s).
+fn prior(event: &Event, after: &Subscription) -> Prior {
+    use miniserde::json::{Number, Value};
+    match event.type_.as_str() {
+        "customer.subscription.created" => return Prior::Absent,
+        "customer.subscription.updated" | "customer.subscription.paused" | "customer.subscription.resumed" => {}
+        _ => return Prior::Unknown,
+    }
+    let previous = match &event.data.previous_attributes {
+        Some(Value::Object(o)) => Some(o),
+        None => None,
+        Some(_) => return Prior::Unknown,
+    };
+    let quantity = |v: &Value| match v {
+        Value::Number(Number::U64(q)) => i64::try_from(*q).ok().and_then(|q| SeatCount::try_from(q).ok()),
+        Value::Number(Number::I64(q)) => SeatCount::try_from(*q).ok(),
+        _ => None,
+    };
+    // The seat item's quantity: the top-level `quantity` of a one-item subscription, or the item
+    // in the previous `items` list.
+    let item_quantity = |items: &Value| match items {
+        Value::Object(list) => match list.get("data") {
+            Some(Value::Array(data)) => data.iter().find_map(|i| match i {
+                Value::Object(item)
+                    if after
+                        .item_id
+                        .as_deref()
+                        .is_some_and(|id| matches!(item.get("id"), Some(Value::String(s)) if s == id)) =>
+                {
+                    item.get("quantity").map(quantity)
+                }
+                _ => None,
+            }),
+            _ => None,
+        },
+        _ => None,
+    };
+    let seats = match previous
+        .and_then(|p| p.get("quantity").map(quantity).or_else(|| p.get("items").and_then(item_quantity)))
+    {
+        None => after.seats,
+        Some(Some(s)) => s,
+        Some(None) => return Prior::Unknown,
+    };
+    let status = match previous.and_then(|p| p.get("status")) {
+        None => after.status,
+        Some(Value::String(s)) => match s
+            .parse::<stripe_shared::SubscriptionStatus>()
+            .ok()
+            .as_ref()
+            .and_then(billing_stripe::subscription_status)
+        {
+            Some(status) => status,
+            None => return Prior::Unknown,
+        },
+        Some(_) => return Prior::Unknown,
+    };
+    Prior::Was(SubscriptionPrior { seats, status })
 }
 
 /// The decision for a subscription object stamped `stamp`: the event's own object, or the one
@@ -283,6 +364,7 @@ pub fn subscription_at(stamp: Stamp, sub: &stripe_shared::Subscription) -> Decis
             cancel_at_period_end: sub.cancel_at_period_end,
             stamp,
         },
+        prior: Prior::Unknown,
     }))
 }
 

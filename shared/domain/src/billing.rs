@@ -136,6 +136,23 @@ pub struct Subscription {
     pub stamp: Stamp,
 }
 
+/// What an event says a subscription was just before it (Stripe's `previous_attributes`): the
+/// seats and status its follow-up depends on. An event whose prior is the stored state applies
+/// in one write conditioned on it; when the stored state is anything else (an event missed,
+/// delayed or delivered twice), the write fails and the event is applied against what is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubscriptionPrior {
+    pub seats: SeatCount,
+    pub status: SubscriptionStatus,
+}
+
+impl SubscriptionPrior {
+    /// `after` as it was under this prior: what the follow-up is decided against.
+    pub fn before(&self, after: &Subscription) -> Subscription {
+        Subscription { seats: self.seats, status: self.status, ..after.clone() }
+    }
+}
+
 /// The account a processor customer bills, learnt when the account's checkout completes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomerLink {

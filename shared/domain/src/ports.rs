@@ -161,6 +161,17 @@ pub trait ProcessorEvents: ParkedReader {
         after: &crate::billing::Subscription,
         work: Option<&crate::billing::WorkItem>,
     ) -> Result<Recorded>;
+    /// Claims the event and writes `after` with `work` in one write, if the stored subscription
+    /// is the one the event says it replaced: absent (`prior` None), or older than `after` with
+    /// `prior`'s seats and status. `Error::Conflict` when it is not (read it and decide again with
+    /// [`save_subscription`](Self::save_subscription)); `AlreadyRecorded` for a claimed event.
+    async fn save_subscription_over(
+        &self,
+        record: &crate::billing::EventRecord,
+        prior: Option<&crate::billing::SubscriptionPrior>,
+        after: &crate::billing::Subscription,
+        work: Option<&crate::billing::WorkItem>,
+    ) -> Result<Recorded>;
     async fn invoice(&self, account: &AccountId, id: &str) -> Result<Option<crate::invoice::Invoice>>;
     /// Claims the event, replaces the invoice `before` (None: absent) with `after` (None: the
     /// event is stale, only the claim and the work item are written), moves the account's

@@ -227,3 +227,62 @@ fn base64_of(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(text.as_bytes())
 }
+
+#[tokio::test]
+async fn an_event_delivered_in_order_is_applied_in_one_store_call() {
+    use devstack::calls::CallLog;
+
+    let s = Stack::new().await;
+    // The webhook's store talks to the stand-in through a proxy that records each call.
+    let log = CallLog::start(&s.endpoint).await.unwrap();
+    let aws = devstack::aws::local_config(&log.url).await;
+    let counted = billing_aws::DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &s.table);
+    let webhook = s.webhook_over(counted, &[SECRET]);
+    let r = send(&s, &webhook, &sample("checkout.session.completed.json").to_string()).await;
+    assert_eq!(r.body["result"], json!({"recorded": "applied"}));
+    log.take();
+
+    let one_write = ["DynamoDB.TransactWriteItems".to_owned()];
+    // Created, then updated 5 → 8, each as the event says it was before: one write each.
+    for name in ["customer.subscription.created.json", "customer.subscription.updated.json"] {
+        let r = send(&s, &webhook, &sample(name).to_string()).await;
+        assert_eq!(r.body["result"], json!({"recorded": "applied"}), "{name}");
+        let calls = log.tally();
+        assert_eq!(calls.calls, one_write, "{name}");
+        assert_eq!(calls.store_serial, 1);
+    }
+    let sub = s.store().subscription(&demo(), "sub_DemoSeats00000001").await.unwrap().unwrap();
+    assert_eq!(sub.seats.get(), 8);
+    let mut work = s.items_of("work_item").await;
+    work.sort_by_key(|w| w["to"].as_i64());
+    assert_eq!(
+        work.iter().map(|w| (w["from"].as_i64(), w["to"].as_i64())).collect::<Vec<_>>(),
+        [(None, Some(5)), (Some(5), Some(8))]
+    );
+
+    // A redelivery fails the write's claim: still one call, and nothing changes.
+    let r = send(&s, &webhook, &sample("customer.subscription.updated.json").to_string()).await;
+    assert_eq!(r.body["result"], json!("duplicate"));
+    assert_eq!(log.tally().calls, one_write);
+
+    // An event whose prior is not what is stored (sent before the last one, delivered after):
+    // the write's condition fails, the stored state is read, and the event is recorded stale.
+    let late = subscription_event("evt_SentEarlierLate1", 1_795_000_100, 6);
+    let r = send(&s, &webhook, &late).await;
+    assert_eq!(r.body["result"], json!({"recorded": "stale"}));
+    assert_eq!(log.tally().calls, ["DynamoDB.TransactWriteItems", "DynamoDB.GetItem", "DynamoDB.TransactWriteItems"]);
+    assert_eq!(s.store().subscription(&demo(), "sub_DemoSeats00000001").await.unwrap().unwrap().seats.get(), 8);
+
+    // A change the stored state does not match (an event in between was missed): read, then
+    // applied against what is stored, with the follow-up the real change calls for.
+    let mut missed = sample("customer.subscription.updated.json");
+    missed["id"] = json!("evt_AfterAMissedOne1");
+    missed["created"] = json!(1_795_100_000);
+    missed["data"]["object"]["items"]["data"][0]["quantity"] = json!(12);
+    missed["data"]["previous_attributes"] = json!({"quantity": 10});
+    let r = send(&s, &webhook, &missed.to_string()).await;
+    assert_eq!(r.body["result"], json!({"recorded": "applied"}));
+    assert_eq!(log.tally().store_serial, 3);
+    let work = s.items_of("work_item").await;
+    assert!(work.iter().any(|w| w["from"].as_i64() == Some(8) && w["to"].as_i64() == Some(12)), "{work:?}");
+}

@@ -9,9 +9,11 @@
 //!   [`token`] mints HS256 test tokens; [`gateway`] plays API Gateway with its JWT authorizer in
 //!   front of the portal API, and serves the web app on the same origin.
 //! - [`seed`] writes the documented demo account.
+//! - [`calls`] counts the calls a function makes to the stand-in (a forwarding proxy).
 
 pub mod apigw;
 pub mod aws;
+pub mod calls;
 pub mod cognito;
 pub mod documents;
 pub mod fake_stripe;

@@ -12,6 +12,9 @@ pub const GSI1_SK: &str = "gsi1sk";
 pub const GSI2: &str = "gsi2";
 pub const GSI2_PK: &str = "gsi2pk";
 pub const GSI2_SK: &str = "gsi2sk";
+/// A subscription's stamp time in epoch seconds (N), beside its `stamp`: what a write conditioned
+/// on "older than this event" compares.
+pub const STAMP_AT: &str = "stamp_at";
 /// Epoch seconds after which DynamoDB's TTL deletes the item.
 pub const EXPIRES_AT: &str = "expires_at";
 

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use billing_domain::billing::{
     CustomerLink, Discard, EventOutcome, EventRecord, ParkedEvent, Product, Projection, ProjectionKey, Stamp,
-    Subscription, WorkItem,
+    Subscription, SubscriptionPrior, WorkItem,
 };
 use billing_domain::invoice::Invoice;
 use billing_domain::ports::{ParkedEventsAdmin, ParkedReader, ProcessorEvents, Recorded};
@@ -175,8 +175,34 @@ impl ProcessorEvents for DynamoStore {
         after: &Subscription,
         work: Option<&WorkItem>,
     ) -> Result<Recorded> {
-        let item = keyed(after, account_pk(&after.account_id), subscription_sk(&after.id), "subscription")?;
+        let item = subscription_item(after)?;
         let mut items = vec![self.ledger_put(record)?, self.projection_put(item, before.map(|b| &b.stamp))?];
+        if let Some(w) = work {
+            items.push(self.work_put(w, record.received_at)?);
+        }
+        self.transact_ledgered(items).await
+    }
+
+    async fn save_subscription_over(
+        &self,
+        record: &EventRecord,
+        prior: Option<&SubscriptionPrior>,
+        after: &Subscription,
+        work: Option<&WorkItem>,
+    ) -> Result<Recorded> {
+        let put = Put::builder().table_name(&self.table).set_item(Some(subscription_item(after)?));
+        let put = match prior {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(p) => put
+                .condition_expression("#stamp_at < :at AND #seats = :seats AND #status = :status")
+                .expression_attribute_names("#stamp_at", STAMP_AT)
+                .expression_attribute_names("#seats", "seats")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":at", n(after.stamp.at.timestamp()))
+                .expression_attribute_values(":seats", super::to_attribute(&p.seats)?)
+                .expression_attribute_values(":status", super::to_attribute(&p.status)?),
+        };
+        let mut items = vec![self.ledger_put(record)?, TransactWriteItem::builder().put(built(put.build())?).build()];
         if let Some(w) = work {
             items.push(self.work_put(w, record.received_at)?);
         }
@@ -280,6 +306,14 @@ impl ProcessorEvents for DynamoStore {
         }
         self.transact_ledgered(items).await
     }
+}
+
+/// A subscription's item, with its stamp's time as a number (`stamp_at`, epoch seconds) for
+/// conditions that order writes by it.
+fn subscription_item(after: &Subscription) -> Result<super::Item> {
+    let mut item = keyed(after, account_pk(&after.account_id), subscription_sk(&after.id), "subscription")?;
+    item.insert(STAMP_AT.into(), n(after.stamp.at.timestamp()));
+    Ok(item)
 }
 
 fn projection_keys(key: &ProjectionKey) -> (String, String) {
