@@ -163,6 +163,33 @@ impl<R: Requirement> FromRequestParts<AppState> for WithAccount<R> {
     }
 }
 
+/// [`WithAccount`] and the account's open invoices (what makes it past due), both read at the
+/// same time as the membership is checked: the account's page in one round trip.
+#[derive(Debug)]
+pub struct WithAccountDue<R> {
+    pub access: AccountAccess<R>,
+    pub account: Account,
+    /// Its open invoices (the newest [`OPEN_READ`]).
+    pub open: Vec<billing_domain::invoice::Invoice>,
+}
+
+/// Open invoices read for what is past due (an account with more open bills than this is
+/// behind by years; the oldest beyond it would be missed).
+pub const OPEN_READ: u16 = 100;
+
+impl<R: Requirement> FromRequestParts<AppState> for WithAccountDue<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let open = Some(billing_domain::invoice::InvoiceStatus::Open);
+        let (access, (account, open)) = access_with(parts, state, async |id| {
+            tokio::try_join!(state.store.account(id), state.store.invoices(id, open, OPEN_READ, None))
+        })
+        .await?;
+        Ok(Self { access, account: account.ok_or(ApiError::NotFound)?, open: open.invoices })
+    }
+}
+
 /// [`AccountAccess`] and the account's contract (invoice-mode) billing state, read at the same
 /// time as the membership is checked, as [`WithAccount`] does. An account not billed by contract
 /// is `not_contract_billed`.

@@ -7,7 +7,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use billing_domain::account::AddressInput;
 use billing_domain::error::Errors;
-use billing_domain::invoice::InvoiceStatus;
 use billing_domain::ports::{Creation, IdempotencyRecord};
 use billing_domain::receivables;
 use billing_domain::retry::Retry;
@@ -19,7 +18,7 @@ use chrono::Utc;
 use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::access::{AccountAccess, WithAccount, can};
+use crate::access::{AccountAccess, WithAccount, WithAccountDue, can};
 use crate::error::{ApiError, ApiResult};
 use crate::error::{ReadErrors, WriteErrors};
 use crate::extract::{Caller, JsonBody};
@@ -216,16 +215,11 @@ async fn replay(state: &AppState, rec: IdempotencyRecord, fingerprint: &str) -> 
 )]
 pub async fn get(
     State(state): State<AppState>,
-    WithAccount { access, account }: WithAccount<can::Read>,
+    WithAccountDue { account, open, .. }: WithAccountDue<can::Read>,
 ) -> ApiResult<Json<AccountDetailView>> {
-    let open = state.store.invoices(&access.id, Some(InvoiceStatus::Open), OPEN_READ, None).await?;
-    let past_due = receivables::past_due(&open.invoices, Utc::now().date_naive())?;
+    let past_due = receivables::past_due(&open, Utc::now().date_naive())?;
     Ok(Json(AccountDetailView { account: state.account_view(account), past_due }))
 }
-
-/// Open invoices read for what is past due (an account with more open bills than this is
-/// behind by years; the oldest beyond it would be missed).
-const OPEN_READ: u16 = 100;
 
 /// Applies `change` to the current account and saves it with its audit entry, re-reading and
 /// re-applying when a concurrent write got there first. The audit entry records `part` of the
