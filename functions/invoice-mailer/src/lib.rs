@@ -99,51 +99,56 @@ impl Mailer {
     }
 
     /// Mails what one work item calls for; returns how many mails went out now.
+    ///
+    /// The critical path is the fewest round trips the work allows: what the mail needs read at
+    /// once (the account beside its invoice), then each recipient's mail at the same time as the
+    /// others', each: claim (one write that also checks the address is not suppressed), send,
+    /// record.
     pub async fn work(&self, work: &WorkItem) -> Result<usize, MailerError> {
         let account_id = work.account_id();
-        let account = self
-            .store
-            .account(account_id)
-            .await?
-            .ok_or_else(|| MailerError::Missing(format!("account {account_id}")))?;
         let brand = &self.settings.brand;
         let mut attachment = None;
         let (kind, subject, rendered, recipients) = match work {
-            // The invoice and the suppressed recipients are read at once: neither needs the other.
             WorkItem::BillReady { invoice_id, .. } => {
-                let (invoice, people) =
-                    tokio::try_join!(self.invoice(&account, invoice_id), self.bill_people(&account))?;
+                let (account, invoice) =
+                    tokio::try_join!(self.account(account_id), self.invoice(account_id, invoice_id))?;
                 let facts = BillFacts::new(brand, &account, &invoice);
                 attachment = self.document(&facts, &invoice).await?;
-                (MailKind::BillReady, invoice_id.clone(), render::bill(&facts)?, people)
+                (MailKind::BillReady, invoice_id.clone(), render::bill(&facts)?, bill_recipients(&account, &[]))
             }
             WorkItem::PaymentReceived { invoice_id, amount_paid, event_id, .. } => {
-                let (facts, people) = tokio::try_join!(self.facts(&account, invoice_id), self.bill_people(&account))?;
+                let (account, invoice) =
+                    tokio::try_join!(self.account(account_id), self.invoice(account_id, invoice_id))?;
+                let facts = BillFacts::new(brand, &account, &invoice);
                 // Per event: an invoice paid in two parts gets two receipts.
-                (MailKind::PaymentReceived, event_id.clone(), render::receipt(&facts, amount_paid)?, people)
+                let rendered = render::receipt(&facts, amount_paid)?;
+                (MailKind::PaymentReceived, event_id.clone(), rendered, bill_recipients(&account, &[]))
             }
             WorkItem::PaymentFailed { invoice_id, amount_due, event_id, .. } => {
-                let (facts, people) = tokio::try_join!(self.facts(&account, invoice_id), self.bill_people(&account))?;
-                (MailKind::PaymentFailed, event_id.clone(), render::payment_failed(&facts, amount_due)?, people)
+                let (account, invoice) =
+                    tokio::try_join!(self.account(account_id), self.invoice(account_id, invoice_id))?;
+                let facts = BillFacts::new(brand, &account, &invoice);
+                let rendered = render::payment_failed(&facts, amount_due)?;
+                (MailKind::PaymentFailed, event_id.clone(), rendered, bill_recipients(&account, &[]))
             }
             WorkItem::SeatsReady { seats, pending_removal, entitled, event_id, .. } => {
+                let (account, admins) = tokio::try_join!(self.account(account_id), self.admins(account_id))?;
                 let rendered = render::seats_ready(brand, &account, seats.get(), *pending_removal, *entitled)?;
-                (MailKind::SeatsReady, event_id.clone(), rendered, self.admins(account_id).await?)
+                (MailKind::SeatsReady, event_id.clone(), rendered, admins)
             }
             WorkItem::MemberInvited { email, role, event_id, .. } => {
-                let rendered = render::invitation(brand, &account, *role)?;
-                let suppressed = self.store.suppressed(std::slice::from_ref(email)).await?;
-                let to = if suppressed.is_empty() { vec![email.clone()] } else { vec![] };
-                (MailKind::MemberInvitation, event_id.clone(), rendered, to)
+                let rendered = render::invitation(brand, &self.account(account_id).await?, *role)?;
+                (MailKind::MemberInvitation, event_id.clone(), rendered, vec![email.clone()])
             }
             WorkItem::BillFormatNotice { go_live, first_bill_date, event_id, .. } => {
+                let account = self.account(account_id).await?;
                 let rendered = render::bill_format_notice(brand, &account, *go_live, *first_bill_date)?;
-                (MailKind::BillFormatNotice, event_id.clone(), rendered, self.bill_people(&account).await?)
+                (MailKind::BillFormatNotice, event_id.clone(), rendered, bill_recipients(&account, &[]))
             }
             // A bill paid, credited or voided since the reminder was queued gets none.
             WorkItem::PaymentReminder { invoice_id, event_id, as_of, .. } => {
-                let (invoice, people) =
-                    tokio::try_join!(self.invoice(&account, invoice_id), self.bill_people(&account))?;
+                let (account, invoice) =
+                    tokio::try_join!(self.account(account_id), self.invoice(account_id, invoice_id))?;
                 let Some(open) = Receivable::of(&invoice) else {
                     tracing::info!(invoice_id = %invoice_id, status = invoice.status.as_str(), "nothing left to remind of");
                     return Ok(0);
@@ -152,36 +157,47 @@ impl Mailer {
                 attachment = self.document(&facts, &invoice).await?;
                 let rendered =
                     render::payment_reminder(&facts, open.days_past_due((*as_of).max(Utc::now().date_naive())))?;
-                (MailKind::PaymentReminder, event_id.clone(), rendered, people)
+                (MailKind::PaymentReminder, event_id.clone(), rendered, bill_recipients(&account, &[]))
             }
             WorkItem::CreditNoteIssued { credit_note_id, event_id, .. } => {
-                let note = self
-                    .store
-                    .credit_note(account_id, credit_note_id)
-                    .await?
-                    .ok_or_else(|| MailerError::Missing(format!("credit note {credit_note_id} of {account_id}")))?;
-                let (invoice, people) =
-                    tokio::try_join!(self.invoice(&account, &note.invoice_id), self.bill_people(&account))?;
+                let (account, note) = tokio::try_join!(self.account(account_id), async {
+                    self.store
+                        .credit_note(account_id, credit_note_id)
+                        .await?
+                        .ok_or_else(|| MailerError::Missing(format!("credit note {credit_note_id} of {account_id}")))
+                })?;
+                let invoice = self.invoice(account_id, &note.invoice_id).await?;
                 let facts = render::CreditNoteFacts::new(brand, &account, &note, &invoice);
                 attachment = self.credit_note_document(&facts, &note).await?;
-                (MailKind::CreditNote, event_id.clone(), render::credit_note(&facts)?, people)
+                (MailKind::CreditNote, event_id.clone(), render::credit_note(&facts)?, bill_recipients(&account, &[]))
             }
             // The seat provisioner's; nothing to mail.
             WorkItem::SeatsChanged { .. } => return Ok(0),
         };
-        let mut sent = 0;
-        for to in recipients {
+        // Every recipient's mail at once; each is claimed, sent and recorded on its own, so one
+        // failing leaves the others sent (and a retry sends only what is missing).
+        let mails = recipients.into_iter().map(|to| {
             let key = MailKey { kind, subject: subject.clone(), recipient: to };
-            if self.deliver(&key, &rendered, attachment.as_ref()).await? {
-                sent += 1;
+            let (rendered, attachment) = (&rendered, attachment.as_ref());
+            async move { self.deliver(&key, rendered, attachment).await }
+        });
+        let mut sent = 0;
+        let mut failed = None;
+        for result in futures::future::join_all(mails).await {
+            match result {
+                Ok(true) => sent += 1,
+                Ok(false) => {}
+                Err(e) => failed = failed.or(Some(e)),
             }
         }
-        Ok(sent)
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(sent),
+        }
     }
 
-    async fn facts(&self, account: &billing_domain::Account, invoice_id: &str) -> Result<BillFacts, MailerError> {
-        let invoice = self.invoice(account, invoice_id).await?;
-        Ok(BillFacts::new(&self.settings.brand, account, &invoice))
+    async fn account(&self, id: &AccountId) -> Result<billing_domain::Account, MailerError> {
+        self.store.account(id).await?.ok_or_else(|| MailerError::Missing(format!("account {id}")))
     }
 
     /// A contract bill's PDF as it is kept: made and stored the first time, the stored one after
@@ -222,34 +238,26 @@ impl Mailer {
         Ok(Some(Attachment { filename, content_type: "application/pdf", bytes: kept }))
     }
 
-    async fn invoice(&self, account: &billing_domain::Account, invoice_id: &str) -> Result<Invoice, MailerError> {
+    async fn invoice(&self, account: &AccountId, invoice_id: &str) -> Result<Invoice, MailerError> {
         self.store
-            .account_invoice(&account.id, invoice_id)
+            .account_invoice(account, invoice_id)
             .await?
-            .ok_or_else(|| MailerError::Missing(format!("invoice {invoice_id} of {}", account.id)))
+            .ok_or_else(|| MailerError::Missing(format!("invoice {invoice_id} of {account}")))
     }
 
-    /// The billing contact and bill recipients, minus suppressed addresses.
-    async fn bill_people(&self, account: &billing_domain::Account) -> Result<Vec<Email>, MailerError> {
-        let all = bill_recipients(account, &[]);
-        let suppressed = self.store.suppressed(&all).await?;
-        Ok(bill_recipients(account, &suppressed))
-    }
-
+    /// The account's active admins (suppressed addresses are left out when each mail is claimed).
     async fn admins(&self, account: &AccountId) -> Result<Vec<Email>, MailerError> {
-        let admins: Vec<Email> = self
+        Ok(self
             .store
             .members(account)
             .await?
             .into_iter()
             .filter(|m| m.role == Role::Admin && m.status == MemberStatus::Active)
             .map(|m| m.email)
-            .collect();
-        let suppressed = self.store.suppressed(&admins).await?;
-        Ok(admins.into_iter().filter(|a| !suppressed.contains(a)).collect())
+            .collect())
     }
 
-    /// Claim, send, record. `Ok(false)`: sent before.
+    /// Claim, send, record. `Ok(false)`: sent before, or the address is suppressed.
     async fn deliver(
         &self,
         key: &MailKey,
@@ -262,6 +270,10 @@ impl Mailer {
                 return Ok(false);
             }
             SendClaim::InFlight => return Err(MailerError::InFlight(key.id())),
+            SendClaim::Suppressed => {
+                tracing::info!(mail = %key.id(), "recipient suppressed (bounced or complained): not sent");
+                return Ok(false);
+            }
             SendClaim::Claimed => {}
         }
         let s = &self.settings;

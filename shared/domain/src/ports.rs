@@ -287,12 +287,15 @@ pub enum SendClaim {
     AlreadySent(String),
     /// Another delivery of the same record is sending it now; retry later.
     InFlight,
+    /// The recipient is on the suppression list (bounced, complained): not sent, not claimed.
+    Suppressed,
 }
 
 /// Exactly-once sends: claim, send, record.
 #[async_trait]
 pub trait MailLedger: Send + Sync {
-    /// Claims the send; a claim older than `lease_secs` (a sender that died) may be taken over.
+    /// Claims the send, in one write that also checks the recipient is not suppressed; a claim
+    /// older than `lease_secs` (a sender that died) may be taken over.
     async fn claim_send(&self, key: &crate::mail::MailKey, now: DateTime<Utc>, lease_secs: i64) -> Result<SendClaim>;
     async fn sent(&self, key: &crate::mail::MailKey, message_id: &str, now: DateTime<Utc>) -> Result<()>;
     /// Gives a claim back after a failed send, so a retry can send.

@@ -1,13 +1,15 @@
-//! The exactly-once mail ledger and the suppression list.
+//! The exactly-once mail ledger and the suppression list. A send is claimed in one write that
+//! also checks its recipient is not suppressed.
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem};
 use billing_domain::mail::MailKey;
 use billing_domain::ports::{MailLedger, SendClaim, Suppressions};
-use billing_domain::{Email, Result};
+use billing_domain::{Email, Error, Result};
 use chrono::{DateTime, Utc};
 
 use super::keys::*;
-use super::{DynamoStore, n, s, unavailable};
+use super::{DynamoStore, built, n, s, unavailable};
 
 /// Sends are remembered long after any redelivery could come (stream records live 24 hours).
 const MAIL_TTL_SECS: i64 = 30 * 24 * 60 * 60;
@@ -27,9 +29,7 @@ impl MailLedger for DynamoStore {
         // This claim's own mark: when the SDK retries the put because its first answer was lost
         // (the put was made), the claim found is recognised as this one, not as another sender's.
         let claim = uuid::Uuid::new_v4().simple().to_string();
-        let out = self
-            .client
-            .put_item()
+        let put = Put::builder()
             .table_name(&self.table)
             .item(PK, s(mail_pk(&key.id())))
             .item(SK, s(MAIL_SK))
@@ -45,12 +45,21 @@ impl MailLedger for DynamoStore {
             .condition_expression("attribute_not_exists(pk) OR (#status = :claimed AND claimed_at < :stale)")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":claimed", s("claimed"))
-            .expression_attribute_values(":stale", n(now.timestamp() - lease_secs))
-            .send()
-            .await;
-        match out {
-            Ok(_) => Ok(SendClaim::Claimed),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+            .expression_attribute_values(":stale", n(now.timestamp() - lease_secs));
+        // In the same write: the recipient is not on the suppression list.
+        let not_suppressed = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key(PK, s(suppressed_pk(&key.recipient)))
+            .key(SK, s(SUPPRESSED_SK))
+            .condition_expression("attribute_not_exists(pk)");
+        let items = vec![
+            TransactWriteItem::builder().put(built(put.build())?).build(),
+            TransactWriteItem::builder().condition_check(built(not_suppressed.build())?).build(),
+        ];
+        match self.transact(items).await? {
+            Ok(()) => Ok(SendClaim::Claimed),
+            Err(c) if c.failed_condition(1) => Ok(SendClaim::Suppressed),
+            Err(c) if c.failed_condition(0) => {
                 let rec: Option<SendRecord> = self.get_as(mail_pk(&key.id()), MAIL_SK.into()).await?;
                 Ok(match rec {
                     Some(SendRecord { status, message_id: Some(id), .. }) if status == "sent" => {
@@ -62,7 +71,11 @@ impl MailLedger for DynamoStore {
                     _ => SendClaim::InFlight,
                 })
             }
-            Err(e) => Err(unavailable(e)),
+            // Another delivery of the same mail is claiming it at this moment.
+            Err(c) => match c.otherwise() {
+                Error::Conflict => Ok(SendClaim::InFlight),
+                other => Err(other),
+            },
         }
     }
 
