@@ -3,6 +3,7 @@
 //! retries loses nothing within the 30 days Stripe keeps events. Events already applied are
 //! duplicates and change nothing; the watermark moves only after every listed event was applied.
 
+use billing_domain::billing::EventOutcome;
 use billing_domain::ports::ContractAdmin;
 use billing_domain::ports::{ProcessorEvents, RecoveryWatermark};
 use billing_domain::{Error, Result};
@@ -81,6 +82,13 @@ pub async fn recover(
     // Events from the API are authenticated by TLS and our key; re-signing each with a key made
     // for this run lets it take the webhook's exact parse and apply path.
     for e in &events {
+        // Most listed events were delivered already: a ledger read tells, before any apply work
+        // (the webhook itself skips this read, since its deliveries are mostly new). A parked
+        // event is applied again: its customer may be linked by now.
+        if store.event_record(e.id.as_str()).await?.is_some_and(|r| r.outcome != EventOutcome::Parked) {
+            report.duplicates += 1;
+            continue;
+        }
         let body = delivery_json(e);
         let verified = verify::reverify(&body, now)
             .map_err(|r| Error::Corrupt(format!("listed event {} rejected: {r}", e.id.as_str())))?;
