@@ -196,6 +196,8 @@ async fn stack() -> Result<(devstack::moto::Moto, Vec<(String, String)>)> {
         arns.push(out.arn.context("secret ARN")?);
     }
     devstack::outbox::verify_sender(&aws, FROM).await?;
+    // Where contract bills' PDFs are kept (the portal links them, the mailer attaches them).
+    devstack::documents::ensure_bucket(&aws, "bench-bills").await?;
     let env = [
         ("AWS_ENDPOINT_URL", endpoint.as_str()),
         ("AWS_REGION", "us-east-1"),
@@ -203,6 +205,7 @@ async fn stack() -> Result<(devstack::moto::Moto, Vec<(String, String)>)> {
         ("AWS_SECRET_ACCESS_KEY", "test"),
         ("AWS_EC2_METADATA_DISABLED", "true"),
         ("TABLE_NAME", "bench"),
+        ("BILL_DOCUMENTS_BUCKET", "bench-bills"),
         ("RUST_LOG", "warn"),
         ("STRIPE_WEBHOOK_SECRETS_ARN", &arns[0]),
         ("STRIPE_API_KEY_ARN", &arns[1]),
