@@ -44,6 +44,8 @@ pub struct Tally {
     pub ses: usize,
     /// Calls to anything else (Secrets Manager, S3).
     pub other: usize,
+    /// The store calls' time, summed (as the function waited on them, overlaps counted twice).
+    pub store_time: std::time::Duration,
 }
 
 impl Tally {
@@ -54,10 +56,11 @@ impl Tally {
         Tally {
             calls: calls.iter().map(name).collect(),
             rounds: rounds(calls.iter()).into_iter().map(|r| r.into_iter().map(name).collect()).collect(),
-            store: store.len(),
-            store_serial: rounds(store.into_iter()).len(),
+            store_serial: rounds(store.iter().copied()).len(),
             ses: calls.iter().filter(|c| c.service == "SES").count(),
             other: calls.iter().filter(|c| !matches!(c.service, "DynamoDB" | "SES")).count(),
+            store_time: store.iter().map(|c| c.end - c.start).sum(),
+            store: store.len(),
         }
     }
 
