@@ -114,7 +114,7 @@ impl Mailer {
                     tokio::try_join!(self.account(account_id), self.invoice(account_id, invoice_id))?;
                 let facts = BillFacts::new(brand, &account, &invoice);
                 attachment = self.document(&facts, &invoice).await?;
-                (MailKind::BillReady, invoice_id.clone(), render::bill(&facts)?, bill_recipients(&account, &[]))
+                (MailKind::BillReady, invoice_id.clone(), render::bill(&facts)?, bill_recipients(&account))
             }
             WorkItem::PaymentReceived { invoice_id, amount_paid, event_id, .. } => {
                 let (account, invoice) =
@@ -122,14 +122,14 @@ impl Mailer {
                 let facts = BillFacts::new(brand, &account, &invoice);
                 // Per event: an invoice paid in two parts gets two receipts.
                 let rendered = render::receipt(&facts, amount_paid)?;
-                (MailKind::PaymentReceived, event_id.clone(), rendered, bill_recipients(&account, &[]))
+                (MailKind::PaymentReceived, event_id.clone(), rendered, bill_recipients(&account))
             }
             WorkItem::PaymentFailed { invoice_id, amount_due, event_id, .. } => {
                 let (account, invoice) =
                     tokio::try_join!(self.account(account_id), self.invoice(account_id, invoice_id))?;
                 let facts = BillFacts::new(brand, &account, &invoice);
                 let rendered = render::payment_failed(&facts, amount_due)?;
-                (MailKind::PaymentFailed, event_id.clone(), rendered, bill_recipients(&account, &[]))
+                (MailKind::PaymentFailed, event_id.clone(), rendered, bill_recipients(&account))
             }
             WorkItem::SeatsReady { seats, pending_removal, entitled, event_id, .. } => {
                 let (account, admins) = tokio::try_join!(self.account(account_id), self.admins(account_id))?;
@@ -143,7 +143,7 @@ impl Mailer {
             WorkItem::BillFormatNotice { go_live, first_bill_date, event_id, .. } => {
                 let account = self.account(account_id).await?;
                 let rendered = render::bill_format_notice(brand, &account, *go_live, *first_bill_date)?;
-                (MailKind::BillFormatNotice, event_id.clone(), rendered, bill_recipients(&account, &[]))
+                (MailKind::BillFormatNotice, event_id.clone(), rendered, bill_recipients(&account))
             }
             // A bill paid, credited or voided since the reminder was queued gets none.
             WorkItem::PaymentReminder { invoice_id, event_id, as_of, .. } => {
@@ -157,7 +157,7 @@ impl Mailer {
                 attachment = self.document(&facts, &invoice).await?;
                 let rendered =
                     render::payment_reminder(&facts, open.days_past_due((*as_of).max(Utc::now().date_naive())))?;
-                (MailKind::PaymentReminder, event_id.clone(), rendered, bill_recipients(&account, &[]))
+                (MailKind::PaymentReminder, event_id.clone(), rendered, bill_recipients(&account))
             }
             WorkItem::CreditNoteIssued { credit_note_id, event_id, .. } => {
                 let (account, note) = tokio::try_join!(self.account(account_id), async {
@@ -169,7 +169,7 @@ impl Mailer {
                 let invoice = self.invoice(account_id, &note.invoice_id).await?;
                 let facts = render::CreditNoteFacts::new(brand, &account, &note, &invoice);
                 attachment = self.credit_note_document(&facts, &note).await?;
-                (MailKind::CreditNote, event_id.clone(), render::credit_note(&facts)?, bill_recipients(&account, &[]))
+                (MailKind::CreditNote, event_id.clone(), render::credit_note(&facts)?, bill_recipients(&account))
             }
             // The seat provisioner's; nothing to mail.
             WorkItem::SeatsChanged { .. } => return Ok(0),

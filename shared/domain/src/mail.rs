@@ -59,13 +59,13 @@ impl MailKey {
 }
 
 /// Who gets an account's bills: the billing contact, then the bill recipients, each once
-/// (addresses compare case-insensitively; [`Email`] is stored lower-cased), minus `suppressed`
-/// (addresses that bounced or complained).
-pub fn bill_recipients(account: &Account, suppressed: &[Email]) -> Vec<Email> {
+/// (addresses compare case-insensitively; [`Email`] is stored lower-cased). Addresses that
+/// bounced or complained are left out when each mail is claimed.
+pub fn bill_recipients(account: &Account) -> Vec<Email> {
     let mut out: Vec<Email> = Vec::new();
     let all = std::iter::once(&account.billing_contact.email).chain(account.bill_recipients.as_slice());
     for e in all {
-        if !out.contains(e) && !suppressed.contains(e) {
+        if !out.contains(e) {
             out.push(e.clone());
         }
     }

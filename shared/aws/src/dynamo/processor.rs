@@ -59,6 +59,21 @@ impl DynamoStore {
         Ok(item)
     }
 
+    /// Claims the event and writes a subscription (`put`, with its condition) and its follow-up,
+    /// in one transaction.
+    async fn subscription_write(
+        &self,
+        record: &EventRecord,
+        put: TransactWriteItem,
+        work: Option<&WorkItem>,
+    ) -> Result<Recorded> {
+        let mut items = vec![self.ledger_put(record)?, put];
+        if let Some(w) = work {
+            items.push(self.work_put(w, record.received_at)?);
+        }
+        self.transact_ledgered(items).await
+    }
+
     /// Puts a projected object (stamped by the event that wrote it) if the stored one is still
     /// the state the decision was made on: absent (`None`), or stamped `previous`. A newer event
     /// applied meanwhile fails the condition.
@@ -175,12 +190,8 @@ impl ProcessorEvents for DynamoStore {
         after: &Subscription,
         work: Option<&WorkItem>,
     ) -> Result<Recorded> {
-        let item = subscription_item(after)?;
-        let mut items = vec![self.ledger_put(record)?, self.projection_put(item, before.map(|b| &b.stamp))?];
-        if let Some(w) = work {
-            items.push(self.work_put(w, record.received_at)?);
-        }
-        self.transact_ledgered(items).await
+        let put = self.projection_put(subscription_item(after)?, before.map(|b| &b.stamp))?;
+        self.subscription_write(record, put, work).await
     }
 
     async fn save_subscription_over(
@@ -190,23 +201,24 @@ impl ProcessorEvents for DynamoStore {
         after: &Subscription,
         work: Option<&WorkItem>,
     ) -> Result<Recorded> {
-        let put = Put::builder().table_name(&self.table).set_item(Some(subscription_item(after)?));
+        let item = subscription_item(after)?;
         let put = match prior {
-            None => put.condition_expression("attribute_not_exists(pk)"),
-            Some(p) => put
-                .condition_expression("#stamp_at < :at AND #seats = :seats AND #status = :status")
-                .expression_attribute_names("#stamp_at", STAMP_AT)
-                .expression_attribute_names("#seats", "seats")
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":at", n(after.stamp.at.timestamp()))
-                .expression_attribute_values(":seats", super::to_attribute(&p.seats)?)
-                .expression_attribute_values(":status", super::to_attribute(&p.status)?),
+            None => self.projection_put(item, None)?,
+            Some(p) => {
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .condition_expression("#stamp_at < :at AND #seats = :seats AND #status = :status")
+                    .expression_attribute_names("#stamp_at", STAMP_AT)
+                    .expression_attribute_names("#seats", "seats")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":at", n(after.stamp.at.timestamp()))
+                    .expression_attribute_values(":seats", super::to_attribute(&p.seats)?)
+                    .expression_attribute_values(":status", super::to_attribute(&p.status)?);
+                TransactWriteItem::builder().put(built(put.build())?).build()
+            }
         };
-        let mut items = vec![self.ledger_put(record)?, TransactWriteItem::builder().put(built(put.build())?).build()];
-        if let Some(w) = work {
-            items.push(self.work_put(w, record.received_at)?);
-        }
-        self.transact_ledgered(items).await
+        self.subscription_write(record, put, work).await
     }
 
     async fn invoice(&self, account: &AccountId, id: &str) -> Result<Option<Invoice>> {
