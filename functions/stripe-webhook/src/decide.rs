@@ -10,7 +10,9 @@ use billing_domain::invoice::{ChargeKind, Invoice, InvoiceLine, InvoiceStatus, S
 use billing_domain::{AccountId, Currency, Money};
 use billing_stripe::{metadata, time};
 use rust_decimal::Decimal;
-use stripe_events::{Event, EventObject};
+use stripe_events::EventObject;
+
+use crate::verify::Event;
 
 /// A subscription as Stripe reports it, before its account is known.
 #[derive(Debug, Clone, PartialEq, Eq)]
