@@ -3,6 +3,9 @@
 //! disputed charge, an invoice line's product). The adapter uses async-stripe's client; tests and
 //! the local stack point it at a fake Stripe server.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use async_trait::async_trait;
 use billing_domain::{Error, Result};
 use billing_stripe::classify;
@@ -114,5 +117,111 @@ impl StripeObjects for StripeApi {
         }
         let page = req.send(&self.client).await.map_err(classify)?;
         Ok((page.data, page.has_more))
+    }
+}
+
+/// How [`OnFirstUse`] makes its client.
+pub type MakeClient<T> = Box<dyn Fn() -> Pin<Box<dyn Future<Output = Result<T>> + Send>> + Send + Sync>;
+
+/// A Stripe client made when an event first needs one, then kept for the process.
+///
+/// Most events never call Stripe (only a paid Checkout's settlement, a dispute's charge, a
+/// product no event named, or an event that cannot be ordered do), so the webhook does not read
+/// the API key or build the client's TLS at cold start. A failure to make it (the key's secret
+/// unreadable) fails only the event that needed it, as `Unavailable`: Stripe redelivers it, and
+/// the next call tries again.
+pub struct OnFirstUse<T> {
+    make: MakeClient<T>,
+    made: tokio::sync::OnceCell<T>,
+}
+
+impl<T: StripeObjects> OnFirstUse<T> {
+    pub fn new(make: MakeClient<T>) -> Self {
+        Self { make, made: tokio::sync::OnceCell::new() }
+    }
+
+    async fn get(&self) -> Result<&T> {
+        self.made.get_or_try_init(|| (self.make)()).await
+    }
+}
+
+#[async_trait]
+impl<T: StripeObjects> StripeObjects for OnFirstUse<T> {
+    async fn subscription(&self, id: &str) -> Result<stripe_shared::Subscription> {
+        self.get().await?.subscription(id).await
+    }
+
+    async fn events(&self, since: i64, starting_after: Option<&str>) -> Result<EventPage> {
+        self.get().await?.events(since, starting_after).await
+    }
+
+    async fn charge(&self, id: &str) -> Result<stripe_shared::Charge> {
+        self.get().await?.charge(id).await
+    }
+
+    async fn settle_invoice(&self, invoice_id: &str, idempotency_key: &str) -> Result<()> {
+        self.get().await?.settle_invoice(invoice_id, idempotency_key).await
+    }
+
+    async fn product(&self, id: &str) -> Result<stripe_shared::Product> {
+        self.get().await?.product(id).await
+    }
+
+    async fn invoice_lines(
+        &self,
+        invoice_id: &str,
+        starting_after: Option<&str>,
+    ) -> Result<(Vec<stripe_shared::InvoiceLineItem>, bool)> {
+        self.get().await?.invoice_lines(invoice_id, starting_after).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// Answers `product` with "no such product"; nothing else is called here.
+    struct Named;
+
+    #[async_trait]
+    impl StripeObjects for Named {
+        async fn subscription(&self, _: &str) -> Result<stripe_shared::Subscription> {
+            unreachable!()
+        }
+        async fn events(&self, _: i64, _: Option<&str>) -> Result<EventPage> {
+            unreachable!()
+        }
+        async fn charge(&self, _: &str) -> Result<stripe_shared::Charge> {
+            unreachable!()
+        }
+        async fn settle_invoice(&self, _: &str, _: &str) -> Result<()> {
+            unreachable!()
+        }
+        async fn product(&self, _: &str) -> Result<stripe_shared::Product> {
+            Err(Error::NotFound)
+        }
+        async fn invoice_lines(&self, _: &str, _: Option<&str>) -> Result<(Vec<stripe_shared::InvoiceLineItem>, bool)> {
+            unreachable!()
+        }
+    }
+
+    #[tokio::test]
+    async fn the_client_is_made_on_first_use_once_and_a_failure_to_make_it_is_retried() {
+        let attempts = Arc::new(AtomicUsize::new(0));
+        let counted = attempts.clone();
+        let lazy = OnFirstUse::new(Box::new(move || {
+            let n = counted.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move {
+                if n == 0 { Err(Error::Unavailable("the key's secret could not be read".into())) } else { Ok(Named) }
+            })
+        }));
+        assert_eq!(attempts.load(Ordering::SeqCst), 0, "nothing made before it is needed");
+        assert!(matches!(lazy.product("prod_1").await, Err(Error::Unavailable(_))));
+        assert!(matches!(lazy.product("prod_1").await, Err(Error::NotFound)));
+        assert!(matches!(lazy.product("prod_2").await, Err(Error::NotFound)));
+        assert_eq!(attempts.load(Ordering::SeqCst), 2, "made once it succeeded");
     }
 }
