@@ -190,6 +190,40 @@ impl<R: Requirement> FromRequestParts<AppState> for WithAccountDue<R> {
     }
 }
 
+/// [`WithAccountDue`] and the account's newest invoices (whose newest issued one is the
+/// statement's latest bill), all read at the same time as the membership is checked: the
+/// statement in one round trip.
+#[derive(Debug)]
+pub struct WithStatement<R> {
+    pub access: AccountAccess<R>,
+    pub account: Account,
+    /// Its open invoices (the newest [`OPEN_READ`]).
+    pub open: Vec<billing_domain::invoice::Invoice>,
+    /// Its newest [`RECENT_READ`] invoices, any status.
+    pub recent: Vec<billing_domain::invoice::Invoice>,
+}
+
+/// The newest invoices a statement reads for its latest bill (drafts are skipped; more than this
+/// many drafts in a row is not a state the bill run leaves).
+pub const RECENT_READ: u16 = 10;
+
+impl<R: Requirement> FromRequestParts<AppState> for WithStatement<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let open = Some(billing_domain::invoice::InvoiceStatus::Open);
+        let (access, (account, open, recent)) = access_with(parts, state, async |id| {
+            tokio::try_join!(
+                state.store.account(id),
+                state.store.invoices(id, open, OPEN_READ, None),
+                state.store.invoices(id, None, RECENT_READ, None)
+            )
+        })
+        .await?;
+        Ok(Self { access, account: account.ok_or(ApiError::NotFound)?, open: open.invoices, recent: recent.invoices })
+    }
+}
+
 /// [`AccountAccess`] and the account's contract (invoice-mode) billing state, read at the same
 /// time as the membership is checked, as [`WithAccount`] does. An account not billed by contract
 /// is `not_contract_billed`.

@@ -94,3 +94,35 @@ async fn the_openapi_document_is_served() {
     assert_eq!(r.body["openapi"], "3.1.0");
     assert!(r.body["paths"]["/v1/accounts/{account_id}/subscription/seats/preview"]["post"].is_object());
 }
+
+#[tokio::test]
+async fn the_statement_and_the_account_page_are_each_one_round_trip_to_the_store() {
+    use devstack::calls::CallLog;
+
+    let (s, viewer) = with_invoices().await;
+    // The portal's store talks to the stand-in through a proxy that records each call.
+    let log = CallLog::start(&s.endpoint).await.unwrap();
+    let aws = devstack::aws::local_config(&log.url).await;
+    let portal = s.with_store(billing_aws::DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &s.table));
+
+    let statement = portal.get(&viewer, "/v1/accounts/acct_demo/statement").await;
+    assert_eq!(statement.status, StatusCode::OK, "{:?}", statement.body);
+    assert_eq!(statement.body["latest_invoice"]["id"], "in_DemoProration001");
+    let calls = log.tally();
+    // The membership, the account, its open and its newest invoices: read at once.
+    assert_eq!(calls.store, 4, "{}", calls.path());
+    assert_eq!(calls.store_serial, 1, "{}", calls.path());
+
+    let account = portal.get(&viewer, "/v1/accounts/acct_demo").await;
+    assert_eq!(account.status, StatusCode::OK, "{:?}", account.body);
+    let calls = log.tally();
+    assert_eq!((calls.store, calls.store_serial), (3, 1), "{}", calls.path());
+
+    // A stranger sees nothing of what was read: not a member, then no invitation for the
+    // e-mail (the second round trip), and the refusal is the answer.
+    let stranger = integration_tests::User::new("someone-else").with_email("someone@elsewhere.example");
+    let r = portal.get(&stranger, "/v1/accounts/acct_demo/statement").await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "not_found"));
+    assert_eq!(r.body.get("latest_invoice"), None);
+    assert_eq!(log.tally().store_serial, 2);
+}

@@ -9,7 +9,7 @@ use billing_domain::receivables::past_due;
 use chrono::Utc;
 use serde::Deserialize;
 
-use crate::access::{AccountAccess, WithAccount, can};
+use crate::access::{AccountAccess, WithStatement, can};
 use crate::error::{ApiError, ApiResult};
 use crate::error::{ReadErrors, WriteErrors};
 use crate::extract::{self, OptionalJson};
@@ -160,26 +160,15 @@ pub async fn pdf(
     security(("bearer" = []))
 )]
 pub async fn statement(
-    State(state): State<AppState>,
-    WithAccount { access: AccountAccess { id, .. }, account }: WithAccount<can::Read>,
+    WithStatement { account, open, recent, .. }: WithStatement<can::Read>,
 ) -> ApiResult<Json<StatementView>> {
-    // The recent and the open invoices are read at once.
-    let (recent, open) = tokio::try_join!(
-        state.store.invoices(&id, None, 10, None),
-        state.store.invoices(&id, Some(InvoiceStatus::Open), MAX_LIMIT, None)
-    )?;
-    let latest = recent.invoices.iter().find(|i| i.status != InvoiceStatus::Draft);
-    let past_due = past_due(&open.invoices, Utc::now().date_naive())?;
+    let latest = recent.iter().find(|i| i.status != InvoiceStatus::Draft);
+    let past_due = past_due(&open, Utc::now().date_naive())?;
     Ok(Json(StatementView {
         past_due,
         balance_due: account.balance_due,
         latest_invoice: latest.map(InvoiceView::new).transpose()?,
-        open_invoices: open
-            .invoices
-            .iter()
-            .filter(|i| !i.amount_remaining.is_zero())
-            .map(InvoiceSummaryView::from)
-            .collect(),
+        open_invoices: open.iter().filter(|i| !i.amount_remaining.is_zero()).map(InvoiceSummaryView::from).collect(),
     }))
 }
 
