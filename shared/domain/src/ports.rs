@@ -490,6 +490,10 @@ pub trait ReceivablesReader: Send + Sync {
         limit: u16,
         after: Option<&str>,
     ) -> Result<Page<crate::receivables::Receivable>>;
+
+    /// The names of these accounts (one left out when no such account is stored), for the
+    /// report's rows: read a hundred at a time, a call each (`BatchGetItem`), not one per account.
+    async fn account_names(&self, ids: &[AccountId]) -> Result<std::collections::HashMap<AccountId, String>>;
 }
 
 /// Ops' view of parked events: list them, discard one (its ledger entry records who and why).

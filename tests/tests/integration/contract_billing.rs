@@ -874,3 +874,31 @@ async fn a_contract_bill_pdf_is_stored_once_attached_and_linked() {
     assert_eq!(s.get(&stranger, &path).await.code(), "not_found");
     assert_eq!(s.get(&viewer, "/v1/accounts/acct_pdf/invoices/bill_nope/pdf").await.code(), "not_found");
 }
+
+/// The receivables report names its accounts from one `BatchGetItem` per hundred (it read them
+/// one `GetItem` each, sixteen at a time).
+#[tokio::test]
+async fn the_receivables_report_reads_account_names_a_hundred_a_call() {
+    use billing_domain::AccountId;
+    use billing_domain::ports::ReceivablesReader;
+    use devstack::calls::CallLog;
+
+    let s = Stack::new().await;
+    let ids: Vec<AccountId> = (0..130).map(|n| format!("acct_names{n:03}").parse().unwrap()).collect();
+    futures::future::join_all(ids.iter().map(|id| async { crate::storm::open_account(&s.store(), id).await })).await;
+    let log = CallLog::start(&s.endpoint).await.unwrap();
+    let aws = devstack::aws::local_config(&log.url).await;
+    let counted = billing_aws::DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &s.table);
+
+    // Every id, one twice, and one of no account.
+    let mut asked = ids.clone();
+    asked.push(ids[7].clone());
+    asked.push("acct_nosuchaccount".parse().unwrap());
+    let names = counted.account_names(&asked).await.unwrap();
+    assert_eq!(names.len(), 130);
+    assert_eq!(names[&ids[129]], "Storm acct_names129");
+    assert!(!names.contains_key(&"acct_nosuchaccount".parse::<AccountId>().unwrap()));
+    assert_eq!(log.tally().calls, ["DynamoDB.BatchGetItem", "DynamoDB.BatchGetItem"]);
+    assert!(counted.account_names(&[]).await.unwrap().is_empty());
+    assert!(log.tally().calls.is_empty(), "nothing asked, nothing read");
+}

@@ -154,7 +154,7 @@ fn faults_of(c: &integration_tests::storm::Counts) -> Value {
     })
 }
 
-async fn open_account(store: &DynamoStore, id: &AccountId) {
+pub(crate) async fn open_account(store: &DynamoStore, id: &AccountId) {
     let now = chrono::Utc::now();
     let email = contact(id);
     let new = NewAccount {

@@ -31,7 +31,7 @@ pub(super) fn account_item(account: &Account) -> Result<Item> {
     Ok(item)
 }
 
-fn account_from_item(mut item: Item) -> Result<Account> {
+pub(super) fn account_from_item(mut item: Item) -> Result<Account> {
     let currency: Currency = item
         .get("currency")
         .and_then(|v| v.as_s().ok())

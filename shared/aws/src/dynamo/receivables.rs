@@ -1,6 +1,8 @@
 //! The receivables index (`gsi2`): open invoices with money left to pay, across accounts, by due
 //! date. Invoice writes keep it (see `index_receivable`); this reads it.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use billing_domain::ports::{Page, ReceivablesReader};
 use billing_domain::receivables::{Receivable, due_of};
@@ -72,5 +74,28 @@ impl ReceivablesReader for DynamoStore {
         }
         let next = out.last_evaluated_key.is_some().then_some(last).flatten();
         Ok(Page { items, next })
+    }
+
+    async fn account_names(&self, ids: &[AccountId]) -> Result<HashMap<AccountId, String>> {
+        use futures::{StreamExt, TryStreamExt};
+        // BatchGetItem's most keys per call; a few calls at once.
+        const PER_CALL: usize = 100;
+        let mut unique = ids.to_vec();
+        unique.sort();
+        unique.dedup();
+        let keys: Vec<Vec<(String, String)>> = unique
+            .chunks(PER_CALL)
+            .map(|ids| ids.iter().map(|id| (account_pk(id), ACCOUNT_SK.to_owned())).collect())
+            .collect();
+        let batches = futures::stream::iter(keys)
+            .map(|keys| self.batch_get(keys))
+            .buffer_unordered(4)
+            .try_collect::<Vec<_>>()
+            .await?;
+        batches
+            .into_iter()
+            .flatten()
+            .map(|item| super::accounts::account_from_item(item).map(|a| (a.id, a.name)))
+            .collect()
     }
 }
