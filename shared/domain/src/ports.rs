@@ -302,11 +302,10 @@ pub trait MailLedger: Send + Sync {
     async fn release(&self, key: &crate::mail::MailKey) -> Result<()>;
 }
 
-/// Addresses not to mail: hard bounces and complaints.
+/// Addresses not to mail: hard bounces and complaints. (Whether one is suppressed is checked by
+/// the mail's claim, [`MailLedger::claim_send`], in the same write.)
 #[async_trait]
 pub trait Suppressions: Send + Sync {
-    /// The ones of `emails` that are suppressed.
-    async fn suppressed(&self, emails: &[Email]) -> Result<Vec<Email>>;
     async fn suppress(&self, email: &Email, reason: &str, now: DateTime<Utc>) -> Result<()>;
 }
 

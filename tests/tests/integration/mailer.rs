@@ -168,12 +168,10 @@ async fn ses_bounces_and_complaints_suppress_the_address() {
     for n in [bounce, transient, complaint] {
         invoice_mailer::dispatch(&mailer, notification(n)).await.unwrap();
     }
-    let asked: Vec<Email> = ["gone@bounce.example", "full@bounce.example", "angry@bounce.example"]
-        .iter()
-        .map(|e| e.parse().unwrap())
-        .collect();
-    let suppressed: Vec<String> = s.store().suppressed(&asked).await.unwrap().iter().map(|e| e.to_string()).collect();
-    assert_eq!(suppressed, ["gone@bounce.example", "angry@bounce.example"], "a transient bounce is not suppressed");
+    let mut suppressed: Vec<String> =
+        s.items_of("suppressed_email").await.iter().map(|i| i["email"].as_str().unwrap().to_owned()).collect();
+    suppressed.sort();
+    assert_eq!(suppressed, ["angry@bounce.example", "gone@bounce.example"], "a transient bounce is not suppressed");
 }
 
 #[tokio::test]

@@ -119,16 +119,6 @@ impl MailLedger for DynamoStore {
 
 #[async_trait]
 impl Suppressions for DynamoStore {
-    async fn suppressed(&self, emails: &[Email]) -> Result<Vec<Email>> {
-        let mut out = Vec::new();
-        for e in emails {
-            if self.get(suppressed_pk(e), SUPPRESSED_SK.into()).await?.is_some() {
-                out.push(e.clone());
-            }
-        }
-        Ok(out)
-    }
-
     async fn suppress(&self, email: &Email, reason: &str, now: DateTime<Utc>) -> Result<()> {
         self.client
             .put_item()
