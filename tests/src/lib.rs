@@ -650,6 +650,10 @@ pub mod faults {
             self.check()?;
             self.inner.save_projection(r, p, a, au).await
         }
+        async fn save_projection_over(&self, r: &billing::EventRecord, a: &billing::Projection) -> Result<Recorded> {
+            self.check()?;
+            self.inner.save_projection_over(r, a).await
+        }
         async fn invoice(&self, a: &AccountId, id: &str) -> Result<Option<invoice::Invoice>> {
             self.inner.invoice(a, id).await
         }

@@ -282,6 +282,17 @@ async fn project(
     let proposed = draft.projection.for_account(account.clone());
     let mut rec = record(head, now, EventOutcome::Applied);
     rec.account_id = Some(account.clone());
+    // A payment method's state does not depend on what was stored, and is not audited: one write
+    // claims the event and replaces an older one. Anything else stored (a newer or same-second
+    // event) fails its condition and is read and decided on below. A payment is read first: it
+    // keeps a dispute the event does not carry, and its audit entry names what it was.
+    if draft.audit.is_none() && !matches!(proposed, Projection::Payment(_)) {
+        match store.save_projection_over(&rec, &proposed).await {
+            Ok(r) => return Ok(result(r, EventOutcome::Applied)),
+            Err(Error::Conflict) => {}
+            Err(e) => return Err(e),
+        }
+    }
     let mut retry = Retry::on_conflict();
     while retry.attempt().await {
         let before = store.projection(&proposed.key()).await?;

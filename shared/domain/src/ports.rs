@@ -208,6 +208,15 @@ pub trait ProcessorEvents: ParkedReader {
         after: &crate::billing::Projection,
         audit: Option<&AuditEntry>,
     ) -> Result<Recorded>;
+    /// Claims the event and writes `after` in one write, if no projection is stored under its key
+    /// or the stored one is older by its stamp's time; otherwise `Error::Conflict` (read it and
+    /// decide again with [`save_projection`](Self::save_projection)). For projections whose new
+    /// state does not depend on the stored one and that are not audited.
+    async fn save_projection_over(
+        &self,
+        record: &crate::billing::EventRecord,
+        after: &crate::billing::Projection,
+    ) -> Result<Recorded>;
 }
 
 /// How far missed-event recovery has read the processor's event list.

@@ -286,3 +286,52 @@ async fn an_event_delivered_in_order_is_applied_in_one_store_call() {
     let work = s.items_of("work_item").await;
     assert!(work.iter().any(|w| w["from"].as_i64() == Some(8) && w["to"].as_i64() == Some(12)), "{work:?}");
 }
+
+#[tokio::test]
+async fn a_payment_method_event_is_applied_in_one_write_after_its_customer_is_resolved() {
+    use devstack::calls::CallLog;
+
+    let s = Stack::new().await;
+    let log = CallLog::start(&s.endpoint).await.unwrap();
+    let aws = devstack::aws::local_config(&log.url).await;
+    let counted = billing_aws::DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &s.table);
+    let webhook = s.webhook_over(counted, &[SECRET]);
+    let r = send(&s, &webhook, &sample("checkout.session.completed.json").to_string()).await;
+    assert_eq!(r.body["result"], json!({"recorded": "applied"}));
+    log.take();
+
+    // The payment method names only its customer: the link, then one write.
+    let resolve_then_write = ["DynamoDB.GetItem", "DynamoDB.TransactWriteItems"];
+    let attached = sample("payment_method.attached.json");
+    let r = send(&s, &webhook, &attached.to_string()).await;
+    assert_eq!(r.body["result"], json!({"recorded": "applied"}));
+    assert_eq!(log.tally().calls, resolve_then_write);
+    let stored = s.items_of("projection").await;
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(stored[0]["stamp"]["event_id"], attached["id"]);
+
+    // A redelivery: the same two calls, nothing changes.
+    let r = send(&s, &webhook, &attached.to_string()).await;
+    assert_eq!(r.body["result"], json!("duplicate"));
+    assert_eq!(log.tally().calls, resolve_then_write);
+
+    // An older event about it (sent before, delivered after): the write's condition fails, the
+    // stored state is read, and the event is recorded stale.
+    let mut older = attached.clone();
+    older["id"] = json!("evt_OlderCardEvent01");
+    older["created"] = json!(attached["created"].as_i64().unwrap() - 60);
+    older["data"]["object"]["card"]["exp_year"] = json!(2001);
+    let r = send(&s, &webhook, &older.to_string()).await;
+    assert_eq!(r.body["result"], json!({"recorded": "stale"}));
+    assert_eq!(
+        log.tally().calls,
+        ["DynamoDB.GetItem", "DynamoDB.TransactWriteItems", "DynamoDB.GetItem", "DynamoDB.TransactWriteItems"]
+    );
+    let stored = s.items_of("projection").await;
+    assert_eq!(stored[0]["stamp"]["event_id"], attached["id"], "the newer state stays");
+
+    // Detached later (resolved by the customer it had): one write again.
+    let r = send(&s, &webhook, &sample("payment_method.detached.json").to_string()).await;
+    assert_eq!(r.body["result"], json!({"recorded": "applied"}));
+    assert_eq!(log.tally().store_serial, 2, "{}", log.tally().path());
+}

@@ -310,14 +310,31 @@ impl ProcessorEvents for DynamoStore {
         after: &Projection,
         audit: Option<&AuditEntry>,
     ) -> Result<Recorded> {
-        let (pk, sk) = projection_keys(&after.key());
-        let item = keyed(after, pk, sk, "projection")?;
-        let mut items = vec![self.ledger_put(record)?, self.projection_put(item, previous)?];
+        let mut items = vec![self.ledger_put(record)?, self.projection_put(projection_item(after)?, previous)?];
         if let Some(a) = audit {
             items.push(self.audit_put(a)?);
         }
         self.transact_ledgered(items).await
     }
+
+    async fn save_projection_over(&self, record: &EventRecord, after: &Projection) -> Result<Recorded> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(projection_item(after)?))
+            .condition_expression("attribute_not_exists(pk) OR #stamp_at < :at")
+            .expression_attribute_names("#stamp_at", STAMP_AT)
+            .expression_attribute_values(":at", n(after.stamp().at.timestamp()));
+        let put = TransactWriteItem::builder().put(built(put.build())?).build();
+        self.transact_ledgered(vec![self.ledger_put(record)?, put]).await
+    }
+}
+
+/// A projection's item, with its stamp's time as a number (`stamp_at`), as a subscription's.
+fn projection_item(after: &Projection) -> Result<super::Item> {
+    let (pk, sk) = projection_keys(&after.key());
+    let mut item = keyed(after, pk, sk, "projection")?;
+    item.insert(STAMP_AT.into(), n(after.stamp().at.timestamp()));
+    Ok(item)
 }
 
 /// A subscription's item, with its stamp's time as a number (`stamp_at`, epoch seconds) for
