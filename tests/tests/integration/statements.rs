@@ -96,7 +96,7 @@ async fn the_openapi_document_is_served() {
 }
 
 #[tokio::test]
-async fn the_statement_and_the_account_page_are_each_one_round_trip_to_the_store() {
+async fn the_statement_the_account_and_every_page_that_reads_are_one_round_trip_to_the_store() {
     use devstack::calls::CallLog;
 
     let (s, viewer) = with_invoices().await;
@@ -117,6 +117,27 @@ async fn the_statement_and_the_account_page_are_each_one_round_trip_to_the_store
     assert_eq!(account.status, StatusCode::OK, "{:?}", account.body);
     let calls = log.tally();
     assert_eq!((calls.store, calls.store_serial), (3, 1), "{}", calls.path());
+
+    // Every page that reads the account's data reads it while the membership is checked.
+    // (The seat book is its version, then the seats: the order its writes' condition relies on.)
+    for (path, reads, serial) in [
+        ("/v1/accounts/acct_demo/invoices", 1, 1),
+        ("/v1/accounts/acct_demo/invoices/in_DemoFirst0000001", 1, 1),
+        ("/v1/accounts/acct_demo/payment-methods", 2, 1),
+        ("/v1/accounts/acct_demo/members", 1, 1),
+        ("/v1/accounts/acct_demo/members/mem_nosuchmember", 1, 1),
+        ("/v1/accounts/acct_demo/subscription", 1, 1),
+        ("/v1/accounts/acct_demo/seats", 2, 2),
+    ] {
+        let r = portal.get(&viewer, path).await;
+        assert!(r.status == StatusCode::OK || r.status == StatusCode::NOT_FOUND, "{path}: {:?}", r.body);
+        let calls = log.tally();
+        assert_eq!((calls.store, calls.store_serial), (1 + reads, serial), "{path}: {}", calls.path());
+    }
+    // A bad parameter is answered to a member, after the same one round trip (nothing read).
+    let r = portal.get(&viewer, "/v1/accounts/acct_demo/invoices?limit=0").await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "invalid_parameter"));
+    assert_eq!(log.tally().store, 1);
 
     // A stranger sees nothing of what was read: not a member, then no invitation for the
     // e-mail (the second round trip), and the refusal is the answer.

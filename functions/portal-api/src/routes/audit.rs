@@ -5,7 +5,7 @@ use axum::extract::{Query, State};
 use billing_domain::{AuditEntry, AuditId};
 use serde::{Deserialize, Serialize};
 
-use crate::access::{AccountAccess, can};
+use crate::access::{AccountScope, can};
 use crate::error::AdminReadErrors;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{self};
@@ -47,16 +47,21 @@ pub struct AuditView {
 )]
 pub async fn list(
     State(state): State<AppState>,
-    AccountAccess { id, .. }: AccountAccess<can::ReadAudit>,
+    scope: AccountScope<can::ReadAudit>,
     query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<AuditView>> {
-    let Query(q) = query.map_err(|e| ApiError::InvalidParameter(e.body_text()))?;
-    let limit = extract::limit(q.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
-    let cursor = q
-        .cursor
-        .map(|c| c.parse::<AuditId>())
-        .transpose()
-        .map_err(|_| ApiError::InvalidParameter("cursor is not one this API returned".into()))?;
-    let page = state.store.audit(&id, limit, cursor.as_ref()).await?;
+    // Read while the membership is checked; a bad parameter is answered only to one who may read.
+    let (_, page) = scope
+        .read(&state, async |id| {
+            let Query(q) = query.map_err(|e| ApiError::InvalidParameter(e.body_text()))?;
+            let limit = extract::limit(q.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
+            let cursor = q
+                .cursor
+                .map(|c| c.parse::<AuditId>())
+                .transpose()
+                .map_err(|_| ApiError::InvalidParameter("cursor is not one this API returned".into()))?;
+            state.store.audit(id, limit, cursor.as_ref()).await.map_err(ApiError::from)
+        })
+        .await?;
     Ok(Json(AuditView { entries: page.entries, next_cursor: page.next }))
 }

@@ -10,7 +10,7 @@ use billing_domain::{AuditAction, AuditEntry, Email, Member, Role};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
-use crate::access::{AccountAccess, can};
+use crate::access::{AccountAccess, AccountScope, can};
 use crate::error::{ApiError, ApiResult};
 use crate::error::{ReadErrors, WriteErrors};
 use crate::extract::{JsonBody, member_id};
@@ -37,11 +37,9 @@ pub struct MembersView {
     ),
     security(("bearer" = []))
 )]
-pub async fn list(
-    State(state): State<AppState>,
-    AccountAccess { id, .. }: AccountAccess<can::Read>,
-) -> ApiResult<Json<MembersView>> {
-    let members = state.store.members(&id).await?.into_iter().map(MemberView::from).collect();
+pub async fn list(State(state): State<AppState>, scope: AccountScope<can::Read>) -> ApiResult<Json<MembersView>> {
+    let (_, members) = scope.read(&state, async |id| state.store.members(id).await).await?;
+    let members = members.into_iter().map(MemberView::from).collect();
     Ok(Json(MembersView { members }))
 }
 
@@ -63,11 +61,16 @@ pub async fn list(
 )]
 pub async fn get(
     State(state): State<AppState>,
-    AccountAccess { id, .. }: AccountAccess<can::Read>,
+    scope: AccountScope<can::Read>,
     Path((_, member)): Path<(String, String)>,
 ) -> ApiResult<Json<MemberView>> {
-    let member = member_id(&member)?;
-    let m = state.store.member(&id, &member).await?.ok_or(ApiError::NotFound)?;
+    let (_, m) = scope
+        .read(&state, async |id| {
+            let member = member_id(&member)?;
+            state.store.member(id, &member).await.map_err(ApiError::from)
+        })
+        .await?;
+    let m = m.ok_or(ApiError::NotFound)?;
     Ok(Json(m.into()))
 }
 

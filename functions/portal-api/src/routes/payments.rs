@@ -11,7 +11,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::access::{AccountAccess, can};
+use crate::access::{AccountAccess, AccountScope, can};
 use crate::error::{ApiError, ApiResult, ChangedInvoice};
 use crate::error::{ReadErrors, WriteErrors};
 use crate::extract::{self, OptionalJson};
@@ -282,10 +282,14 @@ async fn account_currency(state: &AppState, id: &AccountId) -> ApiResult<billing
 )]
 pub async fn list_methods(
     State(state): State<AppState>,
-    AccountAccess { id, .. }: AccountAccess<can::Read>,
+    scope: AccountScope<can::Read>,
 ) -> ApiResult<Json<PaymentMethodsView>> {
-    let default = state.store.default_payment_method(&id).await?;
-    let mut methods = state.store.payment_methods(&id).await?;
+    // The default and the methods, read together while the membership is checked.
+    let (_, (default, mut methods)) = scope
+        .read(&state, async |id| {
+            tokio::try_join!(state.store.default_payment_method(id), state.store.payment_methods(id))
+        })
+        .await?;
     methods.sort_by(|a, b| b.stamp.at.cmp(&a.stamp.at).then_with(|| a.id.cmp(&b.id)));
     Ok(Json(PaymentMethodsView {
         payment_methods: methods

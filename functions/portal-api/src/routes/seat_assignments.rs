@@ -10,7 +10,7 @@ use billing_domain::{AccountId, AuditAction, AuditEntry, Email, Error, SeatId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::access::{AccountAccess, can};
+use crate::access::{AccountAccess, AccountScope, can};
 use crate::error::{ApiError, ApiResult, ReadErrors, WriteErrors};
 use crate::extract::{Caller, JsonBody};
 use crate::state::AppState;
@@ -49,11 +49,8 @@ pub struct SeatsView {
     responses((status = 200, body = SeatsView), ReadErrors),
     security(("bearer" = []))
 )]
-pub async fn list(
-    State(state): State<AppState>,
-    AccountAccess { id, .. }: AccountAccess<can::Read>,
-) -> ApiResult<Json<SeatsView>> {
-    let mut book = state.store.seat_book(&id).await?;
+pub async fn list(State(state): State<AppState>, scope: AccountScope<can::Read>) -> ApiResult<Json<SeatsView>> {
+    let (_, mut book) = scope.read(&state, async |id| state.store.seat_book(id).await).await?;
     book.seats
         .sort_by(|a, b| (a.assignee.is_none(), a.created_at, &a.id).cmp(&(b.assignee.is_none(), b.created_at, &b.id)));
     Ok(Json(SeatsView {

@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::access::{AccountAccess, can};
+use crate::access::{AccountAccess, AccountScope, can};
 use crate::error::{ApiError, ApiResult};
 use crate::error::{ReadErrors, WriteErrors};
 use crate::extract::{self, JsonBody};
@@ -41,11 +41,9 @@ const CLOCK_SKEW_SECS: i64 = 60;
     ),
     security(("bearer" = []))
 )]
-pub async fn get(
-    State(state): State<AppState>,
-    AccountAccess { id, .. }: AccountAccess<can::Read>,
-) -> ApiResult<Json<SubscriptionView>> {
-    let sub = state.store.live_subscription(&id).await?.ok_or(ApiError::SubscriptionNotFound)?;
+pub async fn get(State(state): State<AppState>, scope: AccountScope<can::Read>) -> ApiResult<Json<SubscriptionView>> {
+    let (_, sub) = scope.read(&state, async |id| state.store.live_subscription(id).await).await?;
+    let sub = sub.ok_or(ApiError::SubscriptionNotFound)?;
     Ok(Json(SubscriptionView::from(&sub)))
 }
 

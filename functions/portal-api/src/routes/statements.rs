@@ -9,7 +9,7 @@ use billing_domain::receivables::past_due;
 use chrono::Utc;
 use serde::Deserialize;
 
-use crate::access::{AccountAccess, WithStatement, can};
+use crate::access::{AccountAccess, AccountScope, WithStatement, can};
 use crate::error::{ApiError, ApiResult};
 use crate::error::{ReadErrors, WriteErrors};
 use crate::extract::{self, OptionalJson};
@@ -54,16 +54,23 @@ fn parse_status(raw: &str) -> ApiResult<InvoiceStatus> {
 )]
 pub async fn list(
     State(state): State<AppState>,
-    AccountAccess { id, .. }: AccountAccess<can::Read>,
+    scope: AccountScope<can::Read>,
     query: Result<Query<InvoiceQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<InvoiceListView>> {
-    let Query(q) = query.map_err(|e| ApiError::InvalidParameter(e.body_text()))?;
-    let status = q.status.as_deref().map(parse_status).transpose()?;
-    let limit = extract::limit(q.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
-    let page = state.store.invoices(&id, status, limit, q.cursor.as_deref()).await.map_err(|e| match e {
-        billing_domain::Error::Invalid(_) => ApiError::InvalidParameter("cursor is not one this API issued".into()),
-        other => other.into(),
-    })?;
+    // Read while the membership is checked; a bad parameter is answered only to a member.
+    let (_, page) = scope
+        .read(&state, async |id| {
+            let Query(q) = query.map_err(|e| ApiError::InvalidParameter(e.body_text()))?;
+            let status = q.status.as_deref().map(parse_status).transpose()?;
+            let limit = extract::limit(q.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
+            state.store.invoices(id, status, limit, q.cursor.as_deref()).await.map_err(|e| match e {
+                billing_domain::Error::Invalid(_) => {
+                    ApiError::InvalidParameter("cursor is not one this API issued".into())
+                }
+                other => other.into(),
+            })
+        })
+        .await?;
     Ok(Json(InvoiceListView {
         invoices: page.invoices.iter().map(InvoiceSummaryView::from).collect(),
         next_cursor: page.next,
@@ -88,10 +95,11 @@ pub async fn list(
 )]
 pub async fn get(
     State(state): State<AppState>,
-    AccountAccess { id, .. }: AccountAccess<can::Read>,
+    scope: AccountScope<can::Read>,
     Path((_, invoice)): Path<(String, String)>,
 ) -> ApiResult<Json<InvoiceView>> {
-    let invoice = state.store.account_invoice(&id, &invoice).await?.ok_or(ApiError::NotFound)?;
+    let (_, invoice) = scope.read(&state, async |id| state.store.account_invoice(id, &invoice).await).await?;
+    let invoice = invoice.ok_or(ApiError::NotFound)?;
     Ok(Json(InvoiceView::new(&invoice)?))
 }
 
