@@ -48,6 +48,8 @@ struct Target {
     binary: &'static str,
     event: fn(usize) -> Value,
     baseline: bool,
+    /// Set for this one beside the stack's.
+    env: &'static [(&'static str, &'static str)],
 }
 
 fn apigw_event(call: HttpCall, claims: Option<&BTreeMap<String, String>>) -> Value {
@@ -154,13 +156,46 @@ fn empty_event(_: usize) -> Value {
 }
 
 const TARGETS: &[Target] = &[
-    Target { name: "baseline: hello (lambda_runtime)", binary: "baseline-hello", event: empty_event, baseline: true },
-    Target { name: "baseline: floor (verify + put)", binary: "baseline-floor", event: floor_event, baseline: true },
-    Target { name: "stripe-webhook", binary: "stripe-webhook", event: webhook_event, baseline: false },
-    Target { name: "portal-api", binary: "portal-api", event: portal_event, baseline: false },
-    Target { name: "invoice-mailer", binary: "invoice-mailer", event: mailer_event, baseline: false },
-    Target { name: "seat-provisioner", binary: "seat-provisioner", event: provisioner_event, baseline: false },
+    Target {
+        name: "baseline: hello (lambda_runtime)",
+        binary: "baseline-hello",
+        event: empty_event,
+        baseline: true,
+        env: &[],
+    },
+    Target {
+        name: "baseline: floor (verify + put)",
+        binary: "baseline-floor",
+        event: floor_event,
+        baseline: true,
+        env: &[],
+    },
+    Target {
+        name: FLOOR_TRANSACTION,
+        binary: "baseline-floor",
+        event: floor_event,
+        baseline: true,
+        env: &[("FLOOR_WRITE", "transaction")],
+    },
+    Target { name: "stripe-webhook", binary: "stripe-webhook", event: webhook_event, baseline: false, env: &[] },
+    Target { name: "portal-api", binary: "portal-api", event: portal_event, baseline: false, env: &[] },
+    Target { name: "invoice-mailer", binary: "invoice-mailer", event: mailer_event, baseline: false, env: &[] },
+    Target {
+        name: "seat-provisioner",
+        binary: "seat-provisioner",
+        event: provisioner_event,
+        baseline: false,
+        env: &[],
+    },
 ];
+
+/// The floor whose one write has the webhook's shape (see `bench/baselines/floor`).
+const FLOOR_TRANSACTION: &str = "baseline: floor, the webhook's write (verify + 3-item transaction)";
+
+/// The stack's environment and the target's own.
+fn env_of(t: &Target, env: &[(String, String)]) -> Vec<(String, String)> {
+    env.iter().cloned().chain(t.env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))).collect()
+}
 
 /// The local stack every function runs against: moto with the table, the demo account and its
 /// first invoice, the secrets, a verified sender.
@@ -461,20 +496,23 @@ async fn main() -> Result<()> {
     let mut cold: Vec<Vec<Cold>> = TARGETS.iter().map(|_| Vec::new()).collect();
     for round in 0..args.cold {
         for (i, t) in TARGETS.iter().enumerate() {
-            let c = cold_start(t, &args.bin_dir.join(t.binary), &env, 1_000_000 + round * 100 + i).await?;
+            let c = cold_start(t, &args.bin_dir.join(t.binary), &env_of(t, &env), 1_000_000 + round * 100 + i).await?;
             cold[i].push(c);
         }
         eprintln!("lambda-bench: cold round {}/{} done", round + 1, args.cold);
     }
     let mut warm_runs = Vec::new();
     for (i, t) in TARGETS.iter().enumerate() {
-        warm_runs.push(warm(t, &args.bin_dir.join(t.binary), &env, args.events, 2_000_000 + i * 100_000).await?);
+        warm_runs
+            .push(warm(t, &args.bin_dir.join(t.binary), &env_of(t, &env), args.events, 2_000_000 + i * 100_000).await?);
         eprintln!("lambda-bench: {} warm run done", t.name);
     }
     let proxy = CallLog::start(&moto.endpoint).await?;
     let mut counted = Vec::new();
     for (i, t) in TARGETS.iter().enumerate() {
-        counted.push(count_calls(t, &args.bin_dir.join(t.binary), &env, &proxy, 3_000_000 + i * 100_000).await?);
+        counted.push(
+            count_calls(t, &args.bin_dir.join(t.binary), &env_of(t, &env), &proxy, 3_000_000 + i * 100_000).await?,
+        );
     }
     eprintln!("lambda-bench: calls counted");
     moto.stop();
@@ -592,6 +630,24 @@ async fn main() -> Result<()> {
     if hello.warm.p99 > Duration::from_millis(1) {
         misses.push(format!("runtime overhead (hello p99) {} ms > 1 ms", ms(hello.warm.p99)));
     }
+    // What the webhook costs beyond a floor that makes the same one write: its own work.
+    let beside_its_write = match (
+        rows.iter().find(|r| r.name == FLOOR_TRANSACTION),
+        rows.iter().find(|r| r.name == "stripe-webhook"),
+    ) {
+        (Some(tx), Some(webhook)) => format!(
+            "The webhook beside the floor that makes its one write (the three-item transaction): exec → first response {} ({} ms against {} ms), warm p50 {} ({} ms against {} ms). That floor beside the plain one: {} and {}, the store's price of writing the claim, the state and the follow-up atomically.\n\n",
+            ratio(webhook.first, tx.first),
+            ms(webhook.first),
+            ms(tx.first),
+            ratio(webhook.warm.p50, tx.warm.p50),
+            ms(webhook.warm.p50),
+            ms(tx.warm.p50),
+            ratio(tx.first, floor.first),
+            ratio(tx.warm.p50, floor.warm.p50),
+        ),
+        _ => String::new(),
+    };
     let verdict = if misses.is_empty() {
         "All targets met.".to_owned()
     } else {
@@ -603,12 +659,12 @@ async fn main() -> Result<()> {
          - Date: {date}; commit `{commit}`.\n\
          - Cold: median of {cold} starts per function, interleaved across functions; warm: {events} sequential events in one process.\n\
          - Each function runs under our Lambda Runtime API emulator against the local stack (moto, served one request at a time by `dev/moto_serve.py`; the table as the template defines it, stream included), with the sample events in `events/`. Figures that involve the store are moto's: relative, not absolute.\n\
-         - Baselines: `hello` (an empty `lambda_runtime` function) and `floor` (reads its signing secret from Secrets Manager, verifies a Stripe signature, one conditional DynamoDB put; same SDK and TLS).\n\
+         - Baselines: `hello` (an empty `lambda_runtime` function) and `floor` (reads its signing secret from Secrets Manager, verifies a Stripe signature, one conditional DynamoDB put; same SDK and TLS); the same floor once more with the webhook's one write instead of the put (`FLOOR_WRITE=transaction`: a `TransactWriteItems` of the claim, the state conditioned on its stored stamp, a work item). Targets are against the plain floor.\n\
          - \"Its CPU by then\": CPU time on all the process's threads at its first response (`/proc/<pid>/task/*/schedstat`); the rest of the wall time is waiting, mostly on the stand-in.\n\
          - `p99 − hello p99` is what a function's own work adds to the runtime's round trip; the runtime's own warm overhead is hello's p99.\n\
          - Zip: `target/lambda/<fn>/bootstrap.zip` from `make build-lambda` (arm64).\n\n{table}\n\
          ## Calls per event (counted)\n\n\
-         Each function run once more with its AWS endpoint pointed at a proxy in front of the stand-in (`devstack::calls`), which records every call it forwards and when it started and ended; calls that overlapped count as one round trip. \"At init\": before the first `next`; the first and a warm (fifth) event of the same inputs as above; the time in store calls is the median over the warm events (second to fifth), as the proxy saw it (one more loopback hop than the timed runs). Stripe calls are not on these events' paths (the bench has no network to Stripe).\n\n{calls}\n{verdict}\n",
+         Each function run once more with its AWS endpoint pointed at a proxy in front of the stand-in (`devstack::calls`), which records every call it forwards and when it started and ended; calls that overlapped count as one round trip. \"At init\": before the first `next`; the first and a warm (fifth) event of the same inputs as above; the time in store calls is the median over the warm events (second to fifth), as the proxy saw it (one more loopback hop than the timed runs). Stripe calls are not on these events' paths (the bench has no network to Stripe).\n\n{calls}\n{beside_its_write}{verdict}\n",
         machine = machine(),
         date = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
         commit = commit(),
