@@ -236,6 +236,12 @@ pub fn parse_event(payload: &str) -> Option<Event> {
         "product.deleted" => O::ProductDeleted(typed(raw)?),
         _ => return None,
     };
+    let api_version = envelope.api_version.map(|v| stripe_shared::ApiVersion::from_str(&v).expect("infallible"));
+    if let Some(version) = api_version.as_ref().filter(|v| **v != stripe_shared::version::VERSION) {
+        // As async-stripe warns: the endpoint sends another version than the types are pinned to.
+        tracing::warn!(event_version = ?version, sdk_version = ?stripe_shared::version::VERSION,
+            "event rendered with another Stripe API version than the one pinned");
+    }
     let previous_attributes = match envelope.data.previous_attributes {
         Some(raw) => Some(miniserde::json::from_str(raw.get()).ok()?),
         None => None,
