@@ -184,10 +184,10 @@ mod tests {
     use super::*;
 
     /// Answers `product` with "no such product"; nothing else is called here.
-    struct Named;
+    struct NoProducts;
 
     #[async_trait]
-    impl StripeObjects for Named {
+    impl StripeObjects for NoProducts {
         async fn subscription(&self, _: &str) -> Result<stripe_shared::Subscription> {
             unreachable!()
         }
@@ -215,7 +215,11 @@ mod tests {
         let lazy = OnFirstUse::new(Box::new(move || {
             let n = counted.fetch_add(1, Ordering::SeqCst);
             Box::pin(async move {
-                if n == 0 { Err(Error::Unavailable("the key's secret could not be read".into())) } else { Ok(Named) }
+                if n == 0 {
+                    Err(Error::Unavailable("the key's secret could not be read".into()))
+                } else {
+                    Ok(NoProducts)
+                }
             })
         }));
         assert_eq!(attempts.load(Ordering::SeqCst), 0, "nothing made before it is needed");
