@@ -4,7 +4,7 @@
 //!
 //! With `FLOOR_WRITE=transaction`, the one write is instead the shape of the webhook's for an
 //! in-order event: a `TransactWriteItems` of three conditional puts (the claim, the object's state
-//! conditioned on its stored stamp being older, a work item). What the webhook costs beyond that
+//! conditioned on its stored stamp being older, a work item) with a client request token. What the webhook costs beyond that
 //! floor is its own work; what that floor costs beyond the plain one is the store's price of the
 //! atomic write.
 
@@ -64,7 +64,16 @@ async fn main() -> Result<(), Error> {
                 for put in [claim(), state, work] {
                     items.push(TransactWriteItem::builder().put(put.build()?).build());
                 }
-                match client.transact_write_items().set_transact_items(Some(items)).send().await {
+                // With a ClientRequestToken, as the webhook's (the event id: unique, and at most
+                // the 36 characters a token may have).
+                let token: String = event.id.as_str().chars().take(36).collect();
+                match client
+                    .transact_write_items()
+                    .set_transact_items(Some(items))
+                    .client_request_token(token)
+                    .send()
+                    .await
+                {
                     Ok(_) => 200,
                     Err(e) if e.as_service_error().is_some_and(|s| s.is_transaction_canceled_exception()) => 200,
                     Err(_) => 503,
