@@ -340,6 +340,15 @@ impl Stack {
         DynamoStore::new(self.client.clone(), &self.table)
     }
 
+    /// This stack's table through a proxy that records every call the store makes
+    /// (`devstack::calls`): the log, and the store that talks through it.
+    pub async fn counted_store(&self) -> (devstack::calls::CallLog, DynamoStore) {
+        let log = devstack::calls::CallLog::start(&self.endpoint).await.expect("call-recording proxy");
+        let aws = devstack::aws::local_config(&log.url).await;
+        let store = DynamoStore::new(Client::new(&aws), &self.table);
+        (log, store)
+    }
+
     /// Calls the API as `user` (None: a request with no authorizer context).
     pub async fn call_with(
         &self,

@@ -881,14 +881,11 @@ async fn a_contract_bill_pdf_is_stored_once_attached_and_linked() {
 async fn the_receivables_report_reads_account_names_a_hundred_a_call() {
     use billing_domain::AccountId;
     use billing_domain::ports::ReceivablesReader;
-    use devstack::calls::CallLog;
 
     let s = Stack::new().await;
     let ids: Vec<AccountId> = (0..130).map(|n| format!("acct_names{n:03}").parse().unwrap()).collect();
     futures::future::join_all(ids.iter().map(|id| async { crate::storm::open_account(&s.store(), id).await })).await;
-    let log = CallLog::start(&s.endpoint).await.unwrap();
-    let aws = devstack::aws::local_config(&log.url).await;
-    let counted = billing_aws::DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &s.table);
+    let (log, counted) = s.counted_store().await;
 
     // Every id, one twice, and one of no account.
     let mut asked = ids.clone();

@@ -97,13 +97,10 @@ async fn the_openapi_document_is_served() {
 
 #[tokio::test]
 async fn the_statement_the_account_and_every_page_that_reads_are_one_round_trip_to_the_store() {
-    use devstack::calls::CallLog;
-
     let (s, viewer) = with_invoices().await;
     // The portal's store talks to the stand-in through a proxy that records each call.
-    let log = CallLog::start(&s.endpoint).await.unwrap();
-    let aws = devstack::aws::local_config(&log.url).await;
-    let portal = s.with_store(billing_aws::DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &s.table));
+    let (log, counted) = s.counted_store().await;
+    let portal = s.with_store(counted);
 
     let statement = portal.get(&viewer, "/v1/accounts/acct_demo/statement").await;
     assert_eq!(statement.status, StatusCode::OK, "{:?}", statement.body);

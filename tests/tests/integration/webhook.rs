@@ -228,19 +228,21 @@ fn base64_of(text: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(text.as_bytes())
 }
 
-#[tokio::test]
-async fn an_event_delivered_in_order_is_applied_in_one_store_call() {
-    use devstack::calls::CallLog;
-
-    let s = Stack::new().await;
-    // The webhook's store talks to the stand-in through a proxy that records each call.
-    let log = CallLog::start(&s.endpoint).await.unwrap();
-    let aws = devstack::aws::local_config(&log.url).await;
-    let counted = billing_aws::DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &s.table);
+/// The webhook over a store whose calls are recorded, its customer linked to the demo account
+/// (the checkout's calls already taken from the log).
+async fn counted_webhook(s: &Stack) -> (devstack::calls::CallLog, axum::Router) {
+    let (log, counted) = s.counted_store().await;
     let webhook = s.webhook_over(counted, &[SECRET]);
-    let r = send(&s, &webhook, &sample("checkout.session.completed.json").to_string()).await;
+    let r = send(s, &webhook, &sample("checkout.session.completed.json").to_string()).await;
     assert_eq!(r.body["result"], json!({"recorded": "applied"}));
     log.take();
+    (log, webhook)
+}
+
+#[tokio::test]
+async fn an_event_delivered_in_order_is_applied_in_one_store_call() {
+    let s = Stack::new().await;
+    let (log, webhook) = counted_webhook(&s).await;
 
     let one_write = ["DynamoDB.TransactWriteItems".to_owned()];
     // Created, then updated 5 → 8, each as the event says it was before: one write each.
@@ -289,16 +291,8 @@ async fn an_event_delivered_in_order_is_applied_in_one_store_call() {
 
 #[tokio::test]
 async fn a_payment_method_event_is_applied_in_one_write_after_its_customer_is_resolved() {
-    use devstack::calls::CallLog;
-
     let s = Stack::new().await;
-    let log = CallLog::start(&s.endpoint).await.unwrap();
-    let aws = devstack::aws::local_config(&log.url).await;
-    let counted = billing_aws::DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &s.table);
-    let webhook = s.webhook_over(counted, &[SECRET]);
-    let r = send(&s, &webhook, &sample("checkout.session.completed.json").to_string()).await;
-    assert_eq!(r.body["result"], json!({"recorded": "applied"}));
-    log.take();
+    let (log, webhook) = counted_webhook(&s).await;
 
     // The payment method names only its customer: the link, then one write.
     let resolve_then_write = ["DynamoDB.GetItem", "DynamoDB.TransactWriteItems"];
