@@ -110,23 +110,20 @@ impl Mailer {
         let mut attachment = None;
         let (kind, subject, rendered, recipients) = match work {
             WorkItem::BillReady { invoice_id, .. } => {
-                let (account, invoice) =
-                    tokio::try_join!(self.account(account_id), self.invoice(account_id, invoice_id))?;
+                let (account, invoice) = self.account_and_invoice(account_id, invoice_id).await?;
                 let facts = BillFacts::new(brand, &account, &invoice);
                 attachment = self.document(&facts, &invoice).await?;
                 (MailKind::BillReady, invoice_id.clone(), render::bill(&facts)?, bill_recipients(&account))
             }
             WorkItem::PaymentReceived { invoice_id, amount_paid, event_id, .. } => {
-                let (account, invoice) =
-                    tokio::try_join!(self.account(account_id), self.invoice(account_id, invoice_id))?;
+                let (account, invoice) = self.account_and_invoice(account_id, invoice_id).await?;
                 let facts = BillFacts::new(brand, &account, &invoice);
                 // Per event: an invoice paid in two parts gets two receipts.
                 let rendered = render::receipt(&facts, amount_paid)?;
                 (MailKind::PaymentReceived, event_id.clone(), rendered, bill_recipients(&account))
             }
             WorkItem::PaymentFailed { invoice_id, amount_due, event_id, .. } => {
-                let (account, invoice) =
-                    tokio::try_join!(self.account(account_id), self.invoice(account_id, invoice_id))?;
+                let (account, invoice) = self.account_and_invoice(account_id, invoice_id).await?;
                 let facts = BillFacts::new(brand, &account, &invoice);
                 let rendered = render::payment_failed(&facts, amount_due)?;
                 (MailKind::PaymentFailed, event_id.clone(), rendered, bill_recipients(&account))
@@ -147,8 +144,7 @@ impl Mailer {
             }
             // A bill paid, credited or voided since the reminder was queued gets none.
             WorkItem::PaymentReminder { invoice_id, event_id, as_of, .. } => {
-                let (account, invoice) =
-                    tokio::try_join!(self.account(account_id), self.invoice(account_id, invoice_id))?;
+                let (account, invoice) = self.account_and_invoice(account_id, invoice_id).await?;
                 let Some(open) = Receivable::of(&invoice) else {
                     tracing::info!(invoice_id = %invoice_id, status = invoice.status.as_str(), "nothing left to remind of");
                     return Ok(0);
@@ -198,6 +194,15 @@ impl Mailer {
 
     async fn account(&self, id: &AccountId) -> Result<billing_domain::Account, MailerError> {
         self.store.account(id).await?.ok_or_else(|| MailerError::Missing(format!("account {id}")))
+    }
+
+    /// The account and one of its invoices, read together.
+    async fn account_and_invoice(
+        &self,
+        account: &AccountId,
+        invoice_id: &str,
+    ) -> Result<(billing_domain::Account, Invoice), MailerError> {
+        tokio::try_join!(self.account(account), self.invoice(account, invoice_id))
     }
 
     /// A contract bill's PDF as it is kept: made and stored the first time, the stored one after
