@@ -755,6 +755,13 @@ pub mod faults {
             self.inner.bill(a, id).await
         }
     }
+
+    #[async_trait]
+    impl TaxSetupReader for FailingWrites {
+        async fn tax_setup(&self) -> Result<billing_domain::tax::TaxSetup> {
+            self.inner.tax_setup().await
+        }
+    }
 }
 
 pub mod stripe {

@@ -32,6 +32,7 @@ use billing_domain::invoice::Invoice;
 use billing_domain::ledger::{self, Cohort};
 use billing_domain::ports::{BillRunStore, Sequence, Taken};
 use billing_domain::receivables::{Receivable, ReminderSchedule, reminder};
+use billing_domain::tax::TaxSetup;
 use billing_domain::{AccountId, Error as DomainError, Money};
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::StreamExt;
@@ -45,6 +46,9 @@ pub enum RunError {
     Contended(AccountId, u32),
     #[error("{0}")]
     Missing(String),
+    /// The seller's tax data does not cover this bill: fixed by ops, then the next run bills it.
+    #[error("the bill's tax cannot be worked out: {0}")]
+    Tax(#[from] billing_domain::tax::TaxError),
 }
 
 impl RunError {
@@ -210,6 +214,14 @@ impl<S: BillRunStore + 'static> BillRun<S> {
                 }
             }
         }
+        // The seller's tax data, read once for every account of the run.
+        let taxes = match self.store.tax_setup().await {
+            Ok(t) => Arc::new(t),
+            Err(e) => {
+                report.failures.push(AccountFailure { account_id: None, step: "taxes", error: e.to_string() });
+                return report;
+            }
+        };
         let near = |d: &Option<Instant>| d.is_some_and(|d| Instant::now() + Duration::from_secs(20) >= d);
         let mut cursor: Option<String> = None;
         loop {
@@ -231,9 +243,12 @@ impl<S: BillRunStore + 'static> BillRun<S> {
                 },
             };
             let outcomes: Vec<(AccountId, Result<Vec<AccountResult>, RunError>)> = futures::stream::iter(ids)
-                .map(|id| async move {
-                    let r = self.bill_account(&id, date, request.mode, now).await;
-                    (id, r)
+                .map(|id| {
+                    let taxes = taxes.clone();
+                    async move {
+                        let r = self.bill_account(&id, date, request.mode, &taxes, now).await;
+                        (id, r)
+                    }
                 })
                 .buffer_unordered(self.settings.concurrency.max(1))
                 .collect()
@@ -268,11 +283,12 @@ impl<S: BillRunStore + 'static> BillRun<S> {
         id: &AccountId,
         date: NaiveDate,
         mode: Mode,
+        taxes: &TaxSetup,
         now: DateTime<Utc>,
     ) -> Result<Vec<AccountResult>, RunError> {
         let mut results = Vec::new();
         for _ in 0..MAX_CATCH_UP {
-            let result = self.bill_once(id, date, mode, now).await?;
+            let result = self.bill_once(id, date, mode, taxes, now).await?;
             let go_on = matches!(result.outcome, Outcome::Finalized | Outcome::NothingToBill) && mode == Mode::Finalize;
             let not_due = result.outcome == Outcome::NotDue;
             if !not_due || results.is_empty() {
@@ -295,13 +311,14 @@ impl<S: BillRunStore + 'static> BillRun<S> {
         id: &AccountId,
         date: NaiveDate,
         mode: Mode,
+        taxes: &TaxSetup,
         now: DateTime<Utc>,
     ) -> Result<AccountResult, RunError> {
         // A lost condition is retried (re-reading each time) before the account is left for the
         // next run.
         let mut retry = Retry::on_conflict();
         while retry.attempt().await {
-            match self.try_bill(id, date, mode, now).await {
+            match self.try_bill(id, date, mode, taxes, now).await {
                 Err(RunError::Domain(DomainError::Conflict)) => {
                     tracing::info!(account_id = %id, attempt = retry.made(), "state moved; reading again");
                 }
@@ -316,6 +333,7 @@ impl<S: BillRunStore + 'static> BillRun<S> {
         id: &AccountId,
         date: NaiveDate,
         mode: Mode,
+        taxes: &TaxSetup,
         now: DateTime<Utc>,
     ) -> Result<AccountResult, RunError> {
         let mut state = self
@@ -362,7 +380,7 @@ impl<S: BillRunStore + 'static> BillRun<S> {
 
         if mode == Mode::DryRun {
             let usage = self.store.bucket_usage(id, bill_date).await?;
-            let (rated, invoice) = state.draft_bill(bill_date, &usage, now);
+            let (rated, invoice) = state.draft_bill(bill_date, &usage, taxes, now)?;
             let nothing = rated.lines.is_empty();
             let mut r = result(if nothing { Outcome::NothingToBill } else { Outcome::WouldBill }, None);
             r.total = Some(invoice.total);
@@ -383,7 +401,7 @@ impl<S: BillRunStore + 'static> BillRun<S> {
 
         // 2. Rate.
         let usage = self.store.bucket_usage(id, bill_date).await?;
-        let (rated, invoice) = state.draft_bill(bill_date, &usage, now);
+        let (rated, invoice) = state.draft_bill(bill_date, &usage, taxes, now)?;
         if !rated.unrated.is_empty() {
             tracing::warn!(account_id = %id, records = rated.unrated.len(), "usage no item prices was left out");
         }

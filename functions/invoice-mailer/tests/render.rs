@@ -68,6 +68,8 @@ fn line(
         amount: Money::new(amount.parse().unwrap(), c),
         // Stored as the processor sends it: the period ends where December starts.
         period: ServicePeriod { start: at(if partial { 12 } else { 1 }), end: dec_1(), partial },
+        item: None,
+        taxes: vec![],
     }
 }
 
@@ -126,6 +128,7 @@ fn invoice(currency: &str, amounts: [&str; 6]) -> Invoice {
         lines,
         lines_complete: true,
         stamp: Stamp { at: at(30), event_id: "evt_snapshot".into() },
+        tax_detail: Default::default(),
     }
 }
 
@@ -182,6 +185,8 @@ fn contract_bill() -> Invoice {
             unit_amount: Some(m("98500.00")),
             amount: m("1182000.00"),
             period: month(t(2026, 12, 1), t(2027, 1, 1)),
+            item: None,
+            taxes: vec![],
         },
         InvoiceLine {
             id: "bw".into(),
@@ -193,6 +198,8 @@ fn contract_bill() -> Invoice {
             unit_amount: None,
             amount: m("52567.89"),
             period: month(t(2026, 11, 1), t(2026, 12, 1)),
+            item: None,
+            taxes: vec![],
         },
     ];
     Invoice {
@@ -217,6 +224,7 @@ fn contract_bill() -> Invoice {
         lines,
         lines_complete: true,
         stamp: Stamp { at: t(2026, 12, 1), event_id: "billrun:finalize".into() },
+        tax_detail: Default::default(),
     }
 }
 

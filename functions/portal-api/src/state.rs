@@ -5,7 +5,7 @@ use std::sync::Arc;
 use billing_aws::config::{self, ConfigError};
 use billing_domain::ports::{
     AccountReader, AccountWriter, AuditReader, AuditWriter, BillDocumentLinks, BillingReader, ContractBills,
-    IdempotencyReader, MemberReader, MemberWriter, SeatStore,
+    IdempotencyReader, MemberReader, MemberWriter, SeatStore, TaxSetupReader,
 };
 use billing_domain::{Account, Email};
 
@@ -24,6 +24,7 @@ pub trait PortalStore:
     + BillingReader
     + SeatStore
     + ContractBills
+    + TaxSetupReader
 {
 }
 
@@ -38,6 +39,7 @@ impl<T> PortalStore for T where
         + BillingReader
         + SeatStore
         + ContractBills
+        + TaxSetupReader
 {
 }
 

@@ -419,6 +419,7 @@ fn invoice(event: &Event, inv: &stripe_shared::Invoice, follow_up: Option<Follow
             lines: inv.lines.data.iter().map(|l| line(l, currency)).collect(),
             lines_complete: !inv.lines.has_more,
             stamp: stamp(event),
+            tax_detail: Default::default(),
         },
     }))
 }
@@ -455,6 +456,8 @@ pub fn line(l: &stripe_shared::InvoiceLineItem, currency: Currency) -> InvoiceLi
         unit_amount,
         amount: Money::from_minor(l.amount, currency),
         period: ServicePeriod { start: time(l.period.start), end: time(l.period.end), partial: proration },
+        item: None,
+        taxes: vec![],
     }
 }
 

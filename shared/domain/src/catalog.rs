@@ -274,6 +274,11 @@ pub struct Price {
     /// The unit a quantity counts ("GB", "seat"); shown on usage lines.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
+    /// The taxes this charge takes, the most specific level (see [`crate::tax`]): when empty, the
+    /// contract's, the account's or the seller's default apply.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub tax_codes: Vec<crate::tax::TaxCode>,
 }
 
 impl Price {
@@ -284,6 +289,12 @@ impl Price {
     pub fn parse(self) -> Result<Self> {
         let mut errors = Errors::default();
         let name = errors.take("name", text::bounded(&self.name, 1, Self::NAME_MAX));
+        if self.tax_codes.len() > crate::tax::MAX_CODES {
+            errors.push(FieldError::new("tax_codes", format!("at most {} tax codes", crate::tax::MAX_CODES)));
+        }
+        if self.tax_codes.iter().enumerate().any(|(i, c)| self.tax_codes[..i].contains(c)) {
+            errors.push(FieldError::new("tax_codes", "a tax code is listed twice"));
+        }
         self.pricing.check(&mut errors);
         if matches!(self.pricing, ChargeModel::Overage { .. }) && !matches!(self.charge, ChargeType::Usage { .. }) {
             errors.push(FieldError::new("model", "overage pricing applies to usage prices only"));
@@ -404,6 +415,7 @@ mod tests {
             charge,
             pricing,
             unit: None,
+            tax_codes: vec![],
         }
     }
 

@@ -47,6 +47,12 @@ pub struct ContractAccount {
     /// Ops paused the payment reminders of this account's bills.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reminders_paused: bool,
+    /// The contract subscription's taxes: what its lines take when their price names none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tax_codes: Vec<crate::tax::TaxCode>,
+    /// The customer's VAT number, exemption and account-level taxes.
+    #[serde(default)]
+    pub tax: crate::tax::TaxProfile,
     /// Every write is conditional on this and increments it.
     pub version: u64,
 }
@@ -118,23 +124,44 @@ impl ContractAccount {
     /// the rating (with the contract as it will stand after the bill) and the draft invoice, not
     /// yet numbered. The bill run's dry run, draft and finalize all start here, and so does the
     /// portal's upcoming bill.
+    ///
+    /// The lines are taxed at the rates in force on the bill date (its tax point); a bill whose
+    /// tax cannot be worked out (a code not defined, or without a rate on that date) is not made.
     pub fn draft_bill(
         &self,
         bill_date: NaiveDate,
         usage: &[crate::rating::UsageRecord],
+        taxes: &crate::tax::TaxSetup,
         now: DateTime<Utc>,
-    ) -> (crate::rating::Rated, crate::invoice::Invoice) {
+    ) -> std::result::Result<(crate::rating::Rated, crate::invoice::Invoice), crate::tax::TaxError> {
         let rated = crate::rating::rate(&self.contract, usage, bill_date);
+        let mut lines = rated.lines.clone();
+        let none: &[crate::tax::TaxCode] = &[];
+        let price_codes: Vec<&[crate::tax::TaxCode]> = lines
+            .iter()
+            .map(|l| {
+                let item = l.item.as_deref().and_then(|id| self.contract.items.iter().find(|i| i.id == id));
+                item.map_or(none, |i| i.price.tax_codes.as_slice())
+            })
+            .collect();
+        let ctx = crate::tax::TaxContext {
+            rates: &taxes.rates,
+            seller: &taxes.seller,
+            customer: &self.tax,
+            contract_codes: &self.tax_codes,
+        };
+        let tax = crate::tax::apply(&mut lines, &price_codes, &ctx, bill_date, self.contract.currency)?;
         let invoice = crate::ledger::draft(
             crate::ledger::bill_id(&self.account_id, bill_date, self.bill_revision),
             &self.account_id,
             self.contract.currency,
-            rated.lines.clone(),
+            lines,
+            tax,
             self.usage_period(bill_date),
             now,
             &format!("billrun:{bill_date}"),
         );
-        (rated, invoice)
+        Ok((rated, invoice))
     }
 
     /// The period a bill on `bill_date` charges usage for.
@@ -362,6 +389,8 @@ impl ImportLine {
                 draft: None,
                 bill_revision: 0,
                 reminders_paused: false,
+                tax_codes: vec![],
+                tax: crate::tax::TaxProfile::default(),
                 version: 0,
             },
         })
@@ -404,6 +433,7 @@ mod tests {
             charge: ChargeType::Recurring { interval: PlanInterval::Monthly },
             pricing: ChargeModel::PerUnit { unit_amount: "500".parse().unwrap() },
             unit: None,
+            tax_codes: vec![],
         };
         let bw = Price {
             id: "bw".parse().unwrap(),
@@ -412,6 +442,7 @@ mod tests {
             charge: ChargeType::Usage { metric: "bandwidth_gb".parse().unwrap() },
             pricing: ChargeModel::Overage { included: 1000, unit_amount: "0.05".parse().unwrap() },
             unit: Some("GB".into()),
+            tax_codes: vec![],
         };
         [(rack.id.clone(), rack), (bw.id.clone(), bw)].into_iter().collect()
     }
@@ -452,6 +483,7 @@ mod tests {
             charge: ChargeType::Recurring { interval: PlanInterval::Annual },
             pricing: ChargeModel::Flat { amount: "1200".parse().unwrap() },
             unit: None,
+            tax_codes: vec![],
         };
         catalog.insert(support.id.clone(), support);
         let cohort = Cohort::parse("dc1", "DC1", d("2027-01-15")).unwrap();

@@ -96,12 +96,19 @@ pub struct InvoiceLine {
     /// The processor's product the line bills (`prod_…`), when it names one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product: Option<String>,
+    /// The contract item the line bills (contract bills).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount: Option<Money>,
     pub amount: Money,
     pub period: ServicePeriod,
+    /// What the line was taxed at (a snapshot: a later rate change never alters it). Empty when no
+    /// tax applies, and on processor invoices, whose tax is on the invoice.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub taxes: Vec<crate::tax::AppliedTax>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,9 +122,14 @@ pub struct Invoice {
     pub number: Option<String>,
     pub status: InvoiceStatus,
     pub currency: Currency,
+    /// Net of tax.
     pub subtotal: Money,
     pub tax: Money,
     pub total: Money,
+    /// The tax per (code, rate) with its taxable base, and what made it 0 % (exemption, reverse
+    /// charge); empty where no tax was worked out.
+    #[serde(default, skip_serializing_if = "crate::tax::InvoiceTax::is_empty")]
+    pub tax_detail: crate::tax::InvoiceTax,
     pub amount_due: Money,
     pub amount_paid: Money,
     pub amount_remaining: Money,

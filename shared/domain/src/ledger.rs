@@ -88,12 +88,13 @@ pub fn draft(
     account: &AccountId,
     currency: Currency,
     lines: Vec<InvoiceLine>,
+    tax: crate::tax::InvoiceTax,
     period: DateRange,
     created: DateTime<Utc>,
     run_id: &str,
 ) -> Invoice {
     let zero = Money::zero(currency);
-    let subtotal = sum(&lines, currency);
+    let (subtotal, tax_total, total) = crate::tax::totals(&lines, &tax, currency);
     Invoice {
         id,
         account_id: account.clone(),
@@ -102,11 +103,12 @@ pub fn draft(
         status: InvoiceStatus::Draft,
         currency,
         subtotal,
-        tax: zero,
-        total: subtotal,
-        amount_due: subtotal,
+        tax: tax_total,
+        total,
+        tax_detail: tax,
+        amount_due: total,
         amount_paid: zero,
-        amount_remaining: subtotal,
+        amount_remaining: total,
         created,
         due_date: None,
         period_start: midnight(period.start),
@@ -117,10 +119,6 @@ pub fn draft(
         lines_complete: true,
         stamp: Stamp { at: created, event_id: run_id.to_owned() },
     }
-}
-
-fn sum(lines: &[InvoiceLine], currency: Currency) -> Money {
-    Money::new(lines.iter().map(|l| l.amount.amount()).sum::<Decimal>(), currency).rounded()
 }
 
 /// What finalizing did to the account's credit.
@@ -327,6 +325,8 @@ mod tests {
             unit_amount: None,
             amount: usd(total),
             period: ServicePeriod { start: midnight(d("2026-11-01")), end: midnight(d("2026-12-01")), partial: false },
+            item: None,
+            taxes: vec![],
         };
         let account: AccountId = "acct_a1".parse().unwrap();
         draft(
@@ -334,6 +334,7 @@ mod tests {
             &account,
             "USD".parse().unwrap(),
             vec![line],
+            Default::default(),
             DateRange::new(d("2026-10-01"), d("2026-11-01")),
             midnight(d("2026-11-01")),
             "run",

@@ -409,9 +409,17 @@ pub trait ContractBills: ContractReader {
     async fn bill(&self, account: &AccountId, id: &str) -> Result<Option<crate::invoice::Invoice>>;
 }
 
+/// The seller's tax data (a `Query` of the rates and a `GetItem` of the settings, at once): the
+/// bill run reads it once per run, the portal for the upcoming bill, ops to check what they set.
+#[async_trait]
+pub trait TaxSetupReader: Send + Sync {
+    /// Every tax rate and the seller's tax settings (empty until ops set them).
+    async fn tax_setup(&self) -> Result<crate::tax::TaxSetup>;
+}
+
 /// What the bill run reads and writes.
 #[async_trait]
-pub trait BillRunStore: ContractBills + AccountReader + SequenceReader + ReceivablesReader {
+pub trait BillRunStore: ContractBills + AccountReader + SequenceReader + ReceivablesReader + TaxSetupReader {
     /// Accounts whose next bill is due on or before `through`, in bill-date order.
     async fn due_accounts(
         &self,
@@ -517,6 +525,8 @@ pub trait ParkedEventsAdmin: ParkedReader {
 pub trait ContractAdmin: ContractReader + AccountReader + SequenceReader {
     async fn prices(&self) -> Result<std::collections::BTreeMap<crate::catalog::PriceId, crate::catalog::Price>>;
     async fn put_price(&self, price: &crate::catalog::Price) -> Result<()>;
+    async fn put_tax_rate(&self, rate: &crate::tax::TaxRate) -> Result<()>;
+    async fn put_seller_tax(&self, seller: &crate::tax::SellerTax) -> Result<()>;
     async fn cohort(&self, id: &str) -> Result<Option<crate::ledger::Cohort>>;
     async fn put_reminder_schedule(&self, schedule: &crate::receivables::ReminderSchedule) -> Result<()>;
     async fn put_cohort(&self, cohort: &crate::ledger::Cohort) -> Result<()>;

@@ -476,10 +476,12 @@ fn rate_recurring(item: &mut ContractItem, bill_day: BillDay, bill_date: NaiveDa
             kind,
             group: item.group.clone(),
             product: None,
+            item: Some(item.id.clone()),
             quantity: Some(quantity),
             unit_amount: unit_amount.map(|m| m.rounded_unit()),
             amount: money(amount, currency),
             period: piece.service_period(partial),
+            taxes: vec![],
         });
     }
     item.billed = billed;
@@ -504,10 +506,12 @@ fn rate_one_time(item: &mut ContractItem, bill_day: BillDay, bill_date: NaiveDat
         kind: ChargeKind::OneTime,
         group: item.group.clone(),
         product: None,
+        item: Some(item.id.clone()),
         quantity: Some(quantity),
         unit_amount,
         amount: money(item.price.pricing.amount(quantity), currency),
         period: day.service_period(false),
+        taxes: vec![],
     });
 }
 
@@ -561,10 +565,12 @@ fn rate_usage(
                 kind,
                 group: item.group.clone(),
                 product: None,
+                item: Some(item.id.clone()),
                 quantity: Some(quantity),
                 unit_amount: Some(money(band.unit_amount, currency).rounded_unit()),
                 amount: money(amount, currency),
                 period: served.service_period(served != cycle),
+                taxes: vec![],
             });
         }
     }

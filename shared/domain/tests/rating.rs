@@ -39,6 +39,7 @@ fn price(code: &str, charge: ChargeType, pricing: ChargeModel) -> Price {
         charge,
         pricing,
         unit: Some("GB".into()),
+        tax_codes: vec![],
     }
 }
 

@@ -96,8 +96,10 @@ pub async fn upcoming(
             (stored.ok_or_else(missing)?, 0)
         }
         None => {
-            let records = state.store.bucket_usage(&id, bill_date).await?;
-            let (rated, invoice) = contract.draft_bill(bill_date, &records, now);
+            let (records, taxes) = tokio::try_join!(state.store.bucket_usage(&id, bill_date), state.store.tax_setup())?;
+            let (rated, invoice) = contract
+                .draft_bill(bill_date, &records, &taxes, now)
+                .map_err(|e| DomainError::Corrupt(format!("the upcoming bill of {id}: {e}")))?;
             (invoice, rated.unrated.len())
         }
     };

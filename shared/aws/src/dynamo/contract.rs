@@ -15,10 +15,11 @@ use billing_domain::ledger::Cohort;
 use billing_domain::ledger::{CreditNote, ReceivedPayment};
 use billing_domain::ports::{
     BillRunStore, ContractAdmin, ContractBills, ContractReader, CreditNoteReader, Page, Recorded, Sequence,
-    SequenceReader, Taken, UsageWrite, UsageWriter,
+    SequenceReader, Taken, TaxSetupReader, UsageWrite, UsageWriter,
 };
 use billing_domain::rating::UsageRecord;
 use billing_domain::receivables::ReminderSchedule;
+use billing_domain::tax::{SellerTax, TaxRate, TaxSetup};
 use billing_domain::{Account, AccountId, AuditEntry, Change, Error, Money, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -388,6 +389,20 @@ impl BillRunStore for DynamoStore {
 }
 
 #[async_trait]
+impl TaxSetupReader for DynamoStore {
+    async fn tax_setup(&self) -> Result<TaxSetup> {
+        let (rates, seller) = futures::try_join!(
+            self.query_prefix::<TaxRate>(CATALOG_PK.into(), TAX_RATE_PREFIX),
+            self.get_as::<SellerTax>(SETTINGS_PK.into(), SELLER_TAX_SK.into()),
+        )?;
+        Ok(TaxSetup {
+            rates: rates.into_iter().map(|r| (r.code.clone(), r)).collect(),
+            seller: seller.unwrap_or_default(),
+        })
+    }
+}
+
+#[async_trait]
 impl CreditNoteReader for DynamoStore {
     async fn credit_note(&self, account: &AccountId, id: &str) -> Result<Option<CreditNote>> {
         self.get_as(account_pk(account), credit_note_sk(id)).await
@@ -403,6 +418,16 @@ impl ContractAdmin for DynamoStore {
 
     async fn put_price(&self, price: &Price) -> Result<()> {
         let item = keyed(price, CATALOG_PK.into(), price_sk(&price.id), "price")?;
+        self.transact_guarded(vec![self.put(item, None)?]).await
+    }
+
+    async fn put_tax_rate(&self, rate: &TaxRate) -> Result<()> {
+        let item = keyed(rate, CATALOG_PK.into(), tax_rate_sk(&rate.code), "tax_rate")?;
+        self.transact_guarded(vec![self.put(item, None)?]).await
+    }
+
+    async fn put_seller_tax(&self, seller: &SellerTax) -> Result<()> {
+        let item = keyed(seller, SETTINGS_PK.into(), SELLER_TAX_SK.into(), "settings")?;
         self.transact_guarded(vec![self.put(item, None)?]).await
     }
 

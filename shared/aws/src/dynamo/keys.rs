@@ -192,6 +192,12 @@ pub fn price_sk(id: &billing_domain::catalog::PriceId) -> String {
     format!("{PRICE_PREFIX}{id}")
 }
 
+pub const TAX_RATE_PREFIX: &str = "TAX_RATE#";
+
+pub fn tax_rate_sk(code: &billing_domain::tax::TaxCode) -> String {
+    format!("{TAX_RATE_PREFIX}{code}")
+}
+
 pub const COHORTS_PK: &str = "COHORTS";
 pub const COHORT_PREFIX: &str = "COHORT#";
 
@@ -218,6 +224,8 @@ pub fn credit_note_sk(id: &str) -> String {
 /// The seller's settings: one item each under this partition.
 pub const SETTINGS_PK: &str = "SETTINGS";
 pub const REMINDER_SCHEDULE_SK: &str = "REMINDER_SCHEDULE";
+/// The seller's tax settings (country, VAT number, default codes).
+pub const SELLER_TAX_SK: &str = "SELLER_TAX";
 
 /// The reminder steps queued for one bill (`steps`, a number set).
 pub fn reminders_sk(invoice_id: &str) -> String {
