@@ -353,6 +353,18 @@ describe('the customer portal', { concurrency: false }, () => {
     await page.getByRole('table').locator('tbody a').first().click();
     await page.getByTestId('amount-due').waitFor();
     await check(page, 'admin-bill');
+    // The seeded contract account's newest bill: grouped lines, tax per rate with its base.
+    await page.goto(`${stack.base}/accounts/acct_democontract/bills`);
+    await page.getByRole('table').locator('tbody a').first().click();
+    await page.getByTestId('amount-due').waitFor();
+    const bill = await text(page);
+    assert.match(bill, /Illinois sales tax 6\.25% on/);
+    assert.match(bill, /Space lease \(not taxable\) 0% on/);
+    assert.match(bill, /Subtotal \(excl\. tax\)/);
+    // The group's caption reads on one line at 390 px, not a letter per line.
+    const caption = await page.locator('table.stack caption').first().boundingBox();
+    assert.ok(caption && caption.width > 200 && caption.height < 60, `caption squeezed: ${JSON.stringify(caption)}`);
+    await check(page, 'admin-contract-bill');
     await page.goto(`${stack.base}/accounts/acct_democontract/seats`);
     await page.getByRole('button', { name: 'Add Seats' }).waitFor();
     await check(page, 'admin-contract-seats');

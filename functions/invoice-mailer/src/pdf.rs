@@ -241,12 +241,17 @@ pub fn credit_note(
         l.text(LEFT, l.y, 9.5, false, piece);
     }
     l.y += 26.0;
-    let rows = [
-        (format!("Credit on invoice {}", c.invoice_number), &c.amount, true),
+    let mut rows: Vec<(String, &String, bool)> =
+        vec![(format!("Credit on invoice {}", c.invoice_number), &c.amount, true)];
+    if !c.taxes.is_empty() {
+        rows.push(("Net of tax".to_owned(), &c.net, false));
+        rows.extend(c.taxes.iter().map(|t| (format!("Tax reversed: {}", t.label), &t.amount, false)));
+    }
+    rows.extend([
         (format!("Applied to invoice {}", c.invoice_number), &c.to_invoice, false),
         ("Added to your account credit, taken off your next bill".to_owned(), &c.to_credit, false),
         (format!("Still due on invoice {}", c.invoice_number), &c.invoice_still_due, false),
-    ];
+    ]);
     for (label, value, strong) in rows {
         l.text_right(RIGHT - 110.0, l.y, 9.5, strong, &label);
         l.text_right(RIGHT, l.y, 9.5, strong, value);
@@ -271,7 +276,7 @@ fn header(l: &mut Layout, seller: &str, kind: &str, bill_to: &[String], meta: &[
     for line in bill_to {
         for piece in l.wrap(line, 9.0, false, 250.0) {
             l.y += 12.0;
-            l.text(LEFT, l.y, 9.0, false, piece);
+            l.text(LEFT, l.y, 9.0, false, &piece);
         }
     }
     let left_end = l.y;
@@ -359,20 +364,29 @@ fn row_height(l: &Layout, row: &crate::render::LineRow) -> f32 {
 }
 
 fn totals(l: &mut Layout, b: &BillFacts) {
-    let rows = [
-        ("Subtotal", &b.subtotal, false),
-        ("Tax", &b.tax, false),
-        ("Total", &b.total, false),
-        ("Paid", &b.amount_paid, false),
-        ("Amount due", &b.amount_due, true),
-    ];
-    l.room(12.0 + rows.len() as f32 * 13.0, BOTTOM);
+    let mut rows: Vec<(String, &str, bool)> = vec![("Subtotal (excl. tax)".to_owned(), &b.subtotal, false)];
+    if b.taxes.is_empty() {
+        rows.push(("Tax".to_owned(), &b.tax, false));
+    }
+    // Each tax group with its rate and taxable base.
+    rows.extend(b.taxes.iter().map(|t| (t.label.clone(), t.amount.as_str(), false)));
+    rows.push(("Total".to_owned(), &b.total, false));
+    rows.push(("Paid".to_owned(), &b.amount_paid, false));
+    rows.push((format!("Amount due {}", b.due), &b.amount_due, true));
+    let notes: Vec<Vec<String>> = b.tax_notes.iter().map(|n| l.wrap(n, 9.0, false, RIGHT - LEFT)).collect();
+    let note_lines: usize = notes.iter().map(Vec::len).sum();
+    l.room(12.0 + rows.len() as f32 * 13.0 + note_lines as f32 * 12.0, BOTTOM);
     l.y += 12.0;
     for (label, value, strong) in rows {
-        let label = if strong { format!("{label} {}", b.due) } else { label.to_owned() };
         l.text_right(RIGHT - 110.0, l.y, 9.5, strong, &label);
         l.text_right(RIGHT, l.y, 9.5, strong, value);
         l.y += 13.0;
+    }
+    for pieces in notes {
+        for piece in pieces {
+            l.text(LEFT, l.y, 9.0, false, &piece);
+            l.y += 12.0;
+        }
     }
 }
 

@@ -40,6 +40,29 @@ pub struct GroupRows {
     pub lines: Vec<LineRow>,
 }
 
+/// One (code, rate) group of the bill's tax: "Illinois sales tax 6.25% on 462.40 USD".
+pub struct TaxRow {
+    pub label: String,
+    pub amount: String,
+}
+
+/// The tax rows of a bill (or a credit note): each group with its rate and taxable base.
+pub fn tax_rows(groups: &[billing_domain::tax::TaxGroup]) -> Vec<TaxRow> {
+    groups
+        .iter()
+        .map(|g| TaxRow {
+            label: format!(
+                "{} {}{} on {}",
+                g.name,
+                g.rate,
+                if g.inclusive { " (included)" } else { "" },
+                money(&g.taxable_base)
+            ),
+            amount: money(&g.amount),
+        })
+        .collect()
+}
+
 /// The parts of a bill every bill mail shows.
 pub struct BillFacts {
     pub seller: String,
@@ -54,6 +77,9 @@ pub struct BillFacts {
     pub groups: Vec<GroupRows>,
     pub subtotal: String,
     pub tax: String,
+    /// The tax per (code, rate) group; empty when none was worked out (one "Tax" row then).
+    pub taxes: Vec<TaxRow>,
+    pub tax_notes: Vec<String>,
     pub total: String,
     pub amount_paid: String,
     pub amount_due: String,
@@ -131,6 +157,8 @@ impl BillFacts {
                 .collect(),
             subtotal: money(&invoice.subtotal),
             tax: money(&invoice.tax),
+            taxes: tax_rows(&invoice.tax_detail.groups),
+            tax_notes: invoice.tax_detail.notes(),
             total: money(&invoice.total),
             amount_paid: money(&invoice.amount_paid),
             amount_due: money(&invoice.amount_remaining),
@@ -158,6 +186,9 @@ pub struct CreditNoteFacts {
     pub amount: String,
     pub to_invoice: String,
     pub to_credit: String,
+    /// Net of the tax it reverses, and that tax per the bill's groups (empty: none).
+    pub net: String,
+    pub taxes: Vec<TaxRow>,
     /// What is left to pay on the bill now.
     pub invoice_still_due: String,
     pub bill_url: String,
@@ -178,6 +209,8 @@ impl CreditNoteFacts {
             amount: money(&note.amount),
             to_invoice: money(&note.to_invoice),
             to_credit: money(&note.to_credit),
+            net: money(&note.net()),
+            taxes: tax_rows(&note.taxes),
             invoice_still_due: bill.amount_due,
             bill_url: bill.bill_url,
         }
@@ -192,13 +225,24 @@ pub fn credit_note(c: &CreditNoteFacts) -> askama::Result<Rendered> {
             c.number, c.amount, c.invoice_number, c.account_name, c.account_number
         ),
         format!("Reason: {}", c.reason),
+    ];
+    let mut paras = paras;
+    if !c.taxes.is_empty() {
+        let taxes: Vec<String> = c.taxes.iter().map(|t| format!("{} {}", t.label, t.amount)).collect();
+        paras.push(format!(
+            "Of this, {} is credited net of tax and {} is tax reversed at the invoice's rates.",
+            c.net,
+            taxes.join("; ")
+        ));
+    }
+    paras.extend([
         format!(
             "Applied to invoice {}: {}. Added to your account credit (taken off your next bill): {}.",
             c.invoice_number, c.to_invoice, c.to_credit
         ),
         format!("Still due on invoice {}: {}.", c.invoice_number, c.invoice_still_due),
         "The credit note is attached as a PDF for your records.".to_owned(),
-    ];
+    ]);
     notice(
         &c.seller,
         format!("{}: credit note {} — {} on invoice {}", c.seller, c.number, c.amount, c.invoice_number),

@@ -330,6 +330,7 @@ fn a_credit_note_has_its_mail_and_its_pdf() {
         to_credit: Money::zero(bill.currency),
         created: Utc.with_ymd_and_hms(2026, 12, 5, 0, 0, 0).unwrap(),
         created_by: "ops".into(),
+        taxes: vec![],
     };
     let facts = render::CreditNoteFacts::new(&brand(), &account("Customer Co", "USD"), &note, &bill);
     let mail = render::credit_note(&facts).unwrap();

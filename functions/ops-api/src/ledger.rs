@@ -182,6 +182,7 @@ pub async fn credit_note<S: OpsStore>(
             account_id: account.clone(),
             invoice_id: before.id.clone(),
             amount: credited.rounded(),
+            taxes: billing_domain::tax::reverse(credited.rounded(), before.total, &before.tax_detail.groups).1,
             reason: reason.clone(),
             to_invoice: applied.to_invoice,
             to_credit: applied.to_credit,

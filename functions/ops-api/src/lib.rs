@@ -5,7 +5,8 @@
 //! - `POST /v1/usage`: metered usage from the seller's services, in batches.
 //! - `/v1/ops/…`: the catalog, cohorts and their import, bill runs (dry run included), mailed-check
 //!   payments, credit notes and voiding drafts, the receivables (aging) report, and the payment
-//!   reminders' schedule and pauses.
+//!   reminders' schedule and pauses, and taxes (rates, the seller's settings, an account's
+//!   VAT number, exemption and codes).
 
 pub mod error;
 pub mod extract;
@@ -14,6 +15,7 @@ pub mod ops;
 pub mod parked;
 pub mod receivables;
 pub mod reminders;
+pub mod tax;
 pub mod usage;
 
 use std::sync::Arc;
@@ -84,6 +86,10 @@ pub fn router<S: OpsStore>(state: OpsState<S>) -> Router {
         .route("/v1/ops/accounts/{account_id}/invoices/{invoice_id}/credit-notes", post(ledger::credit_note::<S>))
         .route("/v1/ops/accounts/{account_id}/invoices/{invoice_id}/void", post(ledger::void::<S>))
         .route("/v1/ops/receivables", get(receivables::report::<S>))
+        .route("/v1/ops/tax-rates", get(tax::list_rates::<S>))
+        .route("/v1/ops/tax-rates/{code}", put(tax::put_rate::<S>))
+        .route("/v1/ops/settings/tax", get(tax::get_seller::<S>).put(tax::put_seller::<S>))
+        .route("/v1/ops/accounts/{account_id}/tax", get(tax::get_account::<S>).put(tax::put_account::<S>))
         .route("/v1/ops/settings/reminders", get(reminders::get_schedule::<S>).put(reminders::put_schedule::<S>))
         .route("/v1/ops/accounts/{account_id}/reminders", put(reminders::pause::<S>))
         .route("/v1/ops/parked-events", get(parked::list::<S>))

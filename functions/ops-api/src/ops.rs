@@ -35,6 +35,10 @@ pub async fn put_price<S: OpsStore>(
         return Err(DomainError::invalid("id", "must be the id in the path").into());
     }
     let price = price.parse()?;
+    if !price.tax_codes.is_empty() {
+        let setup = state.store.tax_setup().await?;
+        billing_domain::tax::check_codes(&price.tax_codes, &setup.rates, "tax_codes")?;
+    }
     state.store.put_price(&price).await?;
     Ok(Json(price))
 }

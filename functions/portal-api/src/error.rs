@@ -116,13 +116,28 @@ pub struct ErrorDetail {
     pub invoice: Option<ChangedInvoice>,
 }
 
+/// What API Gateway's JWT authorizer answers, before the function is reached, for a request
+/// without a valid token: `{"message": "Unauthorized"}` (its own body, not [`ErrorResponse`]).
+/// The function's own `unauthenticated` (an event without the authorizer's claims) only happens
+/// when the gateway is misconfigured.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayUnauthorized {
+    /// `Unauthorized`.
+    #[schema(example = "Unauthorized")]
+    pub message: String,
+}
+
 /// The errors a read can answer with (documentation).
 #[derive(utoipa::IntoResponses)]
 pub enum ReadErrors {
     #[response(status = 400, description = "a malformed query parameter (`invalid_parameter`)")]
     BadRequest(ErrorResponse),
-    #[response(status = 401, description = "no valid token (`unauthenticated`)")]
-    Unauthenticated(ErrorResponse),
+    #[response(
+        status = 401,
+        description = "no valid token: the gateway's JWT authorizer answers `{\"message\": \"Unauthorized\"}`"
+    )]
+    Unauthenticated(GatewayUnauthorized),
     #[response(status = 404, description = "no such account for this caller, or no such object (`not_found`)")]
     NotFound(ErrorResponse),
     #[response(status = 503, description = "a dependency failed; retry after `Retry-After` (`service_unavailable`)")]
@@ -134,8 +149,11 @@ pub enum ReadErrors {
 pub enum AdminReadErrors {
     #[response(status = 400, description = "a malformed query parameter (`invalid_parameter`)")]
     BadRequest(ErrorResponse),
-    #[response(status = 401, description = "no valid token (`unauthenticated`)")]
-    Unauthenticated(ErrorResponse),
+    #[response(
+        status = 401,
+        description = "no valid token: the gateway's JWT authorizer answers `{\"message\": \"Unauthorized\"}`"
+    )]
+    Unauthenticated(GatewayUnauthorized),
     #[response(status = 403, description = "the caller's role does not allow this (`forbidden`)")]
     Forbidden(ErrorResponse),
     #[response(status = 404, description = "no such account for this caller (`not_found`)")]
@@ -149,8 +167,11 @@ pub enum AdminReadErrors {
 pub enum WriteErrors {
     #[response(status = 400, description = "malformed JSON or header (`invalid_json`, `invalid_parameter`)")]
     BadRequest(ErrorResponse),
-    #[response(status = 401, description = "no valid token (`unauthenticated`)")]
-    Unauthenticated(ErrorResponse),
+    #[response(
+        status = 401,
+        description = "no valid token: the gateway's JWT authorizer answers `{\"message\": \"Unauthorized\"}`"
+    )]
+    Unauthenticated(GatewayUnauthorized),
     #[response(status = 403, description = "the role does not allow this, or the e-mail is not verified")]
     Forbidden(ErrorResponse),
     #[response(status = 404, description = "no such account for this caller, or no such object (`not_found`)")]

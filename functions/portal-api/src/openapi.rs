@@ -52,7 +52,12 @@ with a stable `code`."
         seat_assignments::assign,
         seat_assignments::unassign,
     ),
-    components(schemas(crate::error::ErrorResponse, crate::error::ErrorDetail, billing_domain::FieldError)),
+    components(schemas(
+        crate::error::ErrorResponse,
+        crate::error::ErrorDetail,
+        crate::error::GatewayUnauthorized,
+        billing_domain::FieldError
+    )),
     modifiers(&BearerAuth),
     tags(
         (name = "accounts", description = "The account's profile, contacts and audit trail"),

@@ -151,7 +151,7 @@ impl Address {
     }
 }
 
-fn parse_country(raw: &str) -> Result<String, FieldError> {
+pub fn parse_country(raw: &str) -> Result<String, FieldError> {
     let code = raw.trim().to_ascii_uppercase();
     if code.len() == 2 && celes::Country::from_alpha2(&code).is_ok() {
         Ok(code)

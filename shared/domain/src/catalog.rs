@@ -295,6 +295,9 @@ impl Price {
         if self.tax_codes.iter().enumerate().any(|(i, c)| self.tax_codes[..i].contains(c)) {
             errors.push(FieldError::new("tax_codes", "a tax code is listed twice"));
         }
+        if self.tax_codes.iter().any(crate::tax::TaxCode::is_reserved) {
+            errors.push(FieldError::new("tax_codes", "`exempt` and `reverse_charge` are the bills' own groups"));
+        }
         self.pricing.check(&mut errors);
         if matches!(self.pricing, ChargeModel::Overage { .. }) && !matches!(self.charge, ChargeType::Usage { .. }) {
             errors.push(FieldError::new("model", "overage pricing applies to usage prices only"));

@@ -296,12 +296,25 @@ pub struct CreditNote {
     pub number: String,
     pub account_id: AccountId,
     pub invoice_id: String,
+    /// Tax included.
     pub amount: Money,
+    /// The tax it reverses, per the credited bill's (code, rate) groups in proportion to the
+    /// amount, at that bill's rates (never today's); `amount` less their sum is its net.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub taxes: Vec<crate::tax::TaxGroup>,
     pub reason: String,
     pub to_invoice: Money,
     pub to_credit: Money,
     pub created: DateTime<Utc>,
     pub created_by: String,
+}
+
+impl CreditNote {
+    /// What it credits net of tax.
+    pub fn net(&self) -> Money {
+        let tax: Decimal = self.taxes.iter().map(|g| g.amount.amount()).sum();
+        Money::new(self.amount.amount() - tax, self.amount.currency()).rounded()
+    }
 }
 
 #[cfg(test)]

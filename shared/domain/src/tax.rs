@@ -49,6 +49,11 @@ impl TaxCode {
         &self.0
     }
 
+    /// One of the codes the bills' own groups use (`exempt`, `reverse_charge`): never input.
+    pub fn is_reserved(&self) -> bool {
+        self.0 == Self::EXEMPT || self.0 == Self::REVERSE_CHARGE
+    }
+
     fn reserved(name: &str) -> Self {
         Self(name.to_owned())
     }
@@ -105,6 +110,37 @@ pub fn parse_codes(raw: &[String]) -> std::result::Result<Vec<TaxCode>, FieldErr
         out.push(code);
     }
     Ok(out)
+}
+
+/// Checks that `codes` (one level's) are defined and share one mode; `field` names them in errors.
+pub fn check_codes(codes: &[TaxCode], rates: &BTreeMap<TaxCode, TaxRate>, field: &str) -> Result<()> {
+    let mut errors = Errors::default();
+    if codes.len() > MAX_CODES {
+        errors.push(FieldError::new(field, format!("at most {MAX_CODES} tax codes")));
+    }
+    let mut modes = std::collections::BTreeSet::new();
+    for (i, c) in codes.iter().enumerate() {
+        if c.is_reserved() {
+            errors
+                .push(FieldError::new(format!("{field}[{i}]"), format!("`{c}` is reserved for the bills' own groups")));
+        } else if codes[..i].contains(c) {
+            errors.push(FieldError::new(format!("{field}[{i}]"), format!("`{c}` is listed twice")));
+        }
+        match rates.get(c) {
+            None if !c.is_reserved() => errors.push(FieldError::new(
+                format!("{field}[{i}]"),
+                format!("no tax rate `{c}`: define it first (PUT /v1/ops/tax-rates/{c})"),
+            )),
+            None => {}
+            Some(r) => {
+                modes.insert(r.inclusive);
+            }
+        }
+    }
+    if modes.len() > 1 {
+        errors.push(FieldError::new(field, "mixes inclusive and exclusive rates: a line takes one mode"));
+    }
+    errors.finish()
 }
 
 /// The most tax codes one level may name (state, county, city, district).
@@ -443,6 +479,15 @@ impl InvoiceTax {
     /// The invoice's tax: the groups' sum.
     pub fn total(&self, currency: Currency) -> Money {
         Money::new(self.groups.iter().map(|g| g.amount.amount()).sum(), currency)
+    }
+
+    /// What a bill says of its tax besides the groups: the exemption or reverse charge, and the
+    /// VAT numbers (the mail, the PDF and the portal print these same sentences).
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes: Vec<String> = self.treatment.iter().map(TaxTreatment::notice).collect();
+        notes.extend(self.seller_vat_id.iter().map(|v| format!("Our VAT number: {v}")));
+        notes.extend(self.customer_vat_id.iter().map(|v| format!("Your VAT number: {v}")));
+        notes
     }
 
     /// The tax carved out of inclusive lines (part of their amounts already).

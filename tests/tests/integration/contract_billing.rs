@@ -899,3 +899,119 @@ async fn the_receivables_report_reads_account_names_a_hundred_a_call() {
     assert!(counted.account_names(&[]).await.unwrap().is_empty());
     assert!(log.tally().calls.is_empty(), "nothing asked, nothing read");
 }
+
+async fn ops_ok(s: &Stack, method: &str, path: &str, body: Value) -> Value {
+    let r = s.ops(method, path, Some(body)).await;
+    assert_eq!(r.status, StatusCode::OK, "{method} {path}: {:?}", r.body);
+    r.body
+}
+
+fn tax_rate(code: &str, name: &str, rate: &str) -> Value {
+    json!({"code": code, "name": name, "jurisdiction": "US-IL", "inclusive": false,
+           "rates": [{"rate": rate, "valid_from": "2020-01-01"}]})
+}
+
+#[tokio::test]
+async fn bills_are_taxed_by_precedence_rounded_per_group_and_credit_notes_reverse_it() {
+    let s = Stack::new().await;
+    let (m1, _) = months();
+    catalog(&s).await;
+    // A price may name only rates that exist; bad rates and VAT numbers are refused by field.
+    let rack = json!({"id": "rack", "name": "Rack space, 42U", "currency": "USD",
+        "charge": {"type": "recurring", "interval": "monthly"}, "model": "per_unit", "unit_amount": "500",
+        "tax_codes": ["space_lease"]});
+    let r = s.ops("PUT", "/v1/ops/prices/rack", Some(rack.clone())).await;
+    assert_eq!(
+        (r.status, r.body["error"]["details"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("tax_codes[0]"))
+    );
+    let r = s.ops("PUT", "/v1/ops/tax-rates/il_state", Some(tax_rate("il_state", "Illinois sales tax", "106"))).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    ops_ok(&s, "PUT", "/v1/ops/tax-rates/il_state", tax_rate("il_state", "Illinois sales tax", "6.25")).await;
+    ops_ok(&s, "PUT", "/v1/ops/tax-rates/space_lease", tax_rate("space_lease", "Space lease (not taxable)", "0")).await;
+    let mut inclusive = tax_rate("il_state", "Illinois sales tax", "6.25");
+    inclusive["inclusive"] = json!(true);
+    let r = s.ops("PUT", "/v1/ops/tax-rates/il_state", Some(inclusive)).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "a rate's mode is fixed: {:?}", r.body);
+    ops_ok(&s, "PUT", "/v1/ops/prices/rack", rack.clone()).await;
+    ops_ok(&s, "PUT", "/v1/ops/settings/tax", json!({"default_codes": ["il_state"]})).await;
+
+    cohort(&s, "dctax", m1).await;
+    let xc = json!({"id": "xc", "price_id": "cross-connect", "group": "DC1 / Cage 4", "start": m1, "quantity": 1});
+    import(&s, "dctax", &[line("acct_taxed", "cb-tax", &[xc.clone()]), line("acct_eu", "cb-eu", &[xc])]).await;
+    let r = s.ops("PUT", "/v1/ops/accounts/acct_eu/tax", Some(json!({"vat_id": "DE129273399"}))).await;
+    assert_eq!(
+        (r.status, r.body["error"]["details"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("vat_id")),
+        "a wrong check digit"
+    );
+    ops_ok(&s, "PUT", "/v1/ops/accounts/acct_eu/tax", json!({"vat_id": "DE 129 273 398"})).await;
+    ops_ok(
+        &s,
+        "PUT",
+        "/v1/ops/settings/tax",
+        json!({"country": "FR", "vat_id": "FR40303265045", "default_codes": ["il_state"]}),
+    )
+    .await;
+
+    run(&s, "finalize", m1).await;
+    let all = invoices(&s).await;
+    let taxed = all
+        .iter()
+        .find(|i| i["account_id"] == "acct_taxed" && i["period_end"].as_str().unwrap().starts_with(&m1.to_string()))
+        .expect("the taxed bill");
+    // Racks (1,000.00) take their price's 0 % (it wins over the seller's default); the install
+    // fee (250.00) the default 6.25 %: 15.625 → 15.63.
+    let groups = &taxed["tax_detail"]["groups"];
+    let got: Vec<(&str, &str, &str)> = groups
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["code"].as_str().unwrap(),
+                g["taxable_base"]["amount"].as_str().unwrap(),
+                g["amount"]["amount"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, [("il_state", "250.00", "15.63"), ("space_lease", "1000.00", "0.00")]);
+    assert_eq!(
+        (taxed["subtotal"]["amount"].as_str(), taxed["tax"]["amount"].as_str(), taxed["total"]["amount"].as_str()),
+        (Some("1250.00"), Some("15.63"), Some("1265.63"))
+    );
+    let line = taxed["lines"].as_array().unwrap().iter().find(|l| l["item"] == "xc").unwrap();
+    assert_eq!(line["taxes"][0]["rate"], "6.25", "the line keeps what it was taxed at");
+
+    // Reverse charge: the German customer's valid VAT number, a French seller.
+    let eu = all
+        .iter()
+        .find(|i| i["account_id"] == "acct_eu" && i["period_end"].as_str().unwrap().starts_with(&m1.to_string()))
+        .expect("the EU bill");
+    assert_eq!(eu["tax_detail"]["treatment"]["kind"], "reverse_charge");
+    assert_eq!((eu["tax"]["amount"].as_str(), eu["total"]["amount"].as_str()), (Some("0.00"), Some("1250.00")));
+    assert_eq!(
+        (eu["tax_detail"]["customer_vat_id"].as_str(), eu["tax_detail"]["seller_vat_id"].as_str()),
+        (Some("DE129273398"), Some("FR40303265045"))
+    );
+
+    // A later rate change alters no issued bill; the next bill takes the new rate.
+    ops_ok(&s, "PUT", "/v1/ops/tax-rates/il_state", tax_rate("il_state", "Illinois sales tax", "7")).await;
+    let id = taxed["id"].as_str().unwrap();
+    let again = invoices(&s).await.into_iter().find(|i| i["id"] == id).unwrap();
+    assert_eq!(again["tax_detail"], taxed["tax_detail"]);
+
+    // A credit note of a tenth reverses a tenth of the tax at the bill's own rate.
+    let r = s
+        .ops(
+            "POST",
+            &format!("/v1/ops/accounts/acct_taxed/invoices/{id}/credit-notes"),
+            Some(json!({"amount": "126.56", "reason": "SLA credit"})),
+        )
+        .await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+    let note = &r.body["credit_note"];
+    assert_eq!(note["taxes"][0]["code"], "il_state");
+    assert_eq!(note["taxes"][0]["rate"], "6.25");
+    assert_eq!(note["taxes"][0]["amount"]["amount"], "1.56");
+}

@@ -414,7 +414,8 @@ async fn serve(
     if seed::seed_with(&store, &subs).await? {
         tracing::info!(account = seed::DEMO_ACCOUNT, "seeded the demo account");
     }
-    if seed::seed_contract(&store, &subs[0]).await? {
+    let prefix = std::env::var("INVOICE_PREFIX").ok().filter(|v| !v.is_empty()).unwrap_or_else(|| "INV".into());
+    if seed::seed_contract(&std::sync::Arc::new(store.clone()), &subs[0], &prefix).await? {
         tracing::info!(account = seed::DEMO_CONTRACT_ACCOUNT, "seeded the demo contract account");
     }
     let (stripe, portal_stripe, fake, stripe_where) = stripe_clients(stripe_port).await?;

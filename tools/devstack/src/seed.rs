@@ -5,12 +5,20 @@
 
 use anyhow::Result;
 use billing_aws::DynamoStore;
-use billing_domain::ports::{AccountReader, AccountWriter, MemberWriter};
+use std::sync::Arc;
+
+use billing_domain::Money;
+use billing_domain::catalog::{Metric, Price};
+use billing_domain::contract::{ImportLine, UsageEvent};
+use billing_domain::ledger::Cohort;
+use billing_domain::ports::{AccountReader, AccountWriter, ContractAdmin, MemberWriter, UsageWriter};
+use billing_domain::receipts::{self, Incoming, WhenClosed};
+use billing_domain::tax::{RatePeriod, TaxRate};
 use billing_domain::{
     Account, AccountId, Actor, Address, AddressInput, AuditAction, AuditEntry, BillingContact, BillingMode, Currency,
     Member, NewAccount, Role,
 };
-use chrono::Utc;
+use chrono::{Datelike, Days, Months, NaiveDate, NaiveTime, Utc};
 
 pub const DEMO_ACCOUNT: &str = "acct_demo";
 /// The demo account billed by invoice contract (its admin is the demo admin).
@@ -90,30 +98,166 @@ pub async fn seed_with(store: &DynamoStore, subs: &[String; 3]) -> Result<bool> 
     Ok(true)
 }
 
-/// Writes the demo contract account (billed by invoice, as ops would import it) with `admin_sub`
-/// as its admin, unless it exists; returns whether it wrote it.
-pub async fn seed_contract(store: &DynamoStore, admin_sub: &str) -> Result<bool> {
+/// Writes the demo contract account unless it exists, as ops would bring it in, with `admin_sub`
+/// as its admin; returns whether it wrote it. Its contract (racks, power in tiers, bandwidth with
+/// an allowance and overage, a one-time setup fee, a rack added mid-month) went live on the 1st
+/// two months ago: the bill run has made its three bills since (taxed at Illinois' and
+/// Springfield's rates, rack space not taxable), the first paid by check and the second partly,
+/// and this month's usage so far is recorded, so its admin sees S2's bill, its PDF, usage to date
+/// and the upcoming bill at the first sign-in.
+pub async fn seed_contract(store: &Arc<DynamoStore>, admin_sub: &str, invoice_prefix: &str) -> Result<bool> {
     let id: AccountId = DEMO_CONTRACT_ACCOUNT.parse()?;
     if store.account(&id).await?.is_some() {
         return Ok(false);
     }
     let now = Utc::now();
-    let new = NewAccount {
-        name: "Demo Colocation Tenant GmbH".into(),
-        currency: Currency::USD,
-        billing_contact: BillingContact::parse("Avery Admin", "admin@demo.example", None)?,
-        billing_address: Address::parse(AddressInput {
-            line1: "200 Rack Row",
-            line2: None,
-            city: "Springfield",
-            region: Some("IL"),
-            postal_code: Some("62702"),
-            country: "US",
-        })?,
+    let today = now.date_naive();
+    let this_month = today.with_day(1).expect("the 1st");
+    let go_live = this_month.checked_sub_months(Months::new(2)).expect("in range");
+    let last_month = this_month.checked_sub_months(Months::new(1)).expect("in range");
+    let day = |base: NaiveDate, n: u64| base.checked_add_days(Days::new(n)).expect("in range");
+
+    // The seller's tax data for this account's bills: the account takes Illinois' and the city's
+    // rates; the rack price names the rate of space leases (not taxable), which wins over them.
+    for rate in [
+        ("il_state", "Illinois sales tax", "US-IL", "6.25"),
+        ("us_il_springfield", "Springfield home rule tax", "US-IL Springfield", "2.25"),
+        ("il_space_lease", "Space lease (not taxable)", "US-IL", "0"),
+    ] {
+        let (code, name, jurisdiction, pct) = rate;
+        let rate = TaxRate {
+            code: code.parse()?,
+            name: name.into(),
+            jurisdiction: jurisdiction.into(),
+            inclusive: false,
+            rates: vec![RatePeriod { rate: pct.parse()?, valid_from: "2020-01-01".parse()?, valid_to: None }],
+        }
+        .parse()?;
+        store.put_tax_rate(&rate).await?;
+    }
+    let prices: Vec<Price> = serde_json::from_value(serde_json::json!([
+        {"id": "demo_rack", "name": "Rack space, 42U", "currency": "USD", "charge": {"type": "recurring", "interval": "monthly"},
+         "model": "per_unit", "unit_amount": "650.00", "unit": "rack", "tax_codes": ["il_space_lease"]},
+        {"id": "demo_power", "name": "Metered power", "currency": "USD", "unit": "kWh",
+         "charge": {"type": "usage", "metric": "power_kwh"}, "model": "graduated",
+         "tiers": [{"up_to": 2000, "unit_amount": "0.18"}, {"unit_amount": "0.15"}]},
+        {"id": "demo_bandwidth", "name": "Bandwidth", "currency": "USD", "unit": "GB",
+         "charge": {"type": "usage", "metric": "bandwidth_gb"}, "model": "overage", "included": 1000, "unit_amount": "0.05"},
+        {"id": "demo_setup", "name": "Installation and setup", "currency": "USD", "charge": {"type": "one_time"},
+         "model": "flat", "amount": "250.00"}
+    ]))?;
+    for price in prices {
+        store.put_price(&price.parse()?).await?;
+    }
+    let cohort = Cohort::parse("demo-colo", "Demo colocation", go_live)?;
+    store.put_cohort(&cohort).await?;
+    let line: ImportLine = serde_json::from_value(serde_json::json!({
+        "account_id": DEMO_CONTRACT_ACCOUNT, "name": "Demo Colocation Tenant GmbH", "currency": "USD",
+        "contact": {"name": "Avery Admin", "email": DEMO_USERS[0].1},
+        "address": {"line1": "200 Rack Row", "city": "Springfield", "region": "IL", "postal_code": "62702", "country": "US"},
+        "billing_mode": "invoice", "bill_day": 1,
+        "subscriptions": [
+            {"id": "a12-racks", "price_id": "demo_rack", "group": "Springfield DC / Cage 7", "description": "Racks A12–A13",
+             "start": go_live, "quantity": 2},
+            {"id": "a14-rack", "price_id": "demo_rack", "group": "Springfield DC / Cage 7", "description": "Rack A14",
+             "start": day(go_live, 14), "quantity": 1},
+            {"id": "cage7-power", "price_id": "demo_power", "group": "Springfield DC / Cage 7", "start": go_live},
+            {"id": "cage7-bw", "price_id": "demo_bandwidth", "group": "Springfield DC / Network", "start": go_live},
+            {"id": "cage7-setup", "price_id": "demo_setup", "group": "Springfield DC / Cage 7", "start": go_live, "quantity": 1}
+        ]
+    }))?;
+    let imported = line.parse(&cohort, &store.prices().await?)?;
+    let mut contract = imported.contract;
+    contract.tax.codes = vec!["il_state".parse()?, "us_il_springfield".parse()?];
+    let account = Account {
+        billing_mode: BillingMode::Invoice,
+        ..Account::open(id.clone(), imported.account, go_live.and_time(NaiveTime::MIN).and_utc())
     };
-    let account = Account { billing_mode: BillingMode::Invoice, ..Account::open(id, new, now) };
-    create_with_demo_admin(store, account, admin_sub).await?;
+    let ops = Actor { user_id: "dev-seed".parse()?, email: None };
+    let audit =
+        AuditEntry::record(&id, &ops, AuditAction::AccountImported, None, None::<&Account>, Some(&account), now);
+    store.import_account(&account, &contract, &audit).await?;
+    let (_, admin_email, _) = DEMO_USERS[0];
+    let admin = Member::founder(id.clone(), admin_sub.parse()?, admin_email.parse()?, now);
+    let audit = AuditEntry::record(
+        &id,
+        &ops,
+        AuditAction::MemberInvited,
+        Some(admin.id.to_string()),
+        None::<&Member>,
+        Some(&admin),
+        now,
+    );
+    store.add_member(&admin, &audit).await?;
+
+    // Two months of usage, and this month's so far (each in the bucket of the bill that charges it).
+    let usage = [
+        ("bandwidth_gb", 1180, day(go_live, 9)),
+        ("power_kwh", 2350, day(go_live, 9)),
+        ("bandwidth_gb", 1420, day(last_month, 11)),
+        ("power_kwh", 2600, day(last_month, 11)),
+        ("bandwidth_gb", 640, today),
+        ("power_kwh", 900, today),
+    ];
+    let mut records = Vec::new();
+    for (i, (metric, quantity, date)) in usage.into_iter().enumerate() {
+        let metric: Metric = metric.parse()?;
+        let bucket = contract.bucket_for(&metric, date).map_err(|e| anyhow::anyhow!(e.message()))?;
+        let timestamp = if date == today { now - chrono::Duration::minutes(5) } else { at(date, 10) };
+        records.push((
+            bucket,
+            UsageEvent { account_id: id.clone(), metric, quantity, timestamp, idempotency_key: format!("demo-{i}") },
+        ));
+    }
+    store.store_usage(&contract, &records, now).await?;
+
+    // The bill run as it ran on each bill date; then the checks the customer mailed.
+    let run = bill_run::BillRun::from_arc(
+        store.clone(),
+        bill_run::Settings { invoice_prefix: invoice_prefix.to_owned(), ..Default::default() },
+    );
+    let mut bills = Vec::new();
+    for bill_date in [go_live, last_month, this_month] {
+        let request = bill_run::RunRequest {
+            mode: bill_run::Mode::Finalize,
+            date: Some(bill_date),
+            accounts: Some(vec![id.clone()]),
+        };
+        let report = run.run(&request, at(bill_date, 6), None).await;
+        if let Some(f) = report.failures.first() {
+            anyhow::bail!("the demo contract account's bill of {bill_date}: {}", f.error);
+        }
+        bills.extend(report.results.into_iter().filter_map(|r| r.invoice_id));
+    }
+    let checks = [(0, None, "2201", day(go_live, 21)), (1, Some("500.00"), "2245", day(last_month, 24).min(today))];
+    for (bill, part, number, received_on) in checks {
+        let Some(invoice_id) = bills.get(bill) else { continue };
+        let invoice =
+            store.contract_invoice(&id, invoice_id).await?.ok_or_else(|| anyhow::anyhow!("bill {invoice_id}"))?;
+        let amount = match part {
+            Some(p) => Money::new(p.parse()?, invoice.currency),
+            None => invoice.amount_remaining,
+        };
+        let incoming = Incoming {
+            account_id: id.clone(),
+            invoice_id: invoice_id.clone(),
+            amount,
+            reference: format!("check:{number}"),
+            method: "check",
+            received_on,
+            actor: ops.clone(),
+            recorded_by: "dev-seed".into(),
+            when_closed: WhenClosed::Refuse,
+        };
+        receipts::receive(&**store, &incoming, at(received_on, 15).min(now)).await?;
+    }
+    // The payment reminders the schedule has reached by now.
+    run.queue_reminders(today, now).await?;
     Ok(true)
+}
+
+fn at(date: NaiveDate, hour: u32) -> chrono::DateTime<Utc> {
+    date.and_time(NaiveTime::from_hms_opt(hour, 0, 0).expect("an hour")).and_utc()
 }
 
 /// Writes `account` with the demo admin (user id `admin_sub`) as its founding admin; returns the

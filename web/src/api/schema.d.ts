@@ -585,6 +585,14 @@ export interface components {
             postal_code?: string | null;
             country?: string | null;
         };
+        /** @description What a line was taxed at: a snapshot of the rate on the bill's tax point. */
+        AppliedTax: {
+            code: components["schemas"]["TaxCode"];
+            name: string;
+            jurisdiction: string;
+            rate: components["schemas"]["Percent"];
+            inclusive: boolean;
+        };
         AssignBody: {
             /** Format: email */
             email: string;
@@ -710,6 +718,19 @@ export interface components {
             field: string;
             message: string;
         };
+        /**
+         * @description What API Gateway's JWT authorizer answers, before the function is reached, for a request
+         *     without a valid token: `{"message": "Unauthorized"}` (its own body, not [`ErrorResponse`]).
+         *     The function's own `unauthenticated` (an event without the authorizer's claims) only happens
+         *     when the gateway is misconfigured.
+         */
+        GatewayUnauthorized: {
+            /**
+             * @description `Unauthorized`.
+             * @example Unauthorized
+             */
+            message: string;
+        };
         InviteBody: {
             /** Format: email */
             email: string;
@@ -756,8 +777,16 @@ export interface components {
         };
         /** @description An invoice with its lines grouped by logical element, in the order they first appear. */
         InvoiceView: components["schemas"]["InvoiceSummaryView"] & {
+            /** @description Net of tax. */
             subtotal: components["schemas"]["Money"];
             tax: components["schemas"]["Money"];
+            /**
+             * @description The tax per (code, rate) with its taxable base (contract bills; empty when none was
+             *     worked out here, as on card invoices, whose tax is Stripe's `tax`).
+             */
+            taxes: components["schemas"]["TaxGroup"][];
+            /** @description "Customer is tax exempt: …", "Reverse charge: …", the VAT numbers: sentences the bill prints. */
+            tax_notes: string[];
             groups: components["schemas"]["LineGroupView"][];
             /** @description False while lines beyond the processor's first page are still being fetched. */
             lines_complete: boolean;
@@ -777,6 +806,8 @@ export interface components {
             unit_amount?: components["schemas"]["Money"] | null;
             amount: components["schemas"]["Money"];
             service_period: components["schemas"]["ServicePeriodView"];
+            /** @description What the line was taxed at (contract bills; empty when no tax applies). */
+            taxes: components["schemas"]["AppliedTax"][];
         };
         MeView: {
             user: components["schemas"]["UserView"];
@@ -899,6 +930,11 @@ export interface components {
              */
             expires_at?: string | null;
         };
+        /**
+         * @description A percentage rate, 0 to 100 with at most 4 decimals (`8.25`, `19`).
+         * @example 8.25
+         */
+        Percent: string;
         /**
          * @description A period of service. `start` and `end` are its bounds as stored, `end` exclusive (where the
          *     next period starts); `first_day` and `last_day` are the days it covers, both inclusive (UTC):
@@ -1053,6 +1089,25 @@ export interface components {
             /** Format: date-time */
             next_renewal_at?: string | null;
         };
+        /**
+         * @description A tax rate's code (`us_il_state`, `de_vat_standard`): lowercase letters, digits, `_` and `-`,
+         *     1 to 64. `exempt` and `reverse_charge` name the groups this module makes itself.
+         * @example us_il_state
+         */
+        TaxCode: string;
+        /**
+         * @description One (code, rate) group of an invoice: the lines taxed at it, their base net of tax, and the
+         *     tax, rounded once.
+         */
+        TaxGroup: {
+            code: components["schemas"]["TaxCode"];
+            name: string;
+            jurisdiction: string;
+            rate: components["schemas"]["Percent"];
+            inclusive: boolean;
+            taxable_base: components["schemas"]["Money"];
+            amount: components["schemas"]["Money"];
+        };
         /** @description The account's next bill as the bill run would make it now: an estimate. */
         UpcomingBillView: {
             /**
@@ -1166,13 +1221,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description no valid token (`unauthenticated`) */
+            /** @description no valid token: the gateway's JWT authorizer answers `{"message": "Unauthorized"}` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
             /** @description no such account for this caller, or no such object (`not_found`) */
@@ -1229,13 +1284,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description no valid token (`unauthenticated`) */
+            /** @description no valid token: the gateway's JWT authorizer answers `{"message": "Unauthorized"}` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
             /** @description the role does not allow this, or the e-mail is not verified */
@@ -1323,13 +1378,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description no valid token (`unauthenticated`) */
+            /** @description no valid token: the gateway's JWT authorizer answers `{"message": "Unauthorized"}` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
             /** @description no such account for this caller, or no such object (`not_found`) */
@@ -1385,13 +1440,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description no valid token (`unauthenticated`) */
+            /** @description no valid token: the gateway's JWT authorizer answers `{"message": "Unauthorized"}` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
             /** @description the role does not allow this, or the e-mail is not verified */
@@ -1483,13 +1538,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description no valid token (`unauthenticated`) */
+            /** @description no valid token: the gateway's JWT authorizer answers `{"message": "Unauthorized"}` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
             /** @description the role does not allow this, or the e-mail is not verified */
@@ -1577,13 +1632,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description no valid token (`unauthenticated`) */
+            /** @description no valid token: the gateway's JWT authorizer answers `{"message": "Unauthorized"}` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
             /** @description no such account for this caller, or no such object (`not_found`) */
@@ -1639,13 +1694,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description no valid token (`unauthenticated`) */
+            /** @description no valid token: the gateway's JWT authorizer answers `{"message": "Unauthorized"}` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
             /** @description the role does not allow this, or the e-mail is not verified */
@@ -1733,13 +1788,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description no valid token (`unauthenticated`) */
+            /** @description no valid token: the gateway's JWT authorizer answers `{"message": "Unauthorized"}` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
             /** @description no such account for this caller, or no such object (`not_found`) */
@@ -1795,13 +1850,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description no valid token (`unauthenticated`) */
+            /** @description no valid token: the gateway's JWT authorizer answers `{"message": "Unauthorized"}` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
             /** @description the role does not allow this, or the e-mail is not verified */
@@ -1891,13 +1946,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description no valid token (`unauthenticated`) */
+            /** @description no valid token: the gateway's JWT authorizer answers `{"message": "Unauthorized"}` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
             /** @description no such account for this caller, or no such object (`not_found`) */
@@ -1950,13 +2005,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description no valid token (`unauthenticated`) */
+            /** @description no valid token: the gateway's JWT authorizer answers `{"message": "Unauthorized"}` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
             /** @description the role does not allow this, or the e-mail is not verified */
@@ -2050,13 +2105,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description no valid token (`unauthenticated`) */
+            /** @description no valid token: the gateway's JWT authorizer answers `{"message": "Unauthorized"}` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
             /** @description the role does not allow this, or the e-mail is not verified */
@@ -2147,13 +2202,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description no valid token (`unauthenticated`) */
+            /** @description no valid token: the gateway's JWT authorizer answers `{"message": "Unauthorized"}` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
             /** @description the caller's role does not allow this (`forbidden`) */
@@ -2214,13 +2269,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description no valid token (`unauthenticated`) */
+            /** @description no valid token: the gateway's JWT authorizer answers `{"message": "Unauthorized"}` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
             /** @description no such account for this caller, or no such object (`not_found`) */
@@ -2276,13 +2331,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description no valid token (`unauthenticated`) */
+            /** @description no valid token: the gateway's JWT authorizer answers `{"message": "Unauthorized"}` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
             /** @description no such account for this caller, or no such object (`not_found`) */
@@ -2336,13 +2391,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description no valid token (`unauthenticated`) */
+            /** @description no valid token: the gateway's JWT authorizer answers `{"message": "Unauthorized"}` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
             /** @description no such account for this caller, or no such object (`not_found`) */
@@ -2404,13 +2459,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description no valid token (`unauthenticated`) */
+            /** @description no valid token: the gateway's JWT authorizer answers `{"message": "Unauthorized"}` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
             /** @description no such account for this caller, or no such object (`not_found`) */
@@ -2467,13 +2522,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description no valid token (`unauthenticated`) */
+            /** @description no valid token: the gateway's JWT authorizer answers `{"message": "Unauthorized"}` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
             /** @description the role does not allow this, or the e-mail is not verified */
@@ -2561,13 +2616,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description no valid token (`unauthenticated`) */
+            /** @description no valid token: the gateway's JWT authorizer answers `{"message": "Unauthorized"}` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
             /** @description no such account for this caller, or no such object (`not_found`) */
@@ -2619,13 +2674,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description no valid token (`unauthenticated`) */
+            /** @description no valid token: the gateway's JWT authorizer answers `{"message": "Unauthorized"}` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
             /** @description no such account for this caller, or no such object (`not_found`) */
@@ -2685,13 +2740,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description no valid token (`unauthenticated`) */
+            /** @description no valid token: the gateway's JWT authorizer answers `{"message": "Unauthorized"}` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
             /** @description the role does not allow this, or the e-mail is not verified */
@@ -2779,13 +2834,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description no valid token (`unauthenticated`) */
+            /** @description no valid token: the gateway's JWT authorizer answers `{"message": "Unauthorized"}` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
             /** @description no such account for this caller, or no such object (`not_found`) */
@@ -2838,13 +2893,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description no valid token (`unauthenticated`) */
+            /** @description no valid token: the gateway's JWT authorizer answers `{"message": "Unauthorized"}` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
             /** @description the role does not allow this, or the e-mail is not verified */
@@ -2933,13 +2988,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description no valid token (`unauthenticated`) */
+            /** @description no valid token: the gateway's JWT authorizer answers `{"message": "Unauthorized"}` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
             /** @description the role does not allow this, or the e-mail is not verified */
@@ -3028,13 +3083,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description no valid token (`unauthenticated`) */
+            /** @description no valid token: the gateway's JWT authorizer answers `{"message": "Unauthorized"}` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
             /** @description the role does not allow this, or the e-mail is not verified */
@@ -3122,13 +3177,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description no valid token (`unauthenticated`) */
+            /** @description no valid token: the gateway's JWT authorizer answers `{"message": "Unauthorized"}` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
             /** @description no such account for this caller, or no such object (`not_found`) */
@@ -3188,13 +3243,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description no valid token (`unauthenticated`) */
+            /** @description no valid token: the gateway's JWT authorizer answers `{"message": "Unauthorized"}` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
             /** @description the role does not allow this, or the e-mail is not verified */
@@ -3286,13 +3341,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description no valid token (`unauthenticated`) */
+            /** @description no valid token: the gateway's JWT authorizer answers `{"message": "Unauthorized"}` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
             /** @description the role does not allow this, or the e-mail is not verified */
@@ -3385,13 +3440,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description no valid token (`unauthenticated`) */
+            /** @description no valid token: the gateway's JWT authorizer answers `{"message": "Unauthorized"}` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
             /** @description the role does not allow this, or the e-mail is not verified */
@@ -3479,13 +3534,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description no valid token (`unauthenticated`) */
+            /** @description no valid token: the gateway's JWT authorizer answers `{"message": "Unauthorized"}` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
             /** @description no such account for this caller, or no such object (`not_found`) */
@@ -3543,13 +3598,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description no valid token (`unauthenticated`) */
+            /** @description no valid token: the gateway's JWT authorizer answers `{"message": "Unauthorized"}` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
             /** @description the role does not allow this, or the e-mail is not verified */
@@ -3647,13 +3702,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description no valid token (`unauthenticated`) */
+            /** @description no valid token: the gateway's JWT authorizer answers `{"message": "Unauthorized"}` */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
                 };
             };
             /** @description the role does not allow this, or the e-mail is not verified */

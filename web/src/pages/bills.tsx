@@ -1,3 +1,4 @@
+import { Fragment } from 'preact';
 import { useState } from 'preact/hooks';
 import { useRoute } from 'preact-iso';
 import { api, call, type Schemas } from '../api/client';
@@ -200,10 +201,23 @@ export function Invoice({ invoice: i, account, canPay, heading = true }: { invoi
       ))}
       {!i.lines_complete && <p class="muted">Some lines of this bill are still being loaded from the payment processor.</p>}
       <dl class="pairs totals">
-        <dt>Subtotal</dt>
+        <dt>Subtotal (excl. tax)</dt>
         <dd>{money(i.subtotal)}</dd>
-        <dt>Tax</dt>
-        <dd>{money(i.tax)}</dd>
+        {i.taxes.length === 0 ? (
+          <>
+            <dt>Tax</dt>
+            <dd>{money(i.tax)}</dd>
+          </>
+        ) : (
+          i.taxes.map((t) => (
+            <Fragment key={`${t.code}:${t.rate}`}>
+              <dt>
+                {t.name} {t.rate}%{t.inclusive ? ' (included)' : ''} on {money(t.taxable_base)}
+              </dt>
+              <dd>{money(t.amount)}</dd>
+            </Fragment>
+          ))
+        )}
         <dt>Total</dt>
         <dd>{money(i.total)}</dd>
         <dt>Paid</dt>
@@ -213,6 +227,11 @@ export function Invoice({ invoice: i, account, canPay, heading = true }: { invoi
           {money(i.amount_remaining)}
         </dd>
       </dl>
+      {i.tax_notes.map((n) => (
+        <p class="muted" key={n}>
+          {n}
+        </p>
+      ))}
       <p class="actions">
         {i.status === 'open' && isPositive(i.amount_remaining) && canPay && (
           <a class="btn btn-primary" href={`${base}/billing?invoice=${encodeURIComponent(i.id)}`}>

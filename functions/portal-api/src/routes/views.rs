@@ -146,6 +146,8 @@ pub struct LineView {
     pub unit_amount: Option<Money>,
     pub amount: Money,
     pub service_period: ServicePeriodView,
+    /// What the line was taxed at (contract bills; empty when no tax applies).
+    pub taxes: Vec<billing_domain::tax::AppliedTax>,
 }
 
 /// The lines of one logical element (product, site, subscription) and their subtotal.
@@ -161,8 +163,14 @@ pub struct LineGroupView {
 pub struct InvoiceView {
     #[serde(flatten)]
     pub summary: InvoiceSummaryView,
+    /// Net of tax.
     pub subtotal: Money,
     pub tax: Money,
+    /// The tax per (code, rate) with its taxable base (contract bills; empty when none was
+    /// worked out here, as on card invoices, whose tax is Stripe's `tax`).
+    pub taxes: Vec<billing_domain::tax::TaxGroup>,
+    /// "Customer is tax exempt: …", "Reverse charge: …", the VAT numbers: sentences the bill prints.
+    pub tax_notes: Vec<String>,
     pub groups: Vec<LineGroupView>,
     /// False while lines beyond the processor's first page are still being fetched.
     pub lines_complete: bool,
@@ -180,6 +188,7 @@ impl InvoiceView {
                 unit_amount: l.unit_amount,
                 amount: l.amount,
                 service_period: ServicePeriodView { period: PeriodView::from(&l.period), partial: l.period.partial },
+                taxes: l.taxes.clone(),
             };
             let group = match groups.iter_mut().find(|g| g.name == l.group) {
                 Some(g) => g,
@@ -202,6 +211,8 @@ impl InvoiceView {
             summary: InvoiceSummaryView::from(i),
             subtotal: i.subtotal,
             tax: i.tax,
+            taxes: i.tax_detail.groups.clone(),
+            tax_notes: i.tax_detail.notes(),
             groups,
             lines_complete: i.lines_complete,
         })
