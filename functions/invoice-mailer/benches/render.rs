@@ -38,6 +38,8 @@ fn bill(lines: usize) -> (Brand, Account, Invoice) {
             unit_amount: Some(Money::new(rust_decimal::Decimal::new(1250, 2), usd)),
             amount: Money::new(rust_decimal::Decimal::new(1250 * (i as i64 + 1), 2), usd),
             period: ServicePeriod { start, end, partial: i % 5 == 4 },
+            item: None,
+            taxes: vec![],
         })
         .collect();
     let total = lines.iter().fold(Money::zero(usd), |s, l| s.checked_add(&l.amount).unwrap());
@@ -73,6 +75,7 @@ fn bill(lines: usize) -> (Brand, Account, Invoice) {
         lines,
         lines_complete: true,
         stamp: Stamp { at: end, event_id: "evt_bench".into() },
+        tax_detail: Default::default(),
     };
     let brand = Brand {
         seller: "Bench Hosting".into(),

@@ -27,6 +27,7 @@ fn contract() -> Contract {
         charge,
         pricing,
         unit: Some("GB".into()),
+        tax_codes: vec![],
     };
     let item = |id: &str, price: Price, q: Option<u64>| ContractItem {
         id: id.into(),

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::billing::Stamp;
 use crate::error::{Error, FieldError, Result};
 use crate::ids::AccountId;
-use crate::invoice::{Invoice, InvoiceLine, InvoiceStatus};
+use crate::invoice::{Invoice, InvoiceStatus};
 use crate::money::{Currency, Money};
 use crate::rating::{BillDay, DateRange};
 
@@ -87,13 +87,13 @@ pub fn draft(
     id: String,
     account: &AccountId,
     currency: Currency,
-    lines: Vec<InvoiceLine>,
-    tax: crate::tax::InvoiceTax,
+    taxed: crate::tax::Taxed,
     period: DateRange,
     created: DateTime<Utc>,
     run_id: &str,
 ) -> Invoice {
     let zero = Money::zero(currency);
+    let crate::tax::Taxed { lines, tax } = taxed;
     let (subtotal, tax_total, total) = crate::tax::totals(&lines, &tax, currency);
     Invoice {
         id,
@@ -320,7 +320,7 @@ impl CreditNote {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::invoice::{ChargeKind, ServicePeriod};
+    use crate::invoice::{ChargeKind, InvoiceLine, ServicePeriod};
 
     fn usd(s: &str) -> Money {
         Money::new(s.parse().unwrap(), "USD".parse().unwrap())
@@ -346,8 +346,7 @@ mod tests {
             bill_id(&account, d("2026-11-01"), 0),
             &account,
             "USD".parse().unwrap(),
-            vec![line],
-            Default::default(),
+            crate::tax::Taxed { lines: vec![line], tax: Default::default() },
             DateRange::new(d("2026-10-01"), d("2026-11-01")),
             midnight(d("2026-11-01")),
             "run",

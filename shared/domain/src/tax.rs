@@ -508,6 +508,13 @@ pub enum TaxError {
     MixedModes(String),
 }
 
+/// A bill's lines with their tax worked out ([`apply`]): what a draft is made of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Taxed {
+    pub lines: Vec<InvoiceLine>,
+    pub tax: InvoiceTax,
+}
+
 /// The seller's tax data a bill run reads once: every rate, and the seller's settings.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TaxSetup {
@@ -956,7 +963,7 @@ mod tests {
     }
 
     fn amount() -> impl Strategy<Value = Decimal> {
-        (-50_000_00_i64..500_000_00).prop_map(|c| Decimal::new(c, 2))
+        (-5_000_000_i64..50_000_000).prop_map(|c| Decimal::new(c, 2))
     }
 
     fn pct() -> impl Strategy<Value = Percent> {

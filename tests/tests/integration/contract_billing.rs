@@ -938,7 +938,8 @@ async fn bills_are_taxed_by_precedence_rounded_per_group_and_credit_notes_revers
 
     cohort(&s, "dctax", m1).await;
     let xc = json!({"id": "xc", "price_id": "cross-connect", "group": "DC1 / Cage 4", "start": m1, "quantity": 1});
-    import(&s, "dctax", &[line("acct_taxed", "cb-tax", &[xc.clone()]), line("acct_eu", "cb-eu", &[xc])]).await;
+    import(&s, "dctax", &[line("acct_taxed", "cb-tax", std::slice::from_ref(&xc)), line("acct_eu", "cb-eu", &[xc])])
+        .await;
     let r = s.ops("PUT", "/v1/ops/accounts/acct_eu/tax", Some(json!({"vat_id": "DE129273399"}))).await;
     assert_eq!(
         (r.status, r.body["error"]["details"][0]["field"].as_str()),
