@@ -72,6 +72,28 @@ impl<S: OpsStore> OpsState<S> {
     }
 }
 
+/// Changes an account's contract state: `change` makes the state to write from the one read (its
+/// version is set here), or `None` when there is nothing to change; a write that loses a race
+/// re-reads and decides again. Returns the state as it stands after.
+pub(crate) async fn update_contract<S: OpsStore>(
+    store: &S,
+    id: &billing_domain::AccountId,
+    change: impl Fn(&billing_domain::contract::ContractAccount) -> Option<billing_domain::contract::ContractAccount>,
+) -> OpsResult<billing_domain::contract::ContractAccount> {
+    let mut retry = billing_domain::retry::Retry::on_conflict();
+    while retry.attempt().await {
+        let before = store.contract_account(id).await?.ok_or(OpsError::NotContractBilled)?;
+        let Some(mut after) = change(&before) else { return Ok(before) };
+        after.version = before.version + 1;
+        match store.save_contract(&before, &after).await {
+            Ok(()) => return Ok(after),
+            Err(billing_domain::Error::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(billing_domain::Error::Conflict.into())
+}
+
 pub fn router<S: OpsStore>(state: OpsState<S>) -> Router {
     Router::new()
         .route("/v1/usage", post(usage::ingest::<S>))

@@ -10,11 +10,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use billing_domain::Error as DomainError;
 use billing_domain::receivables::ReminderSchedule;
-use billing_domain::retry::Retry;
 use serde::{Deserialize, Serialize};
 
 use crate::extract::{JsonBody, OpsCaller, account_id};
-use crate::{OpsError, OpsResult, OpsState, OpsStore};
+use crate::{OpsResult, OpsState, OpsStore, update_contract};
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -63,23 +62,14 @@ pub async fn pause<S: OpsStore>(
     JsonBody(body): JsonBody<PauseBody>,
 ) -> OpsResult<Json<PauseView>> {
     let id = account_id(&raw)?;
-    let mut retry = Retry::on_conflict();
-    while retry.attempt().await {
-        let before = state.store.contract_account(&id).await?.ok_or(OpsError::NotContractBilled)?;
-        if before.reminders_paused == body.paused {
-            return Ok(Json(PauseView { account_id: id.to_string(), paused: body.paused }));
-        }
-        let mut after = before.clone();
-        after.reminders_paused = body.paused;
-        after.version = before.version + 1;
-        match state.store.save_contract(&before, &after).await {
-            Ok(()) => {
-                tracing::info!(account_id = %id, paused = body.paused, by = %caller.name(), "payment reminders paused or resumed");
-                return Ok(Json(PauseView { account_id: id.to_string(), paused: body.paused }));
-            }
-            Err(DomainError::Conflict) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(DomainError::Conflict.into())
+    let after = update_contract(&*state.store, &id, |before| {
+        (before.reminders_paused != body.paused).then(|| {
+            let mut after = before.clone();
+            after.reminders_paused = body.paused;
+            after
+        })
+    })
+    .await?;
+    tracing::info!(account_id = %id, paused = after.reminders_paused, by = %caller.name(), "payment reminders set");
+    Ok(Json(PauseView { account_id: id.to_string(), paused: after.reminders_paused }))
 }

@@ -16,12 +16,11 @@ use axum::Json;
 use axum::extract::{Path, State};
 use billing_domain::Error as DomainError;
 use billing_domain::FieldError;
-use billing_domain::retry::Retry;
 use billing_domain::tax::{self, SellerTax, TaxCode, TaxExemption, TaxProfile, TaxRate, VatId};
 use serde::{Deserialize, Serialize};
 
 use crate::extract::{JsonBody, OpsCaller, account_id};
-use crate::{OpsError, OpsResult, OpsState, OpsStore};
+use crate::{OpsError, OpsResult, OpsState, OpsStore, update_contract};
 
 pub async fn list_rates<S: OpsStore>(State(state): State<OpsState<S>>, _c: OpsCaller) -> OpsResult<Json<Vec<TaxRate>>> {
     Ok(Json(state.store.tax_setup().await?.rates.into_values().collect()))
@@ -154,25 +153,13 @@ pub async fn put_account<S: OpsStore>(
     tax::check_codes(&account_codes, &setup.rates, "codes")?;
     tax::check_codes(&contract_codes, &setup.rates, "contract_codes")?;
     let profile = TaxProfile { vat_id, exemption, codes: account_codes };
-    let mut retry = Retry::on_conflict();
-    while retry.attempt().await {
-        let before = state.store.contract_account(&id).await?.ok_or(OpsError::NotContractBilled)?;
+    let after = update_contract(&*state.store, &id, |before| {
         let mut after = before.clone();
         after.tax = profile.clone();
         after.tax_codes = contract_codes.clone();
-        after.version = before.version + 1;
-        match state.store.save_contract(&before, &after).await {
-            Ok(()) => {
-                tracing::info!(account_id = %id, by = %caller.name(), "account tax profile set");
-                return Ok(Json(AccountTaxView {
-                    account_id: id.to_string(),
-                    profile: after.tax,
-                    contract_codes: after.tax_codes,
-                }));
-            }
-            Err(DomainError::Conflict) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(DomainError::Conflict.into())
+        Some(after)
+    })
+    .await?;
+    tracing::info!(account_id = %id, by = %caller.name(), "account tax profile set");
+    Ok(Json(AccountTaxView { account_id: id.to_string(), profile: after.tax, contract_codes: after.tax_codes }))
 }

@@ -554,7 +554,7 @@ fn treatment(ctx: &TaxContext<'_>, tax_point: NaiveDate) -> Option<TaxTreatment>
 }
 
 /// Taxes `lines` (amounts already rounded, as rating leaves them) for a bill on `tax_point`:
-/// `codes[i]` are line i's price-level codes. Sets each line's snapshot and returns the groups.
+/// `price_codes[i]` are line i's price-level codes. Sets each line's snapshot and returns the groups.
 pub fn apply(
     lines: &mut [InvoiceLine],
     price_codes: &[&[TaxCode]],
@@ -646,8 +646,7 @@ pub fn apply(
             amount: Money::new(tax, currency).rounded(),
         })
         .collect();
-    let customer_vat_id = if seller_vat_id.is_some() { ctx.customer.vat_id.clone() } else { None };
-    Ok(InvoiceTax { groups, treatment: None, seller_vat_id, customer_vat_id })
+    Ok(InvoiceTax { groups, treatment: None, seller_vat_id, customer_vat_id: ctx.customer.vat_id.clone() })
 }
 
 /// The bill's figures from its rounded lines and its tax: (subtotal net of tax, tax, total), with
