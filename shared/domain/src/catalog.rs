@@ -289,15 +289,7 @@ impl Price {
     pub fn parse(self) -> Result<Self> {
         let mut errors = Errors::default();
         let name = errors.take("name", text::bounded(&self.name, 1, Self::NAME_MAX));
-        if self.tax_codes.len() > crate::tax::MAX_CODES {
-            errors.push(FieldError::new("tax_codes", format!("at most {} tax codes", crate::tax::MAX_CODES)));
-        }
-        if self.tax_codes.iter().enumerate().any(|(i, c)| self.tax_codes[..i].contains(c)) {
-            errors.push(FieldError::new("tax_codes", "a tax code is listed twice"));
-        }
-        if self.tax_codes.iter().any(crate::tax::TaxCode::is_reserved) {
-            errors.push(FieldError::new("tax_codes", "`exempt` and `reverse_charge` are the bills' own groups"));
-        }
+        errors.take("tax_codes", crate::tax::check_list(&self.tax_codes));
         self.pricing.check(&mut errors);
         if matches!(self.pricing, ChargeModel::Overage { .. }) && !matches!(self.charge, ChargeType::Usage { .. }) {
             errors.push(FieldError::new("model", "overage pricing applies to usage prices only"));

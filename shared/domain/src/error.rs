@@ -13,9 +13,16 @@ impl FieldError {
         Self { field: field.into(), message: message.into() }
     }
 
-    /// The same error, reported under a parent field (`email` -> `billing_contact.email`).
+    /// The same error, reported under a parent field (`email` -> `billing_contact.email`, `[2]`
+    /// -> `tax_codes[2]`).
     pub fn under(mut self, parent: &str) -> Self {
-        self.field = if self.field.is_empty() { parent.to_owned() } else { format!("{parent}.{}", self.field) };
+        self.field = if self.field.is_empty() {
+            parent.to_owned()
+        } else if self.field.starts_with('[') {
+            format!("{parent}{}", self.field)
+        } else {
+            format!("{parent}.{}", self.field)
+        };
         self
     }
 }

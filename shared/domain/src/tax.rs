@@ -95,43 +95,44 @@ impl fmt::Display for TaxCode {
     }
 }
 
-/// Checks a list of codes given as input: each well-formed and not reserved, none twice, at most
-/// [`MAX_CODES`].
-pub fn parse_codes(raw: &[String]) -> std::result::Result<Vec<TaxCode>, FieldError> {
-    if raw.len() > MAX_CODES {
+/// Checks one level's codes as input: at most [`MAX_CODES`], none reserved, none twice.
+pub fn check_list(codes: &[TaxCode]) -> std::result::Result<(), FieldError> {
+    if codes.len() > MAX_CODES {
         return Err(FieldError::new("", format!("at most {MAX_CODES} tax codes")));
     }
-    let mut out: Vec<TaxCode> = Vec::with_capacity(raw.len());
-    for (i, r) in raw.iter().enumerate() {
-        let code: TaxCode = r.parse().map_err(|e: FieldError| e.under(&format!("[{i}]")))?;
-        if out.contains(&code) {
+    for (i, code) in codes.iter().enumerate() {
+        if code.is_reserved() {
+            return Err(FieldError::new(format!("[{i}]"), format!("`{code}` is reserved for the bills' own groups")));
+        }
+        if codes[..i].contains(code) {
             return Err(FieldError::new(format!("[{i}]"), format!("`{code}` is listed twice")));
         }
-        out.push(code);
     }
-    Ok(out)
+    Ok(())
 }
 
-/// Checks that `codes` (one level's) are defined and share one mode; `field` names them in errors.
+/// Parses one level's codes given as input: each well-formed, then [`check_list`].
+pub fn parse_codes(raw: &[String]) -> std::result::Result<Vec<TaxCode>, FieldError> {
+    let codes = raw
+        .iter()
+        .enumerate()
+        .map(|(i, r)| r.parse::<TaxCode>().map_err(|e| e.under(&format!("[{i}]"))))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    check_list(&codes)?;
+    Ok(codes)
+}
+
+/// Checks that one level's codes (already through [`check_list`]) are defined and share one
+/// mode; `field` names them in errors.
 pub fn check_codes(codes: &[TaxCode], rates: &BTreeMap<TaxCode, TaxRate>, field: &str) -> Result<()> {
     let mut errors = Errors::default();
-    if codes.len() > MAX_CODES {
-        errors.push(FieldError::new(field, format!("at most {MAX_CODES} tax codes")));
-    }
     let mut modes = std::collections::BTreeSet::new();
     for (i, c) in codes.iter().enumerate() {
-        if c.is_reserved() {
-            errors
-                .push(FieldError::new(format!("{field}[{i}]"), format!("`{c}` is reserved for the bills' own groups")));
-        } else if codes[..i].contains(c) {
-            errors.push(FieldError::new(format!("{field}[{i}]"), format!("`{c}` is listed twice")));
-        }
         match rates.get(c) {
-            None if !c.is_reserved() => errors.push(FieldError::new(
+            None => errors.push(FieldError::new(
                 format!("{field}[{i}]"),
                 format!("no tax rate `{c}`: define it first (PUT /v1/ops/tax-rates/{c})"),
             )),
-            None => {}
             Some(r) => {
                 modes.insert(r.inclusive);
             }
@@ -565,18 +566,18 @@ pub fn apply(
     debug_assert_eq!(lines.len(), price_codes.len());
     let seller_vat_id = ctx.seller.vat_id.clone();
     if let Some(t) = treatment(ctx, tax_point) {
-        let (code, name) = match t {
-            TaxTreatment::Exempt { .. } => (TaxCode::EXEMPT, "Tax exempt"),
-            TaxTreatment::ReverseCharge => (TaxCode::REVERSE_CHARGE, "VAT reverse charge"),
-        };
-        let jurisdiction = match t {
-            TaxTreatment::ReverseCharge => ctx.customer.vat_id.as_ref().map_or("", |v| v.country()).to_owned(),
-            TaxTreatment::Exempt { .. } => String::new(),
+        let (code, name, jurisdiction) = match t {
+            TaxTreatment::Exempt { .. } => (TaxCode::EXEMPT, "Tax exempt", ""),
+            TaxTreatment::ReverseCharge => (
+                TaxCode::REVERSE_CHARGE,
+                "VAT reverse charge",
+                ctx.customer.vat_id.as_ref().map_or("", |v| v.country()),
+            ),
         };
         let applied = AppliedTax {
             code: TaxCode::reserved(code),
             name: name.to_owned(),
-            jurisdiction,
+            jurisdiction: jurisdiction.to_owned(),
             rate: Percent::ZERO,
             inclusive: false,
         };
@@ -856,7 +857,9 @@ mod tests {
             assert!(bad.parse::<Percent>().is_err(), "{bad}");
         }
         assert!("exempt".parse::<TaxCode>().is_err(), "reserved");
-        assert!(parse_codes(&["a".into(), "a".into()]).is_err());
+        assert_eq!(parse_codes(&["a".into(), "a".into()]).unwrap_err().under("codes").field, "codes[1]");
+        assert_eq!(parse_codes(&["a".into(), "B".into()]).unwrap_err().under("codes").field, "codes[1]");
+        assert!(check_list(&[TaxCode::reserved(TaxCode::EXEMPT)]).is_err(), "a stored snapshot's code is no input");
         let unknown = TaxContext {
             rates: &BTreeMap::new(),
             seller: &SellerTax { default_codes: vec![code("nope")], ..Default::default() },
