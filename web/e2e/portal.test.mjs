@@ -53,7 +53,36 @@ async function check(page, name) {
   );
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `${name} at ${width}px scrolls sideways by ${overflow}px`);
+  assert.deepEqual(await slivers(page), [], `${name} at ${width}px squeezes text into a sliver`);
   await page.screenshot({ path: join(ARTIFACTS, `${name}-${width}.png`), fullPage: true });
+}
+
+/** Text squeezed into a sliver: a visible run of text that wraps onto 3 or more lines with about
+ * one word per line, or fewer than 4 characters per line (a caption shrunk to nothing, a label
+ * in a column too narrow). Each is named by its text and the lines it takes. Text hidden for
+ * screen readers only (a 1 px clip) is not looked at. */
+function slivers(page) {
+  return page.evaluate(() => {
+    const found = [];
+    const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let node = walk.nextNode(); node; node = walk.nextNode()) {
+      const words = node.textContent.trim().split(/\s+/).filter(Boolean);
+      const parent = node.parentElement;
+      if (!words.length || !parent) continue;
+      const box = parent.getBoundingClientRect();
+      const style = getComputedStyle(parent);
+      if (box.width <= 2 || box.height <= 2 || style.visibility === 'hidden') continue;
+      const range = document.createRange();
+      range.selectNodeContents(node);
+      const tops = new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top)));
+      const lines = tops.size;
+      const chars = words.join(' ').length;
+      if (lines >= 3 && (lines >= words.length || chars / lines < 4)) {
+        found.push(`${JSON.stringify(words.join(' ').slice(0, 60))}: ${lines} lines`);
+      }
+    }
+    return found;
+  });
 }
 
 const text = (page) => page.locator('main').innerText();
@@ -94,6 +123,22 @@ after(async () => {
 });
 
 describe('the customer portal', { concurrency: false }, () => {
+  it('the sliver check catches a caption shrunk to a letter per line, and passes text that wraps normally', async () => {
+    const ctx = await context(PHONE);
+    const page = await ctx.newPage();
+    await page.setContent(`<main>
+      <table style="display:block"><caption style="display:table-cell;width:0">Rack space</caption></table>
+      <div style="width:60px">Subtotal (excl. tax)</div>
+      <p style="width:200px">A sentence that wraps over a few lines at this width, as sentences do.</p>
+      <span class="sr-only" style="position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)">Hidden helper text</span>
+    </main>`);
+    const found = await slivers(page);
+    assert.equal(found.length, 2, found.join('; '));
+    assert.match(found[0], /Rack space/);
+    assert.match(found[1], /Subtotal \(excl\. tax\)/);
+    await ctx.close();
+  });
+
   it('asks for sign-in, and explains a wrong password', async () => {
     const ctx = await context(PHONE);
     const page = await ctx.newPage();

@@ -450,6 +450,11 @@ impl<S: BillRunStore + 'static> BillRun<S> {
         let number = ledger::invoice_number(&self.settings.invoice_prefix, taken.number());
         let finalized = ledger::finalize(&mut invoice, number, now, before.terms, before.credit)?;
         invoice.stamp.event_id = format!("billrun:finalize:{}", invoice.id);
+        // The account summary is cut off now: payments and credit notes recorded before this
+        // write are in it (they changed the contract version this write is conditional on).
+        let (summary, since) = before.since_last_bill().summarize(now.date_naive(), invoice.total);
+        invoice.account_summary = Some(summary);
+        after.since_last_bill = Some(since);
         after.credit =
             Money::new(after.credit.amount() - finalized.credit_applied.amount(), after.credit.currency()).rounded();
         after.next_bill_date = before.following_bill(before.next_bill_date);

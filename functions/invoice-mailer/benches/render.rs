@@ -76,6 +76,7 @@ fn bill(lines: usize) -> (Brand, Account, Invoice) {
         lines_complete: true,
         stamp: Stamp { at: end, event_id: "evt_bench".into() },
         tax_detail: Default::default(),
+        account_summary: None,
     };
     let brand = Brand {
         seller: "Bench Hosting".into(),

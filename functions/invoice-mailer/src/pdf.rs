@@ -363,7 +363,13 @@ fn row_height(l: &Layout, row: &crate::render::LineRow) -> f32 {
     description.max(period) as f32 * LINE + PAD
 }
 
+/// The bill's totals, right-aligned; a contract bill's account summary (what was owed at the
+/// last bill, what came in since, what is carried forward, this bill, the total due as of the
+/// cut-off) beside them on the left when the totals' labels leave it room, else under them; then
+/// the tax notes across the page.
 fn totals(l: &mut Layout, b: &BillFacts) {
+    const ROW: f32 = 13.0;
+    const SIZE: f32 = 9.5;
     let mut rows: Vec<(String, &str, bool)> = vec![("Subtotal (excl. tax)".to_owned(), &b.subtotal, false)];
     if b.taxes.is_empty() {
         rows.push(("Tax".to_owned(), &b.tax, false));
@@ -373,14 +379,52 @@ fn totals(l: &mut Layout, b: &BillFacts) {
     rows.push(("Total".to_owned(), &b.total, false));
     rows.push(("Paid".to_owned(), &b.amount_paid, false));
     rows.push((format!("Amount due {}", b.due), &b.amount_due, true));
+    let label_right = RIGHT - 110.0;
+    let widest = rows.iter().map(|(label, _, strong)| l.face(*strong).width(label, SIZE)).fold(0.0, f32::max);
     let notes: Vec<Vec<String>> = b.tax_notes.iter().map(|n| l.wrap(n, 9.0, false, RIGHT - LEFT)).collect();
     let note_lines: usize = notes.iter().map(Vec::len).sum();
-    l.room(12.0 + rows.len() as f32 * 13.0 + note_lines as f32 * 12.0, BOTTOM);
+    let summary_rows = b.summary.as_ref().map_or(0, |s| s.rows.len() + 2 + usize::from(s.in_credit));
+    // The summary's column: from the left margin to short of the widest totals label.
+    let column = (label_right - widest - 24.0 - LEFT).min(250.0);
+    let beside = b.summary.is_some() && column >= 210.0;
+    let block = if beside { rows.len().max(summary_rows) } else { rows.len() + summary_rows + 1 };
+    l.room(12.0 + block as f32 * ROW + note_lines as f32 * 12.0, BOTTOM);
     l.y += 12.0;
+    let top = l.y;
     for (label, value, strong) in rows {
-        l.text_right(RIGHT - 110.0, l.y, 9.5, strong, &label);
-        l.text_right(RIGHT, l.y, 9.5, strong, value);
-        l.y += 13.0;
+        l.text_right(label_right, l.y, SIZE, strong, &label);
+        l.text_right(RIGHT, l.y, SIZE, strong, value);
+        l.y += ROW;
+    }
+    if let Some(s) = &b.summary {
+        let (x, right) = if beside {
+            l.y = top;
+            (LEFT, LEFT + column)
+        } else {
+            l.y += ROW;
+            (LEFT, RIGHT)
+        };
+        let bottom = top + rows_height(b, ROW);
+        l.text(x, l.y, SIZE, true, "Account summary");
+        let heading = l.face(true).width("Account summary", SIZE);
+        l.text(x + heading + 6.0, l.y, 8.0, false, format!("as of {}", s.cut_off));
+        l.y += ROW;
+        for r in &s.rows {
+            l.text(x, l.y, SIZE, false, r.label);
+            l.text_right(right, l.y, SIZE, false, &r.amount);
+            l.y += ROW;
+        }
+        l.rule(l.y - 9.5, x, right, 0.5, false);
+        l.text(x, l.y, SIZE, true, "Total amount due");
+        l.text_right(right, l.y, SIZE, true, &s.total_due);
+        l.y += ROW;
+        if s.in_credit {
+            l.text(x, l.y, 8.5, false, "In credit: nothing to pay.");
+            l.y += ROW;
+        }
+        if beside {
+            l.y = l.y.max(bottom);
+        }
     }
     for pieces in notes {
         for piece in pieces {
@@ -388,6 +432,12 @@ fn totals(l: &mut Layout, b: &BillFacts) {
             l.y += 12.0;
         }
     }
+}
+
+/// The height of the totals' rows.
+fn rows_height(b: &BillFacts, row: f32) -> f32 {
+    let taxes = if b.taxes.is_empty() { 1 } else { b.taxes.len() };
+    (taxes + 4) as f32 * row
 }
 
 fn paying(l: &mut Layout, b: &BillFacts) {
@@ -435,7 +485,7 @@ fn stub(l: &mut Layout, b: &BillFacts) {
         ("Account name", b.account_name.as_str(), false),
         ("Invoice number", b.number.as_str(), true),
         ("Due", b.due.as_str(), false),
-        ("Amount due", b.amount_due.as_str(), true),
+        (b.stub_label, b.stub_amount.as_str(), true),
     ];
     let mut field_y = y;
     for (label, value, strong) in fields {

@@ -5,7 +5,7 @@ use askama::Template;
 use billing_domain::invoice::{ChargeKind, Invoice};
 use billing_domain::{Account, RemitTo};
 
-use crate::format::{count, date, money, period};
+use crate::format::{self, count, date, money, period};
 
 /// A rendered mail, ready to be built into MIME.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +63,43 @@ pub fn tax_rows(groups: &[billing_domain::tax::TaxGroup]) -> Vec<TaxRow> {
         .collect()
 }
 
+/// A line of a contract bill's account summary.
+pub struct SummaryRow {
+    pub label: &'static str,
+    pub amount: String,
+}
+
+/// A contract bill's account summary as it reads: what was owed, what came in, what is carried
+/// forward, this bill, and the total due as of the cut-off. Payments and credits read as
+/// deductions (`-600.00 USD`).
+pub struct SummaryRows {
+    pub cut_off: String,
+    /// Previous balance, payments, credits, balance forward, new charges.
+    pub rows: Vec<SummaryRow>,
+    pub total_due: String,
+    /// The account is in credit: the stub asks for nothing.
+    pub in_credit: bool,
+}
+
+impl SummaryRows {
+    pub fn new(s: &billing_domain::ledger::AccountSummary) -> Self {
+        let minus = |m: &billing_domain::Money| money(&billing_domain::Money::new(-m.amount(), m.currency()));
+        let row = |label, amount| SummaryRow { label, amount };
+        Self {
+            cut_off: format::day(s.cut_off),
+            rows: vec![
+                row("Previous balance", money(&s.previous_balance)),
+                row("Payments received", minus(&s.payments)),
+                row("Credits and adjustments", minus(&s.credits)),
+                row("Balance forward", money(&s.balance_forward)),
+                row("New charges (this invoice)", money(&s.new_charges)),
+            ],
+            total_due: money(&s.total_due),
+            in_credit: s.total_due.amount().is_sign_negative() && !s.total_due.is_zero(),
+        }
+    }
+}
+
 /// The parts of a bill every bill mail shows.
 pub struct BillFacts {
     pub seller: String,
@@ -85,6 +122,13 @@ pub struct BillFacts {
     pub amount_due: String,
     /// Nothing is left to pay (a card bill charged before its mail went out).
     pub paid_in_full: bool,
+    /// A contract bill's account summary (none on card bills).
+    pub summary: Option<SummaryRows>,
+    /// What the payment stub asks for: the account's total due when the bill has a summary
+    /// (older bills still unpaid included), else this bill's amount due.
+    pub stub_amount: String,
+    /// `Total amount due` when the stub asks for the summary's total, else `Amount due`.
+    pub stub_label: &'static str,
     pub remit_to: Vec<String>,
     /// The portal's pay page with this bill chosen.
     pub portal_url: String,
@@ -163,6 +207,9 @@ impl BillFacts {
             amount_paid: money(&invoice.amount_paid),
             amount_due: money(&invoice.amount_remaining),
             paid_in_full: invoice.amount_remaining.is_zero() && !invoice.total.is_zero(),
+            summary: invoice.account_summary.as_ref().map(SummaryRows::new),
+            stub_label: if invoice.account_summary.is_some() { "Total amount due" } else { "Amount due" },
+            stub_amount: money(&invoice.account_summary.as_ref().map_or(invoice.amount_remaining, |s| s.stub_amount())),
             remit_to,
             portal_url: format!("{}/accounts/{}/billing?invoice={}", brand.portal_url, account.id, invoice.id),
             bill_url: format!("{}/accounts/{}/bills/{}", brand.portal_url, account.id, invoice.id),

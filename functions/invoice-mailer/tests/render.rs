@@ -6,6 +6,7 @@
 
 use billing_domain::billing::Stamp;
 use billing_domain::invoice::{ChargeKind, Invoice, InvoiceLine, InvoiceStatus, ServicePeriod};
+use billing_domain::ledger::AccountSummary;
 use billing_domain::{Account, AccountId, Address, AddressInput, BillingContact, Currency, Money, NewAccount, RemitTo};
 use chrono::{DateTime, TimeZone, Utc};
 use invoice_mailer::render::{self, BillFacts, Brand};
@@ -129,6 +130,7 @@ fn invoice(currency: &str, amounts: [&str; 6]) -> Invoice {
         lines_complete: true,
         stamp: Stamp { at: at(30), event_id: "evt_snapshot".into() },
         tax_detail: Default::default(),
+        account_summary: None,
     }
 }
 
@@ -225,6 +227,16 @@ fn contract_bill() -> Invoice {
         lines_complete: true,
         stamp: Stamp { at: t(2026, 12, 1), event_id: "billrun:finalize".into() },
         tax_detail: Default::default(),
+        // November's bill of 1,000,000.00 partly paid (600,000.00) and credited (50,000.00).
+        account_summary: Some(AccountSummary {
+            cut_off: "2026-12-01".parse().unwrap(),
+            previous_balance: m("1000000.00"),
+            payments: m("600000.00"),
+            credits: m("50000.00"),
+            balance_forward: m("350000.00"),
+            new_charges: m("1234567.89"),
+            total_due: m("1584567.89"),
+        }),
     }
 }
 
@@ -239,6 +251,20 @@ fn a_contract_bill_reads_its_periods_with_their_last_days() {
     assert!(mail.text.contains("[Overage] Nov 1, 2026 – Nov 30, 2026 |"));
     assert!(!mail.text.contains("Jan 1, 2027"), "no period ends on the next one's first day");
     assert!(mail.html.contains(r#"<meta name="viewport" content="width=device-width, initial-scale=1">"#));
+    // The account summary, and the stub asks for the total due (last month's rest included).
+    for row in [
+        "ACCOUNT SUMMARY (as of Dec 1, 2026)",
+        "Previous balance: 1,000,000.00 USD",
+        "Payments received: -600,000.00 USD",
+        "Credits and adjustments: -50,000.00 USD",
+        "Balance forward: 350,000.00 USD",
+        "New charges (this invoice): 1,234,567.89 USD",
+        "TOTAL AMOUNT DUE: 1,584,567.89 USD",
+        "Total amount due: 1,584,567.89 USD\nAmount enclosed",
+    ] {
+        assert!(mail.text.contains(row), "{row}");
+    }
+    assert!(mail.html.contains("<strong>Total amount due</strong>"));
 }
 
 #[test]

@@ -192,6 +192,7 @@ pub async fn credit_note<S: OpsStore>(
         after.stamp = Stamp { at: now, event_id: format!("credit_note:{}", note.id) };
         let contract_after = next_version(&contract, |c| {
             c.credit = Money::new(c.credit.amount() + applied.to_credit.amount(), c.credit.currency()).rounded();
+            c.count_credit(note.amount);
         });
         let audit = AuditEntry::record(
             &account,

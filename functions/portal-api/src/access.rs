@@ -256,8 +256,9 @@ impl<R: Requirement> FromRequestParts<AppState> for WithStatement<R> {
 }
 
 /// [`AccountAccess`] and the account's contract (invoice-mode) billing state, read at the same
-/// time as the membership is checked, as [`WithAccount`] does. An account not billed by contract
-/// is `not_contract_billed`.
+/// time as the membership is checked, as [`WithAccount`] does. An account billed by card is
+/// `not_contract_billed`; one billed by invoice whose contract sales have not loaded yet is
+/// `contract_not_set_up` (read only then: the account is looked at when there is no contract).
 #[derive(Debug)]
 pub struct WithContract<R> {
     pub access: AccountAccess<R>,
@@ -268,7 +269,15 @@ impl<R: Requirement> FromRequestParts<AppState> for WithContract<R> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
-        let (access, contract) = access_with(parts, state, async |id| state.store.contract_account(id).await).await?;
-        Ok(Self { access, contract: contract.ok_or(ApiError::NotContractBilled)? })
+        let (access, contract) = access_with(parts, state, async |id| match state.store.contract_account(id).await? {
+            Some(contract) => Ok(Ok(contract)),
+            None => Ok(Err(state.store.account(id).await?.map(|a| a.billing_mode))),
+        })
+        .await?;
+        match contract {
+            Ok(contract) => Ok(Self { access, contract }),
+            Err(Some(billing_domain::account::BillingMode::Invoice)) => Err(ApiError::ContractNotSetUp),
+            Err(_) => Err(ApiError::NotContractBilled),
+        }
     }
 }

@@ -35,6 +35,10 @@ pub enum ApiError {
         "this account is not billed by contract: its bills come from the card processor, with no usage to date or upcoming bill here"
     )]
     NotContractBilled,
+    #[error(
+        "this account is billed by invoice, but its contract has not been set up yet: usage to date and the upcoming bill show here once it is; your account manager can say when"
+    )]
+    ContractNotSetUp,
     #[error("this bill has no PDF")]
     NoPdf,
     #[error("the bill's PDF is being made; try again in a minute")]
@@ -204,6 +208,7 @@ impl ApiError {
             ApiError::SubscriptionExists => (StatusCode::CONFLICT, "subscription_exists"),
             ApiError::SubscriptionNotFound => (StatusCode::NOT_FOUND, "no_subscription"),
             ApiError::NotContractBilled => (StatusCode::NOT_FOUND, "not_contract_billed"),
+            ApiError::ContractNotSetUp => (StatusCode::NOT_FOUND, "contract_not_set_up"),
             ApiError::NoPdf => (StatusCode::NOT_FOUND, "no_pdf"),
             ApiError::PdfNotReady => (StatusCode::CONFLICT, "pdf_not_ready"),
             ApiError::NoSubscription => (StatusCode::CONFLICT, "no_subscription"),

@@ -420,6 +420,7 @@ fn invoice(event: &Event, inv: &stripe_shared::Invoice, follow_up: Option<Follow
             lines_complete: !inv.lines.has_more,
             stamp: stamp(event),
             tax_detail: Default::default(),
+            account_summary: None,
         },
     }))
 }

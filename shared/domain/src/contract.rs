@@ -38,6 +38,10 @@ pub struct ContractAccount {
     pub usage_bucket: NaiveDate,
     /// Overpayments and excess credit notes, applied to the next bill.
     pub credit: Money,
+    /// Payments and credit notes since the last bill, for the next bill's account summary
+    /// (absent until the first payment, credit note or bill: nothing since).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since_last_bill: Option<crate::ledger::SinceLastBill>,
     /// A draft invoice made for `next_bill_date`, waiting to be finalized or voided.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<Draft>,
@@ -97,6 +101,25 @@ impl UsageRejection {
 }
 
 impl ContractAccount {
+    /// Payments and credit notes since the last bill (nothing yet when never recorded).
+    pub fn since_last_bill(&self) -> crate::ledger::SinceLastBill {
+        self.since_last_bill.unwrap_or_else(|| crate::ledger::SinceLastBill::zero(self.contract.currency))
+    }
+
+    /// Counts a payment received (the whole amount, whatever part became credit).
+    pub fn count_payment(&mut self, amount: Money) {
+        let mut since = self.since_last_bill();
+        since.paid(amount);
+        self.since_last_bill = Some(since);
+    }
+
+    /// Counts a credit note issued.
+    pub fn count_credit(&mut self, amount: Money) {
+        let mut since = self.since_last_bill();
+        since.credited(amount);
+        self.since_last_bill = Some(since);
+    }
+
     /// The bucket (bill date) a record served on `date` goes to, or why it is refused.
     pub fn bucket_for(&self, metric: &Metric, date: NaiveDate) -> std::result::Result<NaiveDate, UsageRejection> {
         if date < self.go_live {
@@ -385,6 +408,7 @@ impl ImportLine {
                 next_bill_date: first_bill,
                 usage_bucket: first_bill,
                 credit: Money::zero(self.currency),
+                since_last_bill: None,
                 draft: None,
                 bill_revision: 0,
                 reminders_paused: false,

@@ -130,6 +130,10 @@ pub struct Invoice {
     /// charge); empty where no tax was worked out.
     #[serde(default, skip_serializing_if = "crate::tax::InvoiceTax::is_empty")]
     pub tax_detail: crate::tax::InvoiceTax,
+    /// A contract bill's account summary (previous balance, payments, credits, balance forward,
+    /// new charges, total due), set when it is finalized; processor invoices have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_summary: Option<crate::ledger::AccountSummary>,
     pub amount_due: Money,
     pub amount_paid: Money,
     pub amount_remaining: Money,

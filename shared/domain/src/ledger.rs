@@ -106,6 +106,7 @@ pub fn draft(
         tax: tax_total,
         total,
         tax_detail: tax,
+        account_summary: None,
         amount_due: total,
         amount_paid: zero,
         amount_remaining: total,
@@ -118,6 +119,85 @@ pub fn draft(
         lines,
         lines_complete: true,
         stamp: Stamp { at: created, event_id: run_id.to_owned() },
+    }
+}
+
+/// Money in and out of an account since its last bill's cut-off: what the next bill's account
+/// summary starts from. Kept on the contract state and changed in the same write as the payment
+/// or credit note it counts, so the summary never misses or counts twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SinceLastBill {
+    /// The last bill's total amount due (negative: the account was in credit).
+    pub previous_balance: Money,
+    /// Payments received since (checks, card payments), whole amounts.
+    pub payments: Money,
+    /// Credit notes issued since.
+    pub credits: Money,
+}
+
+impl SinceLastBill {
+    pub fn zero(currency: Currency) -> Self {
+        Self {
+            previous_balance: Money::zero(currency),
+            payments: Money::zero(currency),
+            credits: Money::zero(currency),
+        }
+    }
+
+    /// A payment of `amount` received.
+    pub fn paid(&mut self, amount: Money) {
+        self.payments = Money::new(self.payments.amount() + amount.amount(), self.payments.currency()).rounded();
+    }
+
+    /// A credit note of `amount` issued.
+    pub fn credited(&mut self, amount: Money) {
+        self.credits = Money::new(self.credits.amount() + amount.amount(), self.credits.currency()).rounded();
+    }
+
+    /// The account summary of a bill of `new_charges` cut off on `cut_off`, and what counts from
+    /// then on (its total due as the next previous balance, nothing received yet).
+    pub fn summarize(&self, cut_off: NaiveDate, new_charges: Money) -> (AccountSummary, SinceLastBill) {
+        let currency = new_charges.currency();
+        let forward = self.previous_balance.amount() - self.payments.amount() - self.credits.amount();
+        let balance_forward = Money::new(forward, currency).rounded();
+        let total_due = Money::new(forward + new_charges.amount(), currency).rounded();
+        let summary = AccountSummary {
+            cut_off,
+            previous_balance: self.previous_balance,
+            payments: self.payments,
+            credits: self.credits,
+            balance_forward,
+            new_charges,
+            total_due,
+        };
+        (summary, SinceLastBill { previous_balance: total_due, ..SinceLastBill::zero(currency) })
+    }
+}
+
+/// A contract bill's account summary, as statements of account print it: what was owed at the
+/// last bill, what came in since, what is carried forward, this bill's charges, and the total the
+/// account owes as of the cut-off. `balance_forward = previous_balance − payments − credits` and
+/// `total_due = balance_forward + new_charges`, exactly; the stub asks for `total_due` (never
+/// below zero). A negative amount is money the account has in credit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AccountSummary {
+    /// Payments and credit notes recorded up to this day are counted; later ones go on the next
+    /// bill.
+    pub cut_off: NaiveDate,
+    pub previous_balance: Money,
+    pub payments: Money,
+    /// Credit notes and adjustments.
+    pub credits: Money,
+    pub balance_forward: Money,
+    pub new_charges: Money,
+    pub total_due: Money,
+}
+
+impl AccountSummary {
+    /// What the stub asks for: the total due, or nothing when the account is in credit.
+    pub fn stub_amount(&self) -> Money {
+        Money::new(self.total_due.amount().max(Decimal::ZERO), self.total_due.currency()).rounded()
     }
 }
 
@@ -422,6 +502,30 @@ mod tests {
         let a = apply_credit_note(&mut inv, usd("25.00")).unwrap();
         assert_eq!((a.to_invoice, inv.amount_due, inv.amount_remaining), (usd("25.00"), usd("75.00"), usd("75.00")));
         assert!(apply_credit_note(&mut invoice("1.00"), usd("1.00")).is_err(), "drafts are voided, not credited");
+    }
+
+    #[test]
+    fn the_account_summary_carries_the_balance_forward() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        // First bill: nothing before it.
+        let start = SinceLastBill::zero("USD".parse().unwrap());
+        let (first, mut since) = start.summarize(d("2026-10-01"), usd("1000.00"));
+        assert_eq!((first.balance_forward, first.total_due), (usd("0.00"), usd("1000.00")));
+        // A partial check and a credit note before the next bill.
+        since.paid(usd("600.00"));
+        since.credited(usd("50.00"));
+        let (second, since) = since.summarize(d("2026-11-01"), usd("1000.00"));
+        assert_eq!(
+            (second.previous_balance, second.payments, second.credits, second.balance_forward, second.total_due),
+            (usd("1000.00"), usd("600.00"), usd("50.00"), usd("350.00"), usd("1350.00"))
+        );
+        // Overpaid: the account is in credit, the stub asks for nothing.
+        let mut since = since;
+        since.paid(usd("2000.00"));
+        let (third, _) = since.summarize(d("2026-12-01"), usd("500.00"));
+        assert_eq!((third.balance_forward, third.total_due), (usd("-650.00"), usd("-150.00")));
+        assert_eq!(third.stub_amount(), usd("0.00"));
+        assert_eq!(second.stub_amount(), usd("1350.00"));
     }
 
     #[test]

@@ -74,6 +74,7 @@ pub async fn receive(store: &dyn ContractAdmin, incoming: &Incoming, now: DateTi
         contract_after.credit =
             Money::new(contract.credit.amount() + applied.to_credit.amount(), contract.credit.currency()).rounded();
         contract_after.version = contract.version + 1;
+        contract_after.count_payment(incoming.amount.rounded());
         let payment = ReceivedPayment {
             account_id: account.clone(),
             invoice_id: before.id.clone(),

@@ -296,6 +296,16 @@ async fn check_payments_partial_over_and_repeated() {
     let view = account(&s, "acct_check").await;
     assert_eq!(view["contract"]["credit"]["amount"], "0.00");
     assert_eq!(view["balance_due"]["amount"], "900.00");
+    // The second bill's account summary: both checks in, the overpayment carried forward, and
+    // the total due what the account owes.
+    let summaries: Vec<Value> = invoices(&s).await.iter().map(|i| i["account_summary"].clone()).collect();
+    let amounts = |v: &Value| {
+        ["previous_balance", "payments", "credits", "balance_forward", "new_charges", "total_due"]
+            .map(|k| v[k]["amount"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(amounts(&summaries[0]), ["0.00", "0.00", "0.00", "0.00", "1000.00", "1000.00"]);
+    assert_eq!(amounts(&summaries[1]), ["1000.00", "1100.00", "0.00", "-100.00", "1000.00", "900.00"]);
+    assert_eq!(summaries[1]["cut_off"], json!(Utc::now().date_naive()));
     assert_eq!(s.items_of("received_payment").await.len(), 2);
     let receipts = s.items_of("work_item").await.into_iter().filter(|w| w["kind"] == "payment_received").count();
     assert_eq!(receipts, 2, "a receipt per check");
@@ -377,6 +387,11 @@ async fn credit_notes_and_voided_drafts() {
     }
     assert_eq!(run(&s, "finalize", m0).await["results"][0]["total"]["amount"], "1000.00");
     assert_eq!(account(&s, "acct_notes").await["balance_due"]["amount"], "950.00", "credit applied");
+    let all = invoices(&s).await;
+    let second = &all.last().unwrap()["account_summary"];
+    let amounts = ["previous_balance", "payments", "credits", "balance_forward", "new_charges", "total_due"]
+        .map(|k| second[k]["amount"].as_str().unwrap().to_owned());
+    assert_eq!(amounts, ["1000.00", "0.00", "1050.00", "-50.00", "1000.00", "950.00"], "both credit notes counted");
 }
 
 #[tokio::test]

@@ -234,6 +234,14 @@ async fn accounts_billed_by_invoice_are_sent_to_sales() {
         assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "contact_sales"), "{path}");
         assert_eq!(r.body["error"]["contact"], SALES);
     }
+    // Its usage and upcoming bill say, in words, that the contract is not loaded yet (not that
+    // its bills come from the card processor).
+    for path in ["usage", "invoices/upcoming"] {
+        let r = s.get(&admin, &format!("/v1/accounts/{acct}/{path}")).await;
+        assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "contract_not_set_up"), "{path}");
+        let message = r.body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("billed by invoice") && !message.contains("card processor"), "{message}");
+    }
 }
 
 #[tokio::test]

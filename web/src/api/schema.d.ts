@@ -539,6 +539,28 @@ export interface components {
         };
         /** @description A customer account (the party that is billed), e.g. `acct_0193…`. */
         AccountId: string;
+        /**
+         * @description A contract bill's account summary, as statements of account print it: what was owed at the
+         *     last bill, what came in since, what is carried forward, this bill's charges, and the total the
+         *     account owes as of the cut-off. `balance_forward = previous_balance − payments − credits` and
+         *     `total_due = balance_forward + new_charges`, exactly; the stub asks for `total_due` (never
+         *     below zero). A negative amount is money the account has in credit.
+         */
+        AccountSummary: {
+            /**
+             * Format: date
+             * @description Payments and credit notes recorded up to this day are counted; later ones go on the next
+             *     bill.
+             */
+            cut_off: string;
+            previous_balance: components["schemas"]["Money"];
+            payments: components["schemas"]["Money"];
+            /** @description Credit notes and adjustments. */
+            credits: components["schemas"]["Money"];
+            balance_forward: components["schemas"]["Money"];
+            new_charges: components["schemas"]["Money"];
+            total_due: components["schemas"]["Money"];
+        };
         AccountView: {
             id: string;
             name: string;
@@ -790,6 +812,7 @@ export interface components {
             groups: components["schemas"]["LineGroupView"][];
             /** @description False while lines beyond the processor's first page are still being fetched. */
             lines_complete: boolean;
+            account_summary?: components["schemas"]["AccountSummary"] | null;
         };
         /** @description The lines of one logical element (product, site, subscription) and their subtotal. */
         LineGroupView: {

@@ -2,7 +2,7 @@ import { Fragment } from 'preact';
 import { useState } from 'preact/hooks';
 import { useRoute } from 'preact-iso';
 import { api, call, type Schemas } from '../api/client';
-import { chargeKind, date, invoiceStatus, isPositive, money, period } from '../format';
+import { chargeKind, date, invoiceStatus, isPositive, isZero, money, period } from '../format';
 import { can, roleOn, useSession } from '../session';
 import { Button, Failure, Loading, PageTitle, Select, Show, goTo, useAction, useCursorPages, useLoad } from '../ui';
 import { openProcessorPortal, pdfLink } from './data';
@@ -232,6 +232,7 @@ export function Invoice({ invoice: i, account, canPay, heading = true }: { invoi
           {n}
         </p>
       ))}
+      {i.account_summary && <AccountSummary s={i.account_summary} />}
       <p class="actions">
         {i.status === 'open' && isPositive(i.amount_remaining) && canPay && (
           <a class="btn btn-primary" href={`${base}/billing?invoice=${encodeURIComponent(i.id)}`}>
@@ -256,5 +257,37 @@ export function Invoice({ invoice: i, account, canPay, heading = true }: { invoi
       </p>
       <Failure error={pdf.error} />
     </article>
+  );
+}
+
+/** A contract bill's account summary: what was owed at the last bill, what came in since, what
+ * is carried forward, this bill, and the total due as of its cut-off (what its stub asks for). */
+function AccountSummary({ s }: { s: Schemas['AccountSummary'] }) {
+  // Payments and credits read as deductions.
+  const minus = (m: Schemas['Money']) =>
+    isZero(m) ? money(m) : money({ ...m, amount: m.amount.startsWith('-') ? m.amount.slice(1) : `-${m.amount}` });
+  const inCredit = s.total_due.amount.startsWith('-');
+  return (
+    <section aria-labelledby="account-summary" data-testid="account-summary">
+      <h2 id="account-summary">Account summary</h2>
+      <p class="muted">As of {date(s.cut_off)}</p>
+      <dl class="pairs totals">
+        <dt>Previous balance</dt>
+        <dd>{money(s.previous_balance)}</dd>
+        <dt>Payments received</dt>
+        <dd>{minus(s.payments)}</dd>
+        <dt>Credits and adjustments</dt>
+        <dd>{minus(s.credits)}</dd>
+        <dt>Balance forward</dt>
+        <dd>{money(s.balance_forward)}</dd>
+        <dt>New charges (this bill)</dt>
+        <dd>{money(s.new_charges)}</dd>
+        <dt>Total amount due</dt>
+        <dd class="strong" data-testid="total-due">
+          {money(s.total_due)}
+        </dd>
+      </dl>
+      {inCredit && <p class="muted">The account is in credit: nothing to pay.</p>}
+    </section>
   );
 }

@@ -19,10 +19,13 @@ export async function getSubscription(id: string): Promise<Schemas['Subscription
 }
 
 /** What a contract account has used this period and its next bill (an estimate); null for an
- * account billed by card (404 `not_contract_billed`). */
+ * account billed by card (404 `not_contract_billed`); for an invoice account whose contract is not
+ * loaded yet (404 `contract_not_set_up`), the API's sentence saying so. */
 export async function getContractOutlook(
   id: string,
-): Promise<{ usage: Schemas['UsageView']; upcoming: Schemas['UpcomingBillView'] } | null> {
+): Promise<
+  { usage: Schemas['UsageView']; upcoming: Schemas['UpcomingBillView'] } | { pending: string } | null
+> {
   try {
     const [usage, upcoming] = await Promise.all([
       call(api.GET('/v1/accounts/{account_id}/usage', path(id))),
@@ -30,7 +33,9 @@ export async function getContractOutlook(
     ]);
     return { usage, upcoming };
   } catch (e) {
-    if ((e as { code?: string }).code === 'not_contract_billed') return null;
+    const err = e as { code?: string; message?: string };
+    if (err.code === 'not_contract_billed') return null;
+    if (err.code === 'contract_not_set_up') return { pending: err.message ?? '' };
     throw e;
   }
 }

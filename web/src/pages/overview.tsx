@@ -2,7 +2,7 @@ import { useRoute } from 'preact-iso';
 import type { Schemas } from '../api/client';
 import { date, dateTime, invoiceStatus, isPositive, money, period } from '../format';
 import { can, roleOn, useSession } from '../session';
-import { Failure, Loading, PageTitle, useLoad } from '../ui';
+import { Failure, Loading, PageTitle, sentence, useLoad } from '../ui';
 import { getAccount, getContractOutlook, getSeats, getStatement, getSubscription } from './data';
 
 export function AddressLines({ a }: { a: Schemas['Address'] }) {
@@ -30,6 +30,13 @@ function ContractOutlook({ id }: { id: string }) {
   if (load.error) return <Failure error={load.error} />;
   const outlook = load.data;
   if (!outlook) return null;
+  if ('pending' in outlook)
+    return (
+      <section class="card" aria-labelledby="outlook">
+        <h2 id="outlook">This period</h2>
+        <p data-testid="contract-pending">{sentence(outlook.pending)}.</p>
+      </section>
+    );
   return (
     <section class="card" aria-labelledby="outlook">
       <h2 id="outlook">This period</h2>

@@ -1,6 +1,7 @@
 //! Accounts billed by contract: usage so far in the open billing period and the next bill, both
 //! as the bill run will rate them (the domain's own rating and draft, not a copy). Any member may
-//! read them; other accounts get `not_contract_billed`.
+//! read them; accounts billed by card get `not_contract_billed`, an invoice account whose contract is
+//! not loaded yet `contract_not_set_up`, each with a sentence that says so.
 
 use axum::Json;
 use axum::extract::State;

@@ -174,6 +174,10 @@ pub struct InvoiceView {
     pub groups: Vec<LineGroupView>,
     /// False while lines beyond the processor's first page are still being fetched.
     pub lines_complete: bool,
+    /// A contract bill's account summary as of its cut-off: previous balance, payments, credits,
+    /// balance forward, this bill's charges, the total due (what its stub asks for); null on
+    /// card invoices.
+    pub account_summary: Option<billing_domain::ledger::AccountSummary>,
 }
 
 impl InvoiceView {
@@ -215,6 +219,7 @@ impl InvoiceView {
             tax_notes: i.tax_detail.notes(),
             groups,
             lines_complete: i.lines_complete,
+            account_summary: i.account_summary,
         })
     }
 }
