@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks the PDFs the mailer's tests wrote to target/artifacts/ (bill-contract.pdf, a 1-page
-# contract bill; bill-500-lines.pdf; credit-note.pdf): qpdf finds no structural error; pdftotext shows every line,
+# contract bill; bill-500-lines.pdf; credit-note.pdf; statement.pdf, a year of an account): qpdf finds no structural error; pdftotext shows every line,
 # the totals, REMIT-TO and the payment stub, the table header and "Page i of n" on every page;
 # pdftoppm renders page images beside them. Installs the tools with apt when it can; where it
 # cannot, says so and skips (the mailer's own tests still ran).
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 out=target/artifacts
 dev/ensure-pdf-tools.sh || { echo "pdf-check: SKIPPED, qpdf and poppler-utils cannot be installed here" >&2; exit 0; }
 fail() { echo "pdf-check: $*" >&2; exit 1; }
-for pdf in bill-contract bill-500-lines credit-note; do
+for pdf in bill-contract bill-500-lines credit-note statement; do
   [ -s "$out/$pdf.pdf" ] || fail "$out/$pdf.pdf is missing: run cargo test -p invoice-mailer first"
   qpdf --check "$out/$pdf.pdf" > "$out/$pdf.qpdf.txt" 2>&1 || fail "qpdf --check $pdf.pdf: $(tail -3 "$out/$pdf.qpdf.txt")"
   pdftotext -layout "$out/$pdf.pdf" "$out/$pdf.txt"
@@ -43,8 +43,18 @@ for needle in "CREDIT NOTE" "CN-000007" "Credits invoice" "INV-000042" "Rack A12
 done
 ! grep -qF "PAYMENT STUB" "$text" || fail "a credit note has nothing to pay: no stub"
 
+text="$out/statement.txt"
+for needle in "STATEMENT" "Jan 1, 2026 – Dec 31, 2026" "Opening balance" "Check 2210 for invoice INV-000010" \
+  "Credit note CN-000001 on invoice INV-000012" "Total charges and credits" "150,000.00 USD" "122,650.00 USD" \
+  "Closing balance" "27,350.00 USD" "Open bills" "61 days past due" "Over 90 days" "REMIT TO" "Page 2 of 2"; do
+  grep -qF -- "$needle" "$text" || fail "statement.pdf does not show \"$needle\""
+done
+headers=$(grep -c "Date *Description *Charges" "$text" || true)
+[ "$headers" -ge 1 ] || fail "statement.pdf has no table header"
+
+pdftoppm -r 60 -png "$out/statement.pdf" "$out/statement-page"
 pdftoppm -r 60 -png "$out/bill-contract.pdf" "$out/bill-contract-page"
 pdftoppm -r 60 -png "$out/credit-note.pdf" "$out/credit-note-page"
 pdftoppm -r 60 -png -f 1 -l 1 "$out/bill-500-lines.pdf" "$out/bill-500-lines-first"
 pdftoppm -r 60 -png -f "$pages" -l "$pages" "$out/bill-500-lines.pdf" "$out/bill-500-lines-last"
-echo "pdf-check: bill-contract.pdf (1 page), bill-500-lines.pdf ($pages pages) and credit-note.pdf pass qpdf and show every line, the totals, REMIT-TO and the stub; page images in $out/"
+echo "pdf-check: bill-contract.pdf (1 page), bill-500-lines.pdf ($pages pages), credit-note.pdf and statement.pdf pass qpdf and show every line, the totals, REMIT-TO and the stub; page images in $out/"

@@ -148,6 +148,7 @@ impl Stack {
             },
             portal_url: PORTAL_URL.into(),
             sales_contact: Some(SALES.parse().expect("e-mail")),
+            seller_name: "Demo Hosting Inc.".into(),
         };
         let stripe = StripeClient::new("sk_test_portal", Some(&stripe_url)).expect("Stripe client");
         let documents = S3Documents::from_config(&aws, documents_bucket(&table));
@@ -760,6 +761,13 @@ pub mod faults {
     impl TaxSetupReader for FailingWrites {
         async fn tax_setup(&self) -> Result<billing_domain::tax::TaxSetup> {
             self.inner.tax_setup().await
+        }
+    }
+
+    #[async_trait]
+    impl billing_domain::ports::StatementReader for FailingWrites {
+        async fn ledger_items(&self, account: &AccountId) -> Result<billing_domain::statement::LedgerItems> {
+            self.inner.ledger_items(account).await
         }
     }
 }

@@ -9,6 +9,7 @@ import { Alert, Loading } from './ui';
 import { ChangePassword, ForgotPassword, SignIn, SignUp } from './pages/auth';
 import { Overview } from './pages/overview';
 import { BillDetail, Bills } from './pages/bills';
+import { Statement } from './pages/statement';
 import { Billing } from './pages/billing';
 import { PaymentMethods } from './pages/methods';
 import { Settings } from './pages/settings';
@@ -96,6 +97,7 @@ function Authenticated({ config }: { config: PortalConfig }) {
           <Route path="/accounts/:id/billing" component={Billing} />
           <Route path="/accounts/:id/bills" component={Bills} />
           <Route path="/accounts/:id/bills/:invoice" component={BillDetail} />
+          <Route path="/accounts/:id/statement" component={Statement} />
           <Route path="/accounts/:id/payment-methods" component={PaymentMethods} />
           <Route path="/accounts/:id/settings" component={Settings} />
           <Route path="/accounts/:id/users" component={Users} />

@@ -22,6 +22,7 @@ export function Layout({ children }: { children: ComponentChildren }) {
         [base, 'Overview', true],
         [`${base}/billing`, 'Pay', true],
         [`${base}/bills`, 'Bills', true],
+        [`${base}/statement`, 'Statement', true],
         [`${base}/payment-methods`, 'Cards', true],
         [`${base}/settings`, 'Address & recipients', true],
         [`${base}/users`, 'Users', true],

@@ -118,7 +118,7 @@ export function Show<T>({ load, children }: { load: Loaded<T>; children: (d: T) 
 
 /** The input attributes the forms use. */
 interface InputProps {
-  type?: 'text' | 'email' | 'password' | 'tel';
+  type?: 'text' | 'email' | 'password' | 'tel' | 'date';
   required?: boolean;
   disabled?: boolean;
   autoComplete?: string;

@@ -7,9 +7,7 @@
 //! back and reports the record failed, so Lambda retries it (and, after its retries, the
 //! on-failure destination keeps it): nothing is dropped silently.
 
-pub mod format;
-pub mod pdf;
-pub mod render;
+pub use billing_documents::{format, pdf, render};
 pub mod send;
 
 use std::sync::Arc;

@@ -367,3 +367,79 @@ fn a_credit_note_has_its_mail_and_its_pdf() {
     assert!(String::from_utf8_lossy(&pdf).contains("Credit note CN-000007"), "its title");
     artifact("credit-note.pdf", &pdf);
 }
+
+/// A year of a contract account's activity: 12 bills, a check for each but the last two, one of
+/// them short, a credit note; the statement made by the domain, then its PDF.
+#[test]
+fn a_statement_pdf_carries_its_rows_across_pages_with_the_balances() {
+    use billing_domain::ledger::{CreditNote, ReceivedPayment};
+    use billing_domain::statement::{LedgerItems, statement};
+    let c: Currency = "USD".parse().unwrap();
+    let m = |a: &str| Money::new(a.parse().unwrap(), c);
+    let mut items = LedgerItems::default();
+    for month in 1..=12u32 {
+        let mut bill = contract_bill();
+        bill.id = format!("bill_snapshot_2026{month:02}01");
+        bill.number = Some(format!("INV-{month:06}"));
+        bill.created = Utc.with_ymd_and_hms(2026, month, 1, 0, 0, 0).unwrap();
+        bill.due_date = Some(bill.created + chrono::Duration::days(30));
+        bill.total = m("12500.00");
+        bill.amount_due = m("12500.00");
+        bill.account_summary = None;
+        let paid = match month {
+            1..=9 => m("12500.00"),
+            10 => m("10000.00"),
+            _ => m("0"),
+        };
+        bill.amount_paid = paid;
+        bill.amount_remaining = Money::new(m("12500.00").amount() - paid.amount(), c);
+        bill.status = if bill.amount_remaining.is_zero() { InvoiceStatus::Paid } else { InvoiceStatus::Open };
+        if !paid.is_zero() {
+            items.payments.push(ReceivedPayment {
+                account_id: bill.account_id.clone(),
+                invoice_id: bill.id.clone(),
+                reference: format!("check:{}", 2200 + month),
+                method: "check".into(),
+                amount: paid,
+                received_on: bill.created.date_naive() + chrono::Days::new(20),
+                to_invoice: paid,
+                to_credit: m("0"),
+                recorded_at: bill.created + chrono::Duration::days(21),
+                recorded_by: "ops".into(),
+            });
+        }
+        items.invoices.push(bill);
+    }
+    let last = items.invoices.last_mut().unwrap();
+    last.amount_due = m("12350.00");
+    last.amount_remaining = m("12350.00");
+    items.credit_notes.push(CreditNote {
+        id: "cn_1".into(),
+        number: "CN-000001".into(),
+        account_id: last.account_id.clone(),
+        invoice_id: last.id.clone(),
+        amount: m("150.00"),
+        taxes: vec![],
+        reason: "Rack A12 down 3 days (SLA credit)".into(),
+        to_invoice: m("150.00"),
+        to_credit: m("0"),
+        created: last.created + chrono::Duration::days(3),
+        created_by: "ops".into(),
+    });
+    let from = "2026-01-01".parse().unwrap();
+    let to = "2026-12-31".parse().unwrap();
+    let stmt = statement(&"acct_snapshot".parse().unwrap(), c, &items, from, to).unwrap();
+    assert_eq!(stmt.closing_balance, m("27350.00"), "2,500.00 short in October, November and December open");
+    let account = account("Very Long Customer Name Holdings International GmbH & Co. KG", "USD");
+    let facts = invoice_mailer::render::StatementFacts::new(&brand(), &account, &stmt);
+    let created = Utc.with_ymd_and_hms(2026, 12, 31, 0, 0, 0).unwrap();
+    let pdf = invoice_mailer::pdf::statement(&facts, created, "statement_acct_snapshot_2026").unwrap();
+    assert_eq!(pdf, invoice_mailer::pdf::statement(&facts, created, "statement_acct_snapshot_2026").unwrap());
+    artifact("statement.pdf", &pdf);
+    // Open bills read with their age at the end of the period.
+    let open: Vec<(&str, &str)> = facts.open_items.iter().map(|o| (o.number.as_str(), o.status.as_str())).collect();
+    assert_eq!(
+        open,
+        [("INV-000010", "61 days past due"), ("INV-000011", "30 days past due"), ("INV-000012", "due today")]
+    );
+}

@@ -221,9 +221,9 @@ impl<R: Requirement> FromRequestParts<AppState> for WithAccountDue<R> {
     }
 }
 
-/// [`WithAccountDue`] and the account's newest invoices (whose newest issued one is the
-/// statement's latest bill), all read at the same time as the membership is checked: the
-/// statement in one round trip.
+/// [`WithAccountDue`], the account's newest invoices (whose newest issued one is the statement's
+/// latest bill) and everything its statement of account is made of, all read at the same time as
+/// the membership is checked: the statement in one round trip.
 #[derive(Debug)]
 pub struct WithStatement<R> {
     pub access: AccountAccess<R>,
@@ -232,6 +232,8 @@ pub struct WithStatement<R> {
     pub open: Vec<billing_domain::invoice::Invoice>,
     /// Its newest [`RECENT_READ`] invoices, any status.
     pub recent: Vec<billing_domain::invoice::Invoice>,
+    /// Every invoice, payment received and credit note: the statement of account.
+    pub ledger: billing_domain::statement::LedgerItems,
 }
 
 /// The newest invoices a statement reads for its latest bill (drafts are skipped; more than this
@@ -243,15 +245,22 @@ impl<R: Requirement> FromRequestParts<AppState> for WithStatement<R> {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
         let open = Some(billing_domain::invoice::InvoiceStatus::Open);
-        let (access, (account, open, recent)) = access_with(parts, state, async |id| {
+        let (access, (account, open, recent, ledger)) = access_with(parts, state, async |id| {
             tokio::try_join!(
                 state.store.account(id),
                 state.store.invoices(id, open, OPEN_READ, None),
-                state.store.invoices(id, None, RECENT_READ, None)
+                state.store.invoices(id, None, RECENT_READ, None),
+                state.store.ledger_items(id)
             )
         })
         .await?;
-        Ok(Self { access, account: account.ok_or(ApiError::NotFound)?, open: open.invoices, recent: recent.invoices })
+        Ok(Self {
+            access,
+            account: account.ok_or(ApiError::NotFound)?,
+            open: open.invoices,
+            recent: recent.invoices,
+            ledger,
+        })
     }
 }
 

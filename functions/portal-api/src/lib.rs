@@ -38,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/accounts/{account_id}/audit", get(audit::list))
         .route("/v1/accounts/{account_id}/statement", get(statements::statement))
+        .route("/v1/accounts/{account_id}/statement/pdf", get(statements::statement_pdf))
         .route("/v1/accounts/{account_id}/invoices", get(statements::list))
         .route("/v1/accounts/{account_id}/invoices/upcoming", get(usage::upcoming))
         .route("/v1/accounts/{account_id}/invoices/{invoice_id}", get(statements::get))

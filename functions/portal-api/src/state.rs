@@ -5,7 +5,7 @@ use std::sync::Arc;
 use billing_aws::config::{self, ConfigError};
 use billing_domain::ports::{
     AccountReader, AccountWriter, AuditReader, AuditWriter, BillDocumentLinks, BillingReader, ContractBills,
-    IdempotencyReader, MemberReader, MemberWriter, SeatStore, TaxSetupReader,
+    IdempotencyReader, MemberReader, MemberWriter, SeatStore, StatementReader, TaxSetupReader,
 };
 use billing_domain::{Account, Email};
 
@@ -25,6 +25,7 @@ pub trait PortalStore:
     + SeatStore
     + ContractBills
     + TaxSetupReader
+    + StatementReader
 {
 }
 
@@ -40,6 +41,7 @@ impl<T> PortalStore for T where
         + SeatStore
         + ContractBills
         + TaxSetupReader
+        + StatementReader
 {
 }
 
@@ -66,6 +68,8 @@ pub struct Settings {
     pub portal_url: String,
     /// Whom accounts billed by invoice contact about seats (shown in `contact_sales` errors).
     pub sales_contact: Option<Email>,
+    /// The seller's name, at the head of a statement of account.
+    pub seller_name: String,
 }
 
 /// Default for `SEAT_MAX_QUANTITY`.
@@ -73,7 +77,7 @@ pub const DEFAULT_MAX_SEATS: u32 = 500;
 
 impl Settings {
     /// Reads `TABLE_NAME`, `PORTAL_URL`, `SEAT_PRICE_MONTHLY`, `SEAT_PRICE_ANNUAL`, the optional
-    /// `SEAT_MAX_QUANTITY`, `SALES_CONTACT_EMAIL` and `REMIT_TO_*` variables.
+    /// `SEAT_MAX_QUANTITY`, `SALES_CONTACT_EMAIL`, `SELLER_NAME` and `REMIT_TO_*` variables.
     pub fn from_env() -> Result<Self, ConfigError> {
         let max_quantity = match config::optional("SEAT_MAX_QUANTITY") {
             None => DEFAULT_MAX_SEATS,
@@ -100,6 +104,7 @@ impl Settings {
             },
             portal_url: config::required("PORTAL_URL")?.trim_end_matches('/').to_owned(),
             sales_contact,
+            seller_name: config::required("SELLER_NAME")?,
         })
     }
 

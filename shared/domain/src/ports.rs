@@ -480,6 +480,13 @@ pub trait CreditNoteReader: Send + Sync {
     async fn credit_note(&self, account: &AccountId, id: &str) -> Result<Option<CreditNote>>;
 }
 
+/// Everything an account's statement is made of (`Query` of its invoices, received payments and
+/// credit notes, at once): the portal's statement of account.
+#[async_trait]
+pub trait StatementReader: Send + Sync {
+    async fn ledger_items(&self, account: &AccountId) -> Result<crate::statement::LedgerItems>;
+}
+
 /// Bill documents, stored once (`s3:PutObject` only where none is, and `s3:GetObject`).
 #[async_trait]
 pub trait BillDocuments: Send + Sync {

@@ -306,6 +306,51 @@ async fn check_payments_partial_over_and_repeated() {
     assert_eq!(amounts(&summaries[0]), ["0.00", "0.00", "0.00", "0.00", "1000.00", "1000.00"]);
     assert_eq!(amounts(&summaries[1]), ["1000.00", "1100.00", "0.00", "-100.00", "1000.00", "900.00"]);
     assert_eq!(summaries[1]["cut_off"], json!(Utc::now().date_naive()));
+
+    // The customer's statement of account: each bill a debit, each check a credit, the second
+    // bill using the overpayment; it ends at what the bills still owe, the balance due.
+    let r = s
+        .ops(
+            "POST",
+            "/v1/ops/accounts/acct_check/members",
+            Some(json!({"email": "ap@cb-check.example", "role": "admin"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let ap = integration_tests::User::new("check-ap").with_email("ap@cb-check.example");
+    let st = s.get(&ap, "/v1/accounts/acct_check/statement?from=2020-01-01").await;
+    assert_eq!(st.status, StatusCode::OK, "{:?}", st.body);
+    let rows: Vec<(&str, &str, &str, &str)> = st.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["reference"].as_str().unwrap(),
+                e["debit"]["amount"].as_str().unwrap(),
+                e["credit"]["amount"].as_str().unwrap(),
+                e["balance"]["amount"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("INV-000001", "1000.00", "0.00", "1000.00"),
+            ("check:1001", "0.00", "400.00", "600.00"),
+            ("check:1002", "0.00", "700.00", "-100.00"),
+            ("INV-000002", "1000.00", "0.00", "900.00"),
+        ]
+    );
+    assert_eq!(st.body["entries"][3]["description"], "Invoice INV-000002 (account credit used: 100.00 USD)");
+    assert_eq!(st.body["entries"][2]["description"], "Check 1002 for invoice INV-000001");
+    assert_eq!(
+        (st.body["closing_balance"]["amount"].as_str(), st.body["balance_due"]["amount"].as_str()),
+        (Some("900.00"), Some("900.00"))
+    );
+    assert_eq!(st.body["unapplied_credit"]["amount"], "0.00");
+    assert_eq!(st.body["open_items"][0]["number"], "INV-000002");
+    assert_eq!(st.body["aging"]["current"]["amount"], "900.00");
     assert_eq!(s.items_of("received_payment").await.len(), 2);
     let receipts = s.items_of("work_item").await.into_iter().filter(|w| w["kind"] == "payment_received").count();
     assert_eq!(receipts, 2, "a receipt per check");

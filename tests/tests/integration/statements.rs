@@ -86,6 +86,93 @@ async fn an_invoice_is_itemized_and_grouped_with_service_periods() {
     assert_eq!(s.get(&stranger, "/v1/accounts/acct_demo/statement").await.code(), "not_found");
 }
 
+/// The amounts of a statement's `field` as strings.
+fn amount(v: &serde_json::Value, field: &str) -> String {
+    v[field]["amount"].as_str().unwrap_or_else(|| panic!("{field}: {v}")).to_owned()
+}
+
+#[tokio::test]
+async fn a_card_accounts_statement_adds_up_to_its_open_invoices_and_comes_as_a_pdf() {
+    let (s, viewer) = with_invoices().await;
+    let today = chrono::Utc::now().date_naive();
+    let all = s.get(&viewer, "/v1/accounts/acct_demo/statement?from=2020-01-01").await;
+    assert_eq!(all.status, StatusCode::OK, "{:?}", all.body);
+    let b = &all.body;
+    assert_eq!((b["from"].as_str(), b["to"].as_str()), (Some("2020-01-01"), Some(today.to_string().as_str())));
+    assert_eq!(amount(b, "opening_balance"), "0.00");
+    // One invoice paid, one open: each bill a debit, the payment a credit, balances running.
+    let rows: Vec<(String, String, String, String)> = b["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap().into(), amount(e, "debit"), amount(e, "credit"), amount(e, "balance")))
+        .collect();
+    let kinds: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "invoice").count(), 2, "{rows:?}");
+    assert_eq!(kinds.iter().filter(|k| **k == "payment").count(), 1, "{rows:?}");
+    let debits: f64 = rows.iter().map(|r| r.1.parse::<f64>().unwrap()).sum();
+    let credits: f64 = rows.iter().map(|r| r.2.parse::<f64>().unwrap()).sum();
+    assert_eq!(format!("{debits:.2}"), amount(b, "total_debits"));
+    assert_eq!(format!("{credits:.2}"), amount(b, "total_credits"));
+    assert_eq!(rows.last().unwrap().3, amount(b, "closing_balance"));
+    // opening + debits − credits = closing = the open invoices (as the invoice list has them) =
+    // the balance due the account keeps.
+    let open = s.get(&viewer, "/v1/accounts/acct_demo/invoices?status=open").await;
+    let open_sum: f64 = open.body["invoices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["amount_remaining"]["amount"].as_str().unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert_eq!(amount(b, "closing_balance"), format!("{open_sum:.2}"));
+    assert_eq!(amount(b, "closing_balance"), amount(b, "balance_due"));
+    assert_eq!(b["open_items"].as_array().unwrap().len(), 1);
+    let aged: f64 = ["current", "days_1_30", "days_31_60", "days_61_90", "over_90"]
+        .iter()
+        .map(|k| b["aging"][k]["amount"].as_str().unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert_eq!(format!("{aged:.2}"), amount(b, "closing_balance"));
+
+    // Two periods meet: the first's closing is the second's opening.
+    let first_day = b["entries"][0]["date"].as_str().unwrap().parse::<chrono::NaiveDate>().unwrap();
+    let split = first_day;
+    let before = s.get(&viewer, &format!("/v1/accounts/acct_demo/statement?from=2020-01-01&to={split}")).await;
+    let after = s.get(&viewer, &format!("/v1/accounts/acct_demo/statement?from={}", split.succ_opt().unwrap())).await;
+    assert_eq!(amount(&before.body, "closing_balance"), amount(&after.body, "opening_balance"));
+    assert_eq!(amount(&after.body, "closing_balance"), amount(b, "closing_balance"));
+
+    // The default period is three months to today.
+    let default = s.get(&viewer, "/v1/accounts/acct_demo/statement").await;
+    assert_eq!(default.body["to"], json!(today));
+    assert!(default.body["from"].as_str().unwrap().ends_with("-01"));
+
+    let tomorrow = today.succ_opt().unwrap();
+    for bad in [
+        format!("to={tomorrow}"),
+        "from=2026-13-01".into(),
+        "from=yesterday".into(),
+        format!("from={today}&to=2026-01-01"),
+        "from=1999-12-31".into(),
+        "colour=red".into(),
+    ] {
+        let r = s.get(&viewer, &format!("/v1/accounts/acct_demo/statement?{bad}")).await;
+        assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "invalid_parameter"), "{bad}");
+        let r = s.get(&viewer, &format!("/v1/accounts/acct_demo/statement/pdf?{bad}")).await;
+        assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "invalid_parameter"), "pdf {bad}");
+    }
+    let stranger = User::new("stranger");
+    for path in ["statement?from=2020-01-01", "statement/pdf", "statement?to=tomorrow"] {
+        assert_eq!(s.get(&stranger, &format!("/v1/accounts/acct_demo/{path}")).await.code(), "not_found", "{path}");
+    }
+
+    let pdf = s.get(&viewer, "/v1/accounts/acct_demo/statement/pdf?from=2020-01-01").await;
+    assert_eq!(pdf.status, StatusCode::OK);
+    assert_eq!(pdf.headers["content-type"], "application/pdf");
+    let disposition = pdf.headers["content-disposition"].to_str().unwrap();
+    assert_eq!(disposition, format!("attachment; filename=\"statement_acct_demo_2020-01-01_{today}.pdf\""));
+    assert!(pdf.body.as_str().unwrap().starts_with("%PDF-"), "a PDF");
+}
+
 #[tokio::test]
 async fn the_openapi_document_is_served() {
     let s = Stack::new().await;
@@ -106,8 +193,9 @@ async fn the_statement_the_account_and_every_page_that_reads_are_one_round_trip_
     assert_eq!(statement.status, StatusCode::OK, "{:?}", statement.body);
     assert_eq!(statement.body["latest_invoice"]["id"], "in_DemoProration001");
     let calls = log.tally();
-    // The membership, the account, its open and its newest invoices: read at once.
-    assert_eq!(calls.store, 4, "{}", calls.path());
+    // The membership, the account, its open and its newest invoices, and its invoices, payments
+    // and credit notes for the statement of account: read at once.
+    assert_eq!(calls.store, 7, "{}", calls.path());
     assert_eq!(calls.store_serial, 1, "{}", calls.path());
 
     let account = portal.get(&viewer, "/v1/accounts/acct_demo").await;

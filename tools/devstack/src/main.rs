@@ -432,6 +432,7 @@ async fn serve(
         },
         portal_url: env_or("PORTAL_URL", &format!("http://127.0.0.1:{api_port}")),
         sales_contact: Some(env_or("SALES_CONTACT_EMAIL", "sales@demo-hosting.example").parse()?),
+        seller_name: env_or("SELLER_NAME", "Demo Hosting Inc."),
     };
     // The template's BillDocumentsBucket on the stand-in's S3: contract bills' PDFs.
     let bucket = env_or("BILL_DOCUMENTS_BUCKET", "billing-documents-local");

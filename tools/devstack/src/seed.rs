@@ -211,13 +211,15 @@ pub async fn seed_contract(store: &Arc<DynamoStore>, admin_sub: &str, invoice_pr
     }
     store.store_usage(&contract, &records, now).await?;
 
-    // The bill run as it ran on each bill date; then the checks the customer mailed.
+    // The bill run as it ran on each bill date, and the checks the customer mailed in between
+    // (each before the next bill, so that bill's account summary counts it): the first bill
+    // paid in full three weeks in, 500.00 of the second.
     let run = bill_run::BillRun::from_arc(
         store.clone(),
         bill_run::Settings { invoice_prefix: invoice_prefix.to_owned(), ..Default::default() },
     );
-    let mut bills = Vec::new();
-    for bill_date in [go_live, last_month, this_month] {
+    let checks = [(None, "2201", day(go_live, 21)), (Some("500.00"), "2245", day(last_month, 24).min(today))];
+    for (n, bill_date) in [go_live, last_month, this_month].into_iter().enumerate() {
         let request = bill_run::RunRequest {
             mode: bill_run::Mode::Finalize,
             date: Some(bill_date),
@@ -227,20 +229,17 @@ pub async fn seed_contract(store: &Arc<DynamoStore>, admin_sub: &str, invoice_pr
         if let Some(f) = report.failures.first() {
             anyhow::bail!("the demo contract account's bill of {bill_date}: {}", f.error);
         }
-        bills.extend(report.results.into_iter().filter_map(|r| r.invoice_id));
-    }
-    let checks = [(0, None, "2201", day(go_live, 21)), (1, Some("500.00"), "2245", day(last_month, 24).min(today))];
-    for (bill, part, number, received_on) in checks {
-        let Some(invoice_id) = bills.get(bill) else { continue };
+        let Some(invoice_id) = report.results.into_iter().find_map(|r| r.invoice_id) else { continue };
+        let Some(&(part, number, received_on)) = checks.get(n) else { continue };
         let invoice =
-            store.contract_invoice(&id, invoice_id).await?.ok_or_else(|| anyhow::anyhow!("bill {invoice_id}"))?;
+            store.contract_invoice(&id, &invoice_id).await?.ok_or_else(|| anyhow::anyhow!("bill {invoice_id}"))?;
         let amount = match part {
             Some(p) => Money::new(p.parse()?, invoice.currency),
             None => invoice.amount_remaining,
         };
         let incoming = Incoming {
             account_id: id.clone(),
-            invoice_id: invoice_id.clone(),
+            invoice_id,
             amount,
             reference: format!("check:{number}"),
             method: "check",

@@ -184,8 +184,34 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** `GET /v1/accounts/{account_id}/statement`: the balance due, the latest bill, the open ones. */
+        /**
+         * `GET /v1/accounts/{account_id}/statement?from=&to=`: the balance due, the latest bill, the
+         *     open ones, and the statement of account for the period: opening balance, one row per bill,
+         *     payment, credit note and void with the running balance, closing balance, the bills open at
+         *     its end and their aging. The opening balance plus the charges less the credits is the closing
+         *     balance, which is the open bills less any unapplied credit.
+         */
         get: operations["statements_statement"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/accounts/{account_id}/statement/pdf": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * `GET /v1/accounts/{account_id}/statement/pdf?from=&to=`: the statement of account as a PDF
+         *     (made on request; the same period gives the same bytes).
+         */
+        get: operations["statements_statement_pdf"];
         put?: never;
         post?: never;
         delete?: never;
@@ -607,6 +633,11 @@ export interface components {
             postal_code?: string | null;
             country?: string | null;
         };
+        /**
+         * @description The aging buckets, in order.
+         * @enum {string}
+         */
+        AgingBucket: "current" | "days1_to30" | "days31_to60" | "days61_to90" | "over90";
         /** @description What a line was taxed at: a snapshot of the rate on the bill's tax point. */
         AppliedTax: {
             code: components["schemas"]["TaxCode"];
@@ -716,6 +747,8 @@ export interface components {
          *     it was typed.
          */
         Email: string;
+        /** @enum {string} */
+        EntryKind: "invoice" | "credit_note" | "payment" | "void";
         ErrorDetail: {
             /** @description Stable; clients branch on it (`not_found`, `validation_failed`, `contact_sales`, …). */
             code: string;
@@ -864,6 +897,22 @@ export interface components {
              */
             amount: string;
             currency: components["schemas"]["Currency"];
+        };
+        /** @description A bill with money left to pay at the end of the period. */
+        OpenItem: {
+            invoice_id: string;
+            number?: string | null;
+            /** Format: date */
+            issued: string;
+            /** Format: date */
+            due: string;
+            amount_remaining: components["schemas"]["Money"];
+            /**
+             * Format: int64
+             * @description Days past due at the end of the period (zero or less: not yet due).
+             */
+            days_past_due: number;
+            bucket: components["schemas"]["AgingBucket"];
         };
         /** @description What an account owes past its due dates. */
         PastDue: {
@@ -1086,7 +1135,55 @@ export interface components {
         ServicePeriodView: components["schemas"]["PeriodView"] & {
             partial: boolean;
         };
-        StatementView: {
+        /** @description An account's statement for `from` to `to`, both days included. */
+        Statement: {
+            account_id: string;
+            currency: components["schemas"]["Currency"];
+            /** Format: date */
+            from: string;
+            /** Format: date */
+            to: string;
+            /** @description What the account owed at the start of `from` (negative: in credit). */
+            opening_balance: components["schemas"]["Money"];
+            entries: components["schemas"]["StatementEntry"][];
+            total_debits: components["schemas"]["Money"];
+            total_credits: components["schemas"]["Money"];
+            /**
+             * @description What the account owed at the end of `to`: the opening balance plus debits less credits,
+             *     which is also the open items less the unapplied credit.
+             */
+            closing_balance: components["schemas"]["Money"];
+            open_items: components["schemas"]["OpenItem"][];
+            /** @description Overpayments and excess credit notes not yet used by a bill, at the end of `to`. */
+            unapplied_credit: components["schemas"]["Money"];
+            aging: components["schemas"]["StatementAging"];
+        };
+        /** @description What is owed at the end of the period per aging bucket. */
+        StatementAging: {
+            current: components["schemas"]["Money"];
+            days_1_30: components["schemas"]["Money"];
+            days_31_60: components["schemas"]["Money"];
+            days_61_90: components["schemas"]["Money"];
+            over_90: components["schemas"]["Money"];
+        };
+        /** @description One row of the statement. */
+        StatementEntry: {
+            /** Format: date */
+            date: string;
+            kind: components["schemas"]["EntryKind"];
+            /** @description The invoice or credit-note number, or the payment's reference (`check:2201`). */
+            reference: string;
+            description: string;
+            /** @description The invoice it is about. */
+            invoice_id: string;
+            /** @description What it adds to the balance (zero for a credit). */
+            debit: components["schemas"]["Money"];
+            /** @description What it takes off the balance (zero for a debit). */
+            credit: components["schemas"]["Money"];
+            /** @description The balance after it. */
+            balance: components["schemas"]["Money"];
+        };
+        StatementView: components["schemas"]["Statement"] & {
             balance_due: components["schemas"]["Money"];
             latest_invoice?: components["schemas"]["InvoiceView"] | null;
             /** @description Open invoices with something left to pay, newest first. */
@@ -2265,7 +2362,15 @@ export interface operations {
     };
     statements_statement: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description The first day; by default the first day of the month two months back (three months of
+                 *     activity with this one).
+                 */
+                from?: string;
+                /** @description The last day, today at the latest (UTC); by default today. */
+                to?: string;
+            };
             header?: never;
             path: {
                 /** @description The account (`acct_…`) */
@@ -2281,6 +2386,73 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["StatementView"];
+                };
+            };
+            /** @description a malformed query parameter (`invalid_parameter`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description no valid token: the gateway's JWT authorizer answers `{"message": "Unauthorized"}` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayUnauthorized"];
+                };
+            };
+            /** @description no such account for this caller, or no such object (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description a dependency failed; retry after `Retry-After` (`service_unavailable`) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    statements_statement_pdf: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The first day; by default the first day of the month two months back (three months of
+                 *     activity with this one).
+                 */
+                from?: string;
+                /** @description The last day, today at the latest (UTC); by default today. */
+                to?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The account (`acct_…`) */
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The statement's PDF */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": number[];
                 };
             };
             /** @description a malformed query parameter (`invalid_parameter`) */

@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use billing_domain::invoice::InvoiceStatus;
 use billing_domain::receivables::past_due;
-use chrono::Utc;
+use chrono::{Datelike, NaiveDate, Utc};
 use serde::Deserialize;
 
 use crate::access::{AccountAccess, AccountScope, WithStatement, can};
@@ -152,7 +152,54 @@ pub async fn pdf(
     Ok(response)
 }
 
-/// `GET /v1/accounts/{account_id}/statement`: the balance due, the latest bill, the open ones.
+/// The statement's period: `from` and `to` (days, `YYYY-MM-DD`, both included).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct StatementQuery {
+    /// The first day; by default the first day of the month two months back (three months of
+    /// activity with this one).
+    from: Option<String>,
+    /// The last day, today at the latest (UTC); by default today.
+    to: Option<String>,
+}
+
+/// The first day statements can start.
+const EARLIEST: NaiveDate = NaiveDate::from_ymd_opt(2000, 1, 1).expect("a date");
+
+fn day(name: &str, raw: &str) -> ApiResult<NaiveDate> {
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map_err(|_| ApiError::InvalidParameter(format!("{name} must be a day as YYYY-MM-DD; got {raw:?}")))
+}
+
+/// The period asked for, or why it cannot be stated.
+fn period(
+    query: Result<Query<StatementQuery>, axum::extract::rejection::QueryRejection>,
+    today: NaiveDate,
+) -> ApiResult<(NaiveDate, NaiveDate)> {
+    let Query(q) = query.map_err(|e| ApiError::InvalidParameter(e.body_text()))?;
+    let to = q.to.as_deref().map(|t| day("to", t)).transpose()?.unwrap_or(today);
+    let from = match q.from.as_deref() {
+        Some(f) => day("from", f)?,
+        None => to.with_day(1).and_then(|d| d.checked_sub_months(chrono::Months::new(2))).unwrap_or(to),
+    };
+    if to > today {
+        return Err(ApiError::InvalidParameter(format!("to must be today ({today}) or earlier")));
+    }
+    if from > to {
+        return Err(ApiError::InvalidParameter("from must be on or before to".into()));
+    }
+    if from < EARLIEST {
+        return Err(ApiError::InvalidParameter(format!("from must be {EARLIEST} or later")));
+    }
+    Ok((from, to))
+}
+
+/// `GET /v1/accounts/{account_id}/statement?from=&to=`: the balance due, the latest bill, the
+/// open ones, and the statement of account for the period: opening balance, one row per bill,
+/// payment, credit note and void with the running balance, closing balance, the bills open at
+/// its end and their aging. The opening balance plus the charges less the credits is the closing
+/// balance, which is the open bills less any unapplied credit.
 #[utoipa::path(
     get,
     path = "/v1/accounts/{account_id}/statement",
@@ -160,6 +207,7 @@ pub async fn pdf(
     tag = "statements",
     params(
         ("account_id" = String, Path, description = "The account (`acct_…`)"),
+        StatementQuery,
     ),
     responses(
         (status = 200, body = StatementView),
@@ -168,16 +216,67 @@ pub async fn pdf(
     security(("bearer" = []))
 )]
 pub async fn statement(
-    WithStatement { account, open, recent, .. }: WithStatement<can::Read>,
+    WithStatement { access, account, open, recent, ledger }: WithStatement<can::Read>,
+    query: Result<Query<StatementQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<StatementView>> {
+    let today = Utc::now().date_naive();
+    let (from, to) = period(query, today)?;
+    let activity = billing_domain::statement::statement(&access.id, account.currency, &ledger, from, to)?;
     let latest = recent.iter().find(|i| i.status != InvoiceStatus::Draft);
-    let past_due = past_due(&open, Utc::now().date_naive())?;
+    let past_due = past_due(&open, today)?;
     Ok(Json(StatementView {
         past_due,
         balance_due: account.balance_due,
         latest_invoice: latest.map(InvoiceView::new).transpose()?,
         open_invoices: open.iter().filter(|i| !i.amount_remaining.is_zero()).map(InvoiceSummaryView::from).collect(),
+        activity,
     }))
+}
+
+/// `GET /v1/accounts/{account_id}/statement/pdf?from=&to=`: the statement of account as a PDF
+/// (made on request; the same period gives the same bytes).
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/statement/pdf",
+    operation_id = "statements_statement_pdf",
+    tag = "statements",
+    params(
+        ("account_id" = String, Path, description = "The account (`acct_…`)"),
+        StatementQuery,
+    ),
+    responses(
+        (status = 200, content_type = "application/pdf", body = Vec<u8>, description = "The statement's PDF"),
+        ReadErrors
+    ),
+    security(("bearer" = []))
+)]
+pub async fn statement_pdf(
+    State(state): State<AppState>,
+    scope: AccountScope<can::Read>,
+    query: Result<Query<StatementQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let (access, (account, ledger)) =
+        scope.read(&state, async |id| tokio::try_join!(state.store.account(id), state.store.ledger_items(id))).await?;
+    let account = account.ok_or(ApiError::NotFound)?;
+    let (from, to) = period(query, Utc::now().date_naive())?;
+    let activity = billing_domain::statement::statement(&access.id, account.currency, &ledger, from, to)?;
+    let brand = billing_documents::render::Brand {
+        seller: state.settings.seller_name.clone(),
+        portal_url: state.settings.portal_url.clone(),
+        remit_to: state.settings.remit_to.clone(),
+    };
+    let facts = billing_documents::render::StatementFacts::new(&brand, &account, &activity);
+    let id = format!("statement_{}_{from}_{to}", access.id);
+    let created = to.and_time(chrono::NaiveTime::MIN).and_utc();
+    let bytes = billing_documents::pdf::statement(&facts, created, &id)
+        .map_err(|e| ApiError::Domain(billing_domain::Error::Corrupt(e.to_string())))?;
+    let headers = [
+        (axum::http::header::CONTENT_TYPE, "application/pdf".to_owned()),
+        (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{id}.pdf\"")),
+        (axum::http::header::CACHE_CONTROL, "no-store".to_owned()),
+    ];
+    Ok((headers, bytes).into_response())
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]

@@ -234,6 +234,11 @@ pub struct StatementView {
     /// The open invoices not paid by their due date: the oldest due date, the days since, the
     /// amount left on them; null when nothing is past due.
     pub past_due: Option<billing_domain::receivables::PastDue>,
+    /// The statement of account for `from`..`to`: opening balance, a row per bill, payment,
+    /// credit note and void with the running balance, closing balance, open bills and aging at
+    /// `to`.
+    #[serde(flatten)]
+    pub activity: billing_domain::statement::Statement,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

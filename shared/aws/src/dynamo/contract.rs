@@ -15,7 +15,7 @@ use billing_domain::ledger::Cohort;
 use billing_domain::ledger::{CreditNote, ReceivedPayment};
 use billing_domain::ports::{
     BillRunStore, ContractAdmin, ContractBills, ContractReader, CreditNoteReader, Page, Recorded, Sequence,
-    SequenceReader, Taken, TaxSetupReader, UsageWrite, UsageWriter,
+    SequenceReader, StatementReader, Taken, TaxSetupReader, UsageWrite, UsageWriter,
 };
 use billing_domain::rating::UsageRecord;
 use billing_domain::receivables::ReminderSchedule;
@@ -399,6 +399,19 @@ impl TaxSetupReader for DynamoStore {
             rates: rates.into_iter().map(|r| (r.code.clone(), r)).collect(),
             seller: seller.unwrap_or_default(),
         })
+    }
+}
+
+#[async_trait]
+impl StatementReader for DynamoStore {
+    async fn ledger_items(&self, account: &AccountId) -> Result<billing_domain::statement::LedgerItems> {
+        let pk = || account_pk(account);
+        let (invoices, payments, credit_notes) = futures::try_join!(
+            self.query_prefix::<Invoice>(pk(), INVOICE_PREFIX),
+            self.query_prefix::<ReceivedPayment>(pk(), RECEIVED_PAYMENT_PREFIX),
+            self.query_prefix::<CreditNote>(pk(), CREDIT_NOTE_PREFIX),
+        )?;
+        Ok(billing_domain::statement::LedgerItems { invoices, payments, credit_notes })
     }
 }
 

@@ -95,8 +95,10 @@ pub fn work_sk(event_id: &str, kind: &str) -> String {
     format!("WORK#{event_id}#{kind}")
 }
 
+pub const INVOICE_PREFIX: &str = "INVOICE#";
+
 pub fn invoice_sk(invoice_id: &str) -> String {
-    format!("INVOICE#{invoice_id}")
+    format!("{INVOICE_PREFIX}{invoice_id}")
 }
 
 pub fn payment_method_sk(payment_method_id: &str) -> String {
@@ -210,9 +212,11 @@ pub fn cohort_pk(id: &str) -> String {
     format!("{COHORT_PREFIX}{id}")
 }
 
+pub const RECEIVED_PAYMENT_PREFIX: &str = "RECEIVED_PAYMENT#";
+
 /// A payment received outside the processor (a check), by its reference.
 pub fn received_payment_sk(reference: &str) -> String {
-    format!("RECEIVED_PAYMENT#{reference}")
+    format!("{RECEIVED_PAYMENT_PREFIX}{reference}")
 }
 
 pub const CREDIT_NOTE_PREFIX: &str = "CREDIT_NOTE#";

@@ -88,6 +88,7 @@ async fn main() -> Result<()> {
             seats: SeatSettings { monthly_price: "price_m".into(), annual_price: "price_a".into(), max_quantity: 50 },
             portal_url: "https://portal.example".into(),
             sales_contact: None,
+            seller_name: "Demo Hosting Inc.".into(),
         },
     ));
     let (sub, email, _) = DEMO_USERS[0];

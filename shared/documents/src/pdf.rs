@@ -267,6 +267,131 @@ pub fn credit_note(
     draw(l, &meta, created, id)
 }
 
+/// The statement columns: (title, left edge, width, right-aligned).
+const STATEMENT_COLUMNS: [(&str, f32, f32, bool); 5] = [
+    ("Date", LEFT, 62.0, false),
+    ("Description", LEFT + 66.0, 222.0, false),
+    ("Charges", LEFT + 292.0, 76.0, true),
+    ("Payments, credits", LEFT + 372.0, 80.0, true),
+    ("Balance", LEFT + 456.0, RIGHT - LEFT - 456.0, true),
+];
+
+fn statement_header(l: &mut Layout) {
+    for (title, x, w, right) in STATEMENT_COLUMNS {
+        if right {
+            l.text_right(x + w, l.y, TABLE_SIZE, true, title);
+        } else {
+            l.text(x, l.y, TABLE_SIZE, true, title);
+        }
+    }
+    l.rule(l.y + 4.0, LEFT, RIGHT, 1.2, false);
+    l.y += 4.0 + LINE + PAD;
+}
+
+/// A statement row: its cells, the description wrapped to its column.
+fn statement_row(l: &mut Layout, cells: [&str; 5], strong: bool) {
+    let description = l.wrap(cells[1], TABLE_SIZE, strong, STATEMENT_COLUMNS[1].2);
+    let height = description.len() as f32 * LINE + PAD;
+    if !l.room(height, BOTTOM) {
+        statement_header(l);
+    }
+    for (i, (_, x, w, right)) in STATEMENT_COLUMNS.iter().enumerate() {
+        if i == 1 {
+            for (k, piece) in description.iter().enumerate() {
+                l.text(*x, l.y + k as f32 * LINE, TABLE_SIZE, strong, piece);
+            }
+        } else if *right {
+            l.text_right(x + w, l.y, TABLE_SIZE, strong, cells[i]);
+        } else {
+            l.text(*x, l.y, TABLE_SIZE, strong, cells[i]);
+        }
+    }
+    l.rule(l.y + height - LINE + 1.0, LEFT, RIGHT, 0.3, false);
+    l.y += height;
+}
+
+/// The statement of account's PDF: the activity table across pages (its header repeated), the
+/// closing balance, the open bills with their age, the aging buckets and how to pay. The same
+/// statement always gives the same bytes (`created` is the statement's date, not the clock).
+pub fn statement(
+    s: &crate::render::StatementFacts,
+    created: chrono::DateTime<chrono::Utc>,
+    id: &str,
+) -> Result<Vec<u8>, PdfError> {
+    let fonts = fonts()?;
+    let mut l = Layout::new(fonts);
+    let meta = [
+        ("Account", s.account_number.as_str()),
+        ("Period", s.period.as_str()),
+        ("Statement date", s.statement_date.as_str()),
+        ("Balance due", s.closing.as_str()),
+    ];
+    header(&mut l, &s.seller, "STATEMENT", &s.bill_to, &meta);
+    statement_header(&mut l);
+    statement_row(&mut l, ["", "Opening balance", "", "", &s.opening], true);
+    for r in &s.rows {
+        statement_row(&mut l, [&r.date, &r.description, &r.debit, &r.credit, &r.balance], false);
+    }
+    statement_row(&mut l, ["", "Total charges and credits", &s.total_debits, &s.total_credits, ""], false);
+    statement_row(&mut l, ["", "Closing balance", "", "", &s.closing], true);
+
+    // What is open at the end of the period, and how old.
+    let open_h = 30.0 + s.open_items.len().max(1) as f32 * 12.0;
+    l.room(open_h, BOTTOM);
+    l.y += 18.0;
+    l.text(LEFT, l.y, 10.5, true, "Open bills");
+    l.y += 14.0;
+    if s.open_items.is_empty() {
+        l.text(LEFT, l.y, 9.0, false, "None: nothing is owed.");
+        l.y += 12.0;
+    }
+    for o in &s.open_items {
+        l.text(LEFT, l.y, 9.0, true, &o.number);
+        l.text(LEFT + 90.0, l.y, 9.0, false, format!("issued {}, due {}", o.issued, o.due));
+        l.text(LEFT + 290.0, l.y, 9.0, false, &o.status);
+        l.text_right(RIGHT, l.y, 9.0, true, &o.amount);
+        l.y += 12.0;
+    }
+    if let Some(credit) = &s.unapplied_credit {
+        l.text(LEFT, l.y, 9.0, false, "Unapplied credit (taken off the next bill)");
+        l.text_right(RIGHT, l.y, 9.0, false, &format!("-{credit}"));
+        l.y += 12.0;
+    }
+    l.room(44.0, BOTTOM);
+    l.y += 14.0;
+    let width = (RIGHT - LEFT) / s.aging.len() as f32;
+    for (i, (label, amount)) in s.aging.iter().enumerate() {
+        let right = LEFT + width * (i as f32 + 1.0) - 4.0;
+        l.text_right(right, l.y, 8.0, true, label);
+        l.text_right(right, l.y + 12.0, 9.0, false, amount);
+    }
+    l.y += 30.0;
+
+    let url = l.wrap(&s.portal_url, 8.5, false, RIGHT - LEFT);
+    let remit = if s.remit_to.is_empty() { 0 } else { s.remit_to.len() + 2 };
+    l.room(16.0 + (url.len() + 1 + remit) as f32 * 12.0, BOTTOM);
+    l.y += 4.0;
+    l.text(LEFT, l.y, 9.5, true, "Pay by card, or see every bill, in the billing portal:");
+    for piece in url {
+        l.y += 12.0;
+        l.text(LEFT, l.y, 8.5, false, piece);
+    }
+    if !s.remit_to.is_empty() {
+        l.y += 16.0;
+        l.text(LEFT, l.y, 9.5, true, "REMIT TO");
+        for line in &s.remit_to {
+            l.y += 12.0;
+            l.text(LEFT, l.y, 9.5, false, line.clone());
+        }
+    }
+    let meta = Meta {
+        title: format!("Statement {} {}", s.account_number, s.period),
+        seller: &s.seller,
+        description: format!("Statement of account {} for {}: balance {}", s.account_name, s.period, s.closing),
+    };
+    draw(l, &meta, created, id)
+}
+
 fn header(l: &mut Layout, seller: &str, kind: &str, bill_to: &[String], meta: &[(&str, &str)]) {
     l.text(LEFT, l.y + 16.0, 16.0, true, seller.to_owned());
     l.text_right(RIGHT, l.y + 16.0, 16.0, true, kind);

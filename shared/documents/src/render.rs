@@ -520,3 +520,111 @@ pub fn bill_format_notice(
         &brand.portal_url,
     )
 }
+
+/// One row of a statement of account as it reads.
+pub struct StatementRow {
+    pub date: String,
+    pub description: String,
+    /// Empty when the row is a credit.
+    pub debit: String,
+    /// Empty when the row is a debit.
+    pub credit: String,
+    pub balance: String,
+}
+
+/// A bill still open at the end of a statement's period.
+pub struct OpenItemRow {
+    pub number: String,
+    pub issued: String,
+    pub due: String,
+    pub amount: String,
+    /// `12 days past due`, `due in 5 days`, `due today`.
+    pub status: String,
+}
+
+/// What a statement of account shows: the period, the opening balance, every bill, payment,
+/// credit note and void with the running balance, the closing balance, what is still open and
+/// how old it is, and how to pay.
+pub struct StatementFacts {
+    pub seller: String,
+    pub account_name: String,
+    pub account_number: String,
+    pub bill_to: Vec<String>,
+    pub period: String,
+    pub statement_date: String,
+    pub opening: String,
+    pub rows: Vec<StatementRow>,
+    pub total_debits: String,
+    pub total_credits: String,
+    pub closing: String,
+    pub open_items: Vec<OpenItemRow>,
+    /// (bucket, amount): current, 1–30, 31–60, 61–90, over 90 days past due.
+    pub aging: Vec<(&'static str, String)>,
+    /// Overpayments not yet used, when there are any.
+    pub unapplied_credit: Option<String>,
+    pub remit_to: Vec<String>,
+    pub portal_url: String,
+}
+
+impl StatementFacts {
+    pub fn new(brand: &Brand, account: &Account, s: &billing_domain::statement::Statement) -> Self {
+        let mut bill_to = vec![account.name.clone(), format!("Attn: {}", account.billing_contact.name)];
+        bill_to.extend(address_lines(&account.billing_address));
+        let remit_to = brand
+            .remit_to
+            .as_ref()
+            .map(|r| std::iter::once(r.name.clone()).chain(address_lines(&r.address)).collect())
+            .unwrap_or_default();
+        let nonzero = |m: &billing_domain::Money| if m.is_zero() { String::new() } else { money(m) };
+        Self {
+            seller: brand.seller.clone(),
+            account_name: account.name.clone(),
+            account_number: account.id.to_string(),
+            bill_to,
+            period: format!("{} – {}", format::day(s.from), format::day(s.to)),
+            statement_date: format::day(s.to),
+            opening: money(&s.opening_balance),
+            rows: s
+                .entries
+                .iter()
+                .map(|e| StatementRow {
+                    date: format::day(e.date),
+                    description: e.description.clone(),
+                    debit: nonzero(&e.debit),
+                    credit: nonzero(&e.credit),
+                    balance: money(&e.balance),
+                })
+                .collect(),
+            total_debits: money(&s.total_debits),
+            total_credits: money(&s.total_credits),
+            closing: money(&s.closing_balance),
+            open_items: s
+                .open_items
+                .iter()
+                .map(|o| OpenItemRow {
+                    number: o.number.clone().unwrap_or_else(|| o.invoice_id.clone()),
+                    issued: format::day(o.issued),
+                    due: format::day(o.due),
+                    amount: money(&o.amount_remaining),
+                    status: match o.days_past_due {
+                        0 => "due today".to_owned(),
+                        1 => "1 day past due".to_owned(),
+                        d if d > 1 => format!("{d} days past due"),
+                        -1 => "due tomorrow".to_owned(),
+                        d => format!("due in {} days", -d),
+                    },
+                })
+                .collect(),
+            aging: vec![
+                ("Current", money(&s.aging.current)),
+                ("1–30 days", money(&s.aging.days_1_30)),
+                ("31–60 days", money(&s.aging.days_31_60)),
+                ("61–90 days", money(&s.aging.days_61_90)),
+                ("Over 90 days", money(&s.aging.over_90)),
+            ],
+            unapplied_credit: (!s.unapplied_credit.is_zero()).then(|| money(&s.unapplied_credit)),
+            remit_to,
+            portal_url: format!("{}/accounts/{}/statement", brand.portal_url, account.id),
+        }
+    }
+}
