@@ -61,6 +61,9 @@ pub struct SellerTaxBody {
     pub vat_id: Option<String>,
     #[serde(default)]
     pub default_codes: Vec<String>,
+    /// Card accounts' tax by Stripe Tax (off unless set).
+    #[serde(default)]
+    pub card_automatic_tax: bool,
 }
 
 pub async fn get_seller<S: OpsStore>(State(state): State<OpsState<S>>, _c: OpsCaller) -> OpsResult<Json<SellerTax>> {
@@ -88,7 +91,7 @@ pub async fn put_seller<S: OpsStore>(
         (country.expect("checked"), vat_id.expect("checked"), default_codes.expect("checked"));
     let setup = state.store.tax_setup().await?;
     tax::check_codes(&default_codes, &setup.rates, "default_codes")?;
-    let seller = SellerTax { country, vat_id, default_codes };
+    let seller = SellerTax { country, vat_id, default_codes, card_automatic_tax: body.card_automatic_tax };
     state.store.put_seller_tax(&seller).await?;
     tracing::info!(by = %caller.name(), "seller tax settings set");
     Ok(Json(seller))

@@ -33,6 +33,9 @@ pub struct SeatCheckout {
     pub success_url: String,
     pub cancel_url: String,
     pub idempotency_key: String,
+    /// The seller has the processor work out tax (Stripe Tax): Checkout collects the address
+    /// and tax ID it needs; the subscription's invoices carry the tax.
+    pub automatic_tax: bool,
 }
 
 /// One invoice to pay in a payment-mode Checkout Session.

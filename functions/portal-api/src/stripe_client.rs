@@ -17,9 +17,12 @@ use stripe_billing::subscription::{
     RetrieveSubscription, UpdateSubscription, UpdateSubscriptionItems, UpdateSubscriptionProrationBehavior,
 };
 use stripe_checkout::checkout_session::{
-    CreateCheckoutSession, CreateCheckoutSessionCustomerCreation, CreateCheckoutSessionLineItems,
+    CreateCheckoutSession, CreateCheckoutSessionAutomaticTax, CreateCheckoutSessionCustomerCreation,
+    CreateCheckoutSessionCustomerUpdate, CreateCheckoutSessionCustomerUpdateAddress,
+    CreateCheckoutSessionCustomerUpdateName, CreateCheckoutSessionLineItems,
     CreateCheckoutSessionLineItemsAdjustableQuantity, CreateCheckoutSessionLineItemsPriceData,
-    CreateCheckoutSessionPaymentIntentData, CreateCheckoutSessionSubscriptionData, ProductData,
+    CreateCheckoutSessionPaymentIntentData, CreateCheckoutSessionSubscriptionData,
+    CreateCheckoutSessionTaxIdCollection, ProductData,
 };
 use stripe_core::customer::{UpdateCustomer, UpdateCustomerInvoiceSettings};
 use stripe_payment::payment_method::DetachPaymentMethod;
@@ -93,6 +96,19 @@ impl PaymentProcessor for StripeClient {
             (Some(customer), _) => req = req.customer(customer.as_str()),
             (None, Some(email)) => req = req.customer_email(email.as_str()),
             (None, None) => {}
+        }
+        if c.automatic_tax {
+            // Stripe Tax needs the customer's address (Checkout asks for it and, for a customer
+            // that exists, saves it with the name), and takes a tax ID for business customers.
+            req = req
+                .automatic_tax(CreateCheckoutSessionAutomaticTax::new(true))
+                .tax_id_collection(CreateCheckoutSessionTaxIdCollection::new(true));
+            if c.customer.is_some() {
+                let mut update = CreateCheckoutSessionCustomerUpdate::new();
+                update.address = Some(CreateCheckoutSessionCustomerUpdateAddress::Auto);
+                update.name = Some(CreateCheckoutSessionCustomerUpdateName::Auto);
+                req = req.customer_update(update);
+            }
         }
         let session = req
             .customize()

@@ -217,7 +217,11 @@ pub async fn apply(
             }
             // The lines' product names and the stored invoice are read together.
             let id = after.id.clone();
-            let (_, stored) = tokio::try_join!(name_products(store, stripe, &mut after), store.invoice(&account, &id))?;
+            let describe = async {
+                name_products(store, stripe, &mut after).await?;
+                name_tax_rates(stripe, &mut after).await
+            };
+            let (_, stored) = tokio::try_join!(describe, store.invoice(&account, &id))?;
             let mut stored = Some(stored);
             // The follow-up belongs to the event (one per finalize, payment, failure), so a stale
             // event still leaves it; the consumer reads the invoice's current state.
@@ -385,6 +389,60 @@ async fn name_products(
     for line in &mut invoice.lines {
         if let Some(name) = line.product.as_ref().and_then(|p| names.get(p)) {
             line.group.clone_from(name);
+        }
+    }
+    Ok(())
+}
+
+/// Names the tax Stripe Tax put on an invoice (its event gives each rate's id only): each rate's
+/// display name, jurisdiction, percentage and whether it is included in the price, read from
+/// Stripe, on the invoice's groups and on its lines. A Stripe outage fails the delivery, so
+/// Stripe's retry names it; a rate Stripe no longer has is named "Tax".
+async fn name_tax_rates(stripe: Option<&dyn StripeObjects>, invoice: &mut Invoice) -> Result<()> {
+    use billing_domain::tax::Percent;
+    let mut ids: Vec<String> = invoice
+        .tax_detail
+        .groups
+        .iter()
+        .map(|g| &g.code)
+        .chain(invoice.lines.iter().flat_map(|l| l.taxes.iter().map(|t| &t.code)))
+        .filter_map(|c| c.processor_rate().map(str::to_owned))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut named: std::collections::HashMap<String, (String, String, Percent, bool)> = Default::default();
+    for id in ids {
+        let Some(api) = stripe else {
+            tracing::warn!(tax_rate = %id, invoice = %invoice.id, "tax rate unknown and no Stripe client to read it");
+            continue;
+        };
+        let described = match api.tax_rate(&id).await {
+            Ok(rate) => {
+                // Stripe gives the percentage as a float: at the boundary it becomes a decimal of
+                // at most 4 places (6.25, 19, 8.875).
+                let percent = format!("{:.4}", rate.percentage).parse::<Percent>().unwrap_or(Percent::ZERO);
+                let name = match rate.jurisdiction.as_deref().filter(|j| !j.is_empty()) {
+                    Some(j) => format!("{} ({j})", rate.display_name),
+                    None => rate.display_name.clone(),
+                };
+                (name, rate.jurisdiction.clone().unwrap_or_default(), percent, rate.inclusive)
+            }
+            Err(Error::NotFound) => {
+                tracing::warn!(tax_rate = %id, invoice = %invoice.id, "tax rate unknown to Stripe");
+                ("Tax".to_owned(), String::new(), Percent::ZERO, false)
+            }
+            Err(e) => return Err(e),
+        };
+        named.insert(id, described);
+    }
+    for g in &mut invoice.tax_detail.groups {
+        if let Some((name, jurisdiction, rate, inclusive)) = g.code.processor_rate().and_then(|id| named.get(id)) {
+            (g.name, g.jurisdiction, g.rate, g.inclusive) = (name.clone(), jurisdiction.clone(), *rate, *inclusive);
+        }
+    }
+    for t in invoice.lines.iter_mut().flat_map(|l| l.taxes.iter_mut()) {
+        if let Some((name, jurisdiction, rate, inclusive)) = t.code.processor_rate().and_then(|id| named.get(id)) {
+            (t.name, t.jurisdiction, t.rate, t.inclusive) = (name.clone(), jurisdiction.clone(), *rate, *inclusive);
         }
     }
     Ok(())

@@ -404,7 +404,8 @@ fn invoice(event: &Event, inv: &stripe_shared::Invoice, follow_up: Option<Follow
             number: inv.number.clone(),
             status,
             currency,
-            subtotal: money(inv.subtotal),
+            // Net of tax (and after discounts), so subtotal + tax = total as on our own bills.
+            subtotal: money(inv.total_excluding_tax.unwrap_or(inv.subtotal)),
             tax: money(tax),
             total: money(inv.total),
             amount_due: money(inv.amount_due),
@@ -419,10 +420,53 @@ fn invoice(event: &Event, inv: &stripe_shared::Invoice, follow_up: Option<Follow
             lines: inv.lines.data.iter().map(|l| line(l, currency)).collect(),
             lines_complete: !inv.lines.has_more,
             stamp: stamp(event),
-            tax_detail: Default::default(),
+            tax_detail: billing_domain::tax::InvoiceTax {
+                groups: tax_groups(inv.total_taxes.as_deref().unwrap_or_default(), currency),
+                ..Default::default()
+            },
             account_summary: None,
         },
     }))
+}
+
+/// The processor's tax rate id of one of Stripe Tax's amounts, as a tax code (`stripe:txr_…`).
+fn tax_code(t: &stripe_shared::BillingBillResourceInvoicingTaxesTax) -> Option<billing_domain::tax::TaxCode> {
+    billing_domain::tax::TaxCode::processor(t.tax_rate_details.as_ref()?.tax_rate.id().as_str())
+}
+
+fn inclusive(t: &stripe_shared::BillingBillResourceInvoicingTaxesTax) -> bool {
+    matches!(t.tax_behavior, stripe_shared::BillingBillResourceInvoicingTaxesTaxTaxBehavior::Inclusive)
+}
+
+/// Stripe Tax's amounts per rate (an invoice's `total_taxes`), one group per rate with its
+/// taxable base. The rate's name and percentage are not in the event: the group is named by its
+/// rate's id at 0 % until the apply step reads the rate.
+pub fn tax_groups(
+    taxes: &[stripe_shared::BillingBillResourceInvoicingTaxesTax],
+    currency: Currency,
+) -> Vec<billing_domain::tax::TaxGroup> {
+    let mut groups: Vec<billing_domain::tax::TaxGroup> = Vec::new();
+    for t in taxes {
+        let Some(code) = tax_code(t) else { continue };
+        let (amount, base) =
+            (Money::from_minor(t.amount, currency), Money::from_minor(t.taxable_amount.unwrap_or(0), currency));
+        match groups.iter_mut().find(|g| g.code == code) {
+            Some(g) => {
+                g.amount = Money::new(g.amount.amount() + amount.amount(), currency);
+                g.taxable_base = Money::new(g.taxable_base.amount() + base.amount(), currency);
+            }
+            None => groups.push(billing_domain::tax::TaxGroup {
+                name: code.processor_rate().unwrap_or_default().to_owned(),
+                code,
+                jurisdiction: String::new(),
+                rate: billing_domain::tax::Percent::ZERO,
+                inclusive: inclusive(t),
+                taxable_base: base,
+                amount,
+            }),
+        }
+    }
+    groups
 }
 
 /// One invoice line in the domain's terms.
@@ -458,7 +502,22 @@ pub fn line(l: &stripe_shared::InvoiceLineItem, currency: Currency) -> InvoiceLi
         amount: Money::from_minor(l.amount, currency),
         period: ServicePeriod { start: time(l.period.start), end: time(l.period.end), partial: proration },
         item: None,
-        taxes: vec![],
+        // The rates Stripe Tax applied to the line, named by the apply step with the invoice's.
+        taxes: l
+            .taxes
+            .iter()
+            .flatten()
+            .filter_map(|t| {
+                let code = tax_code(t)?;
+                Some(billing_domain::tax::AppliedTax {
+                    name: code.processor_rate().unwrap_or_default().to_owned(),
+                    code,
+                    jurisdiction: String::new(),
+                    rate: billing_domain::tax::Percent::ZERO,
+                    inclusive: inclusive(t),
+                })
+            })
+            .collect(),
     }
 }
 

@@ -36,6 +36,9 @@ pub trait StripeObjects: Send + Sync {
     /// The product (its name, for bills) as Stripe holds it now.
     async fn product(&self, id: &str) -> Result<stripe_shared::Product>;
 
+    /// A tax rate Stripe Tax applied (its name, jurisdiction and percentage, for bills).
+    async fn tax_rate(&self, id: &str) -> Result<stripe_shared::TaxRate>;
+
     /// One page (100) of an invoice's lines after `starting_after`, and whether more follow.
     async fn invoice_lines(
         &self,
@@ -106,6 +109,10 @@ impl StripeObjects for StripeApi {
         stripe_product::product::RetrieveProduct::new(id).send(&self.client).await.map_err(classify)
     }
 
+    async fn tax_rate(&self, id: &str) -> Result<stripe_shared::TaxRate> {
+        stripe_product::tax_rate::RetrieveTaxRate::new(id).send(&self.client).await.map_err(classify)
+    }
+
     async fn invoice_lines(
         &self,
         invoice_id: &str,
@@ -167,6 +174,10 @@ impl<T: StripeObjects> StripeObjects for OnFirstUse<T> {
         self.get().await?.product(id).await
     }
 
+    async fn tax_rate(&self, id: &str) -> Result<stripe_shared::TaxRate> {
+        self.get().await?.tax_rate(id).await
+    }
+
     async fn invoice_lines(
         &self,
         invoice_id: &str,
@@ -202,6 +213,9 @@ mod tests {
         }
         async fn product(&self, _: &str) -> Result<stripe_shared::Product> {
             Err(Error::NotFound)
+        }
+        async fn tax_rate(&self, _: &str) -> Result<stripe_shared::TaxRate> {
+            unreachable!()
         }
         async fn invoice_lines(&self, _: &str, _: Option<&str>) -> Result<(Vec<stripe_shared::InvoiceLineItem>, bool)> {
             unreachable!()

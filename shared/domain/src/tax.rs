@@ -49,9 +49,24 @@ impl TaxCode {
         &self.0
     }
 
-    /// One of the codes the bills' own groups use (`exempt`, `reverse_charge`): never input.
+    /// What a card processor's tax rate is kept under: `stripe:txr_…`.
+    pub const PROCESSOR_PREFIX: &'static str = "stripe:";
+
+    /// One of the codes the bills' own groups use (`exempt`, `reverse_charge`, a processor's
+    /// rate): never input.
     pub fn is_reserved(&self) -> bool {
-        self.0 == Self::EXEMPT || self.0 == Self::REVERSE_CHARGE
+        self.0 == Self::EXEMPT || self.0 == Self::REVERSE_CHARGE || self.processor_rate().is_some()
+    }
+
+    /// The code of the card processor's tax rate `id` (`txr_…`: letters, digits and `_`).
+    pub fn processor(id: &str) -> Option<Self> {
+        let ok = !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        ok.then(|| Self(format!("{}{id}", Self::PROCESSOR_PREFIX)))
+    }
+
+    /// The processor's rate id, for a code made by [`TaxCode::processor`].
+    pub fn processor_rate(&self) -> Option<&str> {
+        self.0.strip_prefix(Self::PROCESSOR_PREFIX)
     }
 
     fn reserved(name: &str) -> Self {
@@ -79,7 +94,13 @@ impl TryFrom<String> for TaxCode {
     type Error = FieldError;
     fn try_from(s: String) -> std::result::Result<Self, FieldError> {
         // Stored snapshots may carry the reserved codes; only input is refused them (`parse_codes`).
-        if s == Self::EXEMPT || s == Self::REVERSE_CHARGE { Ok(Self(s)) } else { s.parse() }
+        if s == Self::EXEMPT || s == Self::REVERSE_CHARGE {
+            return Ok(Self(s));
+        }
+        match s.strip_prefix(Self::PROCESSOR_PREFIX) {
+            Some(id) => Self::processor(id).ok_or_else(|| FieldError::new("", "not a processor's tax rate id")),
+            None => s.parse(),
+        }
     }
 }
 
@@ -356,6 +377,10 @@ pub struct SellerTax {
     /// The codes a line takes when neither its price, its contract nor its account names any.
     #[serde(default)]
     pub default_codes: Vec<TaxCode>,
+    /// Card accounts' tax is worked out by the card processor (Stripe Tax): their Checkout
+    /// collects the address and tax ID it needs, and their subscriptions' invoices carry it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub card_automatic_tax: bool,
 }
 
 /// A customer's tax exemption (a resale or non-profit certificate).
@@ -896,12 +921,26 @@ mod tests {
     }
 
     #[test]
+    fn a_processors_rate_is_kept_under_its_own_code_never_taken_as_input() {
+        let c = TaxCode::processor("txr_1QxY9z").unwrap();
+        assert_eq!((c.as_str(), c.processor_rate()), ("stripe:txr_1QxY9z", Some("txr_1QxY9z")));
+        assert!(c.is_reserved());
+        let stored: TaxCode = serde_json::from_value(serde_json::json!("stripe:txr_1QxY9z")).unwrap();
+        assert_eq!(stored, c, "stored snapshots read back");
+        assert!("stripe:txr_1QxY9z".parse::<TaxCode>().is_err(), "not input");
+        assert!(TaxCode::processor("txr bad").is_none());
+        assert!(serde_json::from_value::<TaxCode>(serde_json::json!("stripe:txr/../x")).is_err());
+        assert!(code("us_il_state").processor_rate().is_none());
+    }
+
+    #[test]
     fn eu_b2b_reverse_charge_across_borders_only() {
         let table = rates(vec![rate("de_vat", "19", false)]);
         let seller = SellerTax {
             country: Some("FR".into()),
             vat_id: Some("FR40303265045".parse().unwrap()),
             default_codes: vec![code("de_vat")],
+            card_automatic_tax: false,
         };
         let german = TaxProfile { vat_id: Some("DE129273398".parse().unwrap()), ..Default::default() };
         let mut lines = vec![line("a", "100".parse().unwrap(), eur())];

@@ -276,3 +276,57 @@ async fn only_admins_and_billing_change_seats_and_strangers_see_nothing() {
         assert_eq!(s.get(&stranger, &path).await.code(), "not_found", "stranger: {path}");
     }
 }
+
+/// The seller turns on Stripe Tax for card accounts: Checkout asks Stripe to work out tax and to
+/// collect the customer's tax ID; the subscription's invoices carry the tax Stripe computed, per
+/// rate with its base and per line, named from Stripe's tax rate, shown like a contract bill's.
+#[tokio::test]
+async fn with_stripe_tax_on_card_invoices_carry_the_tax_stripe_computed() {
+    let s = Stack::new().await;
+    let webhook = s.live_webhook();
+    let r = s.ops("PUT", "/v1/ops/settings/tax", Some(json!({"card_automatic_tax": true}))).await;
+    assert_eq!((r.status, &r.body["card_automatic_tax"]), (StatusCode::OK, &json!(true)), "{:?}", r.body);
+
+    let admin = User::new("stripe-tax-admin");
+    let acct = s.account_of(&admin, "Taxed Seats Inc").await;
+    let r = s
+        .call(
+            &admin,
+            "POST",
+            &format!("/v1/accounts/{acct}/checkout/seats"),
+            Some(json!({"interval": "monthly", "quantity": 12})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let session = r.body["id"].as_str().unwrap().to_owned();
+    let asked = s.fake.get(&format!("{session}#request")).expect("the request is kept")["form"].clone();
+    assert_eq!(
+        (asked["automatic_tax[enabled]"].as_str(), asked["tax_id_collection[enabled]"].as_str()),
+        (Some("true"), Some("true"))
+    );
+    s.fake.complete_checkout(&session).expect("checkout completes");
+    s.flush(&webhook).await;
+
+    let list = s.get(&admin, &format!("/v1/accounts/{acct}/invoices")).await;
+    let id = list.body["invoices"][0]["id"].as_str().expect("the first invoice").to_owned();
+    let inv = s.get(&admin, &format!("/v1/accounts/{acct}/invoices/{id}")).await;
+    assert_eq!(inv.status, StatusCode::OK, "{:?}", inv.body);
+    // 12 seats × 12.00 = 144.00, Illinois sales tax 6.25 % = 9.00.
+    assert_eq!(
+        (amount(&inv.body["subtotal"]), amount(&inv.body["tax"]), amount(&inv.body["total"])),
+        ("144.00", "9.00", "153.00")
+    );
+    let group = &inv.body["taxes"][0];
+    assert_eq!(inv.body["taxes"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        (group["name"].as_str(), group["rate"].as_str(), amount(&group["taxable_base"]), amount(&group["amount"])),
+        (Some("Sales tax (Illinois)"), Some("6.25"), "144.00", "9.00")
+    );
+    assert_eq!(group["code"], "stripe:txr_fake_il_sales");
+    let line_tax = &inv.body["groups"][0]["lines"][0]["taxes"][0];
+    assert_eq!((line_tax["name"].as_str(), line_tax["rate"].as_str()), (Some("Sales tax (Illinois)"), Some("6.25")));
+    // Paid in full: the balance is nothing, the statement closes at zero.
+    let st = s.get(&admin, &format!("/v1/accounts/{acct}/statement")).await;
+    assert_eq!(amount(&st.body["closing_balance"]), "0.00", "{:?}", st.body);
+    assert_eq!(amount(&st.body["total_debits"]), "153.00");
+}

@@ -113,11 +113,13 @@ pub async fn checkout(
     };
     // Back to the portal's seats page, which waits there for the subscription to be recorded.
     let back = state.settings.return_url(Some(&format!("{}/accounts/{id}/seats", state.settings.portal_url)), &id)?;
+    let (customer, taxes) = tokio::try_join!(state.store.customer_of(&id), state.store.tax_setup())?;
     let r = state
         .processor
         .seat_checkout(&SeatCheckout {
             account: id.clone(),
-            customer: state.store.customer_of(&id).await?,
+            customer,
+            automatic_tax: taxes.seller.card_automatic_tax,
             customer_email: Some(account.billing_contact.email.clone()),
             price_id,
             quantity,

@@ -61,6 +61,15 @@ fn new_checkout(fake: &FakeStripe, f: &Form) -> Result<Value, Fail> {
     obj.insert("cancel_url".into(), json!(f.get("cancel_url")));
     obj.insert("subscription".into(), Value::Null);
     obj.insert("payment_intent".into(), Value::Null);
+    // Stripe Tax: asked for, Checkout collects the address (and a tax ID) and taxes what it makes.
+    let automatic_tax = f.get("automatic_tax[enabled]").is_some_and(|v| v == "true");
+    obj.insert(
+        "automatic_tax".into(),
+        json!({"enabled": automatic_tax, "liability": {"type": "account"}, "provider": automatic_tax.then_some("stripe"),
+               "status": automatic_tax.then_some("complete")}),
+    );
+    let tax_ids = f.get("tax_id_collection[enabled]").is_some_and(|v| v == "true");
+    obj.insert("tax_id_collection".into(), json!({"enabled": tax_ids, "required": "never"}));
     obj.insert("amount_total".into(), amount_total);
     obj.insert("currency".into(), currency);
     obj.insert("created".into(), json!(now()));
@@ -199,7 +208,12 @@ impl FakeStripe {
             let price =
                 self.price(&field("line_items[0][price]").unwrap_or_default()).ok_or_else(|| missing("price", "?"))?;
             let quantity = field("line_items[0][quantity]").and_then(|q| q.parse().ok()).unwrap_or(1);
-            subscription = Some(self.new_subscription(&account, &customer, &price, quantity));
+            let mut sub = self.new_subscription(&account, &customer, &price, quantity);
+            if session["automatic_tax"]["enabled"] == true {
+                sub["automatic_tax"]["enabled"] = json!(true);
+                self.put(sub.clone());
+            }
+            subscription = Some(sub);
             session["subscription"] = json!(subscription.as_ref().map(|s| s["id"].clone()));
         }
         session["status"] = json!("complete");

@@ -68,9 +68,35 @@ impl FakeStripe {
         }
         inv["parent"]["subscription_details"]["subscription"] = sub["id"].clone();
         inv["parent"]["subscription_details"]["metadata"] = sub["metadata"].clone();
+        let mut lines = lines;
+        if sub["automatic_tax"]["enabled"] == true {
+            self.tax(&mut inv, &mut lines);
+        }
         let count = lines.len();
         inv["lines"] = json!({"object": "list", "data": lines, "has_more": false, "total_count": count, "url": format!("/v1/invoices/{id}/lines")});
         inv
+    }
+
+    /// Stripe Tax, as the fake does it: every line at [`FAKE_TAX_RATE`] (Illinois sales tax,
+    /// 6.25 %, exclusive), rounded per line half away from zero; the invoice's `total_taxes` the
+    /// lines' sum, its total and amount due raised by it.
+    fn tax(&self, inv: &mut Value, lines: &mut [Value]) {
+        let mut tax = 0;
+        let mut base = 0;
+        for l in lines.iter_mut() {
+            let amount = l["amount"].as_i64().unwrap_or(0);
+            let t = (amount * FAKE_TAX_BASIS_POINTS_X100 + amount.signum() * 500_000) / 1_000_000;
+            l["taxes"] = json!([fake_tax(t, amount)]);
+            tax += t;
+            base += amount;
+        }
+        let total = inv["total"].as_i64().unwrap_or(0) + tax;
+        inv["automatic_tax"]["enabled"] = json!(true);
+        inv["automatic_tax"]["status"] = json!("complete");
+        inv["total_taxes"] = json!([fake_tax(tax, base)]);
+        inv["total"] = json!(total);
+        inv["amount_due"] = json!(total.max(0));
+        inv["amount_remaining"] = json!(total.max(0));
     }
 
     /// Finalizes the invoice and charges the customer's default method (as `always_invoice` and
@@ -116,4 +142,30 @@ impl FakeStripe {
         self.emit("invoice.paid", &inv, Some(json!({"status": "open"})));
         inv
     }
+}
+
+/// The one tax rate the fake's Stripe Tax applies.
+pub const FAKE_TAX_RATE: &str = "txr_fake_il_sales";
+/// 6.25 %, in hundredths of a basis point (6.25 % = 62,500 / 1,000,000).
+const FAKE_TAX_BASIS_POINTS_X100: i64 = 62_500;
+
+fn fake_tax(amount: i64, taxable: i64) -> Value {
+    json!({
+        "amount": amount,
+        "tax_behavior": "exclusive",
+        "tax_rate_details": {"tax_rate": FAKE_TAX_RATE},
+        "taxability_reason": "standard_rated",
+        "taxable_amount": taxable,
+        "type": "tax_rate_details"
+    })
+}
+
+/// The fake's tax rate object, as `GET /v1/tax_rates/{id}` answers it.
+pub(super) fn fake_tax_rate() -> Value {
+    json!({
+        "id": FAKE_TAX_RATE, "object": "tax_rate", "active": true, "country": "US", "created": 1_767_225_600,
+        "description": null, "display_name": "Sales tax", "effective_percentage": 6.25, "flat_amount": null,
+        "inclusive": false, "jurisdiction": "Illinois", "jurisdiction_level": "state", "livemode": false,
+        "metadata": {}, "percentage": 6.25, "rate_type": "percentage", "state": "IL", "tax_type": "sales_tax"
+    })
 }

@@ -299,6 +299,7 @@ impl FakeStripe {
             .route("/v1/subscriptions/{id}", get(objects::subscription).post(seats::update_subscription))
             .route("/v1/charges/{id}", get(objects::charge))
             .route("/v1/products/{id}", get(objects::product))
+            .route("/v1/tax_rates/{id}", get(objects::tax_rate))
             .route("/v1/invoices/{id}/lines", get(objects::invoice_lines))
             .route("/v1/events", get(objects::events))
             .route("/v1/checkout/sessions", post(checkout::create_checkout))

@@ -93,3 +93,14 @@ pub(super) async fn charge(State(fake): State<FakeStripe>, headers: HeaderMap, P
 pub(super) async fn product(State(fake): State<FakeStripe>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     object("product", fake, headers, id).await
 }
+
+/// The fake's one tax rate (what its Stripe Tax applies).
+pub(super) async fn tax_rate(headers: HeaderMap, Path(id): Path<String>) -> Response {
+    if !authorized(&headers) {
+        return error(StatusCode::UNAUTHORIZED, None, "You did not provide an API key.".into());
+    }
+    if id != super::invoices::FAKE_TAX_RATE {
+        return error(StatusCode::NOT_FOUND, Some("resource_missing"), format!("No such tax rate: '{id}'"));
+    }
+    axum::Json(super::invoices::fake_tax_rate()).into_response()
+}
