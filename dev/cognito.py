@@ -45,16 +45,24 @@ def client(endpoint):
     )
 
 
-def setup(endpoint, template_path, out_path, users):
+def setup(endpoint, template_path, out_path, users, pool="UserPool", app_client="UserPoolClient", name="billing-local-users"):
     with open(template_path, encoding="utf-8") as f:
         resources = yaml.load(f, Loader=_CfnLoader)["Resources"]
-    pool_props = dict(resources["UserPool"]["Properties"])
-    client_props = dict(resources["UserPoolClient"]["Properties"])
+    pool_props = dict(resources[pool]["Properties"])
+    client_props = dict(resources[app_client]["Properties"])
+    # The pool's groups (the staff pool's roles), as the template defines them (`!Ref <pool>`
+    # reads as the pool's logical name).
+    groups = [
+        dict(r["Properties"])
+        for r in resources.values()
+        if r.get("Type") == "AWS::Cognito::UserPoolGroup" and r["Properties"].get("UserPoolId") == pool
+    ]
     idp = client(endpoint)
-    pool_props["PoolName"] = "billing-local-users"
+    pool_props["PoolName"] = name
     pool_props.pop("UserPoolName", None)
-    # Deletion protection and MFA settings are account guards, not behaviour the portal sees.
-    for key in ("DeletionProtection", "EnabledMfas"):
+    # Deletion protection and MFA settings are account guards, not behaviour the apps see (the
+    # staff pool requires MFA in AWS; locally staff sign in with their password alone).
+    for key in ("DeletionProtection", "EnabledMfas", "MfaConfiguration", "AdminCreateUserConfig"):
         pool_props.pop(key, None)
     if "Schema" in pool_props:
         pool_props["Schema"] = [{**a, "Required": bool(a.get("Required"))} for a in pool_props["Schema"]]
@@ -62,9 +70,13 @@ def setup(endpoint, template_path, out_path, users):
     pool_id = pool["Id"]
     client_props.pop("UserPoolId", None)
     app = idp.create_user_pool_client(UserPoolId=pool_id, **client_props)["UserPoolClient"]
+    for g in groups:
+        g.pop("UserPoolId", None)
+        idp.create_group(UserPoolId=pool_id, **g)
     subs = {}
     for spec in users:
-        email, password = spec.split(":", 1)
+        # email:password, or email:password:group+group
+        email, password, *member_of = spec.split(":", 2)
         idp.admin_create_user(
             UserPoolId=pool_id,
             Username=email,
@@ -72,6 +84,8 @@ def setup(endpoint, template_path, out_path, users):
             MessageAction="SUPPRESS",
         )
         idp.admin_set_user_password(UserPoolId=pool_id, Username=email, Password=password, Permanent=True)
+        for group in (member_of[0].split("+") if member_of else []):
+            idp.admin_add_user_to_group(UserPoolId=pool_id, Username=email, GroupName=group)
         attrs = idp.admin_get_user(UserPoolId=pool_id, Username=email)["UserAttributes"]
         subs[email] = next(a["Value"] for a in attrs if a["Name"] == "sub")
     with urllib.request.urlopen(f"{endpoint}/{pool_id}/.well-known/jwks.json", timeout=10) as r:
@@ -99,7 +113,14 @@ def token(endpoint, client_id, email, password):
 
 def main():
     if len(sys.argv) >= 5 and sys.argv[1] == "setup":
-        setup(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:])
+        args, options = [], {}
+        rest = iter(sys.argv[5:])
+        for a in rest:
+            if a in ("--pool", "--client", "--name"):
+                options[{"--pool": "pool", "--client": "app_client", "--name": "name"}[a]] = next(rest)
+            else:
+                args.append(a)
+        setup(sys.argv[2], sys.argv[3], sys.argv[4], args, **options)
     elif len(sys.argv) == 6 and sys.argv[1] == "token":
         token(*sys.argv[2:])
     else:

@@ -18,6 +18,23 @@ use portal_api::stripe_client::StripeClient;
 use portal_api::{AppState, PortalStore, Settings};
 use serde_json::Value;
 
+/// A member of the seller's staff, signed in to the staff pool with these groups.
+#[derive(Debug, Clone)]
+pub struct StaffUser {
+    pub sub: String,
+    pub email: String,
+    pub groups: Vec<&'static str>,
+}
+
+impl StaffUser {
+    pub fn new(sub: &str, groups: &[&'static str]) -> Self {
+        Self { sub: sub.into(), email: format!("{sub}@seller.example"), groups: groups.to_vec() }
+    }
+}
+
+/// The approval limit the staff console's ops API runs with in these tests (as `make dev`).
+pub const STAFF_APPROVAL_LIMIT: &str = "500";
+
 /// A signed-in user as the JWT authorizer describes them.
 #[derive(Debug, Clone)]
 pub struct User {
@@ -399,6 +416,46 @@ impl Stack {
         let event =
             apigw::event_iam(&self.template, &call, "arn:aws:iam::123456789012:user/ops-tester", "AKIAOPSTESTER");
         invoke(&self.ops_router(), &event).await
+    }
+
+    /// Calls the staff routes (`/v1/staff/…`) as `staff`, as the staff pool's JWT authorizer
+    /// passes them (groups as API Gateway flattens them: `[clerk approver]`), with a reason when
+    /// given (`Reason-Code`, `Reason-Text`). Credit notes above [`STAFF_APPROVAL_LIMIT`] wait
+    /// for approval.
+    pub async fn staff(
+        &self,
+        staff: &StaffUser,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        reason: Option<(&str, &str)>,
+    ) -> Reply {
+        let mut headers: Vec<(String, String)> = Vec::new();
+        if body.is_some() {
+            headers.push(("content-type".into(), "application/json".into()));
+        }
+        if let Some((code, text)) = reason {
+            headers.push(("reason-code".into(), code.into()));
+            headers.push(("reason-text".into(), text.replace(' ', "%20")));
+        }
+        let call = HttpCall {
+            method: method.into(),
+            path_and_query: path.into(),
+            headers,
+            body: body.map(|b| serde_json::to_vec(&b).unwrap()).unwrap_or_default(),
+        };
+        let mut claims: BTreeMap<String, String> =
+            serde_json::from_value(self.template["requestContext"]["authorizer"]["jwt"]["claims"].clone())
+                .expect("sample claims are strings");
+        claims.insert("sub".into(), staff.sub.clone());
+        claims.insert("email".into(), staff.email.clone());
+        claims.insert("cognito:groups".into(), format!("[{}]", staff.groups.join(" ")));
+        let event = apigw::event(&self.template, &call, Some(&claims));
+        let router = ops_api::router(
+            ops_api::OpsState::new(self.store(), bill_run::Settings::default())
+                .with_approval_limit(Some(STAFF_APPROVAL_LIMIT.parse().expect("a decimal"))),
+        );
+        invoke(&router, &event).await
     }
 
     pub async fn ops(&self, method: &str, path: &str, body: Option<Value>) -> Reply {

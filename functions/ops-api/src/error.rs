@@ -10,6 +10,16 @@ use billing_domain::{Error as DomainError, FieldError};
 pub enum OpsError {
     #[error("these routes need IAM authorization (a SigV4-signed request)")]
     Unauthenticated,
+    #[error("these routes are for the seller's staff, signed in to the staff console")]
+    StaffOnly,
+    #[error("your staff roles do not allow this (it needs `{0}`)")]
+    Forbidden(billing_domain::staff::Permission),
+    #[error("say why: a staff change needs a Reason-Code header (and Reason-Text for `other`)")]
+    ReasonRequired,
+    #[error("you asked for this credit note; another approver must decide it")]
+    OwnRequest,
+    #[error("this request was already {0}")]
+    AlreadyDecided(&'static str),
     #[error("not found")]
     NotFound,
     #[error("this method is not allowed on this resource")]
@@ -37,6 +47,11 @@ impl OpsError {
         use DomainError as D;
         match self {
             Self::Unauthenticated => (StatusCode::FORBIDDEN, "iam_required"),
+            Self::StaffOnly => (StatusCode::UNAUTHORIZED, "staff_only"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::ReasonRequired => (StatusCode::UNPROCESSABLE_ENTITY, "reason_required"),
+            Self::OwnRequest => (StatusCode::FORBIDDEN, "own_request"),
+            Self::AlreadyDecided(_) => (StatusCode::CONFLICT, "already_decided"),
             Self::NotFound | Self::Domain(D::NotFound) => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::InvalidParameter(_) => (StatusCode::BAD_REQUEST, "invalid_parameter"),

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::extract::{JsonBody, OpsCaller, account_id};
 use crate::ops::InvoiceSummary;
 use crate::{OpsError, OpsResult, OpsState, OpsStore};
+use billing_domain::staff::{Approval, ApprovalStatus, Permission, Reason, ReasonCode};
 
 fn status_name(s: InvoiceStatus) -> &'static str {
     match s {
@@ -85,6 +86,7 @@ pub async fn record_payment<S: OpsStore>(
     Path((account, invoice_id)): Path<(String, String)>,
     JsonBody(body): JsonBody<PaymentBody>,
 ) -> OpsResult<(StatusCode, Json<PaymentResponse>)> {
+    let reason = caller.write(Permission::PaymentRecord)?;
     let account = account_id(&account)?;
     let check = body.check_number.trim();
     if check.is_empty() || check.len() > 40 || !check.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
@@ -106,6 +108,7 @@ pub async fn record_payment<S: OpsStore>(
         actor: caller.actor(),
         recorded_by: caller.name(),
         when_closed: WhenClosed::Refuse,
+        reason,
     };
     let (status, code, invoice, credit) = match receipts::receive(&*state.store, &incoming, now).await? {
         Received::Refused(status) => {
@@ -145,23 +148,124 @@ pub struct CreditNoteResponse {
     pub account_credit: Money,
 }
 
+/// What a credit-note request answers: issued now, or waiting for a second person.
+#[derive(Debug, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum CreditNoteOutcome {
+    Issued(CreditNoteResponse),
+    PendingApproval { approval: Approval },
+}
+
 /// `POST …/invoices/{invoice_id}/credit-notes`: corrects a finalized invoice by lowering what is
 /// due; an amount beyond what is left becomes account credit. Numbered from the seller's gap-free
-/// credit-note sequence.
+/// credit-note sequence. Above the seller's approval limit it is only requested (`202`, status
+/// `pending_approval`): it is issued when another person with `credit_note:approve` approves it.
 pub async fn credit_note<S: OpsStore>(
     State(state): State<OpsState<S>>,
     caller: OpsCaller,
     Path((account, invoice_id)): Path<(String, String)>,
     JsonBody(body): JsonBody<CreditNoteBody>,
-) -> OpsResult<(StatusCode, Json<CreditNoteResponse>)> {
+) -> OpsResult<(StatusCode, Json<CreditNoteOutcome>)> {
+    let coded = caller.write(Permission::CreditNoteCreate)?;
     let account = account_id(&account)?;
-    let reason =
+    let words =
         billing_domain::text::bounded(&body.reason, 1, 500).map_err(|e| DomainError::from(e.under("reason")))?;
+    let (invoice, _) = load(&*state.store, &account, &invoice_id).await?;
+    let credited = amount(&body.amount, invoice.currency)?;
+    if invoice.status != InvoiceStatus::Open {
+        return Err(OpsError::InvoiceState(
+            invoice.id,
+            status_name(invoice.status),
+            "credit notes apply to open invoices (void a draft instead)",
+        ));
+    }
+    if state.approvals.needs_approval(&credited) {
+        let now = Utc::now();
+        let approval = Approval {
+            id: format!("apr_{}", uuid::Uuid::now_v7().simple()),
+            account_id: account.clone(),
+            invoice_id: invoice.id.clone(),
+            invoice_number: invoice.number.clone(),
+            amount: credited.rounded(),
+            description: words.clone(),
+            reason: coded.clone().unwrap_or(Reason { code: ReasonCode::Other, text: words.clone() }),
+            requested_by: requester_id(&caller),
+            requested_by_email: caller.name(),
+            requested_at: now,
+            status: ApprovalStatus::Pending,
+            decided_by: None,
+            decided_at: None,
+            decision_note: None,
+        };
+        let audit = AuditEntry::record(
+            &account,
+            &caller.actor(),
+            AuditAction::CreditNoteRequested,
+            Some(invoice.id.clone()),
+            None::<&()>,
+            Some(&approval),
+            now,
+        )
+        .because(coded.as_ref());
+        state.store.put_approval(&approval, &audit).await?;
+        tracing::info!(account_id = %account, approval = %approval.id, amount = %approval.amount, by = %caller.name(), "credit note requested");
+        return Ok((StatusCode::ACCEPTED, Json(CreditNoteOutcome::PendingApproval { approval })));
+    }
+    let note = NewCreditNote {
+        id: format!("cn_{}", uuid::Uuid::now_v7().simple()),
+        account,
+        invoice_id,
+        amount: credited,
+        words,
+        created_by: caller.name(),
+        reason: coded,
+    };
+    let issued = issue_credit_note(&*state.store, &note, &caller.actor()).await?;
+    Ok((StatusCode::CREATED, Json(CreditNoteOutcome::Issued(issued))))
+}
+
+/// The id four-eyes compares: the staff member's, or the IAM principal's.
+pub(crate) fn requester_id(caller: &OpsCaller) -> String {
+    match &caller.principal {
+        crate::extract::Principal::Staff(m) => m.id.clone(),
+        crate::extract::Principal::Iam { arn } => arn.clone(),
+    }
+}
+
+/// A credit note to issue.
+pub(crate) struct NewCreditNote {
+    pub id: String,
+    pub account: AccountId,
+    pub invoice_id: String,
+    pub amount: Money,
+    /// What the credit note says (printed on it).
+    pub words: String,
+    pub created_by: String,
+    pub reason: Option<Reason>,
+}
+
+/// Issues `new` against its invoice, in one write with the invoice, the contract's credit, the
+/// credit-note number, the audit entry and the mail's work item; retried on a lost race. A
+/// credit note of that id issued before is answered as it stands (approving twice issues once).
+pub(crate) async fn issue_credit_note<S: OpsStore>(
+    store: &S,
+    new: &NewCreditNote,
+    actor: &billing_domain::Actor,
+) -> OpsResult<CreditNoteResponse> {
+    let account = &new.account;
     let now = Utc::now();
     let mut retry = Retry::on_conflict();
     while retry.attempt().await {
-        let (before, contract) = load(&*state.store, &account, &invoice_id).await?;
-        let credited = amount(&body.amount, before.currency)?;
+        if let Some(done) = store.credit_note(account, &new.id).await? {
+            let (invoice, contract) = load(store, account, &done.invoice_id).await?;
+            return Ok(CreditNoteResponse {
+                credit_note: done,
+                invoice: InvoiceSummary::from(&invoice),
+                account_credit: contract.credit,
+            });
+        }
+        let (before, contract) = load(store, account, &new.invoice_id).await?;
+        let credited = new.amount;
         let mut after = before.clone();
         let applied = match ledger::apply_credit_note(&mut after, credited) {
             Ok(a) => a,
@@ -174,20 +278,20 @@ pub async fn credit_note<S: OpsStore>(
             }
             Err(e) => return Err(e.into()),
         };
-        let previous = state.store.sequence(Sequence::CreditNote).await?;
+        let previous = store.sequence(Sequence::CreditNote).await?;
         let taken = Taken { sequence: Sequence::CreditNote, previous };
         let note = CreditNote {
-            id: format!("cn_{}", uuid::Uuid::now_v7().simple()),
+            id: new.id.clone(),
             number: ledger::invoice_number("CN", taken.number()),
             account_id: account.clone(),
             invoice_id: before.id.clone(),
             amount: credited.rounded(),
             taxes: billing_domain::tax::reverse(credited.rounded(), before.total, &before.tax_detail.groups).1,
-            reason: reason.clone(),
+            reason: new.words.clone(),
             to_invoice: applied.to_invoice,
             to_credit: applied.to_credit,
             created: now,
-            created_by: caller.name(),
+            created_by: new.created_by.clone(),
         };
         after.stamp = Stamp { at: now, event_id: format!("credit_note:{}", note.id) };
         let contract_after = next_version(&contract, |c| {
@@ -195,16 +299,16 @@ pub async fn credit_note<S: OpsStore>(
             c.count_credit(note.amount);
         });
         let audit = AuditEntry::record(
-            &account,
-            &caller.actor(),
+            account,
+            actor,
             AuditAction::CreditNoteIssued,
             Some(before.id.clone()),
             Some(&InvoiceSummary::from(&before)),
             Some(&note),
             now,
-        );
-        match state
-            .store
+        )
+        .because(new.reason.as_ref());
+        match store
             .record_credit_note(
                 &note,
                 taken,
@@ -220,14 +324,11 @@ pub async fn credit_note<S: OpsStore>(
             .await
         {
             Ok(()) => {
-                return Ok((
-                    StatusCode::CREATED,
-                    Json(CreditNoteResponse {
-                        credit_note: note,
-                        invoice: InvoiceSummary::from(&after),
-                        account_credit: contract_after.credit,
-                    }),
-                ));
+                return Ok(CreditNoteResponse {
+                    credit_note: note,
+                    invoice: InvoiceSummary::from(&after),
+                    account_credit: contract_after.credit,
+                });
             }
             Err(DomainError::Conflict) => continue,
             Err(e) => return Err(e.into()),
@@ -243,6 +344,7 @@ pub async fn void<S: OpsStore>(
     caller: OpsCaller,
     Path((account, invoice_id)): Path<(String, String)>,
 ) -> OpsResult<Json<InvoiceSummary>> {
+    let reason = caller.write(Permission::InvoiceVoid)?;
     let account = account_id(&account)?;
     let now = Utc::now();
     let mut retry = Retry::on_conflict();
@@ -273,7 +375,8 @@ pub async fn void<S: OpsStore>(
             Some(&InvoiceSummary::from(&before)),
             Some(&InvoiceSummary::from(&after)),
             now,
-        );
+        )
+        .because(reason.as_ref());
         match state
             .store
             .void_draft(Change::new(&before, &after), Change::new(&contract, &contract_after), &audit)

@@ -2,6 +2,11 @@
 //! API Gateway authorizes every route here with IAM (SigV4); callers are IAM principals allowed
 //! `execute-api:Invoke` on them. Locally the dev stack plays that part.
 //!
+//! The same `/v1/ops/…` routes serve the back office under `/v1/staff/…`, behind the staff user
+//! pool's JWT authorizer: each handler asks the caller for its permission (a staff member's
+//! roles, [`billing_domain::staff`]); staff writes name a reason; credit notes above the
+//! approval limit wait for a second person (`/v1/staff/approvals`).
+//!
 //! - `POST /v1/usage`: metered usage from the seller's services, in batches.
 //! - `/v1/ops/…`: the catalog, cohorts and their import, bill runs (dry run included), mailed-check
 //!   payments, credit notes and voiding drafts, the receivables (aging) report, and the payment
@@ -15,17 +20,20 @@ pub mod ops;
 pub mod parked;
 pub mod receivables;
 pub mod reminders;
+pub mod staff;
 pub mod tax;
 pub mod usage;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{get, post, put};
+use axum::routing::{MethodRouter, get, post, put};
 use bill_run::BillRun;
 use billing_domain::ports::{
-    BillRunStore, BillingReader, ContractAdmin, MemberWriter, ParkedEventsAdmin, ReceivablesReader, UsageWriter,
+    ApprovalStore, AuditReader, BillRunStore, BillingReader, ContractAdmin, CreditNoteReader, MemberWriter,
+    ParkedEventsAdmin, ReceivablesReader, UsageWriter,
 };
+use billing_domain::staff::Permission;
 
 pub use error::{OpsError, OpsResult};
 
@@ -38,6 +46,9 @@ pub trait OpsStore:
     + MemberWriter
     + ParkedEventsAdmin
     + ReceivablesReader
+    + ApprovalStore
+    + CreditNoteReader
+    + AuditReader
     + 'static
 {
 }
@@ -49,6 +60,9 @@ impl<
         + MemberWriter
         + ParkedEventsAdmin
         + ReceivablesReader
+        + ApprovalStore
+        + CreditNoteReader
+        + AuditReader
         + 'static,
 > OpsStore for T
 {
@@ -57,18 +71,26 @@ impl<
 pub struct OpsState<S> {
     pub store: Arc<S>,
     pub bill_run: BillRun<S>,
+    /// The seller's four-eyes rule (none until set: `CREDIT_NOTE_APPROVAL_LIMIT`).
+    pub approvals: billing_domain::staff::ApprovalPolicy,
 }
 
 impl<S> Clone for OpsState<S> {
     fn clone(&self) -> Self {
-        Self { store: self.store.clone(), bill_run: self.bill_run.clone() }
+        Self { store: self.store.clone(), bill_run: self.bill_run.clone(), approvals: self.approvals }
     }
 }
 
 impl<S: OpsStore> OpsState<S> {
     pub fn new(store: S, settings: bill_run::Settings) -> Self {
         let store = Arc::new(store);
-        Self { bill_run: BillRun::from_arc(store.clone(), settings), store }
+        Self { bill_run: BillRun::from_arc(store.clone(), settings), store, approvals: Default::default() }
+    }
+
+    /// With credit notes above `limit` (major units of the bill's currency) needing approval.
+    pub fn with_approval_limit(mut self, limit: Option<rust_decimal::Decimal>) -> Self {
+        self.approvals.credit_note_limit = limit;
+        self
     }
 }
 
@@ -94,28 +116,75 @@ pub(crate) async fn update_contract<S: OpsStore>(
     Err(billing_domain::Error::Conflict.into())
 }
 
+/// Refuses, before anything else is read (the body included), a caller whose permissions lack
+/// `p`: the route's permission, checked here for every route in one table ([`seller_routes`]);
+/// handlers ask again where the body decides (a bill run's mode).
+fn guarded<S: OpsStore>(route: MethodRouter<OpsState<S>>, p: Permission) -> MethodRouter<OpsState<S>> {
+    route.route_layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| async move {
+            use axum::extract::FromRequestParts;
+            use axum::response::IntoResponse;
+            let (mut parts, body) = request.into_parts();
+            match extract::OpsCaller::from_request_parts(&mut parts, &()).await.and_then(|c| c.require(p)) {
+                Ok(()) => next.run(axum::extract::Request::from_parts(parts, body)).await,
+                Err(e) => e.into_response(),
+            }
+        },
+    ))
+}
+
+/// The seller's routes, relative, each with the permission it needs: mounted at `/v1/ops` (IAM)
+/// and at `/v1/staff` (the staff console's JWT), the same handlers.
+fn seller_routes<S: OpsStore>() -> Router<OpsState<S>> {
+    use Permission as P;
+    let g = guarded::<S>;
+    Router::new()
+        .route("/prices", g(get(ops::list_prices::<S>), P::AccountRead))
+        .route("/prices/{price_id}", g(put(ops::put_price::<S>), P::CatalogManage))
+        .route("/cohorts/{cohort_id}", g(put(ops::put_cohort::<S>), P::CatalogManage))
+        .route("/cohorts/{cohort_id}/accounts", g(post(ops::import::<S>), P::CatalogManage))
+        .route("/bill-runs", g(post(ops::bill_run::<S>), P::BillRunPreview))
+        .route("/accounts/{account_id}", g(get(ops::account::<S>), P::AccountRead))
+        .route("/accounts/{account_id}/audit", g(get(staff::audit::<S>), P::AccountRead))
+        .route("/accounts/{account_id}/members", g(post(ops::invite::<S>), P::MemberManage))
+        .route(
+            "/accounts/{account_id}/invoices/{invoice_id}/payments",
+            g(post(ledger::record_payment::<S>), P::PaymentRecord),
+        )
+        .route(
+            "/accounts/{account_id}/invoices/{invoice_id}/credit-notes",
+            g(post(ledger::credit_note::<S>), P::CreditNoteCreate),
+        )
+        .route("/accounts/{account_id}/invoices/{invoice_id}/void", g(post(ledger::void::<S>), P::InvoiceVoid))
+        .route("/approvals", g(get(staff::approvals::<S>), P::AccountRead))
+        .route("/approvals/{approval_id}/approve", g(post(staff::approve::<S>), P::CreditNoteApprove))
+        .route("/approvals/{approval_id}/reject", g(post(staff::reject::<S>), P::CreditNoteApprove))
+        .route("/receivables", g(get(receivables::report::<S>), P::AccountRead))
+        .route("/tax-rates", g(get(tax::list_rates::<S>), P::AccountRead))
+        .route("/tax-rates/{code}", g(put(tax::put_rate::<S>), P::CatalogManage))
+        .route(
+            "/settings/tax",
+            g(get(tax::get_seller::<S>), P::AccountRead).merge(g(put(tax::put_seller::<S>), P::CatalogManage)),
+        )
+        .route(
+            "/accounts/{account_id}/tax",
+            g(get(tax::get_account::<S>), P::AccountRead).merge(g(put(tax::put_account::<S>), P::CatalogManage)),
+        )
+        .route(
+            "/settings/reminders",
+            g(get(reminders::get_schedule::<S>), P::AccountRead)
+                .merge(g(put(reminders::put_schedule::<S>), P::CatalogManage)),
+        )
+        .route("/accounts/{account_id}/reminders", g(put(reminders::pause::<S>), P::RemindersPause))
+        .route("/parked-events", g(get(parked::list::<S>), P::AccountRead))
+        .route("/parked-events/{event_id}/discard", g(post(parked::discard::<S>), P::ParkedEventDiscard))
+}
+
 pub fn router<S: OpsStore>(state: OpsState<S>) -> Router {
     Router::new()
         .route("/v1/usage", post(usage::ingest::<S>))
-        .route("/v1/ops/prices", get(ops::list_prices::<S>))
-        .route("/v1/ops/prices/{price_id}", put(ops::put_price::<S>))
-        .route("/v1/ops/cohorts/{cohort_id}", put(ops::put_cohort::<S>))
-        .route("/v1/ops/cohorts/{cohort_id}/accounts", post(ops::import::<S>))
-        .route("/v1/ops/bill-runs", post(ops::bill_run::<S>))
-        .route("/v1/ops/accounts/{account_id}", get(ops::account::<S>))
-        .route("/v1/ops/accounts/{account_id}/members", post(ops::invite::<S>))
-        .route("/v1/ops/accounts/{account_id}/invoices/{invoice_id}/payments", post(ledger::record_payment::<S>))
-        .route("/v1/ops/accounts/{account_id}/invoices/{invoice_id}/credit-notes", post(ledger::credit_note::<S>))
-        .route("/v1/ops/accounts/{account_id}/invoices/{invoice_id}/void", post(ledger::void::<S>))
-        .route("/v1/ops/receivables", get(receivables::report::<S>))
-        .route("/v1/ops/tax-rates", get(tax::list_rates::<S>))
-        .route("/v1/ops/tax-rates/{code}", put(tax::put_rate::<S>))
-        .route("/v1/ops/settings/tax", get(tax::get_seller::<S>).put(tax::put_seller::<S>))
-        .route("/v1/ops/accounts/{account_id}/tax", get(tax::get_account::<S>).put(tax::put_account::<S>))
-        .route("/v1/ops/settings/reminders", get(reminders::get_schedule::<S>).put(reminders::put_schedule::<S>))
-        .route("/v1/ops/accounts/{account_id}/reminders", put(reminders::pause::<S>))
-        .route("/v1/ops/parked-events", get(parked::list::<S>))
-        .route("/v1/ops/parked-events/{event_id}/discard", post(parked::discard::<S>))
+        .nest("/v1/ops", seller_routes::<S>())
+        .nest("/v1/staff", seller_routes::<S>().route("/me", get(staff::me)))
         .fallback(|| async { OpsError::NotFound })
         .method_not_allowed_fallback(|| async { OpsError::MethodNotAllowed })
         .with_state(state)

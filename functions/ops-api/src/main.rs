@@ -14,6 +14,14 @@ async fn main() -> Result<(), lambda_http::Error> {
         ..bill_run::Settings::default()
     };
     let aws = config::load_aws().await;
-    let state = ops_api::OpsState::new(DynamoStore::from_config(&aws, table), settings);
+    let limit = match config::optional("CREDIT_NOTE_APPROVAL_LIMIT").filter(|v| !v.trim().is_empty()) {
+        None => None,
+        Some(v) => Some(
+            v.trim()
+                .parse::<rust_decimal::Decimal>()
+                .map_err(|_| format!("CREDIT_NOTE_APPROVAL_LIMIT must be a decimal amount (\"500\"), not {v:?}"))?,
+        ),
+    };
+    let state = ops_api::OpsState::new(DynamoStore::from_config(&aws, table), settings).with_approval_limit(limit);
     lambda_http::run(ops_api::router(state)).await
 }

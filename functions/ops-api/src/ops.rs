@@ -16,8 +16,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::extract::{JsonBody, OpsCaller, account_id};
 use crate::{OpsError, OpsResult, OpsState, OpsStore};
+use billing_domain::staff::Permission;
 
-pub async fn list_prices<S: OpsStore>(State(state): State<OpsState<S>>, _c: OpsCaller) -> OpsResult<Json<Vec<Price>>> {
+pub async fn list_prices<S: OpsStore>(
+    State(state): State<OpsState<S>>,
+    caller: OpsCaller,
+) -> OpsResult<Json<Vec<Price>>> {
+    caller.require(Permission::AccountRead)?;
     Ok(Json(state.store.prices().await?.into_values().collect()))
 }
 
@@ -25,10 +30,13 @@ pub async fn list_prices<S: OpsStore>(State(state): State<OpsState<S>>, _c: OpsC
 /// the price they were imported with.
 pub async fn put_price<S: OpsStore>(
     State(state): State<OpsState<S>>,
-    _c: OpsCaller,
+    caller: OpsCaller,
     Path(id): Path<String>,
     JsonBody(price): JsonBody<Price>,
 ) -> OpsResult<Json<Price>> {
+    // Seller-wide settings: the reason is logged (there is no seller audit trail yet).
+    let reason = caller.write(Permission::CatalogManage)?;
+    tracing::info!(by = %caller.name(), reason = ?reason, "put_price");
     let id: PriceId =
         id.parse().map_err(|e: FieldError| OpsError::InvalidParameter(format!("price id: {}", e.message)))?;
     if price.id != id {
@@ -53,10 +61,13 @@ pub struct CohortBody {
 /// `PUT /v1/ops/cohorts/{cohort_id}`: creates or renames a cohort or moves its go-live.
 pub async fn put_cohort<S: OpsStore>(
     State(state): State<OpsState<S>>,
-    _c: OpsCaller,
+    caller: OpsCaller,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<CohortBody>,
 ) -> OpsResult<Json<Cohort>> {
+    // Seller-wide settings: the reason is logged (there is no seller audit trail yet).
+    let reason = caller.write(Permission::CatalogManage)?;
+    tracing::info!(by = %caller.name(), reason = ?reason, "put_cohort");
     let mut cohort = Cohort::parse(&id, &body.name, body.go_live)?;
     if let Some(existing) = state.store.cohort(&id).await?
         && existing.go_live == cohort.go_live
@@ -112,6 +123,7 @@ pub async fn import<S: OpsStore>(
     Path(id): Path<String>,
     body: String,
 ) -> OpsResult<Json<ImportResponse>> {
+    let reason = caller.write(Permission::CatalogManage)?;
     let cohort = state.store.cohort(&id).await?.ok_or_else(|| OpsError::NoCohort(id.clone()))?;
     let lines = parse_import(&body);
     if lines.len() > MAX_IMPORT_LINES {
@@ -157,7 +169,8 @@ pub async fn import<S: OpsStore>(
             None::<&()>,
             Some(&imported.contract),
             now,
-        );
+        )
+        .because(reason.as_ref());
         let first_bill_date = imported.contract.next_bill_date;
         let status = match state.store.import_account(&account, &imported.contract, &audit).await {
             Ok(()) => {
@@ -194,9 +207,20 @@ pub async fn import<S: OpsStore>(
 /// accounts named in `accounts`.
 pub async fn bill_run<S: OpsStore>(
     State(state): State<OpsState<S>>,
-    _c: OpsCaller,
+    caller: OpsCaller,
     JsonBody(request): JsonBody<RunRequest>,
 ) -> OpsResult<(StatusCode, Json<RunReport>)> {
+    // A dry run writes nothing; drafts are previews to review; finalizing numbers and sends.
+    match request.mode {
+        bill_run::Mode::DryRun => caller.require(Permission::BillRunPreview)?,
+        bill_run::Mode::Draft => {
+            caller.write(Permission::BillRunPreview)?;
+        }
+        bill_run::Mode::Finalize => {
+            let reason = caller.write(Permission::BillRunFinalize)?;
+            tracing::info!(by = %caller.name(), reason = ?reason, date = ?request.date, "bill run finalized by hand");
+        }
+    }
     // API Gateway gives an integration 30 seconds.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(28);
     let report = state.bill_run.run(&request, Utc::now(), Some(deadline)).await;
@@ -267,9 +291,10 @@ fn contract_view(c: &ContractAccount) -> ContractView {
 /// `GET /v1/ops/accounts/{account_id}`: balance, contract state, latest invoices, credit notes.
 pub async fn account<S: OpsStore>(
     State(state): State<OpsState<S>>,
-    _c: OpsCaller,
+    caller: OpsCaller,
     Path(id): Path<String>,
 ) -> OpsResult<Json<AccountView>> {
+    caller.require(Permission::AccountRead)?;
     let id = account_id(&id)?;
     let account = state.store.account(&id).await?.ok_or(OpsError::NotFound)?;
     let contract = state.store.contract_account(&id).await?;
@@ -300,6 +325,7 @@ pub async fn invite<S: OpsStore>(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<InviteBody>,
 ) -> OpsResult<(StatusCode, Json<serde_json::Value>)> {
+    let reason = caller.write(Permission::MemberManage)?;
     let id = account_id(&id)?;
     state.store.account(&id).await?.ok_or(OpsError::NotFound)?;
     let email: billing_domain::Email =
@@ -315,7 +341,8 @@ pub async fn invite<S: OpsStore>(
         None::<&billing_domain::Member>,
         Some(&member),
         now,
-    );
+    )
+    .because(reason.as_ref());
     state.store.add_member(&member, &audit).await?;
     Ok((
         StatusCode::CREATED,

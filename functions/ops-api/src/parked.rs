@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::extract::{JsonBody, OpsCaller};
 use crate::{OpsError, OpsResult, OpsState, OpsStore};
+use billing_domain::staff::Permission;
 
 /// Parked events listed at most.
 const MAX_LISTED: u16 = 1000;
@@ -38,9 +39,10 @@ pub struct ParkedList {
 /// `older_than_secs` ago (default 0: all), oldest first, at most `limit` (default and most 1,000).
 pub async fn list<S: OpsStore>(
     State(state): State<OpsState<S>>,
-    _c: OpsCaller,
+    caller: OpsCaller,
     Query(q): Query<HashMap<String, String>>,
 ) -> OpsResult<Json<ParkedList>> {
+    caller.require(Permission::AccountRead)?;
     let number = |name: &str, max: i64| -> OpsResult<Option<i64>> {
         q.get(name)
             .map(|raw| {
@@ -85,8 +87,13 @@ pub async fn discard<S: OpsStore>(
     Path(event_id): Path<String>,
     JsonBody(body): JsonBody<DiscardBody>,
 ) -> OpsResult<Json<Discard>> {
-    let reason = billing_domain::text::bounded(&body.reason, 1, 500)
+    let coded = caller.write(Permission::ParkedEventDiscard)?;
+    let words = billing_domain::text::bounded(&body.reason, 1, 500)
         .map_err(|e| billing_domain::Error::from(e.under("reason")))?;
+    let reason = match coded {
+        Some(r) => format!("{}: {words}", r.code.as_str()),
+        None => words,
+    };
     let discard = Discard { event_id, by: caller.name(), reason, at: Utc::now() };
     state.store.discard_parked(&discard).await?;
     tracing::warn!(event_id = %discard.event_id, by = %discard.by, reason = %discard.reason, "parked event discarded");

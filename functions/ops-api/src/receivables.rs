@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use crate::extract::OpsCaller;
 use crate::{OpsError, OpsResult, OpsState, OpsStore};
+use billing_domain::staff::Permission;
 
 /// Receivables read per page of the index.
 const PAGE: u16 = 500;
@@ -71,10 +72,11 @@ pub struct ReceivablesReport {
 /// `GET /v1/ops/receivables?as_of=YYYY-MM-DD` (default today, UTC).
 pub async fn report<S: OpsStore>(
     State(state): State<OpsState<S>>,
-    _c: OpsCaller,
+    caller: OpsCaller,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> OpsResult<Response> {
+    caller.require(Permission::AccountRead)?;
     if let Some(unknown) = q.keys().find(|k| k.as_str() != "as_of") {
         return Err(OpsError::InvalidParameter(format!("unknown parameter {unknown:?}; only as_of is taken")));
     }

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::extract::{JsonBody, OpsCaller, account_id};
 use crate::{OpsResult, OpsState, OpsStore, update_contract};
+use billing_domain::staff::Permission;
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -24,8 +25,9 @@ pub struct ScheduleBody {
 /// `GET /v1/ops/settings/reminders`: the schedule in force (the default until one is set).
 pub async fn get_schedule<S: OpsStore>(
     State(state): State<OpsState<S>>,
-    _c: OpsCaller,
+    caller: OpsCaller,
 ) -> OpsResult<Json<ScheduleBody>> {
+    caller.require(Permission::AccountRead)?;
     let schedule = state.store.reminder_schedule().await?;
     Ok(Json(ScheduleBody { offsets_days: schedule.offsets().to_vec() }))
 }
@@ -36,6 +38,9 @@ pub async fn put_schedule<S: OpsStore>(
     caller: OpsCaller,
     JsonBody(body): JsonBody<ScheduleBody>,
 ) -> OpsResult<Json<ScheduleBody>> {
+    // Seller-wide settings: the reason is logged (there is no seller audit trail yet).
+    let reason = caller.write(Permission::CatalogManage)?;
+    tracing::info!(by = %caller.name(), reason = ?reason, "put_schedule");
     let schedule = ReminderSchedule::try_from(body.offsets_days).map_err(DomainError::from)?;
     state.store.put_reminder_schedule(&schedule).await?;
     tracing::info!(by = %caller.name(), offsets = ?schedule.offsets(), "reminder schedule set");
@@ -61,6 +66,7 @@ pub async fn pause<S: OpsStore>(
     Path(raw): Path<String>,
     JsonBody(body): JsonBody<PauseBody>,
 ) -> OpsResult<Json<PauseView>> {
+    let reason = caller.write(Permission::RemindersPause)?;
     let id = account_id(&raw)?;
     let after = update_contract(&*state.store, &id, |before| {
         (before.reminders_paused != body.paused).then(|| {
@@ -70,6 +76,6 @@ pub async fn pause<S: OpsStore>(
         })
     })
     .await?;
-    tracing::info!(account_id = %id, paused = after.reminders_paused, by = %caller.name(), "payment reminders set");
+    tracing::info!(account_id = %id, paused = after.reminders_paused, by = %caller.name(), reason = ?reason, "payment reminders set");
     Ok(Json(PauseView { account_id: id.to_string(), paused: after.reminders_paused }))
 }

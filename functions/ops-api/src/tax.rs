@@ -21,8 +21,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::extract::{JsonBody, OpsCaller, account_id};
 use crate::{OpsError, OpsResult, OpsState, OpsStore, update_contract};
+use billing_domain::staff::Permission;
 
-pub async fn list_rates<S: OpsStore>(State(state): State<OpsState<S>>, _c: OpsCaller) -> OpsResult<Json<Vec<TaxRate>>> {
+pub async fn list_rates<S: OpsStore>(
+    State(state): State<OpsState<S>>,
+    caller: OpsCaller,
+) -> OpsResult<Json<Vec<TaxRate>>> {
+    caller.require(Permission::AccountRead)?;
     Ok(Json(state.store.tax_setup().await?.rates.into_values().collect()))
 }
 
@@ -32,6 +37,9 @@ pub async fn put_rate<S: OpsStore>(
     Path(code): Path<String>,
     JsonBody(rate): JsonBody<TaxRate>,
 ) -> OpsResult<Json<TaxRate>> {
+    // Seller-wide settings: the reason is logged (there is no seller audit trail yet).
+    let reason = caller.write(Permission::CatalogManage)?;
+    tracing::info!(by = %caller.name(), reason = ?reason, "put_rate");
     let code: TaxCode =
         code.parse().map_err(|e: FieldError| OpsError::InvalidParameter(format!("tax code: {}", e.message)))?;
     if rate.code != code {
@@ -66,7 +74,11 @@ pub struct SellerTaxBody {
     pub card_automatic_tax: bool,
 }
 
-pub async fn get_seller<S: OpsStore>(State(state): State<OpsState<S>>, _c: OpsCaller) -> OpsResult<Json<SellerTax>> {
+pub async fn get_seller<S: OpsStore>(
+    State(state): State<OpsState<S>>,
+    caller: OpsCaller,
+) -> OpsResult<Json<SellerTax>> {
+    caller.require(Permission::AccountRead)?;
     Ok(Json(state.store.tax_setup().await?.seller))
 }
 
@@ -79,6 +91,9 @@ pub async fn put_seller<S: OpsStore>(
     caller: OpsCaller,
     JsonBody(body): JsonBody<SellerTaxBody>,
 ) -> OpsResult<Json<SellerTax>> {
+    // Seller-wide settings: the reason is logged (there is no seller audit trail yet).
+    let reason = caller.write(Permission::CatalogManage)?;
+    tracing::info!(by = %caller.name(), reason = ?reason, "put_seller");
     let mut errors = billing_domain::error::Errors::default();
     let country = match body.country.as_deref() {
         None => Some(None),
@@ -122,9 +137,10 @@ pub struct AccountTaxView {
 
 pub async fn get_account<S: OpsStore>(
     State(state): State<OpsState<S>>,
-    _c: OpsCaller,
+    caller: OpsCaller,
     Path(raw): Path<String>,
 ) -> OpsResult<Json<AccountTaxView>> {
+    caller.require(Permission::AccountRead)?;
     let id = account_id(&raw)?;
     let c = state.store.contract_account(&id).await?.ok_or(OpsError::NotContractBilled)?;
     Ok(Json(AccountTaxView { account_id: id.to_string(), profile: c.tax, contract_codes: c.tax_codes }))
@@ -136,6 +152,9 @@ pub async fn put_account<S: OpsStore>(
     Path(raw): Path<String>,
     JsonBody(body): JsonBody<AccountTaxBody>,
 ) -> OpsResult<Json<AccountTaxView>> {
+    // Seller-wide settings: the reason is logged (there is no seller audit trail yet).
+    let reason = caller.write(Permission::CatalogManage)?;
+    tracing::info!(by = %caller.name(), reason = ?reason, "put_account");
     let id = account_id(&raw)?;
     let mut errors = billing_domain::error::Errors::default();
     let vat_id = errors.take("vat_id", vat(body.vat_id.as_deref()));

@@ -693,6 +693,7 @@ async fn record_contract_payments(
             actor: billing_domain::Actor { user_id: "stripe".parse().expect("a valid user id"), email: None },
             recorded_by: "stripe-webhook".into(),
             when_closed: WhenClosed::ToCredit,
+            reason: None,
         };
         match receipts::receive(ledger, &incoming, now).await {
             Ok(Received::Done { recorded, invoice, credit }) => tracing::info!(

@@ -59,6 +59,14 @@ pub enum AuditAction {
     CreditNoteIssued,
     #[serde(rename = "invoice.voided")]
     InvoiceVoided,
+    #[serde(rename = "invoice.credit_note_requested")]
+    CreditNoteRequested,
+    #[serde(rename = "invoice.credit_note_approved")]
+    CreditNoteApproved,
+    #[serde(rename = "invoice.credit_note_rejected")]
+    CreditNoteRejected,
+    #[serde(rename = "account.reminders_paused")]
+    RemindersPaused,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,6 +84,9 @@ pub struct AuditEntry {
     pub before: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<serde_json::Value>,
+    /// Why, when staff made the change: a documented code and their words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<crate::staff::Reason>,
 }
 
 impl AuditEntry {
@@ -101,6 +112,13 @@ impl AuditEntry {
             target,
             before: before.map(|b| snapshot(b)),
             after: after.map(|a| snapshot(a)),
+            reason: None,
         }
+    }
+
+    /// The entry with the reason the change was made for.
+    pub fn because(mut self, reason: Option<&crate::staff::Reason>) -> Self {
+        self.reason = reason.cloned();
+        self
     }
 }

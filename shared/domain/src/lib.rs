@@ -24,6 +24,7 @@ pub mod receipts;
 pub mod receivables;
 pub mod retry;
 pub mod seats;
+pub mod staff;
 pub mod statement;
 pub mod tax;
 pub mod text;

@@ -480,6 +480,18 @@ pub trait CreditNoteReader: Send + Sync {
     async fn credit_note(&self, account: &AccountId, id: &str) -> Result<Option<CreditNote>>;
 }
 
+/// Four-eyes requests (the `APPROVALS` partition), each written with its account's audit entry.
+#[async_trait]
+pub trait ApprovalStore: Send + Sync {
+    /// Records a new request (`Conflict` if its id exists).
+    async fn put_approval(&self, approval: &crate::staff::Approval, audit: &AuditEntry) -> Result<()>;
+    async fn approval(&self, id: &str) -> Result<Option<crate::staff::Approval>>;
+    /// Every request, newest first.
+    async fn approvals(&self) -> Result<Vec<crate::staff::Approval>>;
+    /// Decides a request that is still pending (`Conflict` once someone else decided it).
+    async fn decide_approval(&self, after: &crate::staff::Approval, audit: &AuditEntry) -> Result<()>;
+}
+
 /// Everything an account's statement is made of (`Query` of its invoices, received payments and
 /// credit notes, at once): the portal's statement of account.
 #[async_trait]

@@ -37,6 +37,8 @@ pub struct Incoming {
     pub actor: Actor,
     pub recorded_by: String,
     pub when_closed: WhenClosed,
+    /// Why, when staff recorded it (their reason code and words).
+    pub reason: Option<crate::staff::Reason>,
 }
 
 #[derive(Debug, Clone)]
@@ -101,7 +103,8 @@ pub async fn receive(store: &dyn ContractAdmin, incoming: &Incoming, now: DateTi
             None::<&()>,
             Some(&payment),
             now,
-        );
+        )
+        .because(incoming.reason.as_ref());
         match store
             .record_payment(
                 &payment,

@@ -582,6 +582,7 @@ async fn a_contract_bill_is_paid_by_card_in_the_portal() {
             actor: billing_domain::Actor { user_id: "stripe".parse().unwrap(), email: None },
             recorded_by: "test".into(),
             when_closed: billing_domain::receipts::WhenClosed::ToCredit,
+            reason: None,
         },
         Utc::now(),
     )

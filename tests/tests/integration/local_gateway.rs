@@ -13,6 +13,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 const SECRET: &[u8] = b"test-secret";
+const STAFF_SECRET: &[u8] = b"test-staff-secret";
 
 async fn send(app: &axum::Router, path: &str, auth: Option<&str>) -> (StatusCode, Value) {
     let mut req = Request::get(path);
@@ -35,6 +36,7 @@ async fn the_gateway_checks_tokens_and_serves_the_seeded_demo_account() {
         ops: None,
         webhook: None,
         authorizer: gateway::Authorizer::Secret(SECRET.to_vec()),
+        staff_authorizer: None,
         template: devstack::apigw::template(),
         web: None,
         cognito_endpoint: None,
@@ -65,6 +67,7 @@ async fn the_gateway_checks_tokens_and_serves_the_seeded_demo_account() {
 
 /// The seller's routes take IAM authorization, not tokens: unsigned or token-bearing requests are
 /// refused as API Gateway refuses them; a SigV4-signed one reaches the ops API as that principal.
+/// The back office's take the staff pool's tokens, not a customer's.
 #[tokio::test]
 async fn the_gateway_plays_iam_authorization_on_the_ops_routes() {
     let s = Stack::new().await;
@@ -73,6 +76,7 @@ async fn the_gateway_plays_iam_authorization_on_the_ops_routes() {
         ops: Some(s.ops_router()),
         webhook: None,
         authorizer: gateway::Authorizer::Secret(SECRET.to_vec()),
+        staff_authorizer: Some(gateway::Authorizer::Secret(STAFF_SECRET.to_vec())),
         template: devstack::apigw::template(),
         web: None,
         cognito_endpoint: None,
@@ -88,6 +92,31 @@ async fn the_gateway_plays_iam_authorization_on_the_ops_routes() {
     assert_eq!((status, body), (StatusCode::OK, serde_json::json!([])));
     assert_eq!(gateway::sigv4_access_key(signed), Some("ops-ann"));
     assert_eq!(gateway::sigv4_access_key("AWS4-HMAC-SHA256 Credential=k/20261124/us-east-1/s3/aws4_request"), None);
+
+    // The back office's routes take the staff pool's tokens only: a customer's token (even an
+    // admin's), a signed request or none is refused at the gateway, before the function.
+    for auth in [None, Some(format!("Bearer {admin}")), Some(signed.to_owned())] {
+        let (status, body) = send(&app, "/v1/staff/prices", auth.as_deref()).await;
+        assert_eq!(
+            (status, body),
+            (StatusCode::UNAUTHORIZED, serde_json::json!({"message": "Unauthorized"})),
+            "{auth:?}"
+        );
+    }
+    let hour = Duration::from_secs(3600);
+    let clerk = token::mint_staff(STAFF_SECRET, "clerk-1", "clerk@seller.example", &["clerk"], hour).unwrap();
+    let (status, body) = send(&app, "/v1/staff/prices", Some(&format!("Bearer {clerk}"))).await;
+    assert_eq!((status, body), (StatusCode::OK, serde_json::json!([])));
+    let (status, me) = send(&app, "/v1/staff/me", Some(&format!("Bearer {clerk}"))).await;
+    assert_eq!(
+        (status, &me["roles"], &me["email"]),
+        (StatusCode::OK, &serde_json::json!(["clerk"]), &serde_json::json!("clerk@seller.example"))
+    );
+    let outsider = token::mint_staff(STAFF_SECRET, "x-1", "x@seller.example", &["interns"], hour).unwrap();
+    let (status, body) = send(&app, "/v1/staff/prices", Some(&format!("Bearer {outsider}"))).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
+    // A staff token does not open the IAM routes either.
+    assert_eq!(send(&app, "/v1/ops/prices", Some(&format!("Bearer {clerk}"))).await.0, StatusCode::FORBIDDEN);
 }
 
 async fn call(app: &axum::Router, req: http::Request<Body>) -> (StatusCode, http::HeaderMap, Vec<u8>) {
@@ -128,6 +157,7 @@ async fn the_gateway_verifies_cognito_tokens_passes_cognito_calls_and_serves_the
         ops: None,
         webhook: None,
         authorizer: gateway::Authorizer::Cognito(ours.verifier()),
+        staff_authorizer: None,
         template: devstack::apigw::template(),
         web: Some(gateway::WebApp {
             dist: dir.clone(),

@@ -18,6 +18,7 @@ mod recovery;
 mod refetch;
 mod sample_events;
 mod seats;
+mod staff;
 mod statements;
 mod storm;
 mod tenancy;

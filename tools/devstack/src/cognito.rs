@@ -33,6 +33,18 @@ impl LocalPool {
     /// Creates the pool, its app client and `users` (`(email, password)`) on the stand-in at
     /// `endpoint`, and writes what it made to `out`.
     pub fn create(endpoint: &str, users: &[(&str, &str)], out: &Path) -> Result<Self> {
+        let users: Vec<String> = users.iter().map(|(e, p)| format!("{e}:{p}")).collect();
+        Self::create_from(endpoint, "UserPool", "UserPoolClient", "billing-local-users", &users, out)
+    }
+
+    /// The back office's pool (the template's `StaffUserPool`, its client and groups) with
+    /// `users` (`(email, password, groups)`).
+    pub fn create_staff(endpoint: &str, users: &[(&str, &str, &[&str])], out: &Path) -> Result<Self> {
+        let users: Vec<String> = users.iter().map(|(e, p, g)| format!("{e}:{p}:{}", g.join("+"))).collect();
+        Self::create_from(endpoint, "StaffUserPool", "StaffUserPoolClient", "billing-local-staff", &users, out)
+    }
+
+    fn create_from(endpoint: &str, pool: &str, client: &str, name: &str, users: &[String], out: &Path) -> Result<Self> {
         let python = crate::moto::moto_python();
         let status = std::process::Command::new(&python)
             .arg(script())
@@ -40,7 +52,8 @@ impl LocalPool {
             .arg(endpoint)
             .arg(crate::template_path())
             .arg(out)
-            .args(users.iter().map(|(e, p)| format!("{e}:{p}")))
+            .args(["--pool", pool, "--client", client, "--name", name])
+            .args(users)
             .status()
             .with_context(|| format!("running {} dev/cognito.py", python.display()))?;
         if !status.success() {

@@ -25,6 +25,9 @@ const MAX_BODY: usize = 10 * 1024 * 1024;
 /// The route of the Stripe webhook: no authorizer (Stripe signs its deliveries instead).
 pub const WEBHOOK_PATH: &str = "/webhooks/stripe";
 
+/// The back office's routes: the ops function, behind the staff pool's JWT authorizer.
+pub const STAFF_PREFIX: &str = "/v1/staff/";
+
 /// The seller's own routes, authorized with IAM: usage ingestion and ops.
 pub fn is_ops_path(path: &str) -> bool {
     path == "/v1/usage" || path.starts_with("/v1/ops/")
@@ -49,6 +52,9 @@ pub struct Gateway {
     pub ops: Option<Router>,
     /// How bearer tokens on the portal's routes are checked.
     pub authorizer: Authorizer,
+    /// How bearer tokens on the back office's routes (`/v1/staff/…`, to the ops function) are
+    /// checked: the staff pool's, so a customer's token is refused here; none: no such routes.
+    pub staff_authorizer: Option<Authorizer>,
     pub template: Value,
     /// The built web app and its runtime settings, served for every other GET.
     pub web: Option<WebApp>,
@@ -127,7 +133,24 @@ async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
         let event = apigw::event_iam(&gw.template, &call, &arn, &key);
         return respond(apigw::invoke(ops.clone(), &event).await);
     }
-    let (function, claims) = if path == WEBHOOK_PATH && parts.method == http::Method::POST {
+    let bearer = || {
+        parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim().to_owned())
+    };
+    let (function, claims) = if path.starts_with(STAFF_PREFIX) {
+        let (Some(ops), Some(authorizer)) = (&gw.ops, &gw.staff_authorizer) else { return not_found() };
+        let Some(token) = bearer() else { return unauthorized() };
+        match authorizer.verify(&token) {
+            Ok(c) => (ops.clone(), Some(c)),
+            Err(e) => {
+                tracing::info!(error = %e, "staff token rejected");
+                return unauthorized();
+            }
+        }
+    } else if path == WEBHOOK_PATH && parts.method == http::Method::POST {
         match &gw.webhook {
             Some(webhook) => (webhook.clone(), None),
             None => return not_found(),

@@ -124,15 +124,18 @@ async fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Token { email, password, stand_in, data_dir } => {
-            let pool = LocalPool::read(&data_dir.join(COGNITO_FILE))
-                .context("is `make dev` running? It creates the local Cognito pool")?;
+            // A staff member signs in to the staff pool (the back office's), a customer to theirs.
+            let staff = seed::STAFF_USERS.iter().find(|(e, _, _)| *e == email);
+            let file = if staff.is_some() { STAFF_COGNITO_FILE } else { COGNITO_FILE };
+            let pool = LocalPool::read(&data_dir.join(file))
+                .context("is `make dev` running? It creates the local Cognito pools")?;
+            let known = seed::DEMO_PASSWORDS.iter().find(|(e, _)| *e == email).map(|(_, p)| *p);
             let password = match password {
                 Some(p) => p,
-                None => seed::DEMO_PASSWORDS
-                    .iter()
-                    .find(|(e, _)| *e == email)
-                    .map(|(_, p)| (*p).to_owned())
-                    .with_context(|| format!("{email} is not a demo user; pass --password"))?,
+                None => known
+                    .or(staff.map(|(_, p, _)| *p))
+                    .map(str::to_owned)
+                    .with_context(|| format!("{email} is not a demo or staff user; pass --password"))?,
             };
             let endpoint = stand_in.endpoint();
             println!("{}", pool.sign_in(&endpoint, &email, &password)?);
@@ -181,6 +184,7 @@ async fn main() -> Result<()> {
 
 /// Where `make dev` keeps what it made of the local Cognito pool (in its data directory).
 const COGNITO_FILE: &str = "cognito.json";
+const STAFF_COGNITO_FILE: &str = "cognito-staff.json";
 
 /// The seller's REMIT-TO: from `REMIT_TO_*` if set, else a demo address so bills show one.
 fn remit_to() -> Result<RemitTo> {
@@ -409,6 +413,16 @@ async fn serve(
         }
     };
     tracing::info!(user_pool = %pool.user_pool_id, client = %pool.client_id, "local Cognito user pool");
+    // The back office's staff pool, with one staff member per role (seed::STAFF_USERS).
+    let staff_file = data_dir.join(STAFF_COGNITO_FILE);
+    let staff_pool = match LocalPool::read(&staff_file) {
+        Ok(p) if reuse_pool => p,
+        _ => {
+            let (endpoint, file) = (endpoint.to_owned(), staff_file.clone());
+            tokio::task::spawn_blocking(move || LocalPool::create_staff(&endpoint, &seed::STAFF_USERS, &file)).await??
+        }
+    };
+    tracing::info!(user_pool = %staff_pool.user_pool_id, client = %staff_pool.client_id, "local staff user pool");
     let [a, b, v] = seed::DEMO_USERS.map(|(_, email, _)| pool.sub(email).map(str::to_owned));
     let subs = [a?, b?, v?];
     if seed::seed_with(&store, &subs).await? {
@@ -466,10 +480,18 @@ async fn serve(
     };
     let seller = brand.seller.clone();
     stream_consumers(&aws, table, &mailer_store, documents, brand, outbox.clone()).await?;
-    let ops = ops_api::router(ops_api::OpsState::new(
-        ops_store,
-        bill_run::Settings { invoice_prefix: env_or("INVOICE_PREFIX", "INV"), ..bill_run::Settings::default() },
-    ));
+    let approval_limit = env_or("CREDIT_NOTE_APPROVAL_LIMIT", "500");
+    let approval_limit = match approval_limit.trim() {
+        "" => None,
+        v => Some(v.parse::<rust_decimal::Decimal>().context("CREDIT_NOTE_APPROVAL_LIMIT")?),
+    };
+    let ops = ops_api::router(
+        ops_api::OpsState::new(
+            ops_store,
+            bill_run::Settings { invoice_prefix: env_or("INVOICE_PREFIX", "INV"), ..bill_run::Settings::default() },
+        )
+        .with_approval_limit(approval_limit),
+    );
     // Events sent to the webhook from outside (`make stripe-event`) change what the fake holds,
     // as they would have changed Stripe's objects.
     let webhook = match &fake {
@@ -481,6 +503,7 @@ async fn serve(
         webhook: Some(webhook),
         ops: Some(ops),
         authorizer: gateway::Authorizer::Cognito(pool.verifier()),
+        staff_authorizer: Some(gateway::Authorizer::Cognito(staff_pool.verifier())),
         template: devstack::apigw::template(),
         web: Some(gateway::WebApp {
             dist: web_dist.clone(),

@@ -40,6 +40,15 @@ pub const DEMO_PASSWORDS: [(&str, &str); 4] = [
     ("new.customer@demo.example", "Demo-Customer-2026"),
 ];
 
+/// The back office's local staff (`make dev`): one per role, and a second approver so that
+/// four-eyes approval can be tried alone. Local only; in AWS staff sign in with MFA.
+pub const STAFF_USERS: [(&str, &str, &[&str]); 4] = [
+    ("clerk@seller.example", "Staff-Clerk-2026", &["clerk"]),
+    ("approver@seller.example", "Staff-Approver-2026", &["approver"]),
+    ("approver2@seller.example", "Staff-Approver2-2026", &["approver"]),
+    ("admin@seller.example", "Staff-Admin-2026-x", &["admin"]),
+];
+
 /// Writes the demo account unless it exists, its members with the demo user ids; returns whether
 /// it wrote it.
 pub async fn seed(store: &DynamoStore) -> Result<bool> {
@@ -247,6 +256,7 @@ pub async fn seed_contract(store: &Arc<DynamoStore>, admin_sub: &str, invoice_pr
             actor: ops.clone(),
             recorded_by: "dev-seed".into(),
             when_closed: WhenClosed::Refuse,
+            reason: None,
         };
         receipts::receive(&**store, &incoming, at(received_on, 15).min(now)).await?;
     }

@@ -651,7 +651,7 @@ export interface components {
             email: string;
         };
         /** @enum {string} */
-        AuditAction: "account.created" | "account.billing_contact_updated" | "account.billing_address_updated" | "account.bill_recipients_updated" | "member.invited" | "member.activated" | "member.role_changed" | "member.removed" | "payment.refunded" | "payment.disputed" | "payment.requested" | "payment_method.default_set" | "payment_method.removed" | "subscription.checkout_started" | "subscription.seats_changed" | "seat.assigned" | "seat.unassigned" | "account.imported" | "invoice.payment_recorded" | "invoice.credit_note_issued" | "invoice.voided";
+        AuditAction: "account.created" | "account.billing_contact_updated" | "account.billing_address_updated" | "account.bill_recipients_updated" | "member.invited" | "member.activated" | "member.role_changed" | "member.removed" | "payment.refunded" | "payment.disputed" | "payment.requested" | "payment_method.default_set" | "payment_method.removed" | "subscription.checkout_started" | "subscription.seats_changed" | "seat.assigned" | "seat.unassigned" | "account.imported" | "invoice.payment_recorded" | "invoice.credit_note_issued" | "invoice.voided" | "invoice.credit_note_requested" | "invoice.credit_note_approved" | "invoice.credit_note_rejected" | "account.reminders_paused";
         AuditEntry: {
             id: components["schemas"]["AuditId"];
             account_id: components["schemas"]["AccountId"];
@@ -663,6 +663,7 @@ export interface components {
             target?: string | null;
             before?: unknown;
             after?: unknown;
+            reason?: components["schemas"]["Reason"] | null;
         };
         /** @description One append-only audit entry; time-ordered, so sorting ids sorts by time. */
         AuditId: string;
@@ -1045,6 +1046,16 @@ export interface components {
             amount: components["schemas"]["Money"];
             service_period: components["schemas"]["PeriodView"];
         };
+        /** @description A staff write's reason: its code and the person's words (required for `other`). */
+        Reason: {
+            code: components["schemas"]["ReasonCode"];
+            text?: string;
+        };
+        /**
+         * @description Why staff changed something: the documented list, as finance reports it, plus free words.
+         * @enum {string}
+         */
+        ReasonCode: "payment_received" | "billing_error" | "service_credit" | "goodwill" | "duplicate" | "customer_request" | "write_off" | "configuration" | "other";
         RecipientsBody: {
             /** @description Extra addresses that get every bill, at most 20. */
             recipients: string[];

@@ -33,7 +33,16 @@ export function Audit() {
                   <tr key={e.id}>
                     <td data-label="When">{dateTime(e.at)}</td>
                     <td data-label="Who">{e.actor.email ?? e.actor.user_id}</td>
-                    <td data-label="What">{e.action.replace(/[._]/g, ' ')}</td>
+                    <td data-label="What">
+                      {e.action.replace(/[._]/g, ' ')}
+                      {e.reason && (
+                        <span class="muted">
+                          {' '}
+                          ({e.reason.code.replace(/_/g, ' ')}
+                          {e.reason.text ? `: ${e.reason.text}` : ''})
+                        </span>
+                      )}
+                    </td>
                     <td data-label="Target">{e.target ?? ''}</td>
                   </tr>
                 ))}

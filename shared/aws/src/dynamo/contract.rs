@@ -403,6 +403,37 @@ impl TaxSetupReader for DynamoStore {
 }
 
 #[async_trait]
+impl billing_domain::ports::ApprovalStore for DynamoStore {
+    async fn put_approval(&self, approval: &billing_domain::staff::Approval, audit: &AuditEntry) -> Result<()> {
+        let item = keyed(approval, APPROVALS_PK.into(), approval_sk(&approval.id), "approval")?;
+        self.transact_guarded(vec![self.put(item, Some("attribute_not_exists(pk)"))?, self.audit_put(audit)?]).await
+    }
+
+    async fn approval(&self, id: &str) -> Result<Option<billing_domain::staff::Approval>> {
+        self.get_as(APPROVALS_PK.into(), approval_sk(id)).await
+    }
+
+    async fn approvals(&self) -> Result<Vec<billing_domain::staff::Approval>> {
+        let mut all: Vec<billing_domain::staff::Approval> =
+            self.query_prefix(APPROVALS_PK.into(), APPROVAL_PREFIX).await?;
+        all.sort_by(|a, b| b.requested_at.cmp(&a.requested_at).then_with(|| b.id.cmp(&a.id)));
+        Ok(all)
+    }
+
+    async fn decide_approval(&self, after: &billing_domain::staff::Approval, audit: &AuditEntry) -> Result<()> {
+        let item = keyed(after, APPROVALS_PK.into(), approval_sk(&after.id), "approval")?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("#status = :pending")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":pending", s("pending"));
+        let put = TransactWriteItem::builder().put(built(put.build())?).build();
+        self.transact_guarded(vec![put, self.audit_put(audit)?]).await
+    }
+}
+
+#[async_trait]
 impl StatementReader for DynamoStore {
     async fn ledger_items(&self, account: &AccountId) -> Result<billing_domain::statement::LedgerItems> {
         let pk = || account_pk(account);

@@ -250,3 +250,11 @@ pub fn parse_receivable_gsi2sk(sk: &str) -> Option<(AccountId, &str)> {
     let (_due, account, invoice) = (parts.next()?, parts.next()?, parts.next()?);
     Some((account.parse().ok()?, invoice))
 }
+
+/// Four-eyes requests: one partition, listed whole (a queue staff work through, small).
+pub const APPROVALS_PK: &str = "APPROVALS";
+pub const APPROVAL_PREFIX: &str = "APPROVAL#";
+
+pub fn approval_sk(id: &str) -> String {
+    format!("{APPROVAL_PREFIX}{id}")
+}

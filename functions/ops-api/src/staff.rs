@@ -1,0 +1,216 @@
+//! The back office's own routes: who the staff member is, the four-eyes queue, and an account's
+//! audit trail.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use billing_domain::audit::{AuditAction, AuditEntry};
+use billing_domain::ports::AuditPage;
+use billing_domain::staff::{Approval, ApprovalStatus, Permission, Refusal, StaffMember};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+
+use crate::extract::{JsonBody, OpsCaller, Principal, account_id};
+use crate::ledger::{CreditNoteResponse, NewCreditNote, issue_credit_note, requester_id};
+use crate::{OpsError, OpsResult, OpsState, OpsStore};
+
+#[derive(Debug, Serialize)]
+pub struct Me {
+    #[serde(flatten)]
+    pub member: StaffMember,
+    /// What the roles allow, `resource:action`.
+    pub permissions: Vec<Permission>,
+    /// Credit notes above this (major units of the bill's currency) wait for approval; null:
+    /// none do.
+    pub credit_note_approval_limit: Option<rust_decimal::Decimal>,
+}
+
+/// `GET /v1/staff/me`: the signed-in staff member, their roles and permissions.
+pub async fn me<S: OpsStore>(State(state): State<OpsState<S>>, caller: OpsCaller) -> OpsResult<Json<Me>> {
+    let member = caller.staff().cloned().ok_or(OpsError::StaffOnly)?;
+    Ok(Json(Me {
+        permissions: member.permissions(),
+        member,
+        credit_note_approval_limit: state.approvals.credit_note_limit,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalQuery {
+    /// `pending` (the default), `approved`, `rejected` or `all`.
+    pub status: Option<String>,
+}
+
+/// `GET …/approvals?status=`: the four-eyes queue, newest first.
+pub async fn approvals<S: OpsStore>(
+    State(state): State<OpsState<S>>,
+    caller: OpsCaller,
+    query: Result<Query<ApprovalQuery>, axum::extract::rejection::QueryRejection>,
+) -> OpsResult<Json<Vec<Approval>>> {
+    caller.require(Permission::AccountRead)?;
+    let Query(q) = query.map_err(|e| OpsError::InvalidParameter(e.body_text()))?;
+    let wanted = match q.status.as_deref().unwrap_or("pending") {
+        "pending" => Some(ApprovalStatus::Pending),
+        "approved" => Some(ApprovalStatus::Approved),
+        "rejected" => Some(ApprovalStatus::Rejected),
+        "all" => None,
+        other => {
+            return Err(OpsError::InvalidParameter(format!(
+                "status must be pending, approved, rejected or all; got {other:?}"
+            )));
+        }
+    };
+    let all = state.store.approvals().await?;
+    Ok(Json(all.into_iter().filter(|a| wanted.is_none_or(|w| a.status == w)).collect()))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionBody {
+    /// The approver's words (required to reject).
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// The decider as four-eyes sees them.
+fn decider(caller: &OpsCaller) -> StaffMember {
+    match &caller.principal {
+        Principal::Staff(m) => m.clone(),
+        Principal::Iam { .. } => StaffMember { id: requester_id(caller), email: caller.name(), roles: vec![] },
+    }
+}
+
+fn refused(r: Refusal) -> OpsError {
+    match r {
+        Refusal::OwnRequest => OpsError::OwnRequest,
+        Refusal::Decided(ApprovalStatus::Approved) => OpsError::AlreadyDecided("approved"),
+        Refusal::Decided(_) => OpsError::AlreadyDecided("rejected"),
+    }
+}
+
+fn note(body: &DecisionBody) -> OpsResult<Option<String>> {
+    match body.note.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        None => Ok(None),
+        Some(n) => Ok(Some(
+            billing_domain::text::bounded(n, 1, 500).map_err(|e| billing_domain::Error::from(e.under("note")))?,
+        )),
+    }
+}
+
+/// Records `after` (decided from `before`); a decision someone else made first is `already_decided`.
+async fn decide<S: OpsStore>(
+    state: &OpsState<S>,
+    caller: &OpsCaller,
+    after: &Approval,
+    action: AuditAction,
+) -> OpsResult<()> {
+    let audit = AuditEntry::record(
+        &after.account_id,
+        &caller.actor(),
+        action,
+        Some(after.invoice_id.clone()),
+        None::<&()>,
+        Some(after),
+        Utc::now(),
+    );
+    match state.store.decide_approval(after, &audit).await {
+        Ok(()) => Ok(()),
+        Err(billing_domain::Error::Conflict) => {
+            let now = state.store.approval(&after.id).await?.ok_or(OpsError::NotFound)?;
+            Err(refused(Refusal::Decided(now.status)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST …/approvals/{id}/approve`: a second person approves a credit-note request; it is issued
+/// at once (as requested, by the requester, approved by this person). Approving again, or after
+/// a crash between the decision and the credit note, issues it once.
+pub async fn approve<S: OpsStore>(
+    State(state): State<OpsState<S>>,
+    caller: OpsCaller,
+    Path(id): Path<String>,
+    billing_http::OptionalJson(body): billing_http::OptionalJson<DecisionBody>,
+) -> OpsResult<(StatusCode, Json<CreditNoteResponse>)> {
+    caller.require(Permission::CreditNoteApprove)?;
+    let before = state.store.approval(&id).await?.ok_or(OpsError::NotFound)?;
+    let approved = match before.status {
+        // Decided approved before: finish issuing it (the decision is the authority).
+        ApprovalStatus::Approved => before,
+        _ => {
+            let after = before.decide(&decider(&caller), true, note(&body)?, Utc::now()).map_err(refused)?;
+            decide(&state, &caller, &after, AuditAction::CreditNoteApproved).await?;
+            after
+        }
+    };
+    let new = NewCreditNote {
+        id: approved.credit_note_id(),
+        account: approved.account_id.clone(),
+        invoice_id: approved.invoice_id.clone(),
+        amount: approved.amount,
+        words: approved.description.clone(),
+        created_by: format!(
+            "{} (approved by {})",
+            approved.requested_by_email,
+            approved.decided_by.as_deref().unwrap_or_default()
+        ),
+        reason: Some(approved.reason.clone()),
+    };
+    let issued = issue_credit_note(&*state.store, &new, &caller.actor()).await?;
+    tracing::info!(approval = %approved.id, credit_note = %issued.credit_note.id, by = %caller.name(), "credit note approved");
+    Ok((StatusCode::CREATED, Json(issued)))
+}
+
+/// `POST …/approvals/{id}/reject` `{"note"}`: declines a request, with the approver's words.
+pub async fn reject<S: OpsStore>(
+    State(state): State<OpsState<S>>,
+    caller: OpsCaller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<DecisionBody>,
+) -> OpsResult<Json<Approval>> {
+    caller.require(Permission::CreditNoteApprove)?;
+    let words =
+        note(&body)?.ok_or_else(|| billing_domain::Error::invalid("note", "say why the request is rejected"))?;
+    let before = state.store.approval(&id).await?.ok_or(OpsError::NotFound)?;
+    let after = before.decide(&decider(&caller), false, Some(words), Utc::now()).map_err(refused)?;
+    decide(&state, &caller, &after, AuditAction::CreditNoteRejected).await?;
+    Ok(Json(after))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    pub limit: Option<u16>,
+    pub before: Option<String>,
+}
+
+/// `GET …/accounts/{id}/audit?limit=&before=`: the account's audit trail, newest first: who,
+/// when, what and why (customers' changes and staff's alike).
+pub async fn audit<S: OpsStore>(
+    State(state): State<OpsState<S>>,
+    caller: OpsCaller,
+    Path(raw): Path<String>,
+    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> OpsResult<Json<AuditView>> {
+    caller.require(Permission::AccountRead)?;
+    let id = account_id(&raw)?;
+    let Query(q) = query.map_err(|e| OpsError::InvalidParameter(e.body_text()))?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(OpsError::InvalidParameter("limit must be 1 to 100".into()));
+    }
+    let before = match q.before.as_deref() {
+        None => None,
+        Some(b) => Some(b.parse().map_err(|_| OpsError::InvalidParameter("before is not an audit entry id".into()))?),
+    };
+    let AuditPage { entries, next } = state.store.audit(&id, limit, before.as_ref()).await?;
+    Ok(Json(AuditView { entries, next: next.map(|n| n.to_string()) }))
+}
+
+#[derive(Debug, Serialize)]
+pub struct AuditView {
+    pub entries: Vec<AuditEntry>,
+    /// `before` for the next (older) page; null on the last.
+    pub next: Option<String>,
+}

@@ -1,0 +1,305 @@
+//! The back office's API: every staff route for every role (allowed, or refused with 403 and
+//! nothing changed), reasons on staff writes, and four-eyes approval of large credit notes.
+
+use chrono::{Datelike, Months, Utc};
+use http::StatusCode;
+use integration_tests::{Stack, StaffUser};
+use serde_json::{Value, json};
+
+const REASON: Option<(&str, &str)> = Some(("service_credit", "rack A12 down 3 days"));
+
+/// Every item of the table, in a comparable form: what "nothing changed" compares.
+async fn snapshot(s: &Stack) -> Vec<String> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let out = s
+            .client
+            .scan()
+            .table_name(&s.table)
+            .set_exclusive_start_key(start)
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        // As JSON, whose maps are ordered: equal items give equal strings.
+        items.extend(
+            out.items()
+                .iter()
+                .map(|i| serde_dynamo::from_item::<_, Value>(i.clone()).expect("an item reads as JSON").to_string()),
+        );
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            break;
+        }
+    }
+    items.sort();
+    items
+}
+
+/// A contract account with one finalized bill of 1,000.00 USD; its id and the bill's.
+async fn billed_account(s: &Stack, id: &str) -> String {
+    let last_month = Utc::now().date_naive().with_day(1).unwrap().checked_sub_months(Months::new(1)).unwrap();
+    let price = json!({"id": "rack", "name": "Rack space, 42U", "currency": "USD",
+        "charge": {"type": "recurring", "interval": "monthly"}, "model": "per_unit", "unit_amount": "500"});
+    assert_eq!(s.ops("PUT", "/v1/ops/prices/rack", Some(price)).await.status, StatusCode::OK);
+    let cohort = json!({"name": "DC1", "go_live": last_month});
+    assert_eq!(s.ops("PUT", "/v1/ops/cohorts/dc1", Some(cohort)).await.status, StatusCode::OK);
+    let line = json!({
+        "account_id": id, "name": "Staff Test Hosting", "currency": "USD",
+        "contact": {"name": "AP", "email": "ap@staff-test.example"},
+        "address": {"line1": "1 Main St", "city": "Springfield", "postal_code": "12345", "country": "US"},
+        "billing_mode": "invoice", "bill_day": 1,
+        "subscriptions": [{"id": "rack-a12", "price_id": "rack", "group": "DC1", "start": "2025-01-01", "quantity": 2}]
+    });
+    let r = s
+        .ops_call("POST", "/v1/ops/cohorts/dc1/accounts", Some(line.to_string().as_bytes()), "application/x-ndjson")
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let run = s.ops("POST", "/v1/ops/bill-runs", Some(json!({"mode": "finalize", "date": last_month}))).await;
+    assert_eq!(run.body["failures"], json!([]), "{:?}", run.body);
+    run.body["results"][0]["invoice_id"].as_str().unwrap().to_owned()
+}
+
+fn roles() -> [(StaffUser, &'static [&'static str]); 4] {
+    [
+        (StaffUser::new("clerk-1", &["clerk"]), &["clerk"]),
+        (StaffUser::new("approver-1", &["approver"]), &["approver"]),
+        (StaffUser::new("admin-1", &["admin"]), &["admin"]),
+        // Signed in to the staff pool but in no staff group (or only in others).
+        (StaffUser::new("nobody-1", &["customers"]), &[]),
+    ]
+}
+
+/// What each role's permission table gives (the test's own copy of the table, from the issue).
+fn allowed(permission: &str, roles: &[&str]) -> bool {
+    let clerk = ["account:read", "payment:record", "credit_note:create", "reminders:pause", "bill_run:preview"];
+    let approver = ["credit_note:approve", "bill_run:finalize", "invoice:void", "parked_event:discard"];
+    roles.iter().any(|r| match *r {
+        "clerk" => clerk.contains(&permission),
+        "approver" => clerk.contains(&permission) || approver.contains(&permission),
+        "admin" => true,
+        _ => false,
+    })
+}
+
+#[tokio::test]
+async fn every_staff_route_for_every_role_is_allowed_or_refused_with_403_changing_nothing() {
+    let s = Stack::new().await;
+    let bill = billed_account(&s, "acct_stafftest").await;
+    let a = "/v1/staff/accounts/acct_stafftest";
+    let today = Utc::now().date_naive();
+    let routes: Vec<(&str, String, Option<Value>, &str)> = vec![
+        ("GET", "/v1/staff/prices".into(), None, "account:read"),
+        (
+            "PUT",
+            "/v1/staff/prices/rack".into(),
+            Some(json!({"id": "rack", "name": "Rack space, 42U", "currency": "USD",
+            "charge": {"type": "recurring", "interval": "monthly"}, "model": "per_unit", "unit_amount": "500"})),
+            "catalog:manage",
+        ),
+        ("PUT", "/v1/staff/cohorts/dc2".into(), Some(json!({"name": "DC2", "go_live": today})), "catalog:manage"),
+        ("POST", "/v1/staff/bill-runs".into(), Some(json!({"mode": "dry_run", "date": today})), "bill_run:preview"),
+        ("POST", "/v1/staff/bill-runs".into(), Some(json!({"mode": "finalize", "date": today})), "bill_run:finalize"),
+        ("GET", a.into(), None, "account:read"),
+        ("GET", format!("{a}/audit"), None, "account:read"),
+        (
+            "POST",
+            format!("{a}/members"),
+            Some(json!({"email": "new.user@staff-test.example", "role": "viewer"})),
+            "member:manage",
+        ),
+        (
+            "POST",
+            format!("{a}/invoices/{bill}/payments"),
+            Some(json!({"amount": "10.00", "check_number": "3001", "received_on": today})),
+            "payment:record",
+        ),
+        (
+            "POST",
+            format!("{a}/invoices/{bill}/credit-notes"),
+            Some(json!({"amount": "5.00", "reason": "courtesy"})),
+            "credit_note:create",
+        ),
+        ("POST", format!("{a}/invoices/{bill}/void"), None, "invoice:void"),
+        ("GET", "/v1/staff/approvals".into(), None, "account:read"),
+        ("POST", "/v1/staff/approvals/apr_none/approve".into(), None, "credit_note:approve"),
+        ("POST", "/v1/staff/approvals/apr_none/reject".into(), Some(json!({"note": "no"})), "credit_note:approve"),
+        ("GET", "/v1/staff/receivables".into(), None, "account:read"),
+        ("GET", "/v1/staff/tax-rates".into(), None, "account:read"),
+        (
+            "PUT",
+            "/v1/staff/tax-rates/us_il_state".into(),
+            Some(json!({"name": "Illinois sales tax", "jurisdiction": "US-IL",
+            "inclusive": false, "rates": [{"rate": "6.25", "valid_from": "2020-01-01"}]})),
+            "catalog:manage",
+        ),
+        ("GET", "/v1/staff/settings/tax".into(), None, "account:read"),
+        ("PUT", "/v1/staff/settings/tax".into(), Some(json!({"country": "US"})), "catalog:manage"),
+        ("GET", format!("{a}/tax"), None, "account:read"),
+        ("PUT", format!("{a}/tax"), Some(json!({"codes": []})), "catalog:manage"),
+        ("GET", "/v1/staff/settings/reminders".into(), None, "account:read"),
+        ("PUT", "/v1/staff/settings/reminders".into(), Some(json!({"offsets_days": [-3, 1, 7, 14]})), "catalog:manage"),
+        ("PUT", format!("{a}/reminders"), Some(json!({"paused": true})), "reminders:pause"),
+        ("GET", "/v1/staff/parked-events".into(), None, "account:read"),
+        (
+            "POST",
+            "/v1/staff/parked-events/evt_none/discard".into(),
+            Some(json!({"reason": "test"})),
+            "parked_event:discard",
+        ),
+    ];
+    let mut checked = 0;
+    for (method, path, body, permission) in &routes {
+        for (who, groups) in roles() {
+            if allowed(permission, groups) {
+                continue;
+            }
+            let before = snapshot(&s).await;
+            let r = s.staff(&who, method, path, body.clone(), REASON).await;
+            assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "forbidden"), "{} {method} {path}", who.sub);
+            // It names what is missing (a finalizing run first needs what any run needs).
+            let message = r.body["error"]["message"].as_str().unwrap();
+            let named = if allowed("bill_run:preview", groups) { *permission } else { "bill_run:preview" };
+            let named = if *permission == "bill_run:finalize" { named } else { *permission };
+            assert!(message.contains(named), "{message}");
+            assert_eq!(snapshot(&s).await, before, "{} {method} {path} changed something", who.sub);
+            checked += 1;
+        }
+        // And a role that holds the permission gets past it (whatever the route then answers).
+        let (who, _) = roles().into_iter().find(|(_, g)| allowed(permission, g)).unwrap();
+        let r = s.staff(&who, method, path, body.clone(), REASON).await;
+        if *method == "GET" {
+            assert_eq!(r.status, StatusCode::OK, "{} {method} {path}: {:?}", who.sub, r.body);
+        }
+        assert!(
+            !matches!(r.status, StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED),
+            "{} {method} {path}: {:?} {:?}",
+            who.sub,
+            r.status,
+            r.body
+        );
+    }
+    assert!(checked >= 30, "{checked} refusals checked");
+
+    // Who signed in, and what they may do.
+    let me = s.staff(&StaffUser::new("clerk-1", &["clerk"]), "GET", "/v1/staff/me", None, None).await;
+    assert_eq!(me.status, StatusCode::OK, "{:?}", me.body);
+    assert_eq!(me.body["roles"], json!(["clerk"]));
+    assert!(me.body["permissions"].as_array().unwrap().contains(&json!("payment:record")));
+    assert_eq!(me.body["credit_note_approval_limit"], "500");
+
+    // A staff write says why; a reason code off the list is refused.
+    let clerk = StaffUser::new("clerk-2", &["clerk"]);
+    let pay = json!({"amount": "1.00", "check_number": "3002", "received_on": today});
+    let path = format!("{a}/invoices/{bill}/payments");
+    let before = snapshot(&s).await;
+    let r = s.staff(&clerk, "POST", &path, Some(pay.clone()), None).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "reason_required"));
+    let r = s.staff(&clerk, "POST", &path, Some(pay.clone()), Some(("because", "x"))).await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "invalid_parameter"));
+    let r = s.staff(&clerk, "POST", &path, Some(pay.clone()), Some(("other", ""))).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "`other` needs words");
+    assert_eq!(snapshot(&s).await, before);
+    let r = s.staff(&clerk, "POST", &path, Some(pay), Some(("payment_received", "check 3002 in the mail"))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let audit = s.staff(&clerk, "GET", &format!("{a}/audit?limit=5"), None, None).await;
+    let entry = &audit.body["entries"][0];
+    assert_eq!(entry["action"], "invoice.payment_recorded");
+    assert_eq!(entry["actor"]["user_id"], "staff:clerk-2");
+    assert_eq!(entry["reason"], json!({"code": "payment_received", "text": "check 3002 in the mail"}));
+
+    // Each prefix takes its own caller only.
+    let r = s.ops("GET", "/v1/staff/prices", None).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "staff_only"));
+    let r = s.staff(&clerk, "GET", "/v1/ops/prices", None, None).await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "iam_required"));
+}
+
+#[tokio::test]
+async fn a_credit_note_over_the_limit_waits_for_a_second_person() {
+    let s = Stack::new().await;
+    let bill = billed_account(&s, "acct_foureyes").await;
+    let a = "/v1/staff/accounts/acct_foureyes";
+    let notes = format!("{a}/invoices/{bill}/credit-notes");
+    let clerk = StaffUser::new("clerk-1", &["clerk"]);
+    let approver = StaffUser::new("approver-1", &["approver"]);
+    let other = StaffUser::new("approver-2", &["approver"]);
+
+    // At the limit: issued at once.
+    let r = s.staff(&clerk, "POST", &notes, Some(json!({"amount": "500.00", "reason": "SLA credit"})), REASON).await;
+    assert_eq!((r.status, r.body["status"].as_str()), (StatusCode::CREATED, Some("issued")), "{:?}", r.body);
+    assert_eq!(r.body["invoice"]["amount_remaining"]["amount"], "500.00");
+
+    // Above it: a request, nothing credited yet.
+    let r = s
+        .staff(&clerk, "POST", &notes, Some(json!({"amount": "500.01", "reason": "Rack A12 down 3 days"})), REASON)
+        .await;
+    assert_eq!((r.status, r.body["status"].as_str()), (StatusCode::ACCEPTED, Some("pending_approval")), "{:?}", r.body);
+    let id = r.body["approval"]["id"].as_str().unwrap().to_owned();
+    let account = s.ops("GET", "/v1/ops/accounts/acct_foureyes", None).await;
+    assert_eq!(account.body["balance_due"]["amount"], "500.00", "nothing credited while pending");
+    let queue = s.staff(&clerk, "GET", "/v1/staff/approvals", None, None).await;
+    assert_eq!(queue.body.as_array().unwrap().len(), 1);
+    assert_eq!(queue.body[0]["amount"]["amount"], "500.01");
+    assert_eq!(queue.body[0]["requested_by_email"], "clerk-1@seller.example");
+
+    // The clerk may not approve; an approver may not approve their own request.
+    let approve = format!("/v1/staff/approvals/{id}/approve");
+    let r = s.staff(&clerk, "POST", &approve, None, None).await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "forbidden"));
+    let own = s.staff(&approver, "POST", &notes, Some(json!({"amount": "600.00", "reason": "Outage"})), REASON).await;
+    assert_eq!(own.status, StatusCode::ACCEPTED, "{:?}", own.body);
+    let own_id = own.body["approval"]["id"].as_str().unwrap().to_owned();
+    let r = s.staff(&approver, "POST", &format!("/v1/staff/approvals/{own_id}/approve"), None, None).await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "own_request"));
+
+    // A second approver approves it: issued, once however often it is approved.
+    let r = s.staff(&approver, "POST", &approve, Some(json!({"note": "checked the outage log"})), None).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let note_id = r.body["credit_note"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.body["credit_note"]["created_by"], "clerk-1@seller.example (approved by approver-1@seller.example)");
+    assert_eq!(r.body["invoice"]["amount_remaining"]["amount"], "0.00");
+    assert_eq!(r.body["account_credit"]["amount"], "0.01", "beyond the bill: credit");
+    let again = s.staff(&other, "POST", &approve, None, None).await;
+    assert_eq!((again.status, again.body["credit_note"]["id"].as_str()), (StatusCode::CREATED, Some(note_id.as_str())));
+    let account = s.ops("GET", "/v1/ops/accounts/acct_foureyes", None).await;
+    assert_eq!(account.body["credit_notes"].as_array().unwrap().len(), 2, "one per decision, not per click");
+
+    // The approver's own request: rejected by the other, with words; then it cannot be approved.
+    let reject = format!("/v1/staff/approvals/{own_id}/reject");
+    let r = s.staff(&other, "POST", &reject, Some(json!({})), None).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"));
+    let r = s.staff(&other, "POST", &reject, Some(json!({"note": "already credited"})), None).await;
+    assert_eq!((r.status, r.body["status"].as_str()), (StatusCode::OK, Some("rejected")), "{:?}", r.body);
+    let r = s.staff(&other, "POST", &format!("/v1/staff/approvals/{own_id}/approve"), None, None).await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "already_decided"));
+    let pending = s.staff(&clerk, "GET", "/v1/staff/approvals", None, None).await;
+    assert_eq!(pending.body, json!([]), "the queue is empty");
+    let all = s.staff(&clerk, "GET", "/v1/staff/approvals?status=all", None, None).await;
+    assert_eq!(all.body.as_array().unwrap().len(), 2);
+
+    // The account's audit: who asked, who approved, who issued, and why.
+    let audit = s.staff(&clerk, "GET", &format!("{a}/audit"), None, None).await;
+    let actions: Vec<(&str, &str)> = audit.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["actor"]["user_id"].as_str().unwrap()))
+        .collect();
+    for expected in [
+        ("invoice.credit_note_requested", "staff:clerk-1"),
+        ("invoice.credit_note_approved", "staff:approver-1"),
+        ("invoice.credit_note_issued", "staff:approver-1"),
+        ("invoice.credit_note_rejected", "staff:approver-2"),
+    ] {
+        assert!(actions.contains(&expected), "{expected:?} in {actions:?}");
+    }
+    let issued = audit.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "invoice.credit_note_issued" && e["actor"]["user_id"] == "staff:approver-1")
+        .unwrap();
+    assert_eq!(issued["reason"]["code"], "service_credit", "the request's reason");
+}
