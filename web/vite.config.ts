@@ -5,7 +5,13 @@ import preact from '@preact/preset-vite';
 // CloudFront; `npm run dev` proxies the API and the Cognito stand-in to a running `make dev`.
 export default defineConfig({
   plugins: [preact()],
-  build: { target: 'es2022', sourcemap: false, assetsInlineLimit: 0 },
+  // Two pages: the customer portal (index.html) and the staff back office (staff.html, at /staff).
+  build: {
+    target: 'es2022',
+    sourcemap: false,
+    assetsInlineLimit: 0,
+    rollupOptions: { input: { portal: 'index.html', staff: 'staff.html' } },
+  },
   server: {
     proxy: {
       '/v1': 'http://127.0.0.1:3000',

@@ -19,6 +19,11 @@ const ADMIN = ['admin@demo.example', 'Demo-Admin-2026'];
 const BILLING = ['billing@demo.example', 'Demo-Billing-2026'];
 const VIEWER = ['viewer@demo.example', 'Demo-Viewer-2026'];
 const NEWCOMER = ['new.customer@demo.example', 'Demo-Customer-2026'];
+const CLERK = ['clerk@seller.example', 'Staff-Clerk-2026'];
+const APPROVER = ['approver@seller.example', 'Staff-Approver-2026'];
+
+/** An amount as shown (`$4,368.36`) in cents. */
+const cents = (shown) => Math.round(Number(shown.replace(/[^0-9.-]/g, '')) * 100);
 const WAIT = { timeout: 30_000 };
 
 let stack;
@@ -29,6 +34,14 @@ async function context(viewport) {
   const ctx = await browser.newContext({ viewport, locale: 'en-US', timezoneId: 'UTC' });
   ctx.setDefaultTimeout(20_000);
   return ctx;
+}
+
+/** Signs in on the sign-in form the page shows (the back office's own). */
+async function signInHere(page, [email, password]) {
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor(WAIT);
 }
 
 async function signIn(page, [email, password]) {
@@ -579,8 +592,85 @@ describe('sign-in as Amplify does it', { concurrency: false }, () => {
     const me = await fetch(`${stack.base}/v1/me`, { headers: { authorization: `Bearer ${refreshed}` } });
     assert.equal(me.status, 200);
     assert.equal((await me.json()).user.email, BILLING[0]);
+    // A customer's token does not open the back office: refused at the gateway.
+    const staffMe = await fetch(`${stack.base}/v1/staff/me`, { headers: { authorization: `Bearer ${refreshed}` } });
+    assert.equal(staffMe.status, 401, 'a customer token on a staff route');
     await amplifySignOut();
     assert.equal((await fetchAuthSession()).tokens, undefined);
+  });
+
+  it('back office: a clerk records a check and asks for a credit note over the limit, a second person approves it, the customer sees both', async () => {
+    // The clerk, on a phone.
+    const clerkCtx = await context(PHONE);
+    const clerk = await clerkCtx.newPage();
+    await clerk.goto(`${stack.base}/staff`);
+    await clerk.getByRole('heading', { name: 'Staff sign-in' }).waitFor(WAIT);
+    await check(clerk, 'staff-signin');
+    await signInHere(clerk, CLERK);
+    await clerk.getByRole('heading', { name: 'Accounts', level: 1 }).waitFor();
+    await check(clerk, 'staff-home');
+    await clerk.getByLabel('Account id').fill('acct_democontract');
+    await clerk.getByRole('button', { name: 'Open' }).click();
+    await clerk.getByTestId('staff-balance').waitFor();
+    const before = cents(await clerk.getByTestId('staff-balance').innerText());
+    await check(clerk, 'staff-account');
+
+    // A mailed check of 100.00 on the first open bill.
+    const record = clerk.getByRole('region', { name: 'Record a check' });
+    await record.getByLabel('Amount').fill('100.00');
+    await record.getByLabel('Check number').fill('3101');
+    await record.getByLabel('Reason, in words').fill('check 3101 in the lockbox mail');
+    await record.getByRole('button', { name: 'Record the check' }).click();
+    await record.getByRole('status').filter({ hasText: 'Check 3101 recorded' }).waitFor();
+    await clerk.waitForFunction(
+      (was) => Number(document.querySelector('[data-testid=staff-balance]').textContent.replace(/[^0-9.-]/g, '')) * 100 !== was,
+      before,
+    );
+    assert.equal(cents(await clerk.getByTestId('staff-balance').innerText()), before - 10000);
+    assert.match(await clerk.getByTestId('staff-audit').innerText(), /clerk@seller\.example, invoice payment recorded \(payment received: check 3101/);
+
+    // A credit note of 600.00: over the limit, so it only waits.
+    const note = clerk.getByRole('region', { name: 'Credit note' });
+    await note.getByLabel('Amount').fill('600.00');
+    await note.getByLabel('What the credit note says').fill('Rack A14 power outage, 3 days');
+    await note.getByLabel('Reason, in words').fill('outage ticket 4411');
+    await note.getByRole('button', { name: 'Issue the credit note' }).click();
+    await note.getByRole('status').filter({ hasText: 'waits for a second person' }).waitFor();
+    assert.equal(cents(await clerk.getByTestId('staff-balance').innerText()), before - 10000, 'nothing credited yet');
+    await check(clerk, 'staff-account-after');
+    // The clerk sees the queue but may not decide.
+    await clerk.goto(`${stack.base}/staff/approvals`);
+    await clerk.getByTestId('approvals').waitFor();
+    assert.equal(await clerk.getByRole('button', { name: 'Approve' }).count(), 0, 'a clerk does not approve');
+    await check(clerk, 'staff-approvals-clerk');
+
+    // An approver, at a desk, approves it.
+    const approverCtx = await context(DESKTOP);
+    const approver = await approverCtx.newPage();
+    await approver.goto(`${stack.base}/staff/approvals`);
+    await signInHere(approver, APPROVER);
+    await approver.getByTestId('approvals').waitFor();
+    const card = approver.getByRole('listitem').filter({ hasText: 'Rack A14 power outage' });
+    assert.match(await card.innerText(), /Asked by clerk@seller\.example/);
+    await check(approver, 'staff-approvals');
+    await card.getByLabel('Note (needed to reject)').fill('matches the outage log');
+    await card.getByRole('button', { name: 'Approve' }).click();
+    await approver.getByText(/Nothing is waiting|Approved: credit note CN-/).first().waitFor();
+    await approver.goto(`${stack.base}/staff/accounts/acct_democontract`);
+    await approver.getByTestId('staff-balance').waitFor();
+    const after = cents(await approver.getByTestId('staff-balance').innerText());
+    assert.equal(after, before - 10000 - 60000, 'the approved credit note lowers the balance');
+    assert.match(await approver.getByTestId('staff-audit').innerText(), /approver@seller\.example, invoice credit note issued \(service credit: outage ticket 4411\)/);
+    await check(approver, 'staff-account-desk');
+
+    // The customer's portal shows the new balance.
+    const customerCtx = await context(PHONE);
+    const customer = await customerCtx.newPage();
+    await signIn(customer, ADMIN);
+    await customer.goto(`${stack.base}/accounts/acct_democontract`);
+    await customer.getByTestId('balance-due').waitFor();
+    assert.equal(cents(await customer.getByTestId('balance-due').innerText()), after);
+    for (const c of [clerkCtx, approverCtx, customerCtx]) await c.close();
   });
 });
 

@@ -6,7 +6,7 @@ const a = readFileSync(checkedIn, 'utf8');
 const b = readFileSync(fresh, 'utf8');
 rmSync(fresh);
 if (a !== b) {
-  console.error(`${checkedIn} is out of date with docs/openapi.json: run \`npm run gen:api\` in web/ and commit it`);
+  console.error(`${checkedIn} is out of date with its OpenAPI document (docs/): run \`npm run gen:api\` in web/ and commit it`);
   process.exit(1);
 }
-console.log(`${checkedIn} matches docs/openapi.json`);
+console.log(`${checkedIn} matches its OpenAPI document`);

@@ -9,25 +9,32 @@ export interface PortalConfig {
   };
   sellerName: string;
   supportEmail: string;
+  /** The back office's staff pool (`/staff`); absent where there is none. */
+  staffCognito?: PortalConfig['cognito'];
+}
+
+function pool(cog: Partial<PortalConfig['cognito']> | undefined, origin: string): PortalConfig['cognito'] | undefined {
+  if (!cog || typeof cog.userPoolId !== 'string' || typeof cog.userPoolClientId !== 'string') return undefined;
+  return {
+    userPoolId: cog.userPoolId,
+    userPoolClientId: cog.userPoolClientId,
+    ...(typeof cog.userPoolEndpoint === 'string' && cog.userPoolEndpoint
+      ? { userPoolEndpoint: new URL(cog.userPoolEndpoint, origin).toString() }
+      : {}),
+  };
 }
 
 /** `raw` as the app's settings; a relative `userPoolEndpoint` is resolved against `origin`. */
 export function parseConfig(raw: unknown, origin: string): PortalConfig {
   const c = raw as Partial<PortalConfig> | null;
-  const cog = c?.cognito;
-  if (!cog || typeof cog.userPoolId !== 'string' || typeof cog.userPoolClientId !== 'string') {
-    throw new Error('config.json has no cognito.userPoolId / cognito.userPoolClientId');
-  }
+  const cognito = pool(c?.cognito, origin);
+  if (!cognito) throw new Error('config.json has no cognito.userPoolId / cognito.userPoolClientId');
+  const staffCognito = pool(c?.staffCognito, origin);
   return {
-    cognito: {
-      userPoolId: cog.userPoolId,
-      userPoolClientId: cog.userPoolClientId,
-      ...(typeof cog.userPoolEndpoint === 'string' && cog.userPoolEndpoint
-        ? { userPoolEndpoint: new URL(cog.userPoolEndpoint, origin).toString() }
-        : {}),
-    },
+    cognito,
     sellerName: typeof c?.sellerName === 'string' ? c.sellerName : 'Billing',
     supportEmail: typeof c?.supportEmail === 'string' ? c.supportEmail : '',
+    ...(staffCognito ? { staffCognito } : {}),
   };
 }
 

@@ -58,7 +58,7 @@ fn next_version(c: &ContractAccount, change: impl FnOnce(&mut ContractAccount)) 
     after
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentBody {
     /// In the invoice's currency: `"125.00"`.
@@ -67,7 +67,7 @@ pub struct PaymentBody {
     pub received_on: NaiveDate,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PaymentResponse {
     /// `recorded`, or `already_recorded` when this check was recorded before.
     pub status: &'static str,
@@ -80,6 +80,16 @@ pub struct PaymentResponse {
 /// `POST …/invoices/{invoice_id}/payments`: a mailed check received at the lockbox. A partial
 /// payment leaves a balance; an overpayment pays the invoice and the rest becomes account credit,
 /// applied to the next bill. The same check number recorded again is reported, not applied twice.
+#[utoipa::path(post, path = "/v1/staff/accounts/{account_id}/invoices/{invoice_id}/payments", operation_id = "staff_record_payment", tag = "staff",
+    params(("account_id" = String, Path), ("invoice_id" = String, Path), ("Reason-Code" = Option<billing_domain::staff::ReasonCode>, Header, description = "Why (required of staff): a code from the list"),
+        ("Reason-Text" = Option<String>, Header, description = "The person's words, percent-encoded UTF-8 (required for `other`)"),),
+    request_body = PaymentBody,
+    responses((status = 201, body = PaymentResponse, description = "recorded"), (status = 200, body = PaymentResponse, description = "this check was recorded before (`already_recorded`)"),
+        (status = 409, body = crate::openapi::ErrorBody, description = "the invoice takes no payment (`invoice_state`)"),
+        (status = 422, body = crate::openapi::ErrorBody, description = "`validation_failed`, `reason_required`"), (status = 401, body = crate::openapi::ErrorBody, description = "not a staff token (`staff_only`)"),
+        (status = 403, body = crate::openapi::ErrorBody, description = "the roles lack the permission (`forbidden`)"),
+        (status = 404, body = crate::openapi::ErrorBody, description = "no such account or object (`not_found`)")),
+    security(("staff" = [])))]
 pub async fn record_payment<S: OpsStore>(
     State(state): State<OpsState<S>>,
     caller: OpsCaller,
@@ -134,14 +144,14 @@ pub async fn record_payment<S: OpsStore>(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreditNoteBody {
     pub amount: String,
     pub reason: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CreditNoteResponse {
     pub credit_note: CreditNote,
     pub invoice: InvoiceSummary,
@@ -149,7 +159,7 @@ pub struct CreditNoteResponse {
 }
 
 /// What a credit-note request answers: issued now, or waiting for a second person.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum CreditNoteOutcome {
     Issued(CreditNoteResponse),
@@ -160,6 +170,16 @@ pub enum CreditNoteOutcome {
 /// due; an amount beyond what is left becomes account credit. Numbered from the seller's gap-free
 /// credit-note sequence. Above the seller's approval limit it is only requested (`202`, status
 /// `pending_approval`): it is issued when another person with `credit_note:approve` approves it.
+#[utoipa::path(post, path = "/v1/staff/accounts/{account_id}/invoices/{invoice_id}/credit-notes", operation_id = "staff_credit_note", tag = "staff",
+    params(("account_id" = String, Path), ("invoice_id" = String, Path), ("Reason-Code" = Option<billing_domain::staff::ReasonCode>, Header, description = "Why (required of staff): a code from the list"),
+        ("Reason-Text" = Option<String>, Header, description = "The person's words, percent-encoded UTF-8 (required for `other`)"),),
+    request_body = CreditNoteBody,
+    responses((status = 201, body = CreditNoteOutcome, description = "issued (`status: issued`)"), (status = 202, body = CreditNoteOutcome, description = "above the approval limit: waiting for a second person (`status: pending_approval`)"),
+        (status = 409, body = crate::openapi::ErrorBody, description = "the invoice is not open (`invoice_state`)"),
+        (status = 422, body = crate::openapi::ErrorBody, description = "`validation_failed`, `reason_required`"), (status = 401, body = crate::openapi::ErrorBody, description = "not a staff token (`staff_only`)"),
+        (status = 403, body = crate::openapi::ErrorBody, description = "the roles lack the permission (`forbidden`)"),
+        (status = 404, body = crate::openapi::ErrorBody, description = "no such account or object (`not_found`)")),
+    security(("staff" = [])))]
 pub async fn credit_note<S: OpsStore>(
     State(state): State<OpsState<S>>,
     caller: OpsCaller,

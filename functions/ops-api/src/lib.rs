@@ -16,6 +16,7 @@
 pub mod error;
 pub mod extract;
 pub mod ledger;
+pub mod openapi;
 pub mod ops;
 pub mod parked;
 pub mod receivables;

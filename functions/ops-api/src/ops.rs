@@ -227,7 +227,7 @@ pub async fn bill_run<S: OpsStore>(
     Ok((StatusCode::OK, Json(report)))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AccountView {
     pub account_id: String,
     pub name: String,
@@ -239,7 +239,7 @@ pub struct AccountView {
     pub credit_notes: Vec<CreditNote>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ContractView {
     pub cohort: String,
     pub go_live: NaiveDate,
@@ -252,7 +252,7 @@ pub struct ContractView {
     pub items: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct InvoiceSummary {
     pub id: String,
     pub number: Option<String>,
@@ -289,6 +289,12 @@ fn contract_view(c: &ContractAccount) -> ContractView {
 }
 
 /// `GET /v1/ops/accounts/{account_id}`: balance, contract state, latest invoices, credit notes.
+#[utoipa::path(get, path = "/v1/staff/accounts/{account_id}", operation_id = "staff_account", tag = "staff",
+    params(("account_id" = String, Path, description = "The account (`acct_…`)")),
+    responses((status = 200, body = AccountView), (status = 401, body = crate::openapi::ErrorBody, description = "not a staff token (`staff_only`)"),
+        (status = 403, body = crate::openapi::ErrorBody, description = "the roles lack the permission (`forbidden`)"),
+        (status = 404, body = crate::openapi::ErrorBody, description = "no such account or object (`not_found`)")),
+    security(("staff" = [])))]
 pub async fn account<S: OpsStore>(
     State(state): State<OpsState<S>>,
     caller: OpsCaller,

@@ -14,7 +14,7 @@ use crate::extract::{JsonBody, OpsCaller, Principal, account_id};
 use crate::ledger::{CreditNoteResponse, NewCreditNote, issue_credit_note, requester_id};
 use crate::{OpsError, OpsResult, OpsState, OpsStore};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Me {
     #[serde(flatten)]
     pub member: StaffMember,
@@ -26,6 +26,9 @@ pub struct Me {
 }
 
 /// `GET /v1/staff/me`: the signed-in staff member, their roles and permissions.
+#[utoipa::path(get, path = "/v1/staff/me", operation_id = "staff_me", tag = "staff",
+    responses((status = 200, body = Me), (status = 401, body = crate::openapi::ErrorBody, description = "not a staff token (`staff_only`)")),
+    security(("staff" = [])))]
 pub async fn me<S: OpsStore>(State(state): State<OpsState<S>>, caller: OpsCaller) -> OpsResult<Json<Me>> {
     let member = caller.staff().cloned().ok_or(OpsError::StaffOnly)?;
     Ok(Json(Me {
@@ -43,6 +46,12 @@ pub struct ApprovalQuery {
 }
 
 /// `GET …/approvals?status=`: the four-eyes queue, newest first.
+#[utoipa::path(get, path = "/v1/staff/approvals", operation_id = "staff_approvals", tag = "staff",
+    params(("status" = Option<String>, Query, description = "`pending` (the default), `approved`, `rejected` or `all`")),
+    responses((status = 200, body = Vec<Approval>), (status = 400, body = crate::openapi::ErrorBody, description = "`invalid_parameter`"), (status = 401, body = crate::openapi::ErrorBody, description = "not a staff token (`staff_only`)"),
+        (status = 403, body = crate::openapi::ErrorBody, description = "the roles lack the permission (`forbidden`)"),
+        (status = 404, body = crate::openapi::ErrorBody, description = "no such account or object (`not_found`)")),
+    security(("staff" = [])))]
 pub async fn approvals<S: OpsStore>(
     State(state): State<OpsState<S>>,
     caller: OpsCaller,
@@ -65,7 +74,7 @@ pub async fn approvals<S: OpsStore>(
     Ok(Json(all.into_iter().filter(|a| wanted.is_none_or(|w| a.status == w)).collect()))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionBody {
     /// The approver's words (required to reject).
@@ -127,6 +136,14 @@ async fn decide<S: OpsStore>(
 /// `POST …/approvals/{id}/approve`: a second person approves a credit-note request; it is issued
 /// at once (as requested, by the requester, approved by this person). Approving again, or after
 /// a crash between the decision and the credit note, issues it once.
+#[utoipa::path(post, path = "/v1/staff/approvals/{approval_id}/approve", operation_id = "staff_approve", tag = "staff",
+    params(("approval_id" = String, Path)),
+    request_body(content = Option<DecisionBody>),
+    responses((status = 201, body = CreditNoteResponse, description = "approved and issued (again: the same credit note)"),
+        (status = 409, body = crate::openapi::ErrorBody, description = "rejected before (`already_decided`)"), (status = 401, body = crate::openapi::ErrorBody, description = "not a staff token (`staff_only`)"),
+        (status = 403, body = crate::openapi::ErrorBody, description = "the roles lack the permission (`forbidden`)"),
+        (status = 404, body = crate::openapi::ErrorBody, description = "no such account or object (`not_found`)")),
+    security(("staff" = [])))]
 pub async fn approve<S: OpsStore>(
     State(state): State<OpsState<S>>,
     caller: OpsCaller,
@@ -163,6 +180,14 @@ pub async fn approve<S: OpsStore>(
 }
 
 /// `POST …/approvals/{id}/reject` `{"note"}`: declines a request, with the approver's words.
+#[utoipa::path(post, path = "/v1/staff/approvals/{approval_id}/reject", operation_id = "staff_reject", tag = "staff",
+    params(("approval_id" = String, Path)),
+    request_body = DecisionBody,
+    responses((status = 200, body = Approval), (status = 409, body = crate::openapi::ErrorBody, description = "decided before (`already_decided`)"),
+        (status = 422, body = crate::openapi::ErrorBody, description = "no `note` (`validation_failed`)"), (status = 401, body = crate::openapi::ErrorBody, description = "not a staff token (`staff_only`)"),
+        (status = 403, body = crate::openapi::ErrorBody, description = "the roles lack the permission (`forbidden`)"),
+        (status = 404, body = crate::openapi::ErrorBody, description = "no such account or object (`not_found`)")),
+    security(("staff" = [])))]
 pub async fn reject<S: OpsStore>(
     State(state): State<OpsState<S>>,
     caller: OpsCaller,
@@ -187,6 +212,12 @@ pub struct AuditQuery {
 
 /// `GET …/accounts/{id}/audit?limit=&before=`: the account's audit trail, newest first: who,
 /// when, what and why (customers' changes and staff's alike).
+#[utoipa::path(get, path = "/v1/staff/accounts/{account_id}/audit", operation_id = "staff_audit", tag = "staff",
+    params(("account_id" = String, Path), ("limit" = Option<u16>, Query, description = "1 to 100, default 50"), ("before" = Option<String>, Query, description = "the `next` of the page before")),
+    responses((status = 200, body = AuditView), (status = 400, body = crate::openapi::ErrorBody, description = "`invalid_parameter`"), (status = 401, body = crate::openapi::ErrorBody, description = "not a staff token (`staff_only`)"),
+        (status = 403, body = crate::openapi::ErrorBody, description = "the roles lack the permission (`forbidden`)"),
+        (status = 404, body = crate::openapi::ErrorBody, description = "no such account or object (`not_found`)")),
+    security(("staff" = [])))]
 pub async fn audit<S: OpsStore>(
     State(state): State<OpsState<S>>,
     caller: OpsCaller,
@@ -208,7 +239,7 @@ pub async fn audit<S: OpsStore>(
     Ok(Json(AuditView { entries, next: next.map(|n| n.to_string()) }))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AuditView {
     pub entries: Vec<AuditEntry>,
     /// `before` for the next (older) page; null on the last.

@@ -222,7 +222,8 @@ fn not_found() -> Response {
     (StatusCode::NOT_FOUND, axum::Json(json!({ "message": "Not Found" }))).into_response()
 }
 
-/// A file of the web app, `/config.json`, or `index.html` for any other path (the app routes it).
+/// A file of the web app, `/config.json`, or `index.html` for any other path (the app routes it;
+/// `staff.html` under `/staff`).
 async fn serve_web(web: &WebApp, path: &str) -> Response {
     let mut response = if path == "/config.json" {
         let mut r = axum::Json(web.config.clone()).into_response();
@@ -237,6 +238,8 @@ async fn serve_web(web: &WebApp, path: &str) -> Response {
             Some(f) => (f, "no-cache"),
             // A missing asset is a 404; any other path is a page of the app.
             None if relative.starts_with("assets/") => return not_found(),
+            // The back office's pages are staff.html's, the portal's index.html's.
+            None if relative == "staff" || relative.starts_with("staff/") => (web.dist.join("staff.html"), "no-cache"),
             None => (web.dist.join("index.html"), "no-cache"),
         };
         match tokio::fs::read(&file).await {

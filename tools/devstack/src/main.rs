@@ -514,6 +514,11 @@ async fn serve(
                     // Same origin: the gateway passes /cognito on to the stand-in.
                     "userPoolEndpoint": "/cognito",
                 },
+                "staffCognito": {
+                    "userPoolId": staff_pool.user_pool_id,
+                    "userPoolClientId": staff_pool.client_id,
+                    "userPoolEndpoint": "/cognito",
+                },
                 "sellerName": seller,
                 "supportEmail": env_or("SUPPORT_EMAIL", "support@demo-hosting.example"),
             }),

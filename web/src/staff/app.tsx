@@ -1,0 +1,483 @@
+/** The back office: the seller's staff sign in to their own pool and do their billing work —
+ * an account's bills, payments and credit notes, recording a mailed check, issuing a credit note
+ * (above the approval limit: asking for one), and the approvals queue where a second person
+ * decides. What each may do is their roles' permissions, which the API checks; the pages only
+ * leave out what the roles do not allow. */
+import type { ComponentChildren } from 'preact';
+import { useState } from 'preact/hooks';
+import { LocationProvider, Route, Router, useLocation, useRoute } from 'preact-iso';
+import { call } from '../api/client';
+import { doSignIn, authMessage } from '../auth';
+import type { PortalConfig } from '../config';
+import { date, dateTime, invoiceStatus, money } from '../format';
+import { Alert, Button, Failure, Field, Loading, PageTitle, Select, Show, sentence, useAction, useLoad } from '../ui';
+import { REASONS, type ReasonCode, type StaffSchemas, reason, staffApi } from './api';
+
+type Me = StaffSchemas['Me'];
+type Permission = StaffSchemas['Permission'];
+
+const can = (me: Me, p: Permission) => me.permissions.includes(p);
+const accountPath = (id: string) => `/staff/accounts/${encodeURIComponent(id)}`;
+
+export function StaffApp({ config }: { config: PortalConfig }) {
+  const me = useLoad(async () => {
+    const r = await staffApi.GET('/v1/staff/me');
+    if (r.response.status === 401) return null;
+    return call(Promise.resolve(r));
+  }, []);
+  if (me.data === undefined && !me.error) return <Loading />;
+  return (
+    <LocationProvider>
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
+      <header class="top">
+        <div class="top-row">
+          <a class="brand" href="/staff">
+            {config.sellerName} <span class="muted">back office</span>
+          </a>
+          {me.data && <StaffBadge me={me.data} />}
+        </div>
+        {me.data && <StaffNav />}
+      </header>
+      <main id="main">
+        {me.error ? (
+          <Failure error={me.error} />
+        ) : me.data === null ? (
+          <SignIn onDone={() => void me.reload()} />
+        ) : (
+          me.data && (
+            <Router>
+              <Route path="/staff" component={() => <Home me={me.data!} />} />
+              <Route path="/staff/accounts/:id" component={() => <AccountPage me={me.data!} />} />
+              <Route path="/staff/approvals" component={() => <Approvals me={me.data!} />} />
+              <Route default component={() => <PageTitle>Not found</PageTitle>} />
+            </Router>
+          )
+        )}
+      </main>
+    </LocationProvider>
+  );
+}
+
+function StaffNav() {
+  const { path } = useLocation();
+  const current = (href: string) => (href === '/staff' ? path === href || path.startsWith('/staff/accounts') : path.startsWith(href));
+  return (
+    <nav aria-label="Back office">
+      <ul>
+        {[
+          ['/staff', 'Accounts'],
+          ['/staff/approvals', 'Approvals'],
+        ].map(([href, label]) => (
+          <li key={href}>
+            <a href={href} aria-current={current(href!) ? 'page' : undefined}>
+              {label}
+            </a>
+          </li>
+        ))}
+      </ul>
+    </nav>
+  );
+}
+
+function StaffBadge({ me }: { me: Me }) {
+  const signOut = useAction(async () => {
+    const { signOut } = await import('@aws-amplify/auth');
+    await signOut();
+    window.location.assign('/staff');
+  });
+  return (
+    <div class="who">
+      <span class="user">
+        {me.email} <span class="role-badge">{me.roles.map((r) => sentence(r)).join(', ') || 'No role'}</span>
+      </span>
+      <button type="button" class="link" onClick={() => void signOut.run()}>
+        Sign out
+      </button>
+    </div>
+  );
+}
+
+function SignIn({ onDone }: { onDone: () => void }) {
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<string>();
+  const [pending, setPending] = useState(false);
+  return (
+    <>
+      <PageTitle>Staff sign-in</PageTitle>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          setPending(true);
+          setError(undefined);
+          doSignIn(email, password)
+            .then((r) => (r.done ? onDone() : setError('Set a new password with your administrator first.')))
+            .catch((err) => setError(authMessage(err)))
+            .finally(() => setPending(false));
+        }}
+      >
+        <Field label="E-mail" type="email" autoComplete="username" value={email} onValue={setEmail} required />
+        <Field label="Password" type="password" autoComplete="current-password" value={password} onValue={setPassword} required />
+        {error && <Alert>{error}</Alert>}
+        <Button type="submit" pending={pending}>
+          Sign in
+        </Button>
+      </form>
+    </>
+  );
+}
+
+function Home({ me }: { me: Me }) {
+  const { route } = useLocation();
+  const [id, setId] = useState('');
+  const pending = useLoad(() => call(staffApi.GET('/v1/staff/approvals', {})), []);
+  return (
+    <>
+      <PageTitle>Accounts</PageTitle>
+      <form
+        class="toolbar"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (id.trim()) route(accountPath(id.trim()));
+        }}
+      >
+        <Field label="Account id" value={id} onValue={setId} hint="acct_… (as on the bill and its stub)" required />
+        <Button type="submit">Open</Button>
+      </form>
+      {pending.data && (
+        <p data-testid="pending-count">
+          {pending.data.length === 0 ? 'No credit notes are waiting for approval.' : `${pending.data.length} credit note(s) waiting for approval. `}
+          {pending.data.length > 0 && <a href="/staff/approvals">{can(me, 'credit_note:approve') ? 'Decide them' : 'See them'}</a>}
+        </p>
+      )}
+    </>
+  );
+}
+
+type Account = StaffSchemas['AccountView'];
+
+function AccountPage({ me }: { me: Me }) {
+  const { params } = useRoute();
+  const id = params['id']!;
+  const account = useLoad(
+    () => call(staffApi.GET('/v1/staff/accounts/{account_id}', { params: { path: { account_id: id } } })),
+    [id],
+  );
+  const audit = useLoad(
+    () => call(staffApi.GET('/v1/staff/accounts/{account_id}/audit', { params: { path: { account_id: id }, query: { limit: 20 } } })),
+    [id],
+  );
+  const changed = () => {
+    void account.reload();
+    void audit.reload();
+  };
+  return (
+    <Show load={account}>
+      {(a) => (
+        <>
+          <PageTitle>{a.name}</PageTitle>
+          <dl class="pairs">
+            <dt>Account</dt>
+            <dd>{a.account_id}</dd>
+            <dt>Billed by</dt>
+            <dd>{a.billing_mode === 'invoice' ? 'Invoice (contract)' : 'Card'}</dd>
+            <dt>Balance due</dt>
+            <dd class="strong" data-testid="staff-balance">
+              {money(a.balance_due)}
+            </dd>
+            {a.contract && (
+              <>
+                <dt>Next bill</dt>
+                <dd>{date(a.contract.next_bill_date)}</dd>
+                <dt>Account credit</dt>
+                <dd>{money(a.contract.credit)}</dd>
+              </>
+            )}
+          </dl>
+          <Bills account={a} />
+          {can(me, 'payment:record') && <RecordCheck account={a} onDone={changed} />}
+          {can(me, 'credit_note:create') && <CreditNote account={a} onDone={changed} />}
+          <section aria-labelledby="notes">
+            <h2 id="notes">Credit notes</h2>
+            {a.credit_notes.length === 0 ? (
+              <p>None.</p>
+            ) : (
+              <ul class="plain">
+                {a.credit_notes.map((n) => (
+                  <li key={n.id}>
+                    {n.number}: {money(n.amount)} on {n.invoice_id}, {n.reason} ({n.created_by})
+                  </li>
+                ))}
+              </ul>
+            )}
+          </section>
+          <section aria-labelledby="audit">
+            <h2 id="audit">Audit trail</h2>
+            <Show load={audit}>
+              {(page) => (
+                <ul class="plain" data-testid="staff-audit">
+                  {page.entries.map((e) => (
+                    <li key={e.id}>
+                      {dateTime(e.at)}: {e.actor.email ?? e.actor.user_id}, {e.action.replace(/[._]/g, ' ')}
+                      {e.reason && ` (${e.reason.code.replace(/_/g, ' ')}${e.reason.text ? `: ${e.reason.text}` : ''})`}
+                    </li>
+                  ))}
+                </ul>
+              )}
+            </Show>
+          </section>
+        </>
+      )}
+    </Show>
+  );
+}
+
+function Bills({ account }: { account: Account }) {
+  return (
+    <section aria-labelledby="bills">
+      <h2 id="bills">Bills</h2>
+      {account.invoices.length === 0 ? (
+        <p>No bills yet.</p>
+      ) : (
+        <table class="stack">
+          <caption class="sr-only">Bills, newest first</caption>
+          <thead>
+            <tr>
+              <th scope="col">Bill</th>
+              <th scope="col">Status</th>
+              <th scope="col">Due</th>
+              <th scope="col" class="num">
+                Total
+              </th>
+              <th scope="col" class="num">
+                Still due
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {account.invoices.map((i) => (
+              <tr key={i.id}>
+                <td data-label="Bill">{i.number ?? i.id}</td>
+                <td data-label="Status">{invoiceStatus(i.status)}</td>
+                <td data-label="Due">{date(i.due_date) || '—'}</td>
+                <td data-label="Total" class="num">
+                  {money(i.total)}
+                </td>
+                <td data-label="Still due" class="num">
+                  {money(i.amount_remaining)}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+/** The open bills, oldest due first (what a check usually pays first). */
+const openBills = (a: Account): [string, string][] =>
+  a.invoices
+    .filter((i) => i.status === 'open')
+    .sort((x, y) => (x.due_date ?? '').localeCompare(y.due_date ?? ''))
+    .map((i) => [i.id, `${i.number ?? i.id} (${money(i.amount_remaining)} still due)`]);
+
+function ReasonFields({
+  code,
+  setCode,
+  text,
+  setText,
+}: {
+  code: ReasonCode;
+  setCode: (c: ReasonCode) => void;
+  text: string;
+  setText: (t: string) => void;
+}) {
+  return (
+    <>
+      <Select<ReasonCode> label="Reason" value={code} options={REASONS} onValue={setCode} />
+      <Field label="Reason, in words" value={text} onValue={setText} maxLength={500} hint="Kept in the account's audit trail" />
+    </>
+  );
+}
+
+function Form({ title, id, children }: { title: string; id: string; children: ComponentChildren }) {
+  return (
+    <section aria-labelledby={id} class="card">
+      <h2 id={id}>{title}</h2>
+      {children}
+    </section>
+  );
+}
+
+function RecordCheck({ account, onDone }: { account: Account; onDone: () => void }) {
+  const bills = openBills(account);
+  const [invoice, setInvoice] = useState(bills[0]?.[0] ?? '');
+  const [amount, setAmount] = useState('');
+  const [check, setCheck] = useState('');
+  const [received, setReceived] = useState(new Date().toISOString().slice(0, 10));
+  const [code, setCode] = useState<ReasonCode>('payment_received');
+  const [text, setText] = useState('');
+  const [done, setDone] = useState<string>();
+  const record = useAction(async () => {
+    const r = await call(
+      staffApi.POST('/v1/staff/accounts/{account_id}/invoices/{invoice_id}/payments', {
+        params: { path: { account_id: account.account_id, invoice_id: invoice }, header: reason(code, text) },
+        body: { amount: amount.trim(), check_number: check.trim(), received_on: received },
+      }),
+    );
+    setDone(
+      r.status === 'already_recorded'
+        ? `Check ${check} was recorded before; nothing changed.`
+        : `Check ${check} recorded: ${money(r.invoice.amount_remaining)} still due on it; balance due ${money(r.balance_due)}.`,
+    );
+    setAmount('');
+    setCheck('');
+    onDone();
+  });
+  if (bills.length === 0) return null;
+  return (
+    <Form title="Record a check" id="record-check">
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          setDone(undefined);
+          void record.run();
+        }}
+      >
+        <Select label="Bill" value={invoice} options={bills} onValue={setInvoice} />
+        <Field label="Amount" inputMode="numeric" value={amount} onValue={setAmount} error={record.error?.field('amount')} required />
+        <Field label="Check number" value={check} onValue={setCheck} error={record.error?.field('check_number')} required />
+        <Field label="Received on" type="date" value={received} onValue={setReceived} required />
+        <ReasonFields code={code} setCode={setCode} text={text} setText={setText} />
+        {done && <Alert kind="success">{done}</Alert>}
+        <Failure error={record.error} />
+        <Button type="submit" pending={record.pending}>
+          Record the check
+        </Button>
+      </form>
+    </Form>
+  );
+}
+
+function CreditNote({ account, onDone }: { account: Account; onDone: () => void }) {
+  const bills = openBills(account);
+  const [invoice, setInvoice] = useState(bills[0]?.[0] ?? '');
+  const [amount, setAmount] = useState('');
+  const [printed, setPrinted] = useState('');
+  const [code, setCode] = useState<ReasonCode>('service_credit');
+  const [text, setText] = useState('');
+  const [done, setDone] = useState<string>();
+  const issue = useAction(async () => {
+    const r = await call(
+      staffApi.POST('/v1/staff/accounts/{account_id}/invoices/{invoice_id}/credit-notes', {
+        params: { path: { account_id: account.account_id, invoice_id: invoice }, header: reason(code, text) },
+        body: { amount: amount.trim(), reason: printed.trim() },
+      }),
+    );
+    setDone(
+      r.status === 'issued'
+        ? `Credit note ${r.credit_note.number} issued for ${money(r.credit_note.amount)}.`
+        : `Above the approval limit: ${money(r.approval.amount)} waits for a second person's approval.`,
+    );
+    setAmount('');
+    onDone();
+  });
+  if (bills.length === 0) return null;
+  return (
+    <Form title="Credit note" id="credit-note">
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          setDone(undefined);
+          void issue.run();
+        }}
+      >
+        <Select label="Bill" value={invoice} options={bills} onValue={setInvoice} />
+        <Field label="Amount" inputMode="numeric" value={amount} onValue={setAmount} error={issue.error?.field('amount')} required />
+        <Field label="What the credit note says" value={printed} onValue={setPrinted} error={issue.error?.field('reason')} required />
+        <ReasonFields code={code} setCode={setCode} text={text} setText={setText} />
+        {done && <Alert kind="success">{done}</Alert>}
+        <Failure error={issue.error} />
+        <Button type="submit" pending={issue.pending}>
+          Issue the credit note
+        </Button>
+      </form>
+    </Form>
+  );
+}
+
+function Approvals({ me }: { me: Me }) {
+  const queue = useLoad(() => call(staffApi.GET('/v1/staff/approvals', {})), []);
+  return (
+    <>
+      <PageTitle>Approvals</PageTitle>
+      <p class="muted">
+        Credit notes above the approval limit
+        {me.credit_note_approval_limit ? ` (${me.credit_note_approval_limit})` : ''} wait here for a second person. Nobody approves their own.
+      </p>
+      <Show load={queue}>
+        {(items) =>
+          items.length === 0 ? (
+            <p>Nothing is waiting.</p>
+          ) : (
+            <ul class="cards" data-testid="approvals">
+              {items.map((a) => (
+                <ApprovalCard key={a.id} a={a} me={me} onDone={() => void queue.reload()} />
+              ))}
+            </ul>
+          )
+        }
+      </Show>
+    </>
+  );
+}
+
+function ApprovalCard({ a, me, onDone }: { a: StaffSchemas['Approval']; me: Me; onDone: () => void }) {
+  const [note, setNote] = useState('');
+  const [done, setDone] = useState<string>();
+  const path = { params: { path: { approval_id: a.id } } };
+  const approve = useAction(async () => {
+    const r = await call(staffApi.POST('/v1/staff/approvals/{approval_id}/approve', { ...path, body: note.trim() ? { note: note.trim() } : {} }));
+    setDone(`Approved: credit note ${r.credit_note.number} issued.`);
+    onDone();
+  });
+  const reject = useAction(async () => {
+    await call(staffApi.POST('/v1/staff/approvals/{approval_id}/reject', { ...path, body: { note: note.trim() } }));
+    setDone('Rejected.');
+    onDone();
+  });
+  const own = a.requested_by_email === me.email;
+  return (
+    <li class="card">
+      <h2>
+        {money(a.amount)} on {a.invoice_number ?? a.invoice_id}
+      </h2>
+      <p>
+        <a href={accountPath(a.account_id)}>{a.account_id}</a>: “{a.description}”
+      </p>
+      <p class="muted">
+        Asked by {a.requested_by_email} on {dateTime(a.requested_at)}, {a.reason.code.replace(/_/g, ' ')}
+        {a.reason.text ? `: ${a.reason.text}` : ''}
+      </p>
+      {can(me, 'credit_note:approve') && !own && (
+        <>
+          <Field label="Note (needed to reject)" value={note} onValue={setNote} maxLength={500} />
+          <p class="actions">
+            <Button pending={approve.pending} onClick={() => void approve.run()}>
+              Approve
+            </Button>
+            <Button kind="danger" pending={reject.pending} onClick={() => void reject.run()}>
+              Reject
+            </Button>
+          </p>
+        </>
+      )}
+      {own && <p>You asked for this one: another approver decides it.</p>}
+      {done && <Alert kind="success">{done}</Alert>}
+      <Failure error={approve.error ?? reject.error} />
+    </li>
+  );
+}
