@@ -26,6 +26,32 @@ pub mod testing {
         let bytes = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
         (status, serde_json::from_slice(&bytes).unwrap_or_default(), retry)
     }
+
+    /// Every `$ref` of an OpenAPI document, and those that name no schema it defines (a
+    /// generated client is only as good as its document).
+    pub fn schema_refs(doc: &serde_json::Value) -> (Vec<String>, Vec<String>) {
+        fn refs(v: &serde_json::Value, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    if let Some(serde_json::Value::String(r)) = m.get("$ref") {
+                        out.push(r.clone());
+                    }
+                    m.values().for_each(|v| refs(v, out));
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+                _ => {}
+            }
+        }
+        let defined = doc["components"]["schemas"].as_object().cloned().unwrap_or_default();
+        let mut found = Vec::new();
+        refs(doc, &mut found);
+        let missing = found
+            .iter()
+            .filter(|r| r.strip_prefix("#/components/schemas/").is_none_or(|name| !defined.contains_key(name)))
+            .cloned()
+            .collect();
+        (found, missing)
+    }
 }
 
 pub use body::{BodyRejection, JsonBody, OptionalJson, body_error};
