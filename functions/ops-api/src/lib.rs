@@ -31,8 +31,8 @@ use axum::Router;
 use axum::routing::{MethodRouter, get, post, put};
 use bill_run::BillRun;
 use billing_domain::ports::{
-    ApprovalStore, AuditReader, BillRunStore, BillingReader, ContractAdmin, CreditNoteReader, MemberWriter,
-    ParkedEventsAdmin, ReceivablesReader, UsageWriter,
+    AccountSearch, ApprovalStore, AuditReader, BillRunStore, BillingReader, ContractAdmin, CreditNoteReader,
+    MemberWriter, ParkedEventsAdmin, ReceivablesReader, UsageWriter,
 };
 use billing_domain::staff::Permission;
 
@@ -50,6 +50,7 @@ pub trait OpsStore:
     + ApprovalStore
     + CreditNoteReader
     + AuditReader
+    + AccountSearch
     + 'static
 {
 }
@@ -64,6 +65,7 @@ impl<
         + ApprovalStore
         + CreditNoteReader
         + AuditReader
+        + AccountSearch
         + 'static,
 > OpsStore for T
 {
@@ -145,6 +147,7 @@ fn seller_routes<S: OpsStore>() -> Router<OpsState<S>> {
         .route("/cohorts/{cohort_id}", g(put(ops::put_cohort::<S>), P::CatalogManage))
         .route("/cohorts/{cohort_id}/accounts", g(post(ops::import::<S>), P::CatalogManage))
         .route("/bill-runs", g(post(ops::bill_run::<S>), P::BillRunPreview))
+        .route("/accounts", g(get(staff::search::<S>), P::AccountRead))
         .route("/accounts/{account_id}", g(get(ops::account::<S>), P::AccountRead))
         .route("/accounts/{account_id}/audit", g(get(staff::audit::<S>), P::AccountRead))
         .route("/accounts/{account_id}/members", g(post(ops::invite::<S>), P::MemberManage))

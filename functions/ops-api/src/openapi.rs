@@ -35,6 +35,7 @@ are strings in the currency's units (`\"12.50\"`)."
     ),
     paths(
         crate::staff::me,
+        crate::staff::search,
         crate::ops::account,
         crate::staff::audit,
         crate::ledger::record_payment,

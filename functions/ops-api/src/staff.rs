@@ -245,3 +245,44 @@ pub struct AuditView {
     /// `before` for the next (older) page; null on the last.
     pub next: Option<String>,
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchQuery {
+    pub q: Option<String>,
+    pub limit: Option<u16>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SearchResult {
+    pub accounts: Vec<billing_domain::ports::AccountHit>,
+}
+
+/// `GET …/accounts?q=&limit=`: accounts by id, by one of their invoice numbers, or by the start of
+/// their name (two letters at least; case and punctuation aside). An index, not a scan.
+#[utoipa::path(get, path = "/v1/staff/accounts", operation_id = "staff_search", tag = "staff",
+    params(("q" = String, Query, description = "An account id, an invoice number, or the start of a name"),
+        ("limit" = Option<u16>, Query, description = "1 to 50, default 20")),
+    responses((status = 200, body = SearchResult), (status = 400, body = crate::openapi::ErrorBody, description = "no `q` (`invalid_parameter`)"),
+        (status = 401, body = crate::openapi::ErrorBody, description = "not a staff token (`staff_only`)"),
+        (status = 403, body = crate::openapi::ErrorBody, description = "the roles lack the permission (`forbidden`)")),
+    security(("staff" = [])))]
+pub async fn search<S: OpsStore>(
+    State(state): State<OpsState<S>>,
+    caller: OpsCaller,
+    query: Result<Query<SearchQuery>, axum::extract::rejection::QueryRejection>,
+) -> OpsResult<Json<SearchResult>> {
+    caller.require(Permission::AccountRead)?;
+    let Query(q) = query.map_err(|e| OpsError::InvalidParameter(e.body_text()))?;
+    let text = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()).ok_or_else(|| {
+        OpsError::InvalidParameter("q is required: an account id, an invoice number or the start of a name".into())
+    })?;
+    if text.chars().count() > 200 {
+        return Err(OpsError::InvalidParameter("q must be at most 200 characters".into()));
+    }
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=50).contains(&limit) {
+        return Err(OpsError::InvalidParameter("limit must be 1 to 50".into()));
+    }
+    Ok(Json(SearchResult { accounts: state.store.search_accounts(text, limit).await? }))
+}

@@ -480,6 +480,28 @@ pub trait CreditNoteReader: Send + Sync {
     async fn credit_note(&self, account: &AccountId, id: &str) -> Result<Option<CreditNote>>;
 }
 
+/// An account a back-office search found, and what matched.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AccountHit {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub account_id: AccountId,
+    pub name: String,
+    /// `id`, `name` (its name starts with the query) or `invoice` (one of its bills has this number).
+    pub matched: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoice_number: Option<String>,
+}
+
+/// The back office's account search (`gsi3`: names by their first letters, invoices by number;
+/// an account id is a `GetItem`): queries, never a scan.
+#[async_trait]
+pub trait AccountSearch: Send + Sync {
+    /// Accounts whose id or one of whose invoice numbers is `query`, or whose name starts with it
+    /// (case and punctuation aside; at least two letters); at most `limit`.
+    async fn search_accounts(&self, query: &str, limit: u16) -> Result<Vec<AccountHit>>;
+}
+
 /// Four-eyes requests (the `APPROVALS` partition), each written with its account's audit entry.
 #[async_trait]
 pub trait ApprovalStore: Send + Sync {

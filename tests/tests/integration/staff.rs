@@ -101,6 +101,7 @@ async fn every_staff_route_for_every_role_is_allowed_or_refused_with_403_changin
         ("PUT", "/v1/staff/cohorts/dc2".into(), Some(json!({"name": "DC2", "go_live": today})), "catalog:manage"),
         ("POST", "/v1/staff/bill-runs".into(), Some(json!({"mode": "dry_run", "date": today})), "bill_run:preview"),
         ("POST", "/v1/staff/bill-runs".into(), Some(json!({"mode": "finalize", "date": today})), "bill_run:finalize"),
+        ("GET", "/v1/staff/accounts?q=staff".into(), None, "account:read"),
         ("GET", a.into(), None, "account:read"),
         ("GET", format!("{a}/audit"), None, "account:read"),
         (
@@ -302,4 +303,57 @@ async fn a_credit_note_over_the_limit_waits_for_a_second_person() {
         .find(|e| e["action"] == "invoice.credit_note_issued" && e["actor"]["user_id"] == "staff:approver-1")
         .unwrap();
     assert_eq!(issued["reason"]["code"], "service_credit", "the request's reason");
+}
+
+#[tokio::test]
+async fn accounts_are_found_by_id_invoice_number_and_the_start_of_their_name() {
+    let s = Stack::new().await;
+    let bill = billed_account(&s, "acct_searchme").await;
+    for name in ["Acme Hosting", "ACME-Labs GmbH", "Acorn Data", "Zed & Co."] {
+        s.account_of(&integration_tests::User::new(&format!("owner-{}", name.len())), name).await;
+    }
+    let clerk = StaffUser::new("clerk-1", &["clerk"]);
+    let find = |q: &str| format!("/v1/staff/accounts?q={q}");
+    let names = |r: &integration_tests::Reply| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = r.body["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| (a["name"].as_str().unwrap().to_owned(), a["matched"].as_str().unwrap().to_owned()))
+            .collect();
+        v.sort();
+        v
+    };
+    // The start of the name, whatever the case and punctuation.
+    let r = s.staff(&clerk, "GET", &find("acme"), None, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(names(&r), [("ACME-Labs GmbH".into(), "name".into()), ("Acme Hosting".into(), "name".into())]);
+    assert_eq!(
+        names(&s.staff(&clerk, "GET", &find("ACME%20l"), None, None).await),
+        [("ACME-Labs GmbH".into(), "name".into())]
+    );
+    assert_eq!(s.staff(&clerk, "GET", &find("ac"), None, None).await.body["accounts"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        s.staff(&clerk, "GET", &find("a"), None, None).await.body["accounts"],
+        json!([]),
+        "one letter finds no names"
+    );
+    assert_eq!(
+        s.staff(&clerk, "GET", &find("ac&limit=1"), None, None).await.body["accounts"].as_array().unwrap().len(),
+        1
+    );
+    // An account id, an invoice number.
+    let r = s.staff(&clerk, "GET", &find("acct_searchme"), None, None).await;
+    assert_eq!(names(&r), [("Staff Test Hosting".into(), "id".into())]);
+    let number = s.ops("GET", "/v1/ops/accounts/acct_searchme", None).await.body["invoices"][0]["number"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = s.staff(&clerk, "GET", &find(&number), None, None).await;
+    assert_eq!(names(&r), [("Staff Test Hosting".into(), "invoice".into())], "{bill}");
+    assert_eq!(r.body["accounts"][0]["invoice_number"], json!(number));
+    for bad in ["", "?q=", "?q=ac&limit=0", "?q=ac&limit=51", "?q=ac&sort=name"] {
+        let r = s.staff(&clerk, "GET", &format!("/v1/staff/accounts{bad}"), None, None).await;
+        assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "invalid_parameter"), "{bad}");
+    }
 }

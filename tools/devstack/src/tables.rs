@@ -161,7 +161,7 @@ mod tests {
         let billing = specs.iter().find(|s| s.logical_id == "BillingTable").expect("BillingTable");
         let keys: Vec<_> = billing.key_schema.iter().map(|k| (k.attribute_name(), k.key_type().as_str())).collect();
         assert_eq!(keys, [("pk", "HASH"), ("sk", "RANGE")]);
-        assert_eq!(billing.gsis.len(), 2);
+        assert_eq!(billing.gsis.len(), 3);
         assert_eq!(billing.gsis[0].index_name(), "gsi1");
         assert_eq!(billing.stream, Some(StreamViewType::NewAndOldImages));
         assert_eq!(billing.ttl_attribute.as_deref(), Some("expires_at"));
@@ -174,10 +174,15 @@ mod tests {
         let billing = parse_template(&yaml).unwrap().into_iter().find(|s| s.logical_id == "BillingTable").unwrap();
         assert_eq!(billing.key_schema[0].attribute_name(), keys::PK);
         assert_eq!(billing.key_schema[1].attribute_name(), keys::SK);
-        let gsi = &billing.gsis[0];
-        assert_eq!(gsi.index_name(), keys::GSI1);
-        assert_eq!(gsi.key_schema()[0].attribute_name(), keys::GSI1_PK);
-        assert_eq!(gsi.key_schema()[1].attribute_name(), keys::GSI1_SK);
+        for (gsi, (name, pk, sk)) in billing.gsis.iter().zip([
+            (keys::GSI1, keys::GSI1_PK, keys::GSI1_SK),
+            (keys::GSI2, keys::GSI2_PK, keys::GSI2_SK),
+            (keys::GSI3, keys::GSI3_PK, keys::GSI3_SK),
+        ]) {
+            assert_eq!(gsi.index_name(), name);
+            assert_eq!(gsi.key_schema()[0].attribute_name(), pk);
+            assert_eq!(gsi.key_schema()[1].attribute_name(), sk);
+        }
         assert_eq!(billing.ttl_attribute.as_deref(), Some(keys::EXPIRES_AT));
     }
 }

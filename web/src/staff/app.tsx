@@ -129,23 +129,47 @@ function SignIn({ onDone }: { onDone: () => void }) {
   );
 }
 
+const MATCHED: Record<string, string> = { id: 'account id', name: 'name', invoice: 'invoice number' };
+
 function Home({ me }: { me: Me }) {
-  const { route } = useLocation();
-  const [id, setId] = useState('');
+  const [q, setQ] = useState('');
+  const [asked, setAsked] = useState('');
   const pending = useLoad(() => call(staffApi.GET('/v1/staff/approvals', {})), []);
+  const found = useLoad(
+    async () => (asked ? call(staffApi.GET('/v1/staff/accounts', { params: { query: { q: asked } } })) : null),
+    [asked],
+  );
   return (
     <>
       <PageTitle>Accounts</PageTitle>
       <form
         class="toolbar"
+        role="search"
         onSubmit={(e) => {
           e.preventDefault();
-          if (id.trim()) route(accountPath(id.trim()));
+          setAsked(q.trim());
         }}
       >
-        <Field label="Account id" value={id} onValue={setId} hint="acct_… (as on the bill and its stub)" required />
-        <Button type="submit">Open</Button>
+        <Field label="Find an account" value={q} onValue={setQ} hint="Its id (acct_…), an invoice number, or the start of its name" required />
+        <Button type="submit">Search</Button>
       </form>
+      {found.error && <Failure error={found.error} />}
+      {found.data && (
+        <section aria-labelledby="found">
+          <h2 id="found">{found.data.accounts.length === 0 ? `Nothing found for “${asked}”` : `Found for “${asked}”`}</h2>
+          <ul class="plain" data-testid="search-results">
+            {found.data.accounts.map((a) => (
+              <li key={a.account_id}>
+                <a href={accountPath(a.account_id)}>{a.name || a.account_id}</a>{' '}
+                <span class="muted">
+                  {a.account_id}, by {MATCHED[a.matched] ?? a.matched}
+                  {a.invoice_number ? ` ${a.invoice_number}` : ''}
+                </span>
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
       {pending.data && (
         <p data-testid="pending-count">
           {pending.data.length === 0 ? 'No credit notes are waiting for approval.' : `${pending.data.length} credit note(s) waiting for approval. `}

@@ -21,6 +21,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/staff/accounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * `GET …/accounts?q=&limit=`: accounts by id, by one of their invoice numbers, or by the start of
+         *     their name (two letters at least; case and punctuation aside). An index, not a scan.
+         */
+        get: operations["staff_search"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/staff/accounts/{account_id}": {
         parameters: {
             query?: never;
@@ -160,6 +180,14 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description An account a back-office search found, and what matched. */
+        AccountHit: {
+            account_id: string;
+            name: string;
+            /** @description `id`, `name` (its name starts with the query) or `invoice` (one of its bills has this number). */
+            matched: string;
+            invoice_number?: string | null;
+        };
         /** @description A customer account (the party that is billed), e.g. `acct_0193…`. */
         AccountId: string;
         AccountView: {
@@ -388,6 +416,9 @@ export interface components {
          * @enum {string}
          */
         Role: "clerk" | "approver" | "admin";
+        SearchResult: {
+            accounts: components["schemas"]["AccountHit"][];
+        };
         /** @description A signed-in staff member. */
         StaffMember: {
             /** @description The staff pool's `sub`. */
@@ -444,6 +475,57 @@ export interface operations {
             };
             /** @description not a staff token (`staff_only`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staff_search: {
+        parameters: {
+            query: {
+                /** @description An account id, an invoice number, or the start of a name */
+                q: string;
+                /** @description 1 to 50, default 20 */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchResult"];
+                };
+            };
+            /** @description no `q` (`invalid_parameter`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not a staff token (`staff_only`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the roles lack the permission (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

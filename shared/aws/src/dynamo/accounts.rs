@@ -28,6 +28,7 @@ pub(super) fn account_item(account: &Account) -> Result<Item> {
     item.remove(BALANCE_DUE);
     let minor = account.balance_due.to_minor().map_err(|e| Error::Corrupt(format!("balance due: {e}")))?;
     item.insert(BALANCE_DUE_MINOR.into(), n(minor));
+    super::index_name(&mut item, account);
     Ok(item)
 }
 
@@ -181,6 +182,7 @@ impl AccountWriter for DynamoStore {
         // count kept by member writes, the balance kept by invoice writes) untouched.
         let mut item = to_item(after)?;
         item.remove(BALANCE_DUE);
+        super::index_name(&mut item, after);
         let mut update = Update::builder()
             .table_name(&self.table)
             .key(PK, s(account_pk(&after.id)))

@@ -83,6 +83,7 @@ impl DynamoStore {
         }
         item.insert("billed_by".into(), s("contract"));
         super::index_receivable(&mut item, invoice);
+        super::index_number(&mut item, invoice);
         self.projection_put(item, previous)
     }
 

@@ -12,6 +12,10 @@ pub const GSI1_SK: &str = "gsi1sk";
 pub const GSI2: &str = "gsi2";
 pub const GSI2_PK: &str = "gsi2pk";
 pub const GSI2_SK: &str = "gsi2sk";
+
+pub const GSI3: &str = "gsi3";
+pub const GSI3_PK: &str = "gsi3pk";
+pub const GSI3_SK: &str = "gsi3sk";
 /// A subscription's stamp time in epoch seconds (N), beside its `stamp`: what a write conditioned
 /// on "older than this event" compares.
 pub const STAMP_AT: &str = "stamp_at";
@@ -257,4 +261,26 @@ pub const APPROVAL_PREFIX: &str = "APPROVAL#";
 
 pub fn approval_sk(id: &str) -> String {
     format!("{APPROVAL_PREFIX}{id}")
+}
+
+/// A name as the search compares it: lower case, letters and digits, one space between words.
+pub fn search_text(name: &str) -> String {
+    let lowered: String =
+        name.chars().flat_map(char::to_lowercase).map(|c| if c.is_alphanumeric() { c } else { ' ' }).collect();
+    lowered.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The name search's partition: its first two characters (a one-letter name pads with `_`).
+pub fn name_search_gsi3pk(normalized: &str) -> String {
+    let head: String = normalized.chars().chain(std::iter::repeat('_')).take(2).collect();
+    format!("NAME#{head}")
+}
+
+pub fn name_search_gsi3sk(normalized: &str, account: &AccountId) -> String {
+    format!("{normalized}#{account}")
+}
+
+/// An invoice by its number (numbers are unique per seller).
+pub fn number_gsi3pk(number: &str) -> String {
+    format!("NUMBER#{number}")
 }

@@ -86,6 +86,23 @@ fn index_receivable(item: &mut Item, invoice: &billing_domain::invoice::Invoice)
     }
 }
 
+/// Puts a numbered invoice in the search index (`gsi3`: by number).
+fn index_number(item: &mut Item, invoice: &billing_domain::invoice::Invoice) {
+    if let Some(number) = &invoice.number {
+        item.insert(GSI3_PK.into(), s(number_gsi3pk(number)));
+        item.insert(GSI3_SK.into(), s(invoice.account_id.to_string()));
+    }
+}
+
+/// Puts an account in the search index (`gsi3`: by its name's first letters).
+fn index_name(item: &mut Item, account: &billing_domain::Account) {
+    let normalized = search_text(&account.name);
+    if !normalized.is_empty() {
+        item.insert(GSI3_PK.into(), s(name_search_gsi3pk(&normalized)));
+        item.insert(GSI3_SK.into(), s(name_search_gsi3sk(&normalized, &account.id)));
+    }
+}
+
 fn to_attribute<T: Serialize>(value: &T) -> Result<AttributeValue> {
     serde_dynamo::to_attribute_value(value).map_err(|e| Error::Corrupt(format!("cannot serialize: {e}")))
 }

@@ -239,6 +239,7 @@ impl ProcessorEvents for DynamoStore {
             item.insert(GSI1_PK.into(), s(invoices_gsi1pk(&after.account_id)));
             item.insert(GSI1_SK.into(), s(invoice_gsi1sk(after.created, &after.id)));
             super::index_receivable(&mut item, after);
+            super::index_number(&mut item, after);
             invoice_index = Some(items.len());
             items.push(self.projection_put(item, before.map(|b| &b.stamp))?);
 

@@ -11,7 +11,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 
 use super::keys::*;
-use super::{DynamoStore, from_item, s};
+use super::{DynamoStore, Item, from_item, s, unavailable};
+use billing_domain::ports::AccountReader;
 
 /// What the index projects of an invoice.
 #[derive(Deserialize)]
@@ -97,5 +98,85 @@ impl ReceivablesReader for DynamoStore {
             .flatten()
             .map(|item| super::accounts::account_from_item(item).map(|a| (a.id, a.name)))
             .collect()
+    }
+}
+
+#[async_trait]
+impl billing_domain::ports::AccountSearch for DynamoStore {
+    async fn search_accounts(&self, query: &str, limit: u16) -> Result<Vec<billing_domain::ports::AccountHit>> {
+        use billing_domain::ports::AccountHit;
+        let query = query.trim();
+        let normalized = search_text(query);
+        let by_id = async {
+            match query.parse::<AccountId>() {
+                Ok(id) => self.account(&id).await,
+                Err(_) => Ok(None),
+            }
+        };
+        let by_number = async {
+            if query.is_empty() || query.len() > 64 {
+                return Ok(vec![]);
+            }
+            let q = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI3)
+                .key_condition_expression("gsi3pk = :pk")
+                .expression_attribute_values(":pk", s(number_gsi3pk(query)))
+                .limit(10);
+            let items: Vec<Item> = q.send().await.map_err(unavailable)?.items.unwrap_or_default();
+            Ok::<_, Error>(
+                items
+                    .iter()
+                    .filter_map(|i| {
+                        let account = i.get("account_id")?.as_s().ok()?.parse::<AccountId>().ok()?;
+                        Some((account, i.get("number")?.as_s().ok()?.clone()))
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let by_name = async {
+            if normalized.chars().count() < 2 {
+                return Ok(vec![]);
+            }
+            let q = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI3)
+                .key_condition_expression("gsi3pk = :pk AND begins_with(gsi3sk, :prefix)")
+                .expression_attribute_values(":pk", s(name_search_gsi3pk(&normalized)))
+                .expression_attribute_values(":prefix", s(normalized.clone()))
+                .limit(i32::from(limit));
+            let items: Vec<Item> = q.send().await.map_err(unavailable)?.items.unwrap_or_default();
+            Ok::<_, Error>(
+                items
+                    .iter()
+                    .filter_map(|i| {
+                        let id = i.get("id")?.as_s().ok()?.parse::<AccountId>().ok()?;
+                        Some((id, i.get("name")?.as_s().ok()?.clone()))
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let (account, numbered, named) = futures::try_join!(by_id, by_number, by_name)?;
+        let mut hits: Vec<AccountHit> = Vec::new();
+        if let Some(a) = account {
+            hits.push(AccountHit { account_id: a.id, name: a.name, matched: "id", invoice_number: None });
+        }
+        let ids: Vec<AccountId> = numbered.iter().map(|(a, _)| a.clone()).collect();
+        let names = if ids.is_empty() { HashMap::new() } else { self.account_names(&ids).await? };
+        for (account_id, number) in numbered {
+            let name = names.get(&account_id).cloned().unwrap_or_default();
+            hits.push(AccountHit { account_id, name, matched: "invoice", invoice_number: Some(number) });
+        }
+        for (account_id, name) in named {
+            hits.push(AccountHit { account_id, name, matched: "name", invoice_number: None });
+        }
+        let mut seen = std::collections::HashSet::new();
+        hits.retain(|h| seen.insert(h.account_id.clone()));
+        hits.truncate(usize::from(limit));
+        Ok(hits)
     }
 }
