@@ -63,6 +63,15 @@ cargo build --locked --release -p devstack --bin bench-invoice-list
   MOTO_STOCK_INDEX_QUERY=1 target/release/bench-invoice-list --sizes 1000,10000,100000 --samples 5
 } | tee -a docs/performance.md || status=1
 
+# The back office's account search while the table fills with 1,000 → 100,000 accounts.
+cargo build --locked --release -p devstack --bin bench-account-search
+{
+  echo
+  echo "## Back-office account search as the table grows (stand-in)"
+  echo
+  target/release/bench-account-search --sizes 1000,10000,100000
+} | tee -a docs/performance.md || status=1
+
 # The web app: bundle size and time to the balance (bench/web.sh).
 bench/web.sh || status=1
 exit "$status"
