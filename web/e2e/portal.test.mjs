@@ -667,6 +667,19 @@ describe('sign-in as Amplify does it', { concurrency: false }, () => {
     assert.match(await approver.getByTestId('staff-audit').innerText(), /approver@seller\.example, invoice credit note issued \(service credit: outage ticket 4411\)/);
     await check(approver, 'staff-account-desk');
 
+    // Receivables, aged, at both widths; the CSV parses and names the account.
+    await approver.goto(`${stack.base}/staff/receivables`);
+    await approver.getByTestId('aging').waitFor();
+    assert.match(await approver.getByTestId('aging').innerText(), /Demo Colocation Tenant GmbH/);
+    await check(approver, 'staff-receivables');
+    const [csvFile] = await Promise.all([approver.waitForEvent('download'), approver.getByRole('button', { name: 'Download CSV' }).click()]);
+    const rows = readFileSync(await csvFile.path(), 'utf8').trim().split(/\r?\n/);
+    assert.match(rows[0], /^account_id,/, rows[0]);
+    assert.ok(rows.some((r) => r.startsWith('acct_democontract,')), rows.join('\n'));
+    await clerk.goto(`${stack.base}/staff/receivables`);
+    await clerk.getByTestId('aging').waitFor();
+    await check(clerk, 'staff-receivables');
+
     // The customer's portal shows the new balance.
     const customerCtx = await context(PHONE);
     const customer = await customerCtx.newPage();

@@ -43,6 +43,7 @@ are strings in the currency's units (`\"12.50\"`)."
         crate::staff::approvals,
         crate::staff::approve,
         crate::staff::reject,
+        crate::receivables::report,
     ),
     modifiers(&StaffAuth),
     tags((name = "staff", description = "The signed-in staff member, the four-eyes queue, audit")),

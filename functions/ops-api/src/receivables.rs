@@ -24,7 +24,7 @@ use billing_domain::staff::Permission;
 /// Receivables read per page of the index.
 const PAGE: u16 = 500;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BucketAmounts {
     pub current: Money,
     pub days_1_30: Money,
@@ -41,7 +41,7 @@ impl From<&Buckets> for BucketAmounts {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AccountAging {
     pub account_id: String,
     pub name: String,
@@ -54,14 +54,14 @@ pub struct AccountAging {
     pub invoices: usize,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CurrencyTotal {
     pub currency: String,
     #[serde(flatten)]
     pub amounts: BucketAmounts,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReceivablesReport {
     pub as_of: NaiveDate,
     /// The most past due first.
@@ -70,6 +70,13 @@ pub struct ReceivablesReport {
 }
 
 /// `GET /v1/ops/receivables?as_of=YYYY-MM-DD` (default today, UTC).
+#[utoipa::path(get, path = "/v1/staff/receivables", operation_id = "staff_receivables", tag = "staff",
+    params(("as_of" = Option<String>, Query, description = "The day the bills are aged on (`YYYY-MM-DD`), default today (UTC)")),
+    responses((status = 200, body = ReceivablesReport, description = "Aging per account and currency, most past due first; with `Accept: text/csv` the same as CSV (formula-safe)"),
+        (status = 400, body = crate::openapi::ErrorBody, description = "`invalid_parameter`"),
+        (status = 401, body = crate::openapi::ErrorBody, description = "not a staff token (`staff_only`)"),
+        (status = 403, body = crate::openapi::ErrorBody, description = "the roles lack the permission (`forbidden`)")),
+    security(("staff" = [])))]
 pub async fn report<S: OpsStore>(
     State(state): State<OpsState<S>>,
     caller: OpsCaller,

@@ -3,10 +3,10 @@
  * (above the approval limit: asking for one), and the approvals queue where a second person
  * decides. What each may do is their roles' permissions, which the API checks; the pages only
  * leave out what the roles do not allow. */
-import type { ComponentChildren } from 'preact';
+import { Fragment, type ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { LocationProvider, Route, Router, useLocation, useRoute } from 'preact-iso';
-import { call } from '../api/client';
+import { call, failure } from '../api/client';
 import { doSignIn, authMessage } from '../auth';
 import type { PortalConfig } from '../config';
 import { date, dateTime, invoiceStatus, money } from '../format';
@@ -51,6 +51,7 @@ export function StaffApp({ config }: { config: PortalConfig }) {
               <Route path="/staff" component={() => <Home me={me.data!} />} />
               <Route path="/staff/accounts/:id" component={() => <AccountPage me={me.data!} />} />
               <Route path="/staff/approvals" component={() => <Approvals me={me.data!} />} />
+              <Route path="/staff/receivables" component={Receivables} />
               <Route default component={() => <PageTitle>Not found</PageTitle>} />
             </Router>
           )
@@ -69,6 +70,7 @@ function StaffNav() {
         {[
           ['/staff', 'Accounts'],
           ['/staff/approvals', 'Approvals'],
+          ['/staff/receivables', 'Receivables'],
         ].map(([href, label]) => (
           <li key={href}>
             <a href={href} aria-current={current(href!) ? 'page' : undefined}>
@@ -503,5 +505,119 @@ function ApprovalCard({ a, me, onDone }: { a: StaffSchemas['Approval']; me: Me; 
       {done && <Alert kind="success">{done}</Alert>}
       <Failure error={approve.error ?? reject.error} />
     </li>
+  );
+}
+
+const AGE: [keyof StaffSchemas['BucketAmounts'], string][] = [
+  ['current', 'Current'],
+  ['days_1_30', '1–30'],
+  ['days_31_60', '31–60'],
+  ['days_61_90', '61–90'],
+  ['over_90', 'Over 90'],
+  ['total', 'Total'],
+];
+
+/** Downloads the report as CSV (the same figures; cells a spreadsheet would run are escaped). */
+async function downloadCsv(asOf: string): Promise<void> {
+  const r = await staffApi.GET('/v1/staff/receivables', {
+    params: { query: asOf ? { as_of: asOf } : {} },
+    headers: { accept: 'text/csv' },
+    parseAs: 'blob',
+  });
+  if (!r.response.ok || !r.data) throw failure(r.response.status, r.error);
+  const url = URL.createObjectURL(r.data as Blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = `receivables-${asOf || new Date().toISOString().slice(0, 10)}.csv`;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/** What customers owe, aged as of a day, per account and currency, with the CSV. */
+function Receivables() {
+  const [asOf, setAsOf] = useState('');
+  const [asked, setAsked] = useState('');
+  const report = useLoad(
+    () => call(staffApi.GET('/v1/staff/receivables', { params: { query: asked ? { as_of: asked } : {} } })),
+    [asked],
+  );
+  const csv = useAction(async () => downloadCsv(asked));
+  return (
+    <>
+      <PageTitle>Receivables</PageTitle>
+      <form
+        class="toolbar"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setAsked(asOf);
+        }}
+      >
+        <Field label="Aged as of" type="date" value={asOf} onValue={setAsOf} />
+        <Button kind="secondary" type="submit">
+          Show
+        </Button>
+        <Button kind="secondary" type="button" pending={csv.pending} onClick={() => void csv.run()}>
+          Download CSV
+        </Button>
+      </form>
+      <Failure error={csv.error} />
+      <Show load={report}>
+        {(r) => (
+          <>
+            <p>Days past due as of {date(r.as_of)}.</p>
+            {r.totals.map((t) => (
+              <section key={t.currency} aria-labelledby={`total-${t.currency}`}>
+                <h2 id={`total-${t.currency}`}>Owed in {t.currency}</h2>
+                <dl class="pairs totals" data-testid={`totals-${t.currency}`}>
+                  {AGE.map(([k, label]) => (
+                    <Fragment key={k}>
+                      <dt>{label}</dt>
+                      <dd class={k === 'total' ? 'strong' : undefined}>{money(t[k] as StaffSchemas['Money'])}</dd>
+                    </Fragment>
+                  ))}
+                </dl>
+              </section>
+            ))}
+            {r.accounts.length === 0 ? (
+              <p>Nothing is owed.</p>
+            ) : (
+              <table class="stack" data-testid="aging">
+                <caption class="sr-only">Accounts, most past due first</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Account</th>
+                    <th scope="col">Oldest due</th>
+                    {AGE.map(([k, label]) => (
+                      <th scope="col" class="num" key={k}>
+                        {label}
+                      </th>
+                    ))}
+                  </tr>
+                </thead>
+                <tbody>
+                  {r.accounts.map((a) => (
+                    <tr key={`${a.account_id}:${a.currency}`}>
+                      <td data-label="Account">
+                        <a href={accountPath(a.account_id)}>{a.name || a.account_id}</a>
+                      </td>
+                      <td data-label="Oldest due">
+                        {date(a.oldest_due_date)} ({a.days_past_due > 0 ? `${a.days_past_due} days past due` : 'not yet due'})
+                      </td>
+                      {AGE.map(([k, label]) => (
+                        <td data-label={label} class="num" key={k}>
+                          {money(a[k] as StaffSchemas['Money'])}
+                        </td>
+                      ))}
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+          </>
+        )}
+      </Show>
+    </>
   );
 }

@@ -176,10 +176,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/staff/receivables": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /v1/ops/receivables?as_of=YYYY-MM-DD` (default today, UTC). */
+        get: operations["staff_receivables"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AccountAging: components["schemas"]["BucketAmounts"] & {
+            account_id: string;
+            name: string;
+            currency: string;
+            /** Format: date */
+            oldest_due_date: string;
+            /**
+             * Format: int64
+             * @description Days past due of the oldest open invoice (zero or less: not yet due).
+             */
+            days_past_due: number;
+            invoices: number;
+        };
         /** @description An account a back-office search found, and what matched. */
         AccountHit: {
             account_id: string;
@@ -263,6 +293,14 @@ export interface components {
          * @enum {string}
          */
         BillingMode: "card" | "invoice";
+        BucketAmounts: {
+            current: components["schemas"]["Money"];
+            days_1_30: components["schemas"]["Money"];
+            days_31_60: components["schemas"]["Money"];
+            days_61_90: components["schemas"]["Money"];
+            over_90: components["schemas"]["Money"];
+            total: components["schemas"]["Money"];
+        };
         ContractView: {
             cohort: string;
             /** Format: date */
@@ -321,6 +359,9 @@ export interface components {
          * @example USD
          */
         Currency: string;
+        CurrencyTotal: components["schemas"]["BucketAmounts"] & {
+            currency: string;
+        };
         DecisionBody: {
             /** @description The approver's words (required to reject). */
             note?: string | null;
@@ -411,6 +452,13 @@ export interface components {
          * @enum {string}
          */
         ReasonCode: "payment_received" | "billing_error" | "service_credit" | "goodwill" | "duplicate" | "customer_request" | "write_off" | "configuration" | "other";
+        ReceivablesReport: {
+            /** Format: date */
+            as_of: string;
+            /** @description The most past due first. */
+            accounts: components["schemas"]["AccountAging"][];
+            totals: components["schemas"]["CurrencyTotal"][];
+        };
         /**
          * @description A staff role: a group of the staff user pool.
          * @enum {string}
@@ -999,6 +1047,56 @@ export interface operations {
             };
             /** @description no `note` (`validation_failed`) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staff_receivables: {
+        parameters: {
+            query?: {
+                /** @description The day the bills are aged on (`YYYY-MM-DD`), default today (UTC) */
+                as_of?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Aging per account and currency, most past due first; with `Accept: text/csv` the same as CSV (formula-safe) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReceivablesReport"];
+                };
+            };
+            /** @description `invalid_parameter` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not a staff token (`staff_only`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the roles lack the permission (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
