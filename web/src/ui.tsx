@@ -255,6 +255,18 @@ export function takeStashedIds(key: string): string[] {
 /** A message as a sentence: its first letter upper-case (the API's messages start lower-case). */
 export const sentence = (m: string): string => m.charAt(0).toUpperCase() + m.slice(1);
 
+/** Hands `blob` to the browser as a download named `filename`. */
+export function saveBlob(blob: Blob, filename: string): void {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = filename;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
 /** Sends the browser to a page of the payment processor (Checkout, customer portal). */
 export function goTo(url: string): void {
   window.location.assign(url);

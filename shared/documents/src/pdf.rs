@@ -277,15 +277,7 @@ const STATEMENT_COLUMNS: [(&str, f32, f32, bool); 5] = [
 ];
 
 fn statement_header(l: &mut Layout) {
-    for (title, x, w, right) in STATEMENT_COLUMNS {
-        if right {
-            l.text_right(x + w, l.y, TABLE_SIZE, true, title);
-        } else {
-            l.text(x, l.y, TABLE_SIZE, true, title);
-        }
-    }
-    l.rule(l.y + 4.0, LEFT, RIGHT, 1.2, false);
-    l.y += 4.0 + LINE + PAD;
+    column_titles(l, &STATEMENT_COLUMNS);
 }
 
 /// A statement row: its cells, the description wrapped to its column.
@@ -415,7 +407,13 @@ fn header(l: &mut Layout, seller: &str, kind: &str, bill_to: &[String], meta: &[
 }
 
 fn table_header(l: &mut Layout) {
-    for (title, x, w, right) in COLUMNS {
+    column_titles(l, &COLUMNS);
+}
+
+/// A table's column titles, each at its column (right-aligned ones end at its right edge), and
+/// the rule under them.
+fn column_titles(l: &mut Layout, columns: &[(&str, f32, f32, bool)]) {
+    for &(title, x, w, right) in columns {
         if right {
             l.text_right(x + w, l.y, TABLE_SIZE, true, title);
         } else {

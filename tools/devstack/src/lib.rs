@@ -13,6 +13,7 @@
 
 pub mod apigw;
 pub mod aws;
+pub mod bench;
 pub mod calls;
 pub mod cognito;
 pub mod documents;

@@ -3,7 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { useRoute } from 'preact-iso';
 import { api, call, failure, type Schemas } from '../api/client';
 import { date, isPositive, isZero, money } from '../format';
-import { Button, Failure, Field, PageTitle, Show, useAction, useLoad } from '../ui';
+import { Button, Failure, Field, PageTitle, Show, saveBlob, useAction, useLoad } from '../ui';
 
 const KIND: Record<Schemas['EntryKind'], string> = {
   invoice: 'Bill',
@@ -36,14 +36,7 @@ async function downloadPdf(account_id: string, from: string, to: string): Promis
     parseAs: 'blob',
   });
   if (!r.response.ok || !r.data) throw failure(r.response.status, r.error);
-  const url = URL.createObjectURL(r.data as Blob);
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = `statement_${account_id}_${from}_${to}.pdf`;
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  saveBlob(r.data as Blob, `statement_${account_id}_${from}_${to}.pdf`);
 }
 
 /** The statement of account for a period: opening balance, every bill, payment and credit with

@@ -10,7 +10,7 @@ import { call, failure } from '../api/client';
 import { doSignIn, authMessage } from '../auth';
 import type { PortalConfig } from '../config';
 import { date, dateTime, invoiceStatus, money } from '../format';
-import { Alert, Button, Failure, Field, Loading, PageTitle, Select, Show, sentence, useAction, useLoad } from '../ui';
+import { Alert, Button, Failure, Field, Loading, PageTitle, Select, Show, saveBlob, sentence, useAction, useLoad } from '../ui';
 import { REASONS, type ReasonCode, type StaffSchemas, reason, staffApi } from './api';
 
 type Me = StaffSchemas['Me'];
@@ -525,14 +525,7 @@ async function downloadCsv(asOf: string): Promise<void> {
     parseAs: 'blob',
   });
   if (!r.response.ok || !r.data) throw failure(r.response.status, r.error);
-  const url = URL.createObjectURL(r.data as Blob);
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = `receivables-${asOf || new Date().toISOString().slice(0, 10)}.csv`;
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  saveBlob(r.data as Blob, `receivables-${asOf || new Date().toISOString().slice(0, 10)}.csv`);
 }
 
 /** What customers owe, aged as of a day, per account and currency, with the CSV. */

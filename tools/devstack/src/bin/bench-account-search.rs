@@ -15,14 +15,13 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, ensure};
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use anyhow::{Result, ensure};
+use aws_sdk_dynamodb::types::AttributeValue;
 use billing_aws::DynamoStore;
 use billing_aws::dynamo::keys;
 use billing_domain::AccountId;
 use clap::Parser;
 use devstack::apigw::{self, HttpCall};
-use futures::StreamExt;
 use http_body_util::BodyExt;
 use serde_json::Value;
 
@@ -130,45 +129,24 @@ fn ms(d: Duration) -> String {
 /// Accounts (as the adapter writes them, with their search keys), 25 to a BatchWriteItem, until
 /// the table holds `size`.
 async fn fill(client: &aws_sdk_dynamodb::Client, written: &mut usize, size: usize) -> Result<()> {
-    let from = *written;
-    let batches: Vec<Vec<usize>> =
-        (from..size.max(from)).collect::<Vec<_>>().chunks(25).map(<[usize]>::to_vec).collect();
-    let results: Vec<Result<()>> = futures::stream::iter(batches)
-        .map(|batch| async move {
-            let requests = batch
-                .iter()
-                .map(|&i| {
-                    let id = account(i);
-                    let name = if i == 0 {
-                        "Zyxel Networks".to_owned()
-                    } else {
-                        format!("{} {i} Hosting", WORDS[i % WORDS.len()])
-                    };
-                    let normalized = keys::search_text(&name);
-                    let item = [
-                        ("pk", keys::account_pk(&id)),
-                        ("sk", "ACCOUNT".to_owned()),
-                        ("entity", "account".to_owned()),
-                        ("id", id.to_string()),
-                        ("name", name.clone()),
-                        ("gsi3pk", keys::name_search_gsi3pk(&normalized)),
-                        ("gsi3sk", keys::name_search_gsi3sk(&normalized, &id)),
-                    ]
-                    .into_iter()
-                    .map(|(k, v)| (k.to_owned(), AttributeValue::S(v)))
-                    .collect();
-                    Ok(WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item)).build()?).build())
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let out =
-                client.batch_write_item().request_items("bench", requests).send().await.context("account batch")?;
-            ensure!(out.unprocessed_items().is_none_or(|u| u.is_empty()), "unprocessed account items");
-            Ok(())
+    let items = (*written..size.max(*written))
+        .map(|i| {
+            let id = account(i);
+            let name =
+                if i == 0 { "Zyxel Networks".to_owned() } else { format!("{} {i} Hosting", WORDS[i % WORDS.len()]) };
+            let normalized = keys::search_text(&name);
+            devstack::bench::item([
+                ("pk", keys::account_pk(&id)),
+                ("sk", "ACCOUNT".to_owned()),
+                ("entity", "account".to_owned()),
+                ("id", id.to_string()),
+                ("name", name.clone()),
+                ("gsi3pk", keys::name_search_gsi3pk(&normalized)),
+                ("gsi3sk", keys::name_search_gsi3sk(&normalized, &id)),
+            ])
         })
-        .buffer_unordered(4)
-        .collect()
-        .await;
-    results.into_iter().collect::<Result<Vec<()>>>()?;
+        .collect();
+    devstack::bench::put_all(client, "bench", items).await?;
     *written = (*written).max(size);
     Ok(())
 }

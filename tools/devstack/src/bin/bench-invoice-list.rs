@@ -15,14 +15,12 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use billing_aws::DynamoStore;
 use billing_aws::dynamo::keys;
 use billing_domain::AccountId;
 use clap::Parser;
 use devstack::apigw::{self, HttpCall};
 use devstack::seed::{DEMO_ACCOUNT, DEMO_USERS};
-use futures::StreamExt;
 use http_body_util::BodyExt;
 use portal_api::state::SeatSettings;
 use portal_api::stripe_client::StripeClient;
@@ -152,39 +150,21 @@ async fn count(client: &aws_sdk_dynamodb::Client) -> Result<usize> {
 
 /// Other accounts' invoices, 25 to a BatchWriteItem, until the table holds `size` items.
 async fn fill(client: &aws_sdk_dynamodb::Client, written: &mut usize, size: usize) -> Result<()> {
-    let from = *written;
-    let batches: Vec<Vec<usize>> =
-        (from..size.max(from)).collect::<Vec<_>>().chunks(25).map(<[usize]>::to_vec).collect();
-    let results: Vec<Result<()>> = futures::stream::iter(batches)
-        .map(|batch| async move {
-            let requests = batch
-                .iter()
-                .map(|&i| {
-                    let account: AccountId = format!("acct_fill{}", i / 20).parse()?;
-                    let invoice = format!("in_fill{i:07}");
-                    let created = chrono::DateTime::from_timestamp(1_795_000_000 + i as i64, 0).context("time")?;
-                    let item = [
-                        ("pk", keys::account_pk(&account)),
-                        ("sk", keys::invoice_sk(&invoice)),
-                        ("gsi1pk", keys::invoices_gsi1pk(&account)),
-                        ("gsi1sk", keys::invoice_gsi1sk(created, &invoice)),
-                        ("entity", "filler".to_owned()),
-                    ]
-                    .into_iter()
-                    .map(|(k, v)| (k.to_owned(), AttributeValue::S(v)))
-                    .collect();
-                    Ok(WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item)).build()?).build())
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let out =
-                client.batch_write_item().request_items("bench", requests).send().await.context("filler batch")?;
-            ensure!(out.unprocessed_items().is_none_or(|u| u.is_empty()), "unprocessed filler items");
-            Ok(())
+    let items = (*written..size.max(*written))
+        .map(|i| {
+            let account: AccountId = format!("acct_fill{}", i / 20).parse()?;
+            let invoice = format!("in_fill{i:07}");
+            let created = chrono::DateTime::from_timestamp(1_795_000_000 + i as i64, 0).context("time")?;
+            Ok(devstack::bench::item([
+                ("pk", keys::account_pk(&account)),
+                ("sk", keys::invoice_sk(&invoice)),
+                ("gsi1pk", keys::invoices_gsi1pk(&account)),
+                ("gsi1sk", keys::invoice_gsi1sk(created, &invoice)),
+                ("entity", "filler".to_owned()),
+            ]))
         })
-        .buffer_unordered(4)
-        .collect()
-        .await;
-    results.into_iter().collect::<Result<Vec<()>>>()?;
+        .collect::<Result<Vec<_>>>()?;
+    devstack::bench::put_all(client, "bench", items).await?;
     *written = (*written).max(size);
     Ok(())
 }
