@@ -239,6 +239,7 @@ pub async fn credit_note<S: OpsStore>(
         words,
         created_by: caller.name(),
         reason: coded,
+        may_exist: false,
     };
     let issued = issue_credit_note(&*state.store, &note, &caller.actor()).await?;
     Ok((StatusCode::CREATED, Json(CreditNoteOutcome::Issued(issued))))
@@ -262,11 +263,15 @@ pub(crate) struct NewCreditNote {
     pub words: String,
     pub created_by: String,
     pub reason: Option<Reason>,
+    /// Its id is the approval's: it may have been issued before (an approval repeated, or retried
+    /// after a crash). A new credit note's random id is not looked up.
+    pub may_exist: bool,
 }
 
 /// Issues `new` against its invoice, in one write with the invoice, the contract's credit, the
 /// credit-note number, the audit entry and the mail's work item; retried on a lost race. A
-/// credit note of that id issued before is answered as it stands (approving twice issues once).
+/// credit note that `may_exist` and was issued before is answered as it stands (approving twice
+/// issues once).
 pub(crate) async fn issue_credit_note<S: OpsStore>(
     store: &S,
     new: &NewCreditNote,
@@ -276,7 +281,9 @@ pub(crate) async fn issue_credit_note<S: OpsStore>(
     let now = Utc::now();
     let mut retry = Retry::on_conflict();
     while retry.attempt().await {
-        if let Some(done) = store.credit_note(account, &new.id).await? {
+        if new.may_exist
+            && let Some(done) = store.credit_note(account, &new.id).await?
+        {
             let (invoice, contract) = load(store, account, &done.invoice_id).await?;
             return Ok(CreditNoteResponse {
                 credit_note: done,

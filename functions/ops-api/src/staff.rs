@@ -173,6 +173,7 @@ pub async fn approve<S: OpsStore>(
             approved.decided_by.as_deref().unwrap_or_default()
         ),
         reason: Some(approved.reason.clone()),
+        may_exist: true,
     };
     let issued = issue_credit_note(&*state.store, &new, &caller.actor()).await?;
     tracing::info!(approval = %approved.id, credit_note = %issued.credit_note.id, by = %caller.name(), "credit note approved");

@@ -148,6 +148,23 @@ fn kind_label(k: ChargeKind) -> &'static str {
     }
 }
 
+/// Who the document is addressed to: the account, its billing contact, its address.
+fn bill_to(account: &Account) -> Vec<String> {
+    let mut lines = vec![account.name.clone(), format!("Attn: {}", account.billing_contact.name)];
+    lines.extend(address_lines(&account.billing_address));
+    lines
+}
+
+impl Brand {
+    /// The REMIT-TO block's lines (none when the seller has no REMIT-TO address).
+    fn remit_to_lines(&self) -> Vec<String> {
+        self.remit_to
+            .as_ref()
+            .map(|r| std::iter::once(r.name.clone()).chain(address_lines(&r.address)).collect())
+            .unwrap_or_default()
+    }
+}
+
 fn address_lines(a: &billing_domain::Address) -> Vec<String> {
     let mut lines = vec![a.line1.clone()];
     lines.extend(a.line2.clone());
@@ -179,13 +196,7 @@ impl BillFacts {
                 None => groups.push((l.group.clone(), l.amount, vec![row])),
             }
         }
-        let mut bill_to = vec![account.name.clone(), format!("Attn: {}", account.billing_contact.name)];
-        bill_to.extend(address_lines(&account.billing_address));
-        let remit_to = brand
-            .remit_to
-            .as_ref()
-            .map(|r| std::iter::once(r.name.clone()).chain(address_lines(&r.address)).collect())
-            .unwrap_or_default();
+        let (bill_to, remit_to) = (bill_to(account), brand.remit_to_lines());
         Self {
             seller: brand.seller.clone(),
             account_name: account.name.clone(),
@@ -568,13 +579,7 @@ pub struct StatementFacts {
 
 impl StatementFacts {
     pub fn new(brand: &Brand, account: &Account, s: &billing_domain::statement::Statement) -> Self {
-        let mut bill_to = vec![account.name.clone(), format!("Attn: {}", account.billing_contact.name)];
-        bill_to.extend(address_lines(&account.billing_address));
-        let remit_to = brand
-            .remit_to
-            .as_ref()
-            .map(|r| std::iter::once(r.name.clone()).chain(address_lines(&r.address)).collect())
-            .unwrap_or_default();
+        let (bill_to, remit_to) = (bill_to(account), brand.remit_to_lines());
         let nonzero = |m: &billing_domain::Money| if m.is_zero() { String::new() } else { money(m) };
         Self {
             seller: brand.seller.clone(),

@@ -140,7 +140,8 @@ fn amount(m: &Money, currency: Currency) -> Result<Decimal> {
     Ok(m.amount())
 }
 
-fn invoice_events(invoice: &Invoice, notes: &[CreditNote], currency: Currency) -> Result<Vec<Event>> {
+/// `credited`: what the invoice's credit notes took off it (their `to_invoice`).
+fn invoice_events(invoice: &Invoice, credited: Decimal, currency: Currency) -> Result<Vec<Event>> {
     if invoice.status == InvoiceStatus::Draft {
         return Ok(vec![]);
     }
@@ -163,7 +164,6 @@ fn invoice_events(invoice: &Invoice, notes: &[CreditNote], currency: Currency) -
             return Ok(vec![]);
         }
         let total = amount(&invoice.total, currency)?;
-        let credited: Decimal = notes.iter().map(|n| n.to_invoice.amount()).sum();
         let credit_used = total - amount(&invoice.amount_due, currency)? - credited;
         let mut description = format!("Invoice {number}");
         if !credit_used.is_zero() {
@@ -203,9 +203,9 @@ pub fn statement(
     let mut events = Vec::new();
     let mut numbers: BTreeMap<&str, &Invoice> = BTreeMap::new();
     for invoice in &items.invoices {
-        let notes: Vec<CreditNote> =
-            items.credit_notes.iter().filter(|n| n.invoice_id == invoice.id).cloned().collect();
-        events.extend(invoice_events(invoice, &notes, currency)?);
+        let credited: Decimal =
+            items.credit_notes.iter().filter(|n| n.invoice_id == invoice.id).map(|n| n.to_invoice.amount()).sum();
+        events.extend(invoice_events(invoice, credited, currency)?);
         numbers.insert(invoice.id.as_str(), invoice);
     }
     let number_of = |id: &str| numbers.get(id).and_then(|i| i.number.clone()).unwrap_or_else(|| id.to_owned());

@@ -404,24 +404,22 @@ async fn serve(
     let ops_store = store.clone();
     // The template's user pool on the stand-in, with the demo users (kept while the stand-in
     // runs: an existing pool file is reused only with a stand-in that was already running).
-    let cognito_file = data_dir.join(COGNITO_FILE);
-    let pool = match LocalPool::read(&cognito_file) {
-        Ok(p) if reuse_pool => p,
-        _ => {
-            let (endpoint, file) = (endpoint.to_owned(), cognito_file.clone());
-            tokio::task::spawn_blocking(move || LocalPool::create(&endpoint, &seed::DEMO_PASSWORDS, &file)).await??
+    // The pool a file names, reused only with a stand-in that was already running; else made
+    // by `create` (a blocking call to dev/cognito.py) and written to that file.
+    let local_pool = async |name: &str, create: fn(&str, &std::path::Path) -> Result<LocalPool>| -> Result<LocalPool> {
+        let file = data_dir.join(name);
+        match LocalPool::read(&file) {
+            Ok(p) if reuse_pool => Ok(p),
+            _ => {
+                let endpoint = endpoint.to_owned();
+                tokio::task::spawn_blocking(move || create(&endpoint, &file)).await?
+            }
         }
     };
+    let pool = local_pool(COGNITO_FILE, |e, f| LocalPool::create(e, &seed::DEMO_PASSWORDS, f)).await?;
     tracing::info!(user_pool = %pool.user_pool_id, client = %pool.client_id, "local Cognito user pool");
     // The back office's staff pool, with one staff member per role (seed::STAFF_USERS).
-    let staff_file = data_dir.join(STAFF_COGNITO_FILE);
-    let staff_pool = match LocalPool::read(&staff_file) {
-        Ok(p) if reuse_pool => p,
-        _ => {
-            let (endpoint, file) = (endpoint.to_owned(), staff_file.clone());
-            tokio::task::spawn_blocking(move || LocalPool::create_staff(&endpoint, &seed::STAFF_USERS, &file)).await??
-        }
-    };
+    let staff_pool = local_pool(STAFF_COGNITO_FILE, |e, f| LocalPool::create_staff(e, &seed::STAFF_USERS, f)).await?;
     tracing::info!(user_pool = %staff_pool.user_pool_id, client = %staff_pool.client_id, "local staff user pool");
     let [a, b, v] = seed::DEMO_USERS.map(|(_, email, _)| pool.sub(email).map(str::to_owned));
     let subs = [a?, b?, v?];

@@ -15,8 +15,24 @@ pub const AUDIENCE: &str = "billing-portal-local";
 
 /// A signed ID token for `sub`.
 pub fn mint(secret: &[u8], sub: &str, email: &str, email_verified: bool, ttl: Duration) -> Result<String> {
+    sign(secret, sub, email, email_verified, None, ttl)
+}
+
+/// A signed ID token of a staff member in `groups` (their `cognito:groups`, the roles).
+pub fn mint_staff(secret: &[u8], sub: &str, email: &str, groups: &[&str], ttl: Duration) -> Result<String> {
+    sign(secret, sub, email, true, Some(groups), ttl)
+}
+
+fn sign(
+    secret: &[u8],
+    sub: &str,
+    email: &str,
+    email_verified: bool,
+    groups: Option<&[&str]>,
+    ttl: Duration,
+) -> Result<String> {
     let now = chrono::Utc::now().timestamp();
-    let claims = json!({
+    let mut claims = json!({
         "sub": sub,
         "email": email,
         "email_verified": email_verified,
@@ -27,24 +43,9 @@ pub fn mint(secret: &[u8], sub: &str, email: &str, email_verified: bool, ttl: Du
         "auth_time": now,
         "exp": now + ttl.as_secs() as i64,
     });
-    Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret))?)
-}
-
-/// A signed ID token of a staff member in `groups` (their `cognito:groups`, the roles).
-pub fn mint_staff(secret: &[u8], sub: &str, email: &str, groups: &[&str], ttl: Duration) -> Result<String> {
-    let now = chrono::Utc::now().timestamp();
-    let claims = json!({
-        "sub": sub,
-        "email": email,
-        "email_verified": true,
-        "cognito:groups": groups,
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        "token_use": "id",
-        "iat": now,
-        "auth_time": now,
-        "exp": now + ttl.as_secs() as i64,
-    });
+    if let Some(groups) = groups {
+        claims["cognito:groups"] = json!(groups);
+    }
     Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret))?)
 }
 

@@ -101,6 +101,27 @@ impl ReceivablesReader for DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// One page (at most `limit`) of the search index's partition `gsi3pk`, its sort keys
+    /// starting with `prefix` when given.
+    async fn search_index(&self, gsi3pk: String, prefix: Option<&str>, limit: u16) -> Result<Vec<Item>> {
+        let q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI3)
+            .expression_attribute_values(":pk", s(gsi3pk))
+            .limit(i32::from(limit));
+        let q = match prefix {
+            Some(p) => q
+                .key_condition_expression("gsi3pk = :pk AND begins_with(gsi3sk, :prefix)")
+                .expression_attribute_values(":prefix", s(p)),
+            None => q.key_condition_expression("gsi3pk = :pk"),
+        };
+        Ok(q.send().await.map_err(unavailable)?.items.unwrap_or_default())
+    }
+}
+
 #[async_trait]
 impl billing_domain::ports::AccountSearch for DynamoStore {
     async fn search_accounts(&self, query: &str, limit: u16) -> Result<Vec<billing_domain::ports::AccountHit>> {
@@ -117,15 +138,7 @@ impl billing_domain::ports::AccountSearch for DynamoStore {
             if query.is_empty() || query.len() > 64 {
                 return Ok(vec![]);
             }
-            let q = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI3)
-                .key_condition_expression("gsi3pk = :pk")
-                .expression_attribute_values(":pk", s(number_gsi3pk(query)))
-                .limit(10);
-            let items: Vec<Item> = q.send().await.map_err(unavailable)?.items.unwrap_or_default();
+            let items = self.search_index(number_gsi3pk(query), None, 10).await?;
             Ok::<_, Error>(
                 items
                     .iter()
@@ -140,16 +153,7 @@ impl billing_domain::ports::AccountSearch for DynamoStore {
             if normalized.chars().count() < 2 {
                 return Ok(vec![]);
             }
-            let q = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI3)
-                .key_condition_expression("gsi3pk = :pk AND begins_with(gsi3sk, :prefix)")
-                .expression_attribute_values(":pk", s(name_search_gsi3pk(&normalized)))
-                .expression_attribute_values(":prefix", s(normalized.clone()))
-                .limit(i32::from(limit));
-            let items: Vec<Item> = q.send().await.map_err(unavailable)?.items.unwrap_or_default();
+            let items = self.search_index(name_search_gsi3pk(&normalized), Some(&normalized), limit).await?;
             Ok::<_, Error>(
                 items
                     .iter()
