@@ -26,6 +26,7 @@ use billing_domain::retry::{CONFLICT_ATTEMPTS, Retry};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use billing_domain::bill_runs::{BillComparison, LastBill};
 use billing_domain::billing::WorkItem;
 use billing_domain::contract::{ContractAccount, Draft};
 use billing_domain::invoice::Invoice;
@@ -78,10 +79,15 @@ pub struct RunRequest {
     /// Only these accounts (default: every due account).
     #[serde(default)]
     pub accounts: Option<Vec<AccountId>>,
+    /// Finalize only the drafts waiting for the date (reviewed and approved), billing nothing
+    /// that was not drafted.
+    #[serde(default)]
+    pub drafts_only: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Outcome {
     /// Finalized now (more than one when the account was behind).
     Finalized,
@@ -91,8 +97,10 @@ pub enum Outcome {
     /// The period had nothing to bill; the account moved on to its next bill date.
     NothingToBill,
     NotDue,
-    /// A draft for this date waits for review (draft mode).
+    /// A draft for this date waits for review (draft and dry-run modes: the draft is shown).
     DraftPending,
+    /// Finalizing drafts only: the account is due but has no draft, so it was left alone.
+    NotDrafted,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -109,6 +117,9 @@ pub struct AccountResult {
     /// Dry run: the invoice it would make.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub invoice: Option<Invoice>,
+    /// Dry run and drafts: the bill against the account's last one (flagged when it moved).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compared: Option<BillComparison>,
     /// Usage records no item priced (logged, left out of the bill).
     #[serde(skip_serializing_if = "is_zero")]
     pub unrated_usage: usize,
@@ -246,7 +257,7 @@ impl<S: BillRunStore + 'static> BillRun<S> {
                 .map(|id| {
                     let taxes = taxes.clone();
                     async move {
-                        let r = self.bill_account(&id, date, request.mode, &taxes, now).await;
+                        let r = self.bill_account(&id, date, request.mode, request.drafts_only, &taxes, now).await;
                         (id, r)
                     }
                 })
@@ -283,14 +294,15 @@ impl<S: BillRunStore + 'static> BillRun<S> {
         id: &AccountId,
         date: NaiveDate,
         mode: Mode,
+        drafts_only: bool,
         taxes: &TaxSetup,
         now: DateTime<Utc>,
     ) -> Result<Vec<AccountResult>, RunError> {
         let mut results = Vec::new();
         for _ in 0..MAX_CATCH_UP {
-            let result = self.bill_once(id, date, mode, taxes, now).await?;
+            let result = self.bill_once(id, date, mode, drafts_only, taxes, now).await?;
             let go_on = matches!(result.outcome, Outcome::Finalized | Outcome::NothingToBill) && mode == Mode::Finalize;
-            let not_due = result.outcome == Outcome::NotDue;
+            let not_due = matches!(result.outcome, Outcome::NotDue | Outcome::NotDrafted);
             if !not_due || results.is_empty() {
                 results.push(result);
             }
@@ -300,7 +312,7 @@ impl<S: BillRunStore + 'static> BillRun<S> {
         }
         // A trailing "not due" after bills made says nothing new.
         if results.len() > 1 {
-            results.retain(|r| r.outcome != Outcome::NotDue);
+            results.retain(|r| !matches!(r.outcome, Outcome::NotDue | Outcome::NotDrafted));
         }
         Ok(results)
     }
@@ -311,6 +323,7 @@ impl<S: BillRunStore + 'static> BillRun<S> {
         id: &AccountId,
         date: NaiveDate,
         mode: Mode,
+        drafts_only: bool,
         taxes: &TaxSetup,
         now: DateTime<Utc>,
     ) -> Result<AccountResult, RunError> {
@@ -318,7 +331,7 @@ impl<S: BillRunStore + 'static> BillRun<S> {
         // next run.
         let mut retry = Retry::on_conflict();
         while retry.attempt().await {
-            match self.try_bill(id, date, mode, taxes, now).await {
+            match self.try_bill(id, date, mode, drafts_only, taxes, now).await {
                 Err(RunError::Domain(DomainError::Conflict)) => {
                     tracing::info!(account_id = %id, attempt = retry.made(), "state moved; reading again");
                 }
@@ -333,6 +346,7 @@ impl<S: BillRunStore + 'static> BillRun<S> {
         id: &AccountId,
         date: NaiveDate,
         mode: Mode,
+        drafts_only: bool,
         taxes: &TaxSetup,
         now: DateTime<Utc>,
     ) -> Result<AccountResult, RunError> {
@@ -350,8 +364,11 @@ impl<S: BillRunStore + 'static> BillRun<S> {
             number: invoice.and_then(|i| i.number.clone()),
             total: invoice.map(|i| i.total),
             invoice: None,
+            compared: None,
             unrated_usage: 0,
         };
+        let last_bill = state.last_bill.clone();
+        let compared = |invoice: &Invoice| Some(BillComparison::of(last_bill.as_ref(), &invoice.total));
         if bill_date > date {
             return Ok(result(Outcome::NotDue, None));
         }
@@ -364,10 +381,14 @@ impl<S: BillRunStore + 'static> BillRun<S> {
                 .await?
                 .ok_or_else(|| RunError::Missing(format!("draft {} of {id}", draft.invoice_id)))?;
             return match mode {
-                Mode::Draft => Ok(result(Outcome::DraftPending, Some(&invoice))),
-                Mode::DryRun => {
-                    Ok(AccountResult { invoice: Some(invoice.clone()), ..result(Outcome::WouldBill, Some(&invoice)) })
+                Mode::Draft => {
+                    Ok(AccountResult { compared: compared(&invoice), ..result(Outcome::DraftPending, Some(&invoice)) })
                 }
+                Mode::DryRun => Ok(AccountResult {
+                    compared: compared(&invoice),
+                    invoice: Some(invoice.clone()),
+                    ..result(Outcome::DraftPending, Some(&invoice))
+                }),
                 Mode::Finalize => {
                     let mut after = state.clone();
                     after.draft = None;
@@ -378,6 +399,9 @@ impl<S: BillRunStore + 'static> BillRun<S> {
             };
         }
 
+        if drafts_only && mode == Mode::Finalize {
+            return Ok(result(Outcome::NotDrafted, None));
+        }
         if mode == Mode::DryRun {
             let usage = self.store.bucket_usage(id, bill_date).await?;
             let (rated, invoice) = state.draft_bill(bill_date, &usage, taxes, now)?;
@@ -385,7 +409,10 @@ impl<S: BillRunStore + 'static> BillRun<S> {
             let mut r = result(if nothing { Outcome::NothingToBill } else { Outcome::WouldBill }, None);
             r.total = Some(invoice.total);
             r.unrated_usage = rated.unrated.len();
-            r.invoice = (!nothing).then_some(invoice);
+            if !nothing {
+                r.compared = compared(&invoice);
+                r.invoice = Some(invoice);
+            }
             return Ok(r);
         }
 
@@ -423,6 +450,7 @@ impl<S: BillRunStore + 'static> BillRun<S> {
             self.store.save_draft(&state, &after, &invoice).await?;
             return Ok(AccountResult {
                 unrated_usage: rated.unrated.len(),
+                compared: compared(&invoice),
                 ..result(Outcome::Drafted, Some(&invoice))
             });
         }
@@ -458,6 +486,8 @@ impl<S: BillRunStore + 'static> BillRun<S> {
         after.credit =
             Money::new(after.credit.amount() - finalized.credit_applied.amount(), after.credit.currency()).rounded();
         after.next_bill_date = before.following_bill(before.next_bill_date);
+        after.last_bill =
+            Some(LastBill { bill_date: before.next_bill_date, number: invoice.number.clone(), total: invoice.total });
         after.bill_revision = 0;
         after.version = before.version + 1;
         let work = WorkItem::BillReady {

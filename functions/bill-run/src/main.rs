@@ -1,6 +1,7 @@
 //! Lambda entry point: wiring only. Clients are built once per cold start.
 //!
-//! Invoked by the daily schedule (an EventBridge event: every due account, finalized), or directly
+//! Invoked by the hourly schedule (`{"scheduled": true}`: every due account, finalized, or only
+//! drafted for review in the back office when `SCHEDULED_MODE` is `draft`), or directly
 //! by ops with a [`bill_run::RunRequest`] (`{"mode": "dry_run", "date": "2026-12-01"}`), which
 //! gets the run's report back.
 
@@ -19,14 +20,23 @@ async fn main() -> Result<(), Error> {
         invoice_prefix: config::optional("INVOICE_PREFIX").unwrap_or_else(|| "INV".into()),
         ..Settings::default()
     };
+    let scheduled_mode = match config::optional("SCHEDULED_MODE").as_deref() {
+        None | Some("finalize") => bill_run::Mode::Finalize,
+        Some("draft") => bill_run::Mode::Draft,
+        Some(other) => return Err(Error::from(format!("SCHEDULED_MODE must be finalize or draft, not {other:?}"))),
+    };
     let aws = config::load_aws().await;
     let run = BillRun::new(DynamoStore::from_config(&aws, table), settings);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let run = run.clone();
         async move {
-            let scheduled = event.payload.get("source").and_then(Value::as_str) == Some("aws.events");
-            let request: RunRequest =
-                if scheduled { RunRequest::default() } else { serde_json::from_value(event.payload)? };
+            let scheduled = event.payload.get("source").and_then(Value::as_str) == Some("aws.events")
+                || event.payload.get("scheduled").and_then(Value::as_bool) == Some(true);
+            let request: RunRequest = if scheduled {
+                RunRequest { mode: scheduled_mode, ..RunRequest::default() }
+            } else {
+                serde_json::from_value(event.payload)?
+            };
             let left = event.context.deadline().duration_since(SystemTime::now()).unwrap_or_default();
             let report = run.run(&request, chrono::Utc::now(), Some(Instant::now() + left)).await;
             tracing::info!(

@@ -18,6 +18,16 @@ pub enum OpsError {
     ReasonRequired,
     #[error("you asked for this credit note; another approver must decide it")]
     OwnRequest,
+    #[error("you made these drafts; another approver must approve them")]
+    OwnDrafts,
+    #[error("this bill run {0}")]
+    BillRunState(String),
+    #[error("{0} is after today ({1}): bills are made for days that have come")]
+    BillDateInFuture(chrono::NaiveDate, chrono::NaiveDate),
+    #[error(
+        "staff make, approve and finalize bills through the bill run's review (its drafts, approve and finalize routes)"
+    )]
+    ReviewRequired,
     #[error("this request was already {0}")]
     AlreadyDecided(&'static str),
     #[error("not found")]
@@ -52,6 +62,10 @@ impl OpsError {
             Self::ReasonRequired => (StatusCode::UNPROCESSABLE_ENTITY, "reason_required"),
             Self::OwnRequest => (StatusCode::FORBIDDEN, "own_request"),
             Self::AlreadyDecided(_) => (StatusCode::CONFLICT, "already_decided"),
+            Self::OwnDrafts => (StatusCode::FORBIDDEN, "own_request"),
+            Self::BillRunState(_) => (StatusCode::CONFLICT, "bill_run_state"),
+            Self::BillDateInFuture(..) => (StatusCode::UNPROCESSABLE_ENTITY, "bill_date_in_future"),
+            Self::ReviewRequired => (StatusCode::FORBIDDEN, "review_required"),
             Self::NotFound | Self::Domain(D::NotFound) => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::InvalidParameter(_) => (StatusCode::BAD_REQUEST, "invalid_parameter"),

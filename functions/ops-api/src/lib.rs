@@ -13,6 +13,7 @@
 //!   reminders' schedule and pauses, and taxes (rates, the seller's settings, an account's
 //!   VAT number, exemption and codes).
 
+pub mod billruns;
 pub mod error;
 pub mod extract;
 pub mod ledger;
@@ -31,8 +32,8 @@ use axum::Router;
 use axum::routing::{MethodRouter, get, post, put};
 use bill_run::BillRun;
 use billing_domain::ports::{
-    AccountSearch, ApprovalStore, AuditReader, BillRunStore, BillingReader, ContractAdmin, CreditNoteReader,
-    MemberWriter, ParkedEventsAdmin, ReceivablesReader, UsageWriter,
+    AccountSearch, ApprovalStore, AuditReader, BillRunLog, BillRunStore, BillingReader, ContractAdmin,
+    CreditNoteReader, MemberWriter, ParkedEventsAdmin, ReceivablesReader, UsageWriter,
 };
 use billing_domain::staff::Permission;
 
@@ -51,6 +52,7 @@ pub trait OpsStore:
     + CreditNoteReader
     + AuditReader
     + AccountSearch
+    + BillRunLog
     + 'static
 {
 }
@@ -66,6 +68,7 @@ impl<
         + CreditNoteReader
         + AuditReader
         + AccountSearch
+        + BillRunLog
         + 'static,
 > OpsStore for T
 {
@@ -146,7 +149,14 @@ fn seller_routes<S: OpsStore>() -> Router<OpsState<S>> {
         .route("/prices/{price_id}", g(put(ops::put_price::<S>), P::CatalogManage))
         .route("/cohorts/{cohort_id}", g(put(ops::put_cohort::<S>), P::CatalogManage))
         .route("/cohorts/{cohort_id}/accounts", g(post(ops::import::<S>), P::CatalogManage))
-        .route("/bill-runs", g(post(ops::bill_run::<S>), P::BillRunPreview))
+        .route(
+            "/bill-runs",
+            g(post(ops::bill_run::<S>), P::BillRunPreview).merge(g(get(billruns::list::<S>), P::BillRunPreview)),
+        )
+        .route("/bill-runs/{date}", g(get(billruns::preview::<S>), P::BillRunPreview))
+        .route("/bill-runs/{date}/drafts", g(post(billruns::draft::<S>), P::BillRunPreview))
+        .route("/bill-runs/{date}/approve", g(post(billruns::approve::<S>), P::BillRunFinalize))
+        .route("/bill-runs/{date}/finalize", g(post(billruns::finalize::<S>), P::BillRunFinalize))
         .route("/accounts", g(get(staff::search::<S>), P::AccountRead))
         .route("/accounts/{account_id}", g(get(ops::account::<S>), P::AccountRead))
         .route("/accounts/{account_id}/audit", g(get(staff::audit::<S>), P::AccountRead))

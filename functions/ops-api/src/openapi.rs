@@ -44,9 +44,15 @@ are strings in the currency's units (`\"12.50\"`)."
         crate::staff::approve,
         crate::staff::reject,
         crate::receivables::report,
+        crate::billruns::list,
+        crate::billruns::preview,
+        crate::billruns::draft,
+        crate::billruns::approve,
+        crate::billruns::finalize,
     ),
     modifiers(&StaffAuth),
-    tags((name = "staff", description = "The signed-in staff member, the four-eyes queue, audit")),
+    tags((name = "staff", description = "The signed-in staff member, the four-eyes queue, audit"),
+        (name = "bill runs", description = "A bill date's preview, its drafts, a second person's approval, finalizing")),
 )]
 pub struct StaffApiDoc;
 

@@ -211,8 +211,10 @@ pub async fn bill_run<S: OpsStore>(
     JsonBody(request): JsonBody<RunRequest>,
 ) -> OpsResult<(StatusCode, Json<RunReport>)> {
     // A dry run writes nothing; drafts are previews to review; finalizing numbers and sends.
+    // Staff make and finalize bills only through the review (`crate::billruns`), four eyes.
     match request.mode {
         bill_run::Mode::DryRun => caller.require(Permission::BillRunPreview)?,
+        _ if caller.staff().is_some() => return Err(OpsError::ReviewRequired),
         bill_run::Mode::Draft => {
             caller.write(Permission::BillRunPreview)?;
         }
@@ -220,6 +222,11 @@ pub async fn bill_run<S: OpsStore>(
             let reason = caller.write(Permission::BillRunFinalize)?;
             tracing::info!(by = %caller.name(), reason = ?reason, date = ?request.date, "bill run finalized by hand");
         }
+    }
+    if request.mode != bill_run::Mode::DryRun
+        && let Some(date) = request.date
+    {
+        crate::billruns::not_in_future(date)?;
     }
     // API Gateway gives an integration 30 seconds.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(28);

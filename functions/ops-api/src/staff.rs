@@ -83,7 +83,7 @@ pub struct DecisionBody {
 }
 
 /// The decider as four-eyes sees them.
-fn decider(caller: &OpsCaller) -> StaffMember {
+pub(crate) fn decider(caller: &OpsCaller) -> StaffMember {
     match &caller.principal {
         Principal::Staff(m) => m.clone(),
         Principal::Iam { .. } => StaffMember { id: requester_id(caller), email: caller.name(), roles: vec![] },

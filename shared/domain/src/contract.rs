@@ -42,6 +42,9 @@ pub struct ContractAccount {
     /// (absent until the first payment, credit note or bill: nothing since).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since_last_bill: Option<crate::ledger::SinceLastBill>,
+    /// The last bill made here, for the next bill run's preview to compare with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_bill: Option<crate::bill_runs::LastBill>,
     /// A draft invoice made for `next_bill_date`, waiting to be finalized or voided.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<Draft>,
@@ -409,6 +412,7 @@ impl ImportLine {
                 usage_bucket: first_bill,
                 credit: Money::zero(self.currency),
                 since_last_bill: None,
+                last_bill: None,
                 draft: None,
                 bill_revision: 0,
                 reminders_paused: false,

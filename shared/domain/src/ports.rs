@@ -514,6 +514,21 @@ pub trait ApprovalStore: Send + Sync {
     async fn decide_approval(&self, after: &crate::staff::Approval, audit: &AuditEntry) -> Result<()>;
 }
 
+/// The reviewed bill runs, one record per bill date (`BILLRUNS` partition).
+#[async_trait]
+pub trait BillRunLog: Send + Sync {
+    async fn bill_run_record(&self, date: chrono::NaiveDate) -> Result<Option<crate::bill_runs::BillRunRecord>>;
+    /// The newest `limit` records, newest bill date first.
+    async fn bill_run_records(&self, limit: usize) -> Result<Vec<crate::bill_runs::BillRunRecord>>;
+    /// Writes `after` if the stored record is still `before` (its version; none stored when
+    /// `before` is None), else `Conflict`.
+    async fn save_bill_run_record(
+        &self,
+        before: Option<&crate::bill_runs::BillRunRecord>,
+        after: &crate::bill_runs::BillRunRecord,
+    ) -> Result<()>;
+}
+
 /// Everything an account's statement is made of (`Query` of its invoices, received payments and
 /// credit notes, at once): the portal's statement of account.
 #[async_trait]

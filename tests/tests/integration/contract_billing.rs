@@ -201,7 +201,7 @@ async fn two_bill_runs_at_once_make_one_invoice_per_account() {
     cohort(&s, "dc2", m1).await;
     let lines: Vec<String> = (0..6).map(|i| line(&format!("acct_conc{i}"), &format!("cb-conc-{i}"), &[])).collect();
     import(&s, "dc2", &lines).await;
-    let request = RunRequest { mode: Mode::Finalize, date: Some(m1), accounts: None };
+    let request = RunRequest { mode: Mode::Finalize, date: Some(m1), accounts: None, drafts_only: false };
     let one = BillRun::new(s.store(), Settings { concurrency: 3, ..Settings::default() });
     let two = BillRun::new(s.store(), Settings { concurrency: 3, ..Settings::default() });
     let now = Utc::now();
@@ -705,7 +705,7 @@ async fn an_unpaid_bill_is_reminded_on_schedule_and_aged_until_paid() {
     let remind_on = |offset: i64| {
         let run = BillRun::new(s.store(), Settings::default());
         async move {
-            let request = RunRequest { mode: Mode::Finalize, date: Some(m1), accounts: None };
+            let request = RunRequest { mode: Mode::Finalize, date: Some(m1), accounts: None, drafts_only: false };
             let report = run.run(&request, day(offset).and_hms_opt(9, 0, 0).unwrap().and_utc(), None).await;
             assert!(report.failures.is_empty(), "{:?}", report.failures);
             report.reminders_queued
@@ -828,7 +828,7 @@ async fn the_portal_shows_what_is_past_due() {
     import(&s, "dc6", &[line("acct_pastdue", "cb-pastdue", &[])]).await;
     let made = Utc::now() - chrono::Duration::days(40);
     let report = BillRun::new(s.store(), Settings::default())
-        .run(&RunRequest { mode: Mode::Finalize, date: Some(m1), accounts: None }, made, None)
+        .run(&RunRequest { mode: Mode::Finalize, date: Some(m1), accounts: None, drafts_only: false }, made, None)
         .await;
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     let r = s

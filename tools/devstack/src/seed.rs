@@ -233,6 +233,7 @@ pub async fn seed_contract(store: &Arc<DynamoStore>, admin_sub: &str, invoice_pr
             mode: bill_run::Mode::Finalize,
             date: Some(bill_date),
             accounts: Some(vec![id.clone()]),
+            drafts_only: false,
         };
         let report = run.run(&request, at(bill_date, 6), None).await;
         if let Some(f) = report.failures.first() {

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
+use billing_domain::bill_runs::BillRunRecord;
 use billing_domain::billing::{Stamp, WorkItem};
 use billing_domain::catalog::{Price, PriceId};
 use billing_domain::contract::{ContractAccount, UsageEvent};
@@ -431,6 +432,43 @@ impl billing_domain::ports::ApprovalStore for DynamoStore {
             .expression_attribute_values(":pending", s("pending"));
         let put = TransactWriteItem::builder().put(built(put.build())?).build();
         self.transact_guarded(vec![put, self.audit_put(audit)?]).await
+    }
+}
+
+#[async_trait]
+impl billing_domain::ports::BillRunLog for DynamoStore {
+    async fn bill_run_record(&self, date: NaiveDate) -> Result<Option<BillRunRecord>> {
+        self.get_as(BILL_RUNS_PK.into(), bill_run_sk(date)).await
+    }
+
+    async fn bill_run_records(&self, limit: usize) -> Result<Vec<BillRunRecord>> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(BILL_RUNS_PK))
+            .expression_attribute_values(":prefix", s(BILL_RUN_PREFIX))
+            .scan_index_forward(false)
+            .limit(limit.clamp(1, 100) as i32)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(super::unavailable)?;
+        out.items.unwrap_or_default().into_iter().map(from_item).collect()
+    }
+
+    async fn save_bill_run_record(&self, before: Option<&BillRunRecord>, after: &BillRunRecord) -> Result<()> {
+        let item = keyed(after, BILL_RUNS_PK.into(), bill_run_sk(after.date), "bill_run")?;
+        let put = Put::builder().table_name(&self.table).set_item(Some(item));
+        let put = match before {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(b) => put
+                .condition_expression("#version = :version")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(":version", n(b.version as i64)),
+        };
+        self.transact_guarded(vec![TransactWriteItem::builder().put(built(put.build())?).build()]).await
     }
 }
 

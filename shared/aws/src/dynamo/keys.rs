@@ -263,6 +263,14 @@ pub fn approval_sk(id: &str) -> String {
     format!("{APPROVAL_PREFIX}{id}")
 }
 
+/// The reviewed bill runs: one record per bill date, newest read first.
+pub const BILL_RUNS_PK: &str = "BILLRUNS";
+pub const BILL_RUN_PREFIX: &str = "RUN#";
+
+pub fn bill_run_sk(date: chrono::NaiveDate) -> String {
+    format!("{BILL_RUN_PREFIX}{date}")
+}
+
 /// A name as the search compares it: lower case, letters and digits, one space between words.
 pub fn search_text(name: &str) -> String {
     let lowered: String =

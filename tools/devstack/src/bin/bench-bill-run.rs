@@ -128,7 +128,7 @@ async fn main() -> Result<()> {
     let baseline = baseline.elapsed();
 
     let run = BillRun::new(store.clone(), Settings { concurrency: args.concurrency, ..Settings::default() });
-    let request = RunRequest { mode: Mode::Finalize, date: Some(m0), accounts: None };
+    let request = RunRequest { mode: Mode::Finalize, date: Some(m0), accounts: None, drafts_only: false };
     let started = Instant::now();
     let report = run.run(&request, Utc::now(), None).await;
     let elapsed = started.elapsed();
