@@ -77,6 +77,7 @@ impl OpsError {
             Self::NotContractBilled => (StatusCode::CONFLICT, "not_contract_billed"),
             Self::Domain(D::Conflict) => (StatusCode::CONFLICT, "conflict"),
             Self::Domain(D::MemberExists) => (StatusCode::CONFLICT, "member_exists"),
+            Self::Domain(D::LastAdmin) => (StatusCode::CONFLICT, "last_admin"),
             Self::Domain(D::Unavailable(_)) => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable"),
             Self::Run(e) if e.is_transient() => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable"),
             Self::Run(_) | Self::Domain(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

@@ -29,11 +29,11 @@ pub mod usage;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{MethodRouter, get, post, put};
+use axum::routing::{MethodRouter, delete, get, post, put};
 use bill_run::BillRun;
 use billing_domain::ports::{
     AccountSearch, ApprovalStore, AuditReader, BillRunLog, BillRunStore, BillingReader, ContractAdmin,
-    CreditNoteReader, MemberWriter, ParkedEventsAdmin, ReceivablesReader, UsageWriter,
+    CreditNoteReader, MemberReader, MemberWriter, ParkedEventsAdmin, ReceivablesReader, StatementReader, UsageWriter,
 };
 use billing_domain::staff::Permission;
 
@@ -53,6 +53,8 @@ pub trait OpsStore:
     + AuditReader
     + AccountSearch
     + BillRunLog
+    + MemberReader
+    + StatementReader
     + 'static
 {
 }
@@ -69,6 +71,8 @@ impl<
         + AuditReader
         + AccountSearch
         + BillRunLog
+        + MemberReader
+        + StatementReader
         + 'static,
 > OpsStore for T
 {
@@ -160,7 +164,11 @@ fn seller_routes<S: OpsStore>() -> Router<OpsState<S>> {
         .route("/accounts", g(get(staff::search::<S>), P::AccountRead))
         .route("/accounts/{account_id}", g(get(ops::account::<S>), P::AccountRead))
         .route("/accounts/{account_id}/audit", g(get(staff::audit::<S>), P::AccountRead))
-        .route("/accounts/{account_id}/members", g(post(ops::invite::<S>), P::MemberManage))
+        .route(
+            "/accounts/{account_id}/members",
+            g(get(ops::members::<S>), P::AccountRead).merge(g(post(ops::invite::<S>), P::MemberManage)),
+        )
+        .route("/accounts/{account_id}/members/{member_id}", g(delete(ops::remove_member::<S>), P::MemberManage))
         .route(
             "/accounts/{account_id}/invoices/{invoice_id}/payments",
             g(post(ledger::record_payment::<S>), P::PaymentRecord),

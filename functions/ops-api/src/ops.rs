@@ -239,7 +239,14 @@ pub struct AccountView {
     pub account_id: String,
     pub name: String,
     pub billing_mode: BillingMode,
+    pub contact: billing_domain::BillingContact,
+    pub address: billing_domain::Address,
     pub balance_due: Money,
+    /// What is owed today per aging bucket, and the open bills behind it.
+    pub aging: billing_domain::statement::StatementAging,
+    pub open_items: Vec<billing_domain::statement::OpenItem>,
+    /// Payments received (checks), newest first.
+    pub payments: Vec<PaymentView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contract: Option<ContractView>,
     pub invoices: Vec<InvoiceSummary>,
@@ -257,6 +264,21 @@ pub struct ContractView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub draft_invoice_id: Option<String>,
     pub items: Vec<String>,
+    /// Ops paused the payment reminders of this account's bills.
+    pub reminders_paused: bool,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PaymentView {
+    pub invoice_id: String,
+    /// `check:1042`
+    pub reference: String,
+    pub method: String,
+    pub amount: Money,
+    pub received_on: NaiveDate,
+    /// What went to account credit (beyond the bill).
+    pub to_credit: Money,
+    pub recorded_by: String,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -292,6 +314,7 @@ fn contract_view(c: &ContractAccount) -> ContractView {
         credit: c.credit,
         draft_invoice_id: c.draft.as_ref().map(|d| d.invoice_id.clone()),
         items: c.contract.items.iter().map(|i| format!("{} ({}, {})", i.id, i.price.id, i.group)).collect(),
+        reminders_paused: c.reminders_paused,
     }
 }
 
@@ -310,34 +333,152 @@ pub async fn account<S: OpsStore>(
     caller.require(Permission::AccountRead)?;
     let id = account_id(&id)?;
     let account = state.store.account(&id).await?.ok_or(OpsError::NotFound)?;
-    let contract = state.store.contract_account(&id).await?;
-    let invoices = state.store.invoices(&id, None, 20, None).await?;
+    let (contract, invoices, ledger) = futures::try_join!(
+        state.store.contract_account(&id),
+        state.store.invoices(&id, None, 20, None),
+        state.store.ledger_items(&id),
+    )?;
+    // Today's aging: a statement of one day (its opening balance is everything before).
+    let today = Utc::now().date_naive();
+    let statement = billing_domain::statement::statement(&id, account.currency, &ledger, today, today)?;
+    let mut payments: Vec<PaymentView> = ledger
+        .payments
+        .into_iter()
+        .map(|p| PaymentView {
+            invoice_id: p.invoice_id,
+            reference: p.reference,
+            method: p.method,
+            amount: p.amount,
+            received_on: p.received_on,
+            to_credit: p.to_credit,
+            recorded_by: p.recorded_by,
+        })
+        .collect();
+    payments.sort_by(|a, b| b.received_on.cmp(&a.received_on).then_with(|| b.reference.cmp(&a.reference)));
     Ok(Json(AccountView {
         account_id: account.id.to_string(),
         name: account.name,
         billing_mode: account.billing_mode,
+        contact: account.billing_contact,
+        address: account.billing_address,
         balance_due: account.balance_due,
+        aging: statement.aging,
+        open_items: statement.open_items,
+        payments,
         contract: contract.as_ref().map(contract_view),
         invoices: invoices.invoices.iter().map(InvoiceSummary::from).collect(),
         credit_notes: state.store.credit_notes(&id).await?,
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InviteBody {
     pub email: String,
     pub role: billing_domain::Role,
 }
 
+/// A user of the customer's portal, as staff see it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MemberView {
+    pub id: String,
+    pub email: String,
+    pub role: billing_domain::Role,
+    pub status: billing_domain::MemberStatus,
+    pub created_at: chrono::DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activated_at: Option<chrono::DateTime<Utc>>,
+}
+
+impl From<&billing_domain::Member> for MemberView {
+    fn from(m: &billing_domain::Member) -> Self {
+        Self {
+            id: m.id.to_string(),
+            email: m.email.to_string(),
+            role: m.role,
+            status: m.status,
+            created_at: m.created_at,
+            activated_at: m.activated_at,
+        }
+    }
+}
+
+/// `GET …/accounts/{account_id}/members`: the users of the customer's portal and their roles.
+#[utoipa::path(get, path = "/v1/staff/accounts/{account_id}/members", operation_id = "staff_members", tag = "staff",
+    params(("account_id" = String, Path)),
+    responses((status = 200, body = Vec<MemberView>), (status = 401, body = crate::openapi::ErrorBody, description = "not a staff token (`staff_only`)"),
+        (status = 403, body = crate::openapi::ErrorBody, description = "the roles lack the permission (`forbidden`)"),
+        (status = 404, body = crate::openapi::ErrorBody, description = "no such account (`not_found`)")),
+    security(("staff" = [])))]
+pub async fn members<S: OpsStore>(
+    State(state): State<OpsState<S>>,
+    caller: OpsCaller,
+    Path(id): Path<String>,
+) -> OpsResult<Json<Vec<MemberView>>> {
+    caller.require(Permission::AccountRead)?;
+    let id = account_id(&id)?;
+    state.store.account(&id).await?.ok_or(OpsError::NotFound)?;
+    let mut members: Vec<MemberView> = state.store.members(&id).await?.iter().map(MemberView::from).collect();
+    members.sort_by(|a, b| a.email.cmp(&b.email));
+    Ok(Json(members))
+}
+
+/// `DELETE …/accounts/{account_id}/members/{member_id}`: removes a user (or an invitation) from
+/// the customer's portal, in the customer's audit trail; never the account's last admin.
+#[utoipa::path(delete, path = "/v1/staff/accounts/{account_id}/members/{member_id}", operation_id = "staff_remove_member", tag = "staff",
+    params(("account_id" = String, Path), ("member_id" = String, Path),
+        ("Reason-Code" = Option<billing_domain::staff::ReasonCode>, Header, description = "Why (required of staff): a code from the list"),
+        ("Reason-Text" = Option<String>, Header, description = "The person's words, percent-encoded UTF-8 (required for `other`)")),
+    responses((status = 204, description = "removed"), (status = 401, body = crate::openapi::ErrorBody, description = "not a staff token (`staff_only`)"),
+        (status = 403, body = crate::openapi::ErrorBody, description = "the roles lack the permission (`forbidden`)"),
+        (status = 404, body = crate::openapi::ErrorBody, description = "no such account or member (`not_found`)"),
+        (status = 409, body = crate::openapi::ErrorBody, description = "the account's last admin (`last_admin`), or changed meanwhile (`conflict`)"),
+        (status = 422, body = crate::openapi::ErrorBody, description = "no reason (`reason_required`)")),
+    security(("staff" = [])))]
+pub async fn remove_member<S: OpsStore>(
+    State(state): State<OpsState<S>>,
+    caller: OpsCaller,
+    Path((id, member)): Path<(String, String)>,
+) -> OpsResult<StatusCode> {
+    let reason = caller.write(Permission::MemberManage)?;
+    let id = account_id(&id)?;
+    let member: billing_domain::MemberId = member.parse().map_err(|_| OpsError::NotFound)?;
+    let before = state.store.member(&id, &member).await?.ok_or(OpsError::NotFound)?;
+    let audit = AuditEntry::record(
+        &id,
+        &caller.actor(),
+        AuditAction::MemberRemoved,
+        Some(member.to_string()),
+        Some(&before),
+        None::<&billing_domain::Member>,
+        Utc::now(),
+    )
+    .because(reason.as_ref());
+    state.store.remove_member(&before, &audit).await?;
+    tracing::info!(account_id = %id, member_id = %member, by = %caller.name(), "member removed by staff");
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// `POST /v1/ops/accounts/{account_id}/members`: invites someone to an account's portal (an
-/// imported account has no users until ops invite its first admin). The invitation is mailed.
+/// imported account has no users until ops invite its first admin). The invitation is mailed;
+/// whoever creates a portal login with that e-mail joins the account with the role.
+#[utoipa::path(post, path = "/v1/staff/accounts/{account_id}/members", operation_id = "staff_invite", tag = "staff",
+    params(("account_id" = String, Path),
+        ("Reason-Code" = Option<billing_domain::staff::ReasonCode>, Header, description = "Why (required of staff): a code from the list"),
+        ("Reason-Text" = Option<String>, Header, description = "The person's words, percent-encoded UTF-8 (required for `other`)")),
+    request_body = InviteBody,
+    responses((status = 201, body = MemberView), (status = 401, body = crate::openapi::ErrorBody, description = "not a staff token (`staff_only`)"),
+        (status = 403, body = crate::openapi::ErrorBody, description = "the roles lack the permission (`forbidden`)"),
+        (status = 404, body = crate::openapi::ErrorBody, description = "no such account (`not_found`)"),
+        (status = 409, body = crate::openapi::ErrorBody, description = "the e-mail is a member already (`member_exists`)"),
+        (status = 422, body = crate::openapi::ErrorBody, description = "a bad e-mail (`validation_failed`), or no reason (`reason_required`)")),
+    security(("staff" = [])))]
 pub async fn invite<S: OpsStore>(
     State(state): State<OpsState<S>>,
     caller: OpsCaller,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<InviteBody>,
-) -> OpsResult<(StatusCode, Json<serde_json::Value>)> {
+) -> OpsResult<(StatusCode, Json<MemberView>)> {
     let reason = caller.write(Permission::MemberManage)?;
     let id = account_id(&id)?;
     state.store.account(&id).await?.ok_or(OpsError::NotFound)?;
@@ -357,10 +498,5 @@ pub async fn invite<S: OpsStore>(
     )
     .because(reason.as_ref());
     state.store.add_member(&member, &audit).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(
-            serde_json::json!({"member_id": member.id, "email": member.email, "role": member.role, "status": member.status}),
-        ),
-    ))
+    Ok((StatusCode::CREATED, Json(MemberView::from(&member))))
 }

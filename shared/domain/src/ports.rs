@@ -487,7 +487,8 @@ pub struct AccountHit {
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub account_id: AccountId,
     pub name: String,
-    /// `id`, `name` (its name starts with the query) or `invoice` (one of its bills has this number).
+    /// `id`, `name` (its name starts with the query), `invoice` (one of its bills has this
+    /// number) or `email` (the query is its contact's, a user's or an invitee's e-mail).
     pub matched: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub invoice_number: Option<String>,

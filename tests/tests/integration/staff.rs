@@ -108,6 +108,8 @@ async fn every_staff_route_for_every_role_is_allowed_or_refused_with_403_changin
         ("GET", "/v1/staff/accounts?q=staff".into(), None, "account:read"),
         ("GET", a.into(), None, "account:read"),
         ("GET", format!("{a}/audit"), None, "account:read"),
+        ("GET", format!("{a}/members"), None, "account:read"),
+        ("DELETE", format!("{a}/members/mem_none"), None, "member:manage"),
         (
             "POST",
             format!("{a}/members"),
@@ -354,6 +356,57 @@ async fn accounts_are_found_by_id_invoice_number_and_the_start_of_their_name() {
     let r = s.staff(&clerk, "GET", &find(&number), None, None).await;
     assert_eq!(names(&r), [("Staff Test Hosting".into(), "invoice".into())], "{bill}");
     assert_eq!(r.body["accounts"][0]["invoice_number"], json!(number));
+    // An e-mail address, whole, any case: the billing contact's, a portal user's or invitee's.
+    let r = s.staff(&clerk, "GET", &find("AP%40Staff-Test.example"), None, None).await;
+    assert_eq!(names(&r), [("Staff Test Hosting".into(), "email".into())], "{:?}", r.body);
+    assert_eq!(
+        s.staff(&clerk, "GET", &find("ap%40staff"), None, None).await.body["accounts"],
+        json!([]),
+        "whole addresses only"
+    );
+    let admin = StaffUser::new("admin-1", &["admin"]);
+    let members = "/v1/staff/accounts/acct_searchme/members";
+    let invited = s
+        .staff(
+            &admin,
+            "POST",
+            members,
+            Some(json!({"email": "Kim@Tenant.example", "role": "billing"})),
+            Some(("customer_request", "ticket 4411")),
+        )
+        .await;
+    assert_eq!(
+        (invited.status, invited.body["status"].as_str()),
+        (StatusCode::CREATED, Some("invited")),
+        "{:?}",
+        invited.body
+    );
+    let r = s.staff(&clerk, "GET", &find("kim%40tenant.example"), None, None).await;
+    assert_eq!(names(&r), [("Staff Test Hosting".into(), "email".into())]);
+    let listed = s.staff(&clerk, "GET", members, None, None).await;
+    assert_eq!(listed.body.as_array().unwrap().len(), 1, "{:?}", listed.body);
+    assert_eq!(
+        (listed.body[0]["email"].as_str(), listed.body[0]["role"].as_str()),
+        (Some("kim@tenant.example"), Some("billing"))
+    );
+    // Removed (by an admin, with a reason, in the customer's audit): no longer found by it.
+    let member = format!("{members}/{}", invited.body["id"].as_str().unwrap());
+    let r = s.staff(&clerk, "DELETE", &member, None, Some(("customer_request", "ticket 4412"))).await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "forbidden"));
+    let r = s.staff(&admin, "DELETE", &member, None, None).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "reason_required"));
+    let r = s.staff(&admin, "DELETE", &member, None, Some(("customer_request", "ticket 4412"))).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+    assert_eq!(s.staff(&clerk, "GET", &find("kim%40tenant.example"), None, None).await.body["accounts"], json!([]));
+    let r = s.staff(&admin, "DELETE", &member, None, Some(("customer_request", "again"))).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let audit = s.staff(&clerk, "GET", "/v1/staff/accounts/acct_searchme/audit?limit=5", None, None).await;
+    let removed = &audit.body["entries"][0];
+    assert_eq!(
+        (removed["action"].as_str(), removed["actor"]["user_id"].as_str()),
+        (Some("member.removed"), Some("staff:admin-1"))
+    );
+    assert_eq!(removed["reason"]["text"], "ticket 4412");
     for bad in ["", "?q=", "?q=ac&limit=0", "?q=ac&limit=51", "?q=ac&sort=name"] {
         let r = s.staff(&clerk, "GET", &format!("/v1/staff/accounts{bad}"), None, None).await;
         assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "invalid_parameter"), "{bad}");

@@ -56,6 +56,9 @@ fn member_item(m: &Member) -> Result<Item> {
     };
     item.insert(GSI1_PK.into(), s(gsi1pk));
     item.insert(GSI1_SK.into(), s(account_pk(&m.account_id)));
+    // Staff find the account by its users' (and invitees') e-mail.
+    item.insert(GSI3_PK.into(), s(email_gsi3pk(m.email.as_str())));
+    item.insert(GSI3_SK.into(), s(account_pk(&m.account_id)));
     Ok(item)
 }
 
@@ -156,6 +159,7 @@ impl AccountWriter for DynamoStore {
         }
         items.extend([
             self.put(account_item, Some("attribute_not_exists(pk)"))?,
+            self.put(super::contact_item(account), None)?,
             self.put(member_item(founder)?, Some("attribute_not_exists(pk)"))?,
             self.put(grant_item(founder)?, Some("attribute_not_exists(pk)"))?,
             self.put(email_guard_item(founder), Some("attribute_not_exists(pk)"))?,
@@ -203,7 +207,11 @@ impl AccountWriter for DynamoStore {
                 .expression_attribute_values(format!(":v{i}"), value);
         }
         let update = update.update_expression(format!("SET {}", sets.join(", ")));
-        let items = vec![TransactWriteItem::builder().update(built(update.build())?).build(), self.audit_put(audit)?];
+        let items = vec![
+            TransactWriteItem::builder().update(built(update.build())?).build(),
+            self.audit_put(audit)?,
+            self.put(super::contact_item(after), None)?,
+        ];
         match self.transact(items).await? {
             Ok(()) => Ok(()),
             Err(c) if c.failed_condition(0) => Err(Error::Conflict),

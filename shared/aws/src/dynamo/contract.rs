@@ -541,6 +541,7 @@ impl ContractAdmin for DynamoStore {
         membership.insert("entity".into(), s("cohort_member"));
         let items = vec![
             self.put(account_item(account)?, Some("attribute_not_exists(pk)"))?,
+            self.put(super::contact_item(account), None)?,
             self.contract_put(None, contract)?,
             self.put(membership, None)?,
             self.audit_put(audit)?,

@@ -288,6 +288,15 @@ pub fn name_search_gsi3sk(normalized: &str, account: &AccountId) -> String {
     format!("{normalized}#{account}")
 }
 
+/// An e-mail address as the search compares it (the whole address, any case).
+pub fn email_gsi3pk(email: &str) -> String {
+    format!("EMAIL#{}", email.trim().to_lowercase())
+}
+
+/// The account's billing contact e-mail, searchable: one small item beside the account (whose
+/// own search entry is its name).
+pub const CONTACT_SK: &str = "CONTACT";
+
 /// An invoice by its number (numbers are unique per seller).
 pub fn number_gsi3pk(number: &str) -> String {
     format!("NUMBER#{number}")

@@ -103,6 +103,19 @@ fn index_name(item: &mut Item, account: &billing_domain::Account) {
     }
 }
 
+/// The account's contact e-mail as its own search entry (`EMAIL#…`), written with the account.
+fn contact_item(account: &billing_domain::Account) -> Item {
+    HashMap::from([
+        (PK.to_owned(), s(account_pk(&account.id))),
+        (SK.to_owned(), s(CONTACT_SK)),
+        ("entity".to_owned(), s("contact_email")),
+        ("account_id".to_owned(), s(account.id.as_str())),
+        ("email".to_owned(), s(account.billing_contact.email.as_str())),
+        (GSI3_PK.to_owned(), s(email_gsi3pk(account.billing_contact.email.as_str()))),
+        (GSI3_SK.to_owned(), s(account_pk(&account.id))),
+    ])
+}
+
 fn to_attribute<T: Serialize>(value: &T) -> Result<AttributeValue> {
     serde_dynamo::to_attribute_value(value).map_err(|e| Error::Corrupt(format!("cannot serialize: {e}")))
 }

@@ -164,16 +164,33 @@ impl billing_domain::ports::AccountSearch for DynamoStore {
                     .collect::<Vec<_>>(),
             )
         };
-        let (account, numbered, named) = futures::try_join!(by_id, by_number, by_name)?;
+        // A whole e-mail address: the accounts whose contact, user or invitee it is.
+        let by_email = async {
+            if !query.contains('@') || query.len() > 254 {
+                return Ok(vec![]);
+            }
+            let items = self.search_index(email_gsi3pk(query), None, limit).await?;
+            Ok::<_, Error>(
+                items
+                    .iter()
+                    .filter_map(|i| i.get("account_id")?.as_s().ok()?.parse::<AccountId>().ok())
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let (account, numbered, named, emailed) = futures::try_join!(by_id, by_number, by_name, by_email)?;
         let mut hits: Vec<AccountHit> = Vec::new();
         if let Some(a) = account {
             hits.push(AccountHit { account_id: a.id, name: a.name, matched: "id", invoice_number: None });
         }
-        let ids: Vec<AccountId> = numbered.iter().map(|(a, _)| a.clone()).collect();
+        let ids: Vec<AccountId> = numbered.iter().map(|(a, _)| a.clone()).chain(emailed.iter().cloned()).collect();
         let names = if ids.is_empty() { HashMap::new() } else { self.account_names(&ids).await? };
         for (account_id, number) in numbered {
             let name = names.get(&account_id).cloned().unwrap_or_default();
             hits.push(AccountHit { account_id, name, matched: "invoice", invoice_number: Some(number) });
+        }
+        for account_id in emailed {
+            let name = names.get(&account_id).cloned().unwrap_or_default();
+            hits.push(AccountHit { account_id, name, matched: "email", invoice_number: None });
         }
         for (account_id, name) in named {
             hits.push(AccountHit { account_id, name, matched: "name", invoice_number: None });
