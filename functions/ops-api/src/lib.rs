@@ -111,13 +111,17 @@ pub(crate) async fn update_contract<S: OpsStore>(
     store: &S,
     id: &billing_domain::AccountId,
     change: impl Fn(&billing_domain::contract::ContractAccount) -> Option<billing_domain::contract::ContractAccount>,
+    audit: impl Fn(
+        &billing_domain::contract::ContractAccount,
+        &billing_domain::contract::ContractAccount,
+    ) -> billing_domain::AuditEntry,
 ) -> OpsResult<billing_domain::contract::ContractAccount> {
     let mut retry = billing_domain::retry::Retry::on_conflict();
     while retry.attempt().await {
         let before = store.contract_account(id).await?.ok_or(OpsError::NotContractBilled)?;
         let Some(mut after) = change(&before) else { return Ok(before) };
         after.version = before.version + 1;
-        match store.save_contract(&before, &after).await {
+        match store.save_contract_audited(&before, &after, &audit(&before, &after)).await {
             Ok(()) => return Ok(after),
             Err(billing_domain::Error::Conflict) => continue,
             Err(e) => return Err(e.into()),

@@ -52,10 +52,22 @@ are strings in the currency's units (`\"12.50\"`)."
         crate::billruns::draft,
         crate::billruns::approve,
         crate::billruns::finalize,
+        crate::ops::list_prices,
+        crate::ops::put_price,
+        crate::ops::put_cohort,
+        crate::ops::import,
+        crate::reminders::get_schedule,
+        crate::reminders::put_schedule,
+        crate::reminders::pause,
+        crate::parked::list,
+        crate::parked::discard,
     ),
     modifiers(&StaffAuth),
     tags((name = "staff", description = "The signed-in staff member, the four-eyes queue, audit"),
-        (name = "bill runs", description = "A bill date's preview, its drafts, a second person's approval, finalizing")),
+        (name = "bill runs", description = "A bill date's preview, its drafts, a second person's approval, finalizing"),
+        (name = "catalog", description = "Prices, cohorts and their import"),
+        (name = "settings", description = "The seller's reminder schedule"),
+        (name = "parked events", description = "Stripe events linked to no account, and discarding them")),
 )]
 pub struct StaffApiDoc;
 

@@ -18,6 +18,10 @@ use crate::extract::{JsonBody, OpsCaller, account_id};
 use crate::{OpsError, OpsResult, OpsState, OpsStore};
 use billing_domain::staff::Permission;
 
+#[utoipa::path(get, path = "/v1/staff/prices", operation_id = "staff_prices", tag = "catalog",
+    responses((status = 200, body = Vec<Price>), (status = 401, body = crate::openapi::ErrorBody, description = "not a staff token (`staff_only`)"),
+        (status = 403, body = crate::openapi::ErrorBody, description = "the roles lack the permission (`forbidden`)")),
+    security(("staff" = [])))]
 pub async fn list_prices<S: OpsStore>(
     State(state): State<OpsState<S>>,
     caller: OpsCaller,
@@ -28,6 +32,12 @@ pub async fn list_prices<S: OpsStore>(
 
 /// `PUT /v1/ops/prices/{price_id}`: creates or replaces a catalog price. Running contracts keep
 /// the price they were imported with.
+#[utoipa::path(put, path = "/v1/staff/prices/{price_id}", operation_id = "staff_put_price", tag = "catalog",
+    params(("price_id" = String, Path), ("Reason-Code" = Option<billing_domain::staff::ReasonCode>, Header, description = "Why (required of staff): a code from the list"), ("Reason-Text" = Option<String>, Header, description = "The person's words, percent-encoded UTF-8 (required for `other`)")),
+    request_body = Price,
+    responses((status = 200, body = Price), (status = 422, body = crate::openapi::ErrorBody, description = "invalid fields (`validation_failed`), or no reason (`reason_required`)"), (status = 401, body = crate::openapi::ErrorBody, description = "not a staff token (`staff_only`)"),
+        (status = 403, body = crate::openapi::ErrorBody, description = "the roles lack the permission (`forbidden`)")),
+    security(("staff" = [])))]
 pub async fn put_price<S: OpsStore>(
     State(state): State<OpsState<S>>,
     caller: OpsCaller,
@@ -51,7 +61,7 @@ pub async fn put_price<S: OpsStore>(
     Ok(Json(price))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CohortBody {
     pub name: String,
@@ -59,6 +69,12 @@ pub struct CohortBody {
 }
 
 /// `PUT /v1/ops/cohorts/{cohort_id}`: creates or renames a cohort or moves its go-live.
+#[utoipa::path(put, path = "/v1/staff/cohorts/{cohort_id}", operation_id = "staff_put_cohort", tag = "catalog",
+    params(("cohort_id" = String, Path, description = "1 to 40 lowercase letters, digits or `-`"), ("Reason-Code" = Option<billing_domain::staff::ReasonCode>, Header, description = "Why (required of staff): a code from the list"), ("Reason-Text" = Option<String>, Header, description = "The person's words, percent-encoded UTF-8 (required for `other`)")),
+    request_body = CohortBody,
+    responses((status = 200, body = Cohort), (status = 422, body = crate::openapi::ErrorBody, description = "invalid fields (`validation_failed`), or no reason (`reason_required`)"), (status = 401, body = crate::openapi::ErrorBody, description = "not a staff token (`staff_only`)"),
+        (status = 403, body = crate::openapi::ErrorBody, description = "the roles lack the permission (`forbidden`)")),
+    security(("staff" = [])))]
 pub async fn put_cohort<S: OpsStore>(
     State(state): State<OpsState<S>>,
     caller: OpsCaller,
@@ -78,7 +94,7 @@ pub async fn put_cohort<S: OpsStore>(
     Ok(Json(cohort))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ImportStatus {
     Imported,
@@ -87,7 +103,7 @@ pub enum ImportStatus {
     Rejected,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ImportResult {
     pub line: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -101,7 +117,7 @@ pub struct ImportResult {
     pub details: Vec<FieldError>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ImportResponse {
     pub cohort: Cohort,
     pub imported: usize,
@@ -117,6 +133,12 @@ pub const MAX_IMPORT_LINES: usize = 500;
 /// Each line is imported on its own (account, contract, cohort membership, audit entry in one
 /// write); a bad line is reported and the others go on. Sending the same file again imports
 /// nothing twice.
+#[utoipa::path(post, path = "/v1/staff/cohorts/{cohort_id}/accounts", operation_id = "staff_import", tag = "catalog",
+    params(("cohort_id" = String, Path), ("Reason-Code" = Option<billing_domain::staff::ReasonCode>, Header, description = "Why (required of staff): a code from the list"), ("Reason-Text" = Option<String>, Header, description = "The person's words, percent-encoded UTF-8 (required for `other`)")),
+    request_body(content = String, content_type = "application/x-ndjson", description = "one account a line (JSON lines)"),
+    responses((status = 200, body = ImportResponse, description = "each line imported, found existing, or rejected with why"), (status = 404, body = crate::openapi::ErrorBody, description = "no such cohort (`no_cohort`)"), (status = 413, body = crate::openapi::ErrorBody, description = "more than 500 lines (`batch_too_large`)"), (status = 422, body = crate::openapi::ErrorBody, description = "invalid fields (`validation_failed`), or no reason (`reason_required`)"), (status = 401, body = crate::openapi::ErrorBody, description = "not a staff token (`staff_only`)"),
+        (status = 403, body = crate::openapi::ErrorBody, description = "the roles lack the permission (`forbidden`)")),
+    security(("staff" = [])))]
 pub async fn import<S: OpsStore>(
     State(state): State<OpsState<S>>,
     caller: OpsCaller,

@@ -19,7 +19,7 @@ const MAX_LISTED: u16 = 1000;
 
 /// A parked event as ops see it: what it is, whose, and how long it has waited (its payload stays
 /// in the store).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ParkedView {
     pub event_id: String,
     #[serde(rename = "type")]
@@ -30,13 +30,18 @@ pub struct ParkedView {
     pub waiting_secs: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ParkedList {
     pub events: Vec<ParkedView>,
 }
 
 /// `GET /v1/ops/parked-events?older_than_secs=N&limit=L`: parked events created at least
 /// `older_than_secs` ago (default 0: all), oldest first, at most `limit` (default and most 1,000).
+#[utoipa::path(get, path = "/v1/staff/parked-events", operation_id = "staff_parked_events", tag = "parked events",
+    params(("older_than_secs" = Option<i64>, Query, description = "only events created at least this long ago"), ("limit" = Option<u16>, Query, description = "at most this many (1,000)")),
+    responses((status = 200, body = ParkedList), (status = 400, body = crate::openapi::ErrorBody, description = "`invalid_parameter`"), (status = 401, body = crate::openapi::ErrorBody, description = "not a staff token (`staff_only`)"),
+        (status = 403, body = crate::openapi::ErrorBody, description = "the roles lack the permission (`forbidden`)")),
+    security(("staff" = [])))]
 pub async fn list<S: OpsStore>(
     State(state): State<OpsState<S>>,
     caller: OpsCaller,
@@ -73,20 +78,36 @@ fn view(p: ParkedEvent, now: DateTime<Utc>) -> ParkedView {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DiscardBody {
+    /// Why it will never be applied (1 to 500 characters).
     pub reason: String,
+}
+
+/// A discarded event: who, why, when (kept on its ledger entry).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DiscardView {
+    pub event_id: String,
+    pub by: String,
+    pub reason: String,
+    pub at: DateTime<Utc>,
 }
 
 /// `POST /v1/ops/parked-events/{event_id}/discard` `{"reason"}`: the event is never applied; its
 /// ledger entry keeps who discarded it, when and why (and the log says it).
+#[utoipa::path(post, path = "/v1/staff/parked-events/{event_id}/discard", operation_id = "staff_discard_parked", tag = "parked events",
+    params(("event_id" = String, Path), ("Reason-Code" = Option<billing_domain::staff::ReasonCode>, Header, description = "Why (required of staff): a code from the list"), ("Reason-Text" = Option<String>, Header, description = "The person's words, percent-encoded UTF-8 (required for `other`)")),
+    request_body = DiscardBody,
+    responses((status = 200, body = DiscardView), (status = 404, body = crate::openapi::ErrorBody, description = "no such parked event (`not_found`)"), (status = 422, body = crate::openapi::ErrorBody, description = "invalid fields (`validation_failed`), or no reason (`reason_required`)"), (status = 401, body = crate::openapi::ErrorBody, description = "not a staff token (`staff_only`)"),
+        (status = 403, body = crate::openapi::ErrorBody, description = "the roles lack the permission (`forbidden`)")),
+    security(("staff" = [])))]
 pub async fn discard<S: OpsStore>(
     State(state): State<OpsState<S>>,
     caller: OpsCaller,
     Path(event_id): Path<String>,
     JsonBody(body): JsonBody<DiscardBody>,
-) -> OpsResult<Json<Discard>> {
+) -> OpsResult<Json<DiscardView>> {
     let coded = caller.write(Permission::ParkedEventDiscard)?;
     let words = billing_domain::text::bounded(&body.reason, 1, 500)
         .map_err(|e| billing_domain::Error::from(e.under("reason")))?;
@@ -97,5 +118,5 @@ pub async fn discard<S: OpsStore>(
     let discard = Discard { event_id, by: caller.name(), reason, at: Utc::now() };
     state.store.discard_parked(&discard).await?;
     tracing::warn!(event_id = %discard.event_id, by = %discard.by, reason = %discard.reason, "parked event discarded");
-    Ok(Json(discard))
+    Ok(Json(DiscardView { event_id: discard.event_id, by: discard.by, reason: discard.reason, at: discard.at }))
 }

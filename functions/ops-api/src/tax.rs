@@ -152,9 +152,7 @@ pub async fn put_account<S: OpsStore>(
     Path(raw): Path<String>,
     JsonBody(body): JsonBody<AccountTaxBody>,
 ) -> OpsResult<Json<AccountTaxView>> {
-    // Seller-wide settings: the reason is logged (there is no seller audit trail yet).
     let reason = caller.write(Permission::CatalogManage)?;
-    tracing::info!(by = %caller.name(), reason = ?reason, "put_account");
     let id = account_id(&raw)?;
     let mut errors = billing_domain::error::Errors::default();
     let vat_id = errors.take("vat_id", vat(body.vat_id.as_deref()));
@@ -175,12 +173,31 @@ pub async fn put_account<S: OpsStore>(
     tax::check_codes(&account_codes, &setup.rates, "codes")?;
     tax::check_codes(&contract_codes, &setup.rates, "contract_codes")?;
     let profile = TaxProfile { vat_id, exemption, codes: account_codes };
-    let after = update_contract(&*state.store, &id, |before| {
-        let mut after = before.clone();
-        after.tax = profile.clone();
-        after.tax_codes = contract_codes.clone();
-        Some(after)
-    })
+    let after = update_contract(
+        &*state.store,
+        &id,
+        |before| {
+            let mut after = before.clone();
+            after.tax = profile.clone();
+            after.tax_codes = contract_codes.clone();
+            Some(after)
+        },
+        |before, after| {
+            let taxes = |c: &billing_domain::contract::ContractAccount| {
+                serde_json::json!({"profile": c.tax, "contract_codes": c.tax_codes})
+            };
+            billing_domain::AuditEntry::record(
+                &id,
+                &caller.actor(),
+                billing_domain::AuditAction::TaxProfileChanged,
+                None,
+                Some(&taxes(before)),
+                Some(&taxes(after)),
+                chrono::Utc::now(),
+            )
+            .because(reason.as_ref())
+        },
+    )
     .await?;
     tracing::info!(account_id = %id, by = %caller.name(), "account tax profile set");
     Ok(Json(AccountTaxView { account_id: id.to_string(), profile: after.tax, contract_codes: after.tax_codes }))

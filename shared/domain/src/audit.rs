@@ -67,6 +67,10 @@ pub enum AuditAction {
     CreditNoteRejected,
     #[serde(rename = "account.reminders_paused")]
     RemindersPaused,
+    #[serde(rename = "account.reminders_resumed")]
+    RemindersResumed,
+    #[serde(rename = "account.tax_changed")]
+    TaxProfileChanged,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -580,6 +580,14 @@ pub trait ParkedEventsAdmin: ParkedReader {
 /// Ops' writes to contract accounts: catalog, cohorts, import, payments, credit notes, voids.
 #[async_trait]
 pub trait ContractAdmin: ContractReader + AccountReader + SequenceReader {
+    /// Replaces the contract state if still at `before.version` (else `Conflict`), with the
+    /// change's audit entry in the same write.
+    async fn save_contract_audited(
+        &self,
+        before: &crate::contract::ContractAccount,
+        after: &crate::contract::ContractAccount,
+        audit: &AuditEntry,
+    ) -> Result<()>;
     async fn prices(&self) -> Result<std::collections::BTreeMap<crate::catalog::PriceId, crate::catalog::Price>>;
     async fn put_price(&self, price: &crate::catalog::Price) -> Result<()>;
     async fn put_tax_rate(&self, rate: &crate::tax::TaxRate) -> Result<()>;

@@ -407,6 +407,24 @@ async fn accounts_are_found_by_id_invoice_number_and_the_start_of_their_name() {
         (Some("member.removed"), Some("staff:admin-1"))
     );
     assert_eq!(removed["reason"]["text"], "ticket 4412");
+    // Pausing reminders is in the customer's audit too, with who and why.
+    let r = s
+        .staff(
+            &clerk,
+            "PUT",
+            "/v1/staff/accounts/acct_searchme/reminders",
+            Some(json!({"paused": true})),
+            Some(("customer_request", "disputed bill")),
+        )
+        .await;
+    assert_eq!((r.status, r.body["paused"].as_bool()), (StatusCode::OK, Some(true)), "{:?}", r.body);
+    let audit = s.staff(&clerk, "GET", "/v1/staff/accounts/acct_searchme/audit?limit=1", None, None).await;
+    let paused = &audit.body["entries"][0];
+    assert_eq!(
+        (paused["action"].as_str(), paused["after"]["reminders_paused"].as_bool()),
+        (Some("account.reminders_paused"), Some(true))
+    );
+    assert_eq!(paused["reason"]["text"], "disputed bill");
     for bad in ["", "?q=", "?q=ac&limit=0", "?q=ac&limit=51", "?q=ac&sort=name"] {
         let r = s.staff(&clerk, "GET", &format!("/v1/staff/accounts{bad}"), None, None).await;
         assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "invalid_parameter"), "{bad}");

@@ -651,7 +651,7 @@ export interface components {
             email: string;
         };
         /** @enum {string} */
-        AuditAction: "account.created" | "account.billing_contact_updated" | "account.billing_address_updated" | "account.bill_recipients_updated" | "member.invited" | "member.activated" | "member.role_changed" | "member.removed" | "payment.refunded" | "payment.disputed" | "payment.requested" | "payment_method.default_set" | "payment_method.removed" | "subscription.checkout_started" | "subscription.seats_changed" | "seat.assigned" | "seat.unassigned" | "account.imported" | "invoice.payment_recorded" | "invoice.credit_note_issued" | "invoice.voided" | "invoice.credit_note_requested" | "invoice.credit_note_approved" | "invoice.credit_note_rejected" | "account.reminders_paused";
+        AuditAction: "account.created" | "account.billing_contact_updated" | "account.billing_address_updated" | "account.bill_recipients_updated" | "member.invited" | "member.activated" | "member.role_changed" | "member.removed" | "payment.refunded" | "payment.disputed" | "payment.requested" | "payment_method.default_set" | "payment_method.removed" | "subscription.checkout_started" | "subscription.seats_changed" | "seat.assigned" | "seat.unassigned" | "account.imported" | "invoice.payment_recorded" | "invoice.credit_note_issued" | "invoice.voided" | "invoice.credit_note_requested" | "invoice.credit_note_approved" | "invoice.credit_note_rejected" | "account.reminders_paused" | "account.reminders_resumed" | "account.tax_changed";
         AuditEntry: {
             id: components["schemas"]["AuditId"];
             account_id: components["schemas"]["AccountId"];

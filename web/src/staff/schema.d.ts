@@ -78,6 +78,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/staff/accounts/{account_id}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET …/accounts/{account_id}/members`: the users of the customer's portal and their roles. */
+        get: operations["staff_members"];
+        put?: never;
+        /**
+         * `POST /v1/ops/accounts/{account_id}/members`: invites someone to an account's portal (an
+         *     imported account has no users until ops invite its first admin). The invitation is mailed;
+         *     whoever creates a portal login with that e-mail joins the account with the role.
+         */
+        post: operations["staff_invite"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/staff/accounts/{account_id}/members/{member_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * `DELETE …/accounts/{account_id}/members/{member_id}`: removes a user (or an invitation) from
+         *     the customer's portal, in the customer's audit trail; never the account's last admin.
+         */
+        delete: operations["staff_remove_member"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/staff/accounts/{account_id}/invoices/{invoice_id}/payments": {
         parameters: {
             query?: never;
@@ -193,6 +235,256 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/staff/bill-runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET …/bill-runs`: the reviewed runs, newest bill date first. */
+        get: operations["staff_bill_runs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/staff/bill-runs/{date}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * `GET …/bill-runs/{date}`: the preview of a bill date (a dry run: writes nothing) with its
+         *     record: every account due by then, what it would be billed (or its waiting draft), and the
+         *     change against its last bill.
+         */
+        get: operations["staff_bill_run"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/staff/bill-runs/{date}/drafts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST …/bill-runs/{date}/drafts`: makes the drafts of every account due by `date` (kept off
+         *     the customers' lists) for a second person to approve; drafts already waiting are counted
+         *     again. Drafting again clears an approval.
+         */
+        post: operations["staff_bill_run_drafts"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/staff/bill-runs/{date}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST …/bill-runs/{date}/approve`: a second person approves the drafts (never whoever made
+         *     them).
+         */
+        post: operations["staff_bill_run_approve"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/staff/bill-runs/{date}/finalize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST …/bill-runs/{date}/finalize`: numbers and sends the approved drafts of `date` (only
+         *     those: an account due since, or whose draft was voided, is left for the next drafts). A call
+         *     stopped by its deadline says `more`; calling again goes on, finalizing each bill once.
+         */
+        post: operations["staff_bill_run_finalize"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/staff/prices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["staff_prices"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/staff/prices/{price_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * `PUT /v1/ops/prices/{price_id}`: creates or replaces a catalog price. Running contracts keep
+         *     the price they were imported with.
+         */
+        put: operations["staff_put_price"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/staff/cohorts/{cohort_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** `PUT /v1/ops/cohorts/{cohort_id}`: creates or renames a cohort or moves its go-live. */
+        put: operations["staff_put_cohort"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/staff/cohorts/{cohort_id}/accounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /v1/ops/cohorts/{cohort_id}/accounts`: bulk import, JSON lines (one account a line).
+         *     Each line is imported on its own (account, contract, cohort membership, audit entry in one
+         *     write); a bad line is reported and the others go on. Sending the same file again imports
+         *     nothing twice.
+         */
+        post: operations["staff_import"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/staff/settings/reminders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /v1/ops/settings/reminders`: the schedule in force (the default until one is set). */
+        get: operations["staff_reminder_schedule"];
+        /** `PUT /v1/ops/settings/reminders`: sets the schedule (sorted; a day given twice counts once). */
+        put: operations["staff_put_reminder_schedule"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/staff/accounts/{account_id}/reminders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** `PUT /v1/ops/accounts/{account_id}/reminders`: pauses or resumes the account's reminders. */
+        put: operations["staff_pause_reminders"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/staff/parked-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * `GET /v1/ops/parked-events?older_than_secs=N&limit=L`: parked events created at least
+         *     `older_than_secs` ago (default 0: all), oldest first, at most `limit` (default and most 1,000).
+         */
+        get: operations["staff_parked_events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/staff/parked-events/{event_id}/discard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /v1/ops/parked-events/{event_id}/discard` `{"reason"}`: the event is never applied; its
+         *     ledger entry keeps who discarded it, when and why (and the log says it).
+         */
+        post: operations["staff_discard_parked"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -214,7 +506,10 @@ export interface components {
         AccountHit: {
             account_id: string;
             name: string;
-            /** @description `id`, `name` (its name starts with the query) or `invoice` (one of its bills has this number). */
+            /**
+             * @description `id`, `name` (its name starts with the query), `invoice` (one of its bills has this
+             *     number) or `email` (the query is its contact's, a user's or an invitee's e-mail).
+             */
             matched: string;
             invoice_number?: string | null;
         };
@@ -224,7 +519,14 @@ export interface components {
             account_id: string;
             name: string;
             billing_mode: components["schemas"]["BillingMode"];
+            contact: components["schemas"]["BillingContact"];
+            address: components["schemas"]["Address"];
             balance_due: components["schemas"]["Money"];
+            /** @description What is owed today per aging bucket, and the open bills behind it. */
+            aging: components["schemas"]["StatementAging"];
+            open_items: components["schemas"]["OpenItem"][];
+            /** @description Payments received (checks), newest first. */
+            payments: components["schemas"]["PaymentView"][];
             contract?: components["schemas"]["ContractView"] | null;
             invoices: components["schemas"]["InvoiceSummary"][];
             credit_notes: components["schemas"]["CreditNote"][];
@@ -234,6 +536,20 @@ export interface components {
             user_id: components["schemas"]["UserId"];
             email?: components["schemas"]["Email"] | null;
         };
+        /** @description A postal address. `country` is an ISO 3166-1 alpha-2 code, upper case. */
+        Address: {
+            line1: string;
+            line2?: string | null;
+            city: string;
+            region?: string | null;
+            postal_code?: string | null;
+            country: string;
+        };
+        /**
+         * @description The aging buckets, in order.
+         * @enum {string}
+         */
+        AgingBucket: "current" | "days1_to30" | "days31_to60" | "days61_to90" | "over90";
         /** @description A credit note asked for above the approval limit, waiting for a second person. */
         Approval: {
             /**
@@ -266,7 +582,7 @@ export interface components {
          */
         ApprovalStatus: "pending" | "approved" | "rejected";
         /** @enum {string} */
-        AuditAction: "account.created" | "account.billing_contact_updated" | "account.billing_address_updated" | "account.bill_recipients_updated" | "member.invited" | "member.activated" | "member.role_changed" | "member.removed" | "payment.refunded" | "payment.disputed" | "payment.requested" | "payment_method.default_set" | "payment_method.removed" | "subscription.checkout_started" | "subscription.seats_changed" | "seat.assigned" | "seat.unassigned" | "account.imported" | "invoice.payment_recorded" | "invoice.credit_note_issued" | "invoice.voided" | "invoice.credit_note_requested" | "invoice.credit_note_approved" | "invoice.credit_note_rejected" | "account.reminders_paused";
+        AuditAction: "account.created" | "account.billing_contact_updated" | "account.billing_address_updated" | "account.bill_recipients_updated" | "member.invited" | "member.activated" | "member.role_changed" | "member.removed" | "payment.refunded" | "payment.disputed" | "payment.requested" | "payment_method.default_set" | "payment_method.removed" | "subscription.checkout_started" | "subscription.seats_changed" | "seat.assigned" | "seat.unassigned" | "account.imported" | "invoice.payment_recorded" | "invoice.credit_note_issued" | "invoice.voided" | "invoice.credit_note_requested" | "invoice.credit_note_approved" | "invoice.credit_note_rejected" | "account.reminders_paused" | "account.reminders_resumed" | "account.tax_changed";
         AuditEntry: {
             id: components["schemas"]["AuditId"];
             account_id: components["schemas"]["AccountId"];
@@ -287,6 +603,46 @@ export interface components {
             /** @description `before` for the next (older) page; null on the last. */
             next?: string | null;
         };
+        BillComparison: {
+            previous?: components["schemas"]["LastBill"] | null;
+            /** @description (total − previous) / previous × 100, to one decimal; none without a previous total. */
+            change_percent?: string | null;
+            flag: components["schemas"]["ChangeFlag"];
+        };
+        /** @description The reviewed run of one bill date. */
+        BillRunRecord: {
+            /** Format: date */
+            date: string;
+            status: components["schemas"]["RunStatus"];
+            /** @description The last drafting (drafts made again clear an approval: a second person sees every one). */
+            drafted: components["schemas"]["RunStep"];
+            /** @description The drafts that drafting made or found waiting. */
+            drafts: components["schemas"]["BillTally"];
+            approved?: components["schemas"]["RunStep"] | null;
+            finalized?: components["schemas"]["RunStep"] | null;
+            /** @description Bills finalized from approved drafts so far. */
+            finalized_bills?: components["schemas"]["BillTally"];
+            /** @description Accounts the last step could not bill, with why. */
+            failures?: string[];
+            /**
+             * Format: int64
+             * @description Every write is conditional on this and increments it.
+             */
+            version: number;
+        };
+        /** @description How many bills and how much, per currency. */
+        BillTally: {
+            /** Format: int32 */
+            bills: number;
+            /** @description One total per currency, in currency order. */
+            totals: components["schemas"]["Money"][];
+        };
+        /** @description The person the seller talks to about bills. */
+        BillingContact: {
+            name: string;
+            email: components["schemas"]["Email"];
+            phone?: components["schemas"]["Phone"] | null;
+        };
         /**
          * @description How the account pays. Customers sign up as `card`; only operators switch an account to
          *     `invoice` (contract billing, paid by transfer or check).
@@ -301,6 +657,70 @@ export interface components {
             over_90: components["schemas"]["Money"];
             total: components["schemas"]["Money"];
         };
+        /**
+         * @description How a bill compares with the account's last one.
+         * @enum {string}
+         */
+        ChangeFlag: "steady" | "first_bill" | "up" | "down" | "other_currency";
+        /** @description How a quantity is priced. */
+        ChargeModel: {
+            amount: string;
+            /** @enum {string} */
+            model: "flat";
+        } | {
+            unit_amount: string;
+            /** @enum {string} */
+            model: "per_unit";
+        } | {
+            tiers: components["schemas"]["Tier"][];
+            /** @enum {string} */
+            model: "graduated";
+        } | {
+            tiers: components["schemas"]["Tier"][];
+            /** @enum {string} */
+            model: "volume";
+        } | {
+            /** Format: int64 */
+            included: number;
+            unit_amount: string;
+            /** @enum {string} */
+            model: "overage";
+        };
+        /** @description When a price is charged. */
+        ChargeType: {
+            interval: components["schemas"]["PlanInterval"];
+            /** @enum {string} */
+            type: "recurring";
+        } | {
+            /** @enum {string} */
+            type: "one_time";
+        } | {
+            metric: components["schemas"]["Metric"];
+            /** @enum {string} */
+            type: "usage";
+        };
+        /** @description A group of accounts moving to bills from this system together. */
+        Cohort: {
+            /** @description `dc1-colo`: lowercase letters, digits and `-`. */
+            id: string;
+            name: string;
+            /**
+             * Format: date
+             * @description The first day accounts of the cohort are billed by this system.
+             */
+            go_live: string;
+            /**
+             * Format: date
+             * @description When the bill run queued the notice for every account then in the cohort (accounts
+             *     imported later get theirs at import).
+             */
+            notices_queued_on?: string | null;
+        };
+        CohortBody: {
+            name: string;
+            /** Format: date */
+            go_live: string;
+        };
         ContractView: {
             cohort: string;
             /** Format: date */
@@ -314,6 +734,8 @@ export interface components {
             credit: components["schemas"]["Money"];
             draft_invoice_id?: string | null;
             items: string[];
+            /** @description Ops paused the payment reminders of this account's bills. */
+            reminders_paused: boolean;
         };
         /** @description A credit note against a finalized invoice. */
         CreditNote: {
@@ -366,6 +788,18 @@ export interface components {
             /** @description The approver's words (required to reject). */
             note?: string | null;
         };
+        DiscardBody: {
+            /** @description Why it will never be applied (1 to 500 characters). */
+            reason: string;
+        };
+        /** @description A discarded event: who, why, when (kept on its ledger entry). */
+        DiscardView: {
+            event_id: string;
+            by: string;
+            reason: string;
+            /** Format: date-time */
+            at: string;
+        };
         /**
          * Format: email
          * @description An e-mail address that can receive mail: RFC 5321/5322 syntax, no display name, a domain with a
@@ -388,6 +822,28 @@ export interface components {
             field: string;
             message: string;
         };
+        ImportResponse: {
+            cohort: components["schemas"]["Cohort"];
+            imported: number;
+            existing: number;
+            rejected: number;
+            results: components["schemas"]["ImportResult"][];
+        };
+        ImportResult: {
+            line: number;
+            account_id?: string | null;
+            status: components["schemas"]["ImportStatus"];
+            /** Format: date */
+            first_bill_date?: string | null;
+            message?: string | null;
+            details?: components["schemas"]["FieldError"][];
+        };
+        /** @enum {string} */
+        ImportStatus: "imported" | "exists" | "rejected";
+        InviteBody: {
+            email: string;
+            role: components["schemas"]["Role"];
+        };
         /** @enum {string} */
         InvoiceStatus: "draft" | "open" | "paid" | "uncollectible" | "void";
         InvoiceSummary: {
@@ -399,6 +855,13 @@ export interface components {
             /** Format: date-time */
             due_date?: string | null;
         };
+        /** @description The account's last finalized bill, kept on its contract state for the next preview. */
+        LastBill: {
+            /** Format: date */
+            bill_date: string;
+            number?: string | null;
+            total: components["schemas"]["Money"];
+        };
         Me: components["schemas"]["StaffMember"] & {
             /** @description What the roles allow, `resource:action`. */
             permissions: components["schemas"]["Permission"][];
@@ -408,6 +871,21 @@ export interface components {
              */
             credit_note_approval_limit?: string | null;
         };
+        /** @enum {string} */
+        MemberStatus: "invited" | "active";
+        /** @description A user of the customer's portal, as staff see it. */
+        MemberView: {
+            id: string;
+            email: string;
+            role: components["schemas"]["Role"];
+            status: components["schemas"]["MemberStatus"];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            activated_at?: string | null;
+        };
+        /** @description A usage metric's name (`bandwidth_gb`, `api_calls`): same alphabet as [`PriceId`]. */
+        Metric: string;
         /** @description An amount of money in one currency. */
         Money: {
             /**
@@ -416,6 +894,49 @@ export interface components {
              */
             amount: string;
             currency: components["schemas"]["Currency"];
+        };
+        /** @description A bill with money left to pay at the end of the period. */
+        OpenItem: {
+            invoice_id: string;
+            number?: string | null;
+            /** Format: date */
+            issued: string;
+            /** Format: date */
+            due: string;
+            amount_remaining: components["schemas"]["Money"];
+            /**
+             * Format: int64
+             * @description Days past due at the end of the period (zero or less: not yet due).
+             */
+            days_past_due: number;
+            bucket: components["schemas"]["AgingBucket"];
+        };
+        /** @enum {string} */
+        Outcome: "finalized" | "drafted" | "would_bill" | "nothing_to_bill" | "not_due" | "draft_pending" | "not_drafted";
+        ParkedList: {
+            events: components["schemas"]["ParkedView"][];
+        };
+        /**
+         * @description A parked event as ops see it: what it is, whose, and how long it has waited (its payload stays
+         *     in the store).
+         */
+        ParkedView: {
+            event_id: string;
+            type: string;
+            customer_id: string;
+            /** Format: date-time */
+            created: string;
+            /** Format: date-time */
+            parked_at: string;
+            /** Format: int64 */
+            waiting_secs: number;
+        };
+        PauseBody: {
+            paused: boolean;
+        };
+        PauseView: {
+            account_id: string;
+            paused: boolean;
         };
         PaymentBody: {
             /** @description In the invoice's currency: `"125.00"`. */
@@ -432,6 +953,18 @@ export interface components {
             account_credit: components["schemas"]["Money"];
             balance_due: components["schemas"]["Money"];
         };
+        PaymentView: {
+            invoice_id: string;
+            /** @description `check:1042` */
+            reference: string;
+            method: string;
+            amount: components["schemas"]["Money"];
+            /** Format: date */
+            received_on: string;
+            /** @description What went to account credit (beyond the bill). */
+            to_credit: components["schemas"]["Money"];
+            recorded_by: string;
+        };
         /**
          * @description A percentage rate, 0 to 100 with at most 4 decimals (`8.25`, `19`).
          * @example 8.25
@@ -442,6 +975,30 @@ export interface components {
          * @enum {string}
          */
         Permission: "account:read" | "payment:record" | "credit_note:create" | "credit_note:approve" | "invoice:void" | "bill_run:preview" | "bill_run:finalize" | "reminders:pause" | "parked_event:discard" | "member:manage" | "catalog:manage";
+        /**
+         * @description A phone number in E.164 form (`+15551234567`). Spaces, dots, dashes and parentheses typed by a
+         *     person are dropped.
+         */
+        Phone: string;
+        /** @enum {string} */
+        PlanInterval: "monthly" | "annual";
+        /** @description A catalog price. */
+        Price: components["schemas"]["ChargeModel"] & {
+            id: components["schemas"]["PriceId"];
+            /** @description What the bill calls the charge ("Rack space, 42U"). */
+            name: string;
+            currency: components["schemas"]["Currency"];
+            charge: components["schemas"]["ChargeType"];
+            /** @description The unit a quantity counts ("GB", "seat"); shown on usage lines. */
+            unit?: string | null;
+            /**
+             * @description The taxes this charge takes, the most specific level (see [`crate::tax`]): when empty, the
+             *     contract's, the account's or the seller's default apply.
+             */
+            tax_codes?: string[];
+        };
+        /** @description A catalog price's id (`price_dc1_rack`): lowercase letters, digits, `_` and `-`, 1 to 64. */
+        PriceId: string;
         /** @description A staff write's reason: its code and the person's words (required for `other`). */
         Reason: {
             code: components["schemas"]["ReasonCode"];
@@ -460,10 +1017,66 @@ export interface components {
             totals: components["schemas"]["CurrencyTotal"][];
         };
         /**
-         * @description A staff role: a group of the staff user pool.
+         * @description What a member may do.
+         *
+         *     | | read | billing contact, address, recipients, pay | members, audit |
+         *     |---|---|---|---|
+         *     | `viewer` | yes | no | no |
+         *     | `billing` | yes | yes | no |
+         *     | `admin` | yes | yes | yes |
          * @enum {string}
          */
-        Role: "clerk" | "approver" | "admin";
+        Role: "admin" | "billing" | "viewer";
+        RunFailure: {
+            account_id?: string | null;
+            error: string;
+        };
+        /** @description One account of a run: what it would bill, what was drafted or finalized. */
+        RunLine: {
+            account_id: string;
+            name: string;
+            /** Format: date */
+            bill_date: string;
+            outcome: components["schemas"]["Outcome"];
+            invoice_id?: string | null;
+            number?: string | null;
+            total?: components["schemas"]["Money"] | null;
+            compared?: components["schemas"]["BillComparison"] | null;
+            /** @description Usage records no item priced (left out of the bill). */
+            unrated_usage: number;
+        };
+        /**
+         * @description Where a bill date's reviewed run stands.
+         * @enum {string}
+         */
+        RunStatus: "drafted" | "approved" | "finalized";
+        /** @description Who did a step of the run, when and why. */
+        RunStep: {
+            /** @description The staff member's id (four eyes compares these). */
+            by: string;
+            email: string;
+            /** Format: date-time */
+            at: string;
+            reason?: components["schemas"]["Reason"] | null;
+        };
+        /** @description A bill date's run: its review record and the accounts as this call saw them. */
+        RunView: {
+            /** Format: date */
+            date: string;
+            record?: components["schemas"]["BillRunRecord"] | null;
+            lines: components["schemas"]["RunLine"][];
+            /** @description What the lines bill (would bill, drafted, or finalized now), per currency. */
+            tally: components["schemas"]["BillTally"];
+            /** @description Lines whose bill moved against the last one (or is the first). */
+            flagged: number;
+            failures: components["schemas"]["RunFailure"][];
+            /** @description Stopped at the request's deadline with accounts left: call again to go on. */
+            more: boolean;
+        };
+        ScheduleBody: {
+            /** @description Days relative to a bill's due date (negative: before it); `[]` sends none. */
+            offsets_days: number[];
+        };
         SearchResult: {
             accounts: components["schemas"]["AccountHit"][];
         };
@@ -473,6 +1086,14 @@ export interface components {
             id: string;
             email: string;
             roles: components["schemas"]["Role"][];
+        };
+        /** @description What is owed at the end of the period per aging bucket. */
+        StatementAging: {
+            current: components["schemas"]["Money"];
+            days_1_30: components["schemas"]["Money"];
+            days_31_60: components["schemas"]["Money"];
+            days_61_90: components["schemas"]["Money"];
+            over_90: components["schemas"]["Money"];
         };
         /**
          * @description A tax rate's code (`us_il_state`, `de_vat_standard`): lowercase letters, digits, `_` and `-`,
@@ -492,6 +1113,21 @@ export interface components {
             inclusive: boolean;
             taxable_base: components["schemas"]["Money"];
             amount: components["schemas"]["Money"];
+        };
+        /** @description One tier of a graduated or volume price. */
+        Tier: {
+            /**
+             * Format: int64
+             * @description The tier's last unit, inclusive; `None` on the last, open tier.
+             */
+            up_to?: number | null;
+            /** @example 6.50 */
+            unit_amount: string;
+            /**
+             * @description Added once when any unit falls in the tier.
+             * @example 0
+             */
+            flat_amount?: string;
         };
         /** @description The identity provider's subject (`sub` claim): who is calling, across accounts. */
         UserId: string;
@@ -685,6 +1321,200 @@ export interface operations {
             };
             /** @description no such account or object (`not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staff_members: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberView"][];
+                };
+            };
+            /** @description not a staff token (`staff_only`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the roles lack the permission (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such account (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staff_invite: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Why (required of staff): a code from the list */
+                "Reason-Code"?: components["schemas"]["ReasonCode"] | null;
+                /** @description The person's words, percent-encoded UTF-8 (required for `other`) */
+                "Reason-Text"?: string | null;
+            };
+            path: {
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InviteBody"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberView"];
+                };
+            };
+            /** @description not a staff token (`staff_only`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the roles lack the permission (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such account (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the e-mail is a member already (`member_exists`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a bad e-mail (`validation_failed`), or no reason (`reason_required`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staff_remove_member: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Why (required of staff): a code from the list */
+                "Reason-Code"?: components["schemas"]["ReasonCode"] | null;
+                /** @description The person's words, percent-encoded UTF-8 (required for `other`) */
+                "Reason-Text"?: string | null;
+            };
+            path: {
+                account_id: string;
+                member_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not a staff token (`staff_only`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the roles lack the permission (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such account or member (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the account's last admin (`last_admin`), or changed meanwhile (`conflict`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no reason (`reason_required`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1097,6 +1927,836 @@ export interface operations {
             };
             /** @description the roles lack the permission (`forbidden`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staff_bill_runs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BillRunRecord"][];
+                };
+            };
+            /** @description not a staff token (`staff_only`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the roles lack the permission (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staff_bill_run: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the bill date, `YYYY-MM-DD`: accounts due on or before it */
+                date: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunView"];
+                };
+            };
+            /** @description not a date (`invalid_parameter`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not a staff token (`staff_only`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the roles lack the permission (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staff_bill_run_drafts: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Why (required of staff): a code from the list */
+                "Reason-Code"?: components["schemas"]["ReasonCode"] | null;
+                /** @description The person's words, percent-encoded UTF-8 (required for `other`) */
+                "Reason-Text"?: string | null;
+            };
+            path: {
+                date: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunView"];
+                };
+            };
+            /** @description not a date (`invalid_parameter`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not a staff token (`staff_only`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the roles lack the permission (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description someone else changed the run meanwhile (`conflict`): try again */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no reason (`reason_required`), or a date after today (`bill_date_in_future`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staff_bill_run_approve: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Why (required of staff): a code from the list */
+                "Reason-Code"?: components["schemas"]["ReasonCode"] | null;
+                /** @description The person's words, percent-encoded UTF-8 (required for `other`) */
+                "Reason-Text"?: string | null;
+            };
+            path: {
+                date: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BillRunRecord"];
+                };
+            };
+            /** @description not a date (`invalid_parameter`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not a staff token (`staff_only`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the roles lack the permission (`forbidden`), or these are your drafts (`own_request`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description nothing drafted for this date (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not drafted now (`bill_run_state`), or changed meanwhile (`conflict`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no reason (`reason_required`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staff_bill_run_finalize: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Why (required of staff): a code from the list */
+                "Reason-Code"?: components["schemas"]["ReasonCode"] | null;
+                /** @description The person's words, percent-encoded UTF-8 (required for `other`) */
+                "Reason-Text"?: string | null;
+            };
+            path: {
+                date: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunView"];
+                };
+            };
+            /** @description not a date (`invalid_parameter`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not a staff token (`staff_only`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the roles lack the permission (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description nothing drafted for this date (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not approved (`bill_run_state`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no reason (`reason_required`), or a date after today (`bill_date_in_future`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staff_prices: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Price"][];
+                };
+            };
+            /** @description not a staff token (`staff_only`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the roles lack the permission (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staff_put_price: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Why (required of staff): a code from the list */
+                "Reason-Code"?: components["schemas"]["ReasonCode"] | null;
+                /** @description The person's words, percent-encoded UTF-8 (required for `other`) */
+                "Reason-Text"?: string | null;
+            };
+            path: {
+                price_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Price"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Price"];
+                };
+            };
+            /** @description not a staff token (`staff_only`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the roles lack the permission (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid fields (`validation_failed`), or no reason (`reason_required`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staff_put_cohort: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Why (required of staff): a code from the list */
+                "Reason-Code"?: components["schemas"]["ReasonCode"] | null;
+                /** @description The person's words, percent-encoded UTF-8 (required for `other`) */
+                "Reason-Text"?: string | null;
+            };
+            path: {
+                /** @description 1 to 40 lowercase letters, digits or `-` */
+                cohort_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CohortBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Cohort"];
+                };
+            };
+            /** @description not a staff token (`staff_only`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the roles lack the permission (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid fields (`validation_failed`), or no reason (`reason_required`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staff_import: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Why (required of staff): a code from the list */
+                "Reason-Code"?: components["schemas"]["ReasonCode"] | null;
+                /** @description The person's words, percent-encoded UTF-8 (required for `other`) */
+                "Reason-Text"?: string | null;
+            };
+            path: {
+                cohort_id: string;
+            };
+            cookie?: never;
+        };
+        /** @description one account a line (JSON lines) */
+        requestBody: {
+            content: {
+                "application/x-ndjson": string;
+            };
+        };
+        responses: {
+            /** @description each line imported, found existing, or rejected with why */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportResponse"];
+                };
+            };
+            /** @description not a staff token (`staff_only`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the roles lack the permission (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such cohort (`no_cohort`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description more than 500 lines (`batch_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid fields (`validation_failed`), or no reason (`reason_required`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staff_reminder_schedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleBody"];
+                };
+            };
+            /** @description not a staff token (`staff_only`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the roles lack the permission (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staff_put_reminder_schedule: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Why (required of staff): a code from the list */
+                "Reason-Code"?: components["schemas"]["ReasonCode"] | null;
+                /** @description The person's words, percent-encoded UTF-8 (required for `other`) */
+                "Reason-Text"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScheduleBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleBody"];
+                };
+            };
+            /** @description not a staff token (`staff_only`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the roles lack the permission (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid fields (`validation_failed`), or no reason (`reason_required`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staff_pause_reminders: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Why (required of staff): a code from the list */
+                "Reason-Code"?: components["schemas"]["ReasonCode"] | null;
+                /** @description The person's words, percent-encoded UTF-8 (required for `other`) */
+                "Reason-Text"?: string | null;
+            };
+            path: {
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PauseBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PauseView"];
+                };
+            };
+            /** @description not a staff token (`staff_only`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the roles lack the permission (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such account (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not billed by contract (`not_contract_billed`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid fields (`validation_failed`), or no reason (`reason_required`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staff_parked_events: {
+        parameters: {
+            query?: {
+                /** @description only events created at least this long ago */
+                older_than_secs?: number;
+                /** @description at most this many (1,000) */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ParkedList"];
+                };
+            };
+            /** @description `invalid_parameter` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not a staff token (`staff_only`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the roles lack the permission (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staff_discard_parked: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Why (required of staff): a code from the list */
+                "Reason-Code"?: components["schemas"]["ReasonCode"] | null;
+                /** @description The person's words, percent-encoded UTF-8 (required for `other`) */
+                "Reason-Text"?: string | null;
+            };
+            path: {
+                event_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DiscardBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DiscardView"];
+                };
+            };
+            /** @description not a staff token (`staff_only`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the roles lack the permission (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such parked event (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid fields (`validation_failed`), or no reason (`reason_required`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -494,6 +494,15 @@ impl CreditNoteReader for DynamoStore {
 
 #[async_trait]
 impl ContractAdmin for DynamoStore {
+    async fn save_contract_audited(
+        &self,
+        before: &ContractAccount,
+        after: &ContractAccount,
+        audit: &AuditEntry,
+    ) -> Result<()> {
+        self.transact_guarded(vec![self.contract_put(Some(before), after)?, self.audit_put(audit)?]).await
+    }
+
     async fn prices(&self) -> Result<BTreeMap<PriceId, Price>> {
         let prices: Vec<Price> = self.query_prefix(CATALOG_PK.into(), PRICE_PREFIX).await?;
         Ok(prices.into_iter().map(|p| (p.id.clone(), p)).collect())
