@@ -21,6 +21,7 @@ const VIEWER = ['viewer@demo.example', 'Demo-Viewer-2026'];
 const NEWCOMER = ['new.customer@demo.example', 'Demo-Customer-2026'];
 const CLERK = ['clerk@seller.example', 'Staff-Clerk-2026'];
 const APPROVER = ['approver@seller.example', 'Staff-Approver-2026'];
+const STAFF_ADMIN = ['admin@seller.example', 'Staff-Admin-2026-x'];
 
 /** An amount as shown (`$4,368.36`) in cents. */
 const cents = (shown) => Math.round(Number(shown.replace(/[^0-9.-]/g, '')) * 100);
@@ -688,6 +689,116 @@ describe('sign-in as Amplify does it', { concurrency: false }, () => {
     await customer.getByTestId('balance-due').waitFor();
     assert.equal(cents(await customer.getByTestId('balance-due').innerText()), after);
     for (const c of [clerkCtx, approverCtx, customerCtx]) await c.close();
+  });
+
+  it('back office: an admin imports a tenant and invites its user, a clerk drafts the bill run, an approver approves and finalizes it, the new user signs in and sees the bill', async () => {
+    const firstOfMonth = new Date().toISOString().slice(0, 8) + '01';
+    // The admin, at a desk: a cohort and one account imported into it (its first bill is due).
+    const adminCtx = await context(DESKTOP);
+    const admin = await adminCtx.newPage();
+    await admin.goto(`${stack.base}/staff/catalog`);
+    await signInHere(admin, STAFF_ADMIN);
+    await admin.getByTestId('prices').waitFor();
+    assert.match(await admin.getByTestId('prices').innerText(), /Rack space, 42U/);
+    const cohort = admin.getByRole('region', { name: 'Add or change a cohort' });
+    await cohort.getByLabel('Cohort id').fill('harbor-colo');
+    await cohort.getByLabel('Name', { exact: true }).fill('Harbor colocation');
+    await cohort.getByLabel('Go-live').fill(firstOfMonth);
+    await cohort.getByLabel('Reason, in words').fill('new tenant signed');
+    await cohort.getByRole('button', { name: 'Save the cohort' }).click();
+    await cohort.getByRole('status').filter({ hasText: 'Cohort harbor-colo saved' }).waitFor();
+    const line = {
+      account_id: 'acct_harborracks', name: 'Harbor Racks Ltd', currency: 'USD',
+      contact: { name: 'Accounts payable', email: 'ap@harbor.example' },
+      address: { line1: '9 Quay St', city: 'Springfield', region: 'IL', postal_code: '62701', country: 'US' },
+      billing_mode: 'invoice', bill_day: 1,
+      subscriptions: [{ id: 'h1-rack', price_id: 'demo_rack', group: 'Springfield DC / Cage 9', start: firstOfMonth, quantity: 2 }],
+    };
+    const importer = admin.getByRole('region', { name: 'Import accounts' });
+    await importer.getByLabel('Into the cohort').selectOption('harbor-colo');
+    await importer.getByLabel('Accounts, one JSON line each').fill(`${JSON.stringify(line)}\n{"account_id": "acct_broken"}`);
+    await importer.getByLabel('Reason, in words').fill('new tenant signed');
+    await importer.getByRole('button', { name: 'Import' }).click();
+    const report = admin.getByTestId('import-report');
+    await report.waitFor();
+    assert.match(await report.innerText(), /1 imported, 0 existing, 1 rejected/);
+    assert.match(await report.innerText(), /Line 2: Rejected/);
+    await check(admin, 'staff-catalog');
+    // The tenant's first user, invited from the console.
+    await report.getByRole('link', { name: 'acct_harborracks' }).click();
+    await admin.getByTestId('staff-balance').waitFor();
+    const add = admin.getByRole('region', { name: 'Add a user' });
+    await add.getByLabel('Their e-mail').fill('owner@harbor.example');
+    await add.getByLabel('Role').selectOption('admin');
+    await add.getByLabel('Reason, in words').fill('ticket 5120: first user');
+    await add.getByRole('button', { name: 'Invite' }).click();
+    await admin.getByTestId('staff-members').filter({ hasText: 'owner@harbor.example' }).waitFor();
+    assert.match(await admin.getByTestId('staff-audit').innerText(), /admin@seller\.example, member invited \(customer request: ticket 5120/);
+    await check(admin, 'staff-account-members');
+    for (const [path, what] of [['/staff/settings', 'reminder-schedule'], ['/staff/parked-events', null]]) {
+      await admin.goto(`${stack.base}${path}`);
+      await admin.locator('main h1').waitFor();
+      if (what) await admin.getByTestId(what).waitFor();
+      await check(admin, `staff${path.replaceAll('/', '-').replace('-staff', '')}`);
+    }
+
+    // The clerk, on a phone: finds it by its contact's e-mail, previews the run, makes the drafts.
+    const clerkCtx = await context(PHONE);
+    const clerk = await clerkCtx.newPage();
+    await clerk.goto(`${stack.base}/staff`);
+    await signInHere(clerk, CLERK);
+    await clerk.getByLabel('Find an account').fill('AP@harbor.example');
+    await clerk.getByRole('button', { name: 'Search' }).click();
+    assert.match(await clerk.getByTestId('search-results').innerText(), /Harbor Racks Ltd\s+acct_harborracks, by e-mail/);
+    await clerk.goto(`${stack.base}/staff/bill-runs`);
+    const lines = clerk.getByTestId('run-lines');
+    await lines.waitFor();
+    const harbor = lines.getByRole('row').filter({ hasText: 'Harbor Racks Ltd' });
+    assert.match(await harbor.innerText(), /Would bill[\s\S]*\$1,300\.00[\s\S]*First bill/);
+    await check(clerk, 'staff-bill-run-preview');
+    const drafts = clerk.getByRole('region', { name: 'Make the drafts' });
+    await drafts.getByLabel('Reason, in words').fill('December bill day');
+    await drafts.getByRole('button', { name: 'Make the drafts' }).click();
+    await drafts.getByRole('status').filter({ hasText: 'waiting for approval' }).waitFor();
+    assert.match(await harbor.innerText(), /Drafted/);
+    await clerk.getByText('You made these drafts: another approver approves them.').waitFor();
+    assert.equal(await clerk.getByRole('button', { name: 'Approve the drafts' }).count(), 0, 'a clerk does not approve');
+    await check(clerk, 'staff-bill-run-drafted');
+
+    // The approver, at a desk: approves, then finalizes; the report names the bill's number.
+    const approverCtx = await context(DESKTOP);
+    const approver = await approverCtx.newPage();
+    await approver.goto(`${stack.base}/staff/bill-runs`);
+    await signInHere(approver, APPROVER);
+    const approve = approver.getByRole('region', { name: 'Approve the drafts' });
+    await approve.getByLabel('Reason, in words').fill('totals checked');
+    await approve.getByRole('button', { name: 'Approve the drafts' }).click();
+    const finalize = approver.getByRole('region', { name: 'Finalize' });
+    await finalize.getByLabel('Reason, in words').fill('December bill day');
+    await finalize.getByRole('button', { name: 'Finalize the approved drafts' }).click();
+    await finalize.getByRole('status').filter({ hasText: 'finalized' }).waitFor();
+    const billed = approver.getByTestId('run-lines').getByRole('row').filter({ hasText: 'Harbor Racks Ltd' });
+    const number = /Finalized (INV-\d+)/.exec(await billed.innerText())?.[1];
+    assert.ok(number, await billed.innerText());
+    assert.match(await approver.getByTestId('runs').innerText(), /finalized/i);
+    await check(approver, 'staff-bill-run-finalized');
+
+    // The invited user creates a login and sees the bill in the portal.
+    const userCtx = await context(PHONE);
+    const user = await userCtx.newPage();
+    await user.goto(`${stack.base}/signin`);
+    await user.getByRole('link', { name: 'Create your login' }).click();
+    await user.getByLabel('E-mail').fill('owner@harbor.example');
+    await user.getByLabel('Password').fill('Harbor-Owner-2026');
+    await user.getByRole('button', { name: 'Create the login' }).click();
+    await user.getByLabel('Code from the e-mail').waitFor();
+    await user.getByLabel('Code from the e-mail').fill(await codeFromOutbox('owner_at_harbor.example-verification'));
+    await user.getByRole('button', { name: 'Confirm and sign in' }).click();
+    await user.getByRole('heading', { name: 'Harbor Racks Ltd' }).waitFor(WAIT);
+    await user.goto(`${stack.base}/accounts/acct_harborracks/bills`);
+    await user.getByRole('table').getByText(number).waitFor();
+    await check(user, 'harbor-bills');
+    for (const c of [adminCtx, clerkCtx, approverCtx, userCtx]) await c.close();
   });
 });
 

@@ -155,6 +155,7 @@ fn seller_routes<S: OpsStore>() -> Router<OpsState<S>> {
     Router::new()
         .route("/prices", g(get(ops::list_prices::<S>), P::AccountRead))
         .route("/prices/{price_id}", g(put(ops::put_price::<S>), P::CatalogManage))
+        .route("/cohorts", g(get(ops::list_cohorts::<S>), P::AccountRead))
         .route("/cohorts/{cohort_id}", g(put(ops::put_cohort::<S>), P::CatalogManage))
         .route("/cohorts/{cohort_id}/accounts", g(post(ops::import::<S>), P::CatalogManage))
         .route(

@@ -54,6 +54,7 @@ are strings in the currency's units (`\"12.50\"`)."
         crate::billruns::finalize,
         crate::ops::list_prices,
         crate::ops::put_price,
+        crate::ops::list_cohorts,
         crate::ops::put_cohort,
         crate::ops::import,
         crate::reminders::get_schedule,

@@ -61,6 +61,21 @@ pub async fn put_price<S: OpsStore>(
     Ok(Json(price))
 }
 
+/// `GET …/cohorts`: the cohorts, by go-live.
+#[utoipa::path(get, path = "/v1/staff/cohorts", operation_id = "staff_cohorts", tag = "catalog",
+    responses((status = 200, body = Vec<Cohort>), (status = 401, body = crate::openapi::ErrorBody, description = "not a staff token (`staff_only`)"),
+        (status = 403, body = crate::openapi::ErrorBody, description = "the roles lack the permission (`forbidden`)")),
+    security(("staff" = [])))]
+pub async fn list_cohorts<S: OpsStore>(
+    State(state): State<OpsState<S>>,
+    caller: OpsCaller,
+) -> OpsResult<Json<Vec<Cohort>>> {
+    caller.require(Permission::AccountRead)?;
+    let mut cohorts = state.store.cohorts().await?;
+    cohorts.sort_by(|a, b| a.go_live.cmp(&b.go_live).then_with(|| a.id.cmp(&b.id)));
+    Ok(Json(cohorts))
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CohortBody {

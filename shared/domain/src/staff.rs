@@ -102,7 +102,7 @@ impl fmt::Display for Permission {
 /// A staff role: a group of the staff user pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = StaffRole))]
 pub enum Role {
     /// Day-to-day receivables: reads everything, records payments, issues credit notes (above
     /// the limit: requests them), pauses reminders, previews bill runs.

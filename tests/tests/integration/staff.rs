@@ -98,6 +98,7 @@ async fn every_staff_route_for_every_role_is_allowed_or_refused_with_403_changin
             "charge": {"type": "recurring", "interval": "monthly"}, "model": "per_unit", "unit_amount": "500"})),
             "catalog:manage",
         ),
+        ("GET", "/v1/staff/cohorts".into(), None, "account:read"),
         ("PUT", "/v1/staff/cohorts/dc2".into(), Some(json!({"name": "DC2", "go_live": today})), "catalog:manage"),
         ("POST", "/v1/staff/bill-runs".into(), Some(json!({"mode": "dry_run", "date": today})), "bill_run:preview"),
         ("GET", "/v1/staff/bill-runs".into(), None, "bill_run:preview"),
@@ -540,4 +541,68 @@ async fn a_bill_run_is_previewed_drafted_approved_by_a_second_person_and_finaliz
     let preview = s.staff(&clerk, "GET", &run, None, None).await;
     assert_eq!(line_of(&preview.body, "acct_runsteady"), Value::Null, "billed through this month");
     assert_eq!(line_of(&preview.body, "acct_runnew")["outcome"], "would_bill");
+}
+
+#[tokio::test]
+async fn accounts_written_before_the_search_are_found_once_backfilled() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let s = Stack::new().await;
+    let owner = integration_tests::User::new("owner-old");
+    let id = s.account_of(&owner, "Oldtimer Hosting").await;
+    let clerk = StaffUser::new("clerk-1", &["clerk"]);
+    let find = |q: &str| format!("/v1/staff/accounts?q={q}");
+    let found = |r: &integration_tests::Reply| r.body["accounts"].as_array().map_or(0, Vec::len);
+    assert_eq!(found(&s.staff(&clerk, "GET", &find("oldtimer"), None, None).await), 1);
+    // As a table written before the search held it: no name entry, no contact or user e-mail entry.
+    let pk = AttributeValue::S(format!("ACCOUNT#{id}"));
+    let items = s
+        .client
+        .query()
+        .table_name(&s.table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", pk.clone())
+        .send()
+        .await
+        .unwrap();
+    for item in items.items() {
+        let sk = item["sk"].clone();
+        if sk.as_s().unwrap() == "CONTACT" {
+            s.client.delete_item().table_name(&s.table).key("pk", pk.clone()).key("sk", sk).send().await.unwrap();
+        } else if item.contains_key("gsi3pk") {
+            s.client
+                .update_item()
+                .table_name(&s.table)
+                .key("pk", pk.clone())
+                .key("sk", sk)
+                .update_expression("REMOVE gsi3pk, gsi3sk")
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    let email = owner.email.replace('@', "%40");
+    for q in ["oldtimer", "ap%40example.com", email.as_str()] {
+        assert_eq!(found(&s.staff(&clerk, "GET", &find(q), None, None).await), 0, "{q} before the backfill");
+    }
+    let store = billing_aws::DynamoStore::new(s.client.clone(), &s.table);
+    let backfill = || async {
+        let (mut start, mut indexed) = (None, 0);
+        loop {
+            let (page, next) = store.backfill_search_index(start, 7).await.unwrap();
+            indexed += page.indexed;
+            start = next;
+            if start.is_none() {
+                return indexed;
+            }
+        }
+    };
+    assert!(backfill().await >= 3, "name, contact and the founder's e-mail");
+    for (q, matched) in [("oldtimer", "name"), ("ap%40example.com", "email"), (email.as_str(), "email")] {
+        let r = s.staff(&clerk, "GET", &find(q), None, None).await;
+        let hit = r.body["accounts"].as_array().unwrap().iter().find(|a| a["account_id"] == id.as_str()).cloned();
+        assert_eq!(hit.map(|h| h["matched"].clone()), Some(json!(matched)), "{q}: {:?}", r.body);
+    }
+    // Again: the same entries, nothing doubled.
+    backfill().await;
+    assert_eq!(found(&s.staff(&clerk, "GET", &find("oldtimer"), None, None).await), 1);
 }

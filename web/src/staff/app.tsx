@@ -1,9 +1,10 @@
 /** The back office: the seller's staff sign in to their own pool and do their billing work —
- * an account's bills, payments and credit notes, recording a mailed check, issuing a credit note
- * (above the approval limit: asking for one), and the approvals queue where a second person
- * decides. What each may do is their roles' permissions, which the API checks; the pages only
- * leave out what the roles do not allow. */
-import { Fragment, type ComponentChildren } from 'preact';
+ * finding an account (its bills, checks, credit notes, aging, portal users, reminders), recording
+ * a mailed check, issuing a credit note (above the approval limit: asking for one), the approvals
+ * queue where a second person decides, bill runs (reviewed four eyes), receivables, the catalog
+ * and cohorts, the reminder schedule and parked events. What each may do is their roles'
+ * permissions, which the API checks; the pages only leave out what the roles do not allow. */
+import { Fragment } from 'preact';
 import { useState } from 'preact/hooks';
 import { LocationProvider, Route, Router, useLocation, useRoute } from 'preact-iso';
 import { call, failure } from '../api/client';
@@ -11,13 +12,10 @@ import { doSignIn, authMessage } from '../auth';
 import type { PortalConfig } from '../config';
 import { date, dateTime, invoiceStatus, money } from '../format';
 import { Alert, Button, Failure, Field, Loading, PageTitle, Select, Show, saveBlob, sentence, useAction, useLoad } from '../ui';
-import { REASONS, type ReasonCode, type StaffSchemas, reason, staffApi } from './api';
-
-type Me = StaffSchemas['Me'];
-type Permission = StaffSchemas['Permission'];
-
-const can = (me: Me, p: Permission) => me.permissions.includes(p);
-const accountPath = (id: string) => `/staff/accounts/${encodeURIComponent(id)}`;
+import { type StaffSchemas, staffApi } from './api';
+import { Catalog, ParkedEvents, Settings } from './admin';
+import { BillRuns } from './billruns';
+import { Form, type Me, accountPath, can, useReason, words } from './common';
 
 export function StaffApp({ config }: { config: PortalConfig }) {
   const me = useLoad(async () => {
@@ -52,6 +50,10 @@ export function StaffApp({ config }: { config: PortalConfig }) {
               <Route path="/staff/accounts/:id" component={() => <AccountPage me={me.data!} />} />
               <Route path="/staff/approvals" component={() => <Approvals me={me.data!} />} />
               <Route path="/staff/receivables" component={Receivables} />
+              <Route path="/staff/bill-runs" component={() => <BillRuns me={me.data!} />} />
+              <Route path="/staff/catalog" component={() => <Catalog me={me.data!} />} />
+              <Route path="/staff/settings" component={() => <Settings me={me.data!} />} />
+              <Route path="/staff/parked-events" component={() => <ParkedEvents me={me.data!} />} />
               <Route default component={() => <PageTitle>Not found</PageTitle>} />
             </Router>
           )
@@ -70,7 +72,11 @@ function StaffNav() {
         {[
           ['/staff', 'Accounts'],
           ['/staff/approvals', 'Approvals'],
+          ['/staff/bill-runs', 'Bill runs'],
           ['/staff/receivables', 'Receivables'],
+          ['/staff/catalog', 'Catalog'],
+          ['/staff/settings', 'Reminders'],
+          ['/staff/parked-events', 'Parked events'],
         ].map(([href, label]) => (
           <li key={href}>
             <a href={href} aria-current={current(href!) ? 'page' : undefined}>
@@ -131,7 +137,7 @@ function SignIn({ onDone }: { onDone: () => void }) {
   );
 }
 
-const MATCHED: Record<string, string> = { id: 'account id', name: 'name', invoice: 'invoice number' };
+const MATCHED: Record<string, string> = { id: 'account id', name: 'name', invoice: 'invoice number', email: 'e-mail' };
 
 function Home({ me }: { me: Me }) {
   const [q, setQ] = useState('');
@@ -152,7 +158,7 @@ function Home({ me }: { me: Me }) {
           setAsked(q.trim());
         }}
       >
-        <Field label="Find an account" value={q} onValue={setQ} hint="Its id (acct_…), an invoice number, or the start of its name" required />
+        <Field label="Find an account" value={q} onValue={setQ} hint="Its id (acct_…), an invoice number, an e-mail address, or the start of its name" required />
         <Button type="submit">Search</Button>
       </form>
       {found.error && <Failure error={found.error} />}
@@ -207,6 +213,13 @@ function AccountPage({ me }: { me: Me }) {
           <dl class="pairs">
             <dt>Account</dt>
             <dd>{a.account_id}</dd>
+            <dt>Contact</dt>
+            <dd>
+              {a.contact.name}, <a href={`mailto:${a.contact.email}`}>{a.contact.email}</a>
+              {a.contact.phone ? `, ${a.contact.phone}` : ''}
+            </dd>
+            <dt>Address</dt>
+            <dd>{[a.address.line1, a.address.line2, a.address.city, a.address.region, a.address.postal_code, a.address.country].filter(Boolean).join(', ')}</dd>
             <dt>Billed by</dt>
             <dd>{a.billing_mode === 'invoice' ? 'Invoice (contract)' : 'Card'}</dd>
             <dt>Balance due</dt>
@@ -219,10 +232,15 @@ function AccountPage({ me }: { me: Me }) {
                 <dd>{date(a.contract.next_bill_date)}</dd>
                 <dt>Account credit</dt>
                 <dd>{money(a.contract.credit)}</dd>
+                <dt>Reminders</dt>
+                <dd data-testid="reminders-state">{a.contract.reminders_paused ? 'Paused' : 'Sent on the schedule'}</dd>
               </>
             )}
           </dl>
+          <Aging account={a} />
+          {a.contract && <Contract contract={a.contract} />}
           <Bills account={a} />
+          <Payments account={a} />
           {can(me, 'payment:record') && <RecordCheck account={a} onDone={changed} />}
           {can(me, 'credit_note:create') && <CreditNote account={a} onDone={changed} />}
           <section aria-labelledby="notes">
@@ -239,6 +257,8 @@ function AccountPage({ me }: { me: Me }) {
               </ul>
             )}
           </section>
+          <Members me={me} account={a} onDone={changed} />
+          {a.contract && can(me, 'reminders:pause') && <Reminders account={a} paused={a.contract.reminders_paused} onDone={changed} />}
           <section aria-labelledby="audit">
             <h2 id="audit">Audit trail</h2>
             <Show load={audit}>
@@ -246,7 +266,7 @@ function AccountPage({ me }: { me: Me }) {
                 <ul class="plain" data-testid="staff-audit">
                   {page.entries.map((e) => (
                     <li key={e.id}>
-                      {dateTime(e.at)}: {e.actor.email ?? e.actor.user_id}, {e.action.replace(/[._]/g, ' ')}
+                      {dateTime(e.at)}: {e.actor.email ?? e.actor.user_id}, {words(e.action)}
                       {e.reason && ` (${e.reason.code.replace(/_/g, ' ')}${e.reason.text ? `: ${e.reason.text}` : ''})`}
                     </li>
                   ))}
@@ -310,33 +330,6 @@ const openBills = (a: Account): [string, string][] =>
     .sort((x, y) => (x.due_date ?? '').localeCompare(y.due_date ?? ''))
     .map((i) => [i.id, `${i.number ?? i.id} (${money(i.amount_remaining)} still due)`]);
 
-function ReasonFields({
-  code,
-  setCode,
-  text,
-  setText,
-}: {
-  code: ReasonCode;
-  setCode: (c: ReasonCode) => void;
-  text: string;
-  setText: (t: string) => void;
-}) {
-  return (
-    <>
-      <Select<ReasonCode> label="Reason" value={code} options={REASONS} onValue={setCode} />
-      <Field label="Reason, in words" value={text} onValue={setText} maxLength={500} hint="Kept in the account's audit trail" />
-    </>
-  );
-}
-
-function Form({ title, id, children }: { title: string; id: string; children: ComponentChildren }) {
-  return (
-    <section aria-labelledby={id} class="card">
-      <h2 id={id}>{title}</h2>
-      {children}
-    </section>
-  );
-}
 
 function RecordCheck({ account, onDone }: { account: Account; onDone: () => void }) {
   const bills = openBills(account);
@@ -344,13 +337,12 @@ function RecordCheck({ account, onDone }: { account: Account; onDone: () => void
   const [amount, setAmount] = useState('');
   const [check, setCheck] = useState('');
   const [received, setReceived] = useState(new Date().toISOString().slice(0, 10));
-  const [code, setCode] = useState<ReasonCode>('payment_received');
-  const [text, setText] = useState('');
+  const why = useReason('payment_received');
   const [done, setDone] = useState<string>();
   const record = useAction(async () => {
     const r = await call(
       staffApi.POST('/v1/staff/accounts/{account_id}/invoices/{invoice_id}/payments', {
-        params: { path: { account_id: account.account_id, invoice_id: invoice }, header: reason(code, text) },
+        params: { path: { account_id: account.account_id, invoice_id: invoice }, header: why.header() },
         body: { amount: amount.trim(), check_number: check.trim(), received_on: received },
       }),
     );
@@ -377,7 +369,7 @@ function RecordCheck({ account, onDone }: { account: Account; onDone: () => void
         <Field label="Amount" inputMode="numeric" value={amount} onValue={setAmount} error={record.error?.field('amount')} required />
         <Field label="Check number" value={check} onValue={setCheck} error={record.error?.field('check_number')} required />
         <Field label="Received on" type="date" value={received} onValue={setReceived} required />
-        <ReasonFields code={code} setCode={setCode} text={text} setText={setText} />
+        {why.fields}
         {done && <Alert kind="success">{done}</Alert>}
         <Failure error={record.error} />
         <Button type="submit" pending={record.pending}>
@@ -393,13 +385,12 @@ function CreditNote({ account, onDone }: { account: Account; onDone: () => void 
   const [invoice, setInvoice] = useState(bills[0]?.[0] ?? '');
   const [amount, setAmount] = useState('');
   const [printed, setPrinted] = useState('');
-  const [code, setCode] = useState<ReasonCode>('service_credit');
-  const [text, setText] = useState('');
+  const why = useReason('service_credit');
   const [done, setDone] = useState<string>();
   const issue = useAction(async () => {
     const r = await call(
       staffApi.POST('/v1/staff/accounts/{account_id}/invoices/{invoice_id}/credit-notes', {
-        params: { path: { account_id: account.account_id, invoice_id: invoice }, header: reason(code, text) },
+        params: { path: { account_id: account.account_id, invoice_id: invoice }, header: why.header() },
         body: { amount: amount.trim(), reason: printed.trim() },
       }),
     );
@@ -424,11 +415,185 @@ function CreditNote({ account, onDone }: { account: Account; onDone: () => void 
         <Select label="Bill" value={invoice} options={bills} onValue={setInvoice} />
         <Field label="Amount" inputMode="numeric" value={amount} onValue={setAmount} error={issue.error?.field('amount')} required />
         <Field label="What the credit note says" value={printed} onValue={setPrinted} error={issue.error?.field('reason')} required />
-        <ReasonFields code={code} setCode={setCode} text={text} setText={setText} />
+        {why.fields}
         {done && <Alert kind="success">{done}</Alert>}
         <Failure error={issue.error} />
         <Button type="submit" pending={issue.pending}>
           Issue the credit note
+        </Button>
+      </form>
+    </Form>
+  );
+}
+
+function Aging({ account }: { account: Account }) {
+  if (account.open_items.length === 0) return null;
+  const buckets: [keyof StaffSchemas['StatementAging'], string][] = [
+    ['current', 'Current'],
+    ['days_1_30', '1–30 days'],
+    ['days_31_60', '31–60'],
+    ['days_61_90', '61–90'],
+    ['over_90', 'Over 90'],
+  ];
+  return (
+    <section aria-labelledby="aging">
+      <h2 id="aging">Owed today, by days past due</h2>
+      <dl class="pairs totals" data-testid="account-aging">
+        {buckets.map(([k, label]) => (
+          <Fragment key={k}>
+            <dt>{label}</dt>
+            <dd>{money(account.aging[k])}</dd>
+          </Fragment>
+        ))}
+      </dl>
+    </section>
+  );
+}
+
+function Contract({ contract }: { contract: NonNullable<Account['contract']> }) {
+  return (
+    <details class="card">
+      <summary>
+        Contract: cohort {contract.cohort}, bill day {contract.bill_day}, net {contract.terms_days} days
+      </summary>
+      <p>Billed here from {date(contract.go_live)}.</p>
+      <ul class="plain">
+        {contract.items.map((i) => (
+          <li key={i}>{i}</li>
+        ))}
+      </ul>
+    </details>
+  );
+}
+
+function Payments({ account }: { account: Account }) {
+  if (account.payments.length === 0) return null;
+  const number = (id: string) => account.invoices.find((i) => i.id === id)?.number ?? id;
+  return (
+    <section aria-labelledby="payments">
+      <h2 id="payments">Checks received</h2>
+      <ul class="plain" data-testid="staff-payments">
+        {account.payments.map((p) => (
+          <li key={`${p.reference}:${p.invoice_id}`}>
+            {date(p.received_on)}: {p.reference.replace(/^check:/, 'check ')}, {money(p.amount)} on {number(p.invoice_id)}
+            {Number(p.to_credit.amount) > 0 ? ` (${money(p.to_credit)} to credit)` : ''} <span class="muted">by {p.recorded_by}</span>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+const MEMBER_ROLES: [StaffSchemas['Role'], string][] = [
+  ['viewer', 'Viewer (reads bills)'],
+  ['billing', 'Billing (pays bills)'],
+  ['admin', 'Admin (manages users)'],
+];
+
+/** The customer's portal users: who may sign in, and inviting or removing one for them. */
+function Members({ me, account, onDone }: { me: Me; account: Account; onDone: () => void }) {
+  const id = account.account_id;
+  const list = useLoad(() => call(staffApi.GET('/v1/staff/accounts/{account_id}/members', { params: { path: { account_id: id } } })), [id]);
+  const manage = can(me, 'member:manage');
+  const [email, setEmail] = useState('');
+  const [role, setRole] = useState<StaffSchemas['Role']>('viewer');
+  const [done, setDone] = useState<string>();
+  const why = useReason('customer_request');
+  const invite = useAction(async () => {
+    const r = await call(
+      staffApi.POST('/v1/staff/accounts/{account_id}/members', {
+        params: { path: { account_id: id }, header: why.header() },
+        body: { email: email.trim(), role },
+      }),
+    );
+    setDone(`${r.email} is invited as ${r.role}: they create a portal login with this e-mail and join the account.`);
+    setEmail('');
+    void list.reload();
+    onDone();
+  });
+  const remove = useAction(async (member: StaffSchemas['MemberView']) => {
+    await call(
+      staffApi.DELETE('/v1/staff/accounts/{account_id}/members/{member_id}', {
+        params: { path: { account_id: id, member_id: member.id }, header: why.header() },
+      }),
+    );
+    setDone(`${member.email} removed.`);
+    void list.reload();
+    onDone();
+  });
+  return (
+    <section aria-labelledby="members">
+      <h2 id="members">Portal users</h2>
+      <Show load={list}>
+        {(members) =>
+          members.length === 0 ? (
+            <p>Nobody signs in to this account's portal yet.</p>
+          ) : (
+            <ul class="cards" data-testid="staff-members">
+              {members.map((m) => (
+                <li key={m.id} class="row">
+                  <span>
+                    {m.email} <span class="role-badge">{sentence(m.role)}</span> <span class="muted">{m.status === 'invited' ? 'invited' : 'active'}</span>
+                  </span>
+                  {manage && (
+                    <Button kind="danger" pending={remove.pending} onClick={() => void remove.run(m)} aria-label={`Remove ${m.email}`}>
+                      Remove
+                    </Button>
+                  )}
+                </li>
+              ))}
+            </ul>
+          )
+        }
+      </Show>
+      {manage && (
+        <Form title="Add a user" id="add-member">
+          <form
+            onSubmit={(e) => {
+              e.preventDefault();
+              setDone(undefined);
+              void invite.run();
+            }}
+          >
+            <Field label="Their e-mail" type="email" value={email} onValue={setEmail} error={invite.error?.field('email')} required />
+            <Select label="Role" value={role} options={MEMBER_ROLES} onValue={setRole} />
+            {why.fields}
+            <Failure error={invite.error ?? remove.error} />
+            <Button type="submit" pending={invite.pending}>
+              Invite
+            </Button>
+          </form>
+        </Form>
+      )}
+      {done && <Alert kind="success">{done}</Alert>}
+    </section>
+  );
+}
+
+function Reminders({ account, paused, onDone }: { account: Account; paused: boolean; onDone: () => void }) {
+  const why = useReason('customer_request');
+  const toggle = useAction(async () => {
+    await call(
+      staffApi.PUT('/v1/staff/accounts/{account_id}/reminders', {
+        params: { path: { account_id: account.account_id }, header: why.header() },
+        body: { paused: !paused },
+      }),
+    );
+    onDone();
+  });
+  return (
+    <Form title={paused ? 'Resume payment reminders' : 'Pause payment reminders'} id="reminders">
+      <p>{paused ? 'No payment reminders go out for this account’s bills.' : 'Reminders go out on the seller’s schedule until paused.'}</p>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          void toggle.run();
+        }}
+      >
+        {why.fields}
+        <Failure error={toggle.error} />
+        <Button kind="secondary" type="submit" pending={toggle.pending}>
+          {paused ? 'Resume reminders' : 'Pause reminders'}
         </Button>
       </form>
     </Form>
@@ -485,7 +650,7 @@ function ApprovalCard({ a, me, onDone }: { a: StaffSchemas['Approval']; me: Me; 
         <a href={accountPath(a.account_id)}>{a.account_id}</a>: “{a.description}”
       </p>
       <p class="muted">
-        Asked by {a.requested_by_email} on {dateTime(a.requested_at)}, {a.reason.code.replace(/_/g, ' ')}
+        Asked by {a.requested_by_email} on {dateTime(a.requested_at)}, {words(a.reason.code)}
         {a.reason.text ? `: ${a.reason.text}` : ''}
       </p>
       {can(me, 'credit_note:approve') && !own && (

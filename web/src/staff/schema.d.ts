@@ -371,6 +371,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/staff/cohorts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET …/cohorts`: the cohorts, by go-live. */
+        get: operations["staff_cohorts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/staff/cohorts/{cohort_id}": {
         parameters: {
             query?: never;
@@ -1085,8 +1102,13 @@ export interface components {
             /** @description The staff pool's `sub`. */
             id: string;
             email: string;
-            roles: components["schemas"]["Role"][];
+            roles: components["schemas"]["StaffRole"][];
         };
+        /**
+         * @description A staff role: a group of the staff user pool.
+         * @enum {string}
+         */
+        StaffRole: "clerk" | "approver" | "admin";
         /** @description What is owed at the end of the period per aging bucket. */
         StatementAging: {
             current: components["schemas"]["Money"];
@@ -2338,6 +2360,43 @@ export interface operations {
             };
             /** @description invalid fields (`validation_failed`), or no reason (`reason_required`) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staff_cohorts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Cohort"][];
+                };
+            };
+            /** @description not a staff token (`staff_only`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the roles lack the permission (`forbidden`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

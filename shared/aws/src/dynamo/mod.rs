@@ -17,6 +17,8 @@ mod processor;
 mod receivables;
 mod seats;
 
+pub use receivables::Backfilled;
+
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;

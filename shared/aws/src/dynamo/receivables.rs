@@ -11,7 +11,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 
 use super::keys::*;
-use super::{DynamoStore, Item, from_item, s, unavailable};
+use aws_sdk_dynamodb::types::TransactWriteItem;
+
+use super::{DynamoStore, Item, built, from_item, n, s, unavailable};
 use billing_domain::ports::AccountReader;
 
 /// What the index projects of an invoice.
@@ -199,5 +201,117 @@ impl billing_domain::ports::AccountSearch for DynamoStore {
         hits.retain(|h| seen.insert(h.account_id.clone()));
         hits.truncate(usize::from(limit));
         Ok(hits)
+    }
+}
+
+/// What one page of [`DynamoStore::backfill_search_index`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Backfilled {
+    pub scanned: usize,
+    /// Search entries written (names, contact e-mails, users' e-mails, invoice numbers).
+    pub indexed: usize,
+    /// Items that changed between the scan and the write: the write that changed them indexed them.
+    pub skipped: usize,
+}
+
+impl DynamoStore {
+    /// Puts the items written before the account search existed into its index, one page of the
+    /// table at a time (`start`: where the last page stopped; returns where this one did, none at
+    /// the end). Each write is conditional on the item being as scanned, so a change made
+    /// meanwhile (which indexes itself) is never overwritten; running it twice writes the same.
+    pub async fn backfill_search_index(&self, start: Option<Item>, page: i32) -> Result<(Backfilled, Option<Item>)> {
+        let out = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("entity IN (:account, :member, :invoice)")
+            .expression_attribute_values(":account", s("account"))
+            .expression_attribute_values(":member", s("member"))
+            .expression_attribute_values(":invoice", s("invoice"))
+            .set_exclusive_start_key(start)
+            .limit(page.clamp(1, 1000))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let mut done = Backfilled { scanned: out.scanned_count as usize, ..Default::default() };
+        for item in out.items.unwrap_or_default() {
+            let writes = self.search_entries(&item)?;
+            for write in writes {
+                match self.transact(write).await? {
+                    Ok(()) => done.indexed += 1,
+                    Err(c) if c.failed_condition(0) => done.skipped += 1,
+                    Err(c) => return Err(c.otherwise()),
+                }
+            }
+        }
+        Ok((done, out.last_evaluated_key))
+    }
+
+    /// The conditional writes that put one scanned item's search entries in place.
+    fn search_entries(&self, item: &Item) -> Result<Vec<Vec<TransactWriteItem>>> {
+        use aws_sdk_dynamodb::types::{ConditionCheck, Update};
+        let attr = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+        let key = |update: aws_sdk_dynamodb::types::builders::UpdateBuilder| {
+            update.table_name(&self.table).key(PK, item[PK].clone()).key(SK, item[SK].clone())
+        };
+        let set_index = |update: aws_sdk_dynamodb::types::builders::UpdateBuilder, pk: String, sk: String| {
+            update
+                .update_expression("SET gsi3pk = :gpk, gsi3sk = :gsk")
+                .expression_attribute_values(":gpk", s(pk))
+                .expression_attribute_values(":gsk", s(sk))
+        };
+        let update = |u: aws_sdk_dynamodb::types::builders::UpdateBuilder| -> Result<TransactWriteItem> {
+            Ok(TransactWriteItem::builder().update(built(u.build())?).build())
+        };
+        let mut writes = Vec::new();
+        match attr("entity").as_deref() {
+            Some("account") => {
+                let version = item.get("version").cloned().unwrap_or_else(|| n(0));
+                let account = super::accounts::account_from_item(item.clone())?;
+                let as_scanned = "#version = :version";
+                let normalized = search_text(&account.name);
+                if !item.contains_key(GSI3_PK) && !normalized.is_empty() {
+                    let u = set_index(
+                        key(Update::builder()),
+                        name_search_gsi3pk(&normalized),
+                        name_search_gsi3sk(&normalized, &account.id),
+                    )
+                    .condition_expression(as_scanned)
+                    .expression_attribute_names("#version", "version")
+                    .expression_attribute_values(":version", version.clone());
+                    writes.push(vec![update(u)?]);
+                }
+                // The contact's entry, as of this version of the account.
+                let check = ConditionCheck::builder()
+                    .table_name(&self.table)
+                    .key(PK, item[PK].clone())
+                    .key(SK, item[SK].clone())
+                    .condition_expression(as_scanned)
+                    .expression_attribute_names("#version", "version")
+                    .expression_attribute_values(":version", version);
+                writes.push(vec![
+                    TransactWriteItem::builder().condition_check(built(check.build())?).build(),
+                    self.put(super::contact_item(&account), None)?,
+                ]);
+            }
+            Some("member") if !item.contains_key(GSI3_PK) => {
+                let (Some(email), Some(account)) = (attr("email"), attr("account_id")) else { return Ok(writes) };
+                let account: AccountId = account.parse().map_err(|_| Error::Corrupt("a member's account id".into()))?;
+                let u = set_index(key(Update::builder()), email_gsi3pk(&email), account_pk(&account))
+                    .condition_expression("email = :email")
+                    .expression_attribute_values(":email", s(email));
+                writes.push(vec![update(u)?]);
+            }
+            Some("invoice") if !item.contains_key(GSI3_PK) => {
+                let (Some(number), Some(account)) = (attr("number"), attr("account_id")) else { return Ok(writes) };
+                let u = set_index(key(Update::builder()), number_gsi3pk(&number), account)
+                    .condition_expression("#number = :number")
+                    .expression_attribute_names("#number", "number")
+                    .expression_attribute_values(":number", s(number));
+                writes.push(vec![update(u)?]);
+            }
+            _ => {}
+        }
+        Ok(writes)
     }
 }
