@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::extract::{JsonBody, OpsCaller, account_id};
 use crate::ops::InvoiceSummary;
 use crate::{OpsError, OpsResult, OpsState, OpsStore};
-use billing_domain::staff::{Approval, ApprovalStatus, Permission, Reason, ReasonCode};
+use billing_domain::staff::{Approval, ApprovalKind, ApprovalStatus, Permission, Reason, ReasonCode};
 
 fn status_name(s: InvoiceStatus) -> &'static str {
     match s {
@@ -192,11 +192,71 @@ pub async fn credit_note<S: OpsStore>(
         billing_domain::text::bounded(&body.reason, 1, 500).map_err(|e| DomainError::from(e.under("reason")))?;
     let (invoice, _) = load(&*state.store, &account, &invoice_id).await?;
     let credited = amount(&body.amount, invoice.currency)?;
+    credit(&state, &caller, coded, invoice, credited, words, ApprovalKind::CreditNote).await
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WriteOffBody {
+    /// At most this much (default: all that is left of the bill).
+    #[serde(default)]
+    pub amount: Option<String>,
+    /// Why it will not be collected (printed on the credit note that writes it off).
+    pub reason: String,
+}
+
+/// `POST …/invoices/{invoice_id}/write-off`: writes off what is left of an open bill (or `amount`
+/// of it): a credit note with the write-off's reason that makes no account credit; the bill,
+/// written off whole, is `uncollectible`. Above the approval limit it waits for a second person
+/// like a credit note; approved later, it writes off at most what is left then.
+#[utoipa::path(post, path = "/v1/staff/accounts/{account_id}/invoices/{invoice_id}/write-off", operation_id = "staff_write_off", tag = "staff",
+    params(("account_id" = String, Path), ("invoice_id" = String, Path), ("Reason-Code" = Option<billing_domain::staff::ReasonCode>, Header, description = "Why (required of staff): a code from the list"),
+        ("Reason-Text" = Option<String>, Header, description = "The person's words, percent-encoded UTF-8 (required for `other`)"),),
+    request_body = WriteOffBody,
+    responses((status = 201, body = CreditNoteOutcome, description = "written off (`status: issued`)"), (status = 202, body = CreditNoteOutcome, description = "above the approval limit: waiting for a second person (`status: pending_approval`)"),
+        (status = 409, body = crate::openapi::ErrorBody, description = "the invoice is not open (`invoice_state`)"),
+        (status = 422, body = crate::openapi::ErrorBody, description = "`validation_failed`, `reason_required`"), (status = 401, body = crate::openapi::ErrorBody, description = "not a staff token (`staff_only`)"),
+        (status = 403, body = crate::openapi::ErrorBody, description = "the roles lack the permission (`forbidden`)"),
+        (status = 404, body = crate::openapi::ErrorBody, description = "no such account or object (`not_found`)")),
+    security(("staff" = [])))]
+pub async fn write_off<S: OpsStore>(
+    State(state): State<OpsState<S>>,
+    caller: OpsCaller,
+    Path((account, invoice_id)): Path<(String, String)>,
+    JsonBody(body): JsonBody<WriteOffBody>,
+) -> OpsResult<(StatusCode, Json<CreditNoteOutcome>)> {
+    let coded = caller.write(Permission::CreditNoteCreate)?;
+    let account = account_id(&account)?;
+    let words =
+        billing_domain::text::bounded(&body.reason, 1, 500).map_err(|e| DomainError::from(e.under("reason")))?;
+    let (invoice, _) = load(&*state.store, &account, &invoice_id).await?;
+    let left = invoice.amount_remaining;
+    let asked = match body.amount.as_deref() {
+        Some(a) => amount(a, invoice.currency)?,
+        None => left,
+    };
+    let off = Money::new(asked.amount().min(left.amount()), invoice.currency);
+    let coded = coded.or(Some(Reason { code: ReasonCode::WriteOff, text: words.clone() }));
+    credit(&state, &caller, coded, invoice, off, format!("Written off: {words}"), ApprovalKind::WriteOff).await
+}
+
+/// Issues a credit note (or write-off) of `credited` on `invoice` now, or, above the approval
+/// limit, asks a second person for it.
+async fn credit<S: OpsStore>(
+    state: &OpsState<S>,
+    caller: &OpsCaller,
+    coded: Option<Reason>,
+    invoice: Invoice,
+    credited: Money,
+    words: String,
+    kind: ApprovalKind,
+) -> OpsResult<(StatusCode, Json<CreditNoteOutcome>)> {
+    let account = invoice.account_id.clone();
     if invoice.status != InvoiceStatus::Open {
         return Err(OpsError::InvoiceState(
             invoice.id,
             status_name(invoice.status),
-            "credit notes apply to open invoices (void a draft instead)",
+            "credit notes and write-offs apply to open invoices (void a draft instead)",
         ));
     }
     if state.approvals.needs_approval(&credited) {
@@ -205,11 +265,12 @@ pub async fn credit_note<S: OpsStore>(
             id: format!("apr_{}", uuid::Uuid::now_v7().simple()),
             account_id: account.clone(),
             invoice_id: invoice.id.clone(),
+            kind,
             invoice_number: invoice.number.clone(),
             amount: credited.rounded(),
             description: words.clone(),
             reason: coded.clone().unwrap_or(Reason { code: ReasonCode::Other, text: words.clone() }),
-            requested_by: requester_id(&caller),
+            requested_by: requester_id(caller),
             requested_by_email: caller.name(),
             requested_at: now,
             status: ApprovalStatus::Pending,
@@ -234,12 +295,13 @@ pub async fn credit_note<S: OpsStore>(
     let note = NewCreditNote {
         id: format!("cn_{}", uuid::Uuid::now_v7().simple()),
         account,
-        invoice_id,
+        invoice_id: invoice.id,
         amount: credited,
         words,
         created_by: caller.name(),
         reason: coded,
         may_exist: false,
+        write_off: kind == ApprovalKind::WriteOff,
     };
     let issued = issue_credit_note(&*state.store, &note, &caller.actor()).await?;
     Ok((StatusCode::CREATED, Json(CreditNoteOutcome::Issued(issued))))
@@ -266,6 +328,8 @@ pub(crate) struct NewCreditNote {
     /// Its id is the approval's: it may have been issued before (an approval repeated, or retried
     /// after a crash). A new credit note's random id is not looked up.
     pub may_exist: bool,
+    /// A write-off: at most what is left of the bill, no account credit, the bill uncollectible.
+    pub write_off: bool,
 }
 
 /// Issues `new` against its invoice, in one write with the invoice, the contract's credit, the
@@ -294,7 +358,11 @@ pub(crate) async fn issue_credit_note<S: OpsStore>(
         let (before, contract) = load(store, account, &new.invoice_id).await?;
         let credited = new.amount;
         let mut after = before.clone();
-        let applied = match ledger::apply_credit_note(&mut after, credited) {
+        let applied = match if new.write_off {
+            ledger::write_off(&mut after, credited)
+        } else {
+            ledger::apply_credit_note(&mut after, credited)
+        } {
             Ok(a) => a,
             Err(DomainError::Conflict) => {
                 return Err(OpsError::InvoiceState(
@@ -305,6 +373,9 @@ pub(crate) async fn issue_credit_note<S: OpsStore>(
             }
             Err(e) => return Err(e.into()),
         };
+        // A write-off approved after a payment writes off only what is left.
+        let issued =
+            Money::new(applied.to_invoice.amount() + applied.to_credit.amount(), credited.currency()).rounded();
         let previous = store.sequence(Sequence::CreditNote).await?;
         let taken = Taken { sequence: Sequence::CreditNote, previous };
         let note = CreditNote {
@@ -312,8 +383,8 @@ pub(crate) async fn issue_credit_note<S: OpsStore>(
             number: ledger::invoice_number("CN", taken.number()),
             account_id: account.clone(),
             invoice_id: before.id.clone(),
-            amount: credited.rounded(),
-            taxes: billing_domain::tax::reverse(credited.rounded(), before.total, &before.tax_detail.groups).1,
+            amount: issued,
+            taxes: billing_domain::tax::reverse(issued, before.total, &before.tax_detail.groups).1,
             reason: new.words.clone(),
             to_invoice: applied.to_invoice,
             to_credit: applied.to_credit,

@@ -182,6 +182,10 @@ fn seller_routes<S: OpsStore>() -> Router<OpsState<S>> {
             "/accounts/{account_id}/invoices/{invoice_id}/credit-notes",
             g(post(ledger::credit_note::<S>), P::CreditNoteCreate),
         )
+        .route(
+            "/accounts/{account_id}/invoices/{invoice_id}/write-off",
+            g(post(ledger::write_off::<S>), P::CreditNoteCreate),
+        )
         .route("/accounts/{account_id}/invoices/{invoice_id}/void", g(post(ledger::void::<S>), P::InvoiceVoid))
         .route("/approvals", g(get(staff::approvals::<S>), P::AccountRead))
         .route("/approvals/{approval_id}/approve", g(post(staff::approve::<S>), P::CreditNoteApprove))

@@ -43,6 +43,7 @@ are strings in the currency's units (`\"12.50\"`)."
         crate::ops::remove_member,
         crate::ledger::record_payment,
         crate::ledger::credit_note,
+        crate::ledger::write_off,
         crate::staff::approvals,
         crate::staff::approve,
         crate::staff::reject,
@@ -121,5 +122,16 @@ mod tests {
             let relative = path.strip_prefix("/v1/staff").unwrap();
             assert!(lib.contains(&format!("\"{relative}\"")), "{path} is not routed");
         }
+    }
+
+    /// Two types of one name would share one schema (the last wins): the staff roles and a
+    /// customer member's role are told apart.
+    #[test]
+    fn staff_roles_and_customer_roles_are_different_schemas() {
+        let doc: serde_json::Value = serde_json::from_str(&document()).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(schemas["StaffRole"]["enum"], serde_json::json!(["clerk", "approver", "admin"]));
+        assert_eq!(schemas["Role"]["enum"], serde_json::json!(["admin", "billing", "viewer"]));
+        assert_eq!(schemas["StaffMember"]["properties"]["roles"]["items"]["$ref"], "#/components/schemas/StaffRole");
     }
 }

@@ -174,6 +174,7 @@ pub async fn approve<S: OpsStore>(
         ),
         reason: Some(approved.reason.clone()),
         may_exist: true,
+        write_off: approved.kind == billing_domain::staff::ApprovalKind::WriteOff,
     };
     let issued = issue_credit_note(&*state.store, &new, &caller.actor()).await?;
     tracing::info!(approval = %approved.id, credit_note = %issued.credit_note.id, by = %caller.name(), "credit note approved");

@@ -290,6 +290,18 @@ pub fn apply_credit_note(invoice: &mut Invoice, amount: Money) -> Result<Applied
     settle(invoice, amount, false)
 }
 
+/// Writes off what is left of an open invoice, or `amount` of it if less (never more: a
+/// write-off makes no account credit): a credit note whose reason is the write-off. Written off
+/// whole, the invoice is `uncollectible` (not paid).
+pub fn write_off(invoice: &mut Invoice, amount: Money) -> Result<Applied> {
+    let capped = Money::new(amount.amount().min(invoice.amount_remaining.amount()), invoice.currency);
+    let applied = settle(invoice, capped, false)?;
+    if invoice.status == InvoiceStatus::Paid {
+        invoice.status = InvoiceStatus::Uncollectible;
+    }
+    Ok(applied)
+}
+
 /// Voids a draft. Finalized invoices are corrected with credit notes instead.
 pub fn void_draft(invoice: &mut Invoice, at: DateTime<Utc>) -> Result<()> {
     if invoice.status != InvoiceStatus::Draft {
@@ -502,6 +514,25 @@ mod tests {
         let a = apply_credit_note(&mut inv, usd("25.00")).unwrap();
         assert_eq!((a.to_invoice, inv.amount_due, inv.amount_remaining), (usd("25.00"), usd("75.00"), usd("75.00")));
         assert!(apply_credit_note(&mut invoice("1.00"), usd("1.00")).is_err(), "drafts are voided, not credited");
+    }
+
+    #[test]
+    fn a_write_off_takes_at_most_what_is_left_and_leaves_the_bill_uncollectible() {
+        let mut inv = finalized("100.00");
+        apply_payment(&mut inv, usd("30.00")).unwrap();
+        let part = write_off(&mut inv, usd("20.00")).unwrap();
+        assert_eq!(
+            (part.to_invoice, inv.status, inv.amount_remaining),
+            (usd("20.00"), InvoiceStatus::Open, usd("50.00"))
+        );
+        // Asked for more than is left: the rest only, no account credit.
+        let rest = write_off(&mut inv, usd("500.00")).unwrap();
+        assert_eq!((rest.to_invoice, rest.to_credit), (usd("50.00"), usd("0.00")));
+        assert_eq!(
+            (inv.status, inv.amount_remaining, inv.amount_paid),
+            (InvoiceStatus::Uncollectible, usd("0.00"), usd("30.00"))
+        );
+        assert!(matches!(write_off(&mut inv, usd("1.00")), Err(Error::Conflict)), "nothing left to write off");
     }
 
     #[test]

@@ -283,7 +283,20 @@ pub enum ApprovalStatus {
     Rejected,
 }
 
-/// A credit note asked for above the approval limit, waiting for a second person.
+/// What an approval issues once approved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum ApprovalKind {
+    /// A credit note of the amount.
+    #[default]
+    CreditNote,
+    /// A write-off of what is left of the bill, at most the amount (the bill becomes
+    /// uncollectible; no account credit).
+    WriteOff,
+}
+
+/// A credit note or write-off asked for above the approval limit, waiting for a second person.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Approval {
@@ -293,6 +306,8 @@ pub struct Approval {
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub account_id: AccountId,
     pub invoice_id: String,
+    #[serde(default)]
+    pub kind: ApprovalKind,
     /// The bill's number, for the queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invoice_number: Option<String>,
@@ -408,6 +423,7 @@ mod tests {
             id: "apr_1".into(),
             account_id: "acct_a".parse().unwrap(),
             invoice_id: "bill_a_20261201".into(),
+            kind: ApprovalKind::CreditNote,
             invoice_number: Some("INV-000001".into()),
             amount: Money::new("900".parse().unwrap(), usd),
             description: "Rack A12 down 3 days (SLA credit)".into(),

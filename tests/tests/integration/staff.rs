@@ -130,6 +130,12 @@ async fn every_staff_route_for_every_role_is_allowed_or_refused_with_403_changin
             "credit_note:create",
         ),
         ("POST", format!("{a}/invoices/{bill}/void"), None, "invoice:void"),
+        (
+            "POST",
+            format!("{a}/invoices/{bill}/write-off"),
+            Some(json!({"amount": "1.00", "reason": "small balance"})),
+            "credit_note:create",
+        ),
         ("GET", "/v1/staff/approvals".into(), None, "account:read"),
         ("POST", "/v1/staff/approvals/apr_none/approve".into(), None, "credit_note:approve"),
         ("POST", "/v1/staff/approvals/apr_none/reject".into(), Some(json!({"note": "no"})), "credit_note:approve"),
@@ -605,4 +611,53 @@ async fn accounts_written_before_the_search_are_found_once_backfilled() {
     // Again: the same entries, nothing doubled.
     backfill().await;
     assert_eq!(found(&s.staff(&clerk, "GET", &find("oldtimer"), None, None).await), 1);
+}
+
+#[tokio::test]
+async fn a_write_off_over_the_limit_waits_and_then_takes_only_what_is_left() {
+    let s = Stack::new().await;
+    let bill = billed_account(&s, "acct_writeoff").await;
+    let a = "/v1/staff/accounts/acct_writeoff";
+    let clerk = StaffUser::new("clerk-1", &["clerk"]);
+    let approver = StaffUser::new("approver-1", &["approver"]);
+    let why = Some(("write_off", "customer in liquidation"));
+    let off = format!("{a}/invoices/{bill}/write-off");
+    let r = s.staff(&clerk, "POST", &off, Some(json!({"reason": "Customer in liquidation"})), None).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "reason_required"));
+    let r = s.staff(&clerk, "POST", &off, Some(json!({"reason": "Customer in liquidation"})), why).await;
+    assert_eq!((r.status, r.body["status"].as_str()), (StatusCode::ACCEPTED, Some("pending_approval")), "{:?}", r.body);
+    assert_eq!(
+        (r.body["approval"]["kind"].as_str(), r.body["approval"]["amount"]["amount"].as_str()),
+        (Some("write_off"), Some("1000.00"))
+    );
+    let id = r.body["approval"]["id"].as_str().unwrap().to_owned();
+    // A check arrives while it waits: the write-off takes only what is left then.
+    let pay = json!({"amount": "300.00", "check_number": "4001", "received_on": Utc::now().date_naive()});
+    let r = s
+        .staff(
+            &clerk,
+            "POST",
+            &format!("{a}/invoices/{bill}/payments"),
+            Some(pay),
+            Some(("payment_received", "check 4001")),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let r = s.staff(&clerk, "POST", &format!("/v1/staff/approvals/{id}/approve"), None, None).await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "forbidden"));
+    let r = s.staff(&approver, "POST", &format!("/v1/staff/approvals/{id}/approve"), None, None).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    assert_eq!(r.body["credit_note"]["amount"]["amount"], "700.00");
+    assert_eq!(r.body["credit_note"]["reason"], "Written off: Customer in liquidation");
+    assert_eq!(
+        (r.body["invoice"]["status"].as_str(), r.body["invoice"]["amount_remaining"]["amount"].as_str()),
+        (Some("uncollectible"), Some("0.00"))
+    );
+    assert_eq!(r.body["account_credit"]["amount"], "0.00", "a write-off makes no credit");
+    let account = s.staff(&clerk, "GET", a, None, None).await;
+    assert_eq!(account.body["balance_due"]["amount"], "0.00");
+    let r = s.staff(&clerk, "POST", &off, Some(json!({"reason": "again"})), why).await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "invoice_state"));
+    let receivables = s.staff(&clerk, "GET", "/v1/staff/receivables", None, None).await;
+    assert!(!receivables.body["accounts"].to_string().contains("acct_writeoff"), "written off, not owed");
 }

@@ -180,7 +180,9 @@ function Home({ me }: { me: Me }) {
       )}
       {pending.data && (
         <p data-testid="pending-count">
-          {pending.data.length === 0 ? 'No credit notes are waiting for approval.' : `${pending.data.length} credit note(s) waiting for approval. `}
+          {pending.data.length === 0
+            ? 'Nothing is waiting for approval.'
+            : `${pending.data.length} ${pending.data.length === 1 ? 'request is' : 'requests are'} waiting for approval. `}
           {pending.data.length > 0 && <a href="/staff/approvals">{can(me, 'credit_note:approve') ? 'Decide them' : 'See them'}</a>}
         </p>
       )}
@@ -243,6 +245,7 @@ function AccountPage({ me }: { me: Me }) {
           <Payments account={a} />
           {can(me, 'payment:record') && <RecordCheck account={a} onDone={changed} />}
           {can(me, 'credit_note:create') && <CreditNote account={a} onDone={changed} />}
+          {can(me, 'credit_note:create') && <WriteOff account={a} onDone={changed} />}
           <section aria-labelledby="notes">
             <h2 id="notes">Credit notes</h2>
             {a.credit_notes.length === 0 ? (
@@ -600,13 +603,57 @@ function Reminders({ account, paused, onDone }: { account: Account; paused: bool
   );
 }
 
+function WriteOff({ account, onDone }: { account: Account; onDone: () => void }) {
+  const bills = openBills(account);
+  const [invoice, setInvoice] = useState(bills[0]?.[0] ?? '');
+  const [printed, setPrinted] = useState('');
+  const why = useReason('write_off');
+  const [done, setDone] = useState<string>();
+  const off = useAction(async () => {
+    const r = await call(
+      staffApi.POST('/v1/staff/accounts/{account_id}/invoices/{invoice_id}/write-off', {
+        params: { path: { account_id: account.account_id, invoice_id: invoice }, header: why.header() },
+        body: { reason: printed.trim() },
+      }),
+    );
+    setDone(
+      r.status === 'issued'
+        ? `Written off: ${money(r.credit_note.amount)} (credit note ${r.credit_note.number}); the bill is uncollectible.`
+        : `Above the approval limit: writing off ${money(r.approval.amount)} waits for a second person's approval.`,
+    );
+    onDone();
+  });
+  if (bills.length === 0) return null;
+  return (
+    <Form title="Write off" id="write-off">
+      <p>What is left of the bill will not be collected: it leaves the balance and the receivables, and makes no account credit.</p>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          setDone(undefined);
+          void off.run();
+        }}
+      >
+        <Select label="Bill" value={invoice} options={bills} onValue={setInvoice} />
+        <Field label="Why it will not be collected" value={printed} onValue={setPrinted} error={off.error?.field('reason')} required />
+        {why.fields}
+        {done && <Alert kind="success">{done}</Alert>}
+        <Failure error={off.error} />
+        <Button kind="danger" type="submit" pending={off.pending}>
+          Write off what is left
+        </Button>
+      </form>
+    </Form>
+  );
+}
+
 function Approvals({ me }: { me: Me }) {
   const queue = useLoad(() => call(staffApi.GET('/v1/staff/approvals', {})), []);
   return (
     <>
       <PageTitle>Approvals</PageTitle>
       <p class="muted">
-        Credit notes above the approval limit
+        Credit notes and write-offs above the approval limit
         {me.credit_note_approval_limit ? ` (${me.credit_note_approval_limit})` : ''} wait here for a second person. Nobody approves their own.
       </p>
       <Show load={queue}>
@@ -632,7 +679,7 @@ function ApprovalCard({ a, me, onDone }: { a: StaffSchemas['Approval']; me: Me; 
   const path = { params: { path: { approval_id: a.id } } };
   const approve = useAction(async () => {
     const r = await call(staffApi.POST('/v1/staff/approvals/{approval_id}/approve', { ...path, body: note.trim() ? { note: note.trim() } : {} }));
-    setDone(`Approved: credit note ${r.credit_note.number} issued.`);
+    setDone(a.kind === 'write_off' ? `Approved: ${money(r.credit_note.amount)} written off.` : `Approved: credit note ${r.credit_note.number} issued.`);
     onDone();
   });
   const reject = useAction(async () => {
@@ -644,7 +691,7 @@ function ApprovalCard({ a, me, onDone }: { a: StaffSchemas['Approval']; me: Me; 
   return (
     <li class="card">
       <h2>
-        {money(a.amount)} on {a.invoice_number ?? a.invoice_id}
+        {a.kind === 'write_off' ? 'Write-off' : 'Credit note'} of {money(a.amount)} on {a.invoice_number ?? a.invoice_id}
       </h2>
       <p>
         <a href={accountPath(a.account_id)}>{a.account_id}</a>: “{a.description}”

@@ -163,6 +163,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/staff/accounts/{account_id}/invoices/{invoice_id}/write-off": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST …/invoices/{invoice_id}/write-off`: writes off what is left of an open bill (or `amount`
+         *     of it): a credit note with the write-off's reason that makes no account credit; the bill,
+         *     written off whole, is `uncollectible`. Above the approval limit it waits for a second person
+         *     like a credit note; approved later, it writes off at most what is left then.
+         */
+        post: operations["staff_write_off"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/staff/approvals": {
         parameters: {
             query?: never;
@@ -567,7 +589,7 @@ export interface components {
          * @enum {string}
          */
         AgingBucket: "current" | "days1_to30" | "days31_to60" | "days61_to90" | "over90";
-        /** @description A credit note asked for above the approval limit, waiting for a second person. */
+        /** @description A credit note or write-off asked for above the approval limit, waiting for a second person. */
         Approval: {
             /**
              * @description `apr_…`; the credit note it becomes is `cn_…` with the same suffix (so approving twice,
@@ -576,6 +598,7 @@ export interface components {
             id: string;
             account_id: string;
             invoice_id: string;
+            kind?: components["schemas"]["ApprovalKind"];
             /** @description The bill's number, for the queue. */
             invoice_number?: string | null;
             amount: components["schemas"]["Money"];
@@ -593,6 +616,11 @@ export interface components {
             /** @description The approver's or rejecter's words. */
             decision_note?: string | null;
         };
+        /**
+         * @description What an approval issues once approved.
+         * @enum {string}
+         */
+        ApprovalKind: "credit_note" | "write_off";
         /**
          * @description Whether an approval is still waiting.
          * @enum {string}
@@ -1153,6 +1181,12 @@ export interface components {
         };
         /** @description The identity provider's subject (`sub` claim): who is calling, across accounts. */
         UserId: string;
+        WriteOffBody: {
+            /** @description At most this much (default: all that is left of the bill). */
+            amount?: string | null;
+            /** @description Why it will not be collected (printed on the credit note that writes it off). */
+            reason: string;
+        };
     };
     responses: never;
     parameters: never;
@@ -1654,6 +1688,92 @@ export interface operations {
         };
         responses: {
             /** @description issued (`status: issued`) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreditNoteOutcome"];
+                };
+            };
+            /** @description above the approval limit: waiting for a second person (`status: pending_approval`) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreditNoteOutcome"];
+                };
+            };
+            /** @description not a staff token (`staff_only`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the roles lack the permission (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such account or object (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the invoice is not open (`invoice_state`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `validation_failed`, `reason_required` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staff_write_off: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Why (required of staff): a code from the list */
+                "Reason-Code"?: components["schemas"]["ReasonCode"] | null;
+                /** @description The person's words, percent-encoded UTF-8 (required for `other`) */
+                "Reason-Text"?: string | null;
+            };
+            path: {
+                account_id: string;
+                invoice_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WriteOffBody"];
+            };
+        };
+        responses: {
+            /** @description written off (`status: issued`) */
             201: {
                 headers: {
                     [name: string]: unknown;
