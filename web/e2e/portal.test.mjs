@@ -782,6 +782,11 @@ describe('sign-in as Amplify does it', { concurrency: false }, () => {
     assert.ok(number, await billed.innerText());
     assert.match(await approver.getByTestId('runs').innerText(), /finalized/i);
     await check(approver, 'staff-bill-run-finalized');
+    await approver.goto(`${stack.base}/staff/audit`);
+    const trail = await approver.getByTestId('seller-audit').innerText();
+    assert.match(trail, /approver@seller\.example, bill run finalized \d{4}-\d{2}-\d{2} \(other: December bill day\)/);
+    assert.match(trail, /admin@seller\.example, catalog cohort saved harbor-colo \(configuration: new tenant signed\)/);
+    await check(approver, 'staff-audit');
 
     // The invited user creates a login and sees the bill in the portal.
     const userCtx = await context(PHONE);

@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use bill_run::{AccountResult, Mode, Outcome, RunReport, RunRequest};
 use billing_domain::bill_runs::{BillComparison, BillRunRecord, BillTally, RunRefusal, RunStatus, RunStep};
 use billing_domain::staff::{Permission, Reason};
+use billing_domain::{AuditAction, AuditEntry};
 use chrono::{NaiveDate, Utc};
 use serde::Serialize;
 
@@ -191,12 +192,18 @@ pub async fn draft<S: OpsStore>(
     let record = if drafts.bills == 0 && before.is_none() {
         None
     } else {
-        let after = BillRunRecord::drafted(before.as_ref(), date, step(&caller, reason), drafts);
-        state.store.save_bill_run_record(before.as_ref(), &after).await?;
+        let after = BillRunRecord::drafted(before.as_ref(), date, step(&caller, reason.clone()), drafts);
+        let audit = audit(&caller, AuditAction::BillRunDrafted, &after, reason.as_ref());
+        state.store.save_bill_run_record(before.as_ref(), &after, &audit).await?;
         tracing::info!(by = %caller.name(), %date, drafts = after.drafts.bills, "bill run drafted");
         Some(after)
     };
     Ok(Json(view(&state, report, record, &drafted).await?))
+}
+
+/// The step's entry in the seller's audit trail: the record as it became.
+fn audit(caller: &OpsCaller, action: AuditAction, after: &BillRunRecord, reason: Option<&Reason>) -> AuditEntry {
+    caller.seller_audit(action, Some(after.date.to_string()), None::<&()>, Some(after), reason)
 }
 
 fn step(caller: &OpsCaller, reason: Option<Reason>) -> RunStep {
@@ -222,8 +229,9 @@ pub async fn approve<S: OpsStore>(
     let reason = caller.write(Permission::BillRunFinalize)?;
     let date = run_date(&date)?;
     let before = state.store.bill_run_record(date).await?.ok_or(OpsError::NotFound)?;
-    let after = before.approve(step(&caller, reason)).map_err(refused)?;
-    state.store.save_bill_run_record(Some(&before), &after).await?;
+    let after = before.approve(step(&caller, reason.clone())).map_err(refused)?;
+    let audit = audit(&caller, AuditAction::BillRunApproved, &after, reason.as_ref());
+    state.store.save_bill_run_record(Some(&before), &after, &audit).await?;
     tracing::info!(by = %caller.name(), %date, drafts = after.drafts.bills, "bill run approved");
     Ok(Json(after))
 }
@@ -264,7 +272,8 @@ pub async fn finalize<S: OpsStore>(
     let mut current = before;
     let record = loop {
         let after = current.finalized(step(&caller, reason.clone()), &bills, failures.clone(), done);
-        match state.store.save_bill_run_record(Some(&current), &after).await {
+        let audit = audit(&caller, AuditAction::BillRunFinalized, &after, reason.as_ref());
+        match state.store.save_bill_run_record(Some(&current), &after, &audit).await {
             Ok(()) => break after,
             Err(billing_domain::Error::Conflict) => {
                 current = state.store.bill_run_record(date).await?.ok_or(OpsError::NotFound)?;

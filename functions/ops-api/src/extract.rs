@@ -71,6 +71,28 @@ impl OpsCaller {
         }
     }
 
+    /// An entry of the seller's own audit trail (its setup, parked events, bill runs) for a
+    /// change this caller made, with the reason they gave.
+    pub fn seller_audit<B: serde::Serialize, A: serde::Serialize>(
+        &self,
+        action: billing_domain::AuditAction,
+        target: Option<String>,
+        before: Option<&B>,
+        after: Option<&A>,
+        reason: Option<&Reason>,
+    ) -> billing_domain::AuditEntry {
+        billing_domain::AuditEntry::record(
+            &billing_domain::audit::seller_trail(),
+            &self.actor(),
+            action,
+            target,
+            before,
+            after,
+            chrono::Utc::now(),
+        )
+        .because(reason)
+    }
+
     /// [`Self::require`], and the reason a write gives: a staff member's write must give one
     /// (422 `reason_required`); a script's may.
     pub fn write(&self, p: Permission) -> Result<Option<Reason>, OpsError> {

@@ -188,6 +188,7 @@ fn seller_routes<S: OpsStore>() -> Router<OpsState<S>> {
         )
         .route("/accounts/{account_id}/invoices/{invoice_id}/void", g(post(ledger::void::<S>), P::InvoiceVoid))
         .route("/approvals", g(get(staff::approvals::<S>), P::AccountRead))
+        .route("/audit", g(get(staff::seller_audit::<S>), P::AccountRead))
         .route("/approvals/{approval_id}/approve", g(post(staff::approve::<S>), P::CreditNoteApprove))
         .route("/approvals/{approval_id}/reject", g(post(staff::reject::<S>), P::CreditNoteApprove))
         .route("/receivables", g(get(receivables::report::<S>), P::AccountRead))

@@ -38,6 +38,7 @@ are strings in the currency's units (`\"12.50\"`)."
         crate::staff::search,
         crate::ops::account,
         crate::staff::audit,
+        crate::staff::seller_audit,
         crate::ops::members,
         crate::ops::invite,
         crate::ops::remove_member,

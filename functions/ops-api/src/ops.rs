@@ -44,9 +44,7 @@ pub async fn put_price<S: OpsStore>(
     Path(id): Path<String>,
     JsonBody(price): JsonBody<Price>,
 ) -> OpsResult<Json<Price>> {
-    // Seller-wide settings: the reason is logged (there is no seller audit trail yet).
     let reason = caller.write(Permission::CatalogManage)?;
-    tracing::info!(by = %caller.name(), reason = ?reason, "put_price");
     let id: PriceId =
         id.parse().map_err(|e: FieldError| OpsError::InvalidParameter(format!("price id: {}", e.message)))?;
     if price.id != id {
@@ -57,7 +55,16 @@ pub async fn put_price<S: OpsStore>(
         let setup = state.store.tax_setup().await?;
         billing_domain::tax::check_codes(&price.tax_codes, &setup.rates, "tax_codes")?;
     }
-    state.store.put_price(&price).await?;
+    let before = state.store.prices().await?.remove(&price.id);
+    let audit = caller.seller_audit(
+        AuditAction::PriceSaved,
+        Some(price.id.to_string()),
+        before.as_ref(),
+        Some(&price),
+        reason.as_ref(),
+    );
+    state.store.put_price(&price, Some(&audit)).await?;
+    tracing::info!(by = %caller.name(), price = %price.id, "price saved");
     Ok(Json(price))
 }
 
@@ -96,16 +103,23 @@ pub async fn put_cohort<S: OpsStore>(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<CohortBody>,
 ) -> OpsResult<Json<Cohort>> {
-    // Seller-wide settings: the reason is logged (there is no seller audit trail yet).
     let reason = caller.write(Permission::CatalogManage)?;
-    tracing::info!(by = %caller.name(), reason = ?reason, "put_cohort");
     let mut cohort = Cohort::parse(&id, &body.name, body.go_live)?;
-    if let Some(existing) = state.store.cohort(&id).await?
+    let existing = state.store.cohort(&id).await?;
+    if let Some(existing) = &existing
         && existing.go_live == cohort.go_live
     {
         cohort.notices_queued_on = existing.notices_queued_on;
     }
-    state.store.put_cohort(&cohort).await?;
+    let audit = caller.seller_audit(
+        AuditAction::CohortSaved,
+        Some(cohort.id.clone()),
+        existing.as_ref(),
+        Some(&cohort),
+        reason.as_ref(),
+    );
+    state.store.put_cohort(&cohort, Some(&audit)).await?;
+    tracing::info!(by = %caller.name(), cohort = %cohort.id, "cohort saved");
     Ok(Json(cohort))
 }
 

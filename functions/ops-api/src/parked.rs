@@ -111,12 +111,19 @@ pub async fn discard<S: OpsStore>(
     let coded = caller.write(Permission::ParkedEventDiscard)?;
     let words = billing_domain::text::bounded(&body.reason, 1, 500)
         .map_err(|e| billing_domain::Error::from(e.under("reason")))?;
-    let reason = match coded {
+    let reason = match &coded {
         Some(r) => format!("{}: {words}", r.code.as_str()),
         None => words,
     };
     let discard = Discard { event_id, by: caller.name(), reason, at: Utc::now() };
-    state.store.discard_parked(&discard).await?;
+    let audit = caller.seller_audit(
+        billing_domain::AuditAction::ParkedEventDiscarded,
+        Some(discard.event_id.clone()),
+        None::<&()>,
+        Some(&discard),
+        coded.as_ref(),
+    );
+    state.store.discard_parked(&discard, &audit).await?;
     tracing::warn!(event_id = %discard.event_id, by = %discard.by, reason = %discard.reason, "parked event discarded");
     Ok(Json(DiscardView { event_id: discard.event_id, by: discard.by, reason: discard.reason, at: discard.at }))
 }

@@ -51,11 +51,12 @@ pub async fn put_schedule<S: OpsStore>(
     caller: OpsCaller,
     JsonBody(body): JsonBody<ScheduleBody>,
 ) -> OpsResult<Json<ScheduleBody>> {
-    // Seller-wide settings: the reason is logged (there is no seller audit trail yet).
     let reason = caller.write(Permission::CatalogManage)?;
-    tracing::info!(by = %caller.name(), reason = ?reason, "put_schedule");
     let schedule = ReminderSchedule::try_from(body.offsets_days).map_err(DomainError::from)?;
-    state.store.put_reminder_schedule(&schedule).await?;
+    let before = state.store.reminder_schedule().await?;
+    let audit =
+        caller.seller_audit(AuditAction::ReminderScheduleSaved, None, Some(&before), Some(&schedule), reason.as_ref());
+    state.store.put_reminder_schedule(&schedule, Some(&audit)).await?;
     tracing::info!(by = %caller.name(), offsets = ?schedule.offsets(), "reminder schedule set");
     Ok(Json(ScheduleBody { offsets_days: schedule.offsets().to_vec() }))
 }

@@ -228,6 +228,30 @@ pub async fn audit<S: OpsStore>(
 ) -> OpsResult<Json<AuditView>> {
     caller.require(Permission::AccountRead)?;
     let id = account_id(&raw)?;
+    trail(&state, &id, query).await
+}
+
+/// `GET …/audit?limit=&before=`: the seller's own audit trail, newest first: prices, cohorts,
+/// taxes, the reminder schedule, parked events discarded and bill-run steps, with who and why.
+#[utoipa::path(get, path = "/v1/staff/audit", operation_id = "staff_seller_audit", tag = "staff",
+    params(("limit" = Option<u16>, Query, description = "1 to 100, default 50"), ("before" = Option<String>, Query, description = "the `next` of the page before")),
+    responses((status = 200, body = AuditView), (status = 400, body = crate::openapi::ErrorBody, description = "`invalid_parameter`"), (status = 401, body = crate::openapi::ErrorBody, description = "not a staff token (`staff_only`)"),
+        (status = 403, body = crate::openapi::ErrorBody, description = "the roles lack the permission (`forbidden`)")),
+    security(("staff" = [])))]
+pub async fn seller_audit<S: OpsStore>(
+    State(state): State<OpsState<S>>,
+    caller: OpsCaller,
+    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> OpsResult<Json<AuditView>> {
+    caller.require(Permission::AccountRead)?;
+    trail(&state, &billing_domain::audit::seller_trail(), query).await
+}
+
+async fn trail<S: OpsStore>(
+    state: &OpsState<S>,
+    id: &billing_domain::AccountId,
+    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> OpsResult<Json<AuditView>> {
     let Query(q) = query.map_err(|e| OpsError::InvalidParameter(e.body_text()))?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=100).contains(&limit) {
@@ -237,7 +261,7 @@ pub async fn audit<S: OpsStore>(
         None => None,
         Some(b) => Some(b.parse().map_err(|_| OpsError::InvalidParameter("before is not an audit entry id".into()))?),
     };
-    let AuditPage { entries, next } = state.store.audit(&id, limit, before.as_ref()).await?;
+    let AuditPage { entries, next } = state.store.audit(id, limit, before.as_ref()).await?;
     Ok(Json(AuditView { entries, next: next.map(|n| n.to_string()) }))
 }
 

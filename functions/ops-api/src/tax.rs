@@ -37,9 +37,7 @@ pub async fn put_rate<S: OpsStore>(
     Path(code): Path<String>,
     JsonBody(rate): JsonBody<TaxRate>,
 ) -> OpsResult<Json<TaxRate>> {
-    // Seller-wide settings: the reason is logged (there is no seller audit trail yet).
     let reason = caller.write(Permission::CatalogManage)?;
-    tracing::info!(by = %caller.name(), reason = ?reason, "put_rate");
     let code: TaxCode =
         code.parse().map_err(|e: FieldError| OpsError::InvalidParameter(format!("tax code: {}", e.message)))?;
     if rate.code != code {
@@ -55,7 +53,14 @@ pub async fn put_rate<S: OpsStore>(
         )
         .into());
     }
-    state.store.put_tax_rate(&rate).await?;
+    let audit = caller.seller_audit(
+        billing_domain::AuditAction::TaxRateSaved,
+        Some(code.to_string()),
+        setup.rates.get(&code),
+        Some(&rate),
+        reason.as_ref(),
+    );
+    state.store.put_tax_rate(&rate, Some(&audit)).await?;
     tracing::info!(code = %code, by = %caller.name(), "tax rate set");
     Ok(Json(rate))
 }
@@ -91,9 +96,7 @@ pub async fn put_seller<S: OpsStore>(
     caller: OpsCaller,
     JsonBody(body): JsonBody<SellerTaxBody>,
 ) -> OpsResult<Json<SellerTax>> {
-    // Seller-wide settings: the reason is logged (there is no seller audit trail yet).
     let reason = caller.write(Permission::CatalogManage)?;
-    tracing::info!(by = %caller.name(), reason = ?reason, "put_seller");
     let mut errors = billing_domain::error::Errors::default();
     let country = match body.country.as_deref() {
         None => Some(None),
@@ -107,7 +110,14 @@ pub async fn put_seller<S: OpsStore>(
     let setup = state.store.tax_setup().await?;
     tax::check_codes(&default_codes, &setup.rates, "default_codes")?;
     let seller = SellerTax { country, vat_id, default_codes, card_automatic_tax: body.card_automatic_tax };
-    state.store.put_seller_tax(&seller).await?;
+    let audit = caller.seller_audit(
+        billing_domain::AuditAction::SellerTaxSaved,
+        None,
+        Some(&setup.seller),
+        Some(&seller),
+        reason.as_ref(),
+    );
+    state.store.put_seller_tax(&seller, Some(&audit)).await?;
     tracing::info!(by = %caller.name(), "seller tax settings set");
     Ok(Json(seller))
 }

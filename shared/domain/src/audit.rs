@@ -71,6 +71,32 @@ pub enum AuditAction {
     RemindersResumed,
     #[serde(rename = "account.tax_changed")]
     TaxProfileChanged,
+    // The seller's own trail (see [`seller_trail`]): its setup and its bill runs.
+    #[serde(rename = "catalog.price_saved")]
+    PriceSaved,
+    #[serde(rename = "catalog.cohort_saved")]
+    CohortSaved,
+    #[serde(rename = "settings.tax_rate_saved")]
+    TaxRateSaved,
+    #[serde(rename = "settings.tax_saved")]
+    SellerTaxSaved,
+    #[serde(rename = "settings.reminders_saved")]
+    ReminderScheduleSaved,
+    #[serde(rename = "stripe.parked_event_discarded")]
+    ParkedEventDiscarded,
+    #[serde(rename = "bill_run.drafted")]
+    BillRunDrafted,
+    #[serde(rename = "bill_run.approved")]
+    BillRunApproved,
+    #[serde(rename = "bill_run.finalized")]
+    BillRunFinalized,
+}
+
+/// The seller's own audit trail (catalog, settings, parked events, bill runs) is kept as the
+/// trail of this reserved account id, which no customer account may take (ids made here are
+/// random; an import naming it is refused).
+pub fn seller_trail() -> AccountId {
+    "acct_seller".parse().expect("a valid account id")
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -311,6 +311,9 @@ impl ImportLine {
     /// from go-live.
     pub fn parse(self, cohort: &Cohort, catalog: &BTreeMap<PriceId, Price>) -> Result<Imported> {
         let mut errors = Errors::default();
+        if self.account_id == crate::audit::seller_trail() {
+            errors.push(FieldError::new("account_id", "is reserved for the seller's own audit trail"));
+        }
         if self.billing_mode != crate::account::BillingMode::Invoice {
             errors.push(FieldError::new("billing_mode", "cohorts move invoice-billed accounts: must be `invoice`"));
         }

@@ -527,6 +527,7 @@ pub trait BillRunLog: Send + Sync {
         &self,
         before: Option<&crate::bill_runs::BillRunRecord>,
         after: &crate::bill_runs::BillRunRecord,
+        audit: &AuditEntry,
     ) -> Result<()>;
 }
 
@@ -574,7 +575,7 @@ pub trait ReceivablesReader: Send + Sync {
 pub trait ParkedEventsAdmin: ParkedReader {
     /// Marks the event `Discarded` with `discard` on its ledger entry and forgets it, in one write;
     /// `Error::NotFound` when no such event is parked.
-    async fn discard_parked(&self, discard: &crate::billing::Discard) -> Result<()>;
+    async fn discard_parked(&self, discard: &crate::billing::Discard, audit: &AuditEntry) -> Result<()>;
 }
 
 /// Ops' writes to contract accounts: catalog, cohorts, import, payments, credit notes, voids.
@@ -589,12 +590,17 @@ pub trait ContractAdmin: ContractReader + AccountReader + SequenceReader {
         audit: &AuditEntry,
     ) -> Result<()>;
     async fn prices(&self) -> Result<std::collections::BTreeMap<crate::catalog::PriceId, crate::catalog::Price>>;
-    async fn put_price(&self, price: &crate::catalog::Price) -> Result<()>;
-    async fn put_tax_rate(&self, rate: &crate::tax::TaxRate) -> Result<()>;
-    async fn put_seller_tax(&self, seller: &crate::tax::SellerTax) -> Result<()>;
+    /// Each setup write takes its entry of the seller's audit trail, written with it.
+    async fn put_price(&self, price: &crate::catalog::Price, audit: Option<&AuditEntry>) -> Result<()>;
+    async fn put_tax_rate(&self, rate: &crate::tax::TaxRate, audit: Option<&AuditEntry>) -> Result<()>;
+    async fn put_seller_tax(&self, seller: &crate::tax::SellerTax, audit: Option<&AuditEntry>) -> Result<()>;
     async fn cohort(&self, id: &str) -> Result<Option<crate::ledger::Cohort>>;
-    async fn put_reminder_schedule(&self, schedule: &crate::receivables::ReminderSchedule) -> Result<()>;
-    async fn put_cohort(&self, cohort: &crate::ledger::Cohort) -> Result<()>;
+    async fn put_reminder_schedule(
+        &self,
+        schedule: &crate::receivables::ReminderSchedule,
+        audit: Option<&AuditEntry>,
+    ) -> Result<()>;
+    async fn put_cohort(&self, cohort: &crate::ledger::Cohort, audit: Option<&AuditEntry>) -> Result<()>;
     /// Creates the account with its contract state and cohort membership. `Error::Conflict` when
     /// the account exists.
     async fn import_account(

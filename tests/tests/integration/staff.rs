@@ -137,6 +137,7 @@ async fn every_staff_route_for_every_role_is_allowed_or_refused_with_403_changin
             "credit_note:create",
         ),
         ("GET", "/v1/staff/approvals".into(), None, "account:read"),
+        ("GET", "/v1/staff/audit".into(), None, "account:read"),
         ("POST", "/v1/staff/approvals/apr_none/approve".into(), None, "credit_note:approve"),
         ("POST", "/v1/staff/approvals/apr_none/reject".into(), Some(json!({"note": "no"})), "credit_note:approve"),
         ("GET", "/v1/staff/receivables".into(), None, "account:read"),
@@ -547,6 +548,53 @@ async fn a_bill_run_is_previewed_drafted_approved_by_a_second_person_and_finaliz
     let preview = s.staff(&clerk, "GET", &run, None, None).await;
     assert_eq!(line_of(&preview.body, "acct_runsteady"), Value::Null, "billed through this month");
     assert_eq!(line_of(&preview.body, "acct_runnew")["outcome"], "would_bill");
+    // Each step is in the seller's own audit trail, with who and why.
+    let trail = s.staff(&clerk, "GET", "/v1/staff/audit?limit=10", None, None).await;
+    let steps: Vec<(&str, &str, &str)> = trail.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"].as_str().unwrap().starts_with("bill_run."))
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["actor"]["email"].as_str().unwrap(),
+                e["reason"]["text"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("bill_run.finalized", "approver-1@seller.example", "December run"),
+            ("bill_run.approved", "approver-2@seller.example", "checked the totals"),
+            ("bill_run.drafted", "approver-1@seller.example", "December run"),
+            ("bill_run.drafted", "clerk-1@seller.example", "December run"),
+        ]
+    );
+    // A setup change too: its before and after.
+    let admin = StaffUser::new("admin-1", &["admin"]);
+    let price = json!({"id": "rack", "name": "Rack space, 42U", "currency": "USD",
+        "charge": {"type": "recurring", "interval": "monthly"}, "model": "per_unit", "unit_amount": "550"});
+    let r =
+        s.staff(&admin, "PUT", "/v1/staff/prices/rack", Some(price), Some(("configuration", "2027 price list"))).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let trail = s.staff(&clerk, "GET", "/v1/staff/audit?limit=1", None, None).await;
+    let entry = &trail.body["entries"][0];
+    assert_eq!((entry["action"].as_str(), entry["target"].as_str()), (Some("catalog.price_saved"), Some("rack")));
+    assert_eq!(
+        (entry["before"]["unit_amount"].as_str(), entry["after"]["unit_amount"].as_str()),
+        (Some("500"), Some("550"))
+    );
+    assert_eq!(entry["reason"]["text"], "2027 price list");
+    // The seller's trail's id is no customer's.
+    let mut reserved = line.clone();
+    reserved["account_id"] = json!("acct_seller");
+    let r = s
+        .ops_call("POST", "/v1/ops/cohorts/dc1/accounts", Some(reserved.to_string().as_bytes()), "application/x-ndjson")
+        .await;
+    assert_eq!(r.body["results"][0]["status"], "rejected", "{:?}", r.body);
+    assert_eq!(r.body["results"][0]["details"][0]["field"], "account_id");
 }
 
 #[tokio::test]

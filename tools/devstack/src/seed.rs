@@ -142,7 +142,7 @@ pub async fn seed_contract(store: &Arc<DynamoStore>, admin_sub: &str, invoice_pr
             rates: vec![RatePeriod { rate: pct.parse()?, valid_from: "2020-01-01".parse()?, valid_to: None }],
         }
         .parse()?;
-        store.put_tax_rate(&rate).await?;
+        store.put_tax_rate(&rate, None).await?;
     }
     let prices: Vec<Price> = serde_json::from_value(serde_json::json!([
         {"id": "demo_rack", "name": "Rack space, 42U", "currency": "USD", "charge": {"type": "recurring", "interval": "monthly"},
@@ -156,10 +156,10 @@ pub async fn seed_contract(store: &Arc<DynamoStore>, admin_sub: &str, invoice_pr
          "model": "flat", "amount": "250.00"}
     ]))?;
     for price in prices {
-        store.put_price(&price.parse()?).await?;
+        store.put_price(&price.parse()?, None).await?;
     }
     let cohort = Cohort::parse("demo-colo", "Demo colocation", go_live)?;
-    store.put_cohort(&cohort).await?;
+    store.put_cohort(&cohort, None).await?;
     let line: ImportLine = serde_json::from_value(serde_json::json!({
         "account_id": DEMO_CONTRACT_ACCOUNT, "name": "Demo Colocation Tenant GmbH", "currency": "USD",
         "contact": {"name": "Avery Admin", "email": DEMO_USERS[0].1},

@@ -384,3 +384,39 @@ function ParkedCard({ e, me, onDone }: { e: StaffSchemas['ParkedView']; me: Me; 
   );
 }
 
+
+/** The seller's own trail: setup changes, parked events discarded, bill-run steps. */
+export function SellerAudit() {
+  const [before, setBefore] = useState<string>();
+  const page = useLoad(() => call(staffApi.GET('/v1/staff/audit', { params: { query: before ? { limit: 50, before } : { limit: 50 } } })), [before]);
+  return (
+    <>
+      <PageTitle>Audit trail</PageTitle>
+      <p class="muted">Changes to the seller’s setup, parked events discarded and bill-run steps: who, when and why. Each account’s own trail is on its page.</p>
+      <Show load={page}>
+        {(p) => (
+          <>
+            {p.entries.length === 0 ? (
+              <p>Nothing yet.</p>
+            ) : (
+              <ul class="plain" data-testid="seller-audit">
+                {p.entries.map((e) => (
+                  <li key={e.id}>
+                    {dateTime(e.at)}: {e.actor.email ?? e.actor.user_id}, {words(e.action)}
+                    {e.target ? ` ${e.target}` : ''}
+                    {e.reason && ` (${words(e.reason.code)}${e.reason.text ? `: ${e.reason.text}` : ''})`}
+                  </li>
+                ))}
+              </ul>
+            )}
+            {p.next && (
+              <Button kind="secondary" onClick={() => setBefore(p.next ?? undefined)}>
+                Older
+              </Button>
+            )}
+          </>
+        )}
+      </Show>
+    </>
+  );
+}

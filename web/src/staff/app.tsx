@@ -13,7 +13,7 @@ import type { PortalConfig } from '../config';
 import { date, dateTime, invoiceStatus, money } from '../format';
 import { Alert, Button, Failure, Field, Loading, PageTitle, Select, Show, saveBlob, sentence, useAction, useLoad } from '../ui';
 import { type StaffSchemas, staffApi } from './api';
-import { Catalog, ParkedEvents, Settings } from './admin';
+import { Catalog, ParkedEvents, SellerAudit, Settings } from './admin';
 import { BillRuns } from './billruns';
 import { Form, type Me, accountPath, can, useReason, words } from './common';
 
@@ -54,6 +54,7 @@ export function StaffApp({ config }: { config: PortalConfig }) {
               <Route path="/staff/catalog" component={() => <Catalog me={me.data!} />} />
               <Route path="/staff/settings" component={() => <Settings me={me.data!} />} />
               <Route path="/staff/parked-events" component={() => <ParkedEvents me={me.data!} />} />
+              <Route path="/staff/audit" component={SellerAudit} />
               <Route default component={() => <PageTitle>Not found</PageTitle>} />
             </Router>
           )
@@ -77,6 +78,7 @@ function StaffNav() {
           ['/staff/catalog', 'Catalog'],
           ['/staff/settings', 'Reminders'],
           ['/staff/parked-events', 'Parked events'],
+          ['/staff/audit', 'Audit'],
         ].map(([href, label]) => (
           <li key={href}>
             <a href={href} aria-current={current(href!) ? 'page' : undefined}>

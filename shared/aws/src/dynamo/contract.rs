@@ -458,7 +458,12 @@ impl billing_domain::ports::BillRunLog for DynamoStore {
         out.items.unwrap_or_default().into_iter().map(from_item).collect()
     }
 
-    async fn save_bill_run_record(&self, before: Option<&BillRunRecord>, after: &BillRunRecord) -> Result<()> {
+    async fn save_bill_run_record(
+        &self,
+        before: Option<&BillRunRecord>,
+        after: &BillRunRecord,
+        audit: &AuditEntry,
+    ) -> Result<()> {
         let item = keyed(after, BILL_RUNS_PK.into(), bill_run_sk(after.date), "bill_run")?;
         let put = Put::builder().table_name(&self.table).set_item(Some(item));
         let put = match before {
@@ -468,7 +473,11 @@ impl billing_domain::ports::BillRunLog for DynamoStore {
                 .expression_attribute_names("#version", "version")
                 .expression_attribute_values(":version", n(b.version as i64)),
         };
-        self.transact_guarded(vec![TransactWriteItem::builder().put(built(put.build())?).build()]).await
+        self.transact_guarded(vec![
+            TransactWriteItem::builder().put(built(put.build())?).build(),
+            self.audit_put(audit)?,
+        ])
+        .await
     }
 }
 
@@ -492,6 +501,17 @@ impl CreditNoteReader for DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// A write and, when given, its audit entry, for one transaction.
+    fn with_audit(&self, write: TransactWriteItem, audit: Option<&AuditEntry>) -> Result<Vec<TransactWriteItem>> {
+        let mut items = vec![write];
+        if let Some(a) = audit {
+            items.push(self.audit_put(a)?);
+        }
+        Ok(items)
+    }
+}
+
 #[async_trait]
 impl ContractAdmin for DynamoStore {
     async fn save_contract_audited(
@@ -508,38 +528,38 @@ impl ContractAdmin for DynamoStore {
         Ok(prices.into_iter().map(|p| (p.id.clone(), p)).collect())
     }
 
-    async fn put_price(&self, price: &Price) -> Result<()> {
+    async fn put_price(&self, price: &Price, audit: Option<&AuditEntry>) -> Result<()> {
         let item = keyed(price, CATALOG_PK.into(), price_sk(&price.id), "price")?;
-        self.transact_guarded(vec![self.put(item, None)?]).await
+        self.transact_guarded(self.with_audit(self.put(item, None)?, audit)?).await
     }
 
-    async fn put_tax_rate(&self, rate: &TaxRate) -> Result<()> {
+    async fn put_tax_rate(&self, rate: &TaxRate, audit: Option<&AuditEntry>) -> Result<()> {
         let item = keyed(rate, CATALOG_PK.into(), tax_rate_sk(&rate.code), "tax_rate")?;
-        self.transact_guarded(vec![self.put(item, None)?]).await
+        self.transact_guarded(self.with_audit(self.put(item, None)?, audit)?).await
     }
 
-    async fn put_seller_tax(&self, seller: &SellerTax) -> Result<()> {
+    async fn put_seller_tax(&self, seller: &SellerTax, audit: Option<&AuditEntry>) -> Result<()> {
         let item = keyed(seller, SETTINGS_PK.into(), SELLER_TAX_SK.into(), "settings")?;
-        self.transact_guarded(vec![self.put(item, None)?]).await
+        self.transact_guarded(self.with_audit(self.put(item, None)?, audit)?).await
     }
 
     async fn cohort(&self, id: &str) -> Result<Option<Cohort>> {
         self.get_as(COHORTS_PK.into(), cohort_sk(id)).await
     }
 
-    async fn put_reminder_schedule(&self, schedule: &ReminderSchedule) -> Result<()> {
+    async fn put_reminder_schedule(&self, schedule: &ReminderSchedule, audit: Option<&AuditEntry>) -> Result<()> {
         #[derive(Serialize)]
         struct Stored<'a> {
             offsets_days: &'a ReminderSchedule,
         }
         let item =
             keyed(&Stored { offsets_days: schedule }, SETTINGS_PK.into(), REMINDER_SCHEDULE_SK.into(), "settings")?;
-        self.transact_guarded(vec![self.put(item, None)?]).await
+        self.transact_guarded(self.with_audit(self.put(item, None)?, audit)?).await
     }
 
-    async fn put_cohort(&self, cohort: &Cohort) -> Result<()> {
+    async fn put_cohort(&self, cohort: &Cohort, audit: Option<&AuditEntry>) -> Result<()> {
         let item = keyed(cohort, COHORTS_PK.into(), cohort_sk(&cohort.id), "cohort")?;
-        self.transact_guarded(vec![self.put(item, None)?]).await
+        self.transact_guarded(self.with_audit(self.put(item, None)?, audit)?).await
     }
 
     async fn import_account(&self, account: &Account, contract: &ContractAccount, audit: &AuditEntry) -> Result<()> {

@@ -431,7 +431,7 @@ impl ParkedReader for DynamoStore {
 
 #[async_trait]
 impl ParkedEventsAdmin for DynamoStore {
-    async fn discard_parked(&self, discard: &Discard) -> Result<()> {
+    async fn discard_parked(&self, discard: &Discard, audit: &AuditEntry) -> Result<()> {
         let Some(mut record) = self.event_record(&discard.event_id).await? else { return Err(Error::NotFound) };
         if record.outcome != EventOutcome::Parked {
             return Err(Error::NotFound);
@@ -445,6 +445,7 @@ impl ParkedEventsAdmin for DynamoStore {
         if let Some(p) = parked {
             items.push(self.delete(stripe_customer_pk(&p.customer_id), parked_sk(p.created, &p.event_id))?);
         }
+        items.push(self.audit_put(audit)?);
         match self.transact(items).await? {
             Ok(()) => Ok(()),
             // Replayed or discarded meanwhile.

@@ -51,10 +51,10 @@ async fn main() -> Result<()> {
         r#"{"id":"bw","name":"Bandwidth","currency":"USD","unit":"GB","charge":{"type":"usage","metric":"bandwidth_gb"},"model":"overage","included":1000,"unit_amount":"0.05"}"#,
     ];
     for p in prices {
-        store.put_price(&serde_json::from_str::<billing_domain::catalog::Price>(p)?.parse()?).await?;
+        store.put_price(&serde_json::from_str::<billing_domain::catalog::Price>(p)?.parse()?, None).await?;
     }
     let cohort = Cohort::parse("bench", "Bench cohort", m1)?;
-    store.put_cohort(&cohort).await?;
+    store.put_cohort(&cohort, None).await?;
     let catalog = store.prices().await?;
 
     eprintln!("seeding {} accounts…", args.accounts);
