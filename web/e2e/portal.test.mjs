@@ -593,9 +593,20 @@ describe('sign-in as Amplify does it', { concurrency: false }, () => {
     const me = await fetch(`${stack.base}/v1/me`, { headers: { authorization: `Bearer ${refreshed}` } });
     assert.equal(me.status, 200);
     assert.equal((await me.json()).user.email, BILLING[0]);
-    // A customer's token does not open the back office: refused at the gateway.
-    const staffMe = await fetch(`${stack.base}/v1/staff/me`, { headers: { authorization: `Bearer ${refreshed}` } });
-    assert.equal(staffMe.status, 401, 'a customer token on a staff route');
+    // A customer's token does not open the back office: every route of its document (each
+    // method, path parameters filled in) is refused at the gateway, before any function.
+    const staffDoc = JSON.parse(readFileSync(join(repo, 'docs/staff-openapi.json'), 'utf8'));
+    let refused = 0;
+    for (const [path, ops] of Object.entries(staffDoc.paths)) {
+      for (const method of Object.keys(ops)) {
+        const url = `${stack.base}${path.replace(/\{date\}/g, '2026-12-01').replace(/\{[a-z_]+\}/g, 'x1')}`;
+        const body = ['post', 'put'].includes(method) ? '{}' : undefined;
+        const r = await fetch(url, { method: method.toUpperCase(), body, headers: { authorization: `Bearer ${refreshed}`, 'content-type': 'application/json', 'reason-code': 'other', 'reason-text': 'x' } });
+        assert.equal(r.status, 401, `a customer token on ${method} ${path}`);
+        refused += 1;
+      }
+    }
+    assert.ok(refused >= 30, `${refused} staff routes tried`);
     await amplifySignOut();
     assert.equal((await fetchAuthSession()).tokens, undefined);
   });
@@ -759,7 +770,7 @@ describe('sign-in as Amplify does it', { concurrency: false }, () => {
     const drafts = clerk.getByRole('region', { name: 'Make the drafts' });
     await drafts.getByLabel('Reason, in words').fill('December bill day');
     await drafts.getByRole('button', { name: 'Make the drafts' }).click();
-    await drafts.getByRole('status').filter({ hasText: 'waiting for approval' }).waitFor();
+    await clerk.getByRole('status').filter({ hasText: 'waiting for approval' }).waitFor();
     assert.match(await harbor.innerText(), /Drafted/);
     await clerk.getByText('You made these drafts: another approver approves them.').waitFor();
     assert.equal(await clerk.getByRole('button', { name: 'Approve the drafts' }).count(), 0, 'a clerk does not approve');
@@ -773,10 +784,11 @@ describe('sign-in as Amplify does it', { concurrency: false }, () => {
     const approve = approver.getByRole('region', { name: 'Approve the drafts' });
     await approve.getByLabel('Reason, in words').fill('totals checked');
     await approve.getByRole('button', { name: 'Approve the drafts' }).click();
+    await approver.getByRole('status').filter({ hasText: 'Approved: the drafts may be finalized' }).waitFor();
     const finalize = approver.getByRole('region', { name: 'Finalize' });
     await finalize.getByLabel('Reason, in words').fill('December bill day');
     await finalize.getByRole('button', { name: 'Finalize the approved drafts' }).click();
-    await finalize.getByRole('status').filter({ hasText: 'finalized' }).waitFor();
+    await approver.getByRole('status').filter({ hasText: /1 bill finalized, \$1,300\.00/ }).waitFor();
     const billed = approver.getByTestId('run-lines').getByRole('row').filter({ hasText: 'Harbor Racks Ltd' });
     const number = /Finalized (INV-\d+)/.exec(await billed.innerText())?.[1];
     assert.ok(number, await billed.innerText());

@@ -93,6 +93,11 @@ impl OpsCaller {
         .because(reason)
     }
 
+    /// The reason the request gave (`Reason-Code`, `Reason-Text`), if any.
+    pub fn given_reason(&self) -> Option<&Reason> {
+        self.reason.as_ref()
+    }
+
     /// [`Self::require`], and the reason a write gives: a staff member's write must give one
     /// (422 `reason_required`); a script's may.
     pub fn write(&self, p: Permission) -> Result<Option<Reason>, OpsError> {

@@ -98,10 +98,7 @@ pub async fn record_payment<S: OpsStore>(
 ) -> OpsResult<(StatusCode, Json<PaymentResponse>)> {
     let reason = caller.write(Permission::PaymentRecord)?;
     let account = account_id(&account)?;
-    let check = body.check_number.trim();
-    if check.is_empty() || check.len() > 40 || !check.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-        return Err(DomainError::invalid("check_number", "must be 1 to 40 letters, digits or `-`").into());
-    }
+    let check = check_number(&body.check_number)?;
     let reference = format!("check:{check}");
     let now = Utc::now();
     if body.received_on > now.date_naive() {
@@ -139,6 +136,202 @@ pub async fn record_payment<S: OpsStore>(
             status,
             invoice: InvoiceSummary::from(invoice.as_ref()),
             account_credit: credit,
+            balance_due,
+        }),
+    ))
+}
+
+fn check_number(raw: &str) -> OpsResult<&str> {
+    let check = raw.trim();
+    if check.is_empty() || check.len() > 40 || !check.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err(DomainError::invalid("check_number", "must be 1 to 40 letters, digits or `-`").into());
+    }
+    Ok(check)
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckBody {
+    /// The whole check, in the account's currency: `"1250.00"`.
+    pub amount: String,
+    pub check_number: String,
+    pub received_on: NaiveDate,
+    /// The bills it pays, in order (default: the open bills, oldest due first).
+    #[serde(default)]
+    pub invoices: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Allocation {
+    pub invoice_id: String,
+    pub number: Option<String>,
+    pub amount: Money,
+    /// Beyond the bill: account credit.
+    pub to_credit: Money,
+    /// Applied by this call (false: by an earlier one of the same check).
+    pub now: bool,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CheckResponse {
+    /// `recorded`, or `already_recorded` when the whole check was applied before.
+    pub status: &'static str,
+    /// How the check is spread over the bills.
+    pub allocations: Vec<Allocation>,
+    pub account_credit: Money,
+    pub balance_due: Money,
+}
+
+/// `POST …/accounts/{account_id}/checks`: one mailed check over several bills: applied to the
+/// listed bills in order (or the open bills, oldest due first), each its share up to what it
+/// still owes; what is left beyond the last becomes account credit. Each share is its own
+/// payment (`check:N`, then `check:N:2`, …); the same check again applies only what no earlier
+/// call applied, so a retry after a crash half-way never doubles it.
+#[utoipa::path(post, path = "/v1/staff/accounts/{account_id}/checks", operation_id = "staff_record_check", tag = "staff",
+    params(("account_id" = String, Path), ("Reason-Code" = Option<billing_domain::staff::ReasonCode>, Header, description = "Why (required of staff): a code from the list"),
+        ("Reason-Text" = Option<String>, Header, description = "The person's words, percent-encoded UTF-8 (required for `other`)"),),
+    request_body = CheckBody,
+    responses((status = 201, body = CheckResponse, description = "recorded"), (status = 200, body = CheckResponse, description = "the whole check was recorded before (`already_recorded`)"),
+        (status = 409, body = crate::openapi::ErrorBody, description = "a listed bill takes no payment, or no open bill to apply it to (`invoice_state`)"),
+        (status = 422, body = crate::openapi::ErrorBody, description = "`validation_failed`, `reason_required`"), (status = 401, body = crate::openapi::ErrorBody, description = "not a staff token (`staff_only`)"),
+        (status = 403, body = crate::openapi::ErrorBody, description = "the roles lack the permission (`forbidden`)"),
+        (status = 404, body = crate::openapi::ErrorBody, description = "no such account or bill (`not_found`)")),
+    security(("staff" = [])))]
+pub async fn record_check<S: OpsStore>(
+    State(state): State<OpsState<S>>,
+    caller: OpsCaller,
+    Path(account): Path<String>,
+    JsonBody(body): JsonBody<CheckBody>,
+) -> OpsResult<(StatusCode, Json<CheckResponse>)> {
+    let reason = caller.write(Permission::PaymentRecord)?;
+    let account = account_id(&account)?;
+    let check = check_number(&body.check_number)?;
+    let now = Utc::now();
+    if body.received_on > now.date_naive() {
+        return Err(DomainError::invalid("received_on", "must not be in the future").into());
+    }
+    let profile = state.store.account(&account).await?.ok_or(OpsError::NotFound)?;
+    let total = amount(&body.amount, profile.currency)?;
+    if total.amount() <= Decimal::ZERO {
+        return Err(DomainError::invalid("amount", "must be more than zero").into());
+    }
+    let base = format!("check:{check}");
+    let ledger_items = state.store.ledger_items(&account).await?;
+    let numbers: std::collections::HashMap<&str, Option<String>> =
+        ledger_items.invoices.iter().map(|i| (i.id.as_str(), i.number.clone())).collect();
+    // What earlier calls with this check applied, and to which bills.
+    let earlier: Vec<_> = ledger_items
+        .payments
+        .iter()
+        .filter(|p| p.reference == base || p.reference.starts_with(&format!("{base}:")))
+        .collect();
+    let mut allocations: Vec<Allocation> = earlier
+        .iter()
+        .map(|p| Allocation {
+            invoice_id: p.invoice_id.clone(),
+            number: numbers.get(p.invoice_id.as_str()).cloned().flatten(),
+            amount: p.amount,
+            to_credit: p.to_credit,
+            now: false,
+        })
+        .collect();
+    let applied: Decimal = earlier.iter().map(|p| p.amount.amount()).sum();
+    let mut left = total.amount() - applied;
+    let order: Vec<Invoice> = match &body.invoices {
+        Some(ids) if ids.is_empty() => return Err(DomainError::invalid("invoices", "list at least one bill").into()),
+        Some(ids) => {
+            let mut listed = Vec::new();
+            for id in ids {
+                let found = ledger_items.invoices.iter().find(|i| &i.id == id).ok_or(OpsError::NotFound)?;
+                if !earlier.iter().any(|p| &p.invoice_id == id) && found.status != InvoiceStatus::Open {
+                    return Err(OpsError::InvoiceState(
+                        id.clone(),
+                        status_name(found.status),
+                        "only open invoices take payments",
+                    ));
+                }
+                listed.push(found.clone());
+            }
+            listed
+        }
+        None => {
+            let mut open: Vec<Invoice> = ledger_items
+                .invoices
+                .iter()
+                .filter(|i| i.status == InvoiceStatus::Open && ledger::is_contract_bill(&i.id))
+                .cloned()
+                .collect();
+            open.sort_by_key(|i| (i.due_date, i.id.clone()));
+            open
+        }
+    };
+    let order: Vec<Invoice> = order.into_iter().filter(|i| !earlier.iter().any(|p| p.invoice_id == i.id)).collect();
+    if left > Decimal::ZERO && order.is_empty() {
+        return Err(OpsError::InvoiceState(base, "not applicable", "no open bill is left for it; record it on a bill"));
+    }
+    // Each bill its share of what is left; the last takes the rest (beyond it: credit).
+    let mut plan: Vec<(Invoice, Decimal)> = Vec::new();
+    for invoice in order {
+        if left <= Decimal::ZERO {
+            break;
+        }
+        let share = left.min(invoice.amount_remaining.amount());
+        if share > Decimal::ZERO {
+            left -= share;
+            plan.push((invoice, share));
+        }
+    }
+    if left > Decimal::ZERO
+        && let Some(last) = plan.last_mut()
+    {
+        last.1 += left;
+    }
+    let mut index = earlier.len();
+    for (invoice, share) in plan {
+        index += 1;
+        let incoming = Incoming {
+            account_id: account.clone(),
+            invoice_id: invoice.id.clone(),
+            amount: Money::new(share, invoice.currency),
+            reference: if index == 1 { base.clone() } else { format!("{base}:{index}") },
+            method: "check",
+            received_on: body.received_on,
+            actor: caller.actor(),
+            recorded_by: caller.name(),
+            when_closed: WhenClosed::Refuse,
+            reason: reason.clone(),
+        };
+        match receipts::receive(&*state.store, &incoming, now).await? {
+            Received::Refused(status) => {
+                return Err(OpsError::InvoiceState(
+                    invoice.id,
+                    status_name(status),
+                    "only open invoices take payments",
+                ));
+            }
+            Received::Done { invoice: after, .. } => {
+                let before = invoice.amount_remaining.amount();
+                let to_credit = (share - before.min(share)).max(Decimal::ZERO);
+                allocations.push(Allocation {
+                    invoice_id: after.id.clone(),
+                    number: after.number.clone(),
+                    amount: Money::new(share, after.currency).rounded(),
+                    to_credit: Money::new(to_credit, after.currency).rounded(),
+                    now: true,
+                });
+            }
+        }
+    }
+    let fresh = allocations.iter().any(|a| a.now);
+    let contract = state.store.contract_account(&account).await?.ok_or(OpsError::NotContractBilled)?;
+    let balance_due = state.store.account(&account).await?.map_or(profile.balance_due, |a| a.balance_due);
+    tracing::info!(account_id = %account, check, bills = allocations.len(), fresh, "check recorded over bills");
+    Ok((
+        if fresh { StatusCode::CREATED } else { StatusCode::OK },
+        Json(CheckResponse {
+            status: if fresh { "recorded" } else { "already_recorded" },
+            allocations,
+            account_credit: contract.credit,
             balance_due,
         }),
     ))

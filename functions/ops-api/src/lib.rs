@@ -174,6 +174,7 @@ fn seller_routes<S: OpsStore>() -> Router<OpsState<S>> {
             g(get(ops::members::<S>), P::AccountRead).merge(g(post(ops::invite::<S>), P::MemberManage)),
         )
         .route("/accounts/{account_id}/members/{member_id}", g(delete(ops::remove_member::<S>), P::MemberManage))
+        .route("/accounts/{account_id}/checks", g(post(ledger::record_check::<S>), P::PaymentRecord))
         .route(
             "/accounts/{account_id}/invoices/{invoice_id}/payments",
             g(post(ledger::record_payment::<S>), P::PaymentRecord),

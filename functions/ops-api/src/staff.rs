@@ -114,6 +114,13 @@ async fn decide<S: OpsStore>(
     after: &Approval,
     action: AuditAction,
 ) -> OpsResult<()> {
+    // Why: the reason headers when given, else the decider's note (the queue's own words).
+    let why = caller.given_reason().cloned().or_else(|| {
+        after
+            .decision_note
+            .as_ref()
+            .map(|n| billing_domain::staff::Reason { code: billing_domain::staff::ReasonCode::Other, text: n.clone() })
+    });
     let audit = AuditEntry::record(
         &after.account_id,
         &caller.actor(),
@@ -122,7 +129,8 @@ async fn decide<S: OpsStore>(
         None::<&()>,
         Some(after),
         Utc::now(),
-    );
+    )
+    .because(why.as_ref());
     match state.store.decide_approval(after, &audit).await {
         Ok(()) => Ok(()),
         Err(billing_domain::Error::Conflict) => {

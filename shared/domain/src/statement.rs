@@ -211,7 +211,8 @@ pub fn statement(
     let number_of = |id: &str| numbers.get(id).and_then(|i| i.number.clone()).unwrap_or_else(|| id.to_owned());
     for p in &items.payments {
         let whole = amount(&p.amount, currency)?;
-        let check = p.reference.strip_prefix("check:").map(|n| format!("Check {n}"));
+        // `check:1042`, or `check:1042:2` for its share of a second bill: "Check 1042".
+        let check = p.reference.strip_prefix("check:").map(|n| format!("Check {}", n.split(':').next().unwrap_or(n)));
         let how = check.unwrap_or_else(|| format!("Payment ({})", p.method));
         events.push(Event {
             date: p.received_on,

@@ -119,6 +119,12 @@ async fn every_staff_route_for_every_role_is_allowed_or_refused_with_403_changin
         ),
         (
             "POST",
+            format!("{a}/checks"),
+            Some(json!({"amount": "10.00", "check_number": "3009", "received_on": today})),
+            "payment:record",
+        ),
+        (
+            "POST",
             format!("{a}/invoices/{bill}/payments"),
             Some(json!({"amount": "10.00", "check_number": "3001", "received_on": today})),
             "payment:record",
@@ -315,6 +321,13 @@ async fn a_credit_note_over_the_limit_waits_for_a_second_person() {
         .find(|e| e["action"] == "invoice.credit_note_issued" && e["actor"]["user_id"] == "staff:approver-1")
         .unwrap();
     assert_eq!(issued["reason"]["code"], "service_credit", "the request's reason");
+    let approved = audit.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "invoice.credit_note_approved")
+        .unwrap();
+    assert_eq!(approved["reason"]["text"], "checked the outage log", "the approver's words");
 }
 
 #[tokio::test]
@@ -708,4 +721,69 @@ async fn a_write_off_over_the_limit_waits_and_then_takes_only_what_is_left() {
     assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "invoice_state"));
     let receivables = s.staff(&clerk, "GET", "/v1/staff/receivables", None, None).await;
     assert!(!receivables.body["accounts"].to_string().contains("acct_writeoff"), "written off, not owed");
+}
+
+#[tokio::test]
+async fn one_check_pays_several_bills_in_order_and_once() {
+    let s = Stack::new().await;
+    // Two open bills of 1,000.00: last month's, and this month's from the bill run.
+    let first = billed_account(&s, "acct_onecheck").await;
+    let today = Utc::now().date_naive();
+    let run = s.ops("POST", "/v1/ops/bill-runs", Some(json!({"mode": "finalize", "date": today}))).await;
+    let second = run.body["results"][0]["invoice_id"].as_str().unwrap().to_owned();
+    assert_ne!(first, second);
+    let clerk = StaffUser::new("clerk-1", &["clerk"]);
+    let checks = "/v1/staff/accounts/acct_onecheck/checks";
+    let why = Some(("payment_received", "check 5001, two stubs"));
+    let check = |amount: &str, invoices: Option<Value>| {
+        let mut body = json!({"amount": amount, "check_number": "5001", "received_on": today});
+        if let Some(list) = invoices {
+            body["invoices"] = list;
+        }
+        body
+    };
+    let r = s.staff(&clerk, "POST", checks, Some(check("0", None)), why).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"));
+    let r = s.staff(&clerk, "POST", checks, Some(check("10", Some(json!(["bill_nope"])))), why).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    // As if a call crashed after the first bill's share: that share is on the first bill alone.
+    let pay = json!({"amount": "1000.00", "check_number": "5001", "received_on": today});
+    let path = format!("/v1/staff/accounts/acct_onecheck/invoices/{first}/payments");
+    assert_eq!(s.staff(&clerk, "POST", &path, Some(pay), why).await.status, StatusCode::CREATED);
+    // 1,500.00 over both, oldest due first: the first paid (before), 500.00 on the second (now).
+    let r = s.staff(&clerk, "POST", checks, Some(check("1500.00", None)), why).await;
+    assert_eq!((r.status, r.body["status"].as_str()), (StatusCode::CREATED, Some("recorded")), "{:?}", r.body);
+    let shares: Vec<(&str, &str)> = r.body["allocations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["invoice_id"].as_str().unwrap(), a["amount"]["amount"].as_str().unwrap()))
+        .collect();
+    assert_eq!(shares, [(first.as_str(), "1000.00"), (second.as_str(), "500.00")]);
+    assert_eq!(
+        (r.body["allocations"][0]["now"].as_bool(), r.body["allocations"][1]["now"].as_bool()),
+        (Some(false), Some(true))
+    );
+    assert_eq!(r.body["balance_due"]["amount"], "500.00");
+    // The same check again: nothing more.
+    let again = s.staff(&clerk, "POST", checks, Some(check("1500.00", None)), why).await;
+    assert_eq!((again.status, again.body["status"].as_str()), (StatusCode::OK, Some("already_recorded")));
+    assert_eq!(again.body["balance_due"]["amount"], "500.00");
+    // Another check beyond what is owed: the rest of the second bill, then account credit.
+    let mut over = check("520.00", Some(json!([second])));
+    over["check_number"] = json!("5002");
+    let r = s.staff(&clerk, "POST", checks, Some(over), why).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    assert_eq!(
+        (r.body["allocations"][0]["to_credit"]["amount"].as_str(), r.body["account_credit"]["amount"].as_str()),
+        (Some("20.00"), Some("20.00"))
+    );
+    assert_eq!(r.body["balance_due"]["amount"], "0.00");
+    // The statement reads one check per number.
+    let account = s.staff(&clerk, "GET", "/v1/staff/accounts/acct_onecheck", None, None).await;
+    let refs: Vec<&str> =
+        account.body["payments"].as_array().unwrap().iter().map(|p| p["reference"].as_str().unwrap()).collect();
+    assert_eq!(refs.len(), 3, "{refs:?}");
+    assert!(refs.contains(&"check:5001") && refs.contains(&"check:5001:2") && refs.contains(&"check:5002"), "{refs:?}");
 }

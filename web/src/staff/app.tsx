@@ -336,25 +336,37 @@ const openBills = (a: Account): [string, string][] =>
     .map((i) => [i.id, `${i.number ?? i.id} (${money(i.amount_remaining)} still due)`]);
 
 
+/** A mailed check: over one bill or several (oldest due first, each up to what it owes; beyond
+ * the last, account credit). */
 function RecordCheck({ account, onDone }: { account: Account; onDone: () => void }) {
   const bills = openBills(account);
-  const [invoice, setInvoice] = useState(bills[0]?.[0] ?? '');
+  const [picked, setPicked] = useState<string[]>(bills.map(([id]) => id));
   const [amount, setAmount] = useState('');
   const [check, setCheck] = useState('');
   const [received, setReceived] = useState(new Date().toISOString().slice(0, 10));
   const why = useReason('payment_received');
   const [done, setDone] = useState<string>();
+  const [none, setNone] = useState(false);
   const record = useAction(async () => {
     const r = await call(
-      staffApi.POST('/v1/staff/accounts/{account_id}/invoices/{invoice_id}/payments', {
-        params: { path: { account_id: account.account_id, invoice_id: invoice }, header: why.header() },
-        body: { amount: amount.trim(), check_number: check.trim(), received_on: received },
+      staffApi.POST('/v1/staff/accounts/{account_id}/checks', {
+        params: { path: { account_id: account.account_id }, header: why.header() },
+        body: {
+          amount: amount.trim(),
+          check_number: check.trim(),
+          received_on: received,
+          invoices: bills.map(([id]) => id).filter((id) => picked.includes(id)),
+        },
       }),
     );
+    const spread = r.allocations
+      .filter((a) => a.now)
+      .map((a) => `${money(a.amount)} on ${a.number ?? a.invoice_id}`)
+      .join(', ');
     setDone(
       r.status === 'already_recorded'
         ? `Check ${check} was recorded before; nothing changed.`
-        : `Check ${check} recorded: ${money(r.invoice.amount_remaining)} still due on it; balance due ${money(r.balance_due)}.`,
+        : `Check ${check} recorded: ${spread}; balance due ${money(r.balance_due)}.`,
     );
     setAmount('');
     setCheck('');
@@ -367,11 +379,28 @@ function RecordCheck({ account, onDone }: { account: Account; onDone: () => void
         onSubmit={(e) => {
           e.preventDefault();
           setDone(undefined);
-          void record.run();
+          setNone(picked.length === 0);
+          if (picked.length > 0) void record.run();
         }}
       >
-        <Select label="Bill" value={invoice} options={bills} onValue={setInvoice} />
-        <Field label="Amount" inputMode="numeric" value={amount} onValue={setAmount} error={record.error?.field('amount')} required />
+        <fieldset>
+          <legend>Bills it pays, oldest due first</legend>
+          {bills.map(([id, label]) => (
+            <label class="check" key={id}>
+              <input
+                type="checkbox"
+                checked={picked.includes(id)}
+                onChange={(e) => {
+                  const on = (e.target as HTMLInputElement).checked;
+                  setPicked(on ? [...picked, id] : picked.filter((p) => p !== id));
+                }}
+              />
+              <span>{label}</span>
+            </label>
+          ))}
+        </fieldset>
+        {none && <Alert>Pick at least one bill the check pays.</Alert>}
+        <Field label="Amount" inputMode="numeric" value={amount} onValue={setAmount} hint="The whole check" error={record.error?.field('amount')} required />
         <Field label="Check number" value={check} onValue={setCheck} error={record.error?.field('check_number')} required />
         <Field label="Received on" type="date" value={received} onValue={setReceived} required />
         {why.fields}
@@ -480,7 +509,7 @@ function Payments({ account }: { account: Account }) {
       <ul class="plain" data-testid="staff-payments">
         {account.payments.map((p) => (
           <li key={`${p.reference}:${p.invoice_id}`}>
-            {date(p.received_on)}: {p.reference.replace(/^check:/, 'check ')}, {money(p.amount)} on {number(p.invoice_id)}
+            {date(p.received_on)}: {p.reference.replace(/^check:([^:]+).*$/, 'check $1')}, {money(p.amount)} on {number(p.invoice_id)}
             {Number(p.to_credit.amount) > 0 ? ` (${money(p.to_credit)} to credit)` : ''} <span class="muted">by {p.recorded_by}</span>
           </li>
         ))}

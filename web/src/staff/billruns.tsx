@@ -123,23 +123,20 @@ function Step({
   title: string;
   text: string;
   label: string;
-  onRun: (header: ReturnType<ReturnType<typeof useReason>['header']>) => Promise<string>;
+  onRun: (header: ReturnType<ReturnType<typeof useReason>['header']>) => Promise<void>;
 }) {
   const why = useReason('other');
-  const [done, setDone] = useState<string>();
-  const act = useAction(async () => setDone(await onRun(why.header())));
+  const act = useAction(async () => onRun(why.header()));
   return (
     <Form title={title} id={id}>
       <p>{text}</p>
       <form
         onSubmit={(e) => {
           e.preventDefault();
-          setDone(undefined);
           void act.run();
         }}
       >
         {why.fields}
-        {done && <Alert kind="success">{done}</Alert>}
         <Failure error={act.error} />
         <Button type="submit" pending={act.pending}>
           {label}
@@ -154,10 +151,13 @@ export function BillRuns({ me }: { me: Me }) {
   const [asked, setAsked] = useState(today());
   // What the last step returned (drafts, finalize): shown instead of the preview until asked again.
   const [stepped, setStepped] = useState<View>();
+  // What the last step did, said above the accounts (the step's own form goes once it is done).
+  const [notice, setNotice] = useState<string>();
   const preview = useLoad(() => call(staffApi.GET('/v1/staff/bill-runs/{date}', { params: { path: { date: asked } } })), [asked]);
   const runs = useLoad(() => call(staffApi.GET('/v1/staff/bill-runs')), []);
   const path = { params: { path: { date: asked } } };
-  const refresh = (v?: View) => {
+  const refresh = (message: string, v?: View) => {
+    setNotice(message);
     setStepped(v);
     void preview.reload();
     void runs.reload();
@@ -170,6 +170,7 @@ export function BillRuns({ me }: { me: Me }) {
         onSubmit={(e) => {
           e.preventDefault();
           setStepped(undefined);
+          setNotice(undefined);
           setAsked(day || today());
         }}
       >
@@ -192,6 +193,7 @@ export function BillRuns({ me }: { me: Me }) {
                 {v === p ? 'Would bill' : 'This step'}: {bills(v.tally.bills)}, {totals(v.tally)}.{' '}
                 {v.flagged > 0 && <span class="flag">{v.flagged} changed against the last bill</span>}
               </p>
+              {notice && <Alert kind="success">{notice}</Alert>}
               {v.more && <Alert kind="info">Stopped before its time ran out: do the step again to go on.</Alert>}
               {v.failures.length > 0 && (
                 <Alert>
@@ -207,8 +209,7 @@ export function BillRuns({ me }: { me: Me }) {
                   label="Make the drafts"
                   onRun={async (header) => {
                     const r = await call(staffApi.POST('/v1/staff/bill-runs/{date}/drafts', { ...path, params: { ...path.params, header } }));
-                    refresh(r);
-                    return `${drafts(r.record?.drafts.bills ?? 0)} waiting for approval.`;
+                    refresh(`${drafts(r.record?.drafts.bills ?? 0)} waiting for approval.`, r);
                   }}
                 />
               )}
@@ -220,8 +221,7 @@ export function BillRuns({ me }: { me: Me }) {
                   label="Approve the drafts"
                   onRun={async (header) => {
                     await call(staffApi.POST('/v1/staff/bill-runs/{date}/approve', { ...path, params: { ...path.params, header } }));
-                    refresh();
-                    return 'Approved: the drafts may be finalized.';
+                    refresh('Approved: the drafts may be finalized.');
                   }}
                 />
               )}
@@ -235,8 +235,7 @@ export function BillRuns({ me }: { me: Me }) {
                   label="Finalize the approved drafts"
                   onRun={async (header) => {
                     const r = await call(staffApi.POST('/v1/staff/bill-runs/{date}/finalize', { ...path, params: { ...path.params, header } }));
-                    refresh(r);
-                    return `${bills(r.tally.bills)} finalized, ${totals(r.tally)}.`;
+                    refresh(`${bills(r.tally.bills)} finalized, ${totals(r.tally)}.`, r);
                   }}
                 />
               )}

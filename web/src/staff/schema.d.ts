@@ -161,6 +161,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/staff/accounts/{account_id}/checks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST …/accounts/{account_id}/checks`: one mailed check over several bills: applied to the
+         *     listed bills in order (or the open bills, oldest due first), each its share up to what it
+         *     still owes; what is left beyond the last becomes account credit. Each share is its own
+         *     payment (`check:N`, then `check:N:2`, …); the same check again applies only what no earlier
+         *     call applied, so a retry after a crash half-way never doubles it.
+         */
+        post: operations["staff_record_check"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/staff/accounts/{account_id}/invoices/{invoice_id}/credit-notes": {
         parameters: {
             query?: never;
@@ -609,6 +632,15 @@ export interface components {
          * @enum {string}
          */
         AgingBucket: "current" | "days1_to30" | "days31_to60" | "days61_to90" | "over90";
+        Allocation: {
+            invoice_id: string;
+            number?: string | null;
+            amount: components["schemas"]["Money"];
+            /** @description Beyond the bill: account credit. */
+            to_credit: components["schemas"]["Money"];
+            /** @description Applied by this call (false: by an earlier one of the same check). */
+            now: boolean;
+        };
         /** @description A credit note or write-off asked for above the approval limit, waiting for a second person. */
         Approval: {
             /**
@@ -763,6 +795,23 @@ export interface components {
             metric: components["schemas"]["Metric"];
             /** @enum {string} */
             type: "usage";
+        };
+        CheckBody: {
+            /** @description The whole check, in the account's currency: `"1250.00"`. */
+            amount: string;
+            check_number: string;
+            /** Format: date */
+            received_on: string;
+            /** @description The bills it pays, in order (default: the open bills, oldest due first). */
+            invoices?: string[] | null;
+        };
+        CheckResponse: {
+            /** @description `recorded`, or `already_recorded` when the whole check was applied before. */
+            status: string;
+            /** @description How the check is spread over the bills. */
+            allocations: components["schemas"]["Allocation"][];
+            account_credit: components["schemas"]["Money"];
+            balance_due: components["schemas"]["Money"];
         };
         /** @description A group of accounts moving to bills from this system together. */
         Cohort: {
@@ -1718,6 +1767,91 @@ export interface operations {
                 };
             };
             /** @description the invoice takes no payment (`invoice_state`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `validation_failed`, `reason_required` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staff_record_check: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Why (required of staff): a code from the list */
+                "Reason-Code"?: components["schemas"]["ReasonCode"] | null;
+                /** @description The person's words, percent-encoded UTF-8 (required for `other`) */
+                "Reason-Text"?: string | null;
+            };
+            path: {
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CheckBody"];
+            };
+        };
+        responses: {
+            /** @description the whole check was recorded before (`already_recorded`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckResponse"];
+                };
+            };
+            /** @description recorded */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckResponse"];
+                };
+            };
+            /** @description not a staff token (`staff_only`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the roles lack the permission (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such account or bill (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a listed bill takes no payment, or no open bill to apply it to (`invoice_state`) */
             409: {
                 headers: {
                     [name: string]: unknown;
