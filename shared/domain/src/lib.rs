@@ -15,6 +15,7 @@ pub mod error;
 pub mod ids;
 pub mod invoice;
 pub mod ledger;
+pub mod lockbox;
 pub mod mail;
 pub mod member;
 pub mod money;
