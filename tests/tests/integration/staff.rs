@@ -37,6 +37,21 @@ async fn snapshot(s: &Stack) -> Vec<String> {
     items
 }
 
+/// An import line of cohort `dc1`: a tenant with `racks` racks at 500.00 since 2025.
+fn tenant(id: &str, name: &str, email: &str, racks: u32) -> Value {
+    json!({
+        "account_id": id, "name": name, "currency": "USD",
+        "contact": {"name": "AP", "email": email},
+        "address": {"line1": "1 Main St", "city": "Springfield", "postal_code": "12345", "country": "US"},
+        "billing_mode": "invoice", "bill_day": 1,
+        "subscriptions": [{"id": "rack-a12", "price_id": "rack", "group": "DC1", "start": "2025-01-01", "quantity": racks}]
+    })
+}
+
+async fn import(s: &Stack, line: &Value) -> integration_tests::Reply {
+    s.ops_call("POST", "/v1/ops/cohorts/dc1/accounts", Some(line.to_string().as_bytes()), "application/x-ndjson").await
+}
+
 /// A contract account with one finalized bill of 1,000.00 USD; its id and the bill's.
 async fn billed_account(s: &Stack, id: &str) -> String {
     let last_month = Utc::now().date_naive().with_day(1).unwrap().checked_sub_months(Months::new(1)).unwrap();
@@ -45,16 +60,7 @@ async fn billed_account(s: &Stack, id: &str) -> String {
     assert_eq!(s.ops("PUT", "/v1/ops/prices/rack", Some(price)).await.status, StatusCode::OK);
     let cohort = json!({"name": "DC1", "go_live": last_month});
     assert_eq!(s.ops("PUT", "/v1/ops/cohorts/dc1", Some(cohort)).await.status, StatusCode::OK);
-    let line = json!({
-        "account_id": id, "name": "Staff Test Hosting", "currency": "USD",
-        "contact": {"name": "AP", "email": "ap@staff-test.example"},
-        "address": {"line1": "1 Main St", "city": "Springfield", "postal_code": "12345", "country": "US"},
-        "billing_mode": "invoice", "bill_day": 1,
-        "subscriptions": [{"id": "rack-a12", "price_id": "rack", "group": "DC1", "start": "2025-01-01", "quantity": 2}]
-    });
-    let r = s
-        .ops_call("POST", "/v1/ops/cohorts/dc1/accounts", Some(line.to_string().as_bytes()), "application/x-ndjson")
-        .await;
+    let r = import(s, &tenant(id, "Staff Test Hosting", "ap@staff-test.example", 2)).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let run = s.ops("POST", "/v1/ops/bill-runs", Some(json!({"mode": "finalize", "date": last_month}))).await;
     assert_eq!(run.body["failures"], json!([]), "{:?}", run.body);
@@ -457,16 +463,8 @@ async fn a_bill_run_is_previewed_drafted_approved_by_a_second_person_and_finaliz
     let s = Stack::new().await;
     // One account billed last month (2 racks, 1,000.00), one imported since with no bill yet.
     billed_account(&s, "acct_runsteady").await;
-    let line = json!({
-        "account_id": "acct_runnew", "name": "New Rack Tenant", "currency": "USD",
-        "contact": {"name": "AP", "email": "ap@run-new.example"},
-        "address": {"line1": "2 Main St", "city": "Springfield", "postal_code": "12345", "country": "US"},
-        "billing_mode": "invoice", "bill_day": 1,
-        "subscriptions": [{"id": "rack-b1", "price_id": "rack", "group": "DC1", "start": "2025-01-01", "quantity": 1}]
-    });
-    let r = s
-        .ops_call("POST", "/v1/ops/cohorts/dc1/accounts", Some(line.to_string().as_bytes()), "application/x-ndjson")
-        .await;
+    let line = tenant("acct_runnew", "New Rack Tenant", "ap@run-new.example", 1);
+    let r = import(&s, &line).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let today = Utc::now().date_naive();
     let run = format!("/v1/staff/bill-runs/{today}");
@@ -601,11 +599,7 @@ async fn a_bill_run_is_previewed_drafted_approved_by_a_second_person_and_finaliz
     );
     assert_eq!(entry["reason"]["text"], "2027 price list");
     // The seller's trail's id is no customer's.
-    let mut reserved = line.clone();
-    reserved["account_id"] = json!("acct_seller");
-    let r = s
-        .ops_call("POST", "/v1/ops/cohorts/dc1/accounts", Some(reserved.to_string().as_bytes()), "application/x-ndjson")
-        .await;
+    let r = import(&s, &tenant("acct_seller", "Not The Seller", "ap@x.example", 1)).await;
     assert_eq!(r.body["results"][0]["status"], "rejected", "{:?}", r.body);
     assert_eq!(r.body["results"][0]["details"][0]["field"], "account_id");
 }
