@@ -28,6 +28,8 @@ pub enum OpsError {
         "staff make, approve and finalize bills through the bill run's review (its drafts, approve and finalize routes)"
     )]
     ReviewRequired,
+    #[error("the lockbox file is refused, nothing applied: {0}")]
+    FileRefused(billing_domain::lockbox::FileError),
     #[error("this request was already {0}")]
     AlreadyDecided(&'static str),
     #[error("not found")]
@@ -66,6 +68,7 @@ impl OpsError {
             Self::BillRunState(_) => (StatusCode::CONFLICT, "bill_run_state"),
             Self::BillDateInFuture(..) => (StatusCode::UNPROCESSABLE_ENTITY, "bill_date_in_future"),
             Self::ReviewRequired => (StatusCode::FORBIDDEN, "review_required"),
+            Self::FileRefused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "file_refused"),
             Self::NotFound | Self::Domain(D::NotFound) => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::InvalidParameter(_) => (StatusCode::BAD_REQUEST, "invalid_parameter"),

@@ -25,7 +25,7 @@ use crate::ops::InvoiceSummary;
 use crate::{OpsError, OpsResult, OpsState, OpsStore};
 use billing_domain::staff::{Approval, ApprovalKind, ApprovalStatus, Permission, Reason, ReasonCode};
 
-fn status_name(s: InvoiceStatus) -> &'static str {
+pub(crate) fn status_name(s: InvoiceStatus) -> &'static str {
     match s {
         InvoiceStatus::Draft => "a draft",
         InvoiceStatus::Open => "open",

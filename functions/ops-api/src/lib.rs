@@ -17,6 +17,7 @@ pub mod billruns;
 pub mod error;
 pub mod extract;
 pub mod ledger;
+pub mod lockbox;
 pub mod openapi;
 pub mod ops;
 pub mod parked;
@@ -33,7 +34,8 @@ use axum::routing::{MethodRouter, delete, get, post, put};
 use bill_run::BillRun;
 use billing_domain::ports::{
     AccountSearch, ApprovalStore, AuditReader, BillRunLog, BillRunStore, BillingReader, ContractAdmin,
-    CreditNoteReader, MemberReader, MemberWriter, ParkedEventsAdmin, ReceivablesReader, StatementReader, UsageWriter,
+    CreditNoteReader, LockboxStore, MemberReader, MemberWriter, ParkedEventsAdmin, ReceivablesReader, StatementReader,
+    UsageWriter,
 };
 use billing_domain::staff::Permission;
 
@@ -55,6 +57,7 @@ pub trait OpsStore:
     + BillRunLog
     + MemberReader
     + StatementReader
+    + LockboxStore
     + 'static
 {
 }
@@ -73,6 +76,7 @@ impl<
         + BillRunLog
         + MemberReader
         + StatementReader
+        + LockboxStore
         + 'static,
 > OpsStore for T
 {
@@ -209,6 +213,13 @@ fn seller_routes<S: OpsStore>() -> Router<OpsState<S>> {
                 .merge(g(put(reminders::put_schedule::<S>), P::CatalogManage)),
         )
         .route("/accounts/{account_id}/reminders", g(put(reminders::pause::<S>), P::RemindersPause))
+        .route(
+            "/lockbox-files",
+            g(get(lockbox::files::<S>), P::AccountRead).merge(g(post(lockbox::import::<S>), P::PaymentRecord)),
+        )
+        .route("/lockbox-exceptions", g(get(lockbox::exceptions::<S>), P::AccountRead))
+        .route("/lockbox-exceptions/{key}/apply", g(post(lockbox::resolve::<S>), P::PaymentRecord))
+        .route("/lockbox-exceptions/{key}/return", g(post(lockbox::return_check::<S>), P::PaymentRecord))
         .route("/parked-events", g(get(parked::list::<S>), P::AccountRead))
         .route("/parked-events/{event_id}/discard", g(post(parked::discard::<S>), P::ParkedEventDiscard))
 }

@@ -65,13 +65,19 @@ are strings in the currency's units (`\"12.50\"`)."
         crate::reminders::pause,
         crate::parked::list,
         crate::parked::discard,
+        crate::lockbox::import,
+        crate::lockbox::files,
+        crate::lockbox::exceptions,
+        crate::lockbox::resolve,
+        crate::lockbox::return_check,
     ),
     modifiers(&StaffAuth),
     tags((name = "staff", description = "The signed-in staff member, the four-eyes queue, audit"),
         (name = "bill runs", description = "A bill date's preview, its drafts, a second person's approval, finalizing"),
         (name = "catalog", description = "Prices, cohorts and their import"),
         (name = "settings", description = "The seller's reminder schedule"),
-        (name = "parked events", description = "Stripe events linked to no account, and discarding them")),
+        (name = "parked events", description = "Stripe events linked to no account, and discarding them"),
+        (name = "lockbox", description = "The bank's lockbox files, their checks applied, and the exceptions queue")),
 )]
 pub struct StaffApiDoc;
 

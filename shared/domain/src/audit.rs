@@ -90,6 +90,11 @@ pub enum AuditAction {
     BillRunApproved,
     #[serde(rename = "bill_run.finalized")]
     BillRunFinalized,
+    /// Staff applied a lockbox check that waited in the exceptions queue.
+    #[serde(rename = "lockbox.check_applied")]
+    LockboxCheckApplied,
+    #[serde(rename = "lockbox.check_returned")]
+    LockboxCheckReturned,
 }
 
 /// The seller's own audit trail (catalog, settings, parked events, bill runs) is kept as the

@@ -475,6 +475,8 @@ pub enum Exception {
     BadScanLine,
     /// The account bills in another currency than the lockbox deposits.
     OtherCurrency,
+    /// The payer is known but owes nothing and has no bill to carry the credit.
+    NothingOwed,
 }
 
 /// The scan line a stub carries, read back.
@@ -567,9 +569,81 @@ pub fn apply(
     Ok(Applied { account, by, to_bills, to_credit: Money::new(left, currency) })
 }
 
+/// An imported lockbox file (by its content's SHA-256: the same file twice applies nothing).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LockboxImport {
+    pub file_hash: String,
+    pub name: String,
+    pub imported_at: chrono::DateTime<chrono::Utc>,
+    pub imported_by: String,
+    pub checks: u32,
+    pub total: Money,
+    /// Checks applied and sent to the exceptions queue so far (a crashed import goes on).
+    pub applied: u32,
+    pub exceptions: u32,
+    /// Every check looked at.
+    pub done: bool,
+}
+
+/// What became of one check of a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum ItemOutcome {
+    /// Applied when the file came in.
+    Applied {
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
+        account_id: AccountId,
+        by: IdentifiedBy,
+        /// Invoice id and the amount paid on it.
+        bills: Vec<(String, Money)>,
+        to_credit: Money,
+    },
+    /// Waiting for staff.
+    Exception { exception: Exception },
+    /// Staff applied it to an account.
+    Resolved {
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
+        account_id: AccountId,
+        bills: Vec<(String, Money)>,
+        to_credit: Money,
+        by: String,
+        reason: Option<crate::staff::Reason>,
+    },
+    /// Staff sent it back to the payer (no money applied).
+    Returned { by: String, reason: Option<crate::staff::Reason> },
+}
+
+/// One check of an imported file, keyed by file + batch + item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LockboxItem {
+    pub key: String,
+    pub file_hash: String,
+    pub lockbox: String,
+    pub deposit_date: Option<NaiveDate>,
+    pub check_number: String,
+    pub amount: Money,
+    pub remitter: String,
+    pub routing: String,
+    pub drawer_account: String,
+    /// The invoice numbers the remittance named.
+    pub remittance: Vec<String>,
+    pub outcome: ItemOutcome,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+impl LockboxItem {
+    /// The payments' reference for this check's `n`th bill (1-based): `lockbox:<key>[:n]`.
+    pub fn reference(&self, n: usize) -> String {
+        if n <= 1 { format!("lockbox:{}", self.key) } else { format!("lockbox:{}:{n}", self.key) }
+    }
+}
+
 /// Checks of a file by their key (file + batch + item): what makes each apply exactly once.
 pub fn item_key(file_hash: &str, check: &LockboxCheck) -> String {
-    format!("{file_hash}:{}:{}", check.batch, check.item)
+    format!("{}-{}-{}", &file_hash[..file_hash.len().min(16)], check.batch, check.item)
 }
 
 /// Totals of a parsed file per batch, for its import report.

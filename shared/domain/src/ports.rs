@@ -531,6 +531,30 @@ pub trait BillRunLog: Send + Sync {
     ) -> Result<()>;
 }
 
+/// Lockbox files, their checks, the exceptions queue and the drawers remembered.
+#[async_trait]
+pub trait LockboxStore: Send + Sync {
+    async fn lockbox_import(&self, file_hash: &str) -> Result<Option<crate::lockbox::LockboxImport>>;
+    /// The newest imports first.
+    async fn lockbox_imports(&self, limit: u16) -> Result<Vec<crate::lockbox::LockboxImport>>;
+    /// Creates the import (`Conflict` when the file came before) or replaces it (`before` given).
+    async fn save_lockbox_import(&self, import: &crate::lockbox::LockboxImport, create: bool) -> Result<()>;
+    async fn lockbox_item(&self, file_hash: &str, key: &str) -> Result<Option<crate::lockbox::LockboxItem>>;
+    /// Records what became of a check (once: `Conflict` when it was recorded before), in the
+    /// exceptions queue when it is an exception, with its audit entry when given.
+    async fn put_lockbox_item(&self, item: &crate::lockbox::LockboxItem, audit: Option<&AuditEntry>) -> Result<()>;
+    /// An exception decided (resolved or returned): out of the queue, with its audit entry.
+    async fn decide_lockbox_item(&self, after: &crate::lockbox::LockboxItem, audit: &AuditEntry) -> Result<()>;
+    /// The exceptions waiting, oldest first.
+    async fn lockbox_exceptions(&self) -> Result<Vec<crate::lockbox::LockboxItem>>;
+    /// One waiting exception by its check's key.
+    async fn lockbox_exception(&self, key: &str) -> Result<Option<crate::lockbox::LockboxItem>>;
+    async fn drawer(&self, routing: &str, account: &str) -> Result<Option<AccountId>>;
+    async fn remember_drawer(&self, routing: &str, account: &str, payer: &AccountId) -> Result<()>;
+    /// The account and id of the bill with this number (numbers are unique per seller).
+    async fn bill_by_number(&self, number: &str) -> Result<Option<(AccountId, String)>>;
+}
+
 /// Everything an account's statement is made of (`Query` of its invoices, received payments and
 /// credit notes, at once): the portal's statement of account.
 #[async_trait]

@@ -8,6 +8,7 @@ mod contract_billing;
 mod failures;
 mod invoices;
 mod local_gateway;
+mod lockbox;
 mod mailer;
 mod members;
 mod parked;

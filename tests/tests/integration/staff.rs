@@ -168,6 +168,15 @@ async fn every_staff_route_for_every_role_is_allowed_or_refused_with_403_changin
         ("GET", "/v1/staff/settings/reminders".into(), None, "account:read"),
         ("PUT", "/v1/staff/settings/reminders".into(), Some(json!({"offsets_days": [-3, 1, 7, 14]})), "catalog:manage"),
         ("PUT", format!("{a}/reminders"), Some(json!({"paused": true})), "reminders:pause"),
+        ("GET", "/v1/staff/lockbox-files".into(), None, "account:read"),
+        ("GET", "/v1/staff/lockbox-exceptions".into(), None, "account:read"),
+        (
+            "POST",
+            "/v1/staff/lockbox-exceptions/none-001-001/apply".into(),
+            Some(json!({"account_id": "acct_stafftest"})),
+            "payment:record",
+        ),
+        ("POST", "/v1/staff/lockbox-exceptions/none-001-001/return".into(), None, "payment:record"),
         ("GET", "/v1/staff/parked-events".into(), None, "account:read"),
         (
             "POST",

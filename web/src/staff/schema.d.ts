@@ -567,6 +567,85 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/staff/lockbox-files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET …/lockbox-files`: the files imported, newest first. */
+        get: operations["staff_lockbox_files"];
+        put?: never;
+        /**
+         * `POST …/lockbox-files?name=`: imports the bank's lockbox file (the body, as the bank sent it).
+         *     A file that does not add up is refused whole (422 `file_refused`, with the line and why),
+         *     nothing applied; the same file again applies nothing (`duplicate`).
+         */
+        post: operations["staff_lockbox_import"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/staff/lockbox-exceptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET …/lockbox-exceptions`: the checks waiting for staff, oldest first, each with why. */
+        get: operations["staff_lockbox_exceptions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/staff/lockbox-exceptions/{key}/apply": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST …/lockbox-exceptions/{key}/apply`: staff say whose check it is (and which bills): it is
+         *     applied like a check recorded by hand, the drawer remembered for the next one; audited.
+         */
+        post: operations["staff_lockbox_apply"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/staff/lockbox-exceptions/{key}/return": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST …/lockbox-exceptions/{key}/return`: the check goes back to its payer (no money applied);
+         *     in the seller's audit trail with why.
+         */
+        post: operations["staff_lockbox_return"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -679,7 +758,7 @@ export interface components {
          */
         ApprovalStatus: "pending" | "approved" | "rejected";
         /** @enum {string} */
-        AuditAction: "account.created" | "account.billing_contact_updated" | "account.billing_address_updated" | "account.bill_recipients_updated" | "member.invited" | "member.activated" | "member.role_changed" | "member.removed" | "payment.refunded" | "payment.disputed" | "payment.requested" | "payment_method.default_set" | "payment_method.removed" | "subscription.checkout_started" | "subscription.seats_changed" | "seat.assigned" | "seat.unassigned" | "account.imported" | "invoice.payment_recorded" | "invoice.credit_note_issued" | "invoice.voided" | "invoice.credit_note_requested" | "invoice.credit_note_approved" | "invoice.credit_note_rejected" | "account.reminders_paused" | "account.reminders_resumed" | "account.tax_changed" | "catalog.price_saved" | "catalog.cohort_saved" | "settings.tax_rate_saved" | "settings.tax_saved" | "settings.reminders_saved" | "stripe.parked_event_discarded" | "bill_run.drafted" | "bill_run.approved" | "bill_run.finalized";
+        AuditAction: "account.created" | "account.billing_contact_updated" | "account.billing_address_updated" | "account.bill_recipients_updated" | "member.invited" | "member.activated" | "member.role_changed" | "member.removed" | "payment.refunded" | "payment.disputed" | "payment.requested" | "payment_method.default_set" | "payment_method.removed" | "subscription.checkout_started" | "subscription.seats_changed" | "seat.assigned" | "seat.unassigned" | "account.imported" | "invoice.payment_recorded" | "invoice.credit_note_issued" | "invoice.voided" | "invoice.credit_note_requested" | "invoice.credit_note_approved" | "invoice.credit_note_rejected" | "account.reminders_paused" | "account.reminders_resumed" | "account.tax_changed" | "catalog.price_saved" | "catalog.cohort_saved" | "settings.tax_rate_saved" | "settings.tax_saved" | "settings.reminders_saved" | "stripe.parked_event_discarded" | "bill_run.drafted" | "bill_run.approved" | "bill_run.finalized" | "lockbox.check_applied" | "lockbox.check_returned";
         AuditEntry: {
             id: components["schemas"]["AuditId"];
             account_id: components["schemas"]["AccountId"];
@@ -931,11 +1010,38 @@ export interface components {
             message: string;
             details?: components["schemas"]["FieldError"][];
         };
+        /** @description Why a check waits for staff instead. */
+        Exception: {
+            /** @enum {string} */
+            kind: "unidentified";
+        } | {
+            number: string;
+            /** @enum {string} */
+            kind: "other_customers_invoice";
+        } | {
+            number: string;
+            /** @enum {string} */
+            kind: "unknown_invoice";
+        } | {
+            /** @enum {string} */
+            kind: "bad_scan_line";
+        } | {
+            /** @enum {string} */
+            kind: "other_currency";
+        } | {
+            /** @enum {string} */
+            kind: "nothing_owed";
+        };
         /** @description One field that did not parse, with a message a person can act on. */
         FieldError: {
             field: string;
             message: string;
         };
+        /**
+         * @description How the payer was known.
+         * @enum {string}
+         */
+        IdentifiedBy: "scan_line" | "drawer" | "invoice";
         ImportResponse: {
             cohort: components["schemas"]["Cohort"];
             imported: number;
@@ -954,6 +1060,16 @@ export interface components {
         };
         /** @enum {string} */
         ImportStatus: "imported" | "exists" | "rejected";
+        ImportView: {
+            /**
+             * @description `imported`, `resumed` (a crashed import went on) or `duplicate` (the file came before:
+             *     nothing applied).
+             */
+            status: string;
+            import: components["schemas"]["LockboxImport"];
+            /** @description What became of each check (all of them, for a duplicate too). */
+            items: components["schemas"]["LockboxItem"][];
+        };
         InviteBody: {
             email: string;
             role: components["schemas"]["Role"];
@@ -969,12 +1085,97 @@ export interface components {
             /** Format: date-time */
             due_date?: string | null;
         };
+        /** @description What became of one check of a file. */
+        ItemOutcome: {
+            account_id: string;
+            by: components["schemas"]["IdentifiedBy"];
+            /** @description Invoice id and the amount paid on it. */
+            bills: [
+                string,
+                {
+                    /**
+                     * @description Serialized as a string ("12.50") so no JSON reader turns it into a float.
+                     * @example 12.50
+                     */
+                    amount: string;
+                    currency: components["schemas"]["Currency"];
+                }
+            ][];
+            to_credit: components["schemas"]["Money"];
+            /** @enum {string} */
+            status: "applied";
+        } | {
+            exception: components["schemas"]["Exception"];
+            /** @enum {string} */
+            status: "exception";
+        } | {
+            account_id: string;
+            bills: [
+                string,
+                {
+                    /**
+                     * @description Serialized as a string ("12.50") so no JSON reader turns it into a float.
+                     * @example 12.50
+                     */
+                    amount: string;
+                    currency: components["schemas"]["Currency"];
+                }
+            ][];
+            to_credit: components["schemas"]["Money"];
+            by: string;
+            reason?: components["schemas"]["Reason"] | null;
+            /** @enum {string} */
+            status: "resolved";
+        } | {
+            by: string;
+            reason?: components["schemas"]["Reason"] | null;
+            /** @enum {string} */
+            status: "returned";
+        };
         /** @description The account's last finalized bill, kept on its contract state for the next preview. */
         LastBill: {
             /** Format: date */
             bill_date: string;
             number?: string | null;
             total: components["schemas"]["Money"];
+        };
+        /** @description An imported lockbox file (by its content's SHA-256: the same file twice applies nothing). */
+        LockboxImport: {
+            file_hash: string;
+            name: string;
+            /** Format: date-time */
+            imported_at: string;
+            imported_by: string;
+            /** Format: int32 */
+            checks: number;
+            total: components["schemas"]["Money"];
+            /**
+             * Format: int32
+             * @description Checks applied and sent to the exceptions queue so far (a crashed import goes on).
+             */
+            applied: number;
+            /** Format: int32 */
+            exceptions: number;
+            /** @description Every check looked at. */
+            done: boolean;
+        };
+        /** @description One check of an imported file, keyed by file + batch + item. */
+        LockboxItem: {
+            key: string;
+            file_hash: string;
+            lockbox: string;
+            /** Format: date */
+            deposit_date?: string | null;
+            check_number: string;
+            amount: components["schemas"]["Money"];
+            remitter: string;
+            routing: string;
+            drawer_account: string;
+            /** @description The invoice numbers the remittance named. */
+            remittance: string[];
+            outcome: components["schemas"]["ItemOutcome"];
+            /** Format: date-time */
+            at: string;
         };
         Me: components["schemas"]["StaffMember"] & {
             /** @description What the roles allow, `resource:action`. */
@@ -1129,6 +1330,15 @@ export interface components {
             /** @description The most past due first. */
             accounts: components["schemas"]["AccountAging"][];
             totals: components["schemas"]["CurrencyTotal"][];
+        };
+        ResolveBody: {
+            /** @description The account the check is from. */
+            account_id: string;
+            /**
+             * @description Its bills the check pays, in order (default: its open bills, oldest due first); beyond the
+             *     last, account credit.
+             */
+            invoices?: string[] | null;
         };
         /**
          * @description What a member may do.
@@ -3140,6 +3350,295 @@ export interface operations {
                 };
             };
             /** @description invalid fields (`validation_failed`), or no reason (`reason_required`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staff_lockbox_files: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LockboxImport"][];
+                };
+            };
+            /** @description not a staff token (`staff_only`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the roles lack the permission (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staff_lockbox_import: {
+        parameters: {
+            query?: {
+                /** @description the file's name */
+                name?: string;
+            };
+            header?: {
+                /** @description Why (required of staff): a code from the list */
+                "Reason-Code"?: components["schemas"]["ReasonCode"] | null;
+                /** @description The person's words, percent-encoded UTF-8 (required for `other`) */
+                "Reason-Text"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description the BAI lockbox transmission */
+        requestBody: {
+            content: {
+                "text/plain": string;
+            };
+        };
+        responses: {
+            /** @description the same file came before (`duplicate`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportView"];
+                };
+            };
+            /** @description imported (or resumed) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportView"];
+                };
+            };
+            /** @description not a staff token (`staff_only`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the roles lack the permission (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the file does not add up (`file_refused`), or no reason (`reason_required`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staff_lockbox_exceptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LockboxItem"][];
+                };
+            };
+            /** @description not a staff token (`staff_only`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the roles lack the permission (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staff_lockbox_apply: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Why (required of staff): a code from the list */
+                "Reason-Code"?: components["schemas"]["ReasonCode"] | null;
+                /** @description The person's words, percent-encoded UTF-8 (required for `other`) */
+                "Reason-Text"?: string | null;
+            };
+            path: {
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResolveBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LockboxItem"];
+                };
+            };
+            /** @description not a staff token (`staff_only`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the roles lack the permission (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such waiting check or account (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description decided meanwhile (`conflict`), or a bill that takes no payment (`invoice_state`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `validation_failed`, `reason_required` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staff_lockbox_return: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Why (required of staff): a code from the list */
+                "Reason-Code"?: components["schemas"]["ReasonCode"] | null;
+                /** @description The person's words, percent-encoded UTF-8 (required for `other`) */
+                "Reason-Text"?: string | null;
+            };
+            path: {
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LockboxItem"];
+                };
+            };
+            /** @description not a staff token (`staff_only`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the roles lack the permission (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such waiting check (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description decided meanwhile (`conflict`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `reason_required` */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -118,7 +118,7 @@ impl DynamoStore {
     }
 
     /// A transaction whose every condition guards state the caller read: any failure is a conflict.
-    async fn transact_guarded(&self, items: Vec<TransactWriteItem>) -> Result<()> {
+    pub(super) async fn transact_guarded(&self, items: Vec<TransactWriteItem>) -> Result<()> {
         match self.transact(items).await? {
             Ok(()) => Ok(()),
             Err(c) if (0..c.0.len()).any(|i| c.failed_condition(i)) => Err(Error::Conflict),

@@ -12,6 +12,7 @@ mod audit;
 mod billing;
 mod contract;
 pub mod keys;
+mod lockbox;
 mod mail;
 mod processor;
 mod receivables;

@@ -1,0 +1,525 @@
+//! The bank's lockbox file, imported: every check applied to its payer's bills or waiting in the
+//! exceptions queue with why, never lost and never applied twice.
+//!
+//! A file is known by its content's SHA-256: the same file again applies nothing. Each check is
+//! keyed by file + batch + item, and its payments' references derive from that key, so an import
+//! that crashed half-way is sent again and goes on where it stopped (a payment recorded before
+//! its check's record is found by its reference and not made twice). Cash application's rules
+//! are `billing_domain::lockbox::apply`; `docs/lockbox.md` has the file layout.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use billing_domain::invoice::InvoiceStatus;
+use billing_domain::lockbox::{
+    self, Books, Exception, Found, ItemOutcome, Layout, LockboxCheck, LockboxImport, LockboxItem, OpenBill,
+};
+use billing_domain::ports::Recorded;
+use billing_domain::receipts::{self, Incoming, Received, WhenClosed};
+use billing_domain::staff::{Permission, Reason};
+use billing_domain::{AccountId, AuditAction, AuditEntry, Currency, Error as DomainError, Money};
+use chrono::Utc;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+
+use crate::extract::{JsonBody, OpsCaller, account_id};
+use crate::{OpsError, OpsResult, OpsState, OpsStore};
+
+/// US lockboxes deposit dollars.
+fn deposit_currency() -> Currency {
+    "USD".parse().expect("a currency")
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileQuery {
+    /// The file's name, for the list.
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ImportView {
+    /// `imported`, `resumed` (a crashed import went on) or `duplicate` (the file came before:
+    /// nothing applied).
+    pub status: &'static str,
+    pub import: LockboxImport,
+    /// What became of each check (all of them, for a duplicate too).
+    pub items: Vec<LockboxItem>,
+}
+
+/// The data cash application reads, loaded for one check.
+struct Loaded {
+    /// The accounts the check may be from (named bills', the drawer's).
+    candidates: Vec<AccountId>,
+    bills: HashMap<String, Found>,
+    open: HashMap<AccountId, Vec<OpenBill>>,
+    drawer: Option<AccountId>,
+    currencies: HashMap<AccountId, Currency>,
+}
+
+impl Books for Loaded {
+    fn bill(&self, number: &str) -> Found {
+        self.bills.get(number).cloned().flatten()
+    }
+    fn open_bills(&self, account: &AccountId) -> Vec<OpenBill> {
+        self.open.get(account).cloned().unwrap_or_default()
+    }
+    fn drawer(&self, _: &str, _: &str) -> Option<AccountId> {
+        self.drawer.clone()
+    }
+    fn currency(&self, account: &AccountId) -> Option<Currency> {
+        self.currencies.get(account).copied()
+    }
+}
+
+fn open_bill(invoice: &billing_domain::invoice::Invoice) -> OpenBill {
+    OpenBill {
+        account: invoice.account_id.clone(),
+        invoice_id: invoice.id.clone(),
+        number: invoice.number.clone().unwrap_or_else(|| invoice.id.clone()),
+        due: invoice.due_date.map_or(invoice.created.date_naive(), |d| d.date_naive()),
+        remaining: invoice.amount_remaining,
+    }
+}
+
+async fn load<S: OpsStore>(state: &OpsState<S>, check: &LockboxCheck) -> OpsResult<Loaded> {
+    let mut bills = HashMap::new();
+    let mut accounts: Vec<AccountId> = Vec::new();
+    for (number, _) in &check.remittance {
+        let found = match state.store.bill_by_number(number).await? {
+            Some((account, id)) => state.store.contract_invoice(&account, &id).await?.map(|i| {
+                accounts.push(account);
+                (open_bill(&i), i.status == InvoiceStatus::Open)
+            }),
+            None => None,
+        };
+        bills.insert(number.clone(), found);
+    }
+    let drawer =
+        if check.routing.is_empty() { None } else { state.store.drawer(&check.routing, &check.account).await? };
+    accounts.extend(drawer.clone());
+    accounts.dedup();
+    let candidates = accounts.clone();
+    let (mut open, mut currencies) = (HashMap::new(), HashMap::new());
+    for account in accounts {
+        if open.contains_key(&account) {
+            continue;
+        }
+        let list = state.store.invoices(&account, Some(InvoiceStatus::Open), 100, None).await?;
+        let bills: Vec<OpenBill> =
+            list.invoices.iter().filter(|i| billing_domain::ledger::is_contract_bill(&i.id)).map(open_bill).collect();
+        if let Some(a) = state.store.account(&account).await? {
+            currencies.insert(account.clone(), a.currency);
+        }
+        open.insert(account, bills);
+    }
+    Ok(Loaded { candidates, bills, open, drawer, currencies })
+}
+
+/// What an earlier, interrupted import already paid with this check (its references are the
+/// item's): the account, and each bill with its share.
+async fn recorded<S: OpsStore>(
+    state: &OpsState<S>,
+    candidates: &[AccountId],
+    item: &LockboxItem,
+) -> OpsResult<Option<(AccountId, Vec<(String, Money)>)>> {
+    let base = item.reference(1);
+    for account in candidates {
+        let shares: Vec<(String, Money)> = state
+            .store
+            .ledger_items(account)
+            .await?
+            .payments
+            .into_iter()
+            .filter(|p| p.reference == base || p.reference.starts_with(&format!("{base}:")))
+            .map(|p| (p.invoice_id, p.amount))
+            .collect();
+        if !shares.is_empty() {
+            return Ok(Some((account.clone(), shares)));
+        }
+    }
+    Ok(None)
+}
+
+/// Records `shares` of a check on `account`'s bills (the last share may exceed its bill: the rest
+/// is credit), each under its own reference (recorded before: found, not made again).
+async fn pay<S: OpsStore>(
+    state: &OpsState<S>,
+    item: &LockboxItem,
+    account: &AccountId,
+    shares: &[(String, Money)],
+    first: usize,
+    caller: &OpsCaller,
+    reason: Option<Reason>,
+) -> OpsResult<()> {
+    let now = Utc::now();
+    for (n, (invoice_id, amount)) in shares.iter().enumerate() {
+        let n = n + first - 1;
+        let incoming = Incoming {
+            account_id: account.clone(),
+            invoice_id: invoice_id.clone(),
+            amount: *amount,
+            reference: item.reference(n + 1),
+            method: "check",
+            received_on: item.deposit_date.unwrap_or(now.date_naive()),
+            actor: caller.actor(),
+            recorded_by: format!("lockbox {} (check {})", item.lockbox, item.check_number),
+            // The money came: a bill paid meanwhile takes it as credit, never a refusal.
+            when_closed: WhenClosed::ToCredit,
+            reason: reason.clone(),
+        };
+        match receipts::receive(&*state.store, &incoming, now).await? {
+            Received::Done { recorded: Recorded::Now | Recorded::AlreadyRecorded, .. } => {}
+            Received::Refused(status) => {
+                return Err(OpsError::InvoiceState(
+                    invoice_id.clone(),
+                    crate::ledger::status_name(status),
+                    "takes no payment",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Applies one check of a file, or says why it waits for staff. An import interrupted after
+/// some of this check's payments applies only the rest, to the same account, on bills it did not
+/// pay yet, its references going on from there.
+async fn settle<S: OpsStore>(
+    state: &OpsState<S>,
+    caller: &OpsCaller,
+    reason: Option<Reason>,
+    check: &LockboxCheck,
+    item: &LockboxItem,
+) -> OpsResult<ItemOutcome> {
+    let currency = item.amount.currency();
+    let books = load(state, check).await?;
+    let earlier = recorded(state, &books.candidates, item).await?;
+    let paid: Decimal = earlier.iter().flat_map(|(_, s)| s).map(|(_, m)| m.amount()).sum();
+    let mut rest = check.clone();
+    rest.amount_cents = check.amount_cents.saturating_sub((paid * Decimal::ONE_HUNDRED).try_into().unwrap_or(0));
+    let paid_ids: Vec<String> = earlier.iter().flat_map(|(_, s)| s).map(|(id, _)| id.clone()).collect();
+    rest.remittance.retain(|(n, _)| books.bill(n).is_none_or(|(b, _)| !paid_ids.contains(&b.invoice_id)));
+    let by_before =
+        if check.remittance.is_empty() { lockbox::IdentifiedBy::Drawer } else { lockbox::IdentifiedBy::Invoice };
+    if let Some((account, shares)) = &earlier
+        && rest.amount_cents == 0
+    {
+        return Ok(ItemOutcome::Applied {
+            account_id: account.clone(),
+            by: by_before,
+            bills: shares.clone(),
+            to_credit: Money::zero(currency),
+        });
+    }
+    let known =
+        earlier.as_ref().map(|(account, _)| Ok(lockbox::ScanLine { account: account.clone(), invoice_number: None }));
+    let applied = match lockbox::apply(&rest, known, currency, &books) {
+        Ok(a) => a,
+        Err(exception) => return Ok(ItemOutcome::Exception { exception }),
+    };
+    let mut shares: Vec<(String, Money)> = applied.to_bills.iter().map(|(b, m)| (b.invoice_id.clone(), *m)).collect();
+    if applied.to_credit.amount() > Decimal::ZERO {
+        // Beyond the bills: credit, carried by the last bill paid (now or before).
+        match (shares.last_mut(), paid_ids.last()) {
+            (Some(last), _) => last.1 = Money::new(last.1.amount() + applied.to_credit.amount(), currency),
+            (None, Some(id)) => shares.push((id.clone(), applied.to_credit)),
+            (None, None) => return Ok(ItemOutcome::Exception { exception: Exception::NothingOwed }),
+        }
+    }
+    pay(state, item, &applied.account, &shares, paid_ids.len() + 1, caller, reason).await?;
+    if !check.routing.is_empty() {
+        state.store.remember_drawer(&check.routing, &check.account, &applied.account).await?;
+    }
+    let mut bills: Vec<(String, Money)> = earlier.map(|(_, s)| s).unwrap_or_default();
+    bills.extend(applied.to_bills.iter().map(|(b, m)| (b.invoice_id.clone(), *m)));
+    Ok(ItemOutcome::Applied {
+        account_id: applied.account,
+        by: if paid_ids.is_empty() { applied.by } else { by_before },
+        bills,
+        to_credit: applied.to_credit,
+    })
+}
+
+/// `POST …/lockbox-files?name=`: imports the bank's lockbox file (the body, as the bank sent it).
+/// A file that does not add up is refused whole (422 `file_refused`, with the line and why),
+/// nothing applied; the same file again applies nothing (`duplicate`).
+#[utoipa::path(post, path = "/v1/staff/lockbox-files", operation_id = "staff_lockbox_import", tag = "lockbox",
+    params(("name" = Option<String>, Query, description = "the file's name"),
+        ("Reason-Code" = Option<billing_domain::staff::ReasonCode>, Header, description = "Why (required of staff): a code from the list"),
+        ("Reason-Text" = Option<String>, Header, description = "The person's words, percent-encoded UTF-8 (required for `other`)")),
+    request_body(content = String, content_type = "text/plain", description = "the BAI lockbox transmission"),
+    responses((status = 201, body = ImportView, description = "imported (or resumed)"), (status = 200, body = ImportView, description = "the same file came before (`duplicate`)"),
+        (status = 422, body = crate::openapi::ErrorBody, description = "the file does not add up (`file_refused`), or no reason (`reason_required`)"),
+        (status = 401, body = crate::openapi::ErrorBody, description = "not a staff token (`staff_only`)"),
+        (status = 403, body = crate::openapi::ErrorBody, description = "the roles lack the permission (`forbidden`)")),
+    security(("staff" = [])))]
+pub async fn import<S: OpsStore>(
+    State(state): State<OpsState<S>>,
+    caller: OpsCaller,
+    query: Result<Query<FileQuery>, axum::extract::rejection::QueryRejection>,
+    body: String,
+) -> OpsResult<(StatusCode, Json<ImportView>)> {
+    let reason = caller.write(Permission::PaymentRecord)?;
+    let Query(q) = query.map_err(|e| OpsError::InvalidParameter(e.body_text()))?;
+    let file = lockbox::parse(&body, &Layout::bai()).map_err(OpsError::FileRefused)?;
+    let hash = hex::encode(sha2::Sha256::digest(body.as_bytes()));
+    let currency = deposit_currency();
+    let (mut record, status) = match state.store.lockbox_import(&hash).await? {
+        Some(done) if done.done => {
+            let items = items_of(&state, &hash, &file).await?;
+            return Ok((StatusCode::OK, Json(ImportView { status: "duplicate", import: done, items })));
+        }
+        Some(started) => (started, "resumed"),
+        None => {
+            let checks = file.batches.iter().map(|b| b.checks.len() as u32).sum();
+            let total = Money::new(Decimal::new(file.total_cents as i64, 2), currency);
+            let name = q.name.as_deref().map(str::trim).filter(|n| !n.is_empty()).unwrap_or("lockbox file");
+            let started = LockboxImport {
+                file_hash: hash.clone(),
+                name: billing_domain::text::bounded(name, 1, 200).unwrap_or_else(|_| "lockbox file".into()),
+                imported_at: Utc::now(),
+                imported_by: caller.name(),
+                checks,
+                total,
+                applied: 0,
+                exceptions: 0,
+                done: false,
+            };
+            match state.store.save_lockbox_import(&started, true).await {
+                Ok(()) => (started, "imported"),
+                // Sent twice at once: the other call imports it.
+                Err(DomainError::Conflict) => return Err(DomainError::Conflict.into()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    let mut items = Vec::new();
+    for batch in &file.batches {
+        for check in &batch.checks {
+            let key = lockbox::item_key(&hash, check);
+            if let Some(done) = state.store.lockbox_item(&hash, &key).await? {
+                items.push(done);
+                continue;
+            }
+            let amount = Money::new(Decimal::new(check.amount_cents as i64, 2), currency);
+            let mut item = LockboxItem {
+                key,
+                file_hash: hash.clone(),
+                lockbox: batch.lockbox.clone(),
+                deposit_date: batch.deposit_date,
+                check_number: check.number.clone(),
+                amount,
+                remitter: check.remitter.clone(),
+                routing: check.routing.clone(),
+                drawer_account: check.account.clone(),
+                remittance: check.remittance.iter().map(|(n, _)| n.clone()).collect(),
+                outcome: ItemOutcome::Exception { exception: Exception::Unidentified },
+                at: Utc::now(),
+            };
+            item.outcome = settle(&state, &caller, reason.clone(), check, &item).await?;
+            match state.store.put_lockbox_item(&item, None).await {
+                Ok(()) | Err(DomainError::Conflict) => {}
+                Err(e) => return Err(e.into()),
+            }
+            items.push(item);
+        }
+    }
+    record.applied = items.iter().filter(|i| matches!(i.outcome, ItemOutcome::Applied { .. })).count() as u32;
+    record.exceptions = items.len() as u32 - record.applied;
+    record.done = true;
+    state.store.save_lockbox_import(&record, false).await?;
+    tracing::info!(file = %hash, checks = items.len(), applied = record.applied, exceptions = record.exceptions, status, "lockbox file imported");
+    Ok((StatusCode::CREATED, Json(ImportView { status, import: record, items })))
+}
+
+async fn items_of<S: OpsStore>(
+    state: &OpsState<S>,
+    hash: &str,
+    file: &lockbox::LockboxFile,
+) -> OpsResult<Vec<LockboxItem>> {
+    let mut items = Vec::new();
+    for check in file.batches.iter().flat_map(|b| &b.checks) {
+        if let Some(i) = state.store.lockbox_item(hash, &lockbox::item_key(hash, check)).await? {
+            items.push(i);
+        }
+    }
+    Ok(items)
+}
+
+/// `GET …/lockbox-files`: the files imported, newest first.
+#[utoipa::path(get, path = "/v1/staff/lockbox-files", operation_id = "staff_lockbox_files", tag = "lockbox",
+    responses((status = 200, body = Vec<LockboxImport>), (status = 401, body = crate::openapi::ErrorBody, description = "not a staff token (`staff_only`)"),
+        (status = 403, body = crate::openapi::ErrorBody, description = "the roles lack the permission (`forbidden`)")),
+    security(("staff" = [])))]
+pub async fn files<S: OpsStore>(
+    State(state): State<OpsState<S>>,
+    caller: OpsCaller,
+) -> OpsResult<Json<Vec<LockboxImport>>> {
+    caller.require(Permission::AccountRead)?;
+    Ok(Json(state.store.lockbox_imports(50).await?))
+}
+
+/// `GET …/lockbox-exceptions`: the checks waiting for staff, oldest first, each with why.
+#[utoipa::path(get, path = "/v1/staff/lockbox-exceptions", operation_id = "staff_lockbox_exceptions", tag = "lockbox",
+    responses((status = 200, body = Vec<LockboxItem>), (status = 401, body = crate::openapi::ErrorBody, description = "not a staff token (`staff_only`)"),
+        (status = 403, body = crate::openapi::ErrorBody, description = "the roles lack the permission (`forbidden`)")),
+    security(("staff" = [])))]
+pub async fn exceptions<S: OpsStore>(
+    State(state): State<OpsState<S>>,
+    caller: OpsCaller,
+) -> OpsResult<Json<Vec<LockboxItem>>> {
+    caller.require(Permission::AccountRead)?;
+    Ok(Json(state.store.lockbox_exceptions().await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveBody {
+    /// The account the check is from.
+    pub account_id: String,
+    /// Its bills the check pays, in order (default: its open bills, oldest due first); beyond the
+    /// last, account credit.
+    #[serde(default)]
+    pub invoices: Option<Vec<String>>,
+}
+
+/// `POST …/lockbox-exceptions/{key}/apply`: staff say whose check it is (and which bills): it is
+/// applied like a check recorded by hand, the drawer remembered for the next one; audited.
+#[utoipa::path(post, path = "/v1/staff/lockbox-exceptions/{key}/apply", operation_id = "staff_lockbox_apply", tag = "lockbox",
+    params(("key" = String, Path),
+        ("Reason-Code" = Option<billing_domain::staff::ReasonCode>, Header, description = "Why (required of staff): a code from the list"),
+        ("Reason-Text" = Option<String>, Header, description = "The person's words, percent-encoded UTF-8 (required for `other`)")),
+    request_body = ResolveBody,
+    responses((status = 200, body = LockboxItem), (status = 404, body = crate::openapi::ErrorBody, description = "no such waiting check or account (`not_found`)"),
+        (status = 409, body = crate::openapi::ErrorBody, description = "decided meanwhile (`conflict`), or a bill that takes no payment (`invoice_state`)"),
+        (status = 422, body = crate::openapi::ErrorBody, description = "`validation_failed`, `reason_required`"),
+        (status = 401, body = crate::openapi::ErrorBody, description = "not a staff token (`staff_only`)"),
+        (status = 403, body = crate::openapi::ErrorBody, description = "the roles lack the permission (`forbidden`)")),
+    security(("staff" = [])))]
+pub async fn resolve<S: OpsStore>(
+    State(state): State<OpsState<S>>,
+    caller: OpsCaller,
+    Path(key): Path<String>,
+    JsonBody(body): JsonBody<ResolveBody>,
+) -> OpsResult<Json<LockboxItem>> {
+    let reason = caller.write(Permission::PaymentRecord)?;
+    let before = state.store.lockbox_exception(&key).await?.ok_or(OpsError::NotFound)?;
+    let account = account_id(&body.account_id)?;
+    let profile = state.store.account(&account).await?.ok_or(OpsError::NotFound)?;
+    if profile.currency != before.amount.currency() {
+        return Err(DomainError::invalid("account_id", "bills in another currency than the lockbox deposits").into());
+    }
+    // A resolve interrupted after some of its payments: only the rest, on bills not yet paid.
+    let earlier = recorded(&state, std::slice::from_ref(&account), &before).await?.map(|(_, s)| s).unwrap_or_default();
+    let list = state.store.invoices(&account, Some(InvoiceStatus::Open), 100, None).await?;
+    let mut open: Vec<OpenBill> = list
+        .invoices
+        .iter()
+        .filter(|i| billing_domain::ledger::is_contract_bill(&i.id) && !earlier.iter().any(|(id, _)| *id == i.id))
+        .map(open_bill)
+        .collect();
+    open.sort_by(|a, b| (a.due, &a.invoice_id).cmp(&(b.due, &b.invoice_id)));
+    let order: Vec<OpenBill> = match &body.invoices {
+        None => open,
+        Some(ids) => {
+            let mut picked = Vec::new();
+            for id in ids {
+                let bill = open.iter().find(|b| &b.invoice_id == id).cloned().ok_or_else(|| {
+                    OpsError::InvoiceState(id.clone(), "not open", "only the account's open bills take payments")
+                })?;
+                picked.push(bill);
+            }
+            picked
+        }
+    };
+    let mut left = before.amount.amount() - earlier.iter().map(|(_, m)| m.amount()).sum::<Decimal>();
+    if order.is_empty() && earlier.is_empty() {
+        return Err(OpsError::InvoiceState(key, "not applicable", "the account has no open bill to apply it to"));
+    }
+    let mut shares: Vec<(String, Money)> = Vec::new();
+    for bill in &order {
+        let share = left.min(bill.remaining.amount());
+        if share > Decimal::ZERO {
+            left -= share;
+            shares.push((bill.invoice_id.clone(), Money::new(share, profile.currency)));
+        }
+    }
+    let to_credit = Money::new(left, profile.currency);
+    if left > Decimal::ZERO {
+        let carrier = order.first().map(|b| b.invoice_id.clone()).or_else(|| earlier.last().map(|(id, _)| id.clone()));
+        match (shares.last_mut(), carrier) {
+            (Some(last), _) => last.1 = Money::new(last.1.amount() + left, profile.currency),
+            (None, Some(id)) => shares.push((id, Money::new(left, profile.currency))),
+            (None, None) => {
+                return Err(OpsError::InvoiceState(
+                    key,
+                    "not applicable",
+                    "the account has no open bill to apply it to",
+                ));
+            }
+        }
+    }
+    pay(&state, &before, &account, &shares, earlier.len() + 1, &caller, reason.clone()).await?;
+    let shares: Vec<(String, Money)> = earlier.into_iter().chain(shares).collect();
+    if !before.routing.is_empty() {
+        state.store.remember_drawer(&before.routing, &before.drawer_account, &account).await?;
+    }
+    let after = LockboxItem {
+        outcome: ItemOutcome::Resolved {
+            account_id: account.clone(),
+            bills: shares,
+            to_credit,
+            by: caller.name(),
+            reason: reason.clone(),
+        },
+        ..before.clone()
+    };
+    let audit = AuditEntry::record(
+        &account,
+        &caller.actor(),
+        AuditAction::LockboxCheckApplied,
+        Some(before.key.clone()),
+        Some(&before),
+        Some(&after),
+        Utc::now(),
+    )
+    .because(reason.as_ref());
+    state.store.decide_lockbox_item(&after, &audit).await?;
+    Ok(Json(after))
+}
+
+/// `POST …/lockbox-exceptions/{key}/return`: the check goes back to its payer (no money applied);
+/// in the seller's audit trail with why.
+#[utoipa::path(post, path = "/v1/staff/lockbox-exceptions/{key}/return", operation_id = "staff_lockbox_return", tag = "lockbox",
+    params(("key" = String, Path),
+        ("Reason-Code" = Option<billing_domain::staff::ReasonCode>, Header, description = "Why (required of staff): a code from the list"),
+        ("Reason-Text" = Option<String>, Header, description = "The person's words, percent-encoded UTF-8 (required for `other`)")),
+    responses((status = 200, body = LockboxItem), (status = 404, body = crate::openapi::ErrorBody, description = "no such waiting check (`not_found`)"),
+        (status = 409, body = crate::openapi::ErrorBody, description = "decided meanwhile (`conflict`)"),
+        (status = 422, body = crate::openapi::ErrorBody, description = "`reason_required`"),
+        (status = 401, body = crate::openapi::ErrorBody, description = "not a staff token (`staff_only`)"),
+        (status = 403, body = crate::openapi::ErrorBody, description = "the roles lack the permission (`forbidden`)")),
+    security(("staff" = [])))]
+pub async fn return_check<S: OpsStore>(
+    State(state): State<OpsState<S>>,
+    caller: OpsCaller,
+    Path(key): Path<String>,
+) -> OpsResult<Json<LockboxItem>> {
+    let reason = caller.write(Permission::PaymentRecord)?;
+    let before = state.store.lockbox_exception(&key).await?.ok_or(OpsError::NotFound)?;
+    let after =
+        LockboxItem { outcome: ItemOutcome::Returned { by: caller.name(), reason: reason.clone() }, ..before.clone() };
+    let audit = caller.seller_audit(
+        AuditAction::LockboxCheckReturned,
+        Some(before.key.clone()),
+        Some(&before),
+        Some(&after),
+        reason.as_ref(),
+    );
+    state.store.decide_lockbox_item(&after, &audit).await?;
+    Ok(Json(after))
+}
