@@ -817,6 +817,55 @@ describe('sign-in as Amplify does it', { concurrency: false }, () => {
     await check(user, 'harbor-bills');
     for (const c of [adminCtx, clerkCtx, approverCtx, userCtx]) await c.close();
   });
+
+  it('back office: a lockbox file applies a check by its bill number; the unidentified one is applied by hand', async () => {
+    // The bank's file, written here from docs/lockbox.md's columns: one batch, two checks.
+    const pad = (v, n, c = '0') => String(v).padStart(n, c);
+    const right = (v, n) => String(v).padEnd(n, ' ');
+    const lines = ['100ATMOSERA  01210002482612040630', '2ATMOSERA 121000248  000000000040010408001', '50010000002712261204ATMOSERA 121000248'];
+    lines.push(`6001001${pad(10000, 10)}${right('055002707', 9)}${right('0012345555', 10)}${pad(9001, 10)}120126${right('DEMO COLOCATION TENANT', 30)}ATMOSERA INC`);
+    lines.push(`40010014019${right('INV-000003', 16)}${pad(10000, 10)}0000000000`);
+    lines.push(`6001002${pad(5000, 10)}${right('011000015', 9)}${right('9900000001', 10)}${pad(77, 10)}120126${right('DEMO COLO AP DEPT', 30)}ATMOSERA INC`);
+    lines.push(`70010000002712261204002${pad(15000, 10)}`);
+    lines.push(`80000000002712261204${pad(2, 4)}${pad(15000, 10)}`);
+    lines.push(`9${pad(lines.length + 1, 6)}`);
+    const body = lines.join('\n') + '\n';
+
+    const ctx = await context(PHONE);
+    const clerk = await ctx.newPage();
+    await clerk.goto(`${stack.base}/staff/accounts/acct_democontract`);
+    await signInHere(clerk, CLERK);
+    await clerk.getByTestId('staff-balance').waitFor();
+    const before = cents(await clerk.getByTestId('staff-balance').innerText());
+    await clerk.goto(`${stack.base}/staff/lockbox`);
+    const upload = clerk.getByRole('region', { name: "Import the bank's file" });
+    await upload.getByLabel('Lockbox file (BAI)').setInputFiles({ name: 'lbx-20261204.txt', mimeType: 'text/plain', buffer: Buffer.from(body) });
+    await upload.getByLabel('Reason, in words').fill('the bank file of the 4th');
+    await upload.getByRole('button', { name: 'Import' }).click();
+    const report = clerk.getByTestId('lockbox-report');
+    await report.waitFor();
+    assert.match(await report.innerText(), /2 checks, \$150\.00: 1 applied, 1 waiting for you/);
+    assert.match(await report.innerText(), /Check 9001 .* naming INV-000003: Applied to acct_democontract \(by invoice\): \$100\.00 on INV-000003/);
+    await check(clerk, 'staff-lockbox');
+    // The second check: nothing tells whose it is; the clerk knows (the tenant's AP department).
+    const waiting = clerk.getByTestId('lockbox-exceptions').getByRole('listitem').filter({ hasText: 'DEMO COLO AP DEPT' });
+    assert.match(await waiting.innerText(), /Nothing tells whose check it is/);
+    await waiting.getByLabel('Whose check is it (account id)').fill('acct_democontract');
+    await waiting.getByLabel('Reason, in words').fill('AP department of Demo Colocation');
+    await waiting.getByRole('button', { name: 'Apply to the account' }).click();
+    await clerk.getByText('Nothing is waiting.').waitFor();
+    await clerk.goto(`${stack.base}/staff/accounts/acct_democontract`);
+    await clerk.getByTestId('staff-balance').waitFor();
+    assert.equal(cents(await clerk.getByTestId('staff-balance').innerText()), before - 15000, 'both checks applied');
+    assert.match(await clerk.getByTestId('staff-audit').innerText(), /lockbox check applied \(payment received: AP department of Demo Colocation\)/);
+    // The same file again applies nothing.
+    await clerk.goto(`${stack.base}/staff/lockbox`);
+    await upload.getByLabel('Lockbox file (BAI)').setInputFiles({ name: 'again.txt', mimeType: 'text/plain', buffer: Buffer.from(body) });
+    await upload.getByLabel('Reason, in words').fill('sent twice by the bank');
+    await upload.getByRole('button', { name: 'Import' }).click();
+    await clerk.getByTestId('lockbox-report').getByText(/This file came before/).waitFor();
+    await ctx.close();
+  });
 });
 
 /** Navigation to the overview showing the balance, with Chromium's CPU slowed 4×, beside loading a

@@ -14,7 +14,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use billing_domain::invoice::InvoiceStatus;
 use billing_domain::lockbox::{
-    self, Books, Exception, Found, ItemOutcome, Layout, LockboxCheck, LockboxImport, LockboxItem, OpenBill,
+    self, BillShare, Books, Exception, Found, ItemOutcome, Layout, LockboxCheck, LockboxImport, LockboxItem, OpenBill,
 };
 use billing_domain::ports::Recorded;
 use billing_domain::receipts::{self, Incoming, Received, WhenClosed};
@@ -185,6 +185,10 @@ async fn pay<S: OpsStore>(
     Ok(())
 }
 
+fn share((invoice_id, amount): &(String, Money)) -> BillShare {
+    BillShare { invoice_id: invoice_id.clone(), number: None, amount: *amount }
+}
+
 /// Applies one check of a file, or says why it waits for staff. An import interrupted after
 /// some of this check's payments applies only the rest, to the same account, on bills it did not
 /// pay yet, its references going on from there.
@@ -211,7 +215,7 @@ async fn settle<S: OpsStore>(
         return Ok(ItemOutcome::Applied {
             account_id: account.clone(),
             by: by_before,
-            bills: shares.clone(),
+            bills: shares.iter().map(share).collect(),
             to_credit: Money::zero(currency),
         });
     }
@@ -234,8 +238,12 @@ async fn settle<S: OpsStore>(
     if !check.routing.is_empty() {
         state.store.remember_drawer(&check.routing, &check.account, &applied.account).await?;
     }
-    let mut bills: Vec<(String, Money)> = earlier.map(|(_, s)| s).unwrap_or_default();
-    bills.extend(applied.to_bills.iter().map(|(b, m)| (b.invoice_id.clone(), *m)));
+    let mut bills: Vec<BillShare> = earlier.map(|(_, s)| s.iter().map(share).collect()).unwrap_or_default();
+    bills.extend(applied.to_bills.iter().map(|(b, m)| BillShare {
+        invoice_id: b.invoice_id.clone(),
+        number: Some(b.number.clone()),
+        amount: *m,
+    }));
     Ok(ItemOutcome::Applied {
         account_id: applied.account,
         by: if paid_ids.is_empty() { applied.by } else { by_before },
@@ -471,7 +479,13 @@ pub async fn resolve<S: OpsStore>(
     let after = LockboxItem {
         outcome: ItemOutcome::Resolved {
             account_id: account.clone(),
-            bills: shares,
+            bills: shares
+                .iter()
+                .map(|s| BillShare {
+                    number: order.iter().find(|b| b.invoice_id == s.0).map(|b| b.number.clone()),
+                    ..share(s)
+                })
+                .collect(),
             to_credit,
             by: caller.name(),
             reason: reason.clone(),

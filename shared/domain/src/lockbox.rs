@@ -586,6 +586,17 @@ pub struct LockboxImport {
     pub done: bool,
 }
 
+/// A check's share on one bill.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BillShare {
+    pub invoice_id: String,
+    /// The bill's number, as printed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    pub amount: Money,
+}
+
 /// What became of one check of a file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -596,8 +607,7 @@ pub enum ItemOutcome {
         #[cfg_attr(feature = "openapi", schema(value_type = String))]
         account_id: AccountId,
         by: IdentifiedBy,
-        /// Invoice id and the amount paid on it.
-        bills: Vec<(String, Money)>,
+        bills: Vec<BillShare>,
         to_credit: Money,
     },
     /// Waiting for staff.
@@ -606,7 +616,7 @@ pub enum ItemOutcome {
     Resolved {
         #[cfg_attr(feature = "openapi", schema(value_type = String))]
         account_id: AccountId,
-        bills: Vec<(String, Money)>,
+        bills: Vec<BillShare>,
         to_credit: Money,
         by: String,
         reason: Option<crate::staff::Reason>,

@@ -330,7 +330,7 @@ async fn an_import_that_crashed_half_way_goes_on_without_doubling() {
     );
     assert_eq!(bills(&s, "acct_lbcrash").await.1, "300.00", "the checks' payments were found, not made again");
     // The first check's bill was closed by it: found as paid by this check, not an exception.
-    assert_eq!(r.body["items"][0]["outcome"]["bills"][0][1]["amount"], "500.00");
+    assert_eq!(r.body["items"][0]["outcome"]["bills"][0]["amount"]["amount"], "500.00");
     let account = s.ops("GET", "/v1/ops/accounts/acct_lbcrash", None).await;
     assert_eq!(account.body["payments"].as_array().unwrap().len(), 2, "{:?}", account.body["payments"]);
 }

@@ -15,6 +15,7 @@ import { Alert, Button, Failure, Field, Loading, PageTitle, Select, Show, saveBl
 import { type StaffSchemas, staffApi } from './api';
 import { Catalog, ParkedEvents, SellerAudit, Settings } from './admin';
 import { BillRuns } from './billruns';
+import { Lockbox } from './lockbox';
 import { Form, type Me, accountPath, can, useReason, words } from './common';
 
 export function StaffApp({ config }: { config: PortalConfig }) {
@@ -50,6 +51,7 @@ export function StaffApp({ config }: { config: PortalConfig }) {
               <Route path="/staff/accounts/:id" component={() => <AccountPage me={me.data!} />} />
               <Route path="/staff/approvals" component={() => <Approvals me={me.data!} />} />
               <Route path="/staff/receivables" component={Receivables} />
+              <Route path="/staff/lockbox" component={() => <Lockbox me={me.data!} />} />
               <Route path="/staff/bill-runs" component={() => <BillRuns me={me.data!} />} />
               <Route path="/staff/catalog" component={() => <Catalog me={me.data!} />} />
               <Route path="/staff/settings" component={() => <Settings me={me.data!} />} />
@@ -75,6 +77,7 @@ function StaffNav() {
           ['/staff/approvals', 'Approvals'],
           ['/staff/bill-runs', 'Bill runs'],
           ['/staff/receivables', 'Receivables'],
+          ['/staff/lockbox', 'Lockbox'],
           ['/staff/catalog', 'Catalog'],
           ['/staff/settings', 'Reminders'],
           ['/staff/parked-events', 'Parked events'],

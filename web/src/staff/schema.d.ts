@@ -806,6 +806,13 @@ export interface components {
              */
             version: number;
         };
+        /** @description A check's share on one bill. */
+        BillShare: {
+            invoice_id: string;
+            /** @description The bill's number, as printed. */
+            number?: string | null;
+            amount: components["schemas"]["Money"];
+        };
         /** @description How many bills and how much, per currency. */
         BillTally: {
             /** Format: int32 */
@@ -1089,18 +1096,7 @@ export interface components {
         ItemOutcome: {
             account_id: string;
             by: components["schemas"]["IdentifiedBy"];
-            /** @description Invoice id and the amount paid on it. */
-            bills: [
-                string,
-                {
-                    /**
-                     * @description Serialized as a string ("12.50") so no JSON reader turns it into a float.
-                     * @example 12.50
-                     */
-                    amount: string;
-                    currency: components["schemas"]["Currency"];
-                }
-            ][];
+            bills: components["schemas"]["BillShare"][];
             to_credit: components["schemas"]["Money"];
             /** @enum {string} */
             status: "applied";
@@ -1110,17 +1106,7 @@ export interface components {
             status: "exception";
         } | {
             account_id: string;
-            bills: [
-                string,
-                {
-                    /**
-                     * @description Serialized as a string ("12.50") so no JSON reader turns it into a float.
-                     * @example 12.50
-                     */
-                    amount: string;
-                    currency: components["schemas"]["Currency"];
-                }
-            ][];
+            bills: components["schemas"]["BillShare"][];
             to_credit: components["schemas"]["Money"];
             by: string;
             reason?: components["schemas"]["Reason"] | null;
