@@ -12,7 +12,7 @@ PYTHON ?= python3
 VENV   := .venv
 PIP    := --disable-pip-version-check --quiet
 
-.PHONY: dev test test-tools test-compile web web-check e2e lint-infra token stripe-event billing bill-run build-lambda deploy-web clean
+.PHONY: dev test test-tools test-compile web web-check e2e lint-infra token stripe-event billing bill-run lockbox build-lambda deploy-web clean
 
 $(VENV)/%/.installed: dev/requirements-%.txt
 	rm -rf $(VENV)/$*
@@ -95,6 +95,11 @@ stripe-event: | $(DEV_BIN)
 bill-run: | $(DEV_BIN)
 	@$(DEV_BIN) bill-run $(ARGS)
 
+# Drops a lockbox file into the running `make dev`'s lockbox bucket, as the bank does.
+lockbox: | $(DEV_BIN)
+	@test -n "$(FILE)" || { echo 'usage: make lockbox FILE=<bank file>'; exit 2; }
+	@$(DEV_BIN) lockbox $(FILE)
+
 # What the webhook projected for an account of the running `make dev` (default acct_demo).
 billing: | $(DEV_BIN)
 	@$(DEV_BIN) billing $(ARGS)
@@ -103,7 +108,7 @@ billing: | $(DEV_BIN)
 build-lambda: $(VENV)/lambda/.installed
 	PATH="$(CURDIR)/$(VENV)/lambda/bin:$$PATH" cargo lambda build --locked --release --arm64 --output-format zip \
 	  --package portal-api --package stripe-webhook --package stripe-recovery \
-	  --package invoice-mailer --package seat-provisioner --package bill-run --package ops-api
+	  --package invoice-mailer --package seat-provisioner --package bill-run --package ops-api --package lockbox-import
 
 # Uploads the built app to the stack's bucket and invalidates CloudFront's copy:
 #   make deploy-web STACK_NAME=billing-prod [AWS_REGION=…]  (needs the AWS CLI and credentials)

@@ -38,6 +38,11 @@ pub struct OpsCaller {
 }
 
 impl OpsCaller {
+    /// A service of the seller's own (a function acting on an event), known by its role's name.
+    pub fn service(name: &str) -> Self {
+        Self { principal: Principal::Iam { arn: name.to_owned() }, reason: None }
+    }
+
     /// For audit entries: `iam:<arn>`, or `staff:<sub>` with the staff member's e-mail.
     pub fn actor(&self) -> Actor {
         let (id, email) = match &self.principal {

@@ -273,19 +273,39 @@ pub async fn import<S: OpsStore>(
 ) -> OpsResult<(StatusCode, Json<ImportView>)> {
     let reason = caller.write(Permission::PaymentRecord)?;
     let Query(q) = query.map_err(|e| OpsError::InvalidParameter(e.body_text()))?;
-    let file = lockbox::parse(&body, &Layout::bai()).map_err(OpsError::FileRefused)?;
-    let hash = hex::encode(sha2::Sha256::digest(body.as_bytes()));
+    let view = import_file(&state, &caller, reason, q.name.as_deref(), &body).await?;
+    let code = if view.status == "duplicate" { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((code, Json(view)))
+}
+
+/// A file's identity: the SHA-256 of its bytes, hex.
+pub fn file_hash(bytes: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// Imports one lockbox file (the route's body, or an object the bucket received): refused
+/// whole (`FileRefused`) when it does not add up, `duplicate` when it came before, else each
+/// check applied or queued; an interrupted import goes on.
+pub async fn import_file<S: OpsStore>(
+    state: &OpsState<S>,
+    caller: &OpsCaller,
+    reason: Option<Reason>,
+    name: Option<&str>,
+    body: &str,
+) -> OpsResult<ImportView> {
+    let file = lockbox::parse(body, &Layout::bai()).map_err(OpsError::FileRefused)?;
+    let hash = file_hash(body.as_bytes());
     let currency = deposit_currency();
     let (mut record, status) = match state.store.lockbox_import(&hash).await? {
         Some(done) if done.done => {
-            let items = items_of(&state, &hash, &file).await?;
-            return Ok((StatusCode::OK, Json(ImportView { status: "duplicate", import: done, items })));
+            let items = items_of(state, &hash, &file).await?;
+            return Ok(ImportView { status: "duplicate", import: done, items });
         }
         Some(started) => (started, "resumed"),
         None => {
             let checks = file.batches.iter().map(|b| b.checks.len() as u32).sum();
             let total = Money::new(Decimal::new(file.total_cents as i64, 2), currency);
-            let name = q.name.as_deref().map(str::trim).filter(|n| !n.is_empty()).unwrap_or("lockbox file");
+            let name = name.map(str::trim).filter(|n| !n.is_empty()).unwrap_or("lockbox file");
             let started = LockboxImport {
                 file_hash: hash.clone(),
                 name: billing_domain::text::bounded(name, 1, 200).unwrap_or_else(|_| "lockbox file".into()),
@@ -296,6 +316,7 @@ pub async fn import<S: OpsStore>(
                 applied: 0,
                 exceptions: 0,
                 done: false,
+                refused: None,
             };
             match state.store.save_lockbox_import(&started, true).await {
                 Ok(()) => (started, "imported"),
@@ -328,7 +349,7 @@ pub async fn import<S: OpsStore>(
                 outcome: ItemOutcome::Exception { exception: Exception::Unidentified },
                 at: Utc::now(),
             };
-            item.outcome = settle(&state, &caller, reason.clone(), check, &item).await?;
+            item.outcome = settle(state, caller, reason.clone(), check, &item).await?;
             match state.store.put_lockbox_item(&item, None).await {
                 Ok(()) | Err(DomainError::Conflict) => {}
                 Err(e) => return Err(e.into()),
@@ -341,7 +362,7 @@ pub async fn import<S: OpsStore>(
     record.done = true;
     state.store.save_lockbox_import(&record, false).await?;
     tracing::info!(file = %hash, checks = items.len(), applied = record.applied, exceptions = record.exceptions, status, "lockbox file imported");
-    Ok((StatusCode::CREATED, Json(ImportView { status, import: record, items })))
+    Ok(ImportView { status, import: record, items })
 }
 
 async fn items_of<S: OpsStore>(

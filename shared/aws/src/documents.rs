@@ -50,6 +50,13 @@ fn unavailable<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug 
 }
 
 #[async_trait]
+impl billing_domain::ports::LockboxFiles for S3Documents {
+    async fn lockbox_file(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        self.read(key).await
+    }
+}
+
+#[async_trait]
 impl BillDocuments for S3Documents {
     async fn store_once(&self, key: &str, bytes: &[u8]) -> Result<Vec<u8>> {
         let put = self

@@ -584,6 +584,10 @@ pub struct LockboxImport {
     pub exceptions: u32,
     /// Every check looked at.
     pub done: bool,
+    /// Why the file was refused whole (a file the bucket received that does not add up: kept so
+    /// staff see it; nothing of it applied).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 /// A check's share on one bill.

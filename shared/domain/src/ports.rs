@@ -531,6 +531,13 @@ pub trait BillRunLog: Send + Sync {
     ) -> Result<()>;
 }
 
+/// The lockbox bucket, as the import function reads it (`s3:GetObject` only).
+#[async_trait]
+pub trait LockboxFiles: Send + Sync {
+    /// The object's bytes (None: not there).
+    async fn lockbox_file(&self, key: &str) -> Result<Option<Vec<u8>>>;
+}
+
 /// Lockbox files, their checks, the exceptions queue and the drawers remembered.
 #[async_trait]
 pub trait LockboxStore: Send + Sync {

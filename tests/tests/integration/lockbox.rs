@@ -334,3 +334,53 @@ async fn an_import_that_crashed_half_way_goes_on_without_doubling() {
     let account = s.ops("GET", "/v1/ops/accounts/acct_lbcrash", None).await;
     assert_eq!(account.body["payments"].as_array().unwrap().len(), 2, "{:?}", account.body["payments"]);
 }
+
+#[tokio::test]
+async fn a_file_dropped_into_the_bucket_is_imported_and_a_bad_one_is_kept_refused() {
+    let s = Stack::new().await;
+    let bucket = format!("lbx-{}", s.table.to_lowercase());
+    devstack::documents::ensure_bucket(&s.aws, &bucket).await.unwrap();
+    let s3 = billing_aws::documents::client(&s.aws);
+    let good = file(
+        &[Check {
+            cents: 5_000,
+            routing: "021000021",
+            account: "5566778899",
+            number: 7781,
+            remitter: "CONTOSO LTD",
+            invoices: vec![],
+        }],
+        0,
+    );
+    for (key, body) in [("incoming/LBX 2712 20261204.txt", good.as_str()), ("incoming/broken.txt", "6001001\n")] {
+        s3.put_object().bucket(&bucket).key(key).body(body.as_bytes().to_vec().into()).send().await.unwrap();
+    }
+    // The bucket's event, as S3 sends it (the sample in events/s3, its keys URL-encoded).
+    let mut event: serde_json::Value =
+        serde_json::from_str(include_str!("../../../events/s3/lockbox-object-created.json")).unwrap();
+    let mut broken = event["Records"][0].clone();
+    broken["s3"]["object"]["key"] = json!("incoming/broken.txt");
+    event["Records"][0]["s3"]["object"]["key"] = json!("incoming/LBX+2712+20261204.txt");
+    event["Records"].as_array_mut().unwrap().push(broken);
+    let event: aws_lambda_events::event::s3::S3Event = serde_json::from_value(event).unwrap();
+    let importer = lockbox_import::Importer::new(
+        ops_api::OpsState::new(s.store(), bill_run::Settings::default()),
+        billing_aws::S3Documents::from_config(&s.aws, &bucket),
+    );
+    let done = importer.handle(event.clone()).await.unwrap();
+    assert!(
+        matches!(&done[0], lockbox_import::Outcome::Imported { key, exceptions: 1, .. } if key == "incoming/LBX 2712 20261204.txt"),
+        "{done:?}"
+    );
+    assert!(matches!(&done[1], lockbox_import::Outcome::Refused { why, .. } if why.contains("line 1")), "{done:?}");
+    // Staff see both: the check waiting, the refused file with why.
+    let files = s.ops("GET", "/v1/ops/lockbox-files", None).await;
+    let refused: Vec<&str> = files.body.as_array().unwrap().iter().filter_map(|f| f["refused"].as_str()).collect();
+    assert_eq!(refused.len(), 1, "{:?}", files.body);
+    assert_eq!(s.ops("GET", "/v1/ops/lockbox-exceptions", None).await.body.as_array().unwrap().len(), 1);
+    // The same event again (S3 delivers at least once): nothing more.
+    let again = importer.handle(event).await.unwrap();
+    assert!(matches!(&again[0], lockbox_import::Outcome::Duplicate { .. }), "{again:?}");
+    assert_eq!(s.ops("GET", "/v1/ops/lockbox-exceptions", None).await.body.as_array().unwrap().len(), 1);
+    assert_eq!(s.ops("GET", "/v1/ops/lockbox-files", None).await.body.as_array().unwrap().len(), 2);
+}

@@ -104,6 +104,15 @@ enum Command {
         #[arg(long, env = "DEV_TABLE_NAME", default_value = "billing-local")]
         table: String,
     },
+    /// Drop a lockbox file into the running `make dev`'s lockbox bucket, as the bank does: it is
+    /// imported within two seconds (see the Lockbox page of the back office).
+    Lockbox {
+        file: PathBuf,
+        #[command(flatten)]
+        stand_in: StandIn,
+        #[arg(long, env = "LOCKBOX_BUCKET", default_value = "billing-lockbox-local")]
+        bucket: String,
+    },
     /// Sign a demo user in to the running `make dev`'s Cognito and print the ID token (what the
     /// web app sends; the local gateway verifies it as API Gateway does).
     Token {
@@ -160,6 +169,22 @@ async fn main() -> Result<()> {
             let date = Some(date.unwrap_or_else(|| chrono::Utc::now().date_naive()));
             let report = run.run(&bill_run::RunRequest { date, ..Default::default() }, now, None).await;
             println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
+        Command::Lockbox { file, stand_in, bucket } => {
+            let aws = devstack::aws::local_config(&stand_in.endpoint()).await;
+            let body = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("lockbox.txt");
+            let key = format!("incoming/{}-{name}", chrono::Utc::now().format("%Y%m%dT%H%M%S"));
+            billing_aws::documents::client(&aws)
+                .put_object()
+                .bucket(&bucket)
+                .key(&key)
+                .body(body.into())
+                .send()
+                .await
+                .with_context(|| format!("putting {key} into {bucket}"))?;
+            println!("s3://{bucket}/{key}");
             Ok(())
         }
         Command::Billing { account, full, stand_in, table } => {
@@ -483,13 +508,22 @@ async fn serve(
         "" => None,
         v => Some(v.parse::<rust_decimal::Decimal>().context("CREDIT_NOTE_APPROVAL_LIMIT")?),
     };
-    let ops = ops_api::router(
-        ops_api::OpsState::new(
-            ops_store,
-            bill_run::Settings { invoice_prefix: env_or("INVOICE_PREFIX", "INV"), ..bill_run::Settings::default() },
-        )
-        .with_approval_limit(approval_limit),
+    let run_settings =
+        || bill_run::Settings { invoice_prefix: env_or("INVOICE_PREFIX", "INV"), ..bill_run::Settings::default() };
+    // The template's LockboxBucket: a file put there is imported as the bucket's event would.
+    let lockbox_bucket = env_or("LOCKBOX_BUCKET", "billing-lockbox-local");
+    devstack::documents::ensure_bucket(&aws, &lockbox_bucket).await?;
+    let importer = lockbox_import::Importer::new(
+        ops_api::OpsState::new(ops_store.clone(), run_settings()),
+        S3Documents::from_config(&aws, &lockbox_bucket),
     );
+    tokio::spawn(devstack::documents::watch_lockbox(
+        aws.clone(),
+        lockbox_bucket.clone(),
+        importer,
+        std::time::Duration::from_secs(2),
+    ));
+    let ops = ops_api::router(ops_api::OpsState::new(ops_store, run_settings()).with_approval_limit(approval_limit));
     // Events sent to the webhook from outside (`make stripe-event`) change what the fake holds,
     // as they would have changed Stripe's objects.
     let webhook = match &fake {

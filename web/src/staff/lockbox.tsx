@@ -81,7 +81,8 @@ export function Lockbox({ me }: { me: Me }) {
               <ul class="plain" data-testid="lockbox-files">
                 {list.map((f) => (
                   <li key={f.file_hash}>
-                    {dateTime(f.imported_at)}: {f.name}, {f.checks} checks, {money(f.total)}: {f.applied} applied, {f.exceptions} to staff{' '}
+                    {dateTime(f.imported_at)}: {f.name},{' '}
+                    {f.refused ? <strong>refused, nothing applied: {f.refused}</strong> : `${f.checks} checks, ${money(f.total)}: ${f.applied} applied, ${f.exceptions} to staff`}{' '}
                     <span class="muted">by {f.imported_by}</span>
                   </li>
                 ))}

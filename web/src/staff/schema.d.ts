@@ -1144,6 +1144,11 @@ export interface components {
             exceptions: number;
             /** @description Every check looked at. */
             done: boolean;
+            /**
+             * @description Why the file was refused whole (a file the bucket received that does not add up: kept so
+             *     staff see it; nothing of it applied).
+             */
+            refused?: string | null;
         };
         /** @description One check of an imported file, keyed by file + batch + item. */
         LockboxItem: {
