@@ -82,6 +82,7 @@ fn bill(lines: usize) -> (Brand, Account, Invoice) {
         seller: "Bench Hosting".into(),
         portal_url: "https://portal.example".into(),
         remit_to: Some(RemitTo { name: "Bench AR".into(), address: address() }),
+        scan_check_digit: Default::default(),
     };
     (brand, account, invoice)
 }

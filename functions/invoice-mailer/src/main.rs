@@ -16,6 +16,7 @@ async fn main() -> Result<(), Error> {
             seller: config::required("SELLER_NAME")?,
             portal_url: config::required("PORTAL_URL")?.trim_end_matches('/').to_owned(),
             remit_to: config::remit_to_from_env()?,
+            scan_check_digit: config::check_digit_from_env()?,
         },
         from_name: config::required("SELLER_NAME")?,
         from_address: config::required("MAIL_FROM")?,

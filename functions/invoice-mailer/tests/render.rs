@@ -36,6 +36,7 @@ fn brand() -> Brand {
         seller: "Seller Hosting".into(),
         portal_url: "https://portal.example".into(),
         remit_to: Some(RemitTo { name: "Seller Hosting AR".into(), address: address("PO Box 77") }),
+        scan_check_digit: Default::default(),
     }
 }
 
@@ -442,4 +443,28 @@ fn a_statement_pdf_carries_its_rows_across_pages_with_the_balances() {
         open,
         [("INV-000010", "61 days past due"), ("INV-000011", "30 days past due"), ("INV-000012", "due today")]
     );
+}
+
+#[test]
+fn a_numbered_accounts_stub_carries_the_scan_line_the_lockbox_reads_back() {
+    use billing_domain::lockbox::{CheckDigit, ScanFields};
+    let mut account = account("Scan Line Tenant", "USD");
+    let bill = contract_bill();
+    let plain = render::bill(&BillFacts::new(&brand(), &account, &bill)).unwrap();
+    assert!(!plain.text.contains("Scan line"), "an account without a number has no scan line");
+    account.number = Some(10452);
+    for scheme in [CheckDigit::Mod10Weights21, CheckDigit::Luhn, CheckDigit::Mod11] {
+        let facts = BillFacts::new(&Brand { scan_check_digit: scheme, ..brand() }, &account, &bill);
+        let line = facts.scan_line.clone().expect("a scan line");
+        // What the bank's scanner reads back: this account, this bill, the stub's amount.
+        let read = ScanFields::read(&line, scheme).expect("its check digit holds");
+        let number: u64 = bill.number.as_deref().unwrap().rsplit('-').next().unwrap().parse().unwrap();
+        assert_eq!((read.account_number, read.invoice_number, read.amount_cents), (10452, number, 158_456_789));
+        assert_eq!(facts.account_number, "0000010452");
+        let mail = render::bill(&facts).unwrap();
+        assert!(mail.text.contains(&format!("Scan line:       {line}")), "{scheme:?}");
+        assert!(mail.html.contains(&line));
+        let pdf = billing_documents::pdf::bill(&facts, bill.created, &bill.id).unwrap();
+        assert!(pdf.len() > 1000);
+    }
 }

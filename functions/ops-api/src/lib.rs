@@ -87,18 +87,51 @@ pub struct OpsState<S> {
     pub bill_run: BillRun<S>,
     /// The seller's four-eyes rule (none until set: `CREDIT_NOTE_APPROVAL_LIMIT`).
     pub approvals: billing_domain::staff::ApprovalPolicy,
+    /// How the stubs' scan lines are read back from the bank's file.
+    pub scan: ScanSettings,
+}
+
+/// The scan line's check-digit scheme and the invoice numbers' prefix (`INV` → `INV-000042`).
+#[derive(Debug, Clone)]
+pub struct ScanSettings {
+    pub check_digit: billing_domain::lockbox::CheckDigit,
+    pub invoice_prefix: String,
+    /// Where the bank puts each field of its lockbox file.
+    pub layout: billing_domain::lockbox::Layout,
 }
 
 impl<S> Clone for OpsState<S> {
     fn clone(&self) -> Self {
-        Self { store: self.store.clone(), bill_run: self.bill_run.clone(), approvals: self.approvals }
+        Self {
+            store: self.store.clone(),
+            bill_run: self.bill_run.clone(),
+            approvals: self.approvals,
+            scan: self.scan.clone(),
+        }
     }
 }
 
 impl<S: OpsStore> OpsState<S> {
     pub fn new(store: S, settings: bill_run::Settings) -> Self {
         let store = Arc::new(store);
-        Self { bill_run: BillRun::from_arc(store.clone(), settings), store, approvals: Default::default() }
+        let scan = ScanSettings {
+            check_digit: Default::default(),
+            invoice_prefix: settings.invoice_prefix.clone(),
+            layout: billing_domain::lockbox::Layout::bai(),
+        };
+        Self { bill_run: BillRun::from_arc(store.clone(), settings), store, approvals: Default::default(), scan }
+    }
+
+    /// With the stubs' scan lines read under `check_digit` (`LOCKBOX_CHECK_DIGIT`).
+    pub fn with_check_digit(mut self, check_digit: billing_domain::lockbox::CheckDigit) -> Self {
+        self.scan.check_digit = check_digit;
+        self
+    }
+
+    /// With the bank's own lockbox file layout.
+    pub fn with_layout(mut self, layout: billing_domain::lockbox::Layout) -> Self {
+        self.scan.layout = layout;
+        self
     }
 
     /// With credit notes above `limit` (major units of the bill's currency) needing approval.

@@ -14,7 +14,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use billing_domain::invoice::InvoiceStatus;
 use billing_domain::lockbox::{
-    self, BillShare, Books, Exception, Found, ItemOutcome, Layout, LockboxCheck, LockboxImport, LockboxItem, OpenBill,
+    self, BillShare, Books, Exception, Found, ItemOutcome, LockboxCheck, LockboxImport, LockboxItem, OpenBill,
 };
 use billing_domain::ports::Recorded;
 use billing_domain::receipts::{self, Incoming, Received, WhenClosed};
@@ -85,18 +85,23 @@ fn open_bill(invoice: &billing_domain::invoice::Invoice) -> OpenBill {
     }
 }
 
-async fn load<S: OpsStore>(state: &OpsState<S>, check: &LockboxCheck) -> OpsResult<Loaded> {
+async fn load<S: OpsStore>(
+    state: &OpsState<S>,
+    check: &LockboxCheck,
+    scan: Option<&lockbox::ScanLine>,
+) -> OpsResult<Loaded> {
     let mut bills = HashMap::new();
-    let mut accounts: Vec<AccountId> = Vec::new();
-    for (number, _) in &check.remittance {
-        let found = match state.store.bill_by_number(number).await? {
+    let mut accounts: Vec<AccountId> = scan.map(|s| s.account.clone()).into_iter().collect();
+    let named = check.remittance.iter().map(|(n, _)| n.clone()).chain(scan.and_then(|s| s.invoice_number.clone()));
+    for number in named {
+        let found = match state.store.bill_by_number(&number).await? {
             Some((account, id)) => state.store.contract_invoice(&account, &id).await?.map(|i| {
                 accounts.push(account);
                 (open_bill(&i), i.status == InvoiceStatus::Open)
             }),
             None => None,
         };
-        bills.insert(number.clone(), found);
+        bills.insert(number, found);
     }
     let drawer =
         if check.routing.is_empty() { None } else { state.store.drawer(&check.routing, &check.account).await? };
@@ -189,6 +194,20 @@ fn share((invoice_id, amount): &(String, Money)) -> BillShare {
     BillShare { invoice_id: invoice_id.clone(), number: None, amount: *amount }
 }
 
+/// The stub's scan line read back: its account and bill, `Err` when its check digit (or length)
+/// fails (never trusted), none when there is none or its account number is nobody's.
+async fn scanned<S: OpsStore>(
+    state: &OpsState<S>,
+    check: &LockboxCheck,
+) -> OpsResult<Option<Result<lockbox::ScanLine, ()>>> {
+    let Some(raw) = &check.scan_line else { return Ok(None) };
+    let Some(fields) = lockbox::ScanFields::read(raw, state.scan.check_digit) else { return Ok(Some(Err(()))) };
+    let Some(account) = state.store.account_by_number(fields.account_number).await? else { return Ok(None) };
+    let invoice_number =
+        Some(billing_domain::ledger::invoice_number(&state.scan.invoice_prefix, fields.invoice_number));
+    Ok(Some(Ok(lockbox::ScanLine { account, invoice_number })))
+}
+
 /// Applies one check of a file, or says why it waits for staff. An import interrupted after
 /// some of this check's payments applies only the rest, to the same account, on bills it did not
 /// pay yet, its references going on from there.
@@ -200,7 +219,8 @@ async fn settle<S: OpsStore>(
     item: &LockboxItem,
 ) -> OpsResult<ItemOutcome> {
     let currency = item.amount.currency();
-    let books = load(state, check).await?;
+    let scan = scanned(state, check).await?;
+    let books = load(state, check, scan.as_ref().and_then(|s| s.as_ref().ok())).await?;
     let earlier = recorded(state, &books.candidates, item).await?;
     let paid: Decimal = earlier.iter().flat_map(|(_, s)| s).map(|(_, m)| m.amount()).sum();
     let mut rest = check.clone();
@@ -219,8 +239,10 @@ async fn settle<S: OpsStore>(
             to_credit: Money::zero(currency),
         });
     }
-    let known =
-        earlier.as_ref().map(|(account, _)| Ok(lockbox::ScanLine { account: account.clone(), invoice_number: None }));
+    let known = match &earlier {
+        Some((account, _)) => Some(Ok(lockbox::ScanLine { account: account.clone(), invoice_number: None })),
+        None => scan,
+    };
     let applied = match lockbox::apply(&rest, known, currency, &books) {
         Ok(a) => a,
         Err(exception) => return Ok(ItemOutcome::Exception { exception }),
@@ -293,7 +315,7 @@ pub async fn import_file<S: OpsStore>(
     name: Option<&str>,
     body: &str,
 ) -> OpsResult<ImportView> {
-    let file = lockbox::parse(body, &Layout::bai()).map_err(OpsError::FileRefused)?;
+    let file = lockbox::parse(body, &state.scan.layout).map_err(OpsError::FileRefused)?;
     let hash = file_hash(body.as_bytes());
     let currency = deposit_currency();
     let (mut record, status) = match state.store.lockbox_import(&hash).await? {

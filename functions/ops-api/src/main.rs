@@ -22,6 +22,8 @@ async fn main() -> Result<(), lambda_http::Error> {
                 .map_err(|_| format!("CREDIT_NOTE_APPROVAL_LIMIT must be a decimal amount (\"500\"), not {v:?}"))?,
         ),
     };
-    let state = ops_api::OpsState::new(DynamoStore::from_config(&aws, table), settings).with_approval_limit(limit);
+    let state = ops_api::OpsState::new(DynamoStore::from_config(&aws, table), settings)
+        .with_approval_limit(limit)
+        .with_check_digit(config::check_digit_from_env()?);
     lambda_http::run(ops_api::router(state)).await
 }

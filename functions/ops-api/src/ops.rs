@@ -290,6 +290,9 @@ pub struct AccountView {
     pub account_id: String,
     pub name: String,
     pub billing_mode: BillingMode,
+    /// The account number on its bills and in their scan line (contract accounts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_number: Option<u64>,
     pub contact: billing_domain::BillingContact,
     pub address: billing_domain::Address,
     pub balance_due: Money,
@@ -410,6 +413,7 @@ pub async fn account<S: OpsStore>(
         account_id: account.id.to_string(),
         name: account.name,
         billing_mode: account.billing_mode,
+        account_number: account.number,
         contact: account.billing_contact,
         address: account.billing_address,
         balance_due: account.balance_due,

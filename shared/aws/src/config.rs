@@ -28,6 +28,18 @@ pub fn optional(name: &'static str) -> Option<String> {
 
 /// The shared AWS configuration (region, credentials, and `AWS_ENDPOINT_URL*` overrides from the
 /// environment). Call once per process.
+/// The scan line's check-digit scheme, `LOCKBOX_CHECK_DIGIT` (`mod10_weights21`, the default,
+/// `luhn` or `mod11`): what the seller's bank's coupon specification says.
+pub fn check_digit_from_env() -> Result<billing_domain::lockbox::CheckDigit, ConfigError> {
+    match optional("LOCKBOX_CHECK_DIGIT").as_deref().map(str::trim) {
+        None | Some("") => Ok(Default::default()),
+        Some(v) => serde_json::from_value(serde_json::Value::String(v.to_owned())).map_err(|_| ConfigError::Invalid {
+            name: "LOCKBOX_CHECK_DIGIT",
+            reason: format!("must be mod10_weights21, luhn or mod11, not {v:?}"),
+        }),
+    }
+}
+
 pub async fn load_aws() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).load().await
 }

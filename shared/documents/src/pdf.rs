@@ -624,6 +624,10 @@ fn stub(l: &mut Layout, b: &BillFacts) {
     }
     l.text(LEFT, field_y + 4.0, 9.0, false, "Amount enclosed");
     l.rule(field_y + 6.0, LEFT + 90.0, LEFT + 250.0, 0.6, false);
+    // The machine-readable line, at the stub's foot (DejaVu's digits are all one width).
+    if let Some(line) = &b.scan_line {
+        l.text(LEFT, top + STUB_H - 12.0, 11.0, false, line.clone());
+    }
     if !b.remit_to.is_empty() {
         let x = LEFT + 300.0;
         l.text(x, y, 9.0, true, "REMIT TO");

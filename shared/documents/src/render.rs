@@ -21,6 +21,8 @@ pub struct Brand {
     pub seller: String,
     pub portal_url: String,
     pub remit_to: Option<RemitTo>,
+    /// The scan line's check-digit scheme (the seller's bank's coupon specification).
+    pub scan_check_digit: billing_domain::lockbox::CheckDigit,
 }
 
 pub struct LineRow {
@@ -129,6 +131,9 @@ pub struct BillFacts {
     pub stub_amount: String,
     /// `Total amount due` when the stub asks for the summary's total, else `Amount due`.
     pub stub_label: &'static str,
+    /// The stub's machine-readable line (account number, invoice number, amount due, check
+    /// digit: `docs/lockbox.md`), on bills of numbered accounts.
+    pub scan_line: Option<String>,
     pub remit_to: Vec<String>,
     /// The portal's pay page with this bill chosen.
     pub portal_url: String,
@@ -197,10 +202,12 @@ impl BillFacts {
             }
         }
         let (bill_to, remit_to) = (bill_to(account), brand.remit_to_lines());
+        let stub = invoice.account_summary.as_ref().map_or(invoice.amount_remaining, |s| s.stub_amount());
         Self {
             seller: brand.seller.clone(),
             account_name: account.name.clone(),
-            account_number: account.id.to_string(),
+            account_number: account.number.map_or_else(|| account.id.to_string(), |n| format!("{n:010}")),
+            scan_line: scan_line(brand, account, invoice, &stub),
             bill_to,
             number: invoice.number.clone().unwrap_or_else(|| invoice.id.clone()),
             issued: date(&invoice.created),
@@ -220,7 +227,7 @@ impl BillFacts {
             paid_in_full: invoice.amount_remaining.is_zero() && !invoice.total.is_zero(),
             summary: invoice.account_summary.as_ref().map(SummaryRows::new),
             stub_label: if invoice.account_summary.is_some() { "Total amount due" } else { "Amount due" },
-            stub_amount: money(&invoice.account_summary.as_ref().map_or(invoice.amount_remaining, |s| s.stub_amount())),
+            stub_amount: money(&stub),
             remit_to,
             portal_url: format!("{}/accounts/{}/billing?invoice={}", brand.portal_url, account.id, invoice.id),
             bill_url: format!("{}/accounts/{}/bills/{}", brand.portal_url, account.id, invoice.id),
@@ -228,6 +235,15 @@ impl BillFacts {
             pdf_url: invoice.pdf_url.clone(),
         }
     }
+}
+
+/// The scan line of a numbered account's bill: its account number, the invoice number's digits
+/// and the amount the stub asks for in minor units; none without them (or nothing to ask for).
+fn scan_line(brand: &Brand, account: &Account, invoice: &Invoice, stub: &billing_domain::Money) -> Option<String> {
+    let invoice_number = invoice.number.as_deref()?.rsplit('-').next()?.parse().ok()?;
+    let amount_cents = u64::try_from(stub.to_minor().ok()?).ok()?;
+    billing_domain::lockbox::ScanFields { account_number: account.number?, invoice_number, amount_cents }
+        .line(brand.scan_check_digit)
 }
 
 /// What a credit note's mail and PDF show.

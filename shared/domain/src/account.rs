@@ -245,6 +245,10 @@ pub struct Account {
     pub updated_at: DateTime<Utc>,
     /// Bumped by every change; writes are conditional on it (optimistic concurrency).
     pub version: u64,
+    /// The account number printed on contract bills and read back from the stub's scan line:
+    /// from the seller's account-number sequence, given at import (none on card accounts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<u64>,
 }
 
 impl Account {
@@ -262,6 +266,7 @@ impl Account {
             created_at: now,
             updated_at: now,
             version: 1,
+            number: None,
         }
     }
 

@@ -157,6 +157,9 @@ pub struct Layout {
     /// `MMDDYY`.
     pub check_date: Field,
     pub check_remitter: Field,
+    /// Where the bank puts the stub's scan line as its scanner read it (none: this bank does not).
+    #[serde(default)]
+    pub check_scan_line: Option<Field>,
     pub remittance_batch: Field,
     pub remittance_item: Field,
     /// The invoice numbers and amounts (cents) a remittance record carries, in pairs.
@@ -184,6 +187,7 @@ impl Layout {
             check_number: at(37, 10),
             check_date: at(47, 6),
             check_remitter: at(53, 30),
+            check_scan_line: None,
             remittance_batch: at(2, 3),
             remittance_item: at(5, 3),
             remittance_invoices: vec![(at(12, 16), at(28, 10))],
@@ -212,6 +216,9 @@ pub struct LockboxCheck {
     pub remitter: String,
     /// Invoice numbers with the amount paid on each (cents; 0 when the stub gave none).
     pub remittance: Vec<(String, u64)>,
+    /// The stub's scan line, as the bank's scanner read it (when the layout has it).
+    #[serde(default)]
+    pub scan_line: Option<String>,
     /// The file's line of the check record (1-based).
     pub line: usize,
 }
@@ -319,6 +326,12 @@ pub fn parse(file: &str, layout: &Layout) -> Result<LockboxFile, FileError> {
                     date: date(slice(record, layout.check_date, line, "check date")?, "MMDDYY"),
                     remitter: text(record, layout.check_remitter, line, "remitter").unwrap_or_default(),
                     remittance: vec![],
+                    scan_line: match layout.check_scan_line {
+                        Some(f) => {
+                            Some(text(record, f, line, "scan line").unwrap_or_default()).filter(|s| !s.is_empty())
+                        }
+                        None => None,
+                    },
                     line,
                 };
                 if check.batch != batches[batch].number {
@@ -504,8 +517,11 @@ pub fn apply(
         None => None,
     };
     let mut named: Vec<(String, u64)> = check.remittance.clone();
-    if let Some(n) = scan.as_ref().and_then(|s| s.invoice_number.clone())
+    // The scan line's bill comes first while it is open (a hint: paid meanwhile, it is passed).
+    if let Some(s) = &scan
+        && let Some(n) = s.invoice_number.clone()
         && !named.iter().any(|(m, _)| *m == n)
+        && books.bill(&n).is_some_and(|(b, open)| open && b.account == s.account)
     {
         named.insert(0, (n, 0));
     }
@@ -830,6 +846,7 @@ mod tests {
             date: None,
             remitter: String::new(),
             remittance: remittance.iter().map(|(n, c)| ((*n).to_owned(), *c)).collect(),
+            scan_line: None,
             line: 4,
         }
     }

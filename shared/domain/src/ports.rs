@@ -325,6 +325,8 @@ pub trait Suppressions: Send + Sync {
 pub enum Sequence {
     Invoice,
     CreditNote,
+    /// Contract accounts' numbers (the stub's scan line carries it).
+    Account,
 }
 
 impl Sequence {
@@ -332,6 +334,7 @@ impl Sequence {
         match self {
             Self::Invoice => "invoice",
             Self::CreditNote => "credit_note",
+            Self::Account => "account",
         }
     }
 }
@@ -558,6 +561,8 @@ pub trait LockboxStore: Send + Sync {
     async fn lockbox_exception(&self, key: &str) -> Result<Option<crate::lockbox::LockboxItem>>;
     async fn drawer(&self, routing: &str, account: &str) -> Result<Option<AccountId>>;
     async fn remember_drawer(&self, routing: &str, account: &str, payer: &AccountId) -> Result<()>;
+    /// The account with this account number (the scan line's).
+    async fn account_by_number(&self, number: u64) -> Result<Option<AccountId>>;
     /// The account and id of the bill with this number (numbers are unique per seller).
     async fn bill_by_number(&self, number: &str) -> Result<Option<(AccountId, String)>>;
 }
@@ -632,8 +637,8 @@ pub trait ContractAdmin: ContractReader + AccountReader + SequenceReader {
         audit: Option<&AuditEntry>,
     ) -> Result<()>;
     async fn put_cohort(&self, cohort: &crate::ledger::Cohort, audit: Option<&AuditEntry>) -> Result<()>;
-    /// Creates the account with its contract state and cohort membership. `Error::Conflict` when
-    /// the account exists.
+    /// Creates the account with its contract state and cohort membership, numbered from the
+    /// account-number sequence. `Error::Conflict` when the account exists.
     async fn import_account(
         &self,
         account: &crate::account::Account,

@@ -384,3 +384,66 @@ async fn a_file_dropped_into_the_bucket_is_imported_and_a_bad_one_is_kept_refuse
     assert_eq!(s.ops("GET", "/v1/ops/lockbox-exceptions", None).await.body.as_array().unwrap().len(), 1);
     assert_eq!(s.ops("GET", "/v1/ops/lockbox-files", None).await.body.as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn a_check_is_known_by_its_stubs_scan_line_and_a_misread_one_is_not_trusted() {
+    use billing_domain::lockbox::{CheckDigit, Field, Layout, ScanFields};
+    let s = Stack::new().await;
+    let last_month = Utc::now().date_naive().with_day(1).unwrap().checked_sub_months(Months::new(1)).unwrap();
+    let price = json!({"id": "rack", "name": "Rack space, 42U", "currency": "USD",
+        "charge": {"type": "recurring", "interval": "monthly"}, "model": "per_unit", "unit_amount": "500"});
+    s.ops("PUT", "/v1/ops/prices/rack", Some(price)).await;
+    s.ops("PUT", "/v1/ops/cohorts/dc1", Some(json!({"name": "DC1", "go_live": last_month}))).await;
+    tenant(&s, "acct_lbother", "Other Tenant", 1).await;
+    tenant(&s, "acct_lbscan", "Scan Line Tenant", 1).await;
+    s.ops("POST", "/v1/ops/bill-runs", Some(json!({"mode": "finalize"}))).await;
+    let account = s.ops("GET", "/v1/ops/accounts/acct_lbscan", None).await;
+    let number = account.body["account_number"].as_u64().expect("numbered at import");
+    assert_eq!(number, 2, "the second account imported");
+    let (open, ..) = bills(&s, "acct_lbscan").await;
+    let bill: u64 = open[1].rsplit('-').next().unwrap().parse().unwrap();
+    let scan = ScanFields { account_number: number, invoice_number: bill, amount_cents: 50_000 }
+        .line(CheckDigit::Mod10Weights21)
+        .unwrap();
+    let mut misread = scan.clone().into_bytes();
+    misread[12] = if misread[12] == b'9' { b'0' } else { misread[12] + 1 };
+    let misread = String::from_utf8(misread).unwrap();
+    // This bank puts the scan line where the payee would be.
+    let layout = Layout { check_scan_line: Some(Field { start: 83, len: 31 }), ..Layout::bai() };
+    let body = file(
+        &[
+            Check {
+                cents: 50_000,
+                routing: "",
+                account: "",
+                number: 11,
+                remitter: "SCAN LINE TENANT",
+                invoices: vec![],
+            },
+            Check {
+                cents: 50_000,
+                routing: "",
+                account: "",
+                number: 12,
+                remitter: "SCAN LINE TENANT",
+                invoices: vec![],
+            },
+        ],
+        0,
+    );
+    // The writer put "ATMOSERA INC" at column 83: the scan lines go there instead.
+    let mut lines: Vec<String> = body.lines().map(str::to_owned).collect();
+    let checks: Vec<usize> = lines.iter().enumerate().filter(|(_, l)| l.starts_with('6')).map(|(i, _)| i).collect();
+    for (i, line) in checks.iter().zip([&scan, &misread]) {
+        lines[*i] = format!("{}{line}", &lines[*i][..82]);
+    }
+    let body = lines.join("\n") + "\n";
+    let state = ops_api::OpsState::new(s.store(), bill_run::Settings::default()).with_layout(layout);
+    let caller = ops_api::extract::OpsCaller::service("lockbox-test");
+    let view = ops_api::lockbox::import_file(&state, &caller, None, Some("scan.txt"), &body).await.unwrap();
+    let first = serde_json::to_value(&view.items[0].outcome).unwrap();
+    assert_eq!((first["status"].as_str(), first["by"].as_str()), (Some("applied"), Some("scan_line")), "{first}");
+    assert_eq!(first["bills"][0]["number"], json!(open[1]), "the scan line's bill first, not the oldest");
+    let second = serde_json::to_value(&view.items[1].outcome).unwrap();
+    assert_eq!(second["exception"]["kind"], "bad_scan_line", "{second}");
+}

@@ -35,6 +35,7 @@ pub fn settings() -> MailSettings {
             seller: "Seller Hosting".into(),
             portal_url: "https://portal.example".into(),
             remit_to: Some(RemitTo { name: "Seller Hosting AR".into(), address }),
+            scan_check_digit: Default::default(),
         },
         from_name: "Seller Hosting".into(),
         from_address: FROM.into(),

@@ -500,6 +500,7 @@ async fn serve(
             .filter(|v| !v.is_empty())
             .unwrap_or(format!("http://127.0.0.1:{api_port}")),
         remit_to: Some(remit_to()?),
+        scan_check_digit: billing_aws::config::check_digit_from_env()?,
     };
     let seller = brand.seller.clone();
     stream_consumers(&aws, table, &mailer_store, documents, brand, outbox.clone()).await?;
@@ -513,8 +514,9 @@ async fn serve(
     // The template's LockboxBucket: a file put there is imported as the bucket's event would.
     let lockbox_bucket = env_or("LOCKBOX_BUCKET", "billing-lockbox-local");
     devstack::documents::ensure_bucket(&aws, &lockbox_bucket).await?;
+    let check_digit = billing_aws::config::check_digit_from_env()?;
     let importer = lockbox_import::Importer::new(
-        ops_api::OpsState::new(ops_store.clone(), run_settings()),
+        ops_api::OpsState::new(ops_store.clone(), run_settings()).with_check_digit(check_digit),
         S3Documents::from_config(&aws, &lockbox_bucket),
     );
     tokio::spawn(devstack::documents::watch_lockbox(
@@ -523,7 +525,11 @@ async fn serve(
         importer,
         std::time::Duration::from_secs(2),
     ));
-    let ops = ops_api::router(ops_api::OpsState::new(ops_store, run_settings()).with_approval_limit(approval_limit));
+    let ops = ops_api::router(
+        ops_api::OpsState::new(ops_store, run_settings())
+            .with_approval_limit(approval_limit)
+            .with_check_digit(check_digit),
+    );
     // Events sent to the webhook from outside (`make stripe-event`) change what the fake holds,
     // as they would have changed Stripe's objects.
     let webhook = match &fake {

@@ -680,6 +680,11 @@ export interface components {
             account_id: string;
             name: string;
             billing_mode: components["schemas"]["BillingMode"];
+            /**
+             * Format: int64
+             * @description The account number on its bills and in their scan line (contract accounts).
+             */
+            account_number?: number | null;
             contact: components["schemas"]["BillingContact"];
             address: components["schemas"]["Address"];
             balance_due: components["schemas"]["Money"];

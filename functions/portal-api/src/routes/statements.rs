@@ -265,6 +265,7 @@ pub async fn statement_pdf(
         seller: state.settings.seller_name.clone(),
         portal_url: state.settings.portal_url.clone(),
         remit_to: state.settings.remit_to.clone(),
+        scan_check_digit: Default::default(),
     };
     let facts = billing_documents::render::StatementFacts::new(&brand, &account, &activity);
     let id = format!("statement_{}_{from}_{to}", access.id);

@@ -568,14 +568,34 @@ impl ContractAdmin for DynamoStore {
         membership.insert(SK.into(), s(account_pk(&account.id)));
         membership.insert("account_id".into(), s(account.id.as_str()));
         membership.insert("entity".into(), s("cohort_member"));
-        let items = vec![
-            self.put(account_item(account)?, Some("attribute_not_exists(pk)"))?,
-            self.put(super::contact_item(account), None)?,
-            self.contract_put(None, contract)?,
-            self.put(membership, None)?,
-            self.audit_put(audit)?,
-        ];
-        self.transact_guarded(items).await
+        // Numbered in the same write: a lost race for the sequence takes the next number.
+        for _ in 0..billing_domain::retry::CONFLICT_ATTEMPTS {
+            let previous = self.read_sequence(Sequence::Account).await?;
+            let taken = Taken { sequence: Sequence::Account, previous };
+            let numbered = Account { number: Some(taken.number()), ..account.clone() };
+            let pointer = std::collections::HashMap::from([
+                (super::PK.to_owned(), s(account_number_pk(taken.number()))),
+                (super::SK.to_owned(), s("ACCOUNTNO")),
+                ("entity".to_owned(), s("account_number")),
+                ("account_id".to_owned(), s(account.id.as_str())),
+            ]);
+            let items = vec![
+                self.put(account_item(&numbered)?, Some("attribute_not_exists(pk)"))?,
+                self.put(super::contact_item(&numbered), None)?,
+                self.contract_put(None, contract)?,
+                self.put(membership.clone(), None)?,
+                self.audit_put(audit)?,
+                self.sequence_take(taken)?,
+                self.put(pointer, Some("attribute_not_exists(pk)"))?,
+            ];
+            match self.transact(items).await? {
+                Ok(()) => return Ok(()),
+                Err(c) if c.failed_condition(0) || c.failed_condition(2) => return Err(Error::Conflict),
+                Err(c) if c.failed_condition(5) || c.failed_condition(6) => continue,
+                Err(c) => return Err(c.otherwise()),
+            }
+        }
+        Err(Error::Conflict)
     }
 
     async fn contract_invoice(&self, account: &AccountId, id: &str) -> Result<Option<Invoice>> {

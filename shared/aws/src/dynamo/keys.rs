@@ -293,6 +293,11 @@ pub fn email_gsi3pk(email: &str) -> String {
     format!("EMAIL#{}", email.trim().to_lowercase())
 }
 
+/// An account by its number (the stub's scan line).
+pub fn account_number_pk(number: u64) -> String {
+    format!("ACCOUNTNO#{number}")
+}
+
 /// The account's billing contact e-mail, searchable: one small item beside the account (whose
 /// own search entry is its name).
 pub const CONTACT_SK: &str = "CONTACT";

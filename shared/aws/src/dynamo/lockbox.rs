@@ -111,6 +111,11 @@ impl LockboxStore for DynamoStore {
         self.transact_guarded(vec![self.put(item, None)?]).await
     }
 
+    async fn account_by_number(&self, number: u64) -> Result<Option<AccountId>> {
+        let Some(item) = self.get(account_number_pk(number), "ACCOUNTNO".into()).await? else { return Ok(None) };
+        Ok(item.get("account_id").and_then(|v| v.as_s().ok()).and_then(|a| a.parse().ok()))
+    }
+
     async fn bill_by_number(&self, number: &str) -> Result<Option<(AccountId, String)>> {
         let out = self
             .client
