@@ -72,6 +72,15 @@ cargo build --locked --release -p devstack --bin bench-account-search
   target/release/bench-account-search --sizes 1000,10000,100000
 } | tee -a docs/performance.md || status=1
 
+# A lockbox file of 10,000 checks imported and applied (LOCKBOX_CHECKS, over LOCKBOX_ACCOUNTS bills).
+cargo build --locked --release -p devstack --bin bench-lockbox
+{
+  echo
+  echo "## Lockbox import against the stand-in"
+  echo
+  target/release/bench-lockbox --accounts "${LOCKBOX_ACCOUNTS:-1000}" --checks "${LOCKBOX_CHECKS:-10000}"
+} | tee -a docs/performance.md || status=1
+
 # The web app: bundle size and time to the balance (bench/web.sh).
 bench/web.sh || status=1
 exit "$status"

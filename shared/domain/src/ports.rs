@@ -325,7 +325,7 @@ pub trait Suppressions: Send + Sync {
 pub enum Sequence {
     Invoice,
     CreditNote,
-    /// Contract accounts' numbers (the stub's scan line carries it).
+    /// Contract accounts' numbers (the stub's scan line carries it): unique, not gap-free.
     Account,
 }
 

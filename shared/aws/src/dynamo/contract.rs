@@ -117,6 +117,27 @@ impl DynamoStore {
         Ok(value.unwrap_or(0))
     }
 
+    /// The next account number (`SET value = value + 1`, atomically).
+    async fn next_account_number(&self) -> Result<u64> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(sequence_pk(Sequence::Account.name())))
+            .key(SK, s(SEQUENCE_SK))
+            .update_expression("SET #value = if_not_exists(#value, :zero) + :one")
+            .expression_attribute_names("#value", "value")
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(super::unavailable)?;
+        out.attributes
+            .and_then(|a| a.get("value").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()))
+            .ok_or_else(|| Error::Corrupt("the account-number sequence is not a number".into()))
+    }
+
     /// A transaction whose every condition guards state the caller read: any failure is a conflict.
     pub(super) async fn transact_guarded(&self, items: Vec<TransactWriteItem>) -> Result<()> {
         match self.transact(items).await? {
@@ -568,34 +589,26 @@ impl ContractAdmin for DynamoStore {
         membership.insert(SK.into(), s(account_pk(&account.id)));
         membership.insert("account_id".into(), s(account.id.as_str()));
         membership.insert("entity".into(), s("cohort_member"));
-        // Numbered in the same write: a lost race for the sequence takes the next number.
-        for _ in 0..billing_domain::retry::CONFLICT_ATTEMPTS {
-            let previous = self.read_sequence(Sequence::Account).await?;
-            let taken = Taken { sequence: Sequence::Account, previous };
-            let numbered = Account { number: Some(taken.number()), ..account.clone() };
-            let pointer = std::collections::HashMap::from([
-                (super::PK.to_owned(), s(account_number_pk(taken.number()))),
-                (super::SK.to_owned(), s("ACCOUNTNO")),
-                ("entity".to_owned(), s("account_number")),
-                ("account_id".to_owned(), s(account.id.as_str())),
-            ]);
-            let items = vec![
-                self.put(account_item(&numbered)?, Some("attribute_not_exists(pk)"))?,
-                self.put(super::contact_item(&numbered), None)?,
-                self.contract_put(None, contract)?,
-                self.put(membership.clone(), None)?,
-                self.audit_put(audit)?,
-                self.sequence_take(taken)?,
-                self.put(pointer, Some("attribute_not_exists(pk)"))?,
-            ];
-            match self.transact(items).await? {
-                Ok(()) => return Ok(()),
-                Err(c) if c.failed_condition(0) || c.failed_condition(2) => return Err(Error::Conflict),
-                Err(c) if c.failed_condition(5) || c.failed_condition(6) => continue,
-                Err(c) => return Err(c.otherwise()),
-            }
-        }
-        Err(Error::Conflict)
+        // Account numbers must be unique, not gap-free: one is drawn atomically first (an import
+        // that then finds the account exists leaves its number unused), so concurrent imports
+        // never contend for it.
+        let number = self.next_account_number().await?;
+        let numbered = Account { number: Some(number), ..account.clone() };
+        let pointer = std::collections::HashMap::from([
+            (super::PK.to_owned(), s(account_number_pk(number))),
+            (super::SK.to_owned(), s("ACCOUNTNO")),
+            ("entity".to_owned(), s("account_number")),
+            ("account_id".to_owned(), s(account.id.as_str())),
+        ]);
+        let items = vec![
+            self.put(account_item(&numbered)?, Some("attribute_not_exists(pk)"))?,
+            self.put(super::contact_item(&numbered), None)?,
+            self.contract_put(None, contract)?,
+            self.put(membership, None)?,
+            self.audit_put(audit)?,
+            self.put(pointer, Some("attribute_not_exists(pk)"))?,
+        ];
+        self.transact_guarded(items).await
     }
 
     async fn contract_invoice(&self, account: &AccountId, id: &str) -> Result<Option<Invoice>> {
