@@ -51,6 +51,16 @@ async fn import(s: &Stack, body: &str) -> integration_tests::Reply {
     s.ops_call("POST", "/v1/ops/lockbox-files?name=lbx-20261204.txt", Some(body.as_bytes()), "text/plain").await
 }
 
+/// The rack price at 500.00 a month, and cohort `dc1` live since the 1st of last month (so each
+/// tenant's bill run makes two bills: last month's and this month's).
+async fn catalog(s: &Stack) {
+    let last_month = Utc::now().date_naive().with_day(1).unwrap().checked_sub_months(Months::new(1)).unwrap();
+    let price = json!({"id": "rack", "name": "Rack space, 42U", "currency": "USD",
+        "charge": {"type": "recurring", "interval": "monthly"}, "model": "per_unit", "unit_amount": "500"});
+    s.ops("PUT", "/v1/ops/prices/rack", Some(price)).await;
+    s.ops("PUT", "/v1/ops/cohorts/dc1", Some(json!({"name": "DC1", "go_live": last_month}))).await;
+}
+
 async fn tenant(s: &Stack, id: &str, name: &str, racks: u32) {
     let line = json!({
         "account_id": id, "name": name, "currency": "USD",
@@ -95,11 +105,7 @@ fn outcomes(r: &integration_tests::Reply) -> Vec<String> {
 #[tokio::test]
 async fn a_lockbox_file_is_applied_once_and_what_cannot_be_waits_for_staff() {
     let s = Stack::new().await;
-    let last_month = Utc::now().date_naive().with_day(1).unwrap().checked_sub_months(Months::new(1)).unwrap();
-    let price = json!({"id": "rack", "name": "Rack space, 42U", "currency": "USD",
-        "charge": {"type": "recurring", "interval": "monthly"}, "model": "per_unit", "unit_amount": "500"});
-    s.ops("PUT", "/v1/ops/prices/rack", Some(price)).await;
-    s.ops("PUT", "/v1/ops/cohorts/dc1", Some(json!({"name": "DC1", "go_live": last_month}))).await;
+    catalog(&s).await;
     tenant(&s, "acct_lbacme", "Acme Hosting LLC", 2).await;
     tenant(&s, "acct_lbnorth", "Northwind Co", 1).await;
     // Two bills each (last month's and this month's): Acme 1,000.00 each, Northwind 500.00.
@@ -263,11 +269,7 @@ async fn a_lockbox_file_is_applied_once_and_what_cannot_be_waits_for_staff() {
 #[tokio::test]
 async fn an_import_that_crashed_half_way_goes_on_without_doubling() {
     let s = Stack::new().await;
-    let last_month = Utc::now().date_naive().with_day(1).unwrap().checked_sub_months(Months::new(1)).unwrap();
-    let price = json!({"id": "rack", "name": "Rack space, 42U", "currency": "USD",
-        "charge": {"type": "recurring", "interval": "monthly"}, "model": "per_unit", "unit_amount": "500"});
-    s.ops("PUT", "/v1/ops/prices/rack", Some(price)).await;
-    s.ops("PUT", "/v1/ops/cohorts/dc1", Some(json!({"name": "DC1", "go_live": last_month}))).await;
+    catalog(&s).await;
     tenant(&s, "acct_lbcrash", "Crash Test Racks", 1).await;
     s.ops("POST", "/v1/ops/bill-runs", Some(json!({"mode": "finalize"}))).await;
     let (open, ..) = bills(&s, "acct_lbcrash").await;
@@ -389,11 +391,7 @@ async fn a_file_dropped_into_the_bucket_is_imported_and_a_bad_one_is_kept_refuse
 async fn a_check_is_known_by_its_stubs_scan_line_and_a_misread_one_is_not_trusted() {
     use billing_domain::lockbox::{CheckDigit, Field, Layout, ScanFields};
     let s = Stack::new().await;
-    let last_month = Utc::now().date_naive().with_day(1).unwrap().checked_sub_months(Months::new(1)).unwrap();
-    let price = json!({"id": "rack", "name": "Rack space, 42U", "currency": "USD",
-        "charge": {"type": "recurring", "interval": "monthly"}, "model": "per_unit", "unit_amount": "500"});
-    s.ops("PUT", "/v1/ops/prices/rack", Some(price)).await;
-    s.ops("PUT", "/v1/ops/cohorts/dc1", Some(json!({"name": "DC1", "go_live": last_month}))).await;
+    catalog(&s).await;
     tenant(&s, "acct_lbother", "Other Tenant", 1).await;
     tenant(&s, "acct_lbscan", "Scan Line Tenant", 1).await;
     s.ops("POST", "/v1/ops/bill-runs", Some(json!({"mode": "finalize"}))).await;
