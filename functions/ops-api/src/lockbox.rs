@@ -209,7 +209,7 @@ async fn scanned<S: OpsStore>(
 }
 
 /// Applies one check of a file, or says why it waits for staff. An import interrupted after
-/// some of this check's payments applies only the rest, to the same account, on bills it did not
+/// some of this check's payments (`resuming`) applies only the rest, to the same account, on bills it did not
 /// pay yet, its references going on from there.
 async fn settle<S: OpsStore>(
     state: &OpsState<S>,
@@ -217,11 +217,14 @@ async fn settle<S: OpsStore>(
     reason: Option<Reason>,
     check: &LockboxCheck,
     item: &LockboxItem,
+    resuming: bool,
 ) -> OpsResult<ItemOutcome> {
     let currency = item.amount.currency();
     let scan = scanned(state, check).await?;
     let books = load(state, check, scan.as_ref().and_then(|s| s.as_ref().ok())).await?;
-    let earlier = recorded(state, &books.candidates, item).await?;
+    // Payments under this check's references can only come from an earlier attempt at this file,
+    // which made the import's record first: a file seen for the first time has none to look for.
+    let earlier = if resuming { recorded(state, &books.candidates, item).await? } else { None };
     let paid: Decimal = earlier.iter().flat_map(|(_, s)| s).map(|(_, m)| m.amount()).sum();
     let mut rest = check.clone();
     rest.amount_cents = check.amount_cents.saturating_sub((paid * Decimal::ONE_HUNDRED).try_into().unwrap_or(0));
@@ -291,11 +294,17 @@ pub async fn import<S: OpsStore>(
     State(state): State<OpsState<S>>,
     caller: OpsCaller,
     query: Result<Query<FileQuery>, axum::extract::rejection::QueryRejection>,
-    body: String,
+    body: axum::body::Bytes,
 ) -> OpsResult<(StatusCode, Json<ImportView>)> {
     let reason = caller.write(Permission::PaymentRecord)?;
     let Query(q) = query.map_err(|e| OpsError::InvalidParameter(e.body_text()))?;
-    let view = import_file(&state, &caller, reason, q.name.as_deref(), &body).await?;
+    let body = std::str::from_utf8(&body).map_err(|e| {
+        OpsError::FileRefused(lockbox::FileError {
+            line: 0,
+            reason: format!("the file is not text (a BAI lockbox file is ASCII): byte {}", e.valid_up_to()),
+        })
+    })?;
+    let view = import_file(&state, &caller, reason, q.name.as_deref(), body).await?;
     let code = if view.status == "duplicate" { StatusCode::OK } else { StatusCode::CREATED };
     Ok((code, Json(view)))
 }
@@ -371,7 +380,7 @@ pub async fn import_file<S: OpsStore>(
                 outcome: ItemOutcome::Exception { exception: Exception::Unidentified },
                 at: Utc::now(),
             };
-            item.outcome = settle(state, caller, reason.clone(), check, &item).await?;
+            item.outcome = settle(state, caller, reason.clone(), check, &item, status == "resumed").await?;
             match state.store.put_lockbox_item(&item, None).await {
                 Ok(()) | Err(DomainError::Conflict) => {}
                 Err(e) => return Err(e.into()),

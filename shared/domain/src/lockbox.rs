@@ -290,7 +290,10 @@ fn date(raw: &str, order: &str) -> Option<NaiveDate> {
 pub fn parse(file: &str, layout: &Layout) -> Result<LockboxFile, FileError> {
     let mut batches: Vec<LockboxBatch> = Vec::new();
     let mut records = 0usize;
-    let mut lockbox_trailer: Option<(usize, u64, u64)> = None;
+    // Each lockbox trailer (8) closes the batches since the one before it: a file may carry
+    // several lockboxes (its count field has four digits).
+    let mut lockboxes = 0usize;
+    let mut first_open = 0usize;
     let mut file_trailer: Option<(usize, u64)> = None;
     let mut open_batch: Option<usize> = None;
     for (i, raw) in file.lines().enumerate() {
@@ -388,9 +391,25 @@ pub fn parse(file: &str, layout: &Layout) -> Result<LockboxFile, FileError> {
                 }
             }
             b'8' => {
-                let checks = number(record, layout.lockbox_trailer_checks, line, "check count")?;
-                let total = number(record, layout.lockbox_trailer_total, line, "lockbox total")?;
-                lockbox_trailer = Some((line, checks, total));
+                if open_batch.is_some() {
+                    return Err(refuse(line, "a lockbox trailer (8) inside a batch (5 … 7)"));
+                }
+                let said = number(record, layout.lockbox_trailer_checks, line, "check count")?;
+                let sum = number(record, layout.lockbox_trailer_total, line, "lockbox total")?;
+                let closed = &batches[first_open..];
+                let checks: u64 = closed.iter().map(|b| b.checks.len() as u64).sum();
+                let total: u64 = closed.iter().flat_map(|b| &b.checks).map(|c| c.amount_cents).sum();
+                if said != checks {
+                    return Err(refuse(line, format!("the lockbox says {said} checks; its batches hold {checks}")));
+                }
+                if sum != total {
+                    return Err(refuse(
+                        line,
+                        format!("the lockbox says {} in total; its checks add up to {}", cents(sum), cents(total)),
+                    ));
+                }
+                lockboxes += 1;
+                first_open = batches.len();
             }
             b'9' => file_trailer = Some((line, number(record, layout.file_trailer_records, line, "record count")?)),
             other => {
@@ -404,18 +423,10 @@ pub fn parse(file: &str, layout: &Layout) -> Result<LockboxFile, FileError> {
     if let Some(b) = open_batch {
         return Err(refuse(0, format!("batch {} has no trailer (7)", batches[b].number)));
     }
-    let checks: u64 = batches.iter().map(|b| b.checks.len() as u64).sum();
+    if lockboxes == 0 || first_open < batches.len() {
+        return Err(refuse(0, "no lockbox trailer (8) after the last batches"));
+    }
     let total: u64 = batches.iter().flat_map(|b| &b.checks).map(|c| c.amount_cents).sum();
-    let (line, count, sum) = lockbox_trailer.ok_or_else(|| refuse(0, "no lockbox trailer (8)"))?;
-    if count != checks {
-        return Err(refuse(line, format!("the lockbox says {count} checks; the file holds {checks}")));
-    }
-    if sum != total {
-        return Err(refuse(
-            line,
-            format!("the lockbox says {} in total; the checks add up to {}", cents(sum), cents(total)),
-        ));
-    }
     let (line, said) = file_trailer.ok_or_else(|| refuse(0, "no file trailer (9): the file may be cut short"))?;
     if said != records as u64 {
         return Err(refuse(line, format!("the file says {said} records; it holds {records}")));
@@ -766,6 +777,23 @@ mod tests {
         assert_eq!(checks[0].remitter, "ACME HOSTING LLC");
         assert_eq!(checks[1].remittance, [("INV-0001240".into(), 50_000), ("INV-0001241".into(), 48_050)]);
         assert!(checks[2].remittance.is_empty(), "a check without a stub");
+    }
+
+    #[test]
+    fn a_file_may_carry_several_lockboxes_each_adding_up() {
+        let body: Vec<&str> = SAMPLE.lines().collect();
+        // Two lockboxes: the sample's batch and trailer twice (the file trailer counts them all).
+        let mut two: Vec<String> = body[..11].iter().map(|l| (*l).to_owned()).collect();
+        two.extend(body[2..11].iter().map(|l| (*l).to_owned()));
+        two.push(format!("9{:06}", two.len() + 1));
+        let file = parse(&two.join("\n"), &Layout::bai()).unwrap();
+        assert_eq!((file.batches.len(), file.total_cents), (2, 696_100));
+        // The second lockbox's trailer says what the first held in all: refused at its line.
+        let mut wrong = two.clone();
+        wrong[19] = "8000000000271226120400060000696100".into();
+        let e = parse(&wrong.join("\n"), &Layout::bai()).unwrap_err();
+        assert_eq!(e.line, 20);
+        assert!(e.reason.contains("says 6 checks; its batches hold 3"), "{e}");
     }
 
     #[test]

@@ -171,6 +171,8 @@ async fn a_lockbox_file_is_applied_once_and_what_cannot_be_waits_for_staff() {
     assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "file_refused"), "{:?}", r.body);
     let why = r.body["error"]["message"].as_str().unwrap();
     assert!(why.contains("line 5: batch 001 says 1.01 in total; its checks add up to 1.00"), "{why}");
+    let r = s.ops_call("POST", "/v1/ops/lockbox-files", Some(&[0xff, 0xfe, b'1']), "text/plain").await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "file_refused"), "not text");
     let files = s.ops("GET", "/v1/ops/lockbox-files", None).await;
     assert_eq!(files.body, json!([]), "a refused file leaves nothing");
 

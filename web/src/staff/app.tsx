@@ -10,7 +10,7 @@ import { LocationProvider, Route, Router, useLocation, useRoute } from 'preact-i
 import { call, failure } from '../api/client';
 import { doSignIn, authMessage } from '../auth';
 import type { PortalConfig } from '../config';
-import { date, dateTime, invoiceStatus, money } from '../format';
+import { date, dateTime, invoiceStatus, isPositive, money } from '../format';
 import { Alert, Button, Failure, Field, Loading, PageTitle, Select, Show, saveBlob, sentence, useAction, useLoad } from '../ui';
 import { type StaffSchemas, staffApi } from './api';
 import { Catalog, ParkedEvents, SellerAudit, Settings } from './admin';
@@ -513,7 +513,7 @@ function Payments({ account }: { account: Account }) {
         {account.payments.map((p) => (
           <li key={`${p.reference}:${p.invoice_id}`}>
             {date(p.received_on)}: {p.reference.replace(/^check:([^:]+).*$/, 'check $1')}, {money(p.amount)} on {number(p.invoice_id)}
-            {Number(p.to_credit.amount) > 0 ? ` (${money(p.to_credit)} to credit)` : ''} <span class="muted">by {p.recorded_by}</span>
+            {isPositive(p.to_credit) ? ` (${money(p.to_credit)} to credit)` : ''} <span class="muted">by {p.recorded_by}</span>
           </li>
         ))}
       </ul>

@@ -3,7 +3,7 @@
  * return it. */
 import { useState } from 'preact/hooks';
 import { call, failure } from '../api/client';
-import { date, dateTime, money } from '../format';
+import { date, dateTime, isPositive, money } from '../format';
 import { Alert, Button, Failure, Field, PageTitle, Show, useAction, useLoad } from '../ui';
 import { type StaffSchemas, staffApi } from './api';
 import { Form, type Me, accountPath, can, useReason, words } from './common';
@@ -23,7 +23,7 @@ function why(item: Item): string {
   const o = item.outcome;
   switch (o.status) {
     case 'applied':
-      return `Applied to ${o.account_id} (by ${words(o.by)}): ${o.bills.map((b) => `${money(b.amount)} on ${b.number ?? b.invoice_id}`).join(', ')}${Number(o.to_credit.amount) > 0 ? `, ${money(o.to_credit)} to credit` : ''}`;
+      return `Applied to ${o.account_id} (by ${words(o.by)}): ${o.bills.map((b) => `${money(b.amount)} on ${b.number ?? b.invoice_id}`).join(', ')}${isPositive(o.to_credit) ? `, ${money(o.to_credit)} to credit` : ''}`;
     case 'exception': {
       const e = o.exception;
       return `Waiting: ${EXCEPTION[e.kind]}${'number' in e ? ` (${e.number})` : ''}`;

@@ -94,15 +94,21 @@ async fn main() -> Result<()> {
     // The file: `checks` checks of 1.00, round-robin over the accounts, each naming its bill.
     let lockbox = "0002712";
     let mut lines = vec!["100BENCH     01210002482612040630".to_owned(), format!("5001000{lockbox}261204BENCH")];
+    // Batches of at most 999 checks (the trailer's count has three digits), five batches to a
+    // lockbox trailer (four digits).
     let mut batch = 1usize;
     let (mut in_batch, mut batch_total) = (0usize, 0u64);
-    let mut records_total = 0u64;
+    let (mut in_lockbox, mut lockbox_total) = (0usize, 0u64);
     let close = |lines: &mut Vec<String>, batch: usize, n: usize, total: u64| {
         lines.push(format!("7{batch:03}000{lockbox}261204{n:03}{total:010}"));
     };
     for k in 0..args.checks {
         if in_batch == 999 {
             close(&mut lines, batch, in_batch, batch_total);
+            if batch.is_multiple_of(5) {
+                lines.push(format!("8000000{lockbox}261204{in_lockbox:04}{lockbox_total:010}"));
+                (in_lockbox, lockbox_total) = (0, 0);
+            }
             batch += 1;
             lines.push(format!("5{batch:03}000{lockbox}261204BENCH"));
             (in_batch, batch_total) = (0, 0);
@@ -119,10 +125,11 @@ async fn main() -> Result<()> {
         ));
         lines.push(format!("4{batch:03}{in_batch:03}4019{:<16}{:010}0000000000", numbers[account], 100));
         batch_total += 100;
-        records_total += 100;
+        in_lockbox += 1;
+        lockbox_total += 100;
     }
     close(&mut lines, batch, in_batch, batch_total);
-    lines.push(format!("8000000{lockbox}261204{:04}{records_total:010}", args.checks));
+    lines.push(format!("8000000{lockbox}261204{in_lockbox:04}{lockbox_total:010}"));
     lines.push(format!("9{:06}", lines.len() + 1));
     let body = lines.join("\n") + "\n";
 
