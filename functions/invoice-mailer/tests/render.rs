@@ -401,12 +401,14 @@ fn a_statement_pdf_carries_its_rows_across_pages_with_the_balances() {
                 invoice_id: bill.id.clone(),
                 reference: format!("check:{}", 2200 + month),
                 method: "check".into(),
+                check_number: None,
                 amount: paid,
                 received_on: bill.created.date_naive() + chrono::Days::new(20),
                 to_invoice: paid,
                 to_credit: m("0"),
                 recorded_at: bill.created + chrono::Duration::days(21),
                 recorded_by: "ops".into(),
+                returned: None,
             });
         }
         items.invoices.push(bill);
@@ -467,4 +469,32 @@ fn a_numbered_accounts_stub_carries_the_scan_line_the_lockbox_reads_back() {
         let pdf = billing_documents::pdf::bill(&facts, bill.created, &bill.id).unwrap();
         assert!(pdf.len() > 1000);
     }
+}
+
+#[test]
+fn a_returned_check_notice_says_which_check_why_what_is_owed_and_the_fee() {
+    let mut bill = contract_bill();
+    bill.amount_remaining = bill.total;
+    let facts = BillFacts::new(&brand(), &account("Acme Hosting LLC", "USD"), &bill);
+    let usd: billing_domain::Currency = "USD".parse().unwrap();
+    let returned = Money::new("1100.00".parse().unwrap(), usd);
+    let fee = Money::new("35.00".parse().unwrap(), usd);
+    let owed = Money::new("1000.00".parse().unwrap(), usd);
+    let mail =
+        render::payment_returned(&facts, Some("4242"), &returned, "insufficient funds", Some(&fee), &owed).unwrap();
+    assert_eq!(
+        mail.subject,
+        "Seller Hosting: check 4242 for 1,100.00 USD was returned — invoice INV-000042 is due again"
+    );
+    check("payment-returned.txt", &mail.text);
+    for part in [
+        "Check 4242 for 1,100.00 USD was returned by your bank (insufficient funds)",
+        "Your balance due now: 1,000.00 USD",
+        "A returned-check fee of 35.00 USD",
+    ] {
+        assert!(mail.text.contains(part), "{part}: {}", mail.text);
+        assert!(mail.html.contains(part), "{part} in the HTML");
+    }
+    let plain = render::payment_returned(&facts, None, &returned, "returned unpaid", None, &owed).unwrap();
+    assert!(plain.text.contains("Your payment for 1,100.00 USD was returned") && !plain.text.contains("fee"));
 }

@@ -8,10 +8,9 @@
 use std::sync::Arc;
 
 use aws_lambda_events::event::s3::S3Event;
-use billing_domain::lockbox::LockboxImport;
+use billing_domain::lockbox::{FileFormat, LockboxImport};
 use billing_domain::ports::LockboxFiles;
 use billing_domain::{Error as DomainError, Money};
-use chrono::Utc;
 use ops_api::extract::OpsCaller;
 use ops_api::{OpsError, OpsState, OpsStore};
 
@@ -98,24 +97,26 @@ impl<S: OpsStore, F: LockboxFiles> Importer<S, F> {
             },
         };
         tracing::error!(key, why, "lockbox file refused");
-        self.refuse(key, name, &hash, &why).await?;
+        let format = match std::str::from_utf8(&bytes) {
+            Ok(text) if billing_domain::bai2::is_bai2(text) => FileFormat::Bai2,
+            _ => FileFormat::Lockbox,
+        };
+        self.refuse(key, name, &hash, &why, format).await?;
         Ok(Outcome::Refused { key: key.to_owned(), why })
     }
 
     /// Keeps a refused file on the list, with why (once: the same file again changes nothing).
-    async fn refuse(&self, key: &str, name: &str, hash: &str, why: &str) -> Result<(), OpsError> {
-        let record = LockboxImport {
-            file_hash: hash.to_owned(),
-            name: name.chars().take(200).collect(),
-            imported_at: Utc::now(),
-            imported_by: format!("lockbox bucket: {key}").chars().take(300).collect(),
-            checks: 0,
-            total: Money::zero("USD".parse().expect("a currency")),
-            applied: 0,
-            exceptions: 0,
-            done: true,
-            refused: Some(why.to_owned()),
-        };
+    async fn refuse(&self, key: &str, name: &str, hash: &str, why: &str, format: FileFormat) -> Result<(), OpsError> {
+        let mut record = LockboxImport::started(
+            hash.to_owned(),
+            name.chars().take(200).collect(),
+            format!("lockbox bucket: {key}").chars().take(300).collect(),
+            format,
+            0,
+            Money::zero("USD".parse().expect("a currency")),
+        );
+        record.done = true;
+        record.refused = Some(why.to_owned());
         match self.state.store.save_lockbox_import(&record, true).await {
             Ok(()) | Err(DomainError::Conflict) => Ok(()),
             Err(e) => Err(e.into()),

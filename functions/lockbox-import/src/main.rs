@@ -16,7 +16,7 @@ async fn main() -> Result<(), Error> {
     };
     let aws = config::load_aws().await;
     let state = ops_api::OpsState::new(DynamoStore::from_config(&aws, table), settings)
-        .with_check_digit(config::check_digit_from_env()?);
+        .with_lockbox(config::lockbox_from_env()?);
     let importer = Importer::new(state, S3Documents::from_config(&aws, bucket));
     lambda_runtime::run(service_fn(|event: LambdaEvent<S3Event>| {
         let importer = importer.clone();

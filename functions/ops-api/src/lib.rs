@@ -23,6 +23,7 @@ pub mod ops;
 pub mod parked;
 pub mod receivables;
 pub mod reminders;
+pub mod returns;
 pub mod staff;
 pub mod tax;
 pub mod usage;
@@ -98,6 +99,9 @@ pub struct ScanSettings {
     pub invoice_prefix: String,
     /// Where the bank puts each field of its lockbox file.
     pub layout: billing_domain::lockbox::Layout,
+    /// The one-time catalog price charged when the bank's BAI2 file returns a check (none: no
+    /// fee); staff choose per check on the account page.
+    pub returned_check_fee: Option<String>,
 }
 
 impl<S> Clone for OpsState<S> {
@@ -118,6 +122,7 @@ impl<S: OpsStore> OpsState<S> {
             check_digit: Default::default(),
             invoice_prefix: settings.invoice_prefix.clone(),
             layout: billing_domain::lockbox::Layout::bai(),
+            returned_check_fee: None,
         };
         Self { bill_run: BillRun::from_arc(store.clone(), settings), store, approvals: Default::default(), scan }
     }
@@ -126,6 +131,20 @@ impl<S: OpsStore> OpsState<S> {
     pub fn with_check_digit(mut self, check_digit: billing_domain::lockbox::CheckDigit) -> Self {
         self.scan.check_digit = check_digit;
         self
+    }
+
+    /// With the returned-check fee's price (`RETURNED_CHECK_FEE_PRICE`).
+    pub fn with_returned_check_fee(mut self, price: Option<String>) -> Self {
+        self.scan.returned_check_fee = price;
+        self
+    }
+
+    /// The seller's lockbox settings from the environment: the scan line's check digit, the
+    /// bank's layout, the returned-check fee.
+    pub fn with_lockbox(self, settings: billing_domain::lockbox::LockboxSettings) -> Self {
+        self.with_check_digit(settings.check_digit)
+            .with_layout(settings.layout)
+            .with_returned_check_fee(settings.returned_check_fee)
     }
 
     /// With the bank's own lockbox file layout.
@@ -212,6 +231,7 @@ fn seller_routes<S: OpsStore>() -> Router<OpsState<S>> {
         )
         .route("/accounts/{account_id}/members/{member_id}", g(delete(ops::remove_member::<S>), P::MemberManage))
         .route("/accounts/{account_id}/checks", g(post(ledger::record_check::<S>), P::PaymentRecord))
+        .route("/accounts/{account_id}/payments/return", g(post(returns::return_payment::<S>), P::PaymentRecord))
         .route(
             "/accounts/{account_id}/invoices/{invoice_id}/payments",
             g(post(ledger::record_payment::<S>), P::PaymentRecord),

@@ -14,7 +14,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use billing_domain::invoice::InvoiceStatus;
 use billing_domain::lockbox::{
-    self, BillShare, Books, Exception, Found, ItemOutcome, LockboxCheck, LockboxImport, LockboxItem, OpenBill,
+    self, BillShare, Books, DepositMatch, Exception, FileFormat, Found, ItemOutcome, LockboxCheck, LockboxImport,
+    LockboxItem, OpenBill, ReturnMatch, ReturnOutcome,
 };
 use billing_domain::ports::Recorded;
 use billing_domain::receipts::{self, Incoming, Received, WhenClosed};
@@ -169,6 +170,7 @@ async fn pay<S: OpsStore>(
             amount: *amount,
             reference: item.reference(n + 1),
             method: "check",
+            check_number: Some(item.check_number.clone()),
             received_on: item.deposit_date.unwrap_or(now.date_naive()),
             actor: caller.actor(),
             recorded_by: format!("lockbox {} (check {})", item.lockbox, item.check_number),
@@ -324,6 +326,9 @@ pub async fn import_file<S: OpsStore>(
     name: Option<&str>,
     body: &str,
 ) -> OpsResult<ImportView> {
+    if billing_domain::bai2::is_bai2(body) {
+        return import_bai2(state, caller, reason, name, body).await;
+    }
     let file = lockbox::parse(body, &state.scan.layout).map_err(OpsError::FileRefused)?;
     let hash = file_hash(body.as_bytes());
     let currency = deposit_currency();
@@ -337,18 +342,14 @@ pub async fn import_file<S: OpsStore>(
             let checks = file.batches.iter().map(|b| b.checks.len() as u32).sum();
             let total = Money::new(Decimal::new(file.total_cents as i64, 2), currency);
             let name = name.map(str::trim).filter(|n| !n.is_empty()).unwrap_or("lockbox file");
-            let started = LockboxImport {
-                file_hash: hash.clone(),
-                name: billing_domain::text::bounded(name, 1, 200).unwrap_or_else(|_| "lockbox file".into()),
-                imported_at: Utc::now(),
-                imported_by: caller.name(),
+            let started = LockboxImport::started(
+                hash.clone(),
+                billing_domain::text::bounded(name, 1, 200).unwrap_or_else(|_| "lockbox file".into()),
+                caller.name(),
+                FileFormat::Lockbox,
                 checks,
                 total,
-                applied: 0,
-                exceptions: 0,
-                done: false,
-                refused: None,
-            };
+            );
             match state.store.save_lockbox_import(&started, true).await {
                 Ok(()) => (started, "imported"),
                 // Sent twice at once: the other call imports it.
@@ -394,6 +395,133 @@ pub async fn import_file<S: OpsStore>(
     state.store.save_lockbox_import(&record, false).await?;
     tracing::info!(file = %hash, checks = items.len(), applied = record.applied, exceptions = record.exceptions, status, "lockbox file imported");
     Ok(ImportView { status, import: record, items })
+}
+
+/// Imports a BAI2 file (the bank's balance report): each lockbox deposit matched to the lockbox
+/// file of the same total, each returned check (type 555) found by its number and amount and
+/// taken back (see [`crate::returns`]), with the seller's fee when one is set. By content hash
+/// as a lockbox file: the same file again changes nothing, and an interrupted import goes on
+/// (a check taken back already is reported, not taken back twice).
+async fn import_bai2<S: OpsStore>(
+    state: &OpsState<S>,
+    caller: &OpsCaller,
+    reason: Option<Reason>,
+    name: Option<&str>,
+    body: &str,
+) -> OpsResult<ImportView> {
+    let file = billing_domain::bai2::parse(body).map_err(OpsError::FileRefused)?;
+    let hash = file_hash(body.as_bytes());
+    let returned = file.returned_items();
+    let (mut record, status) = match state.store.lockbox_import(&hash).await? {
+        Some(done) if done.done => return Ok(ImportView { status: "duplicate", import: done, items: Vec::new() }),
+        Some(started) => (started, "resumed"),
+        None => {
+            let currency = returned.first().map_or(deposit_currency(), |r| r.amount.currency());
+            let total = Money::new(returned.iter().map(|r| r.amount.amount()).sum(), currency).rounded();
+            let name = name.map(str::trim).filter(|n| !n.is_empty()).unwrap_or("BAI2 file");
+            let started = LockboxImport::started(
+                hash.clone(),
+                billing_domain::text::bounded(name, 1, 200).unwrap_or_else(|_| "BAI2 file".into()),
+                caller.name(),
+                FileFormat::Bai2,
+                returned.len() as u32,
+                total,
+            );
+            match state.store.save_lockbox_import(&started, true).await {
+                Ok(()) => (started, "imported"),
+                Err(DomainError::Conflict) => return Err(DomainError::Conflict.into()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    let lockbox_files: Vec<LockboxImport> = state
+        .store
+        .lockbox_imports(200)
+        .await?
+        .into_iter()
+        .filter(|f| f.format == FileFormat::Lockbox && f.refused.is_none())
+        .collect();
+    record.deposits = file
+        .deposits()
+        .into_iter()
+        .map(|deposit| {
+            let matched = lockbox_files.iter().find(|f| f.total == deposit.amount);
+            DepositMatch {
+                lockbox_file: matched.map(|f| f.name.clone()),
+                lockbox_hash: matched.map(|f| f.file_hash.clone()),
+                deposit,
+            }
+        })
+        .collect();
+    let fee = crate::returns::fee_price(state, state.scan.returned_check_fee.as_deref()).await?;
+    let mut returns = Vec::new();
+    for item in returned {
+        let outcome = take_back_returned(state, caller, reason.clone(), &item, fee.clone()).await?;
+        returns.push(ReturnMatch { item, outcome });
+    }
+    record.applied = returns
+        .iter()
+        .filter(|r| matches!(r.outcome, ReturnOutcome::Returned { .. } | ReturnOutcome::AlreadyReturned { .. }))
+        .count() as u32;
+    record.exceptions = returns.len() as u32 - record.applied;
+    record.returns = returns;
+    record.done = true;
+    state.store.save_lockbox_import(&record, false).await?;
+    tracing::info!(file = %hash, returned = record.applied, unmatched = record.exceptions, deposits = record.deposits.len(), status, "BAI2 file imported");
+    Ok(ImportView { status, import: record, items: Vec::new() })
+}
+
+/// Finds the check a returned item names (its number, then its whole amount) and takes it back.
+async fn take_back_returned<S: OpsStore>(
+    state: &OpsState<S>,
+    caller: &OpsCaller,
+    reason: Option<Reason>,
+    item: &billing_domain::bai2::ReturnedItem,
+    fee: Option<billing_domain::catalog::Price>,
+) -> OpsResult<ReturnOutcome> {
+    let mut matches = Vec::new();
+    for (account, reference) in state.store.checks_numbered(&item.check_number).await? {
+        let shares = state.store.check_payments(&account, &reference).await?;
+        let whole: Decimal =
+            shares.iter().filter(|p| p.check_reference() == reference).map(|p| p.amount.amount()).sum();
+        let currency = shares.first().map(|p| p.amount.currency());
+        if whole == item.amount.amount() && currency == Some(item.amount.currency()) {
+            matches.push((account, reference));
+        }
+    }
+    let (account, reference) = match matches.len() {
+        0 => return Ok(ReturnOutcome::NoSuchCheck),
+        1 => matches.remove(0),
+        _ => return Ok(ReturnOutcome::Ambiguous { accounts: matches.into_iter().map(|(a, _)| a).collect() }),
+    };
+    // A fee in another currency than the check's is the seller's setting gone wrong: no fee.
+    let fee = fee.filter(|p| p.currency == item.amount.currency());
+    let returning = billing_domain::receipts::Returning {
+        account_id: account.clone(),
+        reference: reference.clone(),
+        returned_on: item.as_of,
+        reason: item.reason,
+        bank_reference: Some(item.bank_reference.clone()).filter(|r| !r.is_empty()),
+        fee,
+        actor: caller.actor(),
+        recorded_by: format!("BAI2 returned item (bank reference {})", item.bank_reference),
+        staff_reason: reason,
+    };
+    let done = crate::returns::take_back(state, &returning).await?;
+    Ok(if done.status == "returned" {
+        ReturnOutcome::Returned {
+            account_id: account,
+            reference,
+            bills: done
+                .shares
+                .into_iter()
+                .map(|s| BillShare { invoice_id: s.invoice_id, number: s.number, amount: s.amount })
+                .collect(),
+            fee: done.fee,
+        }
+    } else {
+        ReturnOutcome::AlreadyReturned { account_id: account, reference }
+    })
 }
 
 async fn items_of<S: OpsStore>(

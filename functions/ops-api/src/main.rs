@@ -24,6 +24,6 @@ async fn main() -> Result<(), lambda_http::Error> {
     };
     let state = ops_api::OpsState::new(DynamoStore::from_config(&aws, table), settings)
         .with_approval_limit(limit)
-        .with_check_digit(config::check_digit_from_env()?);
+        .with_lockbox(config::lockbox_from_env()?);
     lambda_http::run(ops_api::router(state)).await
 }

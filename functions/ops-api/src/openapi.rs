@@ -44,6 +44,7 @@ are strings in the currency's units (`\"12.50\"`)."
         crate::ops::remove_member,
         crate::ledger::record_payment,
         crate::ledger::record_check,
+        crate::returns::return_payment,
         crate::ledger::credit_note,
         crate::ledger::write_off,
         crate::staff::approvals,

@@ -328,11 +328,17 @@ pub struct PaymentView {
     /// `check:1042`
     pub reference: String,
     pub method: String,
+    /// The check's number (checks recorded before numbers were kept: none).
+    pub check_number: Option<String>,
+    /// The check's own reference, shared by its shares on several bills (what a return names).
+    pub check_reference: String,
     pub amount: Money,
     pub received_on: NaiveDate,
     /// What went to account credit (beyond the bill).
     pub to_credit: Money,
     pub recorded_by: String,
+    /// The bank returned it: when, why, who recorded it.
+    pub returned: Option<billing_domain::ledger::PaymentReturn>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -399,9 +405,12 @@ pub async fn account<S: OpsStore>(
         .payments
         .into_iter()
         .map(|p| PaymentView {
+            check_reference: p.check_reference().to_owned(),
             invoice_id: p.invoice_id,
             reference: p.reference,
             method: p.method,
+            check_number: p.check_number,
+            returned: p.returned,
             amount: p.amount,
             received_on: p.received_on,
             to_credit: p.to_credit,

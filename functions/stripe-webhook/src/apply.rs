@@ -689,6 +689,7 @@ async fn record_contract_payments(
             amount: *amount,
             reference: format!("card:{}", settlement.session_id),
             method: "card",
+            check_number: None,
             received_on: settlement.paid_at.date_naive(),
             actor: billing_domain::Actor { user_id: "stripe".parse().expect("a valid user id"), email: None },
             recorded_by: "stripe-webhook".into(),

@@ -40,6 +40,25 @@ pub fn check_digit_from_env() -> Result<billing_domain::lockbox::CheckDigit, Con
     }
 }
 
+/// The seller's lockbox settings: `LOCKBOX_CHECK_DIGIT` (see [`check_digit_from_env`]),
+/// `LOCKBOX_LAYOUT` (the bank's field positions as JSON, `docs/lockbox.md`; unset: the common
+/// BAI layout) and `RETURNED_CHECK_FEE_PRICE` (a one-time catalog price; unset: no fee).
+pub fn lockbox_from_env() -> Result<billing_domain::lockbox::LockboxSettings, ConfigError> {
+    let layout = match optional("LOCKBOX_LAYOUT").as_deref().map(str::trim) {
+        None | Some("") => billing_domain::lockbox::Layout::bai(),
+        Some(v) => serde_json::from_str(v).map_err(|e| ConfigError::Invalid {
+            name: "LOCKBOX_LAYOUT",
+            reason: format!("must be the bank's layout as JSON (docs/lockbox.md): {e}"),
+        })?,
+    };
+    let fee = optional("RETURNED_CHECK_FEE_PRICE").map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    Ok(billing_domain::lockbox::LockboxSettings {
+        check_digit: check_digit_from_env()?,
+        layout,
+        returned_check_fee: fee,
+    })
+}
+
 pub async fn load_aws() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).load().await
 }

@@ -422,6 +422,58 @@ pub fn payment_failed(b: &BillFacts, due: &billing_domain::Money) -> askama::Res
     )
 }
 
+/// What the customer is told when their bank returns a check: the check, why, the bill it paid
+/// that is due again (and that any other it paid is too), the balance due now, the fee if any,
+/// and how to pay instead.
+pub fn payment_returned(
+    b: &BillFacts,
+    check: Option<&str>,
+    amount: &billing_domain::Money,
+    reason: &str,
+    fee: Option<&billing_domain::Money>,
+    balance_due: &billing_domain::Money,
+) -> askama::Result<Rendered> {
+    let what = check.map_or_else(|| "Your payment".to_owned(), |n| format!("Check {n}"));
+    let mut paras = vec![
+        format!(
+            "{what} for {} was returned by your bank ({reason}). We have taken the payment back: \
+             invoice {} ({}, account {}) is due again, as is any other bill it paid.",
+            money(amount),
+            b.number,
+            b.account_name,
+            b.account_number
+        ),
+        format!(
+            "Invoice {}: {} due (due date {}). Your balance due now: {}.",
+            b.number,
+            b.amount_due,
+            b.due,
+            money(balance_due)
+        ),
+    ];
+    if let Some(fee) = fee {
+        paras.push(format!("A returned-check fee of {} will be on your next bill.", money(fee)));
+    }
+    paras.push(format!(
+        "Please pay by card in the billing portal, or mail a new check with the invoice's payment stub to {}.",
+        b.remit_to.join(", ")
+    ));
+    notice(
+        &b.seller,
+        format!(
+            "{}: {} for {} was returned — invoice {} is due again",
+            b.seller,
+            what.to_lowercase(),
+            money(amount),
+            b.number
+        ),
+        "Payment returned",
+        &paras,
+        "Pay in the billing portal",
+        &b.portal_url,
+    )
+}
+
 /// A reminder that a bill is coming due (`days_past_due` below zero) or past due: the amount
 /// still due, since when, and the ways to pay (the portal, or a check with the stub to REMIT-TO).
 pub fn payment_reminder(b: &BillFacts, days_past_due: i64) -> askama::Result<Rendered> {

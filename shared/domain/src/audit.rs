@@ -55,6 +55,9 @@ pub enum AuditAction {
     AccountImported,
     #[serde(rename = "invoice.payment_recorded")]
     InvoicePaymentRecorded,
+    /// The bank returned a check: the payment taken back, its bills owed again.
+    #[serde(rename = "invoice.payment_returned")]
+    InvoicePaymentReturned,
     #[serde(rename = "invoice.credit_note_issued")]
     CreditNoteIssued,
     #[serde(rename = "invoice.voided")]

@@ -253,6 +253,25 @@ pub enum WorkItem {
     PaymentReceived { account_id: AccountId, invoice_id: String, amount_paid: crate::money::Money, event_id: String },
     /// A failed payment attempt: a notice with a link to pay in the portal.
     PaymentFailed { account_id: AccountId, invoice_id: String, amount_due: crate::money::Money, event_id: String },
+    /// The bank returned a check (NSF, stopped…): the customer is told which bills are open
+    /// again and what a fee adds.
+    PaymentReturned {
+        account_id: AccountId,
+        /// The first bill it had paid (the notice shows it and its stub).
+        invoice_id: String,
+        /// `check:1042`, `lockbox:<key>`.
+        reference: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        check_number: Option<String>,
+        /// The whole check.
+        amount: crate::money::Money,
+        reason: crate::ledger::ReturnReason,
+        /// The returned-check fee added to the next bill, when the seller charges one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fee: Option<crate::money::Money>,
+        /// `returned:<reference>`: one notice per returned check.
+        event_id: String,
+    },
     /// Someone was invited to an account: mail them the invitation.
     MemberInvited {
         account_id: AccountId,
@@ -311,6 +330,7 @@ impl WorkItem {
             | WorkItem::BillReady { account_id, .. }
             | WorkItem::PaymentReceived { account_id, .. }
             | WorkItem::PaymentFailed { account_id, .. }
+            | WorkItem::PaymentReturned { account_id, .. }
             | WorkItem::SeatsReady { account_id, .. }
             | WorkItem::BillFormatNotice { account_id, .. }
             | WorkItem::PaymentReminder { account_id, .. }
@@ -325,6 +345,7 @@ impl WorkItem {
             | WorkItem::BillReady { event_id, .. }
             | WorkItem::PaymentReceived { event_id, .. }
             | WorkItem::PaymentFailed { event_id, .. }
+            | WorkItem::PaymentReturned { event_id, .. }
             | WorkItem::SeatsReady { event_id, .. }
             | WorkItem::BillFormatNotice { event_id, .. }
             | WorkItem::PaymentReminder { event_id, .. }
@@ -340,6 +361,7 @@ impl WorkItem {
             WorkItem::BillReady { .. } => "bill_ready",
             WorkItem::PaymentReceived { .. } => "payment_received",
             WorkItem::PaymentFailed { .. } => "payment_failed",
+            WorkItem::PaymentReturned { .. } => "payment_returned",
             WorkItem::SeatsReady { .. } => "seats_ready",
             WorkItem::BillFormatNotice { .. } => "bill_format_notice",
             WorkItem::PaymentReminder { .. } => "payment_reminder",

@@ -208,7 +208,7 @@ pub struct Finalized {
 }
 
 /// Finalizes a draft: numbers it, sets the due date, applies account credit (never more than the
-/// total), and marks it paid when nothing is left to pay.
+/// total; credit below zero adds to what is due), and marks it paid when nothing is left to pay.
 pub fn finalize(
     invoice: &mut Invoice,
     number: String,
@@ -220,8 +220,12 @@ pub fn finalize(
         return Err(Error::Conflict);
     }
     let currency = invoice.currency;
-    let applied = if invoice.total.amount() > Decimal::ZERO {
-        Money::new(credit.amount().max(Decimal::ZERO).min(invoice.total.amount()), currency)
+    // Credit below zero is money the account owes that no bill asked for yet (a returned check
+    // whose overpayment a later bill had already used): this bill asks for it.
+    let applied = if credit.amount() < Decimal::ZERO {
+        credit
+    } else if invoice.total.amount() > Decimal::ZERO {
+        Money::new(credit.amount().min(invoice.total.amount()), currency)
     } else {
         Money::zero(currency)
     };
@@ -370,6 +374,9 @@ pub struct ReceivedPayment {
     /// `check:1042`
     pub reference: String,
     pub method: String,
+    /// The check's number (checks only; absent on payments recorded before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_number: Option<String>,
     pub amount: Money,
     pub received_on: NaiveDate,
     /// What settled the invoice and what became account credit.
@@ -377,6 +384,89 @@ pub struct ReceivedPayment {
     pub to_credit: Money,
     pub recorded_at: DateTime<Utc>,
     pub recorded_by: String,
+    /// The bank returned the check (or the payment was otherwise reversed): see
+    /// [`reverse_payment`]. Set once; a payment is returned at most once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub returned: Option<PaymentReturn>,
+}
+
+impl ReceivedPayment {
+    /// The check's own reference, without the share suffix: `check:1042:2` → `check:1042`,
+    /// `lockbox:<key>:3` → `lockbox:<key>`.
+    pub fn check_reference(&self) -> &str {
+        check_reference(&self.reference)
+    }
+}
+
+/// A payment reference without its share suffix (`check:1042:2` → `check:1042`): every share of
+/// one check has the same.
+pub fn check_reference(reference: &str) -> &str {
+    match reference.rsplit_once(':') {
+        Some((base, n)) if base.contains(':') && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => base,
+        _ => reference,
+    }
+}
+
+/// Why a bank returned a deposited check (the return reasons of Regulation CC / the BAI2
+/// returned-item codes, reduced to what the customer is told).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum ReturnReason {
+    /// Not sufficient funds (NSF).
+    InsufficientFunds,
+    /// The payer stopped payment.
+    StopPayment,
+    /// The payer's bank account is closed.
+    AccountClosed,
+    /// Any other reason the bank gives (unable to locate, signature, …).
+    Other,
+}
+
+impl ReturnReason {
+    /// What the customer's mail says.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::InsufficientFunds => "insufficient funds",
+            Self::StopPayment => "payment stopped",
+            Self::AccountClosed => "account closed",
+            Self::Other => "returned unpaid",
+        }
+    }
+}
+
+/// A payment taken back: when, why, who recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PaymentReturn {
+    pub returned_on: NaiveDate,
+    pub reason: ReturnReason,
+    pub recorded_at: DateTime<Utc>,
+    pub recorded_by: String,
+    /// The bank's reference of the returned item (BAI2 record 16), when it came from the bank.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bank_reference: Option<String>,
+}
+
+/// Takes back a payment the bank returned: what it settled on `invoice` is owed again (the
+/// invoice reopens when it had been paid or written off by it), and what it made account credit
+/// is the caller's to take back from the contract. Nothing else of the invoice changes: a
+/// finalized invoice stays immutable except for what is owed on it.
+pub fn reverse_payment(invoice: &mut Invoice, payment: &ReceivedPayment) -> Result<()> {
+    if invoice.id != payment.invoice_id || invoice.currency != payment.amount.currency() {
+        return Err(Error::Corrupt(format!("payment {} is not on invoice {}", payment.reference, invoice.id)));
+    }
+    if !matches!(invoice.status, InvoiceStatus::Open | InvoiceStatus::Paid | InvoiceStatus::Uncollectible) {
+        return Err(Error::Conflict);
+    }
+    let currency = invoice.currency;
+    let back = payment.to_invoice.amount().min(invoice.amount_paid.amount()).max(Decimal::ZERO);
+    invoice.amount_paid = Money::new(invoice.amount_paid.amount() - back, currency).rounded();
+    invoice.amount_remaining = Money::new(invoice.amount_remaining.amount() + back, currency).rounded();
+    if !invoice.amount_remaining.is_zero() {
+        invoice.status = InvoiceStatus::Open;
+    }
+    Ok(())
 }
 
 /// A credit note against a finalized invoice.
@@ -466,6 +556,88 @@ mod tests {
             finalize(&mut again, "X".into(), inv.created, PaymentTerms::NET_30, usd("0")),
             Err(Error::Conflict)
         ));
+    }
+
+    fn check(invoice: &Invoice, amount: &str, applied: Applied, reference: &str) -> ReceivedPayment {
+        ReceivedPayment {
+            account_id: invoice.account_id.clone(),
+            invoice_id: invoice.id.clone(),
+            reference: reference.into(),
+            method: "check".into(),
+            check_number: Some(reference.trim_start_matches("check:").into()),
+            amount: usd(amount),
+            received_on: "2026-11-10".parse().unwrap(),
+            to_invoice: applied.to_invoice,
+            to_credit: applied.to_credit,
+            recorded_at: at(),
+            recorded_by: "ops".into(),
+            returned: None,
+        }
+    }
+
+    #[test]
+    fn a_returned_check_reopens_what_it_paid_and_only_that() {
+        // Paid in two parts; the second check bounces: the bill owes the second part again.
+        let mut inv = finalized("100.00");
+        let first = apply_payment(&mut inv, usd("40.00")).unwrap();
+        let second = apply_payment(&mut inv, usd("70.00")).unwrap();
+        assert_eq!((inv.status, second.to_credit), (InvoiceStatus::Paid, usd("10.00")));
+        let _ = first;
+        let p = check(&inv, "70.00", second, "check:2");
+        reverse_payment(&mut inv, &p).unwrap();
+        assert_eq!(inv.status, InvoiceStatus::Open);
+        assert_eq!((inv.amount_paid, inv.amount_remaining), (usd("40.00"), usd("60.00")));
+        // A payment that only made credit (the bill was paid already) leaves the bill alone.
+        let mut paid = finalized("50.00");
+        let applied = apply_payment(&mut paid, usd("50.00")).unwrap();
+        let p = check(&paid, "50.00", Applied { to_invoice: usd("0.00"), to_credit: usd("50.00") }, "check:3");
+        reverse_payment(&mut paid, &p).unwrap();
+        assert_eq!((paid.status, paid.amount_remaining), (InvoiceStatus::Paid, usd("0.00")));
+        let _ = applied;
+        // Written off after a partial payment: the returned part is owed again, the bill reopens.
+        let mut off = finalized("100.00");
+        let part = apply_payment(&mut off, usd("30.00")).unwrap();
+        write_off(&mut off, usd("70.00")).unwrap();
+        assert_eq!(off.status, InvoiceStatus::Uncollectible);
+        let p = check(&off, "30.00", part, "check:4");
+        reverse_payment(&mut off, &p).unwrap();
+        assert_eq!((off.status, off.amount_remaining), (InvoiceStatus::Open, usd("30.00")));
+        // A draft or void takes no reversal; a payment of another bill is refused.
+        let mut draft = invoice("10.00");
+        let mut p = check(&inv, "1.00", Applied { to_invoice: usd("1.00"), to_credit: usd("0") }, "check:5");
+        p.invoice_id = draft.id.clone();
+        assert!(matches!(reverse_payment(&mut draft, &p), Err(Error::Conflict)));
+        p.invoice_id = "bill_other".into();
+        assert!(matches!(reverse_payment(&mut inv, &p), Err(Error::Corrupt(_))));
+    }
+
+    #[test]
+    fn credit_below_zero_is_asked_for_on_the_next_bill() {
+        let mut inv = invoice("100.00");
+        let f = finalize(&mut inv, invoice_number("INV", 8), at(), PaymentTerms::default(), usd("-25.00")).unwrap();
+        assert_eq!(f.credit_applied, usd("-25.00"));
+        assert_eq!(
+            (inv.amount_due, inv.amount_remaining, inv.status),
+            (usd("125.00"), usd("125.00"), InvoiceStatus::Open)
+        );
+        // Even on a bill of nothing.
+        let mut zero = invoice("0.00");
+        finalize(&mut zero, invoice_number("INV", 9), at(), PaymentTerms::default(), usd("-25.00")).unwrap();
+        assert_eq!((zero.amount_remaining, zero.status), (usd("25.00"), InvoiceStatus::Open));
+    }
+
+    #[test]
+    fn check_references_drop_only_the_share_suffix() {
+        for (reference, base) in [
+            ("check:1042", "check:1042"),
+            ("check:1042:2", "check:1042"),
+            ("lockbox:9f86d081884c7d65-1-3", "lockbox:9f86d081884c7d65-1-3"),
+            ("lockbox:9f86d081884c7d65-1-3:12", "lockbox:9f86d081884c7d65-1-3"),
+            ("card:cs_test_1", "card:cs_test_1"),
+            ("check:77:x", "check:77:x"),
+        ] {
+            assert_eq!(check_reference(reference), base, "{reference}");
+        }
     }
 
     #[test]

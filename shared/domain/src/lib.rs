@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod bai2;
 pub mod bill_runs;
 pub mod billing;
 pub mod catalog;

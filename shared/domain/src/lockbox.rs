@@ -127,6 +127,21 @@ impl ScanFields {
     }
 }
 
+/// The seller's lockbox settings (from the environment, see `billing_aws::config`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockboxSettings {
+    pub check_digit: CheckDigit,
+    pub layout: Layout,
+    /// The one-time catalog price a check returned by the bank's BAI2 file is charged.
+    pub returned_check_fee: Option<String>,
+}
+
+impl Default for LockboxSettings {
+    fn default() -> Self {
+        Self { check_digit: CheckDigit::default(), layout: Layout::bai(), returned_check_fee: None }
+    }
+}
+
 /// A field of a fixed-width record: its first column (1-based, as bank layouts count) and width.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Field {
@@ -615,6 +630,105 @@ pub struct LockboxImport {
     /// staff see it; nothing of it applied).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refused: Option<String>,
+    #[serde(default)]
+    pub format: FileFormat,
+    /// A BAI2 file's lockbox deposits, each with the lockbox file of the same total (the bank
+    /// credited what the lockbox file reported).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deposits: Vec<DepositMatch>,
+    /// A BAI2 file's returned checks and what became of each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub returns: Vec<ReturnMatch>,
+}
+
+impl LockboxImport {
+    /// A file just received, nothing of it looked at yet.
+    pub fn started(
+        file_hash: String,
+        name: String,
+        imported_by: String,
+        format: FileFormat,
+        checks: u32,
+        total: Money,
+    ) -> Self {
+        Self {
+            file_hash,
+            name,
+            imported_at: chrono::Utc::now(),
+            imported_by,
+            checks,
+            total,
+            applied: 0,
+            exceptions: 0,
+            done: false,
+            refused: None,
+            format,
+            deposits: Vec::new(),
+            returns: Vec::new(),
+        }
+    }
+}
+
+/// Which of the bank's files it was.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum FileFormat {
+    /// The fixed-width BAI lockbox transmission: the checks and their remittance.
+    #[default]
+    Lockbox,
+    /// BAI2 balance reporting: deposit totals and returned items.
+    Bai2,
+}
+
+/// A BAI2 lockbox deposit and the lockbox file it matches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DepositMatch {
+    pub deposit: crate::bai2::Deposit,
+    /// The name and hash of the imported lockbox file with this total (none: no such file,
+    /// which staff should look into).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lockbox_file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lockbox_hash: Option<String>,
+}
+
+/// A returned check of a BAI2 file and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReturnMatch {
+    pub item: crate::bai2::ReturnedItem,
+    pub outcome: ReturnOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum ReturnOutcome {
+    /// Taken back: its bills owed again, the customer told.
+    Returned {
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
+        account_id: AccountId,
+        reference: String,
+        bills: Vec<BillShare>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fee: Option<Money>,
+    },
+    /// Taken back before (by staff, or this file's interrupted import).
+    AlreadyReturned {
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
+        account_id: AccountId,
+        reference: String,
+    },
+    /// No check of that number and amount was received: staff look into it.
+    NoSuchCheck,
+    /// Several accounts' checks have that number and amount: staff return the right one from
+    /// its account page.
+    Ambiguous {
+        #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+        accounts: Vec<AccountId>,
+    },
 }
 
 /// A check's share on one bill.

@@ -15,6 +15,8 @@ pub enum MailKind {
     PaymentReceived,
     /// A failed payment attempt, with a link to pay in the portal.
     PaymentFailed,
+    /// A check the bank returned: the bills it paid are owed again.
+    PaymentReturned,
     /// The account's seats were provisioned to the paid number.
     SeatsReady,
     /// An invitation to join an account.
@@ -33,6 +35,7 @@ impl MailKind {
             MailKind::BillReady => "bill_ready",
             MailKind::PaymentReceived => "payment_received",
             MailKind::PaymentFailed => "payment_failed",
+            MailKind::PaymentReturned => "payment_returned",
             MailKind::SeatsReady => "seats_ready",
             MailKind::MemberInvitation => "member_invitation",
             MailKind::BillFormatNotice => "bill_format_notice",

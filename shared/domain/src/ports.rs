@@ -563,6 +563,9 @@ pub trait LockboxStore: Send + Sync {
     async fn remember_drawer(&self, routing: &str, account: &str, payer: &AccountId) -> Result<()>;
     /// The account with this account number (the scan line's).
     async fn account_by_number(&self, number: u64) -> Result<Option<AccountId>>;
+    /// The checks received under this check number (account, the check's payment reference),
+    /// across accounts: a returned item names only the number and amount.
+    async fn checks_numbered(&self, number: &str) -> Result<Vec<(AccountId, String)>>;
     /// The account and id of the bill with this number (numbers are unique per seller).
     async fn bill_by_number(&self, number: &str) -> Result<Option<(AccountId, String)>>;
 }
@@ -655,6 +658,22 @@ pub trait ContractAdmin: ContractReader + AccountReader + SequenceReader {
         invoice: Change<'_, crate::invoice::Invoice>,
         contract: Change<'_, crate::contract::ContractAccount>,
         work: &crate::billing::WorkItem,
+        audit: &AuditEntry,
+    ) -> Result<Recorded>;
+    /// The payments recorded under `reference` and its shares (`reference:2`, …); may hold
+    /// others whose reference starts alike (`check:10420` for `check:1042`), for the caller to
+    /// filter.
+    async fn check_payments(&self, account: &AccountId, reference: &str) -> Result<Vec<ReceivedPayment>>;
+    /// Takes a payment back: the payment as returned (`Recorded::AlreadyRecorded` when it was
+    /// returned before), its invoice reopened, the contract's credit and summary, the balance
+    /// due, the customer's notice when given, and the audit entry, in one write;
+    /// `Error::Conflict` when the invoice or contract moved.
+    async fn return_payment(
+        &self,
+        returned: &ReceivedPayment,
+        invoice: Change<'_, crate::invoice::Invoice>,
+        contract: Change<'_, crate::contract::ContractAccount>,
+        work: Option<&crate::billing::WorkItem>,
         audit: &AuditEntry,
     ) -> Result<Recorded>;
     async fn record_credit_note(

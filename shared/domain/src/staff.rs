@@ -203,6 +203,8 @@ impl StaffMember {
 pub enum ReasonCode {
     /// A check or transfer came in.
     PaymentReceived,
+    /// The bank returned a check (NSF, stopped, account closed).
+    PaymentReturned,
     /// The bill was wrong (wrong price, quantity, period).
     BillingError,
     /// A credit for an outage or missed service level.
@@ -226,6 +228,7 @@ impl ReasonCode {
     pub fn as_str(self) -> &'static str {
         match self {
             ReasonCode::PaymentReceived => "payment_received",
+            ReasonCode::PaymentReturned => "payment_returned",
             ReasonCode::BillingError => "billing_error",
             ReasonCode::ServiceCredit => "service_credit",
             ReasonCode::Goodwill => "goodwill",
@@ -237,8 +240,9 @@ impl ReasonCode {
         }
     }
 
-    pub const ALL: [ReasonCode; 9] = [
+    pub const ALL: [ReasonCode; 10] = [
         ReasonCode::PaymentReceived,
+        ReasonCode::PaymentReturned,
         ReasonCode::BillingError,
         ReasonCode::ServiceCredit,
         ReasonCode::Goodwill,

@@ -47,6 +47,8 @@ pub enum EntryKind {
     Payment,
     /// A voided invoice, credited back.
     Void,
+    /// A payment the bank returned (a bounced check): owed again.
+    ReturnedPayment,
 }
 
 /// One row of the statement.
@@ -166,8 +168,12 @@ fn invoice_events(invoice: &Invoice, credited: Decimal, currency: Currency) -> R
         let total = amount(&invoice.total, currency)?;
         let credit_used = total - amount(&invoice.amount_due, currency)? - credited;
         let mut description = format!("Invoice {number}");
-        if !credit_used.is_zero() {
+        if credit_used > Decimal::ZERO {
             description.push_str(&format!(" (account credit used: {})", Money::new(credit_used, currency)));
+        } else if credit_used < Decimal::ZERO {
+            // Credit below zero: a returned check's overpayment a bill had already used.
+            description
+                .push_str(&format!(" (carried from a returned payment: {})", Money::new(-credit_used, currency)));
         }
         let at = invoice.created;
         return Ok(vec![base(EntryKind::Invoice, made, at, description, total, total - credit_used, -credit_used)]);
@@ -212,7 +218,9 @@ pub fn statement(
     for p in &items.payments {
         let whole = amount(&p.amount, currency)?;
         // `check:1042`, or `check:1042:2` for its share of a second bill: "Check 1042".
-        let check = p.reference.strip_prefix("check:").map(|n| format!("Check {}", n.split(':').next().unwrap_or(n)));
+        let check = p.check_number.clone().map(|n| format!("Check {n}")).or_else(|| {
+            p.reference.strip_prefix("check:").map(|n| format!("Check {}", n.split(':').next().unwrap_or(n)))
+        });
         let how = check.unwrap_or_else(|| format!("Payment ({})", p.method));
         events.push(Event {
             date: p.received_on,
@@ -225,6 +233,23 @@ pub fn statement(
             to_invoice: -amount(&p.to_invoice, currency)?,
             to_credit: amount(&p.to_credit, currency)?,
         });
+        if let Some(r) = &p.returned {
+            events.push(Event {
+                date: r.returned_on,
+                at: r.recorded_at,
+                kind: EntryKind::ReturnedPayment,
+                reference: p.reference.clone(),
+                description: format!(
+                    "{how} returned ({}) for invoice {}",
+                    r.reason.describe(),
+                    number_of(&p.invoice_id)
+                ),
+                invoice_id: p.invoice_id.clone(),
+                change: whole,
+                to_invoice: amount(&p.to_invoice, currency)?,
+                to_credit: -amount(&p.to_credit, currency)?,
+            });
+        }
     }
     for n in &items.credit_notes {
         events.push(Event {
@@ -400,12 +425,14 @@ mod tests {
             invoice_id: inv.id.clone(),
             reference: format!("check:{check}"),
             method: "check".into(),
+            check_number: None,
             amount,
             received_on: day,
             to_invoice: a.to_invoice,
             to_credit: a.to_credit,
             recorded_at: at(day),
             recorded_by: "ops".into(),
+            returned: None,
         }
     }
 
@@ -531,6 +558,8 @@ mod tests {
         Bill(u32),
         Pay(usize, u32),
         Credit(usize, u32),
+        /// The bank returns the k-th payment (if it is not returned yet).
+        Return(usize),
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -538,11 +567,13 @@ mod tests {
             (1u32..200_000).prop_map(Op::Bill),
             (0usize..8, 1u32..300_000).prop_map(|(i, c)| Op::Pay(i, c)),
             (0usize..8, 1u32..50_000).prop_map(|(i, c)| Op::Credit(i, c)),
+            (0usize..8).prop_map(Op::Return),
         ]
     }
 
     proptest! {
-        /// Any history of bills (using credit), partial, exact and over-payments and credit notes,
+        /// Any history of bills (using credit, or asking for what a returned check left owed),
+        /// partial, exact and over-payments, returned checks and credit notes,
         /// each written by the ledger's own functions: for any period the statement adds up, its
         /// closing balance is the opening of the next period, and at the end it is what the
         /// bills still owe less the account's credit, as the ledger holds them.
@@ -564,6 +595,23 @@ mod tests {
                         seq += 1;
                         items.invoices.push(bill(day, seq, cents(n), &mut credit));
                         // One bill a day at most: the id is the bill date.
+                    }
+                    Op::Return(k) if !items.payments.is_empty() => {
+                        let which = k % items.payments.len();
+                        if items.payments[which].returned.is_some() {
+                            continue;
+                        }
+                        let p = items.payments[which].clone();
+                        let invoice = items.invoices.iter_mut().find(|i| i.id == p.invoice_id).unwrap();
+                        ledger::reverse_payment(invoice, &p).unwrap();
+                        credit = Money::new(credit.amount() - p.to_credit.amount(), c);
+                        items.payments[which].returned = Some(ledger::PaymentReturn {
+                            returned_on: day,
+                            reason: ledger::ReturnReason::InsufficientFunds,
+                            recorded_at: at(day),
+                            recorded_by: "bank".into(),
+                            bank_reference: None,
+                        });
                     }
                     Op::Pay(k, n) | Op::Credit(k, n) if !items.invoices.is_empty() => {
                         let at = k % items.invoices.len();

@@ -578,6 +578,7 @@ async fn a_contract_bill_is_paid_by_card_in_the_portal() {
             amount: billing_domain::Money::new("1000.00".parse().unwrap(), "USD".parse().unwrap()),
             reference: payments[0]["reference"].as_str().unwrap().to_owned(),
             method: "card",
+            check_number: None,
             received_on: Utc::now().date_naive(),
             actor: billing_domain::Actor { user_id: "stripe".parse().unwrap(), email: None },
             recorded_by: "test".into(),

@@ -6,6 +6,7 @@
 //! The files are made here by a writer of our own from the documented layout (`docs/lockbox.md`),
 //! not by the parser's code.
 
+use billing_domain::ports::ContractAdmin;
 use chrono::{Datelike, Months, Utc};
 use http::StatusCode;
 use integration_tests::{Stack, StaffUser};
@@ -446,4 +447,188 @@ async fn a_check_is_known_by_its_stubs_scan_line_and_a_misread_one_is_not_truste
     assert_eq!(first["bills"][0]["number"], json!(open[1]), "the scan line's bill first, not the oldest");
     let second = serde_json::to_value(&view.items[1].outcome).unwrap();
     assert_eq!(second["exception"]["kind"], "bad_scan_line", "{second}");
+}
+
+/// A BAI2 file written by the PyPI `bai2` package (`tests/fixtures/make_bai2.py`): an
+/// independent writer, not the import's parser.
+fn bai2_file(spec: serde_json::Value) -> String {
+    use std::io::Write;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/make_bai2.py");
+    let mut child = std::process::Command::new(devstack::moto::moto_python())
+        .arg(script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python with bai2 (make test installs it)");
+    child.stdin.take().unwrap().write_all(spec.to_string().as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "the bai2 package could not write the file");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The account's payments by reference: (amount, returned?).
+async fn payments(s: &Stack, id: &str) -> Vec<(String, String, bool)> {
+    let a = s.ops("GET", &format!("/v1/ops/accounts/{id}"), None).await;
+    a.body["payments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["reference"].as_str().unwrap().to_owned(),
+                p["amount"]["amount"].as_str().unwrap().to_owned(),
+                p["returned"].is_object(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_returned_check_reopens_its_bills_once_tells_the_customer_and_charges_the_fee() {
+    let s = Stack::new().await;
+    catalog(&s).await;
+    let fee = json!({"id": "nsf-fee", "name": "Returned check fee", "currency": "USD",
+        "charge": {"type": "one_time"}, "model": "per_unit", "unit_amount": "35"});
+    assert_eq!(s.ops("PUT", "/v1/ops/prices/nsf-fee", Some(fee)).await.status, StatusCode::OK);
+    tenant(&s, "acct_nsfacme", "Acme Hosting LLC", 1).await;
+    tenant(&s, "acct_nsfnorth", "Northwind Co", 1).await;
+    let run = s.ops("POST", "/v1/ops/bill-runs", Some(json!({"mode": "finalize"}))).await;
+    assert_eq!(run.body["failures"], json!([]), "{:?}", run.body);
+    let (acme, ..) = bills(&s, "acct_nsfacme").await;
+    let (north, ..) = bills(&s, "acct_nsfnorth").await;
+    assert_eq!((acme.len(), north.len()), (2, 2));
+
+    // Acme's check 4242 pays both its bills (500.00 each) and 100.00 over: account credit.
+    let day = file(
+        &[Check {
+            cents: 110_000,
+            routing: "055002707",
+            account: "0012345555",
+            number: 4242,
+            remitter: "ACME HOSTING LLC",
+            invoices: vec![(&acme[0], 50_000), (&acme[1], 50_000)],
+        }],
+        0,
+    );
+    assert_eq!(outcomes(&import(&s, &day).await), ["applied"]);
+    assert_eq!(bills(&s, "acct_nsfacme").await, (vec![], "0.00".into(), "100.00".into()));
+    // Northwind's check has the same number (another bank's series), typed in by staff.
+    let typed = json!({"amount": "500.00", "check_number": "4242", "received_on": Utc::now().date_naive()});
+    let r = s.ops("POST", "/v1/ops/accounts/acct_nsfnorth/checks", Some(typed)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+
+    // The bank's BAI2 report: the lockbox deposit, Acme's check returned NSF, and a returned
+    // check nobody here received.
+    let report = bai2_file(json!({
+        "as_of": Utc::now().date_naive(), "bank_account": "4000123456", "opening_ledger": 2_500_000,
+        "deposits": [{"amount": 110_000, "bank_reference": "LBX-0002712", "customer_reference": "0002712"}],
+        "returns": [
+            {"amount": 110_000, "check_number": "0004242", "bank_reference": "RET-881",
+             "text": "RETURNED ITEM NSF RT 055002707 AC 0012345555 CK 4242 REPRESENTMENT NOT ALLOWED"},
+            {"amount": 9_999, "check_number": "777", "bank_reference": "RET-882", "text": "STOP PAYMENT"},
+        ],
+    }));
+    let state = ops_api::OpsState::new(s.store(), bill_run::Settings::default())
+        .with_returned_check_fee(Some("nsf-fee".into()));
+    let caller = ops_api::extract::OpsCaller::service("lockbox-test");
+    let view = ops_api::lockbox::import_file(&state, &caller, None, Some("bai2-today.txt"), &report).await.unwrap();
+    let import = serde_json::to_value(&view.import).unwrap();
+    assert_eq!((view.status, import["format"].as_str()), ("imported", Some("bai2")));
+    assert_eq!(import["deposits"][0]["lockbox_file"], "lbx-20261204.txt", "the deposit is the lockbox file's");
+    let returns = import["returns"].as_array().unwrap();
+    assert_eq!(returns[0]["outcome"]["status"], "returned", "{import}");
+    assert_eq!(returns[0]["outcome"]["account_id"], "acct_nsfacme", "by number and amount: not Northwind's 4242");
+    assert_eq!(returns[0]["item"]["reason"], "insufficient_funds");
+    assert_eq!(returns[0]["outcome"]["fee"]["amount"], "35.00");
+    assert_eq!(returns[1]["outcome"]["status"], "no_such_check");
+
+    // Both bills owed again, the credit taken back, Northwind untouched.
+    assert_eq!(bills(&s, "acct_nsfacme").await, (acme.clone(), "1000.00".into(), "0.00".into()));
+    assert!(payments(&s, "acct_nsfacme").await.iter().all(|(_, _, returned)| *returned));
+    assert_eq!(bills(&s, "acct_nsfnorth").await.1, "500.00");
+    assert!(payments(&s, "acct_nsfnorth").await.iter().all(|(_, _, returned)| !returned));
+    // The fee is on the contract, once, for the next bill.
+    let fees = |a: &serde_json::Value| {
+        a["contract"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i.as_str().unwrap().starts_with("fee-returned-"))
+            .count()
+    };
+    assert_eq!(fees(&s.ops("GET", "/v1/ops/accounts/acct_nsfacme", None).await.body), 1);
+
+    // The same report again, and staff returning the same check by hand: nothing more.
+    let again = ops_api::lockbox::import_file(&state, &caller, None, Some("bai2-today.txt"), &report).await.unwrap();
+    assert_eq!(again.status, "duplicate");
+    let reference = payments(&s, "acct_nsfacme").await[0].0.split(':').take(2).collect::<Vec<_>>().join(":");
+    let by_hand = json!({"reference": reference, "returned_on": Utc::now().date_naive(), "reason": "insufficient_funds", "fee_price": "nsf-fee"});
+    let r = s.ops("POST", "/v1/ops/accounts/acct_nsfacme/payments/return", Some(by_hand)).await;
+    assert_eq!((r.status, r.body["status"].as_str()), (StatusCode::OK, Some("already_returned")), "{:?}", r.body);
+    assert_eq!(bills(&s, "acct_nsfacme").await.1, "1000.00");
+    assert_eq!(fees(&s.ops("GET", "/v1/ops/accounts/acct_nsfacme", None).await.body), 1, "one fee per check");
+
+    // Staff return Northwind's check by hand (stop payment), without a fee; bad input is refused.
+    let bad = json!({"reference": "check:4242:2", "returned_on": Utc::now().date_naive(), "reason": "stop_payment"});
+    let r = s.ops("POST", "/v1/ops/accounts/acct_nsfnorth/payments/return", Some(bad)).await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"))
+    );
+    let unknown = json!({"reference": "check:9", "returned_on": Utc::now().date_naive(), "reason": "stop_payment"});
+    let r = s.ops("POST", "/v1/ops/accounts/acct_nsfnorth/payments/return", Some(unknown)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let ok = json!({"reference": "check:4242", "returned_on": Utc::now().date_naive(), "reason": "stop_payment"});
+    let r = s.ops("POST", "/v1/ops/accounts/acct_nsfnorth/payments/return", Some(ok)).await;
+    assert_eq!((r.status, r.body["status"].as_str()), (StatusCode::CREATED, Some("returned")), "{:?}", r.body);
+    assert_eq!(r.body["shares"][0]["number"], json!(north[0]));
+    assert_eq!(bills(&s, "acct_nsfnorth").await, (north.clone(), "1000.00".into(), "0.00".into()));
+
+    // The customer is told once per check, however often the work items come.
+    devstack::outbox::verify_sender(&s.aws, crate::mailer::FROM).await.unwrap();
+    let mailer =
+        invoice_mailer::Mailer::new(s.store(), invoice_mailer::send::Ses::new(&s.aws, None), crate::mailer::settings());
+    let batch = s.stream_of("work_item").await;
+    assert!(mailer.handle(batch.clone()).await.batch_item_failures.is_empty());
+    assert!(mailer.handle(batch).await.batch_item_failures.is_empty(), "redelivered");
+    let returned: Vec<String> = crate::mailer::sent_to(&s, "acct_nsfacme")
+        .iter()
+        .map(|m| m["raw_data"].as_str().unwrap_or_default().to_owned())
+        .filter(|raw| raw.contains("was returned"))
+        .collect();
+    assert_eq!(returned.len(), 1, "one notice to Acme's contact");
+    assert!(returned[0].contains("Check 4242") && returned[0].contains("insufficient funds"), "{}", returned[0]);
+    assert!(returned[0].contains("35.00"), "the fee is announced");
+    assert_eq!(
+        crate::mailer::sent_to(&s, "acct_nsfnorth")
+            .iter()
+            .filter(|m| m["raw_data"].as_str().unwrap_or_default().contains("was returned"))
+            .count(),
+        1
+    );
+
+    // Next month's bill charges the fee, once, as a line of its own.
+    let next = Utc::now().date_naive().with_day(1).unwrap().checked_add_months(Months::new(1)).unwrap();
+    let runner = bill_run::BillRun::new(s.store(), bill_run::Settings::default());
+    let request = bill_run::RunRequest {
+        mode: bill_run::Mode::Finalize,
+        date: Some(next),
+        accounts: Some(vec!["acct_nsfacme".parse().unwrap()]),
+        drafts_only: false,
+    };
+    let report = serde_json::to_value(runner.run(&request, Utc::now(), None).await).unwrap();
+    assert_eq!(report["failures"], json!([]), "{report}");
+    let a = s.ops("GET", "/v1/ops/accounts/acct_nsfacme", None).await;
+    let newest = a.body["invoices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .max_by_key(|i| i["number"].as_str().unwrap().to_owned())
+        .unwrap()
+        .clone();
+    let id = newest["id"].as_str().unwrap();
+    let bill = s.store().contract_invoice(&"acct_nsfacme".parse().unwrap(), id).await.unwrap().unwrap();
+    let fee_lines: Vec<_> = bill.lines.iter().filter(|l| l.description.contains("Returned check 4242 fee")).collect();
+    assert_eq!(fee_lines.len(), 1, "{:?}", bill.lines);
+    assert_eq!(fee_lines[0].amount.to_string(), "35.00 USD");
 }

@@ -131,6 +131,12 @@ async fn every_staff_route_for_every_role_is_allowed_or_refused_with_403_changin
         ),
         (
             "POST",
+            format!("{a}/payments/return"),
+            Some(json!({"reference": "check:3009", "returned_on": today, "reason": "insufficient_funds"})),
+            "payment:record",
+        ),
+        (
+            "POST",
             format!("{a}/invoices/{bill}/payments"),
             Some(json!({"amount": "10.00", "check_number": "3001", "received_on": today})),
             "payment:record",

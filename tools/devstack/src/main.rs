@@ -514,9 +514,9 @@ async fn serve(
     // The template's LockboxBucket: a file put there is imported as the bucket's event would.
     let lockbox_bucket = env_or("LOCKBOX_BUCKET", "billing-lockbox-local");
     devstack::documents::ensure_bucket(&aws, &lockbox_bucket).await?;
-    let check_digit = billing_aws::config::check_digit_from_env()?;
+    let lockbox = billing_aws::config::lockbox_from_env()?;
     let importer = lockbox_import::Importer::new(
-        ops_api::OpsState::new(ops_store.clone(), run_settings()).with_check_digit(check_digit),
+        ops_api::OpsState::new(ops_store.clone(), run_settings()).with_lockbox(lockbox.clone()),
         S3Documents::from_config(&aws, &lockbox_bucket),
     );
     tokio::spawn(devstack::documents::watch_lockbox(
@@ -526,9 +526,7 @@ async fn serve(
         std::time::Duration::from_secs(2),
     ));
     let ops = ops_api::router(
-        ops_api::OpsState::new(ops_store, run_settings())
-            .with_approval_limit(approval_limit)
-            .with_check_digit(check_digit),
+        ops_api::OpsState::new(ops_store, run_settings()).with_approval_limit(approval_limit).with_lockbox(lockbox),
     );
     // Events sent to the webhook from outside (`make stripe-event`) change what the fake holds,
     // as they would have changed Stripe's objects.

@@ -253,6 +253,7 @@ pub async fn seed_contract(store: &Arc<DynamoStore>, admin_sub: &str, invoice_pr
             amount,
             reference: format!("check:{number}"),
             method: "check",
+            check_number: Some(number.to_string()),
             received_on,
             actor: ops.clone(),
             recorded_by: "dev-seed".into(),

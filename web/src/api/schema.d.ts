@@ -651,7 +651,7 @@ export interface components {
             email: string;
         };
         /** @enum {string} */
-        AuditAction: "account.created" | "account.billing_contact_updated" | "account.billing_address_updated" | "account.bill_recipients_updated" | "member.invited" | "member.activated" | "member.role_changed" | "member.removed" | "payment.refunded" | "payment.disputed" | "payment.requested" | "payment_method.default_set" | "payment_method.removed" | "subscription.checkout_started" | "subscription.seats_changed" | "seat.assigned" | "seat.unassigned" | "account.imported" | "invoice.payment_recorded" | "invoice.credit_note_issued" | "invoice.voided" | "invoice.credit_note_requested" | "invoice.credit_note_approved" | "invoice.credit_note_rejected" | "account.reminders_paused" | "account.reminders_resumed" | "account.tax_changed" | "catalog.price_saved" | "catalog.cohort_saved" | "settings.tax_rate_saved" | "settings.tax_saved" | "settings.reminders_saved" | "stripe.parked_event_discarded" | "bill_run.drafted" | "bill_run.approved" | "bill_run.finalized" | "lockbox.check_applied" | "lockbox.check_returned";
+        AuditAction: "account.created" | "account.billing_contact_updated" | "account.billing_address_updated" | "account.bill_recipients_updated" | "member.invited" | "member.activated" | "member.role_changed" | "member.removed" | "payment.refunded" | "payment.disputed" | "payment.requested" | "payment_method.default_set" | "payment_method.removed" | "subscription.checkout_started" | "subscription.seats_changed" | "seat.assigned" | "seat.unassigned" | "account.imported" | "invoice.payment_recorded" | "invoice.payment_returned" | "invoice.credit_note_issued" | "invoice.voided" | "invoice.credit_note_requested" | "invoice.credit_note_approved" | "invoice.credit_note_rejected" | "account.reminders_paused" | "account.reminders_resumed" | "account.tax_changed" | "catalog.price_saved" | "catalog.cohort_saved" | "settings.tax_rate_saved" | "settings.tax_saved" | "settings.reminders_saved" | "stripe.parked_event_discarded" | "bill_run.drafted" | "bill_run.approved" | "bill_run.finalized" | "lockbox.check_applied" | "lockbox.check_returned";
         AuditEntry: {
             id: components["schemas"]["AuditId"];
             account_id: components["schemas"]["AccountId"];
@@ -749,7 +749,7 @@ export interface components {
          */
         Email: string;
         /** @enum {string} */
-        EntryKind: "invoice" | "credit_note" | "payment" | "void";
+        EntryKind: "invoice" | "credit_note" | "payment" | "void" | "returned_payment";
         ErrorDetail: {
             /** @description Stable; clients branch on it (`not_found`, `validation_failed`, `contact_sales`, …). */
             code: string;
@@ -1055,7 +1055,7 @@ export interface components {
          * @description Why staff changed something: the documented list, as finance reports it, plus free words.
          * @enum {string}
          */
-        ReasonCode: "payment_received" | "billing_error" | "service_credit" | "goodwill" | "duplicate" | "customer_request" | "write_off" | "configuration" | "other";
+        ReasonCode: "payment_received" | "payment_returned" | "billing_error" | "service_credit" | "goodwill" | "duplicate" | "customer_request" | "write_off" | "configuration" | "other";
         RecipientsBody: {
             /** @description Extra addresses that get every bill, at most 20. */
             recipients: string[];

@@ -10,6 +10,7 @@ const KIND: Record<Schemas['EntryKind'], string> = {
   payment: 'Payment',
   credit_note: 'Credit note',
   void: 'Voided',
+  returned_payment: 'Returned payment',
 };
 
 const BUCKETS: [keyof Schemas['StatementAging'], string][] = [

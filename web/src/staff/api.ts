@@ -19,6 +19,7 @@ staffApi.use({
 /** The reasons a staff change gives, as the list reads to a person. */
 export const REASONS: [ReasonCode, string][] = [
   ['payment_received', 'Payment received'],
+  ['payment_returned', 'Payment returned by the bank'],
   ['billing_error', 'Billing error'],
   ['service_credit', 'Service credit (outage, SLA)'],
   ['goodwill', 'Goodwill'],

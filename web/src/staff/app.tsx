@@ -249,6 +249,7 @@ function AccountPage({ me }: { me: Me }) {
           <Bills account={a} />
           <Payments account={a} />
           {can(me, 'payment:record') && <RecordCheck account={a} onDone={changed} />}
+          {can(me, 'payment:record') && <ReturnCheck account={a} onDone={changed} />}
           {can(me, 'credit_note:create') && <CreditNote account={a} onDone={changed} />}
           {can(me, 'credit_note:create') && <WriteOff account={a} onDone={changed} />}
           <section aria-labelledby="notes">
@@ -503,6 +504,16 @@ function Contract({ contract }: { contract: NonNullable<Account['contract']> }) 
   );
 }
 
+const RETURN_REASONS: [StaffSchemas['ReturnReason'], string][] = [
+  ['insufficient_funds', 'Insufficient funds (NSF)'],
+  ['stop_payment', 'Payment stopped'],
+  ['account_closed', 'Account closed'],
+  ['other', 'Other'],
+];
+
+/** A payment as a person reads it: "check 1042", or the method. */
+const paymentName = (p: Account['payments'][number]) => (p.check_number ? `check ${p.check_number}` : p.reference.replace(/^check:([^:]+).*$/, 'check $1'));
+
 function Payments({ account }: { account: Account }) {
   if (account.payments.length === 0) return null;
   const number = (id: string) => account.invoices.find((i) => i.id === id)?.number ?? id;
@@ -512,12 +523,82 @@ function Payments({ account }: { account: Account }) {
       <ul class="plain" data-testid="staff-payments">
         {account.payments.map((p) => (
           <li key={`${p.reference}:${p.invoice_id}`}>
-            {date(p.received_on)}: {p.reference.replace(/^check:([^:]+).*$/, 'check $1')}, {money(p.amount)} on {number(p.invoice_id)}
+            {date(p.received_on)}: {paymentName(p)}, {money(p.amount)} on {number(p.invoice_id)}
             {isPositive(p.to_credit) ? ` (${money(p.to_credit)} to credit)` : ''} <span class="muted">by {p.recorded_by}</span>
+            {p.returned && (
+              <strong class="returned">
+                {' '}
+                Returned {date(p.returned.returned_on)}: {RETURN_REASONS.find(([r]) => r === p.returned?.reason)?.[1]}
+              </strong>
+            )}
           </li>
         ))}
       </ul>
     </section>
+  );
+}
+
+/** The bank returned a check: every bill it paid is owed again, the customer is told, and a fee
+ * (a one-time price of the catalog) goes on the next bill when one is chosen. */
+function ReturnCheck({ account, onDone }: { account: Account; onDone: () => void }) {
+  const checks = new Map<string, string>();
+  for (const p of account.payments) {
+    if (!p.returned && p.method === 'check' && !checks.has(p.check_reference)) {
+      const whole = account.payments.filter((q) => q.check_reference === p.check_reference).reduce((sum, q) => sum + Number(q.amount.amount), 0);
+      checks.set(p.check_reference, `${paymentName(p)} of ${date(p.received_on)}, ${whole.toFixed(2)} ${p.amount.currency}`);
+    }
+  }
+  const options = [...checks.entries()];
+  const prices = useLoad(() => call(staffApi.GET('/v1/staff/prices')), []);
+  const [reference, setReference] = useState(options[0]?.[0] ?? '');
+  const [returnedOn, setReturnedOn] = useState(new Date().toISOString().slice(0, 10));
+  const [reason, setReason] = useState<StaffSchemas['ReturnReason']>('insufficient_funds');
+  const [fee, setFee] = useState('');
+  const why = useReason('payment_returned');
+  const [done, setDone] = useState<string>();
+  const take = useAction(async () => {
+    const r = await call(
+      staffApi.POST('/v1/staff/accounts/{account_id}/payments/return', {
+        params: { path: { account_id: account.account_id }, header: why.header() },
+        body: { reference: reference || options[0]?.[0] || '', returned_on: returnedOn, reason, fee_price: fee || null },
+      }),
+    );
+    const bills = r.shares.map((s) => s.number ?? s.invoice_id).join(', ');
+    setDone(
+      r.status === 'already_returned'
+        ? 'This check was returned before; nothing changed.'
+        : `${money(r.amount)} taken back: ${bills} owed again${r.fee ? `, fee ${money(r.fee)} on the next bill` : ''}; balance due ${money(r.balance_due)}. The customer is told by e-mail.`,
+    );
+    onDone();
+  });
+  if (options.length === 0) return null;
+  const fees: [string, string][] = [
+    ['', 'No fee'],
+    ...(prices.data ?? [])
+      .filter((p) => p.charge.type === 'one_time' && p.currency === account.balance_due.currency)
+      .map((p): [string, string] => [p.id, `${p.name} (${p.id})`]),
+  ];
+  return (
+    <Form title="Returned check" id="return-check">
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          setDone(undefined);
+          void take.run();
+        }}
+      >
+        <Select label="Check" value={reference} options={options} onValue={setReference} />
+        <Field label="Returned on" type="date" value={returnedOn} onValue={setReturnedOn} error={take.error?.field('returned_on')} required />
+        <Select label="Why the bank returned it" value={reason} options={RETURN_REASONS} onValue={(v) => setReason(v as StaffSchemas['ReturnReason'])} />
+        <Select label="Fee" value={fee} options={fees} onValue={setFee} />
+        {why.fields}
+        {done && <Alert kind="success">{done}</Alert>}
+        <Failure error={take.error} />
+        <Button type="submit" pending={take.pending}>
+          Take the check back
+        </Button>
+      </form>
+    </Form>
   );
 }
 

@@ -35,6 +35,55 @@ function why(item: Item): string {
   }
 }
 
+type Import = StaffSchemas['LockboxImport'];
+
+function returnedWhy(r: StaffSchemas['ReturnMatch']): string {
+  const o = r.outcome;
+  switch (o.status) {
+    case 'returned':
+      return `taken back from ${o.account_id}: ${o.bills.map((b) => b.number ?? b.invoice_id).join(', ')} owed again${o.fee ? `, fee ${money(o.fee)} on the next bill` : ''}`;
+    case 'already_returned':
+      return `taken back before (${o.account_id})`;
+    case 'no_such_check':
+      return 'no check of this number and amount was received here: look into it with the bank';
+    case 'ambiguous':
+      return `several accounts sent a check of this number and amount (${o.accounts.join(', ')}): take the right one back from its account page`;
+  }
+}
+
+/** What a BAI2 file said: the lockbox deposits (matched to the lockbox file of the same total) and
+ * the checks the bank returned. */
+function Bai2Report({ file }: { file: Import }) {
+  return (
+    <ul class="plain">
+      {file.deposits?.map((d) => (
+        <li key={`d:${d.deposit.bank_reference}:${d.deposit.amount.amount}`}>
+          Deposit {d.deposit.bank_reference || d.deposit.customer_reference} of {date(d.deposit.as_of)}, {money(d.deposit.amount)}:{' '}
+          {d.lockbox_file ? `the lockbox file ${d.lockbox_file}` : <strong>no lockbox file has this total</strong>}
+        </li>
+      ))}
+      {file.returns?.map((r) => (
+        <li key={`r:${r.item.line}`}>
+          Returned check {r.item.check_number}, {money(r.item.amount)} ({words(r.item.reason)}): {returnedWhy(r)}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+function FileLine({ f }: { f: Import }) {
+  if (f.refused) return <strong>refused, nothing applied: {f.refused}</strong>;
+  if (f.format === 'bai2') {
+    return (
+      <>
+        BAI2 report: {f.deposits?.length ?? 0} deposits, {f.checks} returned checks ({money(f.total)}): {f.applied} taken back, {f.exceptions} to look into
+        <Bai2Report file={f} />
+      </>
+    );
+  }
+  return <>{`${f.checks} checks, ${money(f.total)}: ${f.applied} applied, ${f.exceptions} to staff`}</>;
+}
+
 function CheckLine({ item }: { item: Item }) {
   return (
     <>
@@ -81,9 +130,7 @@ export function Lockbox({ me }: { me: Me }) {
               <ul class="plain" data-testid="lockbox-files">
                 {list.map((f) => (
                   <li key={f.file_hash}>
-                    {dateTime(f.imported_at)}: {f.name},{' '}
-                    {f.refused ? <strong>refused, nothing applied: {f.refused}</strong> : `${f.checks} checks, ${money(f.total)}: ${f.applied} applied, ${f.exceptions} to staff`}{' '}
-                    <span class="muted">by {f.imported_by}</span>
+                    {dateTime(f.imported_at)}: {f.name}, <FileLine f={f} /> <span class="muted">by {f.imported_by}</span>
                   </li>
                 ))}
               </ul>
@@ -122,7 +169,7 @@ function Upload({ onDone }: { onDone: () => void }) {
         }}
       >
         <div class="field">
-          <label for="lockbox-file">Lockbox file (BAI)</label>
+          <label for="lockbox-file">Lockbox file (BAI) or BAI2 report</label>
           <input id="lockbox-file" type="file" accept=".txt,.bai,.dat,text/plain" onChange={(e) => setFile((e.target as HTMLInputElement).files?.[0])} required />
         </div>
         {reason.fields}
@@ -136,8 +183,11 @@ function Upload({ onDone }: { onDone: () => void }) {
           <Alert kind={report.import.exceptions > 0 ? 'info' : 'success'}>
             {report.status === 'duplicate'
               ? `This file came before (${dateTime(report.import.imported_at)}): nothing applied again.`
-              : `${report.import.checks} checks, ${money(report.import.total)}: ${report.import.applied} applied, ${report.import.exceptions} waiting for you.`}
+              : report.import.format === 'bai2'
+                ? `BAI2 report: ${report.import.applied} returned checks taken back, ${report.import.exceptions} to look into.`
+                : `${report.import.checks} checks, ${money(report.import.total)}: ${report.import.applied} applied, ${report.import.exceptions} waiting for you.`}
           </Alert>
+          {report.import.format === 'bai2' && <Bai2Report file={report.import} />}
           <ul class="plain">
             {report.items.map((i) => (
               <li key={i.key}>

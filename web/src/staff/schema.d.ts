@@ -184,6 +184,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/staff/accounts/{account_id}/payments/return": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST …/accounts/{account_id}/payments/return`: the bank returned a check. Every share of it
+         *     is taken back, each bill it paid is owed again (and reminded of again), what it made account
+         *     credit is taken back, the customer is mailed once, and the fee (when given) goes on the next
+         *     bill. The same check again changes nothing (`already_returned`).
+         */
+        post: operations["staff_return_payment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/staff/accounts/{account_id}/invoices/{invoice_id}/credit-notes": {
         parameters: {
             query?: never;
@@ -763,7 +785,7 @@ export interface components {
          */
         ApprovalStatus: "pending" | "approved" | "rejected";
         /** @enum {string} */
-        AuditAction: "account.created" | "account.billing_contact_updated" | "account.billing_address_updated" | "account.bill_recipients_updated" | "member.invited" | "member.activated" | "member.role_changed" | "member.removed" | "payment.refunded" | "payment.disputed" | "payment.requested" | "payment_method.default_set" | "payment_method.removed" | "subscription.checkout_started" | "subscription.seats_changed" | "seat.assigned" | "seat.unassigned" | "account.imported" | "invoice.payment_recorded" | "invoice.credit_note_issued" | "invoice.voided" | "invoice.credit_note_requested" | "invoice.credit_note_approved" | "invoice.credit_note_rejected" | "account.reminders_paused" | "account.reminders_resumed" | "account.tax_changed" | "catalog.price_saved" | "catalog.cohort_saved" | "settings.tax_rate_saved" | "settings.tax_saved" | "settings.reminders_saved" | "stripe.parked_event_discarded" | "bill_run.drafted" | "bill_run.approved" | "bill_run.finalized" | "lockbox.check_applied" | "lockbox.check_returned";
+        AuditAction: "account.created" | "account.billing_contact_updated" | "account.billing_address_updated" | "account.bill_recipients_updated" | "member.invited" | "member.activated" | "member.role_changed" | "member.removed" | "payment.refunded" | "payment.disputed" | "payment.requested" | "payment_method.default_set" | "payment_method.removed" | "subscription.checkout_started" | "subscription.seats_changed" | "seat.assigned" | "seat.unassigned" | "account.imported" | "invoice.payment_recorded" | "invoice.payment_returned" | "invoice.credit_note_issued" | "invoice.voided" | "invoice.credit_note_requested" | "invoice.credit_note_approved" | "invoice.credit_note_rejected" | "account.reminders_paused" | "account.reminders_resumed" | "account.tax_changed" | "catalog.price_saved" | "catalog.cohort_saved" | "settings.tax_rate_saved" | "settings.tax_saved" | "settings.reminders_saved" | "stripe.parked_event_discarded" | "bill_run.drafted" | "bill_run.approved" | "bill_run.finalized" | "lockbox.check_applied" | "lockbox.check_returned";
         AuditEntry: {
             id: components["schemas"]["AuditId"];
             account_id: components["schemas"]["AccountId"];
@@ -993,6 +1015,25 @@ export interface components {
             /** @description The approver's words (required to reject). */
             note?: string | null;
         };
+        /** @description A deposit the bank credited to the seller's account from its lockbox. */
+        Deposit: {
+            bank_account: string;
+            /** Format: date */
+            as_of: string;
+            amount: components["schemas"]["Money"];
+            bank_reference: string;
+            customer_reference: string;
+        };
+        /** @description A BAI2 lockbox deposit and the lockbox file it matches. */
+        DepositMatch: {
+            deposit: components["schemas"]["Deposit"];
+            /**
+             * @description The name and hash of the imported lockbox file with this total (none: no such file,
+             *     which staff should look into).
+             */
+            lockbox_file?: string | null;
+            lockbox_hash?: string | null;
+        };
         DiscardBody: {
             /** @description Why it will never be applied (1 to 500 characters). */
             reason: string;
@@ -1049,6 +1090,11 @@ export interface components {
             field: string;
             message: string;
         };
+        /**
+         * @description Which of the bank's files it was.
+         * @enum {string}
+         */
+        FileFormat: "lockbox" | "bai2";
         /**
          * @description How the payer was known.
          * @enum {string}
@@ -1154,6 +1200,14 @@ export interface components {
              *     staff see it; nothing of it applied).
              */
             refused?: string | null;
+            format?: components["schemas"]["FileFormat"];
+            /**
+             * @description A BAI2 file's lockbox deposits, each with the lockbox file of the same total (the bank
+             *     credited what the lockbox file reported).
+             */
+            deposits?: components["schemas"]["DepositMatch"][];
+            /** @description A BAI2 file's returned checks and what became of each. */
+            returns?: components["schemas"]["ReturnMatch"][];
         };
         /** @description One check of an imported file, keyed by file + batch + item. */
         LockboxItem: {
@@ -1264,17 +1318,33 @@ export interface components {
             account_credit: components["schemas"]["Money"];
             balance_due: components["schemas"]["Money"];
         };
+        /** @description A payment taken back: when, why, who recorded it. */
+        PaymentReturn: {
+            /** Format: date */
+            returned_on: string;
+            reason: components["schemas"]["ReturnReason"];
+            /** Format: date-time */
+            recorded_at: string;
+            recorded_by: string;
+            /** @description The bank's reference of the returned item (BAI2 record 16), when it came from the bank. */
+            bank_reference?: string | null;
+        };
         PaymentView: {
             invoice_id: string;
             /** @description `check:1042` */
             reference: string;
             method: string;
+            /** @description The check's number (checks recorded before numbers were kept: none). */
+            check_number?: string | null;
+            /** @description The check's own reference, shared by its shares on several bills (what a return names). */
+            check_reference: string;
             amount: components["schemas"]["Money"];
             /** Format: date */
             received_on: string;
             /** @description What went to account credit (beyond the bill). */
             to_credit: components["schemas"]["Money"];
             recorded_by: string;
+            returned?: components["schemas"]["PaymentReturn"] | null;
         };
         /**
          * @description A percentage rate, 0 to 100 with at most 4 decimals (`8.25`, `19`).
@@ -1319,7 +1389,7 @@ export interface components {
          * @description Why staff changed something: the documented list, as finance reports it, plus free words.
          * @enum {string}
          */
-        ReasonCode: "payment_received" | "billing_error" | "service_credit" | "goodwill" | "duplicate" | "customer_request" | "write_off" | "configuration" | "other";
+        ReasonCode: "payment_received" | "payment_returned" | "billing_error" | "service_credit" | "goodwill" | "duplicate" | "customer_request" | "write_off" | "configuration" | "other";
         ReceivablesReport: {
             /** Format: date */
             as_of: string;
@@ -1335,6 +1405,92 @@ export interface components {
              *     last, account credit.
              */
             invoices?: string[] | null;
+        };
+        ReturnBody: {
+            /**
+             * @description The check's payment reference as the account's payments list it: `check:1042`, or
+             *     `lockbox:<key>` for a check the lockbox file brought (every share of it is taken back).
+             */
+            reference: string;
+            /**
+             * Format: date
+             * @description The day the bank returned it.
+             */
+            returned_on: string;
+            reason: components["schemas"]["ReturnReason"];
+            /**
+             * @description A one-time catalog price in the account's currency, charged on the next bill as the
+             *     returned-check fee (none: no fee).
+             */
+            fee_price?: string | null;
+        };
+        /** @description A returned check of a BAI2 file and what became of it. */
+        ReturnMatch: {
+            item: components["schemas"]["ReturnedItem"];
+            outcome: components["schemas"]["ReturnOutcome"];
+        };
+        ReturnOutcome: {
+            account_id: string;
+            reference: string;
+            bills: components["schemas"]["BillShare"][];
+            fee?: components["schemas"]["Money"] | null;
+            /** @enum {string} */
+            status: "returned";
+        } | {
+            account_id: string;
+            reference: string;
+            /** @enum {string} */
+            status: "already_returned";
+        } | {
+            /** @enum {string} */
+            status: "no_such_check";
+        } | {
+            accounts: string[];
+            /** @enum {string} */
+            status: "ambiguous";
+        };
+        /**
+         * @description Why a bank returned a deposited check (the return reasons of Regulation CC / the BAI2
+         *     returned-item codes, reduced to what the customer is told).
+         * @enum {string}
+         */
+        ReturnReason: "insufficient_funds" | "stop_payment" | "account_closed" | "other";
+        ReturnResponse: {
+            /** @description `returned`, or `already_returned` when the whole check was taken back before. */
+            status: string;
+            reference: string;
+            check_number?: string | null;
+            /** @description The whole check. */
+            amount: components["schemas"]["Money"];
+            /** @description The bills it had paid, each owed again by its share. */
+            shares: components["schemas"]["ReturnedShare"][];
+            fee?: components["schemas"]["Money"] | null;
+            balance_due: components["schemas"]["Money"];
+            /**
+             * @description Below zero: owed beyond the open bills (credit the check made that a bill already used),
+             *     asked for on the next bill.
+             */
+            account_credit: components["schemas"]["Money"];
+        };
+        /** @description A check the bank took back from the seller's account. */
+        ReturnedItem: {
+            bank_account: string;
+            /** Format: date */
+            as_of: string;
+            amount: components["schemas"]["Money"];
+            /** @description The returned check's serial number (the detail's customer reference). */
+            check_number: string;
+            bank_reference: string;
+            reason: components["schemas"]["ReturnReason"];
+            text: string;
+            line: number;
+        };
+        ReturnedShare: {
+            invoice_id: string;
+            number?: string | null;
+            amount: components["schemas"]["Money"];
+            /** @description What of it had become account credit (taken back too). */
+            to_credit: components["schemas"]["Money"];
         };
         /**
          * @description What a member may do.
@@ -2067,6 +2223,82 @@ export interface operations {
                 };
             };
             /** @description `validation_failed`, `reason_required` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    staff_return_payment: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Why (required of staff): a code from the list */
+                "Reason-Code"?: components["schemas"]["ReasonCode"] | null;
+                /** @description The person's words, percent-encoded UTF-8 (required for `other`) */
+                "Reason-Text"?: string | null;
+            };
+            path: {
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReturnBody"];
+            };
+        };
+        responses: {
+            /** @description taken back before (`already_returned`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReturnResponse"];
+                };
+            };
+            /** @description taken back (`returned`) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReturnResponse"];
+                };
+            };
+            /** @description not a staff token (`staff_only`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the roles lack the permission (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such account or payment (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `validation_failed` (a future date, a fee price that is not one-time in the account's currency), `reason_required` */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -640,6 +640,52 @@ impl ContractAdmin for DynamoStore {
         if delta != 0 {
             items.push(self.balance_add(&payment.account_id, invoice.after.currency, delta)?);
         }
+        // A check is found by its number when the bank returns it (BAI2 type 555).
+        if let Some(number) = &payment.check_number
+            && payment.check_reference() == payment.reference
+        {
+            items.push(self.put(check_number_item(number, &payment.account_id, &payment.reference), None)?);
+        }
+        match self.transact(items).await? {
+            Ok(()) => Ok(Recorded::Now),
+            Err(c) if c.failed_condition(0) => Ok(Recorded::AlreadyRecorded),
+            Err(c) if (1..c.0.len()).any(|i| c.failed_condition(i)) => Err(Error::Conflict),
+            Err(c) => Err(c.otherwise()),
+        }
+    }
+
+    async fn check_payments(&self, account: &AccountId, reference: &str) -> Result<Vec<ReceivedPayment>> {
+        self.query_prefix(account_pk(account), &received_payment_sk(reference)).await
+    }
+
+    async fn return_payment(
+        &self,
+        returned: &ReceivedPayment,
+        invoice: Change<'_, Invoice>,
+        contract: Change<'_, ContractAccount>,
+        work: Option<&WorkItem>,
+        audit: &AuditEntry,
+    ) -> Result<Recorded> {
+        let record = keyed(
+            returned,
+            account_pk(&returned.account_id),
+            received_payment_sk(&returned.reference),
+            "received_payment",
+        )?;
+        let at = returned.returned.as_ref().map_or(audit.at, |r| r.recorded_at);
+        let mut items = vec![
+            self.put(record, Some("attribute_exists(pk) AND attribute_not_exists(returned)"))?,
+            self.invoice_put(invoice.after, Some(&invoice.before.stamp))?,
+            self.contract_put(Some(contract.before), contract.after)?,
+            self.audit_put(audit)?,
+        ];
+        if let Some(work) = work {
+            items.push(self.work_put(work, at)?);
+        }
+        let delta = minor(&invoice.after.outstanding())? - minor(&invoice.before.outstanding())?;
+        if delta != 0 {
+            items.push(self.balance_add(&returned.account_id, invoice.after.currency, delta)?);
+        }
         match self.transact(items).await? {
             Ok(()) => Ok(Recorded::Now),
             Err(c) if c.failed_condition(0) => Ok(Recorded::AlreadyRecorded),

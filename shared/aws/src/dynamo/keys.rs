@@ -306,3 +306,24 @@ pub const CONTACT_SK: &str = "CONTACT";
 pub fn number_gsi3pk(number: &str) -> String {
     format!("NUMBER#{number}")
 }
+
+/// The checks received under one check number, across accounts: one item per check (its first
+/// share's reference), for the bank's returned items to find.
+pub fn check_number_pk(number: &str) -> String {
+    format!("CHECKNO#{number}")
+}
+
+pub fn check_number_item(
+    number: &str,
+    account: &AccountId,
+    reference: &str,
+) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    std::collections::HashMap::from([
+        (PK.to_owned(), AttributeValue::S(check_number_pk(number))),
+        (SK.to_owned(), AttributeValue::S(format!("{}#{reference}", account.as_str()))),
+        ("entity".to_owned(), AttributeValue::S("check_number".into())),
+        ("account_id".to_owned(), AttributeValue::S(account.as_str().to_owned())),
+        ("reference".to_owned(), AttributeValue::S(reference.to_owned())),
+    ])
+}

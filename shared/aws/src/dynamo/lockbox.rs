@@ -116,6 +116,16 @@ impl LockboxStore for DynamoStore {
         Ok(item.get("account_id").and_then(|v| v.as_s().ok()).and_then(|a| a.parse().ok()))
     }
 
+    async fn checks_numbered(&self, number: &str) -> Result<Vec<(AccountId, String)>> {
+        #[derive(serde::Deserialize)]
+        struct Pointer {
+            account_id: AccountId,
+            reference: String,
+        }
+        let found: Vec<Pointer> = self.query_prefix(check_number_pk(number), AccountId::PREFIX).await?;
+        Ok(found.into_iter().map(|p| (p.account_id, p.reference)).collect())
+    }
+
     async fn bill_by_number(&self, number: &str) -> Result<Option<(AccountId, String)>> {
         let out = self
             .client
