@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import AxeBuilder from '@axe-core/playwright';
 import { chromium } from 'playwright-core';
@@ -864,6 +865,33 @@ describe('sign-in as Amplify does it', { concurrency: false }, () => {
     await upload.getByLabel('Reason, in words').fill('sent twice by the bank');
     await upload.getByRole('button', { name: 'Import' }).click();
     await clerk.getByTestId('lockbox-report').getByText(/This file came before/).waitFor();
+    // The bank returns check 9001 unpaid: the clerk takes it back on the account's page.
+    await clerk.goto(`${stack.base}/staff/accounts/acct_democontract`);
+    const returned = clerk.getByRole('region', { name: 'Returned check' });
+    const which = returned.getByLabel('Check', { exact: true });
+    await which.selectOption(await which.locator('option', { hasText: 'check 9001' }).getAttribute('value'));
+    await returned.getByLabel('Why the bank returned it').selectOption('insufficient_funds');
+    await returned.getByLabel('Reason, in words').fill('NSF notice from the bank');
+    await returned.getByRole('button', { name: 'Take the check back' }).click();
+    await returned.getByText(/\$100\.00 taken back: INV-000003 owed again/).waitFor();
+    await clerk.getByTestId('staff-payments').getByText(/Returned .*Insufficient funds/).waitFor();
+    assert.equal(cents(await clerk.getByTestId('staff-balance').innerText()), before - 5000, 'only the returned check is owed again');
+    await check(clerk, 'staff-returned-check');
+    // The bank's BAI2 report (written by the PyPI bai2 package) returns check 77 too: uploaded,
+    // it is found by number and amount and taken back.
+    const today = new Date().toISOString().slice(0, 10);
+    const spec = { as_of: today, bank_account: '4000123456', deposits: [{ amount: 15000, bank_reference: 'LBX-0002712' }], returns: [{ amount: 5000, check_number: '77', bank_reference: 'RET-9', text: 'RETURNED ITEM STOP PAYMENT' }] };
+    const bai2 = execFileSync(join(repo, '.venv/stack/bin/python'), [join(repo, 'tests/fixtures/make_bai2.py')], { input: JSON.stringify(spec) });
+    await clerk.goto(`${stack.base}/staff/lockbox`);
+    await upload.getByLabel('Lockbox file (BAI)').setInputFiles({ name: 'bai2-today.txt', mimeType: 'text/plain', buffer: bai2 });
+    await upload.getByLabel('Reason', { exact: true }).selectOption('payment_returned');
+    await upload.getByLabel('Reason, in words').fill('the bank report of today');
+    await upload.getByRole('button', { name: 'Import' }).click();
+    const bank = clerk.getByTestId('lockbox-report');
+    await bank.getByText(/BAI2 report: 1 returned check taken back, 0 to look into/).waitFor();
+    assert.match(await bank.innerText(), /Deposit LBX-0002712 .*\$150\.00: the lockbox file lbx-20261204\.txt/);
+    assert.match(await bank.innerText(), /Returned check 77, \$50\.00 \(stop payment\): taken back from acct_democontract: INV-000002 owed again/);
+    await check(clerk, 'staff-lockbox-bai2');
     await ctx.close();
   });
 });

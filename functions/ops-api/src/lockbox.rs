@@ -453,7 +453,15 @@ async fn import_bai2<S: OpsStore>(
             }
         })
         .collect();
-    let fee = crate::returns::fee_price(state, state.scan.returned_check_fee.as_deref()).await?;
+    // The seller's fee: a setting that names no usable price costs the fee, never the return.
+    let fee = match crate::returns::fee_price(state, state.scan.returned_check_fee.as_deref()).await {
+        Ok(fee) => fee.filter(|p| matches!(p.charge, billing_domain::catalog::ChargeType::OneTime)),
+        Err(OpsError::Domain(DomainError::Invalid(e))) => {
+            tracing::warn!(price = ?state.scan.returned_check_fee, error = ?e, "RETURNED_CHECK_FEE_PRICE names no usable price: no fee");
+            None
+        }
+        Err(e) => return Err(e),
+    };
     let mut returns = Vec::new();
     for item in returned {
         let outcome = take_back_returned(state, caller, reason.clone(), &item, fee.clone()).await?;

@@ -514,7 +514,11 @@ async fn serve(
     // The template's LockboxBucket: a file put there is imported as the bucket's event would.
     let lockbox_bucket = env_or("LOCKBOX_BUCKET", "billing-lockbox-local");
     devstack::documents::ensure_bucket(&aws, &lockbox_bucket).await?;
-    let lockbox = billing_aws::config::lockbox_from_env()?;
+    let mut lockbox = billing_aws::config::lockbox_from_env()?;
+    // Locally a returned check is charged the README's fee price, once the catalog has it.
+    if std::env::var_os("RETURNED_CHECK_FEE_PRICE").is_none() {
+        lockbox.returned_check_fee = Some("returned-check-fee".into());
+    }
     let importer = lockbox_import::Importer::new(
         ops_api::OpsState::new(ops_store.clone(), run_settings()).with_lockbox(lockbox.clone()),
         S3Documents::from_config(&aws, &lockbox_bucket),

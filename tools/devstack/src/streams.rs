@@ -189,7 +189,7 @@ mod tests {
         for kind in ["bill_ready", "payment_received", "payment_failed", "seats_ready", "member_invited"] {
             assert!(mailer.iter().any(|k| k == kind), "{kind}");
         }
-        for kind in ["bill_format_notice", "payment_reminder", "credit_note_issued"] {
+        for kind in ["bill_format_notice", "payment_reminder", "credit_note_issued", "payment_returned"] {
             assert!(mailer.iter().any(|k| k == kind), "{kind}: queued by the bill run or ops, mailed by the mailer");
         }
         assert_eq!(provisioner, ["seats_changed"]);

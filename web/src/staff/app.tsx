@@ -550,7 +550,9 @@ function ReturnCheck({ account, onDone }: { account: Account; onDone: () => void
   }
   const options = [...checks.entries()];
   const prices = useLoad(() => call(staffApi.GET('/v1/staff/prices')), []);
-  const [reference, setReference] = useState(options[0]?.[0] ?? '');
+  const [picked, setPicked] = useState(options[0]?.[0] ?? '');
+  // The check taken back leaves the list: the choice moves to the first one left.
+  const reference = checks.has(picked) ? picked : (options[0]?.[0] ?? '');
   const [returnedOn, setReturnedOn] = useState(new Date().toISOString().slice(0, 10));
   const [reason, setReason] = useState<StaffSchemas['ReturnReason']>('insufficient_funds');
   const [fee, setFee] = useState('');
@@ -560,7 +562,7 @@ function ReturnCheck({ account, onDone }: { account: Account; onDone: () => void
     const r = await call(
       staffApi.POST('/v1/staff/accounts/{account_id}/payments/return', {
         params: { path: { account_id: account.account_id }, header: why.header() },
-        body: { reference: reference || options[0]?.[0] || '', returned_on: returnedOn, reason, fee_price: fee || null },
+        body: { reference, returned_on: returnedOn, reason, fee_price: fee || null },
       }),
     );
     const bills = r.shares.map((s) => s.number ?? s.invoice_id).join(', ');
@@ -571,7 +573,14 @@ function ReturnCheck({ account, onDone }: { account: Account; onDone: () => void
     );
     onDone();
   });
-  if (options.length === 0) return null;
+  if (options.length === 0) {
+    // The last check was just taken back: its confirmation stays.
+    return done ? (
+      <Form title="Returned check" id="return-check">
+        <Alert kind="success">{done}</Alert>
+      </Form>
+    ) : null;
+  }
   const fees: [string, string][] = [
     ['', 'No fee'],
     ...(prices.data ?? [])
@@ -587,7 +596,7 @@ function ReturnCheck({ account, onDone }: { account: Account; onDone: () => void
           void take.run();
         }}
       >
-        <Select label="Check" value={reference} options={options} onValue={setReference} />
+        <Select label="Check" value={reference} options={options} onValue={setPicked} />
         <Field label="Returned on" type="date" value={returnedOn} onValue={setReturnedOn} error={take.error?.field('returned_on')} required />
         <Select label="Why the bank returned it" value={reason} options={RETURN_REASONS} onValue={(v) => setReason(v as StaffSchemas['ReturnReason'])} />
         <Select label="Fee" value={fee} options={fees} onValue={setFee} />

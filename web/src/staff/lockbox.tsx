@@ -37,6 +37,9 @@ function why(item: Item): string {
 
 type Import = StaffSchemas['LockboxImport'];
 
+/** `1 returned check`, `2 returned checks`. */
+const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
 function returnedWhy(r: StaffSchemas['ReturnMatch']): string {
   const o = r.outcome;
   switch (o.status) {
@@ -76,7 +79,7 @@ function FileLine({ f }: { f: Import }) {
   if (f.format === 'bai2') {
     return (
       <>
-        BAI2 report: {f.deposits?.length ?? 0} deposits, {f.checks} returned checks ({money(f.total)}): {f.applied} taken back, {f.exceptions} to look into
+        BAI2 report: {count(f.deposits?.length ?? 0, 'deposit', 'deposits')}, {count(f.checks, 'returned check', 'returned checks')} ({money(f.total)}): {f.applied} taken back, {f.exceptions} to look into
         <Bai2Report file={f} />
       </>
     );
@@ -184,7 +187,7 @@ function Upload({ onDone }: { onDone: () => void }) {
             {report.status === 'duplicate'
               ? `This file came before (${dateTime(report.import.imported_at)}): nothing applied again.`
               : report.import.format === 'bai2'
-                ? `BAI2 report: ${report.import.applied} returned checks taken back, ${report.import.exceptions} to look into.`
+                ? `BAI2 report: ${count(report.import.applied, 'returned check', 'returned checks')} taken back, ${report.import.exceptions} to look into.`
                 : `${report.import.checks} checks, ${money(report.import.total)}: ${report.import.applied} applied, ${report.import.exceptions} waiting for you.`}
           </Alert>
           {report.import.format === 'bai2' && <Bai2Report file={report.import} />}
