@@ -269,7 +269,8 @@ pub enum WorkItem {
         /// The returned-check fee added to the next bill, when the seller charges one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         fee: Option<crate::money::Money>,
-        /// `returned:<reference>`: one notice per returned check.
+        /// `returned:<account>:<reference>`: one notice per returned check (check numbers are
+        /// the payer's, so two accounts' may be alike).
         event_id: String,
     },
     /// Someone was invited to an account: mail them the invitation.

@@ -196,6 +196,13 @@ pub async fn return_check(store: &dyn ContractAdmin, r: &Returning, now: DateTim
     if shares.is_empty() {
         return Err(Error::NotFound);
     }
+    // Card payments are refunded or disputed through the processor, whose events say so.
+    if shares.iter().any(|p| p.method != "check") {
+        return Err(Error::invalid(
+            "reference",
+            "only a check is returned this way (a card payment is refunded or disputed)",
+        ));
+    }
     // The first share (`check:N`) before `check:N:2`, `check:N:10`.
     shares.sort_by_key(|p| (p.reference.len(), p.reference.clone()));
     let currency = shares[0].amount.currency();
@@ -253,7 +260,7 @@ pub async fn return_check(store: &dyn ContractAdmin, r: &Returning, now: DateTim
                 amount,
                 reason: r.reason,
                 fee,
-                event_id: format!("returned:{}", r.reference),
+                event_id: format!("returned:{}:{}", account.as_str(), r.reference),
             });
             let audit = AuditEntry::record(
                 account,

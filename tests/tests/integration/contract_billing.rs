@@ -597,6 +597,12 @@ async fn a_contract_bill_is_paid_by_card_in_the_portal() {
     assert_eq!(statement.body["balance_due"]["amount"], "0.00");
     let r = s.call(&admin, "POST", pay, None).await;
     assert_eq!(r.code(), "nothing_to_pay");
+    // A card payment is not "returned" like a check: refunds and disputes come from Stripe.
+    let back =
+        json!({"reference": payments[0]["reference"], "returned_on": Utc::now().date_naive(), "reason": "other"});
+    let r = s.ops("POST", "/v1/ops/accounts/acct_cardpay/payments/return", Some(back)).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "{:?}", r.body);
+    assert_eq!(account(&s, "acct_cardpay").await["balance_due"]["amount"], "0.00");
 }
 
 /// Any member of an account billed by contract sees this period's usage as it is accepted, and
