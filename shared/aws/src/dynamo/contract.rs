@@ -533,6 +533,30 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// A payment's transaction (recorded or returned): `items`, the payment's record first and
+    /// conditional, with the balance due moved by what the invoice's outstanding amount moved.
+    /// The record's condition failing means it was written before (`AlreadyRecorded`); another
+    /// item's, that the invoice or contract moved meanwhile (`Conflict`).
+    async fn payment_write(
+        &self,
+        mut items: Vec<TransactWriteItem>,
+        account: &AccountId,
+        invoice: Change<'_, Invoice>,
+    ) -> Result<Recorded> {
+        let delta = minor(&invoice.after.outstanding())? - minor(&invoice.before.outstanding())?;
+        if delta != 0 {
+            items.push(self.balance_add(account, invoice.after.currency, delta)?);
+        }
+        match self.transact(items).await? {
+            Ok(()) => Ok(Recorded::Now),
+            Err(c) if c.failed_condition(0) => Ok(Recorded::AlreadyRecorded),
+            Err(c) if (1..c.0.len()).any(|i| c.failed_condition(i)) => Err(Error::Conflict),
+            Err(c) => Err(c.otherwise()),
+        }
+    }
+}
+
 #[async_trait]
 impl ContractAdmin for DynamoStore {
     async fn save_contract_audited(
@@ -636,22 +660,13 @@ impl ContractAdmin for DynamoStore {
             self.work_put(work, payment.recorded_at)?,
             self.audit_put(audit)?,
         ];
-        let delta = minor(&invoice.after.outstanding())? - minor(&invoice.before.outstanding())?;
-        if delta != 0 {
-            items.push(self.balance_add(&payment.account_id, invoice.after.currency, delta)?);
-        }
         // A check is found by its number when the bank returns it (BAI2 type 555).
         if let Some(number) = &payment.check_number
             && payment.check_reference() == payment.reference
         {
             items.push(self.put(check_number_item(number, &payment.account_id, &payment.reference), None)?);
         }
-        match self.transact(items).await? {
-            Ok(()) => Ok(Recorded::Now),
-            Err(c) if c.failed_condition(0) => Ok(Recorded::AlreadyRecorded),
-            Err(c) if (1..c.0.len()).any(|i| c.failed_condition(i)) => Err(Error::Conflict),
-            Err(c) => Err(c.otherwise()),
-        }
+        self.payment_write(items, &payment.account_id, invoice).await
     }
 
     async fn check_payments(&self, account: &AccountId, reference: &str) -> Result<Vec<ReceivedPayment>> {
@@ -682,16 +697,7 @@ impl ContractAdmin for DynamoStore {
         if let Some(work) = work {
             items.push(self.work_put(work, at)?);
         }
-        let delta = minor(&invoice.after.outstanding())? - minor(&invoice.before.outstanding())?;
-        if delta != 0 {
-            items.push(self.balance_add(&returned.account_id, invoice.after.currency, delta)?);
-        }
-        match self.transact(items).await? {
-            Ok(()) => Ok(Recorded::Now),
-            Err(c) if c.failed_condition(0) => Ok(Recorded::AlreadyRecorded),
-            Err(c) if (1..c.0.len()).any(|i| c.failed_condition(i)) => Err(Error::Conflict),
-            Err(c) => Err(c.otherwise()),
-        }
+        self.payment_write(items, &returned.account_id, invoice).await
     }
 
     async fn record_credit_note(
