@@ -317,11 +317,11 @@ fn artifact(name: &str, bytes: &[u8]) {
 #[test]
 fn the_bill_pdf_is_the_same_bytes_every_time_and_carries_its_metadata() {
     let bill = contract_bill();
-    let facts = BillFacts::new(
-        &brand(),
-        &account("Very Long Customer Name Holdings International GmbH & Co. KG", "USD"),
-        &bill,
-    );
+    let mut numbered = account("Very Long Customer Name Holdings International GmbH & Co. KG", "USD");
+    numbered.number = Some(10452);
+    let facts = BillFacts::new(&brand(), &numbered, &bill);
+    let scan = facts.scan_line.clone().expect("a numbered account's stub has its scan line");
+    assert!(scan.starts_with("0000010452") && scan.len() == 31, "{scan}");
     let once = invoice_mailer::pdf::bill(&facts, bill.created, &bill.id).unwrap();
     let again = invoice_mailer::pdf::bill(&facts, bill.created, &bill.id).unwrap();
     assert_eq!(once, again, "the same bill, the same bytes");
@@ -330,6 +330,7 @@ fn the_bill_pdf_is_the_same_bytes_every_time_and_carries_its_metadata() {
     assert!(text.contains("Invoice INV-000042"), "the title");
     assert!(text.contains("Seller Hosting"), "the author");
     assert!(text.contains("D:20261201000000"), "dated the bill's day, not the clock's");
+    assert!(text.contains("+OCRB"), "the scan line is set in OCR-B, embedded");
     assert!(once.len() < 60_000, "subset fonts keep it small: {} bytes", once.len());
     artifact("bill-contract.pdf", &once);
 

@@ -7,7 +7,7 @@
 //! repeats its header on each, every page is numbered "Page i of n", a group's name is never left
 //! alone at the foot of a page, and the stub gets a page of its own when the last page has no
 //! room left for it. Text is real text (selectable, searchable) in DejaVu Sans Condensed,
-//! embedded and subset. The document's metadata (title, author = the seller, creation date = the
+//! embedded and subset; the stub's scan line is in OCR-B, as lockbox scanners read it. The document's metadata (title, author = the seller, creation date = the
 //! bill's date, document id = the bill's id) comes from the bill, never from the clock, so the
 //! same bill always gives the same bytes.
 
@@ -24,6 +24,9 @@ use crate::render::BillFacts;
 
 static REGULAR: &[u8] = include_bytes!("../fonts/DejaVuSansCondensed.ttf");
 static BOLD: &[u8] = include_bytes!("../fonts/DejaVuSansCondensed-Bold.ttf");
+/// OCR-B (ISO 1073-2), the face lockbox scanners read the stub's scan line in: public domain
+/// (`fonts/OCRB-LICENSE`).
+static OCR_B: &[u8] = include_bytes!("../fonts/OCRB.otf");
 
 /// US Letter, in points.
 const PAGE_W: f32 = 612.0;
@@ -87,13 +90,18 @@ impl Face {
 struct Fonts {
     regular: Face,
     bold: Face,
+    ocr_b: Face,
 }
 
 fn fonts() -> Result<&'static Fonts, PdfError> {
     static FONTS: OnceLock<Result<Fonts, String>> = OnceLock::new();
     FONTS
         .get_or_init(|| {
-            Ok(Fonts { regular: Face::load(REGULAR).map_err(|e| e.0)?, bold: Face::load(BOLD).map_err(|e| e.0)? })
+            Ok(Fonts {
+                regular: Face::load(REGULAR).map_err(|e| e.0)?,
+                bold: Face::load(BOLD).map_err(|e| e.0)?,
+                ocr_b: Face::load(OCR_B).map_err(|e| e.0)?,
+            })
         })
         .as_ref()
         .map_err(|e| PdfError(e.clone()))
@@ -101,8 +109,27 @@ fn fonts() -> Result<&'static Fonts, PdfError> {
 
 /// What a page shows, before it is drawn (pages are numbered once all are laid out).
 enum Op {
-    Text { x: f32, y: f32, size: f32, bold: bool, text: String },
-    Rule { y: f32, x1: f32, x2: f32, width: f32, dashed: bool },
+    Text {
+        x: f32,
+        y: f32,
+        size: f32,
+        bold: bool,
+        text: String,
+    },
+    /// The stub's scan line, in OCR-B.
+    ScanLine {
+        x: f32,
+        y: f32,
+        size: f32,
+        text: String,
+    },
+    Rule {
+        y: f32,
+        x1: f32,
+        x2: f32,
+        width: f32,
+        dashed: bool,
+    },
 }
 
 struct Layout<'f> {
@@ -624,9 +651,14 @@ fn stub(l: &mut Layout, b: &BillFacts) {
     }
     l.text(LEFT, field_y + 4.0, 9.0, false, "Amount enclosed");
     l.rule(field_y + 6.0, LEFT + 90.0, LEFT + 250.0, 0.6, false);
-    // The machine-readable line, at the stub's foot (DejaVu's digits are all one width).
+    // The machine-readable line, at the stub's foot, in OCR-B at 10 characters an inch (12 pt).
     if let Some(line) = &b.scan_line {
-        l.text(LEFT, top + STUB_H - 12.0, 11.0, false, line.clone());
+        l.pages.last_mut().expect("a page").push(Op::ScanLine {
+            x: LEFT,
+            y: top + STUB_H - 12.0,
+            size: 12.0,
+            text: line.clone(),
+        });
     }
     if !b.remit_to.is_empty() {
         let x = LEFT + 300.0;
@@ -659,6 +691,10 @@ fn draw(l: Layout, meta: &Meta, created: chrono::DateTime<chrono::Utc>, id: &str
                 Op::Text { x, y, size, bold, text } => {
                     let face = if bold { &fonts.bold } else { &fonts.regular };
                     surface.draw_text(Point::from_xy(x, y), face.font.clone(), size, &text, false, TextDirection::Auto);
+                }
+                Op::ScanLine { x, y, size, text } => {
+                    let font = fonts.ocr_b.font.clone();
+                    surface.draw_text(Point::from_xy(x, y), font, size, &text, false, TextDirection::Auto);
                 }
                 Op::Rule { y, x1, x2, width, dashed } => {
                     let mut path = PathBuilder::new();
