@@ -84,7 +84,7 @@ fn rejected(index: usize, code: &'static str, message: impl Into<String>) -> Rec
 }
 
 /// Parses one record, or says what is wrong with it.
-fn parse(index: usize, raw: Value, now: DateTime<Utc>) -> Result<UsageEvent, RecordResult> {
+pub fn parse(index: usize, raw: Value, now: DateTime<Utc>) -> Result<UsageEvent, RecordResult> {
     let r: RawRecord = serde_json::from_value(raw).map_err(|e| rejected(index, "invalid_record", e.to_string()))?;
     let account_id: AccountId = r
         .account_id

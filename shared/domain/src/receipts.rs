@@ -248,7 +248,13 @@ pub async fn return_check(store: &dyn ContractAdmin, r: &Returning, now: DateTim
             let mut fee = None;
             if first && let Some(price) = &r.fee {
                 if !contract_after.contract.items.iter().any(|i| i.id == fee_id) {
-                    contract_after.contract.items.push(fee_item(&fee_id, price, r, share));
+                    let item = fee_item(&fee_id, price, r, share);
+                    // A draft waiting for review restores its contract if voided: the fee
+                    // stays in that too.
+                    if let Some(draft) = &mut contract_after.draft {
+                        draft.contract_before.items.push(item.clone());
+                    }
+                    contract_after.contract.items.push(item);
                 }
                 fee = Some(Money::new(price.pricing.amount(1), currency).rounded());
             }

@@ -12,6 +12,7 @@ mod lockbox;
 mod mailer;
 mod members;
 mod parked;
+mod parsers;
 mod payment_methods;
 mod payments;
 mod provisioner;
