@@ -126,18 +126,19 @@ impl Mailer {
                 let rendered = render::payment_failed(&facts, amount_due)?;
                 (MailKind::PaymentFailed, event_id.clone(), rendered, bill_recipients(&account))
             }
-            WorkItem::PaymentReturned { invoice_id, check_number, amount, reason, fee, event_id, .. } => {
+            WorkItem::PaymentReturned { invoice_id, check_number, amount, bills, reason, fee, event_id, .. } => {
                 let (account, invoice) = self.account_and_invoice(account_id, invoice_id).await?;
                 let facts = BillFacts::new(brand, &account, &invoice);
                 attachment = self.document(&facts, &invoice).await?;
-                let rendered = render::payment_returned(
-                    &facts,
-                    check_number.as_deref(),
+                let returned = render::Returned {
+                    check: check_number.as_deref(),
                     amount,
-                    reason.describe(),
-                    fee.as_ref(),
-                    &account.balance_due,
-                )?;
+                    bills,
+                    reason: reason.describe(),
+                    fee: fee.as_ref(),
+                    balance_due: &account.balance_due,
+                };
+                let rendered = render::payment_returned(&facts, &returned)?;
                 (MailKind::PaymentReturned, event_id.clone(), rendered, bill_recipients(&account))
             }
             WorkItem::SeatsReady { seats, pending_removal, entitled, event_id, .. } => {

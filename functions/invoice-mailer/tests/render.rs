@@ -481,11 +481,19 @@ fn a_returned_check_notice_says_which_check_why_what_is_owed_and_the_fee() {
     let returned = Money::new("1100.00".parse().unwrap(), usd);
     let fee = Money::new("35.00".parse().unwrap(), usd);
     let owed = Money::new("1000.00".parse().unwrap(), usd);
-    let mail =
-        render::payment_returned(&facts, Some("4242"), &returned, "insufficient funds", Some(&fee), &owed).unwrap();
+    let bills = ["INV-000041".to_owned(), "INV-000042".to_owned()];
+    let notice = render::Returned {
+        check: Some("4242"),
+        amount: &returned,
+        bills: &bills,
+        reason: "insufficient funds",
+        fee: Some(&fee),
+        balance_due: &owed,
+    };
+    let mail = render::payment_returned(&facts, &notice).unwrap();
     assert_eq!(
         mail.subject,
-        "Seller Hosting: check 4242 for 1,100.00 USD was returned — invoice INV-000042 is due again"
+        "Seller Hosting: check 4242 for 1,100.00 USD was returned — invoices INV-000041, INV-000042 due again"
     );
     check("payment-returned.txt", &mail.text);
     for part in [
@@ -496,6 +504,8 @@ fn a_returned_check_notice_says_which_check_why_what_is_owed_and_the_fee() {
         assert!(mail.text.contains(part), "{part}: {}", mail.text);
         assert!(mail.html.contains(part), "{part} in the HTML");
     }
-    let plain = render::payment_returned(&facts, None, &returned, "returned unpaid", None, &owed).unwrap();
+    let plain = render::Returned { check: None, bills: &[], reason: "returned unpaid", fee: None, ..notice };
+    let plain = render::payment_returned(&facts, &plain).unwrap();
     assert!(plain.text.contains("Your payment for 1,100.00 USD was returned") && !plain.text.contains("fee"));
+    assert!(plain.text.contains("invoice INV-000042 (Acme Hosting LLC, account acct_snapshot) is due again"));
 }

@@ -422,36 +422,46 @@ pub fn payment_failed(b: &BillFacts, due: &billing_domain::Money) -> askama::Res
     )
 }
 
-/// What the customer is told when their bank returns a check: the check, why, the bill it paid
-/// that is due again (and that any other it paid is too), the balance due now, the fee if any,
-/// and how to pay instead.
-pub fn payment_returned(
-    b: &BillFacts,
-    check: Option<&str>,
-    amount: &billing_domain::Money,
-    reason: &str,
-    fee: Option<&billing_domain::Money>,
-    balance_due: &billing_domain::Money,
-) -> askama::Result<Rendered> {
-    let what = check.map_or_else(|| "Your payment".to_owned(), |n| format!("Check {n}"));
+/// A check the bank returned, as its notice tells it.
+pub struct Returned<'a> {
+    /// The check's number (none: "Your payment").
+    pub check: Option<&'a str>,
+    pub amount: &'a billing_domain::Money,
+    /// The numbers of the bills it had paid (empty: the notice's own bill).
+    pub bills: &'a [String],
+    pub reason: &'a str,
+    pub fee: Option<&'a billing_domain::Money>,
+    pub balance_due: &'a billing_domain::Money,
+}
+
+/// What the customer is told when their bank returns a check: the check, why, the bills it paid
+/// that are due again, the balance due now, the fee if any, and how to pay instead (the stub of
+/// the first bill goes with it).
+pub fn payment_returned(b: &BillFacts, r: &Returned<'_>) -> askama::Result<Rendered> {
+    let what = r.check.map_or_else(|| "Your payment".to_owned(), |n| format!("Check {n}"));
+    let owed = match r.bills {
+        [] => format!("invoice {}", b.number),
+        [one] => format!("invoice {one}"),
+        many => format!("invoices {}", many.join(", ")),
+    };
     let mut paras = vec![
         format!(
-            "{what} for {} was returned by your bank ({reason}). We have taken the payment back: \
-             invoice {} ({}, account {}) is due again, as is any other bill it paid.",
-            money(amount),
-            b.number,
+            "{what} for {} was returned by your bank ({}). We have taken the payment back: {owed} ({}, account {}) {} due again.",
+            money(r.amount),
+            r.reason,
             b.account_name,
-            b.account_number
+            b.account_number,
+            if r.bills.len() > 1 { "are" } else { "is" },
         ),
         format!(
             "Invoice {}: {} due (due date {}). Your balance due now: {}.",
             b.number,
             b.amount_due,
             b.due,
-            money(balance_due)
+            money(r.balance_due)
         ),
     ];
-    if let Some(fee) = fee {
+    if let Some(fee) = r.fee {
         paras.push(format!("A returned-check fee of {} will be on your next bill.", money(fee)));
     }
     paras.push(format!(
@@ -460,13 +470,7 @@ pub fn payment_returned(
     ));
     notice(
         &b.seller,
-        format!(
-            "{}: {} for {} was returned — invoice {} is due again",
-            b.seller,
-            what.to_lowercase(),
-            money(amount),
-            b.number
-        ),
+        format!("{}: {} for {} was returned — {owed} due again", b.seller, what.to_lowercase(), money(r.amount)),
         "Payment returned",
         &paras,
         "Pay in the billing portal",

@@ -265,6 +265,9 @@ pub enum WorkItem {
         check_number: Option<String>,
         /// The whole check.
         amount: crate::money::Money,
+        /// The numbers of every bill it had paid, now owed again.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        bills: Vec<String>,
         reason: crate::ledger::ReturnReason,
         /// The returned-check fee added to the next bill, when the seller charges one.
         #[serde(default, skip_serializing_if = "Option::is_none")]

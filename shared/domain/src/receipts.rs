@@ -214,6 +214,17 @@ pub async fn return_check(store: &dyn ContractAdmin, r: &Returning, now: DateTim
     }
     let fee_id = fee_item_id(&r.reference);
     let mut first = shares.iter().all(|p| p.returned.is_none());
+    // The customer's notice names every bill the check paid.
+    let mut bills = Vec::new();
+    if first {
+        for p in &shares {
+            let number = store.contract_invoice(account, &p.invoice_id).await?.and_then(|i| i.number);
+            let number = number.unwrap_or_else(|| p.invoice_id.clone());
+            if !bills.contains(&number) {
+                bills.push(number);
+            }
+        }
+    }
     let mut returned_now = 0;
     for share in shares.iter_mut().filter(|p| p.returned.is_none()) {
         let mut retry = Retry::on_conflict();
@@ -264,6 +275,7 @@ pub async fn return_check(store: &dyn ContractAdmin, r: &Returning, now: DateTim
                 reference: r.reference.clone(),
                 check_number: share.check_number.clone(),
                 amount,
+                bills: bills.clone(),
                 reason: r.reason,
                 fee,
                 event_id: format!("returned:{}:{}", account.as_str(), r.reference),

@@ -611,6 +611,7 @@ async fn a_returned_check_reopens_its_bills_once_tells_the_customer_and_charges_
     assert_eq!(returned.len(), 1, "one notice to Acme's contact");
     assert!(returned[0].contains("Check 4242") && returned[0].contains("insufficient funds"), "{}", returned[0]);
     assert!(returned[0].contains("35.00"), "the fee is announced");
+    assert!(returned[0].contains(&acme[0]) && returned[0].contains(&acme[1]), "both bills it paid are named");
     assert_eq!(
         crate::mailer::sent_to(&s, "acct_nsfnorth")
             .iter()
