@@ -559,6 +559,12 @@ pub(crate) async fn issue_credit_note<S: OpsStore>(
             ledger::apply_credit_note(&mut after, credited)
         } {
             Ok(a) => a,
+            // Approved while the bill was open, which was paid in full meanwhile: the credit the
+            // approver granted becomes account credit (the next bill uses it). A write-off of a
+            // paid bill has nothing left to write off.
+            Err(DomainError::Conflict) if new.may_exist && !new.write_off && before.status == InvoiceStatus::Paid => {
+                ledger::credit_paid_invoice(&before, credited)?
+            }
             Err(DomainError::Conflict) => {
                 return Err(OpsError::InvoiceState(
                     before.id,

@@ -143,7 +143,8 @@ async fn decide<S: OpsStore>(
 
 /// `POST …/approvals/{id}/approve`: a second person approves a credit-note request; it is issued
 /// at once (as requested, by the requester, approved by this person). Approving again, or after
-/// a crash between the decision and the credit note, issues it once.
+/// a crash between the decision and the credit note, issues it once. A bill paid in full while
+/// the request waited takes the credit note as account credit (the next bill uses it).
 #[utoipa::path(post, path = "/v1/staff/approvals/{approval_id}/approve", operation_id = "staff_approve", tag = "staff",
     params(("approval_id" = String, Path)),
     request_body(content = Option<DecisionBody>),

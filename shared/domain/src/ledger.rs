@@ -294,6 +294,17 @@ pub fn apply_credit_note(invoice: &mut Invoice, amount: Money) -> Result<Applied
     settle(invoice, amount, false)
 }
 
+/// A credit note decided while its invoice was open, issued after the invoice was paid in full
+/// (an approval that took its time): the bill owes nothing to lower, so all of it becomes account
+/// credit, which the next bill uses. The invoice is left as it is.
+pub fn credit_paid_invoice(invoice: &Invoice, amount: Money) -> Result<Applied> {
+    if invoice.status != InvoiceStatus::Paid {
+        return Err(Error::Conflict);
+    }
+    let amount = positive(amount, invoice.currency)?;
+    Ok(Applied { to_invoice: Money::zero(invoice.currency), to_credit: amount })
+}
+
 /// Writes off what is left of an open invoice, or `amount` of it if less (never more: a
 /// write-off makes no account credit): a credit note whose reason is the write-off. Written off
 /// whole, the invoice is `uncollectible` (not paid).
@@ -609,6 +620,16 @@ mod tests {
         assert!(matches!(reverse_payment(&mut draft, &p), Err(Error::Conflict)));
         p.invoice_id = "bill_other".into();
         assert!(matches!(reverse_payment(&mut inv, &p), Err(Error::Corrupt(_))));
+    }
+
+    #[test]
+    fn a_credit_note_on_a_bill_paid_meanwhile_is_all_account_credit() {
+        let mut inv = finalized("100.00");
+        assert!(matches!(credit_paid_invoice(&inv, usd("30.00")), Err(Error::Conflict)), "open: credit the bill");
+        apply_payment(&mut inv, usd("100.00")).unwrap();
+        let a = credit_paid_invoice(&inv, usd("30.00")).unwrap();
+        assert_eq!((a.to_invoice, a.to_credit), (usd("0.00"), usd("30.00")));
+        assert!(credit_paid_invoice(&inv, usd("0.00")).is_err());
     }
 
     #[test]

@@ -349,6 +349,40 @@ async fn a_credit_note_over_the_limit_waits_for_a_second_person() {
         .find(|e| e["action"] == "invoice.credit_note_approved")
         .unwrap();
     assert_eq!(approved["reason"]["text"], "checked the outage log", "the approver's words");
+    // Asked for while a bill was open, approved after the customer paid it in full: the credit
+    // granted becomes account credit (it used to answer 409 and stay approved, never issued).
+    let r = s.ops("POST", "/v1/ops/bill-runs", Some(json!({"mode": "finalize"}))).await;
+    assert_eq!(r.body["failures"], json!([]), "{:?}", r.body);
+    let open = s.ops("GET", "/v1/ops/accounts/acct_foureyes", None).await;
+    let later: Vec<(String, String)> = open.body["invoices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["status"] == "open")
+        .map(|i| (i["id"].as_str().unwrap().to_owned(), i["amount_remaining"]["amount"].as_str().unwrap().to_owned()))
+        .collect();
+    {
+        let (later_bill, owed) = later.first().expect("this month's bill, open");
+        let notes = format!("{a}/invoices/{later_bill}/credit-notes");
+        let r = s.staff(&clerk, "POST", &notes, Some(json!({"amount": "700.00", "reason": "Outage"})), REASON).await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+        let waiting = r.body["approval"]["id"].as_str().unwrap().to_owned();
+        let check = json!({"amount": owed, "check_number": "5501", "received_on": Utc::now().date_naive()});
+        let r = s.staff(&clerk, "POST", &format!("{a}/invoices/{later_bill}/payments"), Some(check), REASON).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        let credit_before =
+            s.ops("GET", "/v1/ops/accounts/acct_foureyes", None).await.body["contract"]["credit"]["amount"]
+                .as_str()
+                .unwrap()
+                .parse::<f64>()
+                .unwrap();
+        let r = s.staff(&other, "POST", &format!("/v1/staff/approvals/{waiting}/approve"), None, None).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        assert_eq!(r.body["credit_note"]["to_credit"]["amount"], "700.00", "{:?}", r.body);
+        assert_eq!(r.body["invoice"]["status"], "paid");
+        let credit_after: f64 = r.body["account_credit"]["amount"].as_str().unwrap().parse().unwrap();
+        assert!((credit_after - credit_before - 700.0).abs() < 0.001, "{credit_before} → {credit_after}");
+    }
 }
 
 #[tokio::test]
