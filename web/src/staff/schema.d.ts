@@ -279,7 +279,8 @@ export interface paths {
         /**
          * `POST …/approvals/{id}/approve`: a second person approves a credit-note request; it is issued
          *     at once (as requested, by the requester, approved by this person). Approving again, or after
-         *     a crash between the decision and the credit note, issues it once.
+         *     a crash between the decision and the credit note, issues it once. A bill paid in full while
+         *     the request waited takes the credit note as account credit (the next bill uses it).
          */
         post: operations["staff_approve"];
         delete?: never;
