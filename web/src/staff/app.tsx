@@ -544,8 +544,9 @@ function ReturnCheck({ account, onDone }: { account: Account; onDone: () => void
   const checks = new Map<string, string>();
   for (const p of account.payments) {
     if (!p.returned && p.method === 'check' && !checks.has(p.check_reference)) {
-      const whole = account.payments.filter((q) => q.check_reference === p.check_reference).reduce((sum, q) => sum + Number(q.amount.amount), 0);
-      checks.set(p.check_reference, `${paymentName(p)} of ${date(p.received_on)}, ${whole.toFixed(2)} ${p.amount.currency}`);
+      // Its shares as the API states them (no arithmetic on amounts here).
+      const shares = account.payments.filter((q) => q.check_reference === p.check_reference).map((q) => money(q.amount));
+      checks.set(p.check_reference, `${paymentName(p)} of ${date(p.received_on)}, ${shares.join(' + ')}`);
     }
   }
   const options = [...checks.entries()];
