@@ -316,6 +316,38 @@ pub fn file_hash(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
 }
 
+/// Where the import of a file stands when it arrives.
+enum Begun {
+    /// Imported before, whole: nothing is applied again.
+    Done(LockboxImport),
+    /// Going on: `resumed` (an import that stopped half-way) or `imported` (recorded now).
+    Going(LockboxImport, &'static str),
+}
+
+/// Looks the file up by its hash, and records it as `started()` makes it when it is new. Sent
+/// twice at once, the second call gets `Conflict` (the first imports it).
+async fn begin<S: OpsStore>(
+    state: &OpsState<S>,
+    hash: &str,
+    started: impl FnOnce() -> LockboxImport,
+) -> OpsResult<Begun> {
+    match state.store.lockbox_import(hash).await? {
+        Some(done) if done.done => Ok(Begun::Done(done)),
+        Some(going) => Ok(Begun::Going(going, "resumed")),
+        None => {
+            let record = started();
+            state.store.save_lockbox_import(&record, true).await?;
+            Ok(Begun::Going(record, "imported"))
+        }
+    }
+}
+
+/// The name a file is listed under: the one given, else `fallback`.
+fn file_name(name: Option<&str>, fallback: &str) -> String {
+    let name = name.map(str::trim).filter(|n| !n.is_empty()).unwrap_or(fallback);
+    billing_domain::text::bounded(name, 1, 200).unwrap_or_else(|_| fallback.into())
+}
+
 /// Imports one lockbox file (the route's body, or an object the bucket received): refused
 /// whole (`FileRefused`) when it does not add up, `duplicate` when it came before, else each
 /// check applied or queued; an interrupted import goes on.
@@ -332,31 +364,24 @@ pub async fn import_file<S: OpsStore>(
     let file = lockbox::parse(body, &state.scan.layout).map_err(OpsError::FileRefused)?;
     let hash = file_hash(body.as_bytes());
     let currency = deposit_currency();
-    let (mut record, status) = match state.store.lockbox_import(&hash).await? {
-        Some(done) if done.done => {
+    let started = || {
+        let checks = file.batches.iter().map(|b| b.checks.len() as u32).sum();
+        let total = Money::new(Decimal::new(file.total_cents as i64, 2), currency);
+        LockboxImport::started(
+            hash.clone(),
+            file_name(name, "lockbox file"),
+            caller.name(),
+            FileFormat::Lockbox,
+            checks,
+            total,
+        )
+    };
+    let (mut record, status) = match begin(state, &hash, started).await? {
+        Begun::Done(done) => {
             let items = items_of(state, &hash, &file).await?;
             return Ok(ImportView { status: "duplicate", import: done, items });
         }
-        Some(started) => (started, "resumed"),
-        None => {
-            let checks = file.batches.iter().map(|b| b.checks.len() as u32).sum();
-            let total = Money::new(Decimal::new(file.total_cents as i64, 2), currency);
-            let name = name.map(str::trim).filter(|n| !n.is_empty()).unwrap_or("lockbox file");
-            let started = LockboxImport::started(
-                hash.clone(),
-                billing_domain::text::bounded(name, 1, 200).unwrap_or_else(|_| "lockbox file".into()),
-                caller.name(),
-                FileFormat::Lockbox,
-                checks,
-                total,
-            );
-            match state.store.save_lockbox_import(&started, true).await {
-                Ok(()) => (started, "imported"),
-                // Sent twice at once: the other call imports it.
-                Err(DomainError::Conflict) => return Err(DomainError::Conflict.into()),
-                Err(e) => return Err(e.into()),
-            }
-        }
+        Begun::Going(record, status) => (record, status),
     };
     let mut items = Vec::new();
     for batch in &file.batches {
@@ -412,27 +437,21 @@ async fn import_bai2<S: OpsStore>(
     let file = billing_domain::bai2::parse(body).map_err(OpsError::FileRefused)?;
     let hash = file_hash(body.as_bytes());
     let returned = file.returned_items();
-    let (mut record, status) = match state.store.lockbox_import(&hash).await? {
-        Some(done) if done.done => return Ok(ImportView { status: "duplicate", import: done, items: Vec::new() }),
-        Some(started) => (started, "resumed"),
-        None => {
-            let currency = returned.first().map_or(deposit_currency(), |r| r.amount.currency());
-            let total = Money::new(returned.iter().map(|r| r.amount.amount()).sum(), currency).rounded();
-            let name = name.map(str::trim).filter(|n| !n.is_empty()).unwrap_or("BAI2 file");
-            let started = LockboxImport::started(
-                hash.clone(),
-                billing_domain::text::bounded(name, 1, 200).unwrap_or_else(|_| "BAI2 file".into()),
-                caller.name(),
-                FileFormat::Bai2,
-                returned.len() as u32,
-                total,
-            );
-            match state.store.save_lockbox_import(&started, true).await {
-                Ok(()) => (started, "imported"),
-                Err(DomainError::Conflict) => return Err(DomainError::Conflict.into()),
-                Err(e) => return Err(e.into()),
-            }
-        }
+    let started = || {
+        let currency = returned.first().map_or(deposit_currency(), |r| r.amount.currency());
+        let total = Money::new(returned.iter().map(|r| r.amount.amount()).sum(), currency).rounded();
+        LockboxImport::started(
+            hash.clone(),
+            file_name(name, "BAI2 file"),
+            caller.name(),
+            FileFormat::Bai2,
+            returned.len() as u32,
+            total,
+        )
+    };
+    let (mut record, status) = match begin(state, &hash, started).await? {
+        Begun::Done(done) => return Ok(ImportView { status: "duplicate", import: done, items: Vec::new() }),
+        Begun::Going(record, status) => (record, status),
     };
     let lockbox_files: Vec<LockboxImport> = state
         .store
