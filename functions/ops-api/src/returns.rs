@@ -128,15 +128,11 @@ pub async fn return_payment<S: OpsStore>(
 /// Takes the check back and reports it as the response does (also the BAI2 import's path).
 pub(crate) async fn take_back<S: OpsStore>(state: &OpsState<S>, returning: &Returning) -> OpsResult<ReturnResponse> {
     let account = &returning.account_id;
-    let ledger_items = state.store.ledger_items(account).await?;
-    let numbers: std::collections::HashMap<&str, Option<String>> =
-        ledger_items.invoices.iter().map(|i| (i.id.as_str(), i.number.clone())).collect();
     let done = match receipts::return_check(&*state.store, returning, Utc::now()).await {
         Ok(d) => d,
         Err(DomainError::NotFound) => return Err(OpsError::NotFound),
         Err(e) => return Err(e.into()),
     };
-    let contract = state.store.contract_account(account).await?.ok_or(OpsError::NotContractBilled)?;
     let balance_due =
         state.store.account(account).await?.map_or(Money::zero(done.amount.currency()), |a| a.balance_due);
     tracing::info!(account_id = %account, reference = returning.reference, now = done.returned_now, "check returned");
@@ -150,13 +146,13 @@ pub(crate) async fn take_back<S: OpsStore>(state: &OpsState<S>, returning: &Retu
             .iter()
             .map(|s| ReturnedShare {
                 invoice_id: s.invoice_id.clone(),
-                number: numbers.get(s.invoice_id.as_str()).cloned().flatten(),
+                number: done.bills.iter().find(|(id, _)| *id == s.invoice_id).and_then(|(_, n)| n.clone()),
                 amount: s.amount,
                 to_credit: s.to_credit,
             })
             .collect(),
         fee: done.fee,
         balance_due,
-        account_credit: contract.credit,
+        account_credit: done.credit,
     })
 }

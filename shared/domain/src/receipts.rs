@@ -170,6 +170,10 @@ pub struct ReturnedCheck {
     pub amount: Money,
     /// The fee the next bill charges (added by this call or an earlier one).
     pub fee: Option<Money>,
+    /// The bills it had paid: their ids and numbers.
+    pub bills: Vec<(String, Option<String>)>,
+    /// The account's credit after it (below zero: owed beyond the open bills).
+    pub credit: Money,
 }
 
 /// The contract item a returned check's fee is: one per check, so a retried return adds none.
@@ -214,17 +218,15 @@ pub async fn return_check(store: &dyn ContractAdmin, r: &Returning, now: DateTim
     }
     let fee_id = fee_item_id(&r.reference);
     let mut first = shares.iter().all(|p| p.returned.is_none());
-    // The customer's notice names every bill the check paid.
-    let mut bills = Vec::new();
-    if first {
-        for p in &shares {
+    // Every bill the check paid: the notice names them, the caller reports them.
+    let mut bills: Vec<(String, Option<String>)> = Vec::new();
+    for p in &shares {
+        if !bills.iter().any(|(id, _)| *id == p.invoice_id) {
             let number = store.contract_invoice(account, &p.invoice_id).await?.and_then(|i| i.number);
-            let number = number.unwrap_or_else(|| p.invoice_id.clone());
-            if !bills.contains(&number) {
-                bills.push(number);
-            }
+            bills.push((p.invoice_id.clone(), number));
         }
     }
+    let numbers: Vec<String> = bills.iter().map(|(id, n)| n.clone().unwrap_or_else(|| id.clone())).collect();
     let mut returned_now = 0;
     for share in shares.iter_mut().filter(|p| p.returned.is_none()) {
         let mut retry = Retry::on_conflict();
@@ -275,7 +277,7 @@ pub async fn return_check(store: &dyn ContractAdmin, r: &Returning, now: DateTim
                 reference: r.reference.clone(),
                 check_number: share.check_number.clone(),
                 amount,
-                bills: bills.clone(),
+                bills: numbers.clone(),
                 reason: r.reason,
                 fee,
                 event_id: format!("returned:{}:{}", account.as_str(), r.reference),
@@ -333,7 +335,7 @@ pub async fn return_check(store: &dyn ContractAdmin, r: &Returning, now: DateTim
         .iter()
         .find(|i| i.id == fee_id)
         .map(|i| Money::new(i.price.pricing.amount(1), currency).rounded());
-    Ok(ReturnedCheck { shares, returned_now, amount, fee })
+    Ok(ReturnedCheck { shares, returned_now, amount, fee, bills, credit: contract.credit })
 }
 
 fn fee_item(id: &str, price: &Price, r: &Returning, share: &ReceivedPayment) -> ContractItem {
