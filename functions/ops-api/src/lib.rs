@@ -92,16 +92,12 @@ pub struct OpsState<S> {
     pub scan: ScanSettings,
 }
 
-/// The scan line's check-digit scheme and the invoice numbers' prefix (`INV` → `INV-000042`).
+/// The seller's lockbox settings (scan line check digit, the bank's layout, the returned-check
+/// fee) and the invoice numbers' prefix (`INV` → `INV-000042`).
 #[derive(Debug, Clone)]
 pub struct ScanSettings {
-    pub check_digit: billing_domain::lockbox::CheckDigit,
+    pub lockbox: billing_domain::lockbox::LockboxSettings,
     pub invoice_prefix: String,
-    /// Where the bank puts each field of its lockbox file.
-    pub layout: billing_domain::lockbox::Layout,
-    /// The one-time catalog price charged when the bank's BAI2 file returns a check (none: no
-    /// fee); staff choose per check on the account page.
-    pub returned_check_fee: Option<String>,
 }
 
 impl<S> Clone for OpsState<S> {
@@ -118,38 +114,32 @@ impl<S> Clone for OpsState<S> {
 impl<S: OpsStore> OpsState<S> {
     pub fn new(store: S, settings: bill_run::Settings) -> Self {
         let store = Arc::new(store);
-        let scan = ScanSettings {
-            check_digit: Default::default(),
-            invoice_prefix: settings.invoice_prefix.clone(),
-            layout: billing_domain::lockbox::Layout::bai(),
-            returned_check_fee: None,
-        };
+        let scan = ScanSettings { lockbox: Default::default(), invoice_prefix: settings.invoice_prefix.clone() };
         Self { bill_run: BillRun::from_arc(store.clone(), settings), store, approvals: Default::default(), scan }
     }
 
     /// With the stubs' scan lines read under `check_digit` (`LOCKBOX_CHECK_DIGIT`).
     pub fn with_check_digit(mut self, check_digit: billing_domain::lockbox::CheckDigit) -> Self {
-        self.scan.check_digit = check_digit;
+        self.scan.lockbox.check_digit = check_digit;
         self
     }
 
     /// With the returned-check fee's price (`RETURNED_CHECK_FEE_PRICE`).
     pub fn with_returned_check_fee(mut self, price: Option<String>) -> Self {
-        self.scan.returned_check_fee = price;
+        self.scan.lockbox.returned_check_fee = price;
         self
     }
 
     /// The seller's lockbox settings from the environment: the scan line's check digit, the
     /// bank's layout, the returned-check fee.
-    pub fn with_lockbox(self, settings: billing_domain::lockbox::LockboxSettings) -> Self {
-        self.with_check_digit(settings.check_digit)
-            .with_layout(settings.layout)
-            .with_returned_check_fee(settings.returned_check_fee)
+    pub fn with_lockbox(mut self, settings: billing_domain::lockbox::LockboxSettings) -> Self {
+        self.scan.lockbox = settings;
+        self
     }
 
     /// With the bank's own lockbox file layout.
     pub fn with_layout(mut self, layout: billing_domain::lockbox::Layout) -> Self {
-        self.scan.layout = layout;
+        self.scan.lockbox.layout = layout;
         self
     }
 

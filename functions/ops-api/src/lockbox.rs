@@ -203,7 +203,7 @@ async fn scanned<S: OpsStore>(
     check: &LockboxCheck,
 ) -> OpsResult<Option<Result<lockbox::ScanLine, ()>>> {
     let Some(raw) = &check.scan_line else { return Ok(None) };
-    let Some(fields) = lockbox::ScanFields::read(raw, state.scan.check_digit) else { return Ok(Some(Err(()))) };
+    let Some(fields) = lockbox::ScanFields::read(raw, state.scan.lockbox.check_digit) else { return Ok(Some(Err(()))) };
     let Some(account) = state.store.account_by_number(fields.account_number).await? else { return Ok(None) };
     let invoice_number =
         Some(billing_domain::ledger::invoice_number(&state.scan.invoice_prefix, fields.invoice_number));
@@ -361,7 +361,7 @@ pub async fn import_file<S: OpsStore>(
     if billing_domain::bai2::is_bai2(body) {
         return import_bai2(state, caller, reason, name, body).await;
     }
-    let file = lockbox::parse(body, &state.scan.layout).map_err(OpsError::FileRefused)?;
+    let file = lockbox::parse(body, &state.scan.lockbox.layout).map_err(OpsError::FileRefused)?;
     let hash = file_hash(body.as_bytes());
     let currency = deposit_currency();
     let started = || {
@@ -473,10 +473,10 @@ async fn import_bai2<S: OpsStore>(
         })
         .collect();
     // The seller's fee: a setting that names no usable price costs the fee, never the return.
-    let fee = match crate::returns::fee_price(state, state.scan.returned_check_fee.as_deref()).await {
+    let fee = match crate::returns::fee_price(state, state.scan.lockbox.returned_check_fee.as_deref()).await {
         Ok(fee) => fee.filter(|p| matches!(p.charge, billing_domain::catalog::ChargeType::OneTime)),
         Err(OpsError::Domain(DomainError::Invalid(e))) => {
-            tracing::warn!(price = ?state.scan.returned_check_fee, error = ?e, "RETURNED_CHECK_FEE_PRICE names no usable price: no fee");
+            tracing::warn!(price = ?state.scan.lockbox.returned_check_fee, error = ?e, "RETURNED_CHECK_FEE_PRICE names no usable price: no fee");
             None
         }
         Err(e) => return Err(e),
