@@ -318,27 +318,7 @@ pub fn parse(file: &str) -> Result<Bai2File, FileError> {
                         }
                         "98" => {
                             group_records += a.physical;
-                            let total = signed(field(a, 0, "group control total")?, a.line, "group control total")?;
-                            if total != group_total {
-                                return Err(refuse(
-                                    a.line,
-                                    format!("group control total {total}, but its accounts add up to {group_total}"),
-                                ));
-                            }
-                            let n = count(field(a, 1, "number of accounts")?, a.line, "number of accounts")?;
-                            if n != group.accounts.len() {
-                                return Err(refuse(
-                                    a.line,
-                                    format!("{n} accounts counted, {} in the group", group.accounts.len()),
-                                ));
-                            }
-                            let n = count(field(a, 2, "number of records")?, a.line, "number of records")?;
-                            if n != group_records {
-                                return Err(refuse(
-                                    a.line,
-                                    format!("{n} records counted, {group_records} in the group"),
-                                ));
-                            }
+                            trailer(a, ("group", "accounts"), group_total, group.accounts.len(), group_records)?;
                             break;
                         }
                         other => {
@@ -355,21 +335,7 @@ pub fn parse(file: &str) -> Result<Bai2File, FileError> {
             }
             "99" => {
                 file_records += r.physical;
-                let total = signed(field(r, 0, "file control total")?, r.line, "file control total")?;
-                if total != file_total {
-                    return Err(refuse(
-                        r.line,
-                        format!("file control total {total}, but its groups add up to {file_total}"),
-                    ));
-                }
-                let n = count(field(r, 1, "number of groups")?, r.line, "number of groups")?;
-                if n != out.groups.len() {
-                    return Err(refuse(r.line, format!("{n} groups counted, {} in the file", out.groups.len())));
-                }
-                let n = count(field(r, 2, "number of records")?, r.line, "number of records")?;
-                if n != file_records {
-                    return Err(refuse(r.line, format!("{n} records counted, {file_records} in the file")));
-                }
+                trailer(r, ("file", "groups"), file_total, out.groups.len(), file_records)?;
                 if let Some(after) = it.next() {
                     return Err(refuse(after.line, "records after the file trailer (99)"));
                 }
@@ -383,6 +349,32 @@ pub fn parse(file: &str) -> Result<Bai2File, FileError> {
             }
         }
     }
+}
+
+/// A group's (98) or the file's (99) trailer against what it closes: its control total, its
+/// count of `children` (accounts, groups) and its records, each as added up here.
+fn trailer(
+    r: &Record,
+    (scope, children): (&str, &str),
+    total: i64,
+    count_of: usize,
+    records: usize,
+) -> Result<(), FileError> {
+    let what = format!("{scope} control total");
+    let stated = signed(field(r, 0, &what)?, r.line, &what)?;
+    if stated != total {
+        return Err(refuse(r.line, format!("{scope} control total {stated}, but its {children} add up to {total}")));
+    }
+    let what = format!("number of {children}");
+    let n = count(field(r, 1, &what)?, r.line, &what)?;
+    if n != count_of {
+        return Err(refuse(r.line, format!("{n} {children} counted, {count_of} in the {scope}")));
+    }
+    let n = count(field(r, 2, "number of records")?, r.line, "number of records")?;
+    if n != records {
+        return Err(refuse(r.line, format!("{n} records counted, {records} in the {scope}")));
+    }
+    Ok(())
 }
 
 /// An account (its 03, its 16s, its 49): the account, its control total and its records.
