@@ -17,6 +17,13 @@
 //! Modes: `finalize` (the schedule), `draft` (leaves drafts for review; a later `finalize` run
 //! finalizes them), `dry_run` (rates and returns the invoices, writes nothing).
 //!
+//! **Fanned out** (the schedule, in AWS): [`BillRun::dispatch`] lists the due accounts and hands
+//! each to the workers as a [`BillJob`] through a queue; each worker ([`BillRun::bill_job`], the
+//! `bill-run-worker` function) bills its jobs as above, side by side with the others. A job that
+//! comes twice finds its account billed; a worker that crashes mid-job leaves a state the next
+//! attempt resumes from; a job that keeps failing ends in the dead-letter queue. The numbers come
+//! from the one sequence item, taken in each bill's own write (see [`BillRun::finalize`]).
+//!
 //! A scheduled run (every due account) also queues what is due by the run's clock: the cohorts'
 //! "new bill format" notices, and the payment reminder each unpaid contract bill has reached on
 //! the seller's schedule (once per bill and step; not for accounts ops paused).
@@ -26,12 +33,12 @@ use billing_domain::retry::{CONFLICT_ATTEMPTS, Retry};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use billing_domain::bill_runs::{BillComparison, LastBill};
+use billing_domain::bill_runs::{BillComparison, BillJob, LastBill};
 use billing_domain::billing::WorkItem;
 use billing_domain::contract::{ContractAccount, Draft};
 use billing_domain::invoice::Invoice;
 use billing_domain::ledger::{self, Cohort};
-use billing_domain::ports::{BillRunStore, Sequence, Taken};
+use billing_domain::ports::{BillJobQueue, BillRunStore, Sequence, Taken};
 use billing_domain::receivables::{Receivable, ReminderSchedule, reminder};
 use billing_domain::tax::TaxSetup;
 use billing_domain::{AccountId, Error as DomainError, Money};
@@ -47,6 +54,9 @@ pub enum RunError {
     Contended(AccountId, u32),
     #[error("{0}")]
     Missing(String),
+    /// A job no worker may bill (a dry run, a date ahead of the clock).
+    #[error("{0}")]
+    Job(String),
     /// The seller's tax data does not cover this bill: fixed by ops, then the next run bills it.
     #[error("the bill's tax cannot be worked out: {0}")]
     Tax(#[from] billing_domain::tax::TaxError),
@@ -59,14 +69,7 @@ impl RunError {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    #[default]
-    Finalize,
-    Draft,
-    DryRun,
-}
+pub use billing_domain::bill_runs::RunMode as Mode;
 
 /// What to run. Every field has a default: the schedule sends `{}`-like events.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -134,7 +137,7 @@ fn is_zero(n: &usize) -> bool {
 pub struct AccountFailure {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account_id: Option<AccountId>,
-    /// `bill`, `due_index`, `notices` or `reminders`.
+    /// `bill`, `due_index`, `notices`, `reminders`, `taxes`, `queue` or `dispatch`.
     pub step: &'static str,
     pub error: String,
 }
@@ -150,6 +153,29 @@ pub struct RunReport {
     pub reminders_queued: usize,
     /// Stopped at the deadline with due accounts left: the next run continues.
     pub more: bool,
+}
+
+/// A scheduled run that hands its accounts to workers: how many, and what it queued itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct DispatchReport {
+    pub date: NaiveDate,
+    pub mode: Mode,
+    /// Jobs handed out (one per due account).
+    pub dispatched: usize,
+    /// Jobs of an earlier run still queued; when not zero, nothing new was handed out.
+    pub backlog: u64,
+    pub notices_queued: usize,
+    pub reminders_queued: usize,
+    pub failures: Vec<AccountFailure>,
+    /// Stopped at the deadline with due accounts left: the next run continues.
+    pub more: bool,
+}
+
+#[derive(Default)]
+struct MailQueued {
+    notices: usize,
+    reminders: usize,
+    failures: Vec<AccountFailure>,
 }
 
 #[derive(Debug, Clone)]
@@ -169,6 +195,13 @@ impl Default for Settings {
 /// An account more than this many bills behind is caught up over several runs.
 const MAX_CATCH_UP: usize = 12;
 
+/// Due accounts read (and jobs handed out) per page of the due index.
+const DISPATCH_PAGE: u16 = 500;
+
+/// A finalize that lost only its number (another worker took it) is made again with the next one
+/// up to this many times in a row before the account is read again from the start.
+const SEQUENCE_ATTEMPTS: u32 = 64;
+
 pub struct BillRun<S> {
     store: Arc<S>,
     settings: Settings,
@@ -177,11 +210,19 @@ pub struct BillRun<S> {
     /// last number this process took, so the next take needs no read unless another process
     /// (a concurrent run, a retry) moved the sequence meanwhile.
     numbering: Arc<tokio::sync::Mutex<Option<u64>>>,
+    /// Finalizes made again because another process took the number first (contention on the
+    /// sequence item, for the log and the benchmark).
+    numbers_lost: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl<S> Clone for BillRun<S> {
     fn clone(&self) -> Self {
-        Self { store: self.store.clone(), settings: self.settings.clone(), numbering: self.numbering.clone() }
+        Self {
+            store: self.store.clone(),
+            settings: self.settings.clone(),
+            numbering: self.numbering.clone(),
+            numbers_lost: self.numbers_lost.clone(),
+        }
     }
 }
 
@@ -191,7 +232,13 @@ impl<S: BillRunStore + 'static> BillRun<S> {
     }
 
     pub fn from_arc(store: Arc<S>, settings: Settings) -> Self {
-        Self { store, settings, numbering: Arc::default() }
+        Self { store, settings, numbering: Arc::default(), numbers_lost: Arc::default() }
+    }
+
+    /// How many finalizes this bill run (and its clones) made again with the next number because
+    /// another process had taken theirs.
+    pub fn numbers_lost(&self) -> u64 {
+        self.numbers_lost.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Runs the bill run for `request`, stopping (with `more`) once `deadline` is near.
@@ -207,23 +254,9 @@ impl<S: BillRunStore + 'static> BillRun<S> {
             more: false,
         };
         if request.mode != Mode::DryRun && request.accounts.is_none() {
-            // Notices go by the real date, not the date billed through (a re-run of a past date
-            // must not send notices that were not due then).
-            match self.queue_notices(now.date_naive(), now).await {
-                Ok(n) => report.notices_queued = n,
-                Err(e) => {
-                    report.failures.push(AccountFailure { account_id: None, step: "notices", error: e.to_string() })
-                }
-            }
-            match self.queue_reminders(now.date_naive(), now).await {
-                Ok((queued, failures)) => {
-                    report.reminders_queued = queued;
-                    report.failures.extend(failures);
-                }
-                Err(e) => {
-                    report.failures.push(AccountFailure { account_id: None, step: "reminders", error: e.to_string() })
-                }
-            }
+            let mail = self.queue_mail_due(now).await;
+            (report.notices_queued, report.reminders_queued) = (mail.notices, mail.reminders);
+            report.failures.extend(mail.failures);
         }
         // The seller's tax data, read once for every account of the run.
         let taxes = match self.store.tax_setup().await {
@@ -286,6 +319,148 @@ impl<S: BillRunStore + 'static> BillRun<S> {
             }
         }
         report
+    }
+
+    /// What a scheduled run queues by its clock besides bills: cohort notices and reminders.
+    async fn queue_mail_due(&self, now: DateTime<Utc>) -> MailQueued {
+        let mut queued = MailQueued::default();
+        // Notices go by the real date, not the date billed through (a re-run of a past date must
+        // not send notices that were not due then).
+        match self.queue_notices(now.date_naive(), now).await {
+            Ok(n) => queued.notices = n,
+            Err(e) => queued.failures.push(AccountFailure { account_id: None, step: "notices", error: e.to_string() }),
+        }
+        match self.queue_reminders(now.date_naive(), now).await {
+            Ok((n, failures)) => {
+                queued.reminders = n;
+                queued.failures.extend(failures);
+            }
+            Err(e) => {
+                queued.failures.push(AccountFailure { account_id: None, step: "reminders", error: e.to_string() })
+            }
+        }
+        queued
+    }
+
+    /// The scheduled run when workers bill: queues what is due by the clock (notices,
+    /// reminders), then hands every account due on or before the request's date to the workers
+    /// through `queue`, one job each, in bill-date order, stopping (with `more`) near `deadline`.
+    ///
+    /// Nothing is handed out while the last run's jobs are still in the queue (the workers are
+    /// behind, or retrying): the accounts they hold are still due, and handing them out again
+    /// every hour would only pile up duplicates. The first run after the queue drains hands out
+    /// whatever is still due, including accounts whose jobs went to the dead-letter queue.
+    pub async fn dispatch<Q: BillJobQueue + ?Sized>(
+        &self,
+        queue: &Q,
+        request: &RunRequest,
+        now: DateTime<Utc>,
+        deadline: Option<Instant>,
+    ) -> DispatchReport {
+        let date = request.date.unwrap_or_else(|| now.date_naive());
+        let mut report = DispatchReport {
+            date,
+            mode: request.mode,
+            dispatched: 0,
+            backlog: 0,
+            notices_queued: 0,
+            reminders_queued: 0,
+            failures: vec![],
+            more: false,
+        };
+        if request.mode == Mode::DryRun {
+            report.failures.push(AccountFailure {
+                account_id: None,
+                step: "dispatch",
+                error: "a dry run reports what it would bill: run it in place, not through workers".into(),
+            });
+            return report;
+        }
+        if request.accounts.is_none() {
+            let mail = self.queue_mail_due(now).await;
+            (report.notices_queued, report.reminders_queued) = (mail.notices, mail.reminders);
+            report.failures.extend(mail.failures);
+        }
+        match queue.backlog().await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(backlog = n, "the last run's jobs are still queued; handing out nothing new");
+                report.backlog = n;
+                return report;
+            }
+            Err(e) => {
+                report.failures.push(AccountFailure { account_id: None, step: "queue", error: e.to_string() });
+                return report;
+            }
+        }
+        let job = |account_id: AccountId| BillJob {
+            account_id,
+            date,
+            mode: request.mode,
+            drafts_only: request.drafts_only,
+            dispatched_at: now,
+        };
+        let near = |d: &Option<Instant>| d.is_some_and(|d| Instant::now() + Duration::from_secs(20) >= d);
+        let mut cursor: Option<String> = None;
+        loop {
+            let ids = match &request.accounts {
+                Some(ids) => ids.clone(),
+                None => match self.store.due_accounts(date, DISPATCH_PAGE, cursor.as_deref()).await {
+                    Ok(page) => {
+                        cursor = page.next;
+                        page.items
+                    }
+                    Err(e) => {
+                        report.failures.push(AccountFailure {
+                            account_id: None,
+                            step: "due_index",
+                            error: e.to_string(),
+                        });
+                        return report;
+                    }
+                },
+            };
+            let jobs: Vec<BillJob> = ids.into_iter().map(job).collect();
+            if let Err(e) = queue.send(&jobs).await {
+                // Whatever was not sent is still due: the next run hands it out.
+                report.failures.push(AccountFailure { account_id: None, step: "queue", error: e.to_string() });
+                return report;
+            }
+            report.dispatched += jobs.len();
+            if request.accounts.is_some() || cursor.is_none() {
+                break;
+            }
+            if near(&deadline) {
+                report.more = true;
+                break;
+            }
+        }
+        tracing::info!(date = %date, dispatched = report.dispatched, "bill jobs handed out");
+        report
+    }
+
+    /// A worker's job: bills its account for what is due on or before the job's date. The
+    /// seller's tax data is read once per batch by the caller.
+    pub async fn bill_job(
+        &self,
+        job: &BillJob,
+        taxes: &TaxSetup,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<AccountResult>, RunError> {
+        if !job.is_plausible(now) {
+            return Err(RunError::Job(format!(
+                "a {:?} job for {} cannot be billed on {}",
+                job.mode,
+                job.date,
+                now.date_naive()
+            )));
+        }
+        self.bill_account(&job.account_id, job.date, job.mode, job.drafts_only, taxes, now).await
+    }
+
+    /// The seller's tax data (read once per run, or per batch of jobs).
+    pub async fn taxes(&self) -> Result<TaxSetup, RunError> {
+        Ok(self.store.tax_setup().await?)
     }
 
     /// Bills one account for every bill date due on or before `date` (up to [`MAX_CATCH_UP`]).
@@ -461,20 +636,76 @@ impl<S: BillRunStore + 'static> BillRun<S> {
     /// Numbers and finalizes `invoice` with the contract moved to its next bill date, in one
     /// write. `after` is the state to write; finalize sets its version (one past `before`), next
     /// bill date, bill revision and credit.
+    ///
+    /// The number is the seller's sequence item plus one, taken in the same transaction
+    /// (conditional on the item still holding what was read), so numbers are gap-free and follow
+    /// the order bills are written in, whichever worker writes them. Workers side by side contend
+    /// for that one item: a write that lost only the number (the sequence moved, the contract did
+    /// not) is made again at once with the next number, without rating again.
     async fn finalize(
         &self,
         before: &ContractAccount,
-        mut after: ContractAccount,
-        mut invoice: Invoice,
+        after: ContractAccount,
+        invoice: Invoice,
         replaces_draft: bool,
         now: DateTime<Utc>,
     ) -> Result<Invoice, RunError> {
         let mut last = self.numbering.lock().await;
-        let previous = match *last {
+        let mut previous = match *last {
             Some(n) => n,
             None => self.store.sequence(Sequence::Invoice).await?,
         };
-        let taken = Taken { sequence: Sequence::Invoice, previous };
+        let mut lost = 0;
+        loop {
+            let taken = Taken { sequence: Sequence::Invoice, previous };
+            let (numbered, state, work) = self.numbered(before, after.clone(), invoice.clone(), taken, now)?;
+            match self
+                .store
+                .finalize_bill(Change::new(before, &state), &numbered, replaces_draft, taken, &work, now)
+                .await
+            {
+                Ok(()) => {
+                    *last = Some(taken.number());
+                    drop(last);
+                    tracing::info!(
+                        account_id = %numbered.account_id,
+                        invoice_id = %numbered.id,
+                        number = numbered.number.as_deref().unwrap_or_default(),
+                        total = %numbered.total,
+                        "bill finalized"
+                    );
+                    return Ok(numbered);
+                }
+                Err(DomainError::Conflict) => {
+                    // Read the sequence afresh: another worker may have moved it.
+                    *last = None;
+                    let now_at = self.store.sequence(Sequence::Invoice).await?;
+                    if now_at == previous || lost >= SEQUENCE_ATTEMPTS {
+                        // The contract (or the draft) moved: the caller reads it again.
+                        return Err(DomainError::Conflict.into());
+                    }
+                    lost += 1;
+                    self.numbers_lost.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::debug!(account_id = %before.account_id, previous, now_at, "number taken meanwhile; taking the next");
+                    previous = now_at;
+                }
+                Err(e) => {
+                    *last = None;
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+
+    /// The bill numbered `taken`, the contract state after it, and the work item that mails it.
+    fn numbered(
+        &self,
+        before: &ContractAccount,
+        mut after: ContractAccount,
+        mut invoice: Invoice,
+        taken: Taken,
+        now: DateTime<Utc>,
+    ) -> Result<(Invoice, ContractAccount, WorkItem), RunError> {
         let number = ledger::invoice_number(&self.settings.invoice_prefix, taken.number());
         let finalized = ledger::finalize(&mut invoice, number, now, before.terms, before.credit)?;
         invoice.stamp.event_id = format!("billrun:finalize:{}", invoice.id);
@@ -495,23 +726,7 @@ impl<S: BillRunStore + 'static> BillRun<S> {
             invoice_id: invoice.id.clone(),
             event_id: invoice.id.clone(),
         };
-        match self.store.finalize_bill(Change::new(before, &after), &invoice, replaces_draft, taken, &work, now).await {
-            Ok(()) => *last = Some(taken.number()),
-            Err(e) => {
-                // Read the sequence afresh next time: another process may have moved it.
-                *last = None;
-                return Err(e.into());
-            }
-        }
-        drop(last);
-        tracing::info!(
-            account_id = %invoice.account_id,
-            invoice_id = %invoice.id,
-            number = invoice.number.as_deref().unwrap_or_default(),
-            total = %invoice.total,
-            "bill finalized"
-        );
-        Ok(invoice)
+        Ok((invoice, after, work))
     }
 
     /// Queues the "new bill format" notice for every account of each cohort whose notice is due

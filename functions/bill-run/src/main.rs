@@ -1,14 +1,16 @@
 //! Lambda entry point: wiring only. Clients are built once per cold start.
 //!
 //! Invoked by the hourly schedule (`{"scheduled": true}`: every due account, finalized, or only
-//! drafted for review in the back office when `SCHEDULED_MODE` is `draft`), or directly
+//! drafted for review in the back office when `SCHEDULED_MODE` is `draft`; with
+//! `BILL_RUN_QUEUE_URL` set, as in the template, the accounts are handed to the bill-run workers
+//! through that queue instead of billed here), or directly
 //! by ops with a [`bill_run::RunRequest`] (`{"mode": "dry_run", "date": "2026-12-01"}`), which
 //! gets the run's report back.
 
 use std::time::{Instant, SystemTime};
 
 use bill_run::{BillRun, RunRequest, Settings};
-use billing_aws::{DynamoStore, config, telemetry};
+use billing_aws::{DynamoStore, SqsBillJobs, config, telemetry};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -27,8 +29,9 @@ async fn main() -> Result<(), Error> {
     };
     let aws = config::load_aws().await;
     let run = BillRun::new(DynamoStore::from_config(&aws, table), settings);
+    let queue = config::optional("BILL_RUN_QUEUE_URL").map(|url| SqsBillJobs::from_config(&aws, url));
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        let run = run.clone();
+        let (run, queue) = (run.clone(), queue.clone());
         async move {
             let scheduled = event.payload.get("source").and_then(Value::as_str) == Some("aws.events")
                 || event.payload.get("scheduled").and_then(Value::as_bool) == Some(true);
@@ -38,6 +41,23 @@ async fn main() -> Result<(), Error> {
                 serde_json::from_value(event.payload)?
             };
             let left = event.context.deadline().duration_since(SystemTime::now()).unwrap_or_default();
+            if let (true, Some(queue)) = (scheduled, &queue) {
+                let report = run.dispatch(queue, &request, chrono::Utc::now(), Some(Instant::now() + left)).await;
+                tracing::info!(
+                    date = %report.date,
+                    dispatched = report.dispatched,
+                    backlog = report.backlog,
+                    failures = report.failures.len(),
+                    notices = report.notices_queued,
+                    reminders = report.reminders_queued,
+                    more = report.more,
+                    "bill jobs handed out"
+                );
+                if !report.failures.is_empty() {
+                    return Err(Error::from(format!("bill run dispatch: {} failures", report.failures.len())));
+                }
+                return Ok(serde_json::to_value(&report)?);
+            }
             let report = run.run(&request, chrono::Utc::now(), Some(Instant::now() + left)).await;
             tracing::info!(
                 date = %report.date,

@@ -4,8 +4,10 @@
 pub mod config;
 pub mod documents;
 pub mod dynamo;
+pub mod queue;
 pub mod stream;
 pub mod telemetry;
 
 pub use documents::S3Documents;
 pub use dynamo::DynamoStore;
+pub use queue::SqsBillJobs;

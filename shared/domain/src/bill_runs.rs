@@ -322,3 +322,84 @@ mod tests {
         assert_eq!(empty.approve(RunStep::by(&staff("a"), now, None)), Err(RunRefusal::NoDrafts));
     }
 }
+
+/// What a bill run does with the accounts it bills (the schedule's mode, or ops' choice).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum RunMode {
+    /// Numbered, final bills that go out now.
+    #[default]
+    Finalize,
+    /// Drafts that wait for review and a second person's approval.
+    Draft,
+    /// Rates and reports, writes nothing.
+    DryRun,
+}
+
+/// One account handed to a bill-run worker: bill what is due for it on or before `date`. A job
+/// may arrive twice, late, or after the account was billed by someone else; billing it is
+/// idempotent (the invoice's id is the account and its bill date), so a repeated job finds
+/// nothing due.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillJob {
+    pub account_id: crate::AccountId,
+    pub date: NaiveDate,
+    pub mode: RunMode,
+    /// Finalize only the drafts waiting (reviewed and approved), billing nothing undrafted.
+    #[serde(default)]
+    pub drafts_only: bool,
+    /// When the scheduler handed it out (the run's clock).
+    pub dispatched_at: DateTime<Utc>,
+}
+
+impl BillJob {
+    /// Whether the job is for a bill date the scheduler would hand out (the run's own date or
+    /// earlier, never more than a day ahead of the clock that reads it).
+    pub fn is_plausible(&self, now: DateTime<Utc>) -> bool {
+        self.date <= now.date_naive().succ_opt().unwrap_or(self.date) && self.mode != RunMode::DryRun
+    }
+}
+
+#[cfg(test)]
+mod job_tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn job(date: &str, mode: RunMode) -> BillJob {
+        BillJob {
+            account_id: "acct_one".parse().unwrap(),
+            date: date.parse().unwrap(),
+            mode,
+            drafts_only: false,
+            dispatched_at: Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_worker_bills_jobs_up_to_a_day_ahead_of_its_clock_and_never_a_dry_run() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 23, 59, 0).unwrap();
+        assert!(job("2026-11-01", RunMode::Finalize).is_plausible(now));
+        assert!(job("2026-12-02", RunMode::Draft).is_plausible(now), "a scheduler's clock a little ahead");
+        assert!(!job("2026-12-03", RunMode::Finalize).is_plausible(now));
+        assert!(!job("2026-12-01", RunMode::DryRun).is_plausible(now));
+    }
+
+    #[test]
+    fn a_job_reads_back_what_the_scheduler_sent() {
+        let sent = job("2026-12-01", RunMode::Finalize);
+        let body = serde_json::to_string(&sent).unwrap();
+        assert_eq!(serde_json::from_str::<BillJob>(&body).unwrap(), sent);
+        assert!(body.contains("\"mode\":\"finalize\""), "{body}");
+        // drafts_only may be left out.
+        let short =
+            r#"{"account_id":"acct_one","date":"2026-12-01","mode":"draft","dispatched_at":"2026-12-01T09:00:00Z"}"#;
+        assert!(!serde_json::from_str::<BillJob>(short).unwrap().drafts_only);
+        assert!(
+            serde_json::from_str::<BillJob>(
+                r#"{"account_id":"nope","date":"2026-12-01","mode":"draft","dispatched_at":"2026-12-01T09:00:00Z"}"#
+            )
+            .is_err()
+        );
+    }
+}

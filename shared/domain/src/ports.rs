@@ -472,6 +472,18 @@ pub trait BillRunStore: ContractBills + AccountReader + SequenceReader + Receiva
     async fn queue_reminder(&self, work: &crate::billing::WorkItem, now: DateTime<Utc>) -> Result<bool>;
 }
 
+/// The queue the bill run hands its due accounts to (`sqs:SendMessage`,
+/// `sqs:GetQueueAttributes`): workers bill them side by side.
+#[async_trait]
+pub trait BillJobQueue: Send + Sync {
+    /// Sends every job or fails (a job not sent is an account not billed this hour; the next
+    /// run hands it out again). Sending a job twice is harmless.
+    async fn send(&self, jobs: &[crate::bill_runs::BillJob]) -> Result<()>;
+    /// About how many jobs wait or are being billed: a run hands out nothing while the last
+    /// one's jobs are still there.
+    async fn backlog(&self) -> Result<u64>;
+}
+
 /// Where a bill's document (its PDF) is kept: one object per bill, written once.
 pub fn bill_document_key(account: &AccountId, invoice_id: &str) -> String {
     format!("bills/{account}/{invoice_id}.pdf")
