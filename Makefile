@@ -92,6 +92,7 @@ stripe-event: | $(DEV_BIN)
 	  --data-binary @$(EVENT); echo
 
 # The scheduled bill run on the running `make dev`, its clock moved: make bill-run ARGS="--clock 2027-01-15"
+# (add `--workers 4` to fan it out through the stand-in's SQS as the schedule does in AWS)
 bill-run: | $(DEV_BIN)
 	@$(DEV_BIN) bill-run $(ARGS)
 
@@ -108,7 +109,7 @@ billing: | $(DEV_BIN)
 build-lambda: $(VENV)/lambda/.installed
 	PATH="$(CURDIR)/$(VENV)/lambda/bin:$$PATH" cargo lambda build --locked --release --arm64 --output-format zip \
 	  --package portal-api --package stripe-webhook --package stripe-recovery \
-	  --package invoice-mailer --package seat-provisioner --package bill-run --package ops-api --package lockbox-import
+	  --package invoice-mailer --package seat-provisioner --package bill-run --package bill-run-worker --package ops-api --package lockbox-import
 
 # Uploads the built app to the stack's bucket and invalidates CloudFront's copy:
 #   make deploy-web STACK_NAME=billing-prod [AWS_REGION=…]  (needs the AWS CLI and credentials)
