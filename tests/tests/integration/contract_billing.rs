@@ -13,13 +13,13 @@ use serde_json::{Value, json};
 use crate::mailer::{FROM, settings};
 
 /// The first of this month and of the month before (bill day 1).
-fn months() -> (NaiveDate, NaiveDate) {
+pub(crate) fn months() -> (NaiveDate, NaiveDate) {
     let today = Utc::now().date_naive();
     let m0 = today.with_day(1).unwrap();
     (m0.checked_sub_months(Months::new(1)).unwrap(), m0)
 }
 
-async fn catalog(s: &Stack) {
+pub(crate) async fn catalog(s: &Stack) {
     let prices = [
         json!({"id": "rack", "name": "Rack space, 42U", "currency": "USD",
                "charge": {"type": "recurring", "interval": "monthly"}, "model": "per_unit", "unit_amount": "500"}),
@@ -35,14 +35,14 @@ async fn catalog(s: &Stack) {
     }
 }
 
-async fn cohort(s: &Stack, id: &str, go_live: NaiveDate) {
+pub(crate) async fn cohort(s: &Stack, id: &str, go_live: NaiveDate) {
     let r = s
         .ops("PUT", &format!("/v1/ops/cohorts/{id}"), Some(json!({"name": "DC1 colocation", "go_live": go_live})))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 }
 
-fn line(account: &str, tag: &str, extra_items: &[Value]) -> String {
+pub(crate) fn line(account: &str, tag: &str, extra_items: &[Value]) -> String {
     let mut items = vec![
         json!({"id": "rack-a12", "price_id": "rack", "group": "DC1 / Cage 4", "start": "2025-01-01", "quantity": 2}),
         json!({"id": "bw", "price_id": "bandwidth", "group": "DC1 / Cage 4", "start": "2025-01-01"}),
@@ -57,7 +57,7 @@ fn line(account: &str, tag: &str, extra_items: &[Value]) -> String {
     .to_string()
 }
 
-async fn import(s: &Stack, cohort: &str, lines: &[String]) -> Value {
+pub(crate) async fn import(s: &Stack, cohort: &str, lines: &[String]) -> Value {
     let body = lines.join("\n");
     let r = s
         .ops_call("POST", &format!("/v1/ops/cohorts/{cohort}/accounts"), Some(body.as_bytes()), "application/x-ndjson")
@@ -80,7 +80,7 @@ fn outcomes(report: &Value) -> Vec<String> {
     o
 }
 
-async fn invoices(s: &Stack) -> Vec<Value> {
+pub(crate) async fn invoices(s: &Stack) -> Vec<Value> {
     let mut all: Vec<Value> = s.items_of("invoice").await;
     all.sort_by(|a, b| a["number"].as_str().cmp(&b["number"].as_str()));
     all

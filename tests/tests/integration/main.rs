@@ -2,6 +2,7 @@
 //! (one link, one stand-in process) with a fresh table per test.
 
 mod accounts;
+mod bill_run_workers;
 mod billing_profile;
 mod charges;
 mod contract_billing;

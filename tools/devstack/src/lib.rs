@@ -9,6 +9,8 @@
 //!   [`token`] mints HS256 test tokens; [`gateway`] plays API Gateway with its JWT authorizer in
 //!   front of the portal API, and serves the web app on the same origin.
 //! - [`seed`] writes the documented demo account.
+//! - [`jobs`] makes the bill run's job queue (and its dead letters) from the template and polls
+//!   it as Lambda's SQS event source mapping does.
 //! - [`calls`] counts the calls a function makes to the stand-in (a forwarding proxy).
 
 pub mod apigw;
@@ -20,6 +22,7 @@ pub mod documents;
 pub mod fake_stripe;
 pub mod gateway;
 pub mod inspect;
+pub mod jobs;
 pub mod moto;
 pub mod outbox;
 pub mod seed;

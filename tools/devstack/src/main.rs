@@ -99,6 +99,10 @@ enum Command {
         /// Bill what is due on or before this date (default: today, whatever the clock says).
         #[arg(long)]
         date: Option<chrono::NaiveDate>,
+        /// Fan out as in AWS: hand the due accounts out through the stand-in's SQS (the
+        /// template's job queue and its dead letters) to this many workers, until the queue drains.
+        #[arg(long)]
+        workers: Option<usize>,
         #[command(flatten)]
         stand_in: StandIn,
         #[arg(long, env = "DEV_TABLE_NAME", default_value = "billing-local")]
@@ -157,7 +161,7 @@ async fn main() -> Result<()> {
             println!("{}", stripe_events::Webhook::generate_test_header(&body, &secret, None));
             Ok(())
         }
-        Command::BillRun { clock, date, stand_in, table } => {
+        Command::BillRun { clock, date, workers, stand_in, table } => {
             let endpoint = stand_in.endpoint();
             let aws = devstack::aws::local_config(&endpoint).await;
             let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &table);
@@ -165,10 +169,19 @@ async fn main() -> Result<()> {
                 Some(day) => day.and_hms_opt(9, 0, 0).context("a time of day")?.and_utc(),
                 None => chrono::Utc::now(),
             };
-            let run = bill_run::BillRun::new(store, bill_run::Settings::default());
+            let run = bill_run::BillRun::new(store.clone(), bill_run::Settings::default());
             let date = Some(date.unwrap_or_else(|| chrono::Utc::now().date_naive()));
-            let report = run.run(&bill_run::RunRequest { date, ..Default::default() }, now, None).await;
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            let request = bill_run::RunRequest { date, ..Default::default() };
+            match workers {
+                None => {
+                    let report = run.run(&request, now, None).await;
+                    println!("{}", serde_json::to_string_pretty(&report)?);
+                }
+                Some(workers) => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&fan_out(&aws, &store, &run, &request, now, workers, &table).await?)?
+                ),
+            }
             Ok(())
         }
         Command::Lockbox { file, stand_in, bucket } => {
@@ -205,6 +218,60 @@ async fn main() -> Result<()> {
             up(api_port, aws_port, data_dir, aws_endpoint, table, stripe_port).await
         }
     }
+}
+
+/// The scheduled run fanned out on the stand-in: hands the due accounts out through the
+/// template's job queue, bills them with `workers` workers (each its own bill run, as Lambda
+/// instances are) until the queue drains, and reports what was handed out, billed and parked.
+async fn fan_out(
+    aws: &aws_config::SdkConfig,
+    store: &DynamoStore,
+    run: &bill_run::BillRun<DynamoStore>,
+    request: &bill_run::RunRequest,
+    now: chrono::DateTime<chrono::Utc>,
+    workers: usize,
+    table: &str,
+) -> Result<serde_json::Value> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let sqs = aws_sdk_sqs::Client::new(aws);
+    let queues =
+        devstack::jobs::create_from_template(&sqs, &format!("{table}-bill-run"), Duration::from_secs(10)).await?;
+    let queue = billing_aws::SqsBillJobs::new(sqs.clone(), &queues.jobs_url);
+    let dispatched = run.dispatch(&queue, request, now, None).await;
+    let runs: Vec<bill_run::BillRun<DynamoStore>> =
+        (0..workers.max(1)).map(|_| bill_run::BillRun::new(store.clone(), bill_run::Settings::default())).collect();
+    let (next, finalized, failed) =
+        (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let handler = {
+        let (runs, next, finalized, failed) = (runs.clone(), next.clone(), finalized.clone(), failed.clone());
+        move |event: aws_lambda_events::sqs::SqsEvent| {
+            let run = runs[next.fetch_add(1, Ordering::Relaxed) % runs.len()].clone();
+            let (finalized, failed) = (finalized.clone(), failed.clone());
+            async move {
+                let outcome = bill_run_worker::handle(&run, event, 8, now).await;
+                finalized.fetch_add(outcome.finalized(), Ordering::Relaxed);
+                failed.fetch_add(outcome.failed.len(), Ordering::Relaxed);
+                outcome.failed
+            }
+        }
+    };
+    devstack::jobs::work(
+        sqs.clone(),
+        queues.clone(),
+        workers,
+        Arc::new(std::sync::atomic::AtomicBool::new(true)),
+        handler,
+    )
+    .await?;
+    Ok(serde_json::json!({
+        "dispatch": dispatched,
+        "workers": workers,
+        "finalized": finalized.load(Ordering::Relaxed),
+        "failed_attempts": failed.load(Ordering::Relaxed),
+        "numbers_taken_again": runs.iter().map(bill_run::BillRun::numbers_lost).sum::<u64>(),
+        "dead_letters": devstack::jobs::backlog(&sqs, &queues.dead_letters_url).await?,
+        "dead_letter_queue": queues.dead_letters_url,
+    }))
 }
 
 /// Where `make dev` keeps what it made of the local Cognito pool (in its data directory).
