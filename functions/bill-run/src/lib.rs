@@ -269,22 +269,12 @@ impl<S: BillRunStore + 'static> BillRun<S> {
         let near = |d: &Option<Instant>| d.is_some_and(|d| Instant::now() + Duration::from_secs(20) >= d);
         let mut cursor: Option<String> = None;
         loop {
-            let ids: Vec<AccountId> = match &request.accounts {
-                Some(ids) => ids.clone(),
-                None => match self.store.due_accounts(date, 100, cursor.as_deref()).await {
-                    Ok(page) => {
-                        cursor = page.next;
-                        page.items
-                    }
-                    Err(e) => {
-                        report.failures.push(AccountFailure {
-                            account_id: None,
-                            step: "due_index",
-                            error: e.to_string(),
-                        });
-                        return report;
-                    }
-                },
+            let ids = match self.next_accounts(request, date, 100, &mut cursor).await {
+                Ok(ids) => ids,
+                Err(failure) => {
+                    report.failures.push(failure);
+                    return report;
+                }
             };
             let outcomes: Vec<(AccountId, Result<Vec<AccountResult>, RunError>)> = futures::stream::iter(ids)
                 .map(|id| {
@@ -319,6 +309,27 @@ impl<S: BillRunStore + 'static> BillRun<S> {
             }
         }
         report
+    }
+
+    /// The next accounts to bill or hand out: the request's own list, or the next `page` of the
+    /// due index from `cursor` (which moves on, and is `None` after the last page).
+    async fn next_accounts(
+        &self,
+        request: &RunRequest,
+        date: NaiveDate,
+        page: u16,
+        cursor: &mut Option<String>,
+    ) -> Result<Vec<AccountId>, AccountFailure> {
+        if let Some(ids) = &request.accounts {
+            return Ok(ids.clone());
+        }
+        let due = self.store.due_accounts(date, page, cursor.as_deref()).await.map_err(|e| AccountFailure {
+            account_id: None,
+            step: "due_index",
+            error: e.to_string(),
+        })?;
+        *cursor = due.next;
+        Ok(due.items)
     }
 
     /// What a scheduled run queues by its clock besides bills: cohort notices and reminders.
@@ -403,22 +414,12 @@ impl<S: BillRunStore + 'static> BillRun<S> {
         let near = |d: &Option<Instant>| d.is_some_and(|d| Instant::now() + Duration::from_secs(20) >= d);
         let mut cursor: Option<String> = None;
         loop {
-            let ids = match &request.accounts {
-                Some(ids) => ids.clone(),
-                None => match self.store.due_accounts(date, DISPATCH_PAGE, cursor.as_deref()).await {
-                    Ok(page) => {
-                        cursor = page.next;
-                        page.items
-                    }
-                    Err(e) => {
-                        report.failures.push(AccountFailure {
-                            account_id: None,
-                            step: "due_index",
-                            error: e.to_string(),
-                        });
-                        return report;
-                    }
-                },
+            let ids = match self.next_accounts(request, date, DISPATCH_PAGE, &mut cursor).await {
+                Ok(ids) => ids,
+                Err(failure) => {
+                    report.failures.push(failure);
+                    return report;
+                }
             };
             let jobs: Vec<BillJob> = ids.into_iter().map(job).collect();
             if let Err(e) = queue.send(&jobs).await {
