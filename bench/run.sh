@@ -42,13 +42,15 @@ if [ "$check" = 1 ]; then
 fi
 rm -f "$bench_log"
 
-# The bill run over many accounts against the stand-in (BILL_RUN_ACCOUNTS, default 10,000).
+# The bill run over many accounts against the stand-in (BILL_RUN_ACCOUNTS, default 10,000), in
+# place and fanned out (BILL_RUN_WORKERS, default 0,1,4,8), then the model for 1,000,000 accounts.
 cargo build --locked --release -p devstack --bin bench-bill-run
 {
   echo
   echo "## Bill run against the stand-in"
   echo
-  target/release/bench-bill-run --accounts "${BILL_RUN_ACCOUNTS:-10000}"
+  target/release/bench-bill-run --accounts "${BILL_RUN_ACCOUNTS:-10000}" --workers "${BILL_RUN_WORKERS:-0,1,4,8}"
+  cat bench/bill-run-model.md
 } | tee -a docs/performance.md || status=1
 
 # An account's invoice list while the table grows (1,000 → 100,000 items), with the stand-in's index
