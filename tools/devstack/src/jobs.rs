@@ -161,18 +161,10 @@ where
     }
 }
 
-/// Jobs waiting, in flight or delayed.
+/// Jobs waiting, in flight or delayed (as the scheduler reads them).
 pub async fn backlog(client: &Client, url: &str) -> Result<u64> {
-    let out = client
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
-        .send()
-        .await?;
-    let attributes = out.attributes.unwrap_or_default();
-    Ok(attributes.values().filter_map(|v| v.parse::<u64>().ok()).sum())
+    use billing_domain::ports::BillJobQueue;
+    Ok(billing_aws::SqsBillJobs::new(client.clone(), url).backlog().await?)
 }
 
 /// An SQS message as Lambda's event source mapping hands it to the function.
