@@ -57,6 +57,12 @@ impl StripeApi {
     pub fn new(secret_key: &str, base_url: Option<&str>) -> Result<Self> {
         Ok(Self { client: billing_stripe::client(secret_key, base_url)? })
     }
+
+    /// Like [`new`](Self::new), each attempt bounded by `timeout` rather than
+    /// [`billing_stripe::ATTEMPT_TIMEOUT`].
+    pub fn with_timeout(secret_key: &str, base_url: Option<&str>, timeout: std::time::Duration) -> Result<Self> {
+        Ok(Self { client: billing_stripe::client_with_timeout(secret_key, base_url, timeout)? })
+    }
 }
 
 #[async_trait]

@@ -10,9 +10,20 @@ pub mod metadata;
 
 pub use stripe::{Client, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 
-/// A client for `secret_key`, against Stripe itself or `base_url` (the fake Stripe server).
+/// How long one attempt of a Stripe call may take before it fails as `Unavailable`: a third of
+/// the functions' 10 s timeout, so a call Stripe does not answer (a lost connection, an outage)
+/// fails the request with an answer that makes its caller retry, not with the function's timeout.
+pub const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// A client for `secret_key`, against Stripe itself or `base_url` (the fake Stripe server), each
+/// attempt bounded by [`ATTEMPT_TIMEOUT`].
 pub fn client(secret_key: &str, base_url: Option<&str>) -> Result<Client> {
-    let mut builder = stripe::ClientBuilder::new(secret_key);
+    client_with_timeout(secret_key, base_url, ATTEMPT_TIMEOUT)
+}
+
+/// [`client`] with another bound on each attempt (tests that make the fake hold its answers).
+pub fn client_with_timeout(secret_key: &str, base_url: Option<&str>, timeout: std::time::Duration) -> Result<Client> {
+    let mut builder = stripe::ClientBuilder::new(secret_key).timeout(timeout);
     if let Some(url) = base_url {
         builder = builder.url(url);
     }
