@@ -411,8 +411,22 @@ impl DynamoStore {
                 .exclusive_start_key(PK, s(stripe_customer_pk(&p.customer_id)))
                 .exclusive_start_key(SK, s(parked_sk(p.created, &p.event_id)));
         }
-        let out = q.send().await.map_err(super::unavailable)?;
-        out.items.unwrap_or_default().into_iter().map(super::from_item).collect()
+        // A query answers at most 1 MB (a few hundred parked payloads): it goes on from where
+        // DynamoDB stopped until `limit` events are read or none are left, so a short page
+        // always means the end.
+        let mut items = Vec::new();
+        loop {
+            let out = q.clone().send().await.map_err(super::unavailable)?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(key) if items.len() < usize::from(limit.max(1)) => {
+                    let left = usize::from(limit.max(1)) - items.len();
+                    q = q.set_exclusive_start_key(Some(key)).limit(i32::try_from(left).unwrap_or(i32::MAX));
+                }
+                _ => break,
+            }
+        }
+        items.into_iter().map(super::from_item).collect()
     }
 }
 
