@@ -341,17 +341,20 @@ impl Stack {
         &self,
         entity: &str,
     ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
-        let out = self
+        // Every page: a scan answers at most 1 MB at a time.
+        let pages: Vec<_> = self
             .client
             .scan()
             .table_name(&self.table)
             .filter_expression("entity = :e")
             .expression_attribute_values(":e", aws_sdk_dynamodb::types::AttributeValue::S(entity.into()))
             .consistent_read(true)
+            .into_paginator()
             .send()
+            .collect::<Result<Vec<_>, _>>()
             .await
             .expect("scan");
-        out.items.unwrap_or_default()
+        pages.into_iter().flat_map(|p| p.items.unwrap_or_default()).collect()
     }
 
     pub fn store(&self) -> DynamoStore {
@@ -406,6 +409,24 @@ impl Stack {
 
     /// An ops call with its own headers.
     pub async fn ops_with(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Reply {
+        self.ops_through(&self.ops_router(), method, path, headers, body).await
+    }
+
+    /// A JSON ops call to `router` (the ops API over another store, e.g. one that fails).
+    pub async fn ops_over(&self, router: &axum::Router, method: &str, path: &str, body: Option<Value>) -> Reply {
+        let bytes = body.map(|b| serde_json::to_vec(&b).unwrap());
+        let headers: &[(&str, &str)] = if bytes.is_some() { &[("content-type", "application/json")] } else { &[] };
+        self.ops_through(router, method, path, headers, bytes.as_deref()).await
+    }
+
+    async fn ops_through(
+        &self,
+        router: &axum::Router,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Reply {
         let headers = headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         let call = HttpCall {
             method: method.into(),
@@ -415,7 +436,7 @@ impl Stack {
         };
         let event =
             apigw::event_iam(&self.template, &call, "arn:aws:iam::123456789012:user/ops-tester", "AKIAOPSTESTER");
-        invoke(&self.ops_router(), &event).await
+        invoke(router, &event).await
     }
 
     /// Calls the staff routes (`/v1/staff/…`) as `staff`, as the staff pool's JWT authorizer
@@ -896,34 +917,7 @@ pub mod storm {
     use aws_smithy_runtime_api::client::result::ConnectorError;
     use aws_smithy_types::body::SdkBody;
 
-    /// A small seeded generator (SplitMix64): the same seed gives the same faults.
-    #[derive(Debug)]
-    pub struct Rng(u64);
-
-    impl Rng {
-        pub fn new(seed: u64) -> Self {
-            Self(seed)
-        }
-
-        pub fn next_u64(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-
-        /// A whole number below `n`.
-        pub fn below(&mut self, n: u64) -> u64 {
-            self.next_u64() % n.max(1)
-        }
-
-        pub fn shuffle<T>(&mut self, items: &mut [T]) {
-            for i in (1..items.len()).rev() {
-                items.swap(i, self.below(i as u64 + 1) as usize);
-            }
-        }
-    }
+    pub use devstack::rng::Rng;
 
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub enum Fault {

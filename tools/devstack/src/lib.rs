@@ -25,6 +25,7 @@ pub mod inspect;
 pub mod jobs;
 pub mod moto;
 pub mod outbox;
+pub mod rng;
 pub mod seed;
 pub mod streams;
 pub mod tables;

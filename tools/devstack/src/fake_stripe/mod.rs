@@ -32,6 +32,8 @@ use billing_domain::{Currency, Money};
 use chrono::Utc;
 use serde_json::{Value, json};
 
+pub use faults::{StripeFaultCounts, StripeFaults};
+
 /// Where emitted events go besides the event list: the local webhook endpoint in `make dev`.
 pub type EventSink = Arc<dyn Fn(Value) + Send + Sync>;
 
@@ -46,6 +48,8 @@ pub struct FakeStripe {
     /// Object id → `created` of the newest event sent to the local webhook about it from outside
     /// the fake (`make stripe-event`), see [`FakeStripe::follow`].
     followed: Arc<Mutex<HashMap<String, i64>>>,
+    /// Faults injected into the API's answers, when set ([`FakeStripe::inject_faults`]).
+    faults: Arc<Mutex<Option<Arc<StripeFaults>>>>,
 }
 
 fn authorized(headers: &HeaderMap) -> bool {
@@ -61,6 +65,7 @@ macro_rules! guard {
 }
 
 mod checkout;
+mod faults;
 mod invoices;
 mod objects;
 mod portal;
@@ -130,6 +135,11 @@ impl FakeStripe {
     /// Makes charges to this payment method fail with `card_declined`.
     pub fn decline(&self, payment_method: &str) {
         self.billing.lock().expect("fake Stripe state").declining.insert(payment_method.to_owned());
+    }
+
+    /// Fails a share of the API's requests from now on, as `faults` says (storms).
+    pub fn inject_faults(&self, faults: Arc<StripeFaults>) {
+        *self.faults.lock().expect("fake Stripe state") = Some(faults);
     }
 
     /// Sends every event emitted from now on to `sink` too (the local webhook in `make dev`).
@@ -313,6 +323,7 @@ impl FakeStripe {
             .route("/checkout/{id}/complete", post(checkout::complete_checkout))
             .route("/billing_portal/{id}", get(portal::portal_page))
             .route("/invoice/{id}", get(portal::hosted_invoice_page))
+            .layer(axum::middleware::from_fn_with_state(self.clone(), faults::inject))
             .with_state(self.clone())
     }
 
