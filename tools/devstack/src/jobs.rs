@@ -193,3 +193,41 @@ mod tests {
         assert!(max_receive_count(&broken).is_err());
     }
 }
+
+/// What a pool of bill-run workers did.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub batches: std::sync::atomic::AtomicUsize,
+    pub finalized: std::sync::atomic::AtomicUsize,
+    /// Jobs reported back as failed (each comes again, or goes to the dead letters).
+    pub failed: std::sync::atomic::AtomicUsize,
+}
+
+/// A future a worker's handler returns: the ids of the messages that failed.
+pub type Handled = std::pin::Pin<Box<dyn Future<Output = Vec<String>> + Send>>;
+
+/// The bill-run worker Lambda's handler for [`work`], over `runs` in turn: each its own
+/// [`BillRun`](bill_run::BillRun) with its own cached sequence, as separate Lambda instances
+/// are, all on the one sequence item. Each batch is billed `concurrency` jobs at a time.
+pub fn round_robin<S>(
+    runs: Vec<Arc<bill_run::BillRun<S>>>,
+    concurrency: usize,
+) -> (impl Fn(SqsEvent) -> Handled + Clone + Send + Sync + 'static, Arc<Tally>)
+where
+    S: billing_domain::ports::BillRunStore + 'static,
+{
+    let (tally, next) = (Arc::new(Tally::default()), Arc::new(std::sync::atomic::AtomicUsize::new(0)));
+    let counts = tally.clone();
+    let handler = move |event: SqsEvent| -> Handled {
+        let run = runs[next.fetch_add(1, Ordering::Relaxed) % runs.len()].clone();
+        let tally = counts.clone();
+        Box::pin(async move {
+            let outcome = bill_run_worker::handle(&run, event, concurrency, chrono::Utc::now()).await;
+            tally.batches.fetch_add(1, Ordering::Relaxed);
+            tally.finalized.fetch_add(outcome.finalized(), Ordering::Relaxed);
+            tally.failed.fetch_add(outcome.failed.len(), Ordering::Relaxed);
+            outcome.failed
+        })
+    };
+    (handler, tally)
+}

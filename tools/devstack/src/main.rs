@@ -232,29 +232,16 @@ async fn fan_out(
     workers: usize,
     table: &str,
 ) -> Result<serde_json::Value> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::Ordering;
     let sqs = aws_sdk_sqs::Client::new(aws);
     let queues =
         devstack::jobs::create_from_template(&sqs, &format!("{table}-bill-run"), Duration::from_secs(10)).await?;
     let queue = billing_aws::SqsBillJobs::new(sqs.clone(), &queues.jobs_url);
     let dispatched = run.dispatch(&queue, request, now, None).await;
-    let runs: Vec<bill_run::BillRun<DynamoStore>> =
-        (0..workers.max(1)).map(|_| bill_run::BillRun::new(store.clone(), bill_run::Settings::default())).collect();
-    let (next, finalized, failed) =
-        (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let handler = {
-        let (runs, next, finalized, failed) = (runs.clone(), next.clone(), finalized.clone(), failed.clone());
-        move |event: aws_lambda_events::sqs::SqsEvent| {
-            let run = runs[next.fetch_add(1, Ordering::Relaxed) % runs.len()].clone();
-            let (finalized, failed) = (finalized.clone(), failed.clone());
-            async move {
-                let outcome = bill_run_worker::handle(&run, event, 8, now).await;
-                finalized.fetch_add(outcome.finalized(), Ordering::Relaxed);
-                failed.fetch_add(outcome.failed.len(), Ordering::Relaxed);
-                outcome.failed
-            }
-        }
-    };
+    let runs: Vec<Arc<bill_run::BillRun<DynamoStore>>> = (0..workers.max(1))
+        .map(|_| Arc::new(bill_run::BillRun::new(store.clone(), bill_run::Settings::default())))
+        .collect();
+    let (handler, tally) = devstack::jobs::round_robin(runs.clone(), 8);
     devstack::jobs::work(
         sqs.clone(),
         queues.clone(),
@@ -266,9 +253,9 @@ async fn fan_out(
     Ok(serde_json::json!({
         "dispatch": dispatched,
         "workers": workers,
-        "finalized": finalized.load(Ordering::Relaxed),
-        "failed_attempts": failed.load(Ordering::Relaxed),
-        "numbers_taken_again": runs.iter().map(bill_run::BillRun::numbers_lost).sum::<u64>(),
+        "finalized": tally.finalized.load(Ordering::Relaxed),
+        "failed_attempts": tally.failed.load(Ordering::Relaxed),
+        "numbers_taken_again": runs.iter().map(|r| r.numbers_lost()).sum::<u64>(),
         "dead_letters": devstack::jobs::backlog(&sqs, &queues.dead_letters_url).await?,
         "dead_letter_queue": queues.dead_letters_url,
     }))

@@ -161,28 +161,14 @@ async fn measure(aws: &aws_config::SdkConfig, args: &Args, workers: usize) -> Re
         let dispatch = started.elapsed();
         let started = Instant::now();
         // One bill run per worker (as one Lambda instance each), all on the one sequence item.
-        let runs: Vec<BillRun<DynamoStore>> =
-            (0..workers).map(|_| BillRun::new(store.clone(), settings.clone())).collect();
-        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let finalized = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let handler = {
-            let (runs, next, finalized, concurrency) =
-                (runs.clone(), next.clone(), finalized.clone(), args.concurrency);
-            move |event: aws_lambda_events::sqs::SqsEvent| {
-                let run = runs[next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % runs.len()].clone();
-                let finalized = finalized.clone();
-                async move {
-                    let outcome = bill_run_worker::handle(&run, event, concurrency, Utc::now()).await;
-                    finalized.fetch_add(outcome.finalized(), std::sync::atomic::Ordering::Relaxed);
-                    outcome.failed
-                }
-            }
-        };
+        let runs: Vec<Arc<BillRun<DynamoStore>>> =
+            (0..workers).map(|_| Arc::new(BillRun::new(store.clone(), settings.clone()))).collect();
+        let (handler, tally) = devstack::jobs::round_robin(runs.clone(), args.concurrency);
         devstack::jobs::work(sqs.clone(), queues.clone(), workers, Arc::new(AtomicBool::new(true)), handler).await?;
         let parked = devstack::jobs::backlog(&sqs, &queues.dead_letters_url).await?;
         anyhow::ensure!(parked == 0, "{parked} jobs in the dead letters");
-        let lost = runs.iter().map(BillRun::numbers_lost).sum();
-        (dispatch, started.elapsed(), finalized.load(std::sync::atomic::Ordering::Relaxed), lost)
+        let lost = runs.iter().map(|r| r.numbers_lost()).sum();
+        (dispatch, started.elapsed(), tally.finalized.load(std::sync::atomic::Ordering::Relaxed), lost)
     };
     anyhow::ensure!(finalized == args.accounts, "finalized {finalized} of {}", args.accounts);
     check_numbers(&store, args.accounts).await?;
