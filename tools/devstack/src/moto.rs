@@ -165,7 +165,8 @@ pub fn http_get(url: &str) -> Result<(u16, Vec<u8>)> {
 pub fn sent_raw_messages(endpoint: &str) -> Result<Vec<serde_json::Value>> {
     let addr = endpoint.trim_start_matches("http://").trim_end_matches('/');
     let mut s = TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    // The dump is the stand-in's whole state: after a storm, tens of megabytes.
+    s.set_read_timeout(Some(Duration::from_secs(300)))?;
     s.write_all(b"GET /moto-api/data.json HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
     let mut body = Vec::new();
     s.read_to_end(&mut body)?;
